@@ -1,0 +1,64 @@
+"""The ``exoform`` command: the only layer that reads argv or prints.
+
+Subcommands live in their own modules and are imported only when invoked, so ``exoform --help`` stays
+fast (the heavy libraries -- pydantic, httpx, msal, rich -- are never imported for it).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from reconciler import __version__
+
+#: command name -> (module, attribute, one-line help shown by ``exoform --help``)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "validate": ("reconciler.cli.validate", "validate", "Check exoform.yaml and every connector file."),
+    "schema": (
+        "reconciler.cli.validate",
+        "schema",
+        "Write the JSON Schemas of the YAML files into schemas/.",
+    ),
+    "plan": ("reconciler.cli.plan", "plan", "Show what apply would change in each tenant."),
+    "apply": ("reconciler.cli.plan", "apply", "Apply a saved plan (or plan, confirm and apply)."),
+    "emulator": ("reconciler.cli.emulator", "emulator", "Run the Exchange Online emulator."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, attr, _ = COMMANDS[cmd_name]
+        command = getattr(importlib.import_module(module), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="exoform")
+def cli() -> None:
+    """exoform: Exchange Online mail-flow connectors as code.
+
+    Declare inbound and outbound connectors in YAML, see a plan against the live tenant, apply exactly
+    that plan, and detect drift.  Exit codes: 0 success, 1 error, 2 changes present (with
+    --detailed-exitcode) or drift (exoform drift).
+    """
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console-script entry point."""
+    return cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="exoform")

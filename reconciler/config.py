@@ -1,0 +1,165 @@
+"""``exoform.yaml``: the tenants (targets), how to reach each, and the policy that guards its plans.
+
+Contracts:
+- Paths in the file are relative to the file's folder; :meth:`TenantConfig.path` resolves them.
+- A secret is never written in the file: secret-bearing settings must be ``env:NAME`` references, read
+  only when needed by :func:`resolve_secret`, which raises :class:`ConfigError` naming the variable (never
+  its value) when it is unset.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
+
+from reconciler.errors import ConfigError
+from reconciler.model import FIELDS, SkipCheck
+
+Cloud = Literal["commercial", "gcc", "gcc-high", "dod", "china"]
+ENV_PREFIX = "env:"
+
+
+def _env_reference(value: str) -> str:
+    if not value.startswith(ENV_PREFIX) or len(value) == len(ENV_PREFIX):
+        raise ValueError(
+            "a secret is never written in exoform.yaml: use env:NAME to read it from the environment"
+        )
+    return value
+
+
+def _optional_env_reference(value: str | None) -> str | None:
+    return None if value is None else _env_reference(value)
+
+
+def _known_fields(values: list[str]) -> list[str]:
+    known = {name for specs in FIELDS.values() for name in specs}
+    for value in values:
+        if value not in known:
+            raise ValueError(f"'{value}' is not a connector field")
+        if value in ("name", "connector_type"):
+            raise ValueError(f"'{value}' identifies the connector and cannot be ignored")
+    return values
+
+
+SecretRef = Annotated[str, AfterValidator(_env_reference)]
+FieldList = Annotated[list[str], AfterValidator(_known_fields)]
+
+
+def resolve_secret(reference: str) -> str:
+    """The value behind an ``env:NAME`` reference; :class:`ConfigError` when the variable is unset."""
+    name = reference.removeprefix(ENV_PREFIX)
+    value = os.environ.get(name)
+    if value is None or value == "":
+        raise ConfigError(f"environment variable {name} is not set (referenced as {reference})")
+    return value
+
+
+class CertificateAuth(BaseModel):
+    """A certificate credential: a PEM file, or PEM content from the environment."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    path: str | None = Field(default=None, description="PEM file holding the private key and certificate.")
+    pem: SecretRef | None = Field(default=None, description="env:NAME of a variable holding the PEM content.")
+    passphrase: Annotated[str | None, AfterValidator(_optional_env_reference)] = Field(
+        default=None, description="env:NAME of the private key's passphrase, if it has one."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> CertificateAuth:
+        if (self.path is None) == (self.pem is None):
+            raise ValueError("give exactly one of path or pem")
+        return self
+
+
+class AuthSettings(BaseModel):
+    """An Entra ID app registration with Exchange.ManageAsApp; exactly one credential."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    client_id: str = Field(min_length=1, description="Application (client) id of the app registration.")
+    client_secret: SecretRef | None = Field(default=None, description="env:NAME of a client secret.")
+    certificate: CertificateAuth | None = Field(default=None, description="A certificate credential.")
+    federated: Literal["github"] | None = Field(
+        default=None, description="github: GitHub Actions OIDC workload identity federation (no secret)."
+    )
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> AuthSettings:
+        given = [c for c in (self.client_secret, self.certificate, self.federated) if c is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of client_secret, certificate or federated")
+        return self
+
+
+class TenantConfig(BaseModel):
+    """One tenant (a target): where its connectors are declared, how to reach it, and its policy."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    connectors: str = Field(description="Folder of this tenant's connector YAML files.")
+    provider: Literal["local", "exchange"] = Field(
+        default="local", description="local: the built-in emulator; exchange: a real Exchange Online tenant."
+    )
+    organization: str | None = Field(default=None, description="The tenant's *.onmicrosoft.com domain.")
+    tenant_id: str | None = Field(default=None, description="The tenant's id (a GUID).")
+    cloud: Cloud = Field(default="commercial", description="commercial, gcc, gcc-high, dod or china.")
+    auth: AuthSettings | None = Field(default=None, description="Credentials (exchange provider).")
+    endpoint: str | None = Field(default=None, description="API base URL override (tests, proxies).")
+    authority: str | None = Field(default=None, description="Full authority URL override handed to msal.")
+    ca_bundle: str | None = Field(default=None, description="PEM file of extra CAs to trust.")
+    state: str | None = Field(default=None, description="local provider: the tenant's state file.")
+    seed: str | None = Field(
+        default=None, description="local provider: state to start from when the state file does not exist."
+    )
+    unmanaged: Literal["report", "ignore", "delete"] = Field(
+        default="report",
+        description="Connectors no file declares: report (list them), ignore (hide), delete (plan deletion).",
+    )
+    protect: list[str] = Field(
+        default_factory=list,
+        description="Name globs of connectors that may never be deleted or renamed away.",
+    )
+    max_deletes: int = Field(default=1, ge=0, description="More deletes than this makes the plan unsafe.")
+    max_change_fraction: float = Field(
+        default=0.3,
+        ge=0,
+        le=1,
+        description="More changed connectors than this fraction of existing ones makes the plan unsafe "
+        "(tenants with 10 or more connectors).",
+    )
+    ignore_fields: FieldList = Field(default_factory=list, description="Fields never diffed nor written.")
+    skip_checks: list[SkipCheck] = Field(
+        default_factory=list,
+        description="Posture rules switched off for the whole tenant, each with a reason.",
+    )
+    read_concurrency: int = Field(default=4, ge=1, le=16, description="Concurrent reads to this tenant.")
+    write_concurrency: int = Field(default=1, ge=1, le=8, description="Concurrent writes to this tenant.")
+
+    @model_validator(mode="after")
+    def _provider_settings(self) -> TenantConfig:
+        if self.provider == "exchange":
+            if not (self.organization or self.tenant_id):
+                raise ValueError("the exchange provider needs organization or tenant_id")
+            if self.auth is None:
+                raise ValueError("the exchange provider needs auth")
+        return self
+
+
+class ExoformConfig(BaseModel):
+    """The whole of ``exoform.yaml``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    tenants: dict[str, TenantConfig] = Field(min_length=1, description="Tenants by name.")
+    base_dir: SkipJsonSchema[Path] = Field(
+        default=Path("."), exclude=True, description="Folder of exoform.yaml."
+    )
+
+    def path(self, relative: str) -> Path:
+        """A path from the file, resolved against the file's folder."""
+        return (self.base_dir / relative).resolve()

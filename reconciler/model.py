@@ -1,0 +1,501 @@
+"""Desired-state models of Exchange Online inbound and outbound connectors.
+
+A connector document in YAML maps onto :class:`InboundConnector` or :class:`OutboundConnector`.  Field
+names are the snake_case of the Exchange parameter (see :data:`PARAMETERS`); a field left out means its
+documented default, so a model instance is the whole truth about a managed connector.
+
+Contracts:
+- A validated model holds normalized values only (see :mod:`reconciler.normalize`), so two models that mean
+  the same connector have equal :meth:`ConnectorBase.managed_fields`.
+- Cross-field rules of the service are checked on validation unless ``context={"skip_rules": True}``.
+  Live state read from a tenant is built that way: values are normalized but the rules are not enforced,
+  because a tenant may hold connectors that no longer pass them and those must still be planned against.
+  The loader also skips them and calls :func:`rule_violations` itself, to locate each violation at its key.
+- Fields the service owns (ConnectorSource, IsValidated, LastValidationTimestamp, internal-only
+  parameters) are not part of desired state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    model_validator,
+)
+
+from reconciler import normalize
+
+Kind = Literal["InboundConnector", "OutboundConnector"]
+KINDS: tuple[Kind, ...] = ("InboundConnector", "OutboundConnector")
+MAX_NAME_LENGTH = 64
+
+
+def _enum(*values: str) -> Callable[[Any], Any]:
+    """A before-validator accepting enum values in any case, as the service does."""
+    by_lower = {v.lower(): v for v in values}
+
+    def fix_case(value: Any) -> Any:
+        if isinstance(value, str):
+            return by_lower.get(value.lower(), value)
+        return value
+
+    return fix_case
+
+
+def _each(fn: Callable[[str], str]) -> Callable[[list[str]], list[str]]:
+    def apply(values: list[str]) -> list[str]:
+        return normalize.canon_set(fn(v) for v in values)
+
+    return apply
+
+
+def _optional(fn: Callable[[str], str]) -> Callable[[str | None], str | None]:
+    def apply(value: str | None) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        return fn(value)
+
+    return apply
+
+
+def _domain_no_star(value: str) -> str:
+    return normalize.canon_domain(value)
+
+
+def _domain_or_star(value: str) -> str:
+    return normalize.canon_domain(value, allow_star=True)
+
+
+def _sender_ip(value: str) -> str:
+    return normalize.canon_ipv4_or_cidr(value, min_prefix=24)
+
+
+def _ef_skip_ip(value: str) -> str:
+    entry = normalize.canon_ip_range(value)
+    if normalize.is_private(entry):
+        raise ValueError(
+            f"'{value}' is a private (RFC 1918) address; enhanced filtering skips those by itself, "
+            "list only public IPs of the service in front of Exchange Online"
+        )
+    return entry
+
+
+ConnectorType = Annotated[Literal["Partner", "OnPremises"], BeforeValidator(_enum("Partner", "OnPremises"))]
+TlsSettings = Annotated[
+    Literal["EncryptionOnly", "CertificateValidation", "DomainValidation"] | None,
+    BeforeValidator(_enum("EncryptionOnly", "CertificateValidation", "DomainValidation")),
+]
+MtaStsMode = Annotated[Literal["Opportunistic", "None"], BeforeValidator(_enum("Opportunistic", "None"))]
+SmtpDaneMode = Annotated[
+    Literal["Opportunistic", "Mandatory", "None"],
+    BeforeValidator(_enum("Opportunistic", "Mandatory", "None")),
+]
+SenderDomains = Annotated[list[str], AfterValidator(_each(normalize.canon_sender_domain))]
+RecipientDomains = Annotated[list[str], AfterValidator(_each(_domain_or_star))]
+Domains = Annotated[list[str], AfterValidator(_each(_domain_no_star))]
+SenderIPs = Annotated[list[str], AfterValidator(_each(_sender_ip))]
+EFSkipIPs = Annotated[list[str], AfterValidator(_each(_ef_skip_ip))]
+SmartHosts = Annotated[list[str], AfterValidator(_each(normalize.canon_smart_host))]
+Emails = Annotated[list[str], AfterValidator(_each(normalize.canon_email))]
+OptionalDomain = Annotated[str | None, AfterValidator(_optional(_domain_no_star))]
+
+
+def _param(parameter: str, **extra: Any) -> Any:
+    """Field metadata: the Exchange parameter name travels in the JSON Schema and in :data:`PARAMETERS`."""
+    return {"x-exchange-parameter": parameter, **extra}
+
+
+class SkipCheck(BaseModel):
+    """A posture rule switched off for a connector or a tenant, with the reason shown in every plan."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    rule: str = Field(description="The id of the posture rule, like EXO-IN-001.")
+    reason: str = Field(min_length=1, description="Why the rule does not apply; shown in the plan.")
+
+
+class ConnectorBase(BaseModel):
+    """Fields and behaviour common to both kinds of connector."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, validate_default=True)
+
+    KIND: ClassVar[Kind]
+    #: Fields that are about exoform's handling of the connector, not the connector itself.
+    META_FIELDS: ClassVar[frozenset[str]] = frozenset(
+        {"kind", "renamed_from", "ignore_fields", "skip_checks"}
+    )
+
+    name: str = Field(
+        min_length=1,
+        max_length=MAX_NAME_LENGTH,
+        description="Name: unique per kind, case-insensitive, at most 64 characters.",
+        json_schema_extra=_param("Name"),
+    )
+    connector_type: ConnectorType = Field(
+        description="ConnectorType: Partner (external partners and services) or OnPremises (your own "
+        "organization's servers; grants relay and internal promotion).",
+        json_schema_extra=_param("ConnectorType"),
+    )
+    comment: str = Field(default="", description="Comment: free text.", json_schema_extra=_param("Comment"))
+    enabled: bool = Field(
+        default=True, description="Enabled: whether the connector is on.", json_schema_extra=_param("Enabled")
+    )
+    cloud_services_mail_enabled: bool = Field(
+        default=False,
+        description="CloudServicesMailEnabled: keep X-MS-Exchange-Organization headers across premises "
+        "(hybrid). OnPremises connectors only.",
+        json_schema_extra=_param("CloudServicesMailEnabled"),
+    )
+    renamed_from: list[str] = Field(
+        default_factory=list,
+        description="Old names of this connector: the plan renames it in place instead of delete + create.",
+    )
+    ignore_fields: list[str] = Field(
+        default_factory=list, description="Fields of this connector that are neither diffed nor written."
+    )
+    skip_checks: list[SkipCheck] = Field(
+        default_factory=list, description="Posture rules switched off for this connector, each with a reason."
+    )
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        """The managed fields of this kind, in declaration order (``name`` first)."""
+        return [f for f in cls.model_fields if f not in cls.META_FIELDS]
+
+    def managed_fields(self) -> dict[str, Any]:
+        """The normalized values of every managed field: what is compared against the live connector."""
+        return {f: getattr(self, f) for f in self.field_names()}
+
+    @model_validator(mode="after")
+    def _rules(self, info: ValidationInfo) -> ConnectorBase:
+        if info.context and info.context.get("skip_rules"):
+            return self
+        errors = rule_violations(self)  # type: ignore[arg-type]
+        if errors:
+            raise ValueError("; ".join(message for _, message in errors))
+        return self
+
+
+class InboundConnector(ConnectorBase):
+    """An inbound connector: mail coming into Microsoft 365 (New-/Set-InboundConnector)."""
+
+    KIND: ClassVar[Kind] = "InboundConnector"
+
+    kind: Literal["InboundConnector"] = "InboundConnector"
+    sender_domains: SenderDomains = Field(
+        description="SenderDomains: sender domains this connector applies to; '*' for all, '*.contoso.com' "
+        "for a domain and its subdomains. Read back as smtp:<domain>;1.",
+        json_schema_extra=_param("SenderDomains"),
+    )
+    sender_ip_addresses: SenderIPs = Field(
+        default_factory=list,
+        description="SenderIPAddresses: IPv4 addresses or CIDR blocks /24 to /32 that mail must come from.",
+        json_schema_extra=_param("SenderIPAddresses"),
+    )
+    associated_accepted_domains: Domains = Field(
+        default_factory=list,
+        description="AssociatedAcceptedDomains: accepted domains of the tenant this connector is limited to.",
+        json_schema_extra=_param("AssociatedAcceptedDomains"),
+    )
+    client_host_names: Domains = Field(
+        default_factory=list,
+        description="ClientHostNames: settable only when the connector is created (New-InboundConnector).",
+        json_schema_extra=_param("ClientHostNames", **{"x-create-only": True}),
+    )
+    ef_skip_ips: EFSkipIPs = Field(
+        default_factory=list,
+        description="EFSkipIPs: public IPs of the service in front of Exchange Online (single, range "
+        "a-b, or CIDR) that enhanced filtering skips when ef_skip_last_ip is false.",
+        json_schema_extra=_param("EFSkipIPs"),
+    )
+    ef_skip_last_ip: bool = Field(
+        default=False,
+        description="EFSkipLastIP: enhanced filtering skips the last hop.",
+        json_schema_extra=_param("EFSkipLastIP"),
+    )
+    ef_users: Emails = Field(
+        default_factory=list,
+        description="EFUsers: recipients enhanced filtering applies to; empty means all.",
+        json_schema_extra=_param("EFUsers"),
+    )
+    require_tls: bool = Field(
+        default=True,
+        description="RequireTls: reject mail that is not sent over TLS.",
+        json_schema_extra=_param("RequireTls"),
+    )
+    restrict_domains_to_certificate: bool = Field(
+        default=False,
+        description="RestrictDomainsToCertificate: accept the sender domains only from a server whose "
+        "certificate matches tls_sender_certificate_name.",
+        json_schema_extra=_param("RestrictDomainsToCertificate"),
+    )
+    restrict_domains_to_ip_addresses: bool = Field(
+        default=False,
+        description="RestrictDomainsToIPAddresses: accept the sender domains only from sender_ip_addresses.",
+        json_schema_extra=_param("RestrictDomainsToIPAddresses"),
+    )
+    tls_sender_certificate_name: OptionalDomain = Field(
+        default=None,
+        description="TlsSenderCertificateName: domain (or *.domain) of the sending server's certificate.",
+        json_schema_extra=_param("TlsSenderCertificateName"),
+    )
+    treat_messages_as_internal: bool = Field(
+        default=False,
+        description="TreatMessagesAsInternal: treat mail as internal (bypasses anti-spam). OnPremises only, "
+        "not with cloud_services_mail_enabled.",
+        json_schema_extra=_param("TreatMessagesAsInternal"),
+    )
+    trusted_organizations: Domains = Field(
+        default_factory=list,
+        description="TrustedOrganizations: other Microsoft 365 organizations trusted as sources.",
+        json_schema_extra=_param("TrustedOrganizations"),
+    )
+
+
+class OutboundConnector(ConnectorBase):
+    """An outbound connector: mail leaving Microsoft 365 (New-/Set-OutboundConnector)."""
+
+    KIND: ClassVar[Kind] = "OutboundConnector"
+
+    kind: Literal["OutboundConnector"] = "OutboundConnector"
+    recipient_domains: RecipientDomains = Field(
+        default_factory=list,
+        description="RecipientDomains: recipient domains routed through this connector ('*' for all).",
+        json_schema_extra=_param("RecipientDomains"),
+    )
+    smart_hosts: SmartHosts = Field(
+        default_factory=list,
+        description="SmartHosts: FQDNs, IPv4 addresses or CIDR blocks to deliver to (no port). Required "
+        "when use_mx_record is false.",
+        json_schema_extra=_param("SmartHosts"),
+    )
+    use_mx_record: bool = Field(
+        default=True,
+        description="UseMXRecord: deliver by the recipient domain's MX record instead of smart hosts.",
+        json_schema_extra=_param("UseMXRecord"),
+    )
+    tls_settings: TlsSettings = Field(
+        default=None,
+        description="TlsSettings: EncryptionOnly, CertificateValidation or DomainValidation; empty for "
+        "opportunistic TLS.",
+        json_schema_extra=_param("TlsSettings"),
+    )
+    tls_domain: OptionalDomain = Field(
+        default=None,
+        description="TlsDomain: the domain the smart host's certificate must match; DomainValidation only.",
+        json_schema_extra=_param("TlsDomain"),
+    )
+    all_accepted_domains: bool = Field(
+        default=False,
+        description="AllAcceptedDomains: route mail for every accepted domain (hybrid). OnPremises only.",
+        json_schema_extra=_param("AllAcceptedDomains"),
+    )
+    route_all_messages_via_on_premises: bool = Field(
+        default=False,
+        description="RouteAllMessagesViaOnPremises: centralized mail transport. OnPremises only.",
+        json_schema_extra=_param("RouteAllMessagesViaOnPremises"),
+    )
+    sender_rewriting_enabled: bool = Field(
+        default=False,
+        description="SenderRewritingEnabled: Sender Rewriting Scheme for relayed mail. OnPremises only.",
+        json_schema_extra=_param("SenderRewritingEnabled"),
+    )
+    is_transport_rule_scoped: bool = Field(
+        default=False,
+        description="IsTransportRuleScoped: used only by transport rules; then recipient_domains is empty.",
+        json_schema_extra=_param("IsTransportRuleScoped"),
+    )
+    test_mode: bool = Field(
+        default=False,
+        description="TestMode: the connector is in test mode (hidden from a plain Get-OutboundConnector).",
+        json_schema_extra=_param("TestMode"),
+    )
+    mta_sts_mode: MtaStsMode = Field(
+        default="Opportunistic",
+        description="MtaStsMode: Opportunistic or None.",
+        json_schema_extra=_param("MtaStsMode"),
+    )
+    smtp_dane_mode: SmtpDaneMode = Field(
+        default="Opportunistic",
+        description="SmtpDaneMode: Opportunistic, Mandatory or None.",
+        json_schema_extra=_param("SmtpDaneMode"),
+    )
+    validation_recipients: Emails = Field(
+        default_factory=list,
+        description="ValidationRecipients: addresses Validate-OutboundConnector sends test mail to. Set "
+        "after the connector is created (Set-OutboundConnector only).",
+        json_schema_extra=_param("ValidationRecipients", **{"x-set-only": True}),
+    )
+
+
+Connector = InboundConnector | OutboundConnector
+MODELS: dict[Kind, type[InboundConnector] | type[OutboundConnector]] = {
+    "InboundConnector": InboundConnector,
+    "OutboundConnector": OutboundConnector,
+}
+
+
+def rule_violations(c: Connector) -> list[tuple[str, str]]:
+    """The service's cross-field rules that ``c`` breaks, as (field to blame, message) pairs."""
+    if isinstance(c, InboundConnector):
+        return _inbound_violations(c)
+    return _outbound_violations(c)
+
+
+def _inbound_violations(c: InboundConnector) -> list[tuple[str, str]]:
+    errors: list[tuple[str, str]] = []
+    on_prem = c.connector_type == "OnPremises"
+    if not c.sender_domains:
+        errors.append(("sender_domains", "sender_domains needs at least one domain ('*' for all)"))
+    if c.treat_messages_as_internal and not on_prem:
+        errors.append(
+            ("treat_messages_as_internal", "treat_messages_as_internal needs connector_type OnPremises")
+        )
+    if c.treat_messages_as_internal and c.cloud_services_mail_enabled:
+        errors.append(
+            (
+                "treat_messages_as_internal",
+                "treat_messages_as_internal cannot be true when cloud_services_mail_enabled is true",
+            )
+        )
+    if c.cloud_services_mail_enabled and not on_prem:
+        errors.append(
+            ("cloud_services_mail_enabled", "cloud_services_mail_enabled needs connector_type OnPremises")
+        )
+    if on_prem and not c.sender_ip_addresses and not c.tls_sender_certificate_name:
+        errors.append(
+            (
+                "connector_type",
+                "an OnPremises inbound connector needs sender_ip_addresses or tls_sender_certificate_name",
+            )
+        )
+    if c.tls_sender_certificate_name and not c.require_tls:
+        errors.append(("tls_sender_certificate_name", "tls_sender_certificate_name needs require_tls true"))
+    if c.restrict_domains_to_ip_addresses and not c.sender_ip_addresses:
+        errors.append(
+            ("restrict_domains_to_ip_addresses", "restrict_domains_to_ip_addresses needs sender_ip_addresses")
+        )
+    if c.restrict_domains_to_ip_addresses and c.restrict_domains_to_certificate:
+        errors.append(
+            (
+                "restrict_domains_to_certificate",
+                "restrict_domains_to_ip_addresses and restrict_domains_to_certificate cannot both be true",
+            )
+        )
+    if c.restrict_domains_to_certificate and not c.tls_sender_certificate_name:
+        errors.append(
+            (
+                "restrict_domains_to_certificate",
+                "restrict_domains_to_certificate needs tls_sender_certificate_name",
+            )
+        )
+    return errors
+
+
+def _outbound_violations(c: OutboundConnector) -> list[tuple[str, str]]:
+    errors: list[tuple[str, str]] = []
+    on_prem = c.connector_type == "OnPremises"
+    for field in (
+        "all_accepted_domains",
+        "route_all_messages_via_on_premises",
+        "sender_rewriting_enabled",
+        "cloud_services_mail_enabled",
+    ):
+        if getattr(c, field) and not on_prem:
+            errors.append((field, f"{field} needs connector_type OnPremises"))
+    if c.use_mx_record and c.smart_hosts:
+        errors.append(
+            ("smart_hosts", "smart_hosts cannot be set when use_mx_record is true; set use_mx_record: false")
+        )
+    if not c.use_mx_record and not c.smart_hosts:
+        errors.append(("use_mx_record", "use_mx_record false needs at least one entry in smart_hosts"))
+    if c.tls_domain and c.tls_settings != "DomainValidation":
+        errors.append(("tls_domain", "tls_domain is only allowed with tls_settings DomainValidation"))
+    if c.tls_settings == "DomainValidation" and not c.tls_domain:
+        errors.append(("tls_settings", "tls_settings DomainValidation needs tls_domain"))
+    has_scope = bool(c.recipient_domains) or c.all_accepted_domains
+    if c.is_transport_rule_scoped and has_scope:
+        errors.append(
+            (
+                "is_transport_rule_scoped",
+                "a transport-rule-scoped connector has no recipient_domains and all_accepted_domains false",
+            )
+        )
+    if not c.is_transport_rule_scoped and not has_scope:
+        errors.append(
+            (
+                "recipient_domains",
+                "set recipient_domains or all_accepted_domains, or is_transport_rule_scoped: true",
+            )
+        )
+    return errors
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """How one managed field maps to the service."""
+
+    name: str
+    parameter: str
+    multi: bool
+    default: Any
+    create_only: bool = False
+    set_only: bool = False
+
+
+def _specs(model: type[ConnectorBase]) -> dict[str, FieldSpec]:
+    specs: dict[str, FieldSpec] = {}
+    for name in model.field_names():
+        info = model.model_fields[name]
+        extra = info.json_schema_extra
+        assert isinstance(extra, dict)
+        default = None if info.is_required() else info.get_default(call_default_factory=True)
+        specs[name] = FieldSpec(
+            name=name,
+            parameter=str(extra["x-exchange-parameter"]),
+            multi=info.annotation is not None and "list" in str(info.annotation),
+            default=default,
+            create_only=bool(extra.get("x-create-only")),
+            set_only=bool(extra.get("x-set-only")),
+        )
+    return specs
+
+
+#: Per kind, managed field name -> :class:`FieldSpec` (Exchange parameter, default, multi-valued).
+FIELDS: dict[Kind, dict[str, FieldSpec]] = {kind: _specs(model) for kind, model in MODELS.items()}
+#: Per kind, managed field name -> Exchange parameter name.
+PARAMETERS: dict[Kind, dict[str, str]] = {
+    kind: {name: spec.parameter for name, spec in specs.items()} for kind, specs in FIELDS.items()
+}
+
+
+def from_live(kind: Kind, obj: dict[str, Any]) -> Connector:
+    """A model from a Get-*Connector object (PascalCase properties), normalized and not rule-checked.
+
+    Unknown properties are ignored (the service's property set grows); a property it does not return is
+    taken at its default.  Raises ``pydantic.ValidationError`` when a value cannot be read at all.
+    """
+    values: dict[str, Any] = {}
+    lowered = {k.lower(): v for k, v in obj.items()}
+    for name, spec in FIELDS[kind].items():
+        if spec.parameter.lower() not in lowered:
+            continue
+        value = lowered[spec.parameter.lower()]
+        if spec.multi and value is None:
+            value = []
+        elif spec.multi and isinstance(value, str):
+            value = [value]
+        elif name == "comment" and value is None:
+            value = ""
+        values[name] = value
+    if kind == "InboundConnector":
+        values["sender_domains"] = [d for d in values.get("sender_domains", []) if d.strip() != "smtp:;1"]
+    return MODELS[kind].model_validate(values, context={"skip_rules": True})
