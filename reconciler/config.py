@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from reconciler.errors import ConfigError
-from reconciler.model import FIELDS, SkipCheck
+from reconciler.model import FIELDS, SkipCheck, did_you_mean
 
 Cloud = Literal["commercial", "gcc", "gcc-high", "dod", "china"]
 ENV_PREFIX = "env:"
@@ -35,18 +35,17 @@ def _optional_env_reference(value: str | None) -> str | None:
     return None if value is None else _env_reference(value)
 
 
-def _known_fields(values: list[str]) -> list[str]:
-    known = {name for specs in FIELDS.values() for name in specs}
-    for value in values:
-        if value not in known:
-            raise ValueError(f"'{value}' is not a connector field")
-        if value in ("name", "connector_type"):
-            raise ValueError(f"'{value}' identifies the connector and cannot be ignored")
-    return values
+def _known_field(value: str) -> str:
+    known = sorted({name for specs in FIELDS.values() for name in specs})
+    if value in ("name", "connector_type"):
+        raise ValueError(f"'{value}' identifies the connector and cannot be ignored")
+    if value not in known:
+        raise ValueError(f"'{value}' is not a connector field{did_you_mean(value, known)}")
+    return value
 
 
 SecretRef = Annotated[str, AfterValidator(_env_reference)]
-FieldList = Annotated[list[str], AfterValidator(_known_fields)]
+FieldList = list[Annotated[str, AfterValidator(_known_field)]]
 
 
 def resolve_secret(reference: str) -> str:
@@ -159,6 +158,9 @@ class ExoformConfig(BaseModel):
     base_dir: SkipJsonSchema[Path] = Field(
         default=Path("."), exclude=True, description="Folder of exoform.yaml."
     )
+    #: The loader's located parse tree of the file, so later errors (a missing connectors folder, an unset
+    #: env: variable) can point at the setting's line and column.  None when built in code.
+    _source: Any = PrivateAttr(default=None)
 
     def path(self, relative: str) -> Path:
         """A path from the file, resolved against the file's folder."""

@@ -17,7 +17,8 @@ Contracts:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import difflib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -28,6 +29,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -50,11 +52,11 @@ def _enum(*values: str) -> Callable[[Any], Any]:
     return fix_case
 
 
-def _each(fn: Callable[[str], str]) -> Callable[[list[str]], list[str]]:
-    def apply(values: list[str]) -> list[str]:
-        return normalize.canon_set(fn(v) for v in values)
-
-    return apply
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` naming the closest candidate to ``word``, or ``""`` when none is close."""
+    by_lower = {c.lower(): c for c in candidates}
+    close = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.6)
+    return f" (did you mean '{by_lower[close[0]]}'?)" if close else ""
 
 
 def _optional(fn: Callable[[str], str]) -> Callable[[str | None], str | None]:
@@ -98,13 +100,16 @@ SmtpDaneMode = Annotated[
     Literal["Opportunistic", "Mandatory", "None"],
     BeforeValidator(_enum("Opportunistic", "Mandatory", "None")),
 ]
-SenderDomains = Annotated[list[str], AfterValidator(_each(normalize.canon_sender_domain))]
-RecipientDomains = Annotated[list[str], AfterValidator(_each(_domain_or_star))]
-Domains = Annotated[list[str], AfterValidator(_each(_domain_no_star))]
-SenderIPs = Annotated[list[str], AfterValidator(_each(_sender_ip))]
-EFSkipIPs = Annotated[list[str], AfterValidator(_each(_ef_skip_ip))]
-SmartHosts = Annotated[list[str], AfterValidator(_each(normalize.canon_smart_host))]
-Emails = Annotated[list[str], AfterValidator(_each(normalize.canon_email))]
+#: Multi-valued fields: each entry is canonicalized on its own (so an error names the entry's index), then
+#: the list is sorted and deduplicated, because order never counts as a change.
+_SORTED = AfterValidator(normalize.canon_set)
+SenderDomains = Annotated[list[Annotated[str, AfterValidator(normalize.canon_sender_domain)]], _SORTED]
+RecipientDomains = Annotated[list[Annotated[str, AfterValidator(_domain_or_star)]], _SORTED]
+Domains = Annotated[list[Annotated[str, AfterValidator(_domain_no_star)]], _SORTED]
+SenderIPs = Annotated[list[Annotated[str, AfterValidator(_sender_ip)]], _SORTED]
+EFSkipIPs = Annotated[list[Annotated[str, AfterValidator(_ef_skip_ip)]], _SORTED]
+SmartHosts = Annotated[list[Annotated[str, AfterValidator(normalize.canon_smart_host)]], _SORTED]
+Emails = Annotated[list[Annotated[str, AfterValidator(normalize.canon_email)]], _SORTED]
 OptionalDomain = Annotated[str | None, AfterValidator(_optional(_domain_no_star))]
 
 
@@ -154,7 +159,7 @@ class ConnectorBase(BaseModel):
         "(hybrid). OnPremises connectors only.",
         json_schema_extra=_param("CloudServicesMailEnabled"),
     )
-    renamed_from: list[str] = Field(
+    renamed_from: list[Annotated[str, Field(min_length=1, max_length=MAX_NAME_LENGTH)]] = Field(
         default_factory=list,
         description="Old names of this connector: the plan renames it in place instead of delete + create.",
     )
@@ -173,6 +178,17 @@ class ConnectorBase(BaseModel):
     def managed_fields(self) -> dict[str, Any]:
         """The normalized values of every managed field: what is compared against the live connector."""
         return {f: getattr(self, f) for f in self.field_names()}
+
+    @field_validator("ignore_fields")
+    @classmethod
+    def _known_ignore_fields(cls, values: list[str]) -> list[str]:
+        known = cls.field_names()
+        for value in values:
+            if value in ("name", "connector_type"):
+                raise ValueError(f"'{value}' identifies the connector and cannot be ignored")
+            if value not in known:
+                raise ValueError(f"'{value}' is not a field of {cls.KIND}{did_you_mean(value, known)}")
+        return values
 
     @model_validator(mode="after")
     def _rules(self, info: ValidationInfo) -> ConnectorBase:
