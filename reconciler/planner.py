@@ -1,0 +1,148 @@
+"""Desired connectors + live state -> the plan of one tenant.
+
+Contracts:
+- Connectors match by kind and case-insensitive name; ``renamed_from`` matches an old name, and the
+  plan renames in place (an update whose ``fields`` include ``name``) instead of delete + create.
+- Live connectors that no file declares are unmanaged and follow the tenant's ``unmanaged`` policy:
+  ``report`` lists them, ``ignore`` hides them, ``delete`` plans their deletion.
+- A planned delete or rename-away of a protected connector, or a change to a field the service only takes
+  on create, is a :class:`PlanError` (no plan is made); thresholds mark the plan unsafe instead.
+- The live state must be complete: the provider guarantees it (a failed read raises, never "absent").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from reconciler.config import TenantConfig
+from reconciler.diff import changed_fields
+from reconciler.errors import PlanError
+from reconciler.model import FIELDS, Connector, Kind
+from reconciler.plan import Change, TenantPlan, Unmanaged, fingerprint
+from reconciler.policy import protection_violations, unsafe_reasons
+from reconciler.providers.base import LiveConnector, LiveState
+
+_ACTION_ORDER = {"create": 0, "update": 1, "delete": 2}
+
+
+def target_of(settings: TenantConfig) -> str:
+    """What a tenant's plan is for: the provider and the tenant it reaches (checked again by apply)."""
+    if settings.provider == "exchange":
+        return f"exchange:{settings.tenant_id or settings.organization}".lower()
+    return f"local:{settings.state or 'memory'}"
+
+
+def ignored_fields(kind: Kind, settings: TenantConfig, connector: Connector | None) -> frozenset[str]:
+    """Fields neither diffed nor written for a connector: the tenant's and the connector's own."""
+    names = set(settings.ignore_fields) | set(connector.ignore_fields if connector else ())
+    return frozenset(n for n in names if n in FIELDS[kind])
+
+
+def plan_tenant(
+    tenant: str, settings: TenantConfig, desired: Sequence[Connector], live: LiveState
+) -> TenantPlan:
+    """The plan that makes ``live`` match ``desired`` under the tenant's policy."""
+    by_key: dict[tuple[Kind, str], LiveConnector] = {(c.kind, c.name.casefold()): c for c in live.connectors}
+    claimed: set[str] = set()
+    changes: list[Change] = []
+    problems: list[str] = []
+
+    for connector in desired:
+        kind = connector.KIND
+        current = by_key.get((kind, connector.name.casefold()))
+        previous_name = None
+        if current is None:
+            for old in connector.renamed_from:
+                candidate = by_key.get((kind, old.casefold()))
+                if candidate is not None and candidate.guid not in claimed:
+                    current, previous_name = candidate, candidate.name
+                    break
+        ignored = ignored_fields(kind, settings, connector)
+        wanted = connector.managed_fields()
+        if current is None:
+            changes.append(
+                Change(
+                    action="create",
+                    kind=kind,
+                    name=connector.name,
+                    fields=[f for f in wanted if f not in ignored],
+                    before=None,
+                    after=wanted,
+                    ignored=sorted(ignored),
+                )
+            )
+            continue
+        claimed.add(current.guid)
+        have = current.connector.managed_fields()
+        fields = changed_fields(wanted, have, ignored)
+        if not fields:
+            continue
+        create_only = [f for f in fields if FIELDS[kind][f].create_only]
+        if create_only:
+            problems.append(
+                f"{kind} '{connector.name}': {', '.join(create_only)} can only be set when a connector is "
+                "created; delete and re-create it (remove its file, apply, restore it) or ignore the field"
+            )
+        changes.append(
+            Change(
+                action="update",
+                kind=kind,
+                name=connector.name,
+                fields=fields,
+                before=have,
+                after=wanted,
+                previous_name=previous_name if "name" in fields else None,
+                fingerprint=fingerprint(current.guid, have, ignored),
+                guid=current.guid,
+                ignored=sorted(ignored),
+                when_changed_utc=current.when_changed_utc,
+            )
+        )
+
+    unmanaged: list[Unmanaged] = []
+    for current in live.connectors:
+        if current.guid in claimed:
+            continue
+        if settings.unmanaged == "delete":
+            ignored = ignored_fields(current.kind, settings, None)
+            have = current.connector.managed_fields()
+            changes.append(
+                Change(
+                    action="delete",
+                    kind=current.kind,
+                    name=current.name,
+                    fields=[],
+                    before=have,
+                    after=None,
+                    fingerprint=fingerprint(current.guid, have, ignored),
+                    guid=current.guid,
+                    ignored=sorted(ignored),
+                    reason="no file declares it (unmanaged: delete)",
+                    when_changed_utc=current.when_changed_utc,
+                )
+            )
+        elif settings.unmanaged == "report":
+            unmanaged.append(Unmanaged(current.kind, current.name, current.connector_source))
+
+    problems += protection_violations(changes, settings.protect)
+    if problems:
+        raise PlanError(f"tenant {tenant}: cannot plan:\n" + "\n".join(f"  {p}" for p in problems))
+
+    changes.sort(key=lambda c: (_ACTION_ORDER[c.action], c.kind, c.name.casefold()))
+    unmanaged.sort(key=lambda u: (u.kind, u.name.casefold()))
+    existing = len(live.connectors)
+    return TenantPlan(
+        tenant=tenant,
+        target=target_of(settings),
+        changes=changes,
+        unmanaged=unmanaged,
+        unsafe_reasons=unsafe_reasons(changes, existing, settings),
+        existing_count=existing,
+    )
+
+
+def create_values(change: Change) -> dict[str, Any]:
+    """The managed fields a create writes (the ignored ones are left to the service)."""
+    assert change.after is not None
+    return {k: v for k, v in change.after.items() if k not in change.ignored}

@@ -1,0 +1,59 @@
+"""Tenant policy applied to a plan: protected names and the safety thresholds.
+
+Contract: protection lives in ``exoform.yaml`` (``protect`` globs), never on the connector, so removing a
+connector's file cannot remove its protection.  Thresholds mark a plan unsafe; apply refuses an unsafe
+plan unless forced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from fnmatch import fnmatchcase
+
+from reconciler.config import TenantConfig
+from reconciler.plan import Change
+
+#: Thresholds on the share of changed connectors apply only from this many existing connectors on.
+MIN_EXISTING_FOR_FRACTION = 10
+
+
+def is_protected(name: str, globs: Sequence[str]) -> bool:
+    """True when ``name`` matches one of the ``protect`` globs (case-insensitive)."""
+    folded = name.casefold()
+    return any(fnmatchcase(folded, g.casefold()) for g in globs)
+
+
+def protection_violations(changes: Sequence[Change], globs: Sequence[str]) -> list[str]:
+    """Messages for every planned delete or rename-away of a protected connector."""
+    problems: list[str] = []
+    for change in changes:
+        if change.action == "delete" and is_protected(change.name, globs):
+            problems.append(
+                f"{change.kind} '{change.name}' is protected (protect in exoform.yaml) but the plan deletes "
+                f"it ({change.reason or 'no file declares it'}); restore its file or remove it from protect"
+            )
+        if (
+            change.previous_name
+            and is_protected(change.previous_name, globs)
+            and not is_protected(change.name, globs)
+        ):
+            problems.append(
+                f"{change.kind} '{change.previous_name}' is protected but the plan renames it away to "
+                f"'{change.name}'; add the new name to protect or keep the old name"
+            )
+    return problems
+
+
+def unsafe_reasons(changes: Sequence[Change], existing: int, settings: TenantConfig) -> list[str]:
+    """Why a plan is unsafe: too many deletes, or too large a share of existing connectors changed."""
+    reasons: list[str] = []
+    deletes = sum(1 for c in changes if c.action == "delete")
+    if deletes > settings.max_deletes:
+        reasons.append(f"{deletes} deletes exceed max_deletes {settings.max_deletes}")
+    touched = sum(1 for c in changes if c.action in ("update", "delete"))
+    if existing >= MIN_EXISTING_FOR_FRACTION and touched > settings.max_change_fraction * existing:
+        reasons.append(
+            f"{touched} of {existing} existing connectors change ({touched / existing:.0%}), "
+            f"more than max_change_fraction {settings.max_change_fraction:.0%}"
+        )
+    return reasons

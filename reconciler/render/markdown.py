@@ -1,0 +1,107 @@
+"""Markdown for a pull-request comment.
+
+Contract: the result starts with :data:`MARKER` (so CI updates one comment in place), carries a summary
+table per tenant, a warning banner when anything is deleted or the plan is unsafe, each change in a
+``<details>`` block with a field table, the posture risks, and never exceeds :data:`MAX_CHARS`: when the
+details do not fit they are cut, the summary is kept, and the comment says what was cut.
+"""
+
+from __future__ import annotations
+
+from reconciler.plan import SYMBOLS, Change, Plan, TenantPlan
+from reconciler.render.values import create_fields, show
+
+MARKER = "<!-- exoform-plan -->"
+#: GitHub refuses comments over 65,536 characters; stay below with room for the truncation note.
+MAX_CHARS = 65_000
+_SEVERITY_ICON = {"error": "🛑", "warning": "⚠️", "info": "💡"}
+
+
+def _cell(value: str) -> str:
+    """Text safe inside a table cell: pipes escaped, newlines folded, wrapped in <code>."""
+    text = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "&#124;")
+    return "<code>" + text.replace("\n", " ") + "</code>"
+
+
+def _summary(plan: Plan) -> list[str]:
+    lines = [MARKER, "## exoform plan", ""]
+    deletes = sum(t.count("delete") for t in plan.tenants)
+    if plan.unsafe:
+        lines += ["> [!CAUTION]", "> **Unsafe plan**: apply will refuse it without `--force`.", ""]
+        for t in plan.tenants:
+            lines += [f"> - `{t.tenant}`: {r}" for r in t.unsafe_reasons]
+        lines.append("")
+    if deletes:
+        lines += ["> [!WARNING]", f"> **{deletes} connector(s) will be deleted.** Mail flow may change.", ""]
+    lines += [
+        "| Tenant | Create | Update | Delete | Unmanaged | Risks | Safe |",
+        "|---|---:|---:|---:|---:|---:|:---:|",
+    ]
+    for t in plan.tenants:
+        risks = sum(1 for f in t.findings if not f.skipped_reason)
+        lines.append(
+            f"| `{t.tenant}` | {t.count('create')} | {t.count('update')} | {t.count('delete')} "
+            f"| {len(t.unmanaged)} | {risks} | {'no' if t.unsafe else 'yes'} |"
+        )
+    if not plan.has_changes:
+        lines += ["", "No changes. Every tenant matches the configuration."]
+    return lines
+
+
+def _change_block(change: Change) -> str:
+    title = f"{SYMBOLS[change.action]} {change.action} {change.kind} <code>{change.name}</code>"
+    if change.previous_name:
+        title += f" (renamed from <code>{change.previous_name}</code>)"
+    rows = ["| Field | Before | After |", "|---|---|---|"]
+    if change.action == "create":
+        assert change.after is not None
+        rows += [f"| `{f}` | | {_cell(show(change.after[f]))} |" for f in create_fields(change)]
+    elif change.action == "update":
+        assert change.before is not None and change.after is not None
+        for f in change.fields:
+            rows.append(f"| `{f}` | {_cell(show(change.before.get(f)))} | {_cell(show(change.after[f]))} |")
+    else:
+        rows = [f"Deleted: {change.reason}" if change.reason else "Deleted."]
+    note = f"\n\nLive connector last changed {change.when_changed_utc}." if change.when_changed_utc else ""
+    return f"<details><summary>{title}</summary>\n\n" + "\n".join(rows) + note + "\n\n</details>"
+
+
+def _tenant_blocks(t: TenantPlan) -> list[str]:
+    blocks = [f"### Tenant `{t.tenant}`\n\n{t.summary()}."]
+    blocks += [_change_block(c) for c in t.changes]
+    if t.unmanaged:
+        names = ", ".join(f"{u.kind} <code>{u.name}</code>" for u in t.unmanaged)
+        blocks.append(f"**Unmanaged** (no file declares them; left alone): {names}")
+    if t.findings:
+        rows = ["#### Risks", "", "| | Rule | Connector | Finding |", "|---|---|---|---|"]
+        for f in t.findings:
+            who = f"{f.kind} <code>{f.name}</code>" if f.name else "tenant"
+            message = f"skipped: {f.skipped_reason}" if f.skipped_reason else f.message
+            icon = "⏭️" if f.skipped_reason else _SEVERITY_ICON.get(f.severity, "")
+            rows.append(f"| {icon} | `{f.rule}` | {who} | {message.replace('|', '&#124;')} |")
+        blocks.append("\n".join(rows))
+    return blocks
+
+
+def render_markdown(plan: Plan, *, max_chars: int = MAX_CHARS) -> str:
+    """The plan as a PR comment of at most ``max_chars`` characters."""
+    head = "\n".join(_summary(plan)) + "\n"
+    blocks = [b for t in plan.tenants for b in _tenant_blocks(t)]
+    body: list[str] = []
+    used = len(head)
+    cut = 0
+    reserve = 300
+    for i, block in enumerate(blocks):
+        if used + len(block) + 2 + reserve > max_chars:
+            cut = len(blocks) - i
+            break
+        body.append(block)
+        used += len(block) + 2
+    text = head + "\n" + "\n\n".join(body)
+    if cut:
+        text += (
+            f"\n\n> [!NOTE]\n> {cut} more section(s) were cut to fit GitHub's comment size limit; "
+            "the summary above is complete. See the plan artifact (JSON) for every change."
+        )
+    text += "\n"
+    return text if len(text) <= max_chars else text[: max_chars - 1] + "\n"

@@ -1,0 +1,23 @@
+"""How a field value reads in a plan, shared by the text and Markdown renderers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from reconciler.model import FIELDS
+from reconciler.plan import Change
+
+
+def show(value: Any) -> str:
+    """A value as JSON text: strings quoted, lists bracketed, absent as null."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def create_fields(change: Change) -> list[str]:
+    """The fields worth showing for a create: identity plus every value that is not the default."""
+    assert change.after is not None
+    specs = FIELDS[change.kind]
+    return [
+        f for f in change.fields if f in ("name", "connector_type") or change.after.get(f) != specs[f].default
+    ]

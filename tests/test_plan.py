@@ -1,0 +1,95 @@
+"""Saved plan files: round trip, digest, tampering, truncation, foreign versions; fingerprints."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from reconciler.errors import PlanError
+from reconciler.plan import Change, Plan, TenantPlan, Unmanaged, fingerprint, read_plan, write_plan
+
+
+def sample_plan() -> Plan:
+    change = Change(
+        action="update",
+        kind="OutboundConnector",
+        name="To partner",
+        fields=["tls_settings"],
+        before={"name": "To partner", "tls_settings": None},
+        after={"name": "To partner", "tls_settings": "DomainValidation"},
+        fingerprint="sha256:abc",
+        guid="g-1",
+    )
+    tplan = TenantPlan(
+        tenant="contoso",
+        target="exchange:contoso.onmicrosoft.com",
+        changes=[change],
+        unmanaged=[Unmanaged("InboundConnector", "Legacy")],
+        existing_count=2,
+    )
+    return Plan([tplan])
+
+
+def test_round_trip_keeps_every_field(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    write_plan(sample_plan(), path)
+    loaded = read_plan(path)
+    assert loaded.to_json() == sample_plan().to_json()
+    data = json.loads(path.read_text())
+    assert data["format_version"] == 1 and data["digest"].startswith("sha256:")
+    assert data["tenants"][0]["changes"][0]["action"] == "update"
+
+
+def test_plan_file_is_owner_readable_only(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    write_plan(sample_plan(), path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_edited_plan_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    write_plan(sample_plan(), path)
+    path.write_text(path.read_text().replace("DomainValidation", "EncryptionOnly"))
+    with pytest.raises(PlanError, match="edited after it was made"):
+        read_plan(path)
+
+
+def test_truncated_plan_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    write_plan(sample_plan(), path)
+    path.write_text(path.read_text()[:200])
+    with pytest.raises(PlanError, match="invalid JSON at line"):
+        read_plan(path)
+
+
+def test_other_format_version_is_refused_with_advice(tmp_path: Path) -> None:
+    body = sample_plan().to_json()
+    body["format_version"] = 99
+    from reconciler.plan import plan_digest
+
+    body["digest"] = plan_digest(body)
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(body))
+    with pytest.raises(PlanError, match=r"format version 99.*make a new plan"):
+        read_plan(path)
+
+
+def test_not_a_plan(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text("[1, 2]")
+    with pytest.raises(PlanError, match="no digest"):
+        read_plan(path)
+    with pytest.raises(PlanError, match="no such plan file"):
+        read_plan(tmp_path / "missing.json")
+
+
+def test_fingerprint_moves_with_managed_values_not_ignored_ones() -> None:
+    base = fingerprint("g", {"comment": "a", "enabled": True})
+    assert fingerprint("g", {"comment": "a", "enabled": True}) == base
+    assert fingerprint("g", {"comment": "b", "enabled": True}) != base
+    assert fingerprint("g2", {"comment": "a", "enabled": True}) != base
+    ignored = frozenset({"comment"})
+    assert fingerprint("g", {"comment": "a"}, ignored) == fingerprint("g", {"comment": "b"}, ignored)
