@@ -1,0 +1,401 @@
+"""Tokens for the Exchange Online admin API: clouds, TLS trust, and msal client-credential flows.
+
+Three credentials, one per tenant (``auth`` in ``exoform.yaml``):
+
+- a client secret (``client_secret: env:NAME``);
+- a certificate: a PEM file (``certificate.path``) or PEM content from the environment
+  (``certificate.pem: env:NAME``), optionally with an encrypted key (``certificate.passphrase: env:NAME``);
+- GitHub Actions workload identity federation (``federated: github``): the job's OIDC token, fetched from
+  ``ACTIONS_ID_TOKEN_REQUEST_URL`` with audience ``api://AzureADTokenExchange``, is the client assertion.
+
+Contracts:
+- :class:`TokenSource` hands out a bearer token, cached in memory and refreshed before it expires;
+  :meth:`TokenSource.invalidate` forces the next call to fetch a new one (after a 401).
+- Every failure raises :class:`reconciler.errors.AuthError` or :class:`reconciler.errors.ConfigError` with
+  a message naming the tenant and what to fix; no message or log line contains a secret, a token, a
+  private key or a client assertion.
+- TLS verification is always on: :func:`tls_context` trusts the system store plus an optional extra bundle.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import jwt
+import msal
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+
+from reconciler.config import AuthSettings, ExoformConfig, TenantConfig, resolve_secret
+from reconciler.errors import AuthError, ConfigError
+
+log = logging.getLogger(__name__)
+
+#: The audience GitHub's OIDC token must carry for Entra ID workload identity federation.
+GITHUB_AUDIENCE = "api://AzureADTokenExchange"
+#: Refresh a token when less than this many seconds of its life remain.
+REFRESH_MARGIN = 300.0
+
+
+@dataclass(frozen=True)
+class Cloud:
+    """Where one Microsoft cloud serves the Exchange admin API and issues its tokens."""
+
+    api_base: str
+    scope: str
+    login_host: str
+
+
+#: The national clouds (reference section 4.7).  China is UNCONFIRMED: the Admin API v2 table lists
+#: ``outlook.office365.cn`` while the legacy PowerShell endpoint and a community module use
+#: ``partner.outlook.cn``; we follow the token scope the community module uses (``partner.outlook.cn``) and
+#: the same host for the API, so token audience and host agree.  Override with ``endpoint`` if it fails.
+CLOUDS: dict[str, Cloud] = {
+    "commercial": Cloud(
+        "https://outlook.office365.com", "https://outlook.office365.com/.default", "login.microsoftonline.com"
+    ),
+    "gcc": Cloud(
+        "https://outlook.office365.com", "https://outlook.office365.com/.default", "login.microsoftonline.com"
+    ),
+    "gcc-high": Cloud(
+        "https://outlook.office365.us", "https://outlook.office365.us/.default", "login.microsoftonline.us"
+    ),
+    "dod": Cloud(
+        "https://outlook-dod.office365.us",
+        "https://outlook-dod.office365.us/.default",
+        "login.microsoftonline.us",
+    ),
+    "china": Cloud(
+        "https://partner.outlook.cn", "https://partner.outlook.cn/.default", "login.chinacloudapi.cn"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """The resolved places one tenant is reached at."""
+
+    #: API base URL without a trailing slash; InvokeCommand is ``{api_base}/adminapi/beta/{tenant}/...``.
+    api_base: str
+    #: The token scope (``<resource>/.default``).
+    scope: str
+    #: The full authority URL handed to msal.
+    authority: str
+    #: The tenant path segment: the tenant id when given, else the organization's domain.
+    tenant_segment: str
+
+
+def resolve_endpoints(tenant: str, settings: TenantConfig) -> Endpoints:
+    """The API base, scope and authority of ``settings``: the cloud's defaults, then the overrides."""
+    cloud = CLOUDS[settings.cloud]
+    segment = settings.tenant_id or settings.organization
+    if not segment:
+        raise ConfigError(f"tenant {tenant}: the exchange provider needs organization or tenant_id")
+    api_base = (settings.endpoint or cloud.api_base).rstrip("/")
+    authority = (settings.authority or f"https://{cloud.login_host}/{segment}").rstrip("/")
+    for label, url in (("endpoint", api_base), ("authority", authority)):
+        parts = urlsplit(url)
+        if parts.scheme != "https" or not parts.hostname:
+            raise ConfigError(f"tenant {tenant}: {label} must be an https:// URL, got '{url}'")
+    return Endpoints(api_base=api_base, scope=cloud.scope, authority=authority, tenant_segment=segment)
+
+
+def tls_context(ca_bundle: Path | None = None) -> ssl.SSLContext:
+    """A verifying TLS context: the system trust store, plus the CAs of ``ca_bundle`` when given."""
+    context = ssl.create_default_context()
+    if ca_bundle is not None:
+        try:
+            context.load_verify_locations(cafile=str(ca_bundle))
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"ca_bundle {ca_bundle}: cannot load CA certificates ({exc})") from None
+    return context
+
+
+def tls_failure(exc: BaseException) -> str | None:
+    """A clear message when ``exc`` (or its cause) is a failed certificate verification, else None."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        text = str(current)
+        if isinstance(current, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in text:
+            reason = getattr(current, "verify_message", "") or "certificate verify failed"
+            return (
+                f"the server's TLS certificate is not trusted ({reason}); if it is signed by a private CA, "
+                "add that CA with ca_bundle in exoform.yaml (verification cannot be switched off)"
+            )
+        current = current.__cause__ or current.__context__
+    return None
+
+
+# --- credentials ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CertificateCredential:
+    """A private key with its certificate, parsed and checked up front."""
+
+    private_key_pem: str
+    certificate_pem: str
+    thumbprint_sha1: str
+    thumbprint_sha256: str
+    passphrase: str | None
+
+    def msal_credential(self) -> dict[str, Any]:
+        """The msal ``client_credential`` dict (SHA-1 thumbprint, ``x5t``, as Entra ID shows it)."""
+        credential: dict[str, Any] = {"private_key": self.private_key_pem, "thumbprint": self.thumbprint_sha1}
+        if self.passphrase:
+            credential["passphrase"] = self.passphrase
+        return credential
+
+
+def load_certificate(pem: bytes, passphrase: str | None, source: str) -> CertificateCredential:
+    """Parse PEM holding a private key and its certificate; :class:`ConfigError` naming ``source``."""
+    blocks = _pem_blocks(pem)
+    keys = [b for b in blocks if b"PRIVATE KEY" in b.split(b"\n", 1)[0]]
+    certs = [b for b in blocks if b.startswith(b"-----BEGIN CERTIFICATE-----")]
+    if not keys:
+        raise ConfigError(f"{source}: no private key found (expected a PEM 'PRIVATE KEY' block)")
+    if not certs:
+        raise ConfigError(f"{source}: no certificate found (expected a PEM 'CERTIFICATE' block)")
+    password = passphrase.encode() if passphrase else None
+    try:
+        key = serialization.load_pem_private_key(keys[0], password=password)
+    except TypeError:
+        if password is None:
+            raise ConfigError(f"{source}: the private key is encrypted; set certificate.passphrase") from None
+        raise ConfigError(
+            f"{source}: the private key is not encrypted; remove certificate.passphrase"
+        ) from None
+    except ValueError:
+        hint = "wrong passphrase or " if password else ""
+        raise ConfigError(f"{source}: cannot read the private key ({hint}not a supported key)") from None
+    certificate = None
+    public = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    for block in certs:
+        candidate = x509.load_pem_x509_certificate(block)
+        spki = candidate.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        if spki == public:
+            certificate = candidate
+            break
+    if certificate is None:
+        raise ConfigError(f"{source}: no certificate in the file matches the private key")
+    return CertificateCredential(
+        private_key_pem=keys[0].decode(),
+        certificate_pem=certificate.public_bytes(serialization.Encoding.PEM).decode(),
+        thumbprint_sha1=certificate.fingerprint(hashes.SHA1()).hex().upper(),  # x5t is SHA-1
+        thumbprint_sha256=certificate.fingerprint(hashes.SHA256()).hex().upper(),
+        passphrase=passphrase,
+    )
+
+
+def _pem_blocks(pem: bytes) -> list[bytes]:
+    blocks: list[bytes] = []
+    current: list[bytes] = []
+    for line in pem.replace(b"\r\n", b"\n").split(b"\n"):
+        stripped = line.strip()
+        if stripped.startswith(b"-----BEGIN "):
+            current = [stripped]
+        elif stripped.startswith(b"-----END ") and current:
+            current.append(stripped)
+            blocks.append(b"\n".join(current) + b"\n")
+            current = []
+        elif current:
+            current.append(stripped)
+    return blocks
+
+
+class GitHubAssertion:
+    """The GitHub Actions OIDC token as a client assertion, fetched on demand and reused until near expiry.
+
+    Reads ``ACTIONS_ID_TOKEN_REQUEST_URL`` and ``ACTIONS_ID_TOKEN_REQUEST_TOKEN`` when called (GitHub sets
+    them in a job with ``permissions: id-token: write``).
+    """
+
+    def __init__(self, tenant: str, http: httpx.Client, clock: Callable[[], float] = time.time) -> None:
+        self._tenant = tenant
+        self._http = http
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._value: str | None = None
+        self._expires_at = 0.0
+
+    def __call__(self) -> str:
+        with self._lock:
+            if self._value is None or self._clock() >= self._expires_at - 60:
+                self._value, self._expires_at = self._fetch()
+            return self._value
+
+    def _fetch(self) -> tuple[str, float]:
+        url = os.environ.get("ACTIONS_ID_TOKEN_REQUEST_URL")
+        bearer = os.environ.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+        if not url or not bearer:
+            raise AuthError(
+                self._tenant,
+                "federated: github needs ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN; "
+                "run inside a GitHub Actions job with 'permissions: id-token: write'",
+            )
+        separator = "&" if "?" in url else "?"
+        try:
+            response = self._http.get(
+                f"{url}{separator}audience={GITHUB_AUDIENCE}", headers={"Authorization": f"bearer {bearer}"}
+            )
+        except httpx.HTTPError as exc:
+            reason = tls_failure(exc) or f"{type(exc).__name__}: {exc}"
+            raise AuthError(self._tenant, f"cannot fetch the GitHub OIDC token: {reason}") from None
+        if response.status_code != 200:
+            raise AuthError(
+                self._tenant,
+                f"the GitHub OIDC token endpoint answered HTTP {response.status_code}; "
+                "does the job have 'permissions: id-token: write'?",
+            )
+        try:
+            value = response.json()["value"]
+            assert isinstance(value, str) and value
+        except (ValueError, KeyError, TypeError, AssertionError):
+            raise AuthError(self._tenant, "the GitHub OIDC token endpoint sent no token ('value')") from None
+        try:
+            claims = jwt.decode(value, options={"verify_signature": False})
+            expires_at = float(claims["exp"])
+        except (jwt.PyJWTError, KeyError, TypeError, ValueError):
+            expires_at = self._clock() + 300  # not a readable JWT: let Entra ID judge it, refetch soon
+        return value, expires_at
+
+
+def msal_credential(
+    tenant: str, auth: AuthSettings, config: ExoformConfig, http: httpx.Client
+) -> str | dict[str, Any]:
+    """The msal ``client_credential`` for ``auth``; reads secrets and files now (ConfigError if missing)."""
+    if auth.client_secret is not None:
+        return resolve_secret(auth.client_secret)
+    if auth.certificate is not None:
+        cert = auth.certificate
+        passphrase = resolve_secret(cert.passphrase) if cert.passphrase else None
+        if cert.path is not None:
+            path = config.path(cert.path)
+            try:
+                pem = path.read_bytes()
+            except OSError as exc:
+                raise ConfigError(f"tenant {tenant}: certificate {path}: {exc.strerror or exc}") from None
+            source = f"tenant {tenant}: certificate {path}"
+        else:
+            assert cert.pem is not None
+            pem = resolve_secret(cert.pem).replace("\\n", "\n").encode()
+            source = f"tenant {tenant}: certificate from {cert.pem}"
+        return load_certificate(pem, passphrase, source).msal_credential()
+    return {"client_assertion": GitHubAssertion(tenant, http)}
+
+
+# --- tokens --------------------------------------------------------------------------------------------
+
+ROLE_HINT = (
+    "check that the app registration has the Office 365 Exchange Online application permission "
+    "Exchange.ManageAsApp with admin consent, and that its service principal holds the Exchange "
+    "Administrator role (or an Exchange role group with the 'Remote and Accepted Domains' role)"
+)
+
+
+class TokenSource:
+    """Bearer tokens for one tenant from msal's client-credentials flow, cached and refreshed early.
+
+    Thread-safe.  The msal application is built on first use (building it fetches the authority's
+    metadata), with ``http`` as its HTTP client so it shares the TLS trust of the API calls.
+    """
+
+    def __init__(
+        self,
+        tenant: str,
+        *,
+        client_id: str,
+        credential: Callable[[], str | dict[str, Any]],
+        authority: str,
+        scope: str,
+        http: httpx.Client,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.tenant = tenant
+        self._client_id = client_id
+        self._credential = credential
+        self._authority = authority
+        self._scope = scope
+        self._http = http
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._app: msal.ConfidentialClientApplication | None = None
+        self._cache = msal.TokenCache()
+        self._token: str | None = None
+        self._refresh_at = 0.0
+        #: How many tokens were fetched from the identity provider (for tests and benchmarks).
+        self.fetches = 0
+
+    def token(self) -> str:
+        """A valid bearer token; fetches one when none is cached or the cached one is about to expire."""
+        with self._lock:
+            if self._token is None or self._clock() >= self._refresh_at:
+                self._fetch()
+            assert self._token is not None
+            return self._token
+
+    def invalidate(self, token: str) -> None:
+        """Forget ``token`` (the service refused it); the next :meth:`token` fetches a new one."""
+        with self._lock:
+            if self._token == token:
+                self._token = None
+            for entry in self._cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN):
+                self._cache.remove_at(entry)
+
+    def _fetch(self) -> None:
+        try:
+            if self._app is None:
+                self._app = msal.ConfidentialClientApplication(
+                    self._client_id,
+                    client_credential=self._credential(),
+                    authority=self._authority,
+                    http_client=self._http,
+                    token_cache=self._cache,
+                    instance_discovery=False,
+                )
+            for entry in self._cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN):
+                self._cache.remove_at(entry)  # our own cache decides when to refresh
+            result = self._app.acquire_token_for_client(scopes=[self._scope])
+        except (AuthError, ConfigError):
+            raise
+        except httpx.HTTPError as exc:
+            reason = tls_failure(exc) or f"{type(exc).__name__}: {exc}"
+            raise AuthError(self.tenant, f"cannot reach the authority {self._authority}: {reason}") from None
+        except Exception as exc:  # msal raises ValueError and friends for bad metadata or authority
+            reason = tls_failure(exc) or _first_line(str(exc))
+            raise AuthError(self.tenant, f"token request to {self._authority} failed: {reason}") from None
+        if not isinstance(result, dict) or "access_token" not in result:
+            error = result.get("error", "unknown_error") if isinstance(result, dict) else "unknown_error"
+            description = (
+                _first_line(str(result.get("error_description", ""))) if isinstance(result, dict) else ""
+            )
+            hint = ""
+            if error in ("invalid_client", "unauthorized_client"):
+                hint = "; check client_id and the credential (secret, certificate or federated credential)"
+            raise AuthError(self.tenant, f"token request failed: {error}: {description}{hint}")
+        self.fetches += 1
+        self._token = str(result["access_token"])
+        lifetime = float(result.get("expires_in", 3600))
+        margin = min(REFRESH_MARGIN, lifetime / 10)
+        self._refresh_at = self._clock() + lifetime - margin
+        log.debug("tenant %s: fetched a token valid for %.0f s", self.tenant, lifetime)
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0][:300] if text.strip() else ""
