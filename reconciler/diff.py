@@ -22,13 +22,17 @@ def changed_fields(
     """
     if desired == live:
         return []
-    if ignored:
-        desired = {k: v for k, v in desired.items() if k not in ignored}
-        live = {k: v for k, v in live.items() if k not in ignored}
-        if desired == live:
-            return []
-    roots = DeepDiff(live, desired, ignore_order=True, report_repetition=False).affected_root_keys
-    changed = [f for f in desired if f in roots]
+    candidates = [f for f in desired if f not in ignored and desired[f] != live.get(f)]
+    if not candidates:
+        return []
+    # deepdiff judges only the fields that differ by plain equality: lists are compared as sets there.
+    roots = DeepDiff(
+        {f: live.get(f) for f in candidates},
+        {f: desired[f] for f in candidates},
+        ignore_order=True,
+        report_repetition=False,
+    ).affected_root_keys
+    changed = [f for f in candidates if f in roots]
     if "name" in changed and str(desired["name"]).casefold() == str(live.get("name", "")).casefold():
         changed.remove("name")
     return changed

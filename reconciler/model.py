@@ -20,6 +20,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
@@ -173,11 +174,23 @@ class ConnectorBase(BaseModel):
     @classmethod
     def field_names(cls) -> list[str]:
         """The managed fields of this kind, in declaration order (``name`` first)."""
-        return [f for f in cls.model_fields if f not in cls.META_FIELDS]
+        names = cls.__dict__.get("_field_names_cache")
+        if names is None:
+            names = [f for f in cls.model_fields if f not in cls.META_FIELDS]
+            setattr(cls, "_field_names_cache", names)  # noqa: B010 - a class attribute, not a model field
+        return list(names)
+
+    @cached_property
+    def _managed(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in type(self).field_names()}
 
     def managed_fields(self) -> dict[str, Any]:
-        """The normalized values of every managed field: what is compared against the live connector."""
-        return {f: getattr(self, f) for f in self.field_names()}
+        """The normalized values of every managed field: what is compared against the live connector.
+
+        Computed once per model and shared: callers must not mutate the result (models are not mutated
+        after validation either).
+        """
+        return self._managed
 
     @field_validator("ignore_fields")
     @classmethod
