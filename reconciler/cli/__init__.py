@@ -25,6 +25,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "plan": ("reconciler.cli.plan", "plan", "Show what apply would change in each tenant."),
     "apply": ("reconciler.cli.plan", "apply", "Apply a saved plan (or plan, confirm and apply)."),
     "emulator": ("reconciler.cli.emulator", "emulator", "Run the Exchange Online emulator."),
+    "export": ("reconciler.cli.gitops", "export", "Write a tenant's live connectors as YAML files."),
+    "drift": ("reconciler.cli.gitops", "drift", "Report connectors that drifted from the files (exit 2)."),
+    "tenants": ("reconciler.cli.gitops", "tenants", "List the tenants (--json: a GitHub Actions matrix)."),
+    "status": ("reconciler.cli.gitops", "status", "Show connector health; run Validate-OutboundConnector."),
 }
 
 
