@@ -1,0 +1,121 @@
+"""Pieces of the protocol a user notices without a server: clouds, Retry-After, error texts, certificates."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from reconciler.config import TenantConfig
+from reconciler.errors import ConfigError
+from reconciler.providers.auth import load_certificate, resolve_endpoints, tls_context
+from reconciler.providers.exchange import parse_retry_after, service_error
+
+
+def _tenant(**extra: object) -> TenantConfig:
+    values: dict[str, object] = {
+        "connectors": "c",
+        "provider": "exchange",
+        "organization": "contoso.onmicrosoft.com",
+        "auth": {"client_id": "app", "client_secret": "env:SECRET"},
+    }
+    values.update(extra)
+    return TenantConfig.model_validate(values)
+
+
+@pytest.mark.parametrize(
+    ("cloud", "api", "scope", "authority"),
+    [
+        ("commercial", "https://outlook.office365.com", "https://outlook.office365.com/.default",
+         "https://login.microsoftonline.com/contoso.onmicrosoft.com"),
+        ("gcc", "https://outlook.office365.com", "https://outlook.office365.com/.default",
+         "https://login.microsoftonline.com/contoso.onmicrosoft.com"),
+        ("gcc-high", "https://outlook.office365.us", "https://outlook.office365.us/.default",
+         "https://login.microsoftonline.us/contoso.onmicrosoft.com"),
+        ("dod", "https://outlook-dod.office365.us", "https://outlook-dod.office365.us/.default",
+         "https://login.microsoftonline.us/contoso.onmicrosoft.com"),
+        ("china", "https://partner.outlook.cn", "https://partner.outlook.cn/.default",
+         "https://login.chinacloudapi.cn/contoso.onmicrosoft.com"),
+    ],
+)  # fmt: skip
+def test_cloud_selects_host_scope_and_authority(cloud: str, api: str, scope: str, authority: str) -> None:
+    endpoints = resolve_endpoints("t", _tenant(cloud=cloud))
+    assert (endpoints.api_base, endpoints.scope, endpoints.authority) == (api, scope, authority)
+    assert endpoints.tenant_segment == "contoso.onmicrosoft.com"
+
+
+def test_overrides_win_and_tenant_id_names_the_tenant() -> None:
+    settings = _tenant(
+        cloud="gcc-high",
+        tenant_id="11111111-2222-3333-4444-555555555555",
+        endpoint="https://proxy.example/",
+        authority="https://idp.example/tenant-x",
+    )
+    endpoints = resolve_endpoints("t", settings)
+    assert endpoints.api_base == "https://proxy.example"
+    assert endpoints.authority == "https://idp.example/tenant-x"
+    assert endpoints.scope == "https://outlook.office365.us/.default"
+    assert endpoints.tenant_segment == "11111111-2222-3333-4444-555555555555"
+
+
+def test_plain_http_endpoint_is_refused() -> None:
+    with pytest.raises(ConfigError, match="endpoint must be an https:// URL"):
+        resolve_endpoints("t", _tenant(endpoint="http://proxy.example"))
+
+
+def test_retry_after_in_seconds_and_as_http_date() -> None:
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after("0.5") == 0.5
+    now = time.time()
+    date = email.utils.formatdate(now + 20, usegmt=True)
+    assert 18 <= (parse_retry_after(date, now=lambda: now) or 0) <= 21
+    assert parse_retry_after(email.utils.formatdate(now - 60, usegmt=True)) == 0.0
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None
+
+
+def test_service_error_reads_the_triple_and_falls_back_to_text() -> None:
+    triple = {
+        "error": {
+            "code": "BadRequest",
+            "message": "Error executing cmdlet",
+            "details": [{"code": "Client", "message": "Ex1A2B3C|Some.Type|The value is wrong."}],
+        }
+    }
+    assert service_error(httpx.Response(400, json=triple)) == ("Ex1A2B3C", "Some.Type", "The value is wrong.")
+    inner = {
+        "error": {
+            "message": "Error executing cmdlet",
+            "innererror": {"internalexception": {"message": "Deep"}},
+        }
+    }
+    assert service_error(httpx.Response(500, json=inner))[2] == "Deep"
+    html = httpx.Response(502, text="<html><body><h1>Bad   Gateway</h1></body></html>")
+    assert service_error(html)[2] == "Bad Gateway"
+    assert "empty body" in service_error(httpx.Response(503, text=""))[2]
+
+
+def test_unreadable_ca_bundle_names_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "ca.pem"
+    bad.write_text("not a certificate")
+    with pytest.raises(ConfigError, match=r"ca_bundle .*ca\.pem"):
+        tls_context(bad)
+
+
+def test_certificate_problems_are_named(pem_files: dict[str, bytes]) -> None:
+    with pytest.raises(ConfigError, match="no private key"):
+        load_certificate(pem_files["cert"], None, "cert.pem")
+    with pytest.raises(ConfigError, match="no certificate"):
+        load_certificate(pem_files["key"], None, "cert.pem")
+    with pytest.raises(ConfigError, match=r"encrypted; set certificate\.passphrase"):
+        load_certificate(pem_files["encrypted"], None, "cert.pem")
+    with pytest.raises(ConfigError, match="wrong passphrase"):
+        load_certificate(pem_files["encrypted"], "nope", "cert.pem")
+    with pytest.raises(ConfigError, match="no certificate in the file matches"):
+        load_certificate(pem_files["mismatch"], None, "cert.pem")
+    good = load_certificate(pem_files["encrypted"], "s3cret", "cert.pem")
+    assert len(good.thumbprint_sha1) == 40
+    assert good.msal_credential()["passphrase"] == "s3cret"
