@@ -1,0 +1,79 @@
+"""JSON Schemas of the YAML files, generated from the pydantic models.
+
+``connector.schema.json`` describes one connector document (either kind, chosen by ``kind``);
+``exoform.schema.json`` describes ``exoform.yaml``.  Each connector field's description starts with the
+Exchange parameter it sets, which is also given as ``x-exchange-parameter``.
+
+Contract: the output is deterministic (same models, same bytes), so a test can compare the committed files
+with freshly generated ones.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, TypeAdapter
+
+from reconciler.config import ExoformConfig
+from reconciler.model import KINDS, InboundConnector, OutboundConnector
+
+SCHEMA_DRAFT = "https://json-schema.org/draft/2020-12/schema"
+CONNECTOR_FILE = "connector.schema.json"
+CONFIG_FILE = "exoform.schema.json"
+
+
+def connector_schema() -> dict[str, Any]:
+    """The schema of one connector document: InboundConnector or OutboundConnector, by ``kind``."""
+    union = Annotated[InboundConnector | OutboundConnector, Field(discriminator="kind")]
+    schema: dict[str, Any] = TypeAdapter(union).json_schema(mode="validation")
+    for kind in KINDS:
+        definition = schema["$defs"][kind]
+        # ``kind`` has a default in the model (so code can build one without it) but a file must say it.
+        definition["required"] = ["kind", *[r for r in definition.get("required", []) if r != "kind"]]
+    return {
+        "$schema": SCHEMA_DRAFT,
+        "title": "exoform connector",
+        "description": "One Exchange Online connector. Fields are the snake_case of the Exchange "
+        "parameter; a field left out means its documented default.",
+        **schema,
+    }
+
+
+def config_schema() -> dict[str, Any]:
+    """The schema of ``exoform.yaml``."""
+    schema = ExoformConfig.model_json_schema(mode="validation")
+    return {
+        "$schema": SCHEMA_DRAFT,
+        **schema,
+    }
+
+
+def rendered() -> dict[str, str]:
+    """File name -> exact file content of every schema."""
+    return {
+        CONNECTOR_FILE: json.dumps(connector_schema(), indent=2, ensure_ascii=False) + "\n",
+        CONFIG_FILE: json.dumps(config_schema(), indent=2, ensure_ascii=False) + "\n",
+    }
+
+
+def write_schemas(out: Path) -> list[Path]:
+    """Write every schema into ``out`` (created if needed); returns the paths written."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in rendered().items():
+        path = out / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def stale_files(out: Path) -> list[Path]:
+    """The schema files in ``out`` that are missing or differ from what the models generate."""
+    stale = []
+    for name, text in rendered().items():
+        path = out / name
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            stale.append(path)
+    return stale
