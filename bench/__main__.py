@@ -1,0 +1,74 @@
+"""Run every benchmark, write ``bench/results.json`` and the table in ``bench/README.md``.
+
+Each benchmark module has ``run() -> list[dict]``; a result has ``name``, ``ratio`` (measured against the
+baseline named in ``name``, in this one run), ``target`` and ``detail``.  ``python -m bench NAME ...`` runs
+only the named modules (and leaves the files alone).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).parent
+MODULES = ["plan_cpu", "startup", "memory", "provider_latency", "many_tenants", "apply_latency"]
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.machine(),
+        "cpus": os.cpu_count(),
+        "date": time.strftime("%Y-%m-%d"),
+    }
+
+
+def table(results: list[dict[str, Any]], info: dict[str, Any]) -> str:
+    lines = [
+        f"Measured {info['date']} on {info['platform']} ({info['cpus']} CPUs), Python {info['python']}.",
+        "",
+        "| Benchmark | Ratio | Target | Detail |",
+        "|---|---:|---|---|",
+    ]
+    for r in results:
+        lines.append(f"| {r['name']} | {r['ratio']} | {r['target']} | {r['detail']} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    selected = argv or MODULES
+    results: list[dict[str, Any]] = []
+    for name in selected:
+        try:
+            module = importlib.import_module(f"bench.{name}")
+        except ModuleNotFoundError as exc:
+            print(f"skipping {name}: {exc}", file=sys.stderr)
+            continue
+        print(f"running {name} ...", file=sys.stderr)
+        for result in module.run():
+            results.append(result | {"benchmark": name})
+            print(f"  {result['name']}: {result['ratio']} (target {result['target']})", file=sys.stderr)
+    if argv:
+        print(json.dumps(results, indent=2))
+        return 0
+    info = machine()
+    (HERE / "results.json").write_text(json.dumps({"machine": info, "results": results}, indent=2) + "\n")
+    readme = HERE / "README.md"
+    text = readme.read_text()
+    head, _, rest = text.partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    readme.write_text(f"{head}{BEGIN}\n{table(results, info)}\n{END}{tail}")
+    print("wrote bench/results.json and bench/README.md", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
