@@ -1,0 +1,330 @@
+"""The connector models: every service rule accepted and rejected, defaults, normalization, live form."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from reconciler.model import (
+    FIELDS,
+    MODELS,
+    PARAMETERS,
+    InboundConnector,
+    Kind,
+    OutboundConnector,
+    from_live,
+    rule_violations,
+)
+
+INBOUND: dict[str, Any] = {
+    "name": "Inbound from Fabrikam",
+    "connector_type": "Partner",
+    "sender_domains": ["fabrikam.com"],
+}
+OUTBOUND: dict[str, Any] = {
+    "name": "Outbound to Fabrikam",
+    "connector_type": "Partner",
+    "recipient_domains": ["fabrikam.com"],
+}
+ON_PREM_IN: dict[str, Any] = {**INBOUND, "connector_type": "OnPremises", "sender_ip_addresses": ["192.0.2.1"]}
+ON_PREM_OUT: dict[str, Any] = {**OUTBOUND, "connector_type": "OnPremises"}
+SMART: dict[str, Any] = {"use_mx_record": False, "smart_hosts": ["mail.fabrikam.com"]}
+
+# (kind, fields, field blamed or None when accepted, message fragment)
+RULE_CASES: list[tuple[Kind, dict[str, Any], str | None, str]] = [
+    ("InboundConnector", INBOUND, None, ""),
+    ("InboundConnector", {**INBOUND, "sender_domains": []}, "sender_domains", "at least one domain"),
+    ("InboundConnector", {**ON_PREM_IN, "treat_messages_as_internal": True}, None, ""),
+    (
+        "InboundConnector",
+        {**INBOUND, "treat_messages_as_internal": True},
+        "treat_messages_as_internal",
+        "needs connector_type OnPremises",
+    ),
+    (
+        "InboundConnector",
+        {**ON_PREM_IN, "treat_messages_as_internal": True, "cloud_services_mail_enabled": True},
+        "treat_messages_as_internal",
+        "cannot be true when cloud_services_mail_enabled",
+    ),
+    ("InboundConnector", {**ON_PREM_IN, "cloud_services_mail_enabled": True}, None, ""),
+    (
+        "InboundConnector",
+        {**INBOUND, "cloud_services_mail_enabled": True},
+        "cloud_services_mail_enabled",
+        "needs connector_type OnPremises",
+    ),
+    (
+        "InboundConnector",
+        {**INBOUND, "connector_type": "OnPremises"},
+        "connector_type",
+        "needs sender_ip_addresses or tls_sender_certificate_name",
+    ),
+    (
+        "InboundConnector",
+        {**INBOUND, "connector_type": "OnPremises", "tls_sender_certificate_name": "mail.contoso.com"},
+        None,
+        "",
+    ),
+    (
+        "InboundConnector",
+        {**INBOUND, "tls_sender_certificate_name": "mail.fabrikam.com", "require_tls": False},
+        "tls_sender_certificate_name",
+        "needs require_tls true",
+    ),
+    (
+        "InboundConnector",
+        {**INBOUND, "restrict_domains_to_ip_addresses": True, "sender_ip_addresses": ["192.0.2.0/24"]},
+        None,
+        "",
+    ),
+    (
+        "InboundConnector",
+        {**INBOUND, "restrict_domains_to_ip_addresses": True},
+        "restrict_domains_to_ip_addresses",
+        "needs sender_ip_addresses",
+    ),
+    (
+        "InboundConnector",
+        {
+            **INBOUND,
+            "restrict_domains_to_ip_addresses": True,
+            "sender_ip_addresses": ["192.0.2.0/24"],
+            "restrict_domains_to_certificate": True,
+            "tls_sender_certificate_name": "mail.fabrikam.com",
+        },
+        "restrict_domains_to_certificate",
+        "cannot both be true",
+    ),
+    (
+        "InboundConnector",
+        {**INBOUND, "restrict_domains_to_certificate": True, "tls_sender_certificate_name": "*.fabrikam.com"},
+        None,
+        "",
+    ),
+    (
+        "InboundConnector",
+        {**INBOUND, "restrict_domains_to_certificate": True},
+        "restrict_domains_to_certificate",
+        "needs tls_sender_certificate_name",
+    ),
+    ("OutboundConnector", OUTBOUND, None, ""),
+    ("OutboundConnector", {**ON_PREM_OUT, "all_accepted_domains": True, "recipient_domains": []}, None, ""),
+    (
+        "OutboundConnector",
+        {**OUTBOUND, "all_accepted_domains": True},
+        "all_accepted_domains",
+        "needs connector_type OnPremises",
+    ),
+    ("OutboundConnector", {**ON_PREM_OUT, "route_all_messages_via_on_premises": True}, None, ""),
+    (
+        "OutboundConnector",
+        {**OUTBOUND, "route_all_messages_via_on_premises": True},
+        "route_all_messages_via_on_premises",
+        "needs connector_type OnPremises",
+    ),
+    ("OutboundConnector", {**ON_PREM_OUT, "sender_rewriting_enabled": True}, None, ""),
+    (
+        "OutboundConnector",
+        {**OUTBOUND, "sender_rewriting_enabled": True},
+        "sender_rewriting_enabled",
+        "needs connector_type OnPremises",
+    ),
+    ("OutboundConnector", {**ON_PREM_OUT, "cloud_services_mail_enabled": True}, None, ""),
+    (
+        "OutboundConnector",
+        {**OUTBOUND, "cloud_services_mail_enabled": True},
+        "cloud_services_mail_enabled",
+        "needs connector_type OnPremises",
+    ),
+    ("OutboundConnector", {**OUTBOUND, **SMART}, None, ""),
+    (
+        "OutboundConnector",
+        {**OUTBOUND, "smart_hosts": ["mail.fabrikam.com"]},
+        "smart_hosts",
+        "cannot be set when use_mx_record is true",
+    ),
+    ("OutboundConnector", {**OUTBOUND, "use_mx_record": False}, "use_mx_record", "needs at least one entry"),
+    (
+        "OutboundConnector",
+        {**OUTBOUND, **SMART, "tls_settings": "DomainValidation", "tls_domain": "mail.fabrikam.com"},
+        None,
+        "",
+    ),
+    (
+        "OutboundConnector",
+        {**OUTBOUND, "tls_settings": "CertificateValidation", "tls_domain": "mail.fabrikam.com"},
+        "tls_domain",
+        "only allowed with tls_settings DomainValidation",
+    ),
+    (
+        "OutboundConnector",
+        {**OUTBOUND, "tls_settings": "DomainValidation"},
+        "tls_settings",
+        "DomainValidation needs tls_domain",
+    ),
+    ("OutboundConnector", {**OUTBOUND, "recipient_domains": [], "is_transport_rule_scoped": True}, None, ""),
+    (
+        "OutboundConnector",
+        {**OUTBOUND, "is_transport_rule_scoped": True},
+        "is_transport_rule_scoped",
+        "has no recipient_domains",
+    ),
+    (
+        "OutboundConnector",
+        {**OUTBOUND, "recipient_domains": []},
+        "recipient_domains",
+        "set recipient_domains or all_accepted_domains",
+    ),
+]
+
+
+@pytest.mark.parametrize(("kind", "fields", "blamed", "message"), RULE_CASES)
+def test_cross_field_rules(kind: Kind, fields: dict[str, Any], blamed: str | None, message: str) -> None:
+    model = MODELS[kind]
+    lenient = model.model_validate(fields, context={"skip_rules": True})
+    violations = rule_violations(lenient)
+    if blamed is None:
+        assert violations == []
+        model.model_validate(fields)  # the rules hold
+        return
+    assert [(f, m) for f, m in violations if f == blamed and message in m], violations
+    with pytest.raises(ValidationError, match=message):
+        model.model_validate(fields)
+
+
+# (kind, field, accepted value, rejected value, message fragment)
+FIELD_CASES: list[tuple[Kind, str, Any, Any, str]] = [
+    ("InboundConnector", "name", "x" * 64, "x" * 65, "at most 64 characters"),
+    ("InboundConnector", "name", "a", "", "at least 1 character"),
+    ("InboundConnector", "sender_ip_addresses", ["192.0.2.0/24"], ["192.0.2.0/23"], "/24 to /32"),
+    ("InboundConnector", "sender_ip_addresses", ["192.0.2.1"], ["2001:db8::1"], "only IPv4"),
+    ("InboundConnector", "ef_skip_ips", ["192.0.2.1-192.0.2.9"], ["10.0.0.1"], "private"),
+    ("InboundConnector", "ef_skip_ips", ["203.0.113.0/24"], ["192.168.1.0/24"], "private"),
+    ("InboundConnector", "sender_domains", ["*.fabrikam.com"], ["a.*.fabrikam.com"], "leading '*.'"),
+    ("InboundConnector", "tls_sender_certificate_name", "*.fabrikam.com", "*", "not allowed here"),
+    ("InboundConnector", "ef_users", ["a@contoso.com"], ["not-an-address"], "not an email address"),
+    ("InboundConnector", "associated_accepted_domains", ["contoso.com"], ["*"], "not allowed here"),
+    ("InboundConnector", "connector_type", "onpremises", "Internal", "'Partner' or 'OnPremises'"),
+    ("InboundConnector", "require_tls", False, "yes", "valid boolean"),
+    ("InboundConnector", "comment", "text", 5, "valid string"),
+    ("InboundConnector", "ignore_fields", ["comment"], ["comet"], "did you mean 'comment'"),
+    ("InboundConnector", "ignore_fields", ["ef_users"], ["name"], "identifies the connector"),
+    ("InboundConnector", "ignore_fields", ["ef_users"], ["smart_hosts"], "not a field of InboundConnector"),
+    ("InboundConnector", "renamed_from", ["Old name"], ["y" * 65], "at most 64 characters"),
+    (
+        "InboundConnector",
+        "skip_checks",
+        [{"rule": "EXO-1", "reason": "x"}],
+        [{"rule": "EXO-1"}],
+        "Field required",
+    ),
+    ("OutboundConnector", "recipient_domains", ["*"], ["bad domain"], "not a valid domain"),
+    ("OutboundConnector", "smart_hosts", ["192.0.2.0/25"], ["mail.fabrikam.com:25"], "cannot carry a port"),
+    ("OutboundConnector", "tls_settings", "encryptiononly", "Strict", "'EncryptionOnly'"),
+    ("OutboundConnector", "mta_sts_mode", "None", "Mandatory", "'Opportunistic' or 'None'"),
+    ("OutboundConnector", "smtp_dane_mode", "Mandatory", "Always", "'Mandatory'"),
+    ("OutboundConnector", "tls_domain", None, "*.*.fabrikam.com", "leading '*.'"),
+    ("OutboundConnector", "validation_recipients", ["a@fabrikam.com"], ["@fabrikam.com"], "email address"),
+]
+
+
+@pytest.mark.parametrize(("kind", "field", "good", "bad", "message"), FIELD_CASES)
+def test_field_values(kind: Kind, field: str, good: Any, bad: Any, message: str) -> None:
+    base = INBOUND if kind == "InboundConnector" else OUTBOUND
+    model = MODELS[kind]
+    model.model_validate({**base, field: good}, context={"skip_rules": True})
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        model.model_validate({**base, field: bad}, context={"skip_rules": True})
+
+
+def test_unknown_field_rejected() -> None:
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        InboundConnector.model_validate({**INBOUND, "sender_ips": ["192.0.2.1"]})
+
+
+def test_defaults_are_the_documented_ones() -> None:
+    inbound = InboundConnector.model_validate(INBOUND)
+    assert inbound.enabled is True
+    assert inbound.require_tls is True
+    assert inbound.ef_skip_last_ip is False
+    assert inbound.treat_messages_as_internal is False
+    assert inbound.tls_sender_certificate_name is None
+    outbound = OutboundConnector.model_validate(OUTBOUND)
+    assert outbound.use_mx_record is True
+    assert outbound.tls_settings is None
+    assert outbound.mta_sts_mode == "Opportunistic"
+    assert outbound.smtp_dane_mode == "Opportunistic"
+    assert outbound.test_mode is False
+
+
+def test_normalized_values_compare_equal() -> None:
+    written = InboundConnector.model_validate(
+        {
+            **INBOUND,
+            "sender_domains": ["Fabrikam.COM", "*.Woodgrove.example", "fabrikam.com"],
+            "sender_ip_addresses": ["198.51.100.7/32", "192.0.2.77/24"],
+            "connector_type": "partner",
+            "tls_sender_certificate_name": "",
+        }
+    )
+    assert written.sender_domains == ["*.woodgrove.example", "fabrikam.com"]
+    assert written.sender_ip_addresses == ["192.0.2.0/24", "198.51.100.7"]
+    assert written.connector_type == "Partner"
+    assert written.tls_sender_certificate_name is None
+    again = InboundConnector.model_validate(written.model_dump())
+    assert again.managed_fields() == written.managed_fields()
+
+
+def test_live_wire_form_equals_yaml_form() -> None:
+    desired = InboundConnector.model_validate({**INBOUND, "sender_domains": ["*", "fabrikam.com"]})
+    live = from_live(
+        "InboundConnector",
+        {
+            "Name": "Inbound from Fabrikam",
+            "ConnectorType": "Partner",
+            "SenderDomains": ["smtp:fabrikam.com;1", "smtp:*;1", "smtp:;1"],
+            "Comment": None,
+            "SenderIPAddresses": None,
+            "ConnectorSource": "AdminUI",
+            "EFTestMode": False,
+            "WhenChangedUTC": "2026-07-23T22:55:13.0000000Z",
+        },
+    )
+    assert live.managed_fields() == desired.managed_fields()
+
+
+def test_live_state_breaking_rules_is_still_read() -> None:
+    live = from_live(
+        "OutboundConnector",
+        {"Name": "Old", "ConnectorType": "Partner", "UseMXRecord": False, "SmartHosts": []},
+    )
+    assert (
+        "use_mx_record",
+        "use_mx_record false needs at least one entry in smart_hosts",
+    ) in rule_violations(live)
+
+
+@pytest.mark.parametrize(
+    ("kind", "field", "parameter"),
+    [
+        ("InboundConnector", "sender_ip_addresses", "SenderIPAddresses"),
+        ("InboundConnector", "ef_skip_ips", "EFSkipIPs"),
+        ("InboundConnector", "tls_sender_certificate_name", "TlsSenderCertificateName"),
+        ("OutboundConnector", "use_mx_record", "UseMXRecord"),
+        ("OutboundConnector", "smart_hosts", "SmartHosts"),
+    ],
+)
+def test_field_names_are_snake_case_of_parameters(kind: Kind, field: str, parameter: str) -> None:
+    assert PARAMETERS[kind][field] == parameter
+
+
+def test_service_owned_fields_are_not_desired_state() -> None:
+    every = {f for specs in FIELDS.values() for f in specs}
+    assert not every & {"connector_source", "is_validated", "last_validation_timestamp", "ef_test_mode"}
+    assert "renamed_from" not in every and "kind" not in every
+    assert FIELDS["InboundConnector"]["client_host_names"].create_only
+    assert FIELDS["OutboundConnector"]["validation_recipients"].set_only
