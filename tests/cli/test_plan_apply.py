@@ -1,0 +1,287 @@
+"""Scenario tests of `exoform plan` and `exoform apply` through the CLI against the local provider.
+
+Each test writes a repo (exoform.yaml + connector files) in a temporary folder; the tenant is the
+emulator, in-process, with its state in a JSON file, exactly as a user's `provider: local` tenant.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from reconciler.cli import cli
+from reconciler.config import ExoformConfig
+from reconciler.loader import load_config
+from reconciler.providers.registry import open_provider
+
+
+class Repo:
+    """A user's repo: exoform.yaml with one local tenant `t`, and its connector folder."""
+
+    def __init__(self, root: Path, **policy: Any) -> None:
+        self.root = root
+        self.dir = root / "connectors"
+        self.dir.mkdir(parents=True)
+        self.state = root / "state.json"
+        lines = [
+            "tenants:",
+            "  t:",
+            "    provider: local",
+            "    connectors: connectors",
+            "    state: state.json",
+        ]
+        lines += [f"    {k}: {json.dumps(v)}" for k, v in policy.items()]
+        (root / "exoform.yaml").write_text("\n".join(lines) + "\n")
+
+    def write(self, name: str, text: str) -> None:
+        (self.dir / name).write_text(textwrap.dedent(text))
+
+    def remove(self, name: str) -> None:
+        (self.dir / name).unlink()
+
+    def run(self, *args: str, input: str | None = None) -> Result:
+        return CliRunner().invoke(cli, [*args, "--config", str(self.root / "exoform.yaml")], input=input)
+
+    def live(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """The tenant's connectors as the emulator stores them, by (kind, name)."""
+        data = json.loads(self.state.read_text())
+        return {(k, o["Name"]): o for k in ("InboundConnector", "OutboundConnector") for o in data.get(k, [])}
+
+    def provider(self) -> Any:
+        config: ExoformConfig = load_config(self.root / "exoform.yaml")
+        return open_provider("t", config.tenants["t"], config)
+
+    def plan_and_apply(self) -> Result:
+        plan = self.run("plan", "--out", str(self.root / "plan.json"))
+        assert plan.exit_code == 0, plan.output
+        return self.run("apply", str(self.root / "plan.json"))
+
+
+RELAY = """\
+    kind: InboundConnector
+    name: Printer relay
+    connector_type: OnPremises
+    sender_domains: [contoso.com]
+    sender_ip_addresses: [203.0.113.10]
+"""
+FILTER_OUT = """\
+    kind: OutboundConnector
+    name: To filter
+    connector_type: Partner
+    recipient_domains: ["*"]
+    use_mx_record: false
+    smart_hosts: [smtp.filter.example.net]
+    tls_settings: CertificateValidation
+"""
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Repo:
+    return Repo(tmp_path)
+
+
+def test_create_then_apply_then_no_changes(repo: Repo) -> None:
+    repo.write("relay.yaml", RELAY)
+    repo.write("out.yaml", FILTER_OUT)
+    first = repo.run("plan", "--detailed-exitcode", "--out", str(repo.root / "plan.json"))
+    assert first.exit_code == 2, first.output
+    assert '+ InboundConnector "Printer relay"' in first.output
+    assert "Plan for t: 2 to create, 0 to update, 0 to delete." in first.output
+    applied = repo.run("apply", str(repo.root / "plan.json"))
+    assert applied.exit_code == 0, applied.output
+    assert 't: created InboundConnector "Printer relay"' in applied.output
+    assert "Apply for t: 2 applied." in applied.output
+    live = repo.live()
+    assert live[("InboundConnector", "Printer relay")]["SenderIPAddresses"] == ["203.0.113.10"]
+    assert live[("OutboundConnector", "To filter")]["TlsSettings"] == "CertificateValidation"
+    again = repo.run("plan", "--detailed-exitcode")
+    assert again.exit_code == 0, again.output
+    assert "No changes" in again.output
+
+
+def test_update_of_every_field_type_converges(repo: Repo) -> None:
+    repo.write("out.yaml", FILTER_OUT)
+    assert repo.plan_and_apply().exit_code == 0
+    repo.write(
+        "out.yaml",
+        """\
+        kind: OutboundConnector
+        name: To filter
+        connector_type: Partner
+        comment: now with a comment          # string
+        enabled: false                       # bool
+        recipient_domains: ["fabrikam.com", "*.fabrikam.com"]   # list
+        use_mx_record: false
+        smart_hosts: [smtp.filter.example.net, 192.0.2.25]
+        tls_settings: DomainValidation       # enum
+        tls_domain: smtp.filter.example.net  # optional string
+        smtp_dane_mode: Mandatory
+        """,
+    )
+    plan = repo.run("plan")
+    assert plan.exit_code == 0, plan.output
+    for text in (
+        "comment",
+        "enabled",
+        "true -> false",
+        '+"192.0.2.25"',
+        '-"*"',
+        '"CertificateValidation" -> "DomainValidation"',
+        "tls_domain",
+        'null -> "smtp.filter.example.net"',
+    ):
+        assert text in plan.output, text
+    assert repo.plan_and_apply().exit_code == 0
+    obj = repo.live()[("OutboundConnector", "To filter")]
+    assert obj["Enabled"] is False and obj["TlsDomain"] == "smtp.filter.example.net"
+    assert sorted(obj["RecipientDomains"]) == ["*.fabrikam.com", "fabrikam.com"]
+    assert obj["SmtpDaneMode"] == "Mandatory"
+    assert repo.run("plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_rename_keeps_the_connector(repo: Repo) -> None:
+    repo.write("relay.yaml", RELAY)
+    assert repo.plan_and_apply().exit_code == 0
+    guid = repo.live()[("InboundConnector", "Printer relay")]["Guid"]
+    repo.write(
+        "relay.yaml",
+        RELAY.replace("name: Printer relay", "name: Device relay\n    renamed_from: [Printer relay]"),
+    )
+    plan = repo.run("plan")
+    assert '~ InboundConnector "Device relay" (renamed from "Printer relay")' in plan.output
+    assert "0 to create, 1 to update, 0 to delete" in plan.output
+    assert repo.plan_and_apply().exit_code == 0
+    live = repo.live()
+    assert ("InboundConnector", "Printer relay") not in live
+    assert live[("InboundConnector", "Device relay")]["Guid"] == guid
+
+
+@pytest.mark.parametrize("policy", ["report", "ignore", "delete"])
+def test_removed_file_under_each_unmanaged_policy(tmp_path: Path, policy: str) -> None:
+    repo = Repo(tmp_path, unmanaged=policy)
+    repo.write("relay.yaml", RELAY)
+    assert repo.plan_and_apply().exit_code == 0
+    repo.remove("relay.yaml")
+    plan = repo.run("plan", "--detailed-exitcode")
+    if policy == "report":
+        assert plan.exit_code == 0 and '? InboundConnector "Printer relay"' in plan.output
+    elif policy == "ignore":
+        assert plan.exit_code == 0 and "Printer relay" not in plan.output
+    else:
+        assert plan.exit_code == 2 and '- InboundConnector "Printer relay"' in plan.output
+    assert repo.plan_and_apply().exit_code == 0
+    assert (("InboundConnector", "Printer relay") in repo.live()) == (policy != "delete")
+
+
+def test_protected_connector_cannot_be_deleted(tmp_path: Path) -> None:
+    repo = Repo(tmp_path, unmanaged="delete", protect=["printer*"])
+    repo.write("relay.yaml", RELAY)
+    assert repo.plan_and_apply().exit_code == 0
+    repo.remove("relay.yaml")
+    plan = repo.run("plan")
+    assert plan.exit_code == 1
+    assert "'Printer relay' is protected" in plan.output
+    assert ("InboundConnector", "Printer relay") in repo.live()
+
+
+def test_unsafe_plan_is_refused_without_force(tmp_path: Path) -> None:
+    repo = Repo(tmp_path, unmanaged="delete", max_deletes=0)
+    repo.write("relay.yaml", RELAY)
+    assert repo.plan_and_apply().exit_code == 0
+    repo.remove("relay.yaml")
+    plan = repo.run("plan", "--out", str(tmp_path / "plan.json"))
+    assert "UNSAFE PLAN: 1 deletes exceed max_deletes 0" in plan.output
+    refused = repo.run("apply", str(tmp_path / "plan.json"))
+    assert refused.exit_code == 1 and "the plan is unsafe" in refused.output
+    assert ("InboundConnector", "Printer relay") in repo.live()
+    forced = repo.run("apply", str(tmp_path / "plan.json"), "--force")
+    assert forced.exit_code == 0, forced.output
+    assert ("InboundConnector", "Printer relay") not in repo.live()
+
+
+def test_stale_plan_is_refused_whole(repo: Repo) -> None:
+    repo.write("relay.yaml", RELAY)
+    repo.write("out.yaml", FILTER_OUT)
+    assert repo.plan_and_apply().exit_code == 0
+    repo.write("relay.yaml", RELAY + "    comment: from git\n")
+    repo.write("out.yaml", FILTER_OUT + "    comment: from git\n")
+    assert repo.run("plan", "--out", str(repo.root / "plan.json")).exit_code == 0
+    provider = repo.provider()  # an admin edits the connector in the portal meanwhile
+    live = provider.read().find("OutboundConnector", "To filter")
+    provider.update(live, {"enabled": False})
+    provider.close()
+    refused = repo.run("apply", str(repo.root / "plan.json"))
+    assert refused.exit_code == 1
+    assert "OutboundConnector 'To filter' changed since the plan was made" in refused.output
+    assert "nothing was changed" in refused.output
+    assert repo.live()[("InboundConnector", "Printer relay")]["Comment"] == ""
+
+
+def test_tampered_plan_file_is_refused(repo: Repo) -> None:
+    repo.write("relay.yaml", RELAY)
+    assert repo.run("plan", "--out", str(repo.root / "plan.json")).exit_code == 0
+    path = repo.root / "plan.json"
+    path.write_text(path.read_text().replace("203.0.113.10", "0.0.0.0/0"))
+    refused = repo.run("apply", str(path))
+    assert refused.exit_code == 1 and "edited after it was made" in refused.output
+    assert not repo.state.exists() or repo.live() == {}
+
+
+def test_create_that_now_exists_is_refused(repo: Repo) -> None:
+    repo.write("relay.yaml", RELAY)
+    assert repo.run("plan", "--out", str(repo.root / "plan.json")).exit_code == 0
+    other = Repo(repo.root / "other")
+    other.state = repo.state
+    (other.root / "exoform.yaml").write_text(
+        (repo.root / "exoform.yaml").read_text().replace("state.json", "../state.json")
+    )
+    other.write("relay.yaml", RELAY)
+    assert other.run("apply", "--auto-approve").exit_code == 0  # someone else created it meanwhile
+    refused = repo.run("apply", str(repo.root / "plan.json"))
+    assert refused.exit_code == 1 and "InboundConnector 'Printer relay' now exists" in refused.output
+
+
+def test_partial_failure_reports_and_converges(repo: Repo) -> None:
+    repo.write("a.yaml", RELAY.replace("Printer relay", "A relay"))
+    # The service rejects this one: its associated domain is not an accepted domain of the tenant.
+    repo.write(
+        "b.yaml",
+        RELAY.replace("Printer relay", "B relay") + "    associated_accepted_domains: [not-ours.example]\n",
+    )
+    repo.write("c.yaml", RELAY.replace("Printer relay", "C relay"))
+    result = repo.plan_and_apply()
+    assert result.exit_code == 1
+    assert 't: created InboundConnector "A relay"' in result.output
+    assert 'FAILED create InboundConnector "B relay"' in result.output
+    assert 'not attempted: create InboundConnector "C relay"' in result.output
+    assert "1 applied, 1 failed, 1 not attempted" in result.output
+    assert set(repo.live()) == {("InboundConnector", "A relay")}
+    repo.write("b.yaml", RELAY.replace("Printer relay", "B relay"))
+    remainder = repo.run("plan")
+    assert "Plan for t: 2 to create, 0 to update, 0 to delete." in remainder.output
+    assert repo.plan_and_apply().exit_code == 0
+    assert repo.run("plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_apply_without_plan_file_needs_approval(repo: Repo) -> None:
+    repo.write("relay.yaml", RELAY)
+    no_tty = repo.run("apply")
+    assert no_tty.exit_code == 1 and "--auto-approve" in no_tty.output
+    assert not repo.state.exists() or repo.live() == {}
+    approved = repo.run("apply", "--auto-approve")
+    assert approved.exit_code == 0 and "Apply for t: 1 applied." in approved.output
+
+
+def test_json_and_markdown_formats(repo: Repo) -> None:
+    repo.write("relay.yaml", RELAY)
+    data = json.loads(repo.run("plan", "--format", "json").stdout)
+    change = data["tenants"][0]["changes"][0]
+    assert change["action"] == "create" and change["name"] == "Printer relay"
+    assert change["after"]["sender_ip_addresses"] == ["203.0.113.10"]
+    md = repo.run("plan", "--format", "markdown").stdout
+    assert md.startswith("<!-- exoform-plan -->") and "| `t` | 1 | 0 | 0 |" in md
