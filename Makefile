@@ -19,7 +19,7 @@ test: lint
 	$(BIN)/pytest
 
 test-long: $(STAMP)
-	$(BIN)/pytest -m long -o addopts='-q -p no:cacheprovider'
+	$(BIN)/pytest -m long -o addopts='-q -p no:cacheprovider --import-mode=importlib'
 
 lint: $(STAMP)
 	$(BIN)/ruff check reconciler tests bench
