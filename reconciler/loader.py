@@ -400,8 +400,10 @@ def parse_text(text: str, display: str) -> tuple[list[YDocument], list[Problem]]
         problems.append(Problem(loc, f"invalid YAML: {detail}"))
     except ReaderError as exc:
         line, column = _position(text, exc.position)
+        char = exc.character
+        code = f"U+{char if isinstance(char, int) else ord(char):04X}"
         problems.append(
-            Problem(Location(display, line, column), f"invalid YAML: character {exc.character!r} not allowed")
+            Problem(Location(display, line, column), f"invalid YAML: control character {code} is not allowed")
         )
     except YAMLError as exc:
         problems.append(Problem(Location(display), f"invalid YAML: {exc}"))
@@ -428,26 +430,32 @@ class _TooBig(Exception):
         self.problem = Problem(loc, message)
 
 
-def to_python(node: YNode, budget: _AliasBudget, *, depth: int = 0, via_alias: bool = False) -> Any:
-    """Plain Python data of a tree; aliases are expanded, counting against ``budget``."""
+def to_python(node: YNode, budget: _AliasBudget, *, depth: int = 0, alias: Location | None = None) -> Any:
+    """Plain Python data of a tree; aliases are expanded, counting against ``budget``.
+
+    ``alias`` is where the alias being expanded is written (the place a too-large expansion is blamed on).
+    """
     if depth > MAX_DEPTH:
-        raise _TooBig(node.loc, f"nesting is deeper than {MAX_DEPTH} levels (after expanding aliases)")
-    if via_alias:
+        raise _TooBig(
+            alias or node.loc, f"nesting is deeper than {MAX_DEPTH} levels (after expanding aliases)"
+        )
+    if alias is not None:
         budget.used += 1
         if budget.used > MAX_ALIAS_NODES:
             raise _TooBig(
-                node.loc,
-                f"aliases expand to more than {MAX_ALIAS_NODES} nodes in this file; write the values out",
+                alias,
+                f"aliases expand to more than {MAX_ALIAS_NODES} values in this file (an alias bomb?); "
+                "write the values out",
             )
     if isinstance(node, YAlias):
-        return to_python(node.target, budget, depth=depth, via_alias=True)
+        return to_python(node.target, budget, depth=depth, alias=alias or node.loc)
     if isinstance(node, YScalar):
         return node.value
     if isinstance(node, YSeq):
-        return [to_python(item, budget, depth=depth + 1, via_alias=via_alias) for item in node.items]
+        return [to_python(item, budget, depth=depth + 1, alias=alias) for item in node.items]
     assert isinstance(node, YMap)
     return {
-        key: to_python(entry.value, budget, depth=depth + 1, via_alias=via_alias)
+        key: to_python(entry.value, budget, depth=depth + 1, alias=alias)
         for key, entry in node.entries.items()
     }
 
