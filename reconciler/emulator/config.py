@@ -1,0 +1,172 @@
+"""The emulator's configuration: registered apps, tenants, token lifetime, page size, faults.
+
+In Python, build an :class:`EmulatorConfig`; on the command line, ``--config FILE`` (JSON or YAML) holds
+the same fields.  With no apps configured the emulator is *open*: any client id may get a token with the
+client secret ``emulator`` (or with an assertion from the built-in GitHub OIDC stand-in).  With no
+tenants configured it serves any tenant name.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from reconciler.errors import InputError, Location, Problem
+
+OPEN_SECRET = "emulator"
+GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
+FEDERATION_AUDIENCE = "api://AzureADTokenExchange"
+MANAGE_AS_APP = "Exchange.ManageAsApp"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FederatedCredential(_Model):
+    """A federated identity credential: assertions from ``issuer`` about ``subject`` are accepted."""
+
+    issuer: str = Field(default=GITHUB_ISSUER, description="Issuer (iss) of the external token.")
+    subject: str = Field(
+        description="Subject (sub) the external token must carry, e.g. repo:org/repo:ref:refs/heads/main."
+    )
+    audience: str = Field(
+        default=FEDERATION_AUDIENCE, description="Audience (aud) the external token must carry."
+    )
+
+
+class AppConfig(_Model):
+    """An app registration that may ask for tokens."""
+
+    client_id: str
+    client_secret: str | None = Field(default=None, description="Client secret, if the app has one.")
+    certificates: tuple[str, ...] = Field(
+        default=(), description="PEM public certificates whose keys may sign client assertions."
+    )
+    certificate_files: tuple[str, ...] = Field(default=(), description="Files holding such PEM certificates.")
+    federated: tuple[FederatedCredential, ...] = ()
+    roles: tuple[str, ...] = Field(default=(MANAGE_AS_APP,), description="App roles put in issued tokens.")
+    tenants: tuple[str, ...] | None = Field(
+        default=None, description="Tenants that consented to the app (names or ids); none means all."
+    )
+
+    def certificate_pems(self) -> list[bytes]:
+        pems = [pem.encode() for pem in self.certificates]
+        pems += [Path(path).read_bytes() for path in self.certificate_files]
+        return pems
+
+
+class TenantConfig(_Model):
+    """A tenant the emulator serves: reachable by ``name`` (its onmicrosoft domain) or ``id``."""
+
+    name: str = Field(description="The tenant's initial domain, e.g. contoso.onmicrosoft.com.")
+    id: str | None = Field(default=None, description="The tenant id (GUID); derived from the name if absent.")
+    accepted_domains: tuple[str, ...] = Field(
+        default=(), description="Accepted domains besides the initial one."
+    )
+
+    @field_validator("id")
+    @classmethod
+    def _guid(cls, value: str | None) -> str | None:
+        return str(uuid.UUID(value)) if value is not None else None
+
+
+class GitHubConfig(_Model):
+    """The GitHub Actions OIDC stand-in served under ``/_github/oidc/token``."""
+
+    request_token: str = Field(default=OPEN_SECRET, description="Bearer token the caller must present.")
+    subject: str = Field(
+        default="repo:exoform/demo:ref:refs/heads/main", description="sub claim of issued tokens."
+    )
+    repository: str = "exoform/demo"
+
+
+class FaultsConfig(_Model):
+    """Faults switched on from the start (see :mod:`reconciler.emulator.faults` for the spec syntax)."""
+
+    latency_ms: float = 0.0
+    jitter_ms: float = 0.0
+    max_concurrent_per_tenant: int | None = None
+    seed: int = 0
+    rules: tuple[str, ...] = Field(default=(), description="Fault specs, e.g. '429:count=2,retry_after=1'.")
+
+
+class EmulatorConfig(_Model):
+    """Everything about the emulated service that is not tenant state."""
+
+    apps: tuple[AppConfig, ...] = ()
+    tenants: tuple[TenantConfig, ...] = ()
+    token_lifetime_seconds: int = Field(default=3599, gt=0, description="Lifetime of issued access tokens.")
+    page_size: int = Field(
+        default=1000, gt=0, description="Page size when the client sends no Prefer header."
+    )
+    github: GitHubConfig = GitHubConfig()
+    federated_issuers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra federated issuers: issuer -> PEM public key or certificate verifying its tokens.",
+    )
+    faults: FaultsConfig = FaultsConfig()
+
+    @property
+    def open(self) -> bool:
+        """No apps registered: any client id with the secret ``emulator``."""
+        return not self.apps
+
+    def app(self, client_id: str) -> AppConfig | None:
+        for app in self.apps:
+            if app.client_id.casefold() == client_id.casefold():
+                return app
+        return None
+
+
+def load_config(path: str | os.PathLike[str]) -> EmulatorConfig:
+    """Read an emulator config file (JSON or YAML); :class:`InputError` with file, line, column if invalid."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError
+
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(
+            [Problem(Location(name), f"cannot read the emulator config: {exc.strerror}")]
+        ) from None
+    try:
+        document = YAML(typ="rt").load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        raise InputError([Problem(Location(name, line, column), f"invalid config: {exc.problem}")]) from None
+    try:
+        return EmulatorConfig.model_validate(_plain(document) if document is not None else {})
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            line, column = _locate(document, error["loc"])
+            where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+            problems.append(Problem(Location(name, line, column), f"{where}: {error['msg']}"))
+        raise InputError(problems) from None
+
+
+def _plain(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
+
+
+def _locate(document: Any, keys: tuple[Any, ...]) -> tuple[int, int]:
+    node, position = document, (1, 1)
+    for key in keys:
+        try:
+            line, column = node.lc.item(key) if isinstance(key, int) else node.lc.key(key)
+            position = (line + 1, column + 1)
+            node = node[key]
+        except (AttributeError, KeyError, IndexError, TypeError):
+            break
+    return position

@@ -1,0 +1,469 @@
+"""An Entra-ID-like identity endpoint, enough for msal's confidential-client flow, and the token checks.
+
+- ``/{tenant}/v2.0/.well-known/openid-configuration`` (OpenID discovery) and ``/common/discovery/instance``.
+- ``/{tenant}/oauth2/v2.0/token``: client credentials with a client secret, with a certificate-signed
+  client assertion (signature checked against the app's registered certificate, audience = this token
+  endpoint, expiry), or with a federated assertion (GitHub OIDC style: a registered issuer, subject and
+  audience ``api://AzureADTokenExchange``).
+- ``/_github/oidc/token``: a GitHub Actions OIDC stand-in whose issuer is trusted for federation.
+
+Issued access tokens are RS256 JWTs signed by the emulator's key with ``aud`` (the resource), ``tid``,
+``appid``, ``roles`` and ``exp``; :meth:`Identity.verify` checks them for the API.  :meth:`expire_tokens`
+invalidates every token issued so far (the "token expiry mid-run" fault).
+
+Error bodies follow Entra ID's shape (``error``, ``error_description`` with an ``AADSTS`` code).  They never
+echo a secret or an assertion.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import jwt
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+
+from reconciler.emulator.config import (
+    FEDERATION_AUDIENCE,
+    GITHUB_ISSUER,
+    MANAGE_AS_APP,
+    OPEN_SECRET,
+    AppConfig,
+    EmulatorConfig,
+)
+from reconciler.emulator.tenant import TenantInfo
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+#: audiences the InvokeCommand endpoint accepts (the Exchange Online resource in each cloud)
+API_AUDIENCES = frozenset(
+    {
+        "https://outlook.office365.com",
+        "https://outlook.office.com",
+        "https://outlook.office365.us",
+        "https://outlook-dod.office365.us",
+        "https://partner.outlook.cn",
+        "https://outlook.office365.cn",
+        "00000002-0000-0ff1-ce00-000000000000",
+    }
+)
+
+
+@lru_cache(maxsize=4)
+def _process_key(purpose: str) -> rsa.RSAPrivateKey:
+    """One RSA key per purpose per process (key generation is slow; tests start many emulators)."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def _kid(key: rsa.RSAPrivateKey) -> str:
+    der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return hashlib.sha256(der).hexdigest()[:16]
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+@dataclass(frozen=True)
+class TokenError(Exception):
+    """The token endpoint refuses: ``status`` and an Entra-style body."""
+
+    status: int
+    error: str
+    code: int
+    description: str
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "error": self.error,
+            "error_description": f"AADSTS{self.code}: {self.description}",
+            "error_codes": [self.code],
+            "timestamp": time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime()),
+            "trace_id": str(uuid.uuid4()),
+            "correlation_id": str(uuid.uuid4()),
+        }
+
+
+@dataclass(frozen=True)
+class AuthFailure(Exception):
+    """The API refuses a request's token: 401 (no or bad token) or 403 (no Exchange.ManageAsApp role)."""
+
+    status: int
+    reason: str
+
+
+class Identity:
+    """Issues and verifies tokens.  Thread-safe."""
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self.config = config
+        self._key = _process_key("tokens")
+        self._kid = _kid(self._key)
+        self._github_key = _process_key("github")
+        self._lock = threading.Lock()
+        self._generation = 0
+        self.issued = 0
+
+    # -- discovery ---------------------------------------------------------------------------------
+
+    def openid_configuration(self, base: str, tenant: str, info: TenantInfo) -> dict[str, Any]:
+        root = f"{base}/{tenant}"
+        return {
+            "token_endpoint": f"{root}/oauth2/v2.0/token",
+            "token_endpoint_auth_methods_supported": [
+                "client_secret_post",
+                "private_key_jwt",
+                "client_secret_basic",
+            ],
+            "jwks_uri": f"{base}/{tenant}/discovery/v2.0/keys",
+            "response_modes_supported": ["query", "fragment", "form_post"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            "issuer": f"{base}/{info.tenant_id}/v2.0",
+            "request_uri_parameter_supported": False,
+            "authorization_endpoint": f"{root}/oauth2/v2.0/authorize",
+            "device_authorization_endpoint": f"{root}/oauth2/v2.0/devicecode",
+            "http_logout_supported": True,
+            "frontchannel_logout_supported": True,
+            "end_session_endpoint": f"{root}/oauth2/v2.0/logout",
+            "claims_supported": ["sub", "iss", "aud", "exp", "iat", "tid", "roles"],
+            "tenant_region_scope": "EU",
+            "cloud_instance_name": "exoform.emulator",
+        }
+
+    def jwks(self) -> dict[str, Any]:
+        numbers = self._key.public_key().public_numbers()
+        return {
+            "keys": [
+                {
+                    "kty": "RSA",
+                    "use": "sig",
+                    "kid": self._kid,
+                    "n": _b64(numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")),
+                    "e": _b64(numbers.e.to_bytes(3, "big")),
+                }
+            ]
+        }
+
+    # -- token endpoint ----------------------------------------------------------------------------
+
+    def token(self, token_url: str, info: TenantInfo, form: dict[str, str]) -> dict[str, Any]:
+        """Answer a token request (form fields of the POST); raises :class:`TokenError`."""
+        if form.get("grant_type") != "client_credentials":
+            raise TokenError(
+                400,
+                "unsupported_grant_type",
+                70003,
+                "The app requested an unsupported grant type (the emulator "
+                "supports client_credentials only).",
+            )
+        client_id = form.get("client_id", "")
+        if not client_id:
+            raise TokenError(
+                400, "invalid_request", 900144, "The request body must contain the parameter: 'client_id'."
+            )
+        resource = self._resource(form.get("scope", ""))
+        app = self.config.app(client_id)
+        if app is None and not self.config.open:
+            raise TokenError(
+                400,
+                "unauthorized_client",
+                700016,
+                f"Application with identifier '{client_id}' was not found in the directory "
+                f"'{info.initial_domain}'.",
+            )
+        if app is not None and app.tenants is not None and not _consented(app, info):
+            raise TokenError(
+                400,
+                "invalid_client",
+                7000229,
+                f"The app '{client_id}' has no service principal in the tenant '{info.initial_domain}'.",
+            )
+        if "client_secret" in form:
+            self._check_secret(app, form["client_secret"])
+        elif form.get("client_assertion_type") == ASSERTION_TYPE and form.get("client_assertion"):
+            self._check_assertion(app, client_id, form["client_assertion"], token_url)
+        else:
+            raise TokenError(
+                401,
+                "invalid_client",
+                7000218,
+                "The request body must contain the following parameter: 'client_assertion' or "
+                "'client_secret'.",
+            )
+        roles = list(app.roles) if app is not None else [MANAGE_AS_APP]
+        return self._issue(client_id, resource, info, roles)
+
+    @staticmethod
+    def _resource(scope: str) -> str:
+        scopes = [s for s in scope.split() if s]
+        if len(scopes) != 1 or not scopes[0].endswith("/.default"):
+            raise TokenError(
+                400,
+                "invalid_scope",
+                1002012,
+                "The provided value for scope is not valid. Client credential flows must have a scope value "
+                "with /.default suffixed to the resource identifier (application ID URI).",
+            )
+        return scopes[0][: -len("/.default")]
+
+    def _check_secret(self, app: AppConfig | None, secret: str) -> None:
+        expected = app.client_secret if app is not None else OPEN_SECRET
+        if expected is None or not _same(secret, expected):
+            raise TokenError(
+                401,
+                "invalid_client",
+                7000215,
+                "Invalid client secret provided. Ensure the secret being sent in the request is the client "
+                "secret value, not the client secret ID.",
+            )
+
+    def _check_assertion(self, app: AppConfig | None, client_id: str, assertion: str, token_url: str) -> None:
+        try:
+            header = jwt.get_unverified_header(assertion)
+            claims = jwt.decode(assertion, options={"verify_signature": False})
+        except jwt.PyJWTError:
+            raise TokenError(
+                400, "invalid_client", 50027, "The client assertion is not a valid JWT."
+            ) from None
+        issuer = str(claims.get("iss", ""))
+        if issuer.casefold() == client_id.casefold():
+            self._check_certificate_assertion(app, client_id, assertion, header, token_url)
+        else:
+            self._check_federated_assertion(app, assertion, issuer)
+
+    def _check_certificate_assertion(
+        self, app: AppConfig | None, client_id: str, assertion: str, header: dict[str, Any], token_url: str
+    ) -> None:
+        certificates = [
+            x509.load_pem_x509_certificate(pem) for pem in (app.certificate_pems() if app else [])
+        ]
+        wanted_sha1, wanted_sha256 = header.get("x5t"), header.get("x5t#S256")
+        candidates = [
+            cert
+            for cert in certificates
+            if (wanted_sha1 is None and wanted_sha256 is None)
+            or _b64(cert.fingerprint(hashes.SHA1())) == wanted_sha1
+            or _b64(cert.fingerprint(hashes.SHA256())) == wanted_sha256
+        ]
+        if not candidates:
+            raise TokenError(
+                401,
+                "invalid_client",
+                700027,
+                "Client assertion contains an invalid signature. [Reason - The key was not found.]",
+            )
+        audiences = [token_url, token_url + "/"]
+        last: Exception | None = None
+        for cert in candidates:
+            try:
+                claims = jwt.decode(
+                    assertion,
+                    key=cert.public_key(),  # type: ignore[arg-type]
+                    algorithms=["RS256", "PS256", "ES256"],
+                    audience=audiences,
+                    options={"require": ["exp", "aud", "iss", "sub"]},
+                    leeway=5,
+                )
+            except jwt.ExpiredSignatureError:
+                raise TokenError(
+                    401, "invalid_client", 700024, "Client assertion is not within its valid time range."
+                ) from None
+            except jwt.InvalidAudienceError:
+                raise TokenError(
+                    401,
+                    "invalid_client",
+                    700212,
+                    f"No matching federated identity record found for presented assertion audience; the "
+                    f"audience must be '{token_url}'.",
+                ) from None
+            except jwt.PyJWTError as exc:
+                last = exc
+                continue
+            if str(claims.get("sub", "")).casefold() != client_id.casefold():
+                raise TokenError(
+                    401, "invalid_client", 700023, "Client assertion subject must be the client id."
+                )
+            return
+        raise TokenError(
+            401,
+            "invalid_client",
+            700027,
+            f"Client assertion contains an invalid signature. [Reason - {type(last).__name__}]",
+        )
+
+    def _federated_key(self, issuer: str) -> PublicKeyTypes | None:
+        if issuer == GITHUB_ISSUER:
+            return self._github_key.public_key()
+        pem = self.config.federated_issuers.get(issuer)
+        if pem is None:
+            return None
+        data = pem.encode()
+        if b"CERTIFICATE" in data:
+            return x509.load_pem_x509_certificate(data).public_key()
+        return serialization.load_pem_public_key(data)
+
+    def _check_federated_assertion(self, app: AppConfig | None, assertion: str, issuer: str) -> None:
+        key = self._federated_key(issuer)
+        if key is None:
+            raise TokenError(
+                400,
+                "invalid_request",
+                700211,
+                f"No matching federated identity record found for presented assertion issuer '{issuer}'.",
+            )
+        credentials = [c for c in (app.federated if app else ()) if c.issuer == issuer]
+        audiences = sorted({c.audience for c in credentials} or {FEDERATION_AUDIENCE})
+        try:
+            claims = jwt.decode(
+                assertion,
+                key=key,  # type: ignore[arg-type]
+                algorithms=["RS256", "ES256", "PS256"],
+                audience=audiences,
+                options={"require": ["exp", "aud", "iss", "sub"]},
+                leeway=5,
+            )
+        except jwt.ExpiredSignatureError:
+            raise TokenError(
+                400, "invalid_client", 700024, "Client assertion is not within its valid time range."
+            ) from None
+        except jwt.InvalidAudienceError:
+            raise TokenError(
+                400,
+                "invalid_request",
+                700212,
+                f"No matching federated identity record found for presented assertion audience; expected "
+                f"one of {', '.join(audiences)}.",
+            ) from None
+        except jwt.PyJWTError as exc:
+            raise TokenError(
+                401,
+                "invalid_client",
+                700027,
+                f"Client assertion failed signature validation. [Reason - {type(exc).__name__}]",
+            ) from None
+        subject = str(claims.get("sub", ""))
+        if app is not None and not any(c.subject == subject for c in credentials):
+            raise TokenError(
+                400,
+                "invalid_request",
+                700213,
+                f"No matching federated identity record found for presented assertion subject '{subject}'.",
+            )
+
+    def _issue(self, client_id: str, resource: str, info: TenantInfo, roles: list[str]) -> dict[str, Any]:
+        now = int(time.time())
+        lifetime = self.config.token_lifetime_seconds
+        with self._lock:
+            generation = self._generation
+            self.issued += 1
+        object_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{info.tenant_id}/{client_id.casefold()}"))
+        claims = {
+            "aud": resource,
+            "iss": f"https://sts.windows.net/{info.tenant_id}/",
+            "iat": now,
+            "nbf": now,
+            "exp": now + lifetime,
+            "appid": client_id,
+            "appidacr": "1",
+            "idtyp": "app",
+            "oid": object_id,
+            "sub": object_id,
+            "tid": info.tenant_id,
+            "roles": roles,
+            "ver": "1.0",
+            "xms_emu_gen": generation,
+        }
+        token = jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": self._kid})
+        return {
+            "token_type": "Bearer",
+            "expires_in": lifetime,
+            "ext_expires_in": lifetime,
+            "access_token": token,
+        }
+
+    # -- API side ----------------------------------------------------------------------------------
+
+    def expire_tokens(self) -> None:
+        """Invalidate every access token issued so far (later ones are valid)."""
+        with self._lock:
+            self._generation += 1
+
+    def verify(self, authorization: str | None, info: TenantInfo) -> dict[str, Any]:
+        """The claims of a request's bearer token, or :class:`AuthFailure`."""
+        if not authorization or not authorization.lower().startswith("bearer "):
+            raise AuthFailure(401, "no bearer token")
+        token = authorization[len("bearer ") :].strip()
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key=self._key.public_key(),
+                algorithms=["RS256"],
+                options={"require": ["exp", "aud", "tid"], "verify_aud": False},
+            )
+        except jwt.ExpiredSignatureError:
+            raise AuthFailure(401, "the access token has expired") from None
+        except jwt.PyJWTError:
+            raise AuthFailure(401, "the access token is invalid") from None
+        if str(claims["aud"]).rstrip("/") not in API_AUDIENCES:
+            raise AuthFailure(401, "the access token's audience is not Exchange Online")
+        with self._lock:
+            generation = self._generation
+        if claims.get("xms_emu_gen") != generation:
+            raise AuthFailure(401, "the access token has expired")
+        if claims["tid"] != info.tenant_id:
+            raise AuthFailure(401, "the access token was issued for another tenant")
+        if MANAGE_AS_APP not in (claims.get("roles") or []):
+            raise AuthFailure(403, f"the app lacks the {MANAGE_AS_APP} permission")
+        return claims
+
+    # -- GitHub Actions OIDC stand-in --------------------------------------------------------------
+
+    def github_token(self, authorization: str | None, audience: str | None) -> dict[str, Any]:
+        """``{"value": <JWT>}`` as GitHub's ACTIONS_ID_TOKEN_REQUEST_URL answers; AuthFailure if refused."""
+        expected = self.config.github.request_token
+        if not authorization or not _same(
+            authorization.removeprefix("Bearer ").removeprefix("bearer "), expected
+        ):
+            raise AuthFailure(401, "bad ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+        now = int(time.time())
+        github = self.config.github
+        claims = {
+            "jti": str(uuid.uuid4()),
+            "sub": github.subject,
+            "aud": audience or f"https://github.com/{github.repository.split('/')[0]}",
+            "iss": GITHUB_ISSUER,
+            "iat": now,
+            "nbf": now,
+            "exp": now + 300,
+            "repository": github.repository,
+            "ref": "refs/heads/main",
+            "event_name": "push",
+        }
+        return {
+            "count": 1,
+            "value": jwt.encode(claims, self._github_key, algorithm="RS256", headers={"kid": "github"}),
+        }
+
+
+def _consented(app: AppConfig, info: TenantInfo) -> bool:
+    names = {t.casefold() for t in app.tenants or ()}
+    return bool(names & {info.key, info.tenant_id, info.initial_domain})
+
+
+def _same(given: str, expected: str) -> bool:
+    import hmac
+
+    return hmac.compare_digest(given.encode(), expected.encode())

@@ -1,0 +1,303 @@
+"""Where an emulated tenant keeps its objects: in memory or in a JSON file.
+
+State format (also the seed format)::
+
+    {"InboundConnector": [{...}], "OutboundConnector": [{...}], "AcceptedDomain": [{...}]}
+
+Each list holds Get-shaped objects.  A seed may hold partial objects (a ``Name`` and some properties;
+``DomainName`` for an accepted domain): the tenant fills the missing properties with the documented
+defaults and generated ids the first time it touches the store, and saves the completed objects.
+
+Contracts:
+
+- :meth:`Store.transaction` is exclusive: within one process (a lock) and, for :class:`JsonFileStore`,
+  across processes (``fcntl.flock`` on ``<file>.lock``, held across read-modify-write; the file is
+  re-read under the lock, so no write is lost).
+- Changes made inside a transaction are kept only if the block exits normally.
+- A file write is atomic: temp file in the same directory, fsync, rename, fsync of the directory.  A crash
+  at any point leaves the old or the new state, never a torn file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import fcntl
+import hashlib
+import json
+import os
+import re
+import tempfile
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from reconciler.emulator.catalogue import ACCEPTED_DOMAIN, KINDS
+from reconciler.errors import InputError, Location, Problem
+
+State = dict[str, list[dict[str, Any]]]
+
+
+def empty_state() -> State:
+    return {kind: [] for kind in KINDS}
+
+
+class Store(ABC):
+    """One tenant's objects."""
+
+    @abstractmethod
+    def transaction(self) -> contextlib.AbstractContextManager[State]:
+        """Exclusive access to the state; changes are saved when the block exits without an exception."""
+
+    def read(self) -> State:
+        """A copy of the current state."""
+        with self.transaction() as state:
+            return copy.deepcopy(state)
+
+
+class MemoryStore(Store):
+    """State held in memory (thread-safe)."""
+
+    def __init__(self, initial: State | None = None) -> None:
+        self._state = _normalise_shape(copy.deepcopy(initial) if initial else empty_state())
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[State]:
+        with self._lock:
+            working = copy.deepcopy(self._state)
+            yield working
+            self._state = working
+
+
+class JsonFileStore(Store):
+    """State in a JSON file, shared safely by threads and processes.
+
+    If the file does not exist, the first transaction starts from ``seed`` (a seed file, see
+    :func:`load_seed`) or from an empty state, and creates the file.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], seed: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path)
+        self.seed = Path(seed) if seed is not None else None
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[State]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock, open(self.path.with_name(self.path.name + ".lock"), "a+b") as lock_file:
+            fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX)
+            try:
+                before = self._read_text()
+                if before is not None:
+                    state = parse_state(before, str(self.path))
+                elif self.seed is not None:
+                    state = load_seed(self.seed)
+                else:
+                    state = empty_state()
+                yield state
+                after = dump_state(state)
+                if after != before:
+                    self._write_text(after)
+            finally:
+                fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
+
+    def _read_text(self) -> str | None:
+        try:
+            return self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+
+    def _write_text(self, text: str) -> None:
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        dir_fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+
+def dump_state(state: State) -> str:
+    return json.dumps(state, indent=2, ensure_ascii=False) + "\n"
+
+
+def parse_state(text: str, path: str) -> State:
+    """Parse a state file's text; :class:`InputError` (file, line, column) if it is not valid."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            [Problem(Location(path, exc.lineno, exc.colno), f"invalid JSON: {exc.msg}")]
+        ) from None
+    return _check_shape(data, path)
+
+
+def _check_shape(data: Any, path: str, locate: Any = None) -> State:
+    """Validate the top-level shape; ``locate(keys)`` gives (line, column) of a node when known."""
+
+    def where(*keys: Any) -> Location:
+        line, column = locate(keys) if locate else (1, 1)
+        return Location(path, line, column)
+
+    problems: list[Problem] = []
+    if not isinstance(data, dict):
+        raise InputError(
+            [Problem(where(), "the state must be a mapping of object kind to a list of objects")]
+        )
+    for kind, items in data.items():
+        if kind not in KINDS:
+            problems.append(
+                Problem(where(kind), f"unknown object kind '{kind}' (expected one of {', '.join(KINDS)})")
+            )
+            continue
+        if not isinstance(items, list):
+            problems.append(Problem(where(kind), f"'{kind}' must be a list of objects"))
+            continue
+        key = "DomainName" if kind == ACCEPTED_DOMAIN else "Name"
+        for index, item in enumerate(items):
+            if not isinstance(item, dict):
+                problems.append(Problem(where(kind, index), f"{kind} #{index + 1} must be an object"))
+            elif not isinstance(item.get(key) or item.get("Name"), str) or not (
+                item.get(key) or item.get("Name")
+            ):
+                problems.append(Problem(where(kind, index), f"{kind} #{index + 1} has no '{key}'"))
+    if problems:
+        raise InputError(problems)
+    return _normalise_shape(data)
+
+
+def _normalise_shape(data: dict[str, Any]) -> State:
+    state = empty_state()
+    for kind in KINDS:
+        state[kind] = [dict(item) for item in data.get(kind) or []]
+    return state
+
+
+def load_seed(path: str | os.PathLike[str]) -> State:
+    """Read a seed (or state) file, JSON or YAML; :class:`InputError` with file, line, column if invalid."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError
+
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError([Problem(Location(name), f"cannot read the seed: {exc.strerror}")]) from None
+    yaml = YAML(typ="rt")
+    try:
+        document = yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        raise InputError([Problem(Location(name, line, column), f"invalid seed: {exc.problem}")]) from None
+    if document is None:
+        return empty_state()
+
+    def locate(keys: tuple[Any, ...]) -> tuple[int, int]:
+        node = document
+        position = (1, 1)
+        for key in keys:
+            try:
+                if isinstance(key, int):
+                    line, column = node.lc.item(key)
+                else:
+                    line, column = node.lc.key(key)
+                position = (line + 1, column + 1)
+                node = node[key]
+            except (AttributeError, KeyError, IndexError, TypeError):
+                break
+        return position
+
+    return _check_shape(_plain(document), name, locate)
+
+
+def _plain(node: Any) -> Any:
+    """ruamel's round-trip containers as plain dicts and lists."""
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
+
+
+# -- stores per tenant ----------------------------------------------------------------------------------
+
+
+class TenantStores(ABC):
+    """Maps a tenant name (GUID or ``*.onmicrosoft.com``, case-insensitive) to its store."""
+
+    @abstractmethod
+    def get(self, tenant: str) -> Store:
+        """The store of ``tenant`` (created on first use where the implementation creates stores)."""
+
+
+class SharedStore(TenantStores):
+    """One store answers for every tenant name (the ``local`` provider's single state file)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def get(self, tenant: str) -> Store:
+        return self.store
+
+
+class MemoryStores(TenantStores):
+    """A fresh in-memory store per tenant, each started from ``seed`` (tests with many tenants)."""
+
+    def __init__(self, seed: State | None = None) -> None:
+        self._seed = seed
+        self._stores: dict[str, MemoryStore] = {}
+        self._lock = threading.Lock()
+
+    def get(self, tenant: str) -> Store:
+        key = tenant.casefold()
+        with self._lock:
+            if key not in self._stores:
+                self._stores[key] = MemoryStore(self._seed)
+            return self._stores[key]
+
+
+class DirectoryStores(TenantStores):
+    """One JSON file per tenant in ``directory`` (``<tenant>.json``), created on demand from ``seed``."""
+
+    def __init__(self, directory: str | os.PathLike[str], seed: str | os.PathLike[str] | None = None) -> None:
+        self.directory = Path(directory)
+        self.seed = seed
+        self._stores: dict[str, JsonFileStore] = {}
+        self._lock = threading.Lock()
+
+    def path_for(self, tenant: str) -> Path:
+        key = tenant.casefold()
+        if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{0,200}", key):
+            key = "tenant-" + hashlib.sha256(key.encode()).hexdigest()[:16]
+        return self.directory / f"{key}.json"
+
+    def get(self, tenant: str) -> Store:
+        path = self.path_for(tenant)
+        with self._lock:
+            if path.name not in self._stores:
+                self._stores[path.name] = JsonFileStore(path, self.seed)
+            return self._stores[path.name]
+
+
+def open_store(state: str | os.PathLike[str] | None, seed: str | os.PathLike[str] | None = None) -> Store:
+    """The store for ``state: FILE`` / ``seed: FILE`` of exoform.yaml.
+
+    With a state file: that file (started from the seed if it does not exist yet).  Without one: an
+    in-memory store started from the seed (or empty).
+    """
+    if state is not None:
+        return JsonFileStore(state, seed)
+    return MemoryStore(load_seed(seed) if seed is not None else None)
