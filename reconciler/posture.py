@@ -370,8 +370,10 @@ class _Span:
 
 
 def _check_ip_overlap(connectors: Sequence[Connector]) -> Iterator[Hit]:
+    # Names are unique per kind in a tenant; the dump only breaks ties in invalid input, for determinism.
     inbound = sorted(
-        (c for c in _inbound(connectors) if c.enabled), key=lambda c: (c.name.casefold(), c.name)
+        (c for c in _inbound(connectors) if c.enabled),
+        key=lambda c: (c.name.casefold(), c.name, c.model_dump_json()),
     )
     spans: list[_Span] = []
     for index, c in enumerate(inbound):
