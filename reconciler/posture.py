@@ -257,7 +257,10 @@ def _check_internal_open(connectors: Sequence[Connector]) -> Iterator[Hit]:
         if not c.treat_messages_as_internal:
             continue
         if _is_partner(c):
-            why = "on a Partner connector any server the partner connector matches can send internal mail"
+            why = (
+                "on a Partner connector every server that matches it (the partner's, or anyone's when it "
+                "is not restricted) can send internal-looking mail"
+            )
         elif not _source_restricted(c):
             why = "this connector names no sender IPs or certificate, so any server can match it"
         else:
@@ -394,7 +397,7 @@ def _check_ip_overlap(connectors: Sequence[Connector]) -> Iterator[Hit]:
         open_spans.append(span)
     for (i, j), entries in sorted(pairs.items()):
         first, second = inbound[i], inbound[j]
-        overlaps = [mine if mine == theirs else f"{mine} with {theirs}" for theirs, mine in sorted(entries)]
+        overlaps = [mine if mine == theirs else f"{mine} and {theirs}" for theirs, mine in sorted(entries)]
         yield Hit(
             second,
             "sender_ip_addresses",

@@ -463,8 +463,8 @@ def test_overlap_is_reported_once_per_pair_naming_both_and_the_ranges() -> None:
     assert [f.name for f in overlaps] == ["b partner", "C other"]
     assert all(f.field == "sender_ip_addresses" for f in overlaps)
     first, second = overlaps[0].message, overlaps[1].message
-    assert "'A filter'" in first and "192.0.2.77 with 192.0.2.0/24" in first and "198.51.100.9 with" in first
-    assert "'A filter'" in second and "198.51.100.200 with 198.51.100.0/24" in second
+    assert "'A filter'" in first and "192.0.2.77 and 192.0.2.0/24" in first and "198.51.100.9 and" in first
+    assert "'A filter'" in second and "198.51.100.200 and 198.51.100.0/24" in second
 
 
 def test_onpremises_overlap_with_partner_is_reported() -> None:
