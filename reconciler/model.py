@@ -60,11 +60,26 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     return f" (did you mean '{by_lower[close[0]]}'?)" if close else ""
 
 
-def _optional(fn: Callable[[str], str]) -> Callable[[str | None], str | None]:
-    def apply(value: str | None) -> str | None:
+def _lenient(fn: Callable[[str], str]) -> Callable[[str, ValidationInfo], str]:
+    """Canonicalize with ``fn``; on live state (``context={"live": True}``) keep a value the service holds
+    even when exoform would refuse to write it, so such a tenant can still be read and planned against."""
+
+    def apply(value: str, info: ValidationInfo) -> str:
+        try:
+            return fn(value)
+        except ValueError:
+            if info.context and info.context.get("live"):
+                return value.strip()
+            raise
+
+    return apply
+
+
+def _optional(fn: Callable[[str], str]) -> Callable[[str | None, ValidationInfo], str | None]:
+    def apply(value: str | None, info: ValidationInfo) -> str | None:
         if value is None or value.strip() == "":
             return None
-        return fn(value)
+        return _lenient(fn)(value, info)
 
     return apply
 
@@ -104,13 +119,15 @@ SmtpDaneMode = Annotated[
 #: Multi-valued fields: each entry is canonicalized on its own (so an error names the entry's index), then
 #: the list is sorted and deduplicated, because order never counts as a change.
 _SORTED = AfterValidator(normalize.canon_set)
-SenderDomains = Annotated[list[Annotated[str, AfterValidator(normalize.canon_sender_domain)]], _SORTED]
-RecipientDomains = Annotated[list[Annotated[str, AfterValidator(_domain_or_star)]], _SORTED]
-Domains = Annotated[list[Annotated[str, AfterValidator(_domain_no_star)]], _SORTED]
-SenderIPs = Annotated[list[Annotated[str, AfterValidator(_sender_ip)]], _SORTED]
-EFSkipIPs = Annotated[list[Annotated[str, AfterValidator(_ef_skip_ip)]], _SORTED]
-SmartHosts = Annotated[list[Annotated[str, AfterValidator(normalize.canon_smart_host)]], _SORTED]
-Emails = Annotated[list[Annotated[str, AfterValidator(normalize.canon_email)]], _SORTED]
+SenderDomains = Annotated[
+    list[Annotated[str, AfterValidator(_lenient(normalize.canon_sender_domain))]], _SORTED
+]
+RecipientDomains = Annotated[list[Annotated[str, AfterValidator(_lenient(_domain_or_star))]], _SORTED]
+Domains = Annotated[list[Annotated[str, AfterValidator(_lenient(_domain_no_star))]], _SORTED]
+SenderIPs = Annotated[list[Annotated[str, AfterValidator(_lenient(_sender_ip))]], _SORTED]
+EFSkipIPs = Annotated[list[Annotated[str, AfterValidator(_lenient(_ef_skip_ip))]], _SORTED]
+SmartHosts = Annotated[list[Annotated[str, AfterValidator(_lenient(normalize.canon_smart_host))]], _SORTED]
+Emails = Annotated[list[Annotated[str, AfterValidator(_lenient(normalize.canon_email))]], _SORTED]
 OptionalDomain = Annotated[str | None, AfterValidator(_optional(_domain_no_star))]
 
 
@@ -510,7 +527,8 @@ def from_live(kind: Kind, obj: dict[str, Any]) -> Connector:
     """A model from a Get-*Connector object (PascalCase properties), normalized and not rule-checked.
 
     Unknown properties are ignored (the service's property set grows); a property it does not return is
-    taken at its default.  Raises ``pydantic.ValidationError`` when a value cannot be read at all.
+    taken at its default.  A value exoform would refuse to write (a private EFSkipIPs entry, say) is kept
+    as the service holds it.  Raises ``pydantic.ValidationError`` when a value cannot be read at all.
     """
     values: dict[str, Any] = {}
     lowered = {k.lower(): v for k, v in obj.items()}
@@ -527,4 +545,4 @@ def from_live(kind: Kind, obj: dict[str, Any]) -> Connector:
         values[name] = value
     if kind == "InboundConnector":
         values["sender_domains"] = [d for d in values.get("sender_domains", []) if d.strip() != "smtp:;1"]
-    return MODELS[kind].model_validate(values, context={"skip_rules": True})
+    return MODELS[kind].model_validate(values, context={"skip_rules": True, "live": True})

@@ -97,6 +97,7 @@ class PlanFinding:
     message: str
     reference: str = ""
     skipped_reason: str | None = None
+    field: str | None = None
 
 
 @dataclass

@@ -54,6 +54,7 @@ def posture_findings(desired: TenantDesired) -> list[PlanFinding]:
             message=f.message,
             reference=f.reference,
             skipped_reason=f.skipped_reason,
+            field=f.field,
         )
         for f in findings
     ]

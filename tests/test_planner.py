@@ -142,3 +142,21 @@ def test_same_name_in_both_kinds_are_different_connectors() -> None:
     plan = plan_tenant("t", settings(), [outbound("Same")], live)
     assert actions(plan) == [("create", "OutboundConnector", "Same")]
     assert [u.name for u in plan.unmanaged] == ["Same"]
+
+
+def test_live_values_exoform_would_refuse_are_still_read_and_planned() -> None:
+    from reconciler.model import from_live
+
+    odd = from_live(
+        "InboundConnector",
+        {
+            "Name": "Filter",
+            "ConnectorType": "Partner",
+            "SenderDomains": ["smtp:*;1"],
+            "EFSkipIPs": ["10.1.2.3"],
+        },
+    )
+    assert odd.ef_skip_ips == ["10.1.2.3"]
+    live = LiveState("t", [LiveConnector("InboundConnector", "Filter", "g", odd)])
+    plan = plan_tenant("t", settings(), [inbound("Filter", sender_domains=["*"])], live)
+    assert [(c.action, c.fields) for c in plan.changes] == [("update", ["ef_skip_ips"])]
