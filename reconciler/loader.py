@@ -302,8 +302,10 @@ class _Builder:
         elif isinstance(event, ev.AliasEvent):
             target = self.anchors.get(str(event.anchor))
             if target is None:
+                recursive = any(node.anchor == str(event.anchor) for node in self.stack)
+                why = "refers to a list or mapping that contains it" if recursive else "has no anchor"
                 self.problems.append(
-                    Problem(_loc(self.display, event.start_mark), f"alias '*{event.anchor}' has no anchor")
+                    Problem(_loc(self.display, event.start_mark), f"alias '*{event.anchor}' {why}")
                 )
                 raise _Abandon
             node = YAlias(_loc(self.display, event.start_mark), target=target)
@@ -419,7 +421,9 @@ def parse_file(path: Path, display: str | None = None) -> tuple[list[YDocument],
     return parse_text(text, shown)
 
 
-class _AliasBudget:
+class AliasBudget:
+    """How many nodes aliases have expanded to so far in one file (see :data:`MAX_ALIAS_NODES`)."""
+
     def __init__(self, display: str) -> None:
         self.display = display
         self.used = 0
@@ -430,7 +434,7 @@ class _TooBig(Exception):
         self.problem = Problem(loc, message)
 
 
-def to_python(node: YNode, budget: _AliasBudget, *, depth: int = 0, alias: Location | None = None) -> Any:
+def to_python(node: YNode, budget: AliasBudget, *, depth: int = 0, alias: Location | None = None) -> Any:
     """Plain Python data of a tree; aliases are expanded, counting against ``budget``.
 
     ``alias`` is where the alias being expanded is written (the place a too-large expansion is blamed on).
@@ -651,7 +655,7 @@ def load_config(path: Path) -> ExoformConfig:
         hint = did_you_mean("base_dir", _fields_at(ExoformConfig, []))
         raise InputError([Problem(entry.key_loc, f"unknown field 'base_dir'{hint}")])
     try:
-        data = to_python(root, _AliasBudget(display))
+        data = to_python(root, AliasBudget(display))
     except _TooBig as exc:
         raise InputError([exc.problem]) from None
     try:
@@ -762,7 +766,7 @@ def load_connector_documents(path: Path) -> tuple[list[LoadedConnector], list[Pr
     """The connectors of one file and every problem found in it."""
     display = display_path(path)
     documents, problems = parse_file(path, display)
-    budget = _AliasBudget(display)
+    budget = AliasBudget(display)
     loaded: list[LoadedConnector] = []
     for document in documents:
         connector, found = _load_document(document, budget)
@@ -772,7 +776,7 @@ def load_connector_documents(path: Path) -> tuple[list[LoadedConnector], list[Pr
     return loaded, problems
 
 
-def _load_document(document: YDocument, budget: _AliasBudget) -> tuple[LoadedConnector | None, list[Problem]]:
+def _load_document(document: YDocument, budget: AliasBudget) -> tuple[LoadedConnector | None, list[Problem]]:
     root = document.root
     target = _deref(root) if root is not None else None
     if root is None or (isinstance(target, YScalar) and target.value is None):

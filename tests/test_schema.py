@@ -1,0 +1,105 @@
+"""JSON Schemas: committed files are current, name the Exchange parameters, and agree with the models."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+
+from reconciler.cli import cli
+from reconciler.loader import AliasBudget, connector_files, parse_file, to_python
+from reconciler.model import FIELDS
+from reconciler.schema import CONFIG_FILE, CONNECTOR_FILE, rendered, stale_files
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMAS = REPO / "schemas"
+HEADER = re.compile(r"^# yaml-language-server: \$schema=(?P<path>\S+)$")
+
+
+def test_committed_schemas_are_current() -> None:
+    stale = stale_files(SCHEMAS)
+    assert stale == [], "schemas/ is out of date: run `make schema` (exoform schema) and commit the result"
+
+
+def test_schema_command_writes_and_checks(tmp_path: Path) -> None:
+    runner = CliRunner()
+    out = tmp_path / "s"
+    assert runner.invoke(cli, ["schema", "--out", str(out), "--check"]).exit_code == 1
+    result = runner.invoke(cli, ["schema", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert {p.name for p in out.iterdir()} == {CONNECTOR_FILE, CONFIG_FILE}
+    assert (out / CONNECTOR_FILE).read_text() == rendered()[CONNECTOR_FILE]
+    assert runner.invoke(cli, ["schema", "--out", str(out), "--check"]).exit_code == 0
+
+
+def _connector_schema() -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads((SCHEMAS / CONNECTOR_FILE).read_text())
+    return schema
+
+
+def test_every_field_names_its_exchange_parameter() -> None:
+    definitions = _connector_schema()["$defs"]
+    for kind, specs in FIELDS.items():
+        properties = definitions[kind]["properties"]
+        assert "kind" in definitions[kind]["required"]
+        for name, spec in specs.items():
+            assert properties[name]["x-exchange-parameter"] == spec.parameter
+            assert properties[name]["description"].startswith(f"{spec.parameter}:"), name
+
+
+def _documents(path: Path) -> list[Any]:
+    documents, problems = parse_file(path)
+    assert problems == []
+    budget = AliasBudget(str(path))
+    return [to_python(d.root, budget) for d in documents if d.root is not None]
+
+
+@pytest.mark.parametrize("path", connector_files(REPO / "connectors" / "demo"), ids=lambda p: p.name)
+def test_demo_files_validate_against_the_schema_and_name_it(path: Path) -> None:
+    text = path.read_text()
+    schema = _connector_schema()
+    for document in _documents(path):
+        jsonschema.validate(document, schema)
+    first = HEADER.match(text.splitlines()[0])
+    assert first, f"{path.name} must start with the yaml-language-server line"
+    assert (path.parent / first.group("path")).resolve() == SCHEMAS / CONNECTOR_FILE
+
+
+def test_demo_config_validates_against_the_schema() -> None:
+    path = REPO / "exoform.yaml"
+    schema = json.loads((SCHEMAS / CONFIG_FILE).read_text())
+    (document,) = _documents(path)
+    jsonschema.validate(document, schema)
+    first = HEADER.match(path.read_text().splitlines()[0])
+    assert first and (REPO / first.group("path")).resolve() == SCHEMAS / CONFIG_FILE
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {
+            "kind": "InboundConnector",
+            "name": "x",
+            "connector_type": "Partner",
+            "sender_domains": ["a.com"],
+            "x": 1,
+        },
+        {"kind": "OutboundConnector", "name": "x", "connector_type": "Partner", "sender_domains": ["a.com"]},
+        {"kind": "InboundConnector", "name": "x", "connector_type": "Partnr", "sender_domains": ["a.com"]},
+        {"name": "x", "connector_type": "Partner", "sender_domains": ["a.com"]},
+        {
+            "kind": "InboundConnector",
+            "name": "x" * 65,
+            "connector_type": "Partner",
+            "sender_domains": ["a.com"],
+        },
+    ],
+)
+def test_schema_rejects_what_the_models_reject(document: dict[str, Any]) -> None:
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(document, _connector_schema())
