@@ -1,0 +1,344 @@
+"""``exoform export``: live connectors -> YAML files, and the round-trip guarantee.
+
+The tenants are local ones (the emulator in-process, state in a JSON file) seeded with realistic
+connectors; each test goes through the CLI with real files in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from reconciler.cli import cli
+from reconciler.exporter import document_values, export_connectors, slugify
+from reconciler.loader import load_config, load_connector_documents, load_tenant
+from reconciler.model import from_live
+from reconciler.providers.base import LiveConnector
+
+#: Get-*Connector objects as tenants hold them: admin-center connectors (ConnectorSource AdminUI), the
+#: hybrid wizard's pair, a test-mode outbound connector, a transport-rule-scoped signature service, an
+#: inbound and an outbound connector sharing one name.  Every one passes the service's rules.
+INBOUND: list[dict[str, Any]] = [
+    {
+        "Name": "Proofpoint Essentials inbound",
+        "ConnectorType": "Partner",
+        "ConnectorSource": "AdminUI",
+        "Comment": "Created in the admin center: mail from Proofpoint only",
+        "SenderDomains": ["smtp:*;1"],
+        "SenderIPAddresses": ["67.231.152.0/24", "67.231.153.0/24", "148.163.128.0/24"],
+        "RestrictDomainsToIPAddresses": True,
+        "EFSkipLastIP": True,
+        "RequireTls": True,
+    },
+    {
+        "Name": "Inbound from 4f1a8c2e-1b2d-4c3e-9f00-1234567890ab",
+        "ConnectorType": "OnPremises",
+        "ConnectorSource": "HybridWizard",
+        "Comment": "",
+        "SenderDomains": ["smtp:*;1"],
+        "TlsSenderCertificateName": "mail.contoso.com",
+        "CloudServicesMailEnabled": True,
+        "RequireTls": True,
+    },
+    {
+        "Name": "Barracuda inbound",
+        "ConnectorType": "Partner",
+        "SenderDomains": ["smtp:*;1"],
+        "SenderIPAddresses": ["209.222.80.0/24", "209.222.81.0/24"],
+        "RestrictDomainsToIPAddresses": True,
+        "EFSkipLastIP": True,
+        "Enabled": False,
+        "AssociatedAcceptedDomains": ["contoso.com"],
+    },
+    {
+        "Name": "Proofpoint",
+        "ConnectorType": "Partner",
+        "SenderDomains": ["smtp:fabrikam.com;1", "smtp:*.contoso.com;1"],
+        "TrustedOrganizations": ["fabrikam.onmicrosoft.com"],
+        "ClientHostNames": ["mx.fabrikam.com"],
+    },
+]
+
+OUTBOUND: list[dict[str, Any]] = [
+    {
+        "Name": "Outbound to 4f1a8c2e-1b2d-4c3e-9f00-1234567890ab",
+        "ConnectorType": "OnPremises",
+        "ConnectorSource": "HybridWizard",
+        "RecipientDomains": ["contoso.com", "fabrikam.com"],
+        "SmartHosts": ["mail.contoso.com"],
+        "UseMXRecord": False,
+        "TlsSettings": "DomainValidation",
+        "TlsDomain": "mail.contoso.com",
+        "CloudServicesMailEnabled": True,
+    },
+    {
+        "Name": "Mimecast outbound (pilot)",
+        "ConnectorType": "Partner",
+        "ConnectorSource": "AdminUI",
+        "RecipientDomains": ["*"],
+        "SmartHosts": ["eu-smtp-o365-outbound-1.mimecast.com", "eu-smtp-o365-outbound-2.mimecast.com"],
+        "UseMXRecord": False,
+        "TlsSettings": "CertificateValidation",
+        "TestMode": True,
+        "Comment": 'Pilot: "test mode" until the cut-over\nthen enable',
+    },
+    {
+        "Name": "Exclaimer signatures",
+        "ConnectorType": "OnPremises",
+        "IsTransportRuleScoped": True,
+        "SmartHosts": ["smtp.eu1.exclaimer.net"],
+        "UseMXRecord": False,
+        "TlsSettings": "DomainValidation",
+        "TlsDomain": "smtp.eu1.exclaimer.net",
+        "CloudServicesMailEnabled": True,
+        "SmtpDaneMode": "None",
+        "MtaStsMode": "None",
+        "ValidationRecipients": ["postmaster@contoso.com"],
+    },
+    {
+        "Name": "Proofpoint",
+        "ConnectorType": "Partner",
+        "RecipientDomains": ["*"],
+        "SmartHosts": ["outbound-us1.ppe-hosted.com"],
+        "UseMXRecord": False,
+        "TlsSettings": "CertificateValidation",
+    },
+]
+
+
+class Repo:
+    """A user's repo with one local tenant ``t`` seeded with the connectors above."""
+
+    def __init__(self, root: Path, seed: dict[str, list[dict[str, Any]]] | None = None) -> None:
+        self.root = root
+        self.dir = root / "connectors"
+        (root / "seed.json").write_text(
+            json.dumps(seed or {"InboundConnector": INBOUND, "OutboundConnector": OUTBOUND})
+        )
+        (root / "exoform.yaml").write_text(
+            "tenants:\n  t:\n    provider: local\n    connectors: connectors\n"
+            "    state: state.json\n    seed: seed.json\n"
+        )
+
+    def run(self, *args: str) -> Result:
+        return CliRunner().invoke(cli, [*args, "--config", str(self.root / "exoform.yaml")])
+
+    def export(self) -> Result:
+        result = self.run("export", "--tenant", "t")
+        assert result.exit_code == 0, result.output
+        return result
+
+    def assert_no_changes(self) -> None:
+        plan = self.run("plan", "--detailed-exitcode", "--fail-on", "never")
+        assert plan.exit_code == 0, plan.output
+        assert "0 to create, 0 to update, 0 to delete." in plan.output
+
+    def write(self, name: str, text: str) -> Path:
+        self.dir.mkdir(exist_ok=True)
+        path = self.dir / name
+        path.write_text(textwrap.dedent(text))
+        return path
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Repo:
+    return Repo(tmp_path)
+
+
+def test_export_then_plan_shows_no_changes(repo: Repo) -> None:
+    result = repo.export()
+    assert "Exported 8 connector(s) of t" in result.output
+    assert "8 created" in result.output
+    repo.assert_no_changes()
+    drift = repo.run("drift")
+    assert drift.exit_code == 0, drift.output
+
+
+def test_file_names_header_and_only_non_default_fields(repo: Repo) -> None:
+    repo.export()
+    names = sorted(p.name for p in repo.dir.iterdir())
+    assert names == [
+        "barracuda-inbound.yaml",
+        "exclaimer-signatures.yaml",
+        "inbound-from-4f1a8c2e-1b2d-4c3e-9f00-1234567890ab.yaml",
+        "inbound-proofpoint.yaml",  # an inbound and an outbound "Proofpoint": kind-prefixed
+        "mimecast-outbound-pilot.yaml",
+        "outbound-proofpoint.yaml",
+        "outbound-to-4f1a8c2e-1b2d-4c3e-9f00-1234567890ab.yaml",
+        "proofpoint-essentials-inbound.yaml",
+    ]
+    text = (repo.dir / "barracuda-inbound.yaml").read_text()
+    assert text.splitlines()[0] == "# yaml-language-server: $schema=../schemas/connector.schema.json"
+    assert text.splitlines()[1:] == [
+        "kind: InboundConnector",
+        "name: Barracuda inbound",
+        "connector_type: Partner",
+        "enabled: false",
+        "sender_domains:",
+        "  - '*'",
+        "sender_ip_addresses:",
+        "  - 209.222.80.0/24",
+        "  - 209.222.81.0/24",
+        "associated_accepted_domains:",
+        "  - contoso.com",
+        "ef_skip_last_ip: true",
+        "restrict_domains_to_ip_addresses: true",
+    ]
+    pilot = (repo.dir / "mimecast-outbound-pilot.yaml").read_text()
+    assert "test_mode: true" in pilot
+    hybrid = (repo.dir / "outbound-to-4f1a8c2e-1b2d-4c3e-9f00-1234567890ab.yaml").read_text()
+    assert "Hybrid Configuration Wizard" in hybrid.splitlines()[1]
+
+
+def test_export_twice_changes_nothing(repo: Repo) -> None:
+    repo.export()
+    before = {p.name: p.read_text() for p in repo.dir.iterdir()}
+    again = repo.export()
+    assert "8 unchanged" in again.output
+    assert {p.name: p.read_text() for p in repo.dir.iterdir()} == before
+
+
+def test_in_place_update_keeps_comments_order_and_other_documents(repo: Repo) -> None:
+    path = repo.write(
+        "routing.yaml",
+        """\
+        # Outbound routing, owned by the mail team.
+        kind: OutboundConnector
+        name: proofpoint          # lower case on purpose
+        connector_type: Partner
+        use_mx_record: false
+        # the relay we send through
+        smart_hosts:
+          - old-relay.example.net
+        recipient_domains: ["*"]
+        tls_settings: EncryptionOnly   # weak, fixed in the tenant already
+        skip_checks:
+          - rule: EXO-OUT-002
+            reason: kept for the audit trail
+        ---
+        # A connector the tenant does not have yet.
+        kind: InboundConnector
+        name: Future partner
+        connector_type: Partner
+        sender_domains: [partner.example.org]
+        """,
+    )
+    result = repo.export()
+    assert "updated" in result.output and "routing.yaml" in result.output
+    assert "declares InboundConnector 'Future partner', which the tenant does not have" in result.output
+    text = path.read_text()
+    assert text.startswith("# Outbound routing, owned by the mail team.\nkind: OutboundConnector\n")
+    assert "name: Proofpoint          # lower case on purpose" in text
+    assert "# the relay we send through\nsmart_hosts:\n  - outbound-us1.ppe-hosted.com\n" in text
+    assert "tls_settings: CertificateValidation # weak, fixed in the tenant already" in text
+    assert "reason: kept for the audit trail" in text
+    assert "# A connector the tenant does not have yet.\nkind: InboundConnector\nname: Future partner" in text
+    keys = [line.split(":")[0] for line in text.split("---")[0].splitlines() if line and line[0].isalpha()]
+    assert keys == [
+        "kind",
+        "name",
+        "connector_type",
+        "use_mx_record",
+        "smart_hosts",
+        "recipient_domains",
+        "tls_settings",
+        "skip_checks",
+    ]
+    assert not (repo.dir / "outbound-proofpoint.yaml").exists()
+    plan = repo.run("plan", "--detailed-exitcode", "--fail-on", "never")
+    assert plan.exit_code == 2, plan.output  # only the connector the tenant does not have
+    assert "Plan for t: 1 to create, 0 to update, 0 to delete." in plan.output
+
+
+def test_a_file_declaring_another_connector_is_never_overwritten(repo: Repo) -> None:
+    theirs = """\
+        kind: OutboundConnector
+        name: Something else
+        connector_type: Partner
+        recipient_domains: [example.org]
+        """
+    taken = repo.write("outbound-proofpoint.yaml", theirs)
+    broken = repo.write("barracuda-inbound.yaml", "kind: [unclosed\n")
+    result = repo.export()
+    assert taken.read_text() == textwrap.dedent(theirs)
+    assert broken.read_text() == "kind: [unclosed\n"
+    assert (
+        "outbound-proofpoint.yaml declares OutboundConnector 'Something else'; "
+        "wrote outbound-proofpoint-2.yaml" in result.output
+    )
+    assert "barracuda-inbound.yaml cannot be read as YAML; wrote barracuda-inbound-2.yaml" in result.output
+    assert "name: Proofpoint" in (repo.dir / "outbound-proofpoint-2.yaml").read_text()
+    assert "name: Barracuda inbound" in (repo.dir / "barracuda-inbound-2.yaml").read_text()
+
+
+def test_a_connector_breaking_the_rules_is_exported_with_a_comment(tmp_path: Path) -> None:
+    broken = {
+        "Name": "Half-configured relay",
+        "Guid": "0b0b0b0b-0000-4000-8000-000000000001",
+        "ConnectorType": "Partner",
+        "RecipientDomains": ["*"],
+        "UseMXRecord": False,
+        "SmartHosts": [],
+    }
+    live = LiveConnector(
+        kind="OutboundConnector",
+        name=broken["Name"],
+        guid=broken["Guid"],
+        connector=from_live("OutboundConnector", broken),
+        raw=broken,
+    )
+    folder = tmp_path / "connectors"
+    report = export_connectors([live], folder, schema=tmp_path / "schemas" / "connector.schema.json")
+    assert not report.round_trip
+    (item,) = report.connectors
+    assert item.action == "created"
+    assert item.notes == (
+        "breaks the service's rules: use_mx_record false needs at least one entry in smart_hosts",
+    )
+    text = (folder / "half-configured-relay.yaml").read_text()
+    assert "use_mx_record: false  # exoform export: breaks the service's rules: use_mx_record false" in text
+    assert "exoform validate and plan reject this file until it is fixed" in text
+    loaded, problems = load_connector_documents(folder / "half-configured-relay.yaml")
+    assert loaded == []
+    assert [(p.location.line, p.message) for p in problems] == [
+        (9, "use_mx_record false needs at least one entry in smart_hosts")
+    ]
+
+
+def test_document_values_round_trip_every_seeded_connector() -> None:
+    for kind, objects in (("InboundConnector", INBOUND), ("OutboundConnector", OUTBOUND)):
+        for obj in objects:
+            connector = from_live(kind, obj)  # type: ignore[arg-type]
+            doc = document_values(connector)
+            assert list(doc)[:3] == ["kind", "name", "connector_type"]
+            again = type(connector).model_validate(doc)
+            assert again.managed_fields() == connector.managed_fields()
+
+
+def test_slugify() -> None:
+    assert slugify("Inbound from Contoso (on-premises)") == "inbound-from-contoso-on-premises"
+    assert slugify("Relay: ünïcode ✉ 2") == "relay-n-code-2"
+    assert slugify("!!!") == "connector"
+
+
+def test_export_unknown_tenant_and_unreadable_tenant(repo: Repo) -> None:
+    unknown = repo.run("export", "--tenant", "tt")
+    assert unknown.exit_code == 1
+    assert "unknown tenant 'tt' (did you mean 't'?)" in unknown.output
+    (repo.root / "seed.json").write_text("{not json")
+    broken = repo.run("export", "--tenant", "t")
+    assert broken.exit_code == 1
+    assert "seed.json" in broken.output
+    assert not repo.dir.exists() or not any(repo.dir.iterdir())
+
+
+def test_loaded_round_trip_uses_the_tenant_loader(repo: Repo) -> None:
+    repo.export()
+    config = load_config(repo.root / "exoform.yaml")
+    desired = load_tenant(config, "t")
+    assert len(desired.connectors) == 8
