@@ -488,7 +488,9 @@ def locate(root: YNode, path: Sequence[str | int], *, at_key: bool = False) -> L
         elif isinstance(current, YMap | YSeq):
             at_key = True  # the rest is missing: point at the container's key
             break
-    if (at_key or isinstance(_deref(node), YMap | YSeq)) and key_loc is not None:
+    target = _deref(node)
+    empty = isinstance(target, YScalar) and target.text == "" and target.value is None
+    if (at_key or empty or isinstance(target, YMap | YSeq)) and key_loc is not None:
         return key_loc
     return node.loc
 

@@ -428,3 +428,13 @@ def test_path_outside_cwd_is_shown_as_given(tmp_path: Path, monkeypatch: pytest.
     assert result.exit_code == 1
     expected = os.path.join(str(project.resolve()), "connectors", "demo", "bad.yaml") + ":1:7: error:"
     assert error_lines(result)[0].startswith(expected), result.output
+
+
+def test_empty_tenant_points_at_its_name(run: Run) -> None:
+    result = run({}, config="tenants:\n  prod:\n")
+    assert_only_error(result, "exoform.yaml:2:3: error: tenants.prod: expected a mapping (key: value pairs)")
+
+
+def test_config_that_is_not_a_mapping(run: Run) -> None:
+    result = run({}, config="- prod\n")
+    assert_only_error(result, "exoform.yaml:1:1: error: exoform.yaml must be a mapping with a tenants: key")
