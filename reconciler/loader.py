@@ -578,10 +578,12 @@ def _validation_problems(
             problems.append(Problem(loc, f"missing required field '{path[-1]}'{scope}"))
             continue
         message = str(error["msg"])
+        # Values under auth may be secrets written by mistake: never echo them.
+        hide = "auth" in path
         if kind == "value_error":
             message = message.removeprefix("Value error, ")
         elif kind in _FRIENDLY:
-            given = error.get("input")
+            given = None if hide else error.get("input")
             message = _FRIENDLY[kind]
             if isinstance(given, bool):
                 message += f", got {str(given).lower()}"
@@ -594,7 +596,7 @@ def _validation_problems(
             choices = [part.strip(" '") for part in expected.replace(" or ", ",").split(",") if part.strip()]
             given = error.get("input")
             hint = did_you_mean(str(given), choices) if isinstance(given, str) else ""
-            message = f"expected {expected}, got {given!r}{hint}"
+            message = f"expected {expected}" + ("" if hide else f", got {given!r}{hint}")
         loc = locate(root, path) if path else doc_loc
         if kind == "value_error" and path:
             loc = _refine_in_list(root, path, message) or loc

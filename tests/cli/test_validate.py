@@ -438,3 +438,25 @@ def test_empty_tenant_points_at_its_name(run: Run) -> None:
 def test_config_that_is_not_a_mapping(run: Run) -> None:
     result = run({}, config="- prod\n")
     assert_only_error(result, "exoform.yaml:1:1: error: exoform.yaml must be a mapping with a tenants: key")
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        (
+            "      client_secret: 98765432\n",
+            "exoform.yaml:7:22: error: tenants.prod.auth.client_secret: expected text",
+        ),
+        (
+            "      federated: s3cr3t\n",
+            "exoform.yaml:7:18: error: tenants.prod.auth.federated: expected 'github'",
+        ),
+    ],
+)
+def test_values_under_auth_are_never_echoed(run: Run, line: str, expected: str) -> None:
+    config = (
+        "tenants:\n  prod:\n    connectors: conn\n    tenant_id: t\n    auth:\n      client_id: a\n" + line
+    )
+    result = run({}, config=config)
+    assert_only_error(result, expected)
+    assert "98765432" not in result.output and "s3cr3t" not in result.output
