@@ -250,7 +250,9 @@ class Identity:
         certificates = [
             x509.load_pem_x509_certificate(pem) for pem in (app.certificate_pems() if app else [])
         ]
-        wanted_sha1, wanted_sha256 = header.get("x5t"), header.get("x5t#S256")
+        # base64url thumbprints, compared without padding (msal sends it, RFC 7515 omits it)
+        wanted_sha1 = str(header["x5t"]).rstrip("=") if "x5t" in header else None
+        wanted_sha256 = str(header["x5t#S256"]).rstrip("=") if "x5t#S256" in header else None
         candidates = [
             cert
             for cert in certificates

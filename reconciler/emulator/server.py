@@ -150,6 +150,10 @@ class _Handler(BaseHTTPRequestHandler):
         with contextlib.suppress(OSError):
             if how == "reset":
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            # The file objects hold references that would defer the real close (and turn a reset into a
+            # FIN sent later by socketserver): release them first.
+            self.rfile.close()
+            self.wfile.close()
             sock.close()
 
 
