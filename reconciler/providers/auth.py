@@ -309,6 +309,33 @@ ROLE_HINT = (
 )
 
 
+class MsalHttp:
+    """An ``httpx.Client`` shaped the way msal calls its ``http_client`` (``requests``-like ``post``/``get``).
+
+    msal hands a certificate-signed client assertion over as ``bytes`` in the form data; ``requests``
+    encodes bytes as they are, httpx would write their ``repr``.  Form values are therefore decoded here.
+    """
+
+    def __init__(self, http: httpx.Client) -> None:
+        self.http = http
+
+    def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        data = kwargs.pop("data", None)
+        if isinstance(data, dict):
+            data = {k: v.decode() if isinstance(v, bytes) else v for k, v in data.items()}
+        return self.http.post(url, data=data, **_httpx_kwargs(kwargs))
+
+    def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.http.get(url, **_httpx_kwargs(kwargs))
+
+    def close(self) -> None:
+        """msal may close its client; the client belongs to the provider, so this does nothing."""
+
+
+def _httpx_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in kwargs.items() if k in ("params", "headers", "timeout") and v is not None}
+
+
 class TokenSource:
     """Bearer tokens for one tenant from msal's client-credentials flow, cached and refreshed early.
 
@@ -355,8 +382,11 @@ class TokenSource:
         with self._lock:
             if self._token == token:
                 self._token = None
-            for entry in self._cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN):
-                self._cache.remove_at(entry)
+            self._forget_access_tokens()
+
+    def _forget_access_tokens(self) -> None:
+        for entry in list(self._cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN)):
+            self._cache.remove_at(entry)
 
     def _fetch(self) -> None:
         try:
@@ -365,12 +395,11 @@ class TokenSource:
                     self._client_id,
                     client_credential=self._credential(),
                     authority=self._authority,
-                    http_client=self._http,
+                    http_client=MsalHttp(self._http),
                     token_cache=self._cache,
                     instance_discovery=False,
                 )
-            for entry in self._cache.search(msal.TokenCache.CredentialType.ACCESS_TOKEN):
-                self._cache.remove_at(entry)  # our own cache decides when to refresh
+            self._forget_access_tokens()  # our own cache decides when to refresh
             result = self._app.acquire_token_for_client(scopes=[self._scope])
         except (AuthError, ConfigError):
             raise
