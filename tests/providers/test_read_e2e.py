@@ -1,0 +1,177 @@
+"""Reading a tenant end to end over TLS: paging, test-mode connectors, and every fault of the emulator.
+
+A read is complete or it is an error: no fault may make a connector look absent.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from reconciler.emulator.faults import Faults
+from reconciler.errors import ReadError
+from tests.providers.conftest import TENANT, Rig
+
+
+def _seed(inbound: int, outbound: int, test_mode: int = 0) -> dict[str, Any]:
+    return {
+        "InboundConnector": [
+            {"Name": f"In {i:03}", "ConnectorType": "Partner", "SenderDomains": [f"in{i}.example.com"]}
+            for i in range(inbound)
+        ],
+        "OutboundConnector": [
+            {
+                "Name": f"Out {i:03}",
+                "ConnectorType": "Partner",
+                "RecipientDomains": [f"out{i}.example.com"],
+                "TestMode": i < test_mode,
+            }
+            for i in range(outbound)
+        ],
+    }
+
+
+def _names(provider_state: Any) -> list[str]:
+    return sorted(c.name for c in provider_state.connectors)
+
+
+ALL_NAMES = sorted([f"In {i:03}" for i in range(7)] + [f"Out {i:03}" for i in range(5)])
+
+
+@pytest.fixture
+def seeded(make_rig: Callable[..., Rig]) -> Rig:
+    """7 inbound and 5 outbound connectors, 2 of them in test mode."""
+    return make_rig(seed=_seed(7, 5, test_mode=2))
+
+
+def test_paging_and_test_mode_connectors(seeded: Rig) -> None:
+    state = seeded.provider(page_size=2).read()
+    assert _names(state) == ALL_NAMES
+    test_mode = sorted(c.name for c in state.connectors if getattr(c.connector, "test_mode", False))
+    assert test_mode == ["Out 000", "Out 001"]
+    cmdlets = seeded.cmdlets()
+    assert cmdlets["Get-InboundConnector"] == 4  # 7 objects in pages of 2
+    assert cmdlets["Get-OutboundConnector"] == 2 + 3  # plain listing (3 objects) + with test mode (5)
+    for live in state.connectors:
+        assert live.guid and live.raw["Guid"] == live.guid
+
+
+def test_sender_domains_read_back_normalized(seeded: Rig) -> None:
+    live = seeded.provider().read().find("InboundConnector", "in 000")
+    assert live is not None
+    assert live.raw["SenderDomains"] == ["smtp:in0.example.com;1"]
+    assert live.connector.managed_fields()["sender_domains"] == ["in0.example.com"]
+
+
+def test_one_wave_of_requests(seeded: Rig) -> None:
+    """Token, then the three listings at once: the read costs about one round trip of latency."""
+    seeded.server.emulator.faults.latency_ms = 300
+    provider = seeded.provider()
+    provider.client.tokens.token()
+    started = time.monotonic()
+    provider.read()
+    elapsed = time.monotonic() - started
+    assert seeded.server.emulator.stats.snapshot()["max_in_flight"] == 3
+    assert elapsed < 0.6, f"read took {elapsed:.2f} s for one 0.3 s round trip"
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "429:count=2,retry_after=0.2",
+        "429:count=1,retry_after=1,retry_after_form=date",
+        "500:count=2",
+        "502:count=1",
+        "503:count=2",
+        "504:count=1",
+        "throttled_200:count=2",
+        "html:count=2",
+        "text:count=1,status=503,body=You have reached the maximum number of concurrent requests per tenant. "
+        "Please wait and try again",
+        "text:count=1,status=400,body=Server busy. Please try again later",
+        "reset:count=2",
+        "close:count=2",
+        "500:page=2,count=1",
+        "reset:page=3,count=1",
+    ],
+)
+def test_transient_faults_are_retried_to_a_complete_read(seeded: Rig, spec: str) -> None:
+    rule = seeded.server.emulator.faults.add(spec)
+    state = seeded.provider(page_size=2).read()
+    assert _names(state) == ALL_NAMES
+    assert rule.fired >= 1
+
+
+def test_retry_after_is_honoured(seeded: Rig) -> None:
+    seeded.server.emulator.faults.add("429:count=1,retry_after=1")
+    provider = seeded.provider()
+    provider.client.tokens.token()
+    started = time.monotonic()
+    assert _names(provider.read()) == ALL_NAMES
+    assert time.monotonic() - started >= 0.95
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("500:page=2", r"Get-(In|Out)boundConnector.*HTTP 500"),
+        ("503", "HTTP 503"),
+        ("throttled_200", "throttled"),
+        ("html:status=200", r"malformed response \(not JSON\)"),
+        ("reset", "connection to https://127.0.0.1:.* failed before the response arrived"),
+    ],
+)
+def test_persistent_faults_fail_the_whole_read(seeded: Rig, spec: str, expected: str) -> None:
+    seeded.server.emulator.faults.add(spec)
+    with pytest.raises(ReadError, match=expected) as caught:
+        seeded.provider(page_size=2).read()
+    assert str(caught.value).startswith("tenant contoso: cannot read the connectors")
+
+
+def test_retries_are_bounded(seeded: Rig) -> None:
+    seeded.server.emulator.faults.add("503:cmdlet=Get-InboundConnector")
+    with pytest.raises(ReadError, match="gave up after retries"):
+        seeded.provider().read()
+    assert seeded.cmdlets()["Get-InboundConnector"] == 5  # FAST.max_attempts
+
+
+def test_validation_error_on_read_is_not_retried(seeded: Rig) -> None:
+    provider = seeded.provider()
+    provider.read()
+    before = seeded.cmdlets().get("Get-AcceptedDomain", 0)
+    seeded.server.emulator.faults.add("400:cmdlet=Get-AcceptedDomain")
+    with pytest.raises(ReadError, match="Get-AcceptedDomain"):
+        provider.accepted_domains()
+    assert seeded.cmdlets()["Get-AcceptedDomain"] == before + 1
+
+
+def test_concurrency_is_capped_per_tenant(make_rig: Callable[..., Rig]) -> None:
+    faults = Faults(latency_ms=50, max_concurrent_per_tenant=1)
+    rig = make_rig(seed=_seed(7, 5, test_mode=2), faults=faults)
+    assert _names(rig.provider(read_concurrency=1).read()) == ALL_NAMES
+    stats = rig.server.emulator.stats.snapshot()
+    assert stats["max_in_flight"] == 1
+    assert "concurrency" not in stats["faults"]
+
+
+def test_concurrency_limit_message_is_retried(make_rig: Callable[..., Rig]) -> None:
+    faults = Faults(latency_ms=50, max_concurrent_per_tenant=2)
+    rig = make_rig(seed=_seed(7, 5, test_mode=2), faults=faults)
+    assert _names(rig.provider(read_concurrency=3).read()) == ALL_NAMES
+    assert rig.server.emulator.stats.snapshot()["faults"].get("concurrency", 0) >= 1
+
+
+def test_an_unreadable_connector_fails_the_read_and_is_named(make_rig: Callable[..., Rig]) -> None:
+    seed = _seed(1, 0)
+    seed["InboundConnector"][0]["RequireTls"] = "sometimes"
+    rig = make_rig(seed=seed)
+    with pytest.raises(ReadError, match=r"InboundConnector 'In 000' cannot be read: require_tls"):
+        rig.provider().read()
+
+
+def test_accepted_domains(make_rig: Callable[..., Rig]) -> None:
+    rig = make_rig()
+    assert rig.provider().accepted_domains() == [TENANT]
