@@ -3,6 +3,7 @@ in-process, state in JSON files), with real files in a temporary folder."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import textwrap
@@ -366,3 +367,29 @@ def test_status_with_a_failing_tenant_exits_1_and_shows_the_others(tmp_path: Pat
     assert result.exit_code == 1
     assert "Printer relay" in result.stdout
     assert "1 of 2 tenant(s) failed." in result.stderr
+
+
+# ------------------------------------------------------------------------------------------- progress
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_only_on_a_terminal_and_counts_failures() -> None:
+    from reconciler.cli.progress import progress_callback, tenant_progress
+    from reconciler.workflow import TenantOutcome
+
+    assert progress_callback(5, stream=io.StringIO()) is None  # a pipe or a CI log: nothing drawn
+    assert progress_callback(1, stream=_Terminal()) is None  # one tenant: no bar
+    screen = _Terminal()
+    with tenant_progress(3, stream=screen) as on_done:
+        assert on_done is not None
+        on_done(TenantOutcome("a"))
+        on_done(TenantOutcome("b", error="tenant b: cannot read"))
+        on_done(TenantOutcome("c"))
+    shown = screen.getvalue()
+    assert "Planning tenants" in shown
+    assert "3/3" in shown
+    assert "1 failed" in shown
