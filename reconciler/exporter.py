@@ -320,7 +320,7 @@ def export_connectors(
         path, taken_note = _free_path(folder, stem, existing)
         if taken_note:
             notes.insert(0, taken_note)
-        _write_new(path, yaml, header, c, wanted)
+        existing.files[path] = _File(path, [_write_new(path, yaml, header, c, wanted)])
         existing.taken.add(path.name.casefold())
         report.connectors.append(ExportedConnector(c.kind, c.name, path, "created", tuple(notes)))
 
@@ -359,7 +359,8 @@ def _free_path(folder: Path, stem: str, existing: _Folder) -> tuple[Path, str | 
     return candidate, f"{display_path(first)} {why}; wrote {candidate.name} instead"
 
 
-def _write_new(path: Path, yaml: Any, header: str, live: LiveConnector, wanted: dict[str, Any]) -> None:
+def _write_new(path: Path, yaml: Any, header: str, live: LiveConnector, wanted: dict[str, Any]) -> Any:
+    """Write a new file for ``live``; returns the document written."""
     from ruamel.yaml.comments import CommentedMap
 
     data = CommentedMap()
@@ -378,6 +379,7 @@ def _write_new(path: Path, yaml: Any, header: str, live: LiveConnector, wanted: 
     buffer = io.StringIO()
     yaml.dump(data, buffer)
     _atomic_write(path, "\n".join(lines) + "\n" + buffer.getvalue())
+    return data
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -342,3 +342,41 @@ def test_loaded_round_trip_uses_the_tenant_loader(repo: Repo) -> None:
     config = load_config(repo.root / "exoform.yaml")
     desired = load_tenant(config, "t")
     assert len(desired.connectors) == 8
+
+
+def test_names_that_slugify_alike_and_a_pending_rename(tmp_path: Path) -> None:
+    seed = {
+        "InboundConnector": [
+            {"Name": "From Partner", "ConnectorType": "Partner", "SenderDomains": ["smtp:a.example.com;1"]},
+            {"Name": "from-partner", "ConnectorType": "Partner", "SenderDomains": ["smtp:b.example.com;1"]},
+            {"Name": "Old relay", "ConnectorType": "Partner", "SenderDomains": ["smtp:c.example.com;1"]},
+        ]
+    }
+    repo = Repo(tmp_path, seed)
+    renamed = repo.write(
+        "relay.yaml",
+        """\
+        kind: InboundConnector
+        name: New relay
+        renamed_from: [Old relay]
+        connector_type: Partner
+        sender_domains: [c.example.com]
+        """,
+    )
+    before = renamed.read_text()
+    result = repo.export()
+    assert (
+        "from-partner.yaml declares InboundConnector 'From Partner'; wrote from-partner-2.yaml"
+        in result.output
+    )
+    assert "skipped" in result.output and "renames this connector (renamed_from)" in result.output
+    assert renamed.read_text() == before
+    assert sorted(p.name for p in repo.dir.iterdir()) == [
+        "from-partner-2.yaml",
+        "from-partner.yaml",
+        "relay.yaml",
+    ]
+    plan = repo.run("plan", "--detailed-exitcode", "--fail-on", "never")
+    assert plan.exit_code == 2  # only the pending rename
+    assert 'renamed from "Old relay"' in plan.output
+    assert "Plan for t: 0 to create, 1 to update, 0 to delete." in plan.output
