@@ -472,21 +472,40 @@ class ExchangeProvider:
     # -- reading ------------------------------------------------------------------------------------------
 
     def read(self) -> LiveState:
-        """Every connector of the tenant, both kinds and test-mode ones, or :class:`ReadError`."""
+        """Every connector of the tenant, both kinds and test-mode ones, or :class:`ReadError`.
+
+        The token is fetched first, then the three listings run at once; each listing's objects are turned
+        into models in its own thread as soon as it arrives (overlapping the other listings' wait), and an
+        outbound connector present in both outbound listings is built once.
+        """
         self.client.tokens.token()  # before the concurrent wave, so it does not wait on the token in turn
         jobs = [(kind, params) for kind, listings in _LISTINGS.items() for params in listings]
+        built: dict[tuple[Kind, str], LiveConnector] = {}
+        lock = threading.Lock()
+
+        def listing(kind: Kind, params: dict[str, Any]) -> list[tuple[Kind, str]]:
+            keys: list[tuple[Kind, str]] = []
+            for obj in self._list_raw(kind, params):
+                guid = obj.get("Guid")
+                key = (kind, guid.lower() if isinstance(guid, str) else "")
+                with lock:
+                    known = key in built
+                if not known:
+                    live = self._live(kind, obj)  # raises ReadError for a missing Guid or Name
+                    with lock:
+                        built.setdefault(key, live)
+                keys.append(key)
+            return keys
+
         with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix=f"exo-read-{self.tenant}") as pool:
-            futures = [(kind, pool.submit(self._list_raw, kind, params)) for kind, params in jobs]
-            results = [(kind, future.result()) for kind, future in futures]
+            futures = [pool.submit(listing, kind, params) for kind, params in jobs]
+            ordered = [key for future in futures for key in future.result()]
         connectors: list[LiveConnector] = []
         seen: set[tuple[Kind, str]] = set()
-        for kind, objects in results:
-            for obj in objects:
-                live = self._live(kind, obj)
-                if (kind, live.guid.lower()) in seen:
-                    continue
-                seen.add((kind, live.guid.lower()))
-                connectors.append(live)
+        for key in ordered:
+            if key not in seen:
+                seen.add(key)
+                connectors.append(built[key])
         return LiveState(tenant=self.tenant, connectors=connectors)
 
     def _list_raw(self, kind: Kind, params: dict[str, Any]) -> list[dict[str, Any]]:

@@ -1,0 +1,198 @@
+"""How close one tenant's read comes to the protocol's minimum, with 50 ms of added latency.
+
+For 10, 100 and 1,000 connectors (half inbound, half outbound, a tenth of those in test mode) the exchange
+provider reads the tenant from the emulator server over TLS on loopback, the emulator adding 50 ms to every
+InvokeCommand request.  The ideal is the protocol's minimum number of *sequential* round trips times the
+latency: the three listings (inbound, outbound, outbound with test mode) run concurrently, so the minimum
+is the longest listing's page count (1 page per 1,000 objects), i.e. one round trip for up to 1,000
+connectors of each kind.
+
+The emulator runs in its own process (``exoform emulator serve``), as a real service would.  The same read
+is also timed with no added latency: the difference, in units of the latency, is how many sequential round
+trips the read really paid (1.0 is the protocol's minimum); what remains is processing time, mostly the
+emulator's own.
+
+Token acquisition: the emulator adds no latency to its identity endpoints, so msal's two token round trips
+(OpenID discovery, token POST) cost no added latency and count as zero.  ``warm`` reads reuse the cached
+token and open connections (median of several reads); ``cold`` is the first read of a fresh provider
+(token fetch and TLS handshakes included), reported against the same ideal.
+
+Prints one JSON object; ``ratio`` is wall time / ideal, target at most 1.3.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from reconciler.config import ExoformConfig
+from reconciler.emulator.config import OPEN_SECRET
+from reconciler.providers.exchange import open_exchange
+
+LATENCY_MS = 50.0
+TENANT = "bench.onmicrosoft.com"
+SIZES = (10, 100, 1000)
+WARM_READS = 5
+PAGE_SIZE = 1000
+TARGET = 1.3
+
+
+def seed(count: int) -> dict[str, list[dict[str, Any]]]:
+    """``count`` connectors: half inbound, half outbound (a tenth of those in test mode)."""
+    inbound = count // 2
+    outbound = count - inbound
+    return {
+        "InboundConnector": [
+            {
+                "Name": f"Inbound {i:04}",
+                "ConnectorType": "Partner",
+                "SenderDomains": [f"partner{i}.example.com"],
+                "SenderIPAddresses": [f"198.51.{i % 250}.0/24"],
+                "RestrictDomainsToIPAddresses": True,
+            }
+            for i in range(inbound)
+        ],
+        "OutboundConnector": [
+            {
+                "Name": f"Outbound {i:04}",
+                "ConnectorType": "Partner",
+                "RecipientDomains": [f"dest{i}.example.com"],
+                "UseMXRecord": False,
+                "SmartHosts": [f"relay{i}.example.net"],
+                "TestMode": i % 10 == 0,
+            }
+            for i in range(outbound)
+        ],
+    }
+
+
+@contextmanager
+def emulator_process(seed_file: Path, latency_ms: float) -> Iterator[tuple[str, str]]:
+    """``exoform emulator serve`` in its own process (a real service does not share our GIL).
+
+    Yields (base URL, CA bundle path); the process is stopped on exit.
+    """
+    command = [sys.executable, "-m", "reconciler", "emulator", "serve", "--seed", str(seed_file)]
+    command += ["--latency-ms", str(latency_ms)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        base = ca = ""
+        for line in process.stdout:
+            if match := re.search(r"listening on (\S+)", line):
+                base = match.group(1)
+            if "CA bundle:" in line:
+                ca = line.split(":", 1)[1].strip()
+                break
+        if not base or not ca:
+            raise RuntimeError("the emulator did not start")
+        yield base, ca
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def timed_reads(base: str, ca: str, count: int) -> tuple[float, float]:
+    """(cold read, median warm read) in seconds against the emulator at ``base``."""
+    os.environ["EXOFORM_BENCH_SECRET"] = OPEN_SECRET
+    settings = {
+        "connectors": "connectors",
+        "provider": "exchange",
+        "organization": TENANT,
+        "auth": {"client_id": "exoform-bench", "client_secret": "env:EXOFORM_BENCH_SECRET"},
+        "endpoint": base,
+        "authority": f"{base}/{TENANT}",
+        "ca_bundle": ca,
+    }
+    config = ExoformConfig.model_validate({"tenants": {"bench": settings}})
+    config = config.model_copy(update={"base_dir": Path(tempfile.gettempdir())})
+    provider = open_exchange("bench", config.tenants["bench"], config, page_size=PAGE_SIZE)
+    try:
+        started = time.perf_counter()
+        state = provider.read()
+        cold = time.perf_counter() - started
+        if len(state.connectors) != count:
+            raise RuntimeError(f"read {len(state.connectors)} of {count} connectors")
+        warm: list[float] = []
+        for _ in range(WARM_READS):
+            started = time.perf_counter()
+            provider.read()
+            warm.append(time.perf_counter() - started)
+    finally:
+        provider.close()
+    return cold, statistics.median(warm)
+
+
+def measure(count: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as folder:
+        seed_file = Path(folder) / "seed.json"
+        seed_file.write_text(json.dumps(seed(count)))
+        with emulator_process(seed_file, LATENCY_MS) as (base, ca):
+            cold, warm = timed_reads(base, ca, count)
+        with emulator_process(seed_file, 0.0) as (base, ca):
+            _, baseline = timed_reads(base, ca, count)
+    per_kind = max(count // 2, count - count // 2)
+    sequential = max(1, math.ceil(per_kind / PAGE_SIZE))
+    ideal = sequential * LATENCY_MS / 1000
+    return {
+        "connectors": count,
+        "sequential_round_trips": sequential,
+        "ideal_ms": round(ideal * 1000, 1),
+        "warm_ms": round(warm * 1000, 1),
+        "ratio": round(warm / ideal, 3),
+        "cold_ms": round(cold * 1000, 1),
+        "cold_ratio": round(cold / ideal, 3),
+        "no_latency_ms": round(baseline * 1000, 1),
+        "latency_round_trips_paid": round((warm - baseline) / (LATENCY_MS / 1000), 2),
+    }
+
+
+def run() -> list[dict[str, Any]]:
+    """The results in the shape ``python -m bench`` collects."""
+    results = []
+    for count in SIZES:
+        r = measure(count)
+        results.append(
+            {
+                "name": f"provider read, {count} connectors, 50 ms latency, vs ideal (1 round trip)",
+                "ratio": r["ratio"],
+                "target": f"<= {TARGET}",
+                "detail": (
+                    f"warm {r['warm_ms']} ms, cold {r['cold_ms']} ms (token + TLS), "
+                    f"ideal {r['ideal_ms']} ms; "
+                    f"same read without latency {r['no_latency_ms']} ms; latency paid "
+                    f"{r['latency_round_trips_paid']}x"
+                ),
+                "raw": r,
+            }
+        )
+    return results
+
+
+def main() -> dict[str, Any]:
+    results = [r["raw"] for r in run()]
+    report = {
+        "benchmark": "provider_latency",
+        "latency_ms": LATENCY_MS,
+        "target_ratio": TARGET,
+        "token_round_trips_counted": 0,
+        "results": results,
+        "ok": all(r["ratio"] <= TARGET for r in results),
+    }
+    print(json.dumps(report, indent=2))
+    return report
+
+
+if __name__ == "__main__":
+    main()
