@@ -308,6 +308,13 @@ class InvokeClient:
                 if url.split("?")[0] != original.split("?")[0] and original == self._invoke_url:
                     self._remember_invoke_url(url)
                 continue
+            if status in (401, 403) and token is None:
+                raise CallFailure(
+                    f"{cmdlet}: the request was redirected to {_origin(url)}, which is not a host of the "
+                    "configured endpoint, so the token was not sent there; if that host is genuine, set "
+                    "endpoint to it",
+                    auth=True,
+                )
             if status == 401 and token is not None and not refreshed:
                 refreshed = True
                 self.tokens.invalidate(token)
