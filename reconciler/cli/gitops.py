@@ -181,7 +181,15 @@ def drift_json(plan: Plan, outcomes: list[TenantOutcome]) -> dict[str, Any]:
     for outcome in outcomes:
         tplan = by_tenant.get(outcome.tenant)
         if tplan is None:
-            tenants.append({"tenant": outcome.tenant, "error": outcome.error, "drift": None})
+            tenants.append(
+                {
+                    "tenant": outcome.tenant,
+                    "error": outcome.error,
+                    "drift": None,
+                    "connectors": [],
+                    "unmanaged": [],
+                }
+            )
             continue
         tenants.append(
             {

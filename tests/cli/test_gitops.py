@@ -209,6 +209,7 @@ def test_many_tenants_one_failing_the_others_still_reported(tmp_path: Path) -> N
     assert by_name["cust-a"]["drift"] is False
     assert by_name["cust-c"]["drift"] is True
     assert by_name["cust-b"]["drift"] is None
+    assert by_name["cust-b"]["connectors"] == []
     assert "cust-b" in by_name["cust-b"]["error"]
     assert report["errors"] == 1
     assert "1 of 3 tenant(s) failed." in result.stderr
@@ -337,6 +338,24 @@ def test_status_validate_shows_each_smart_host(fleet: Fleet) -> None:
     )
     assert unknown.exit_code == 1
     assert "no outbound connector 'To filtr' (did you mean 'To filter'?)" in unknown.output
+    as_json = fleet.run(
+        "status",
+        "--tenant",
+        "contoso",
+        "--validate",
+        "To filter",
+        "--recipient",
+        "a@contoso.com",
+        "--format",
+        "json",
+    )
+    assert as_json.exit_code == 1
+    report = json.loads(as_json.stdout)
+    assert report["ok"] is False
+    assert sorted((r["smart_host"], r["status"]) for r in report["results"]) == [
+        ("relay.broken.invalid", "Failed"),
+        ("smtp.filter.example.net", "Succeeded"),
+    ]
     no_recipient = fleet.run("status", "--tenant", "contoso", "--validate", "To filter")
     assert no_recipient.exit_code == 1
     assert "--validate needs at least one --recipient" in no_recipient.output
