@@ -101,8 +101,22 @@ def document_values(connector: Connector, ignore: frozenset[str] = frozenset()) 
             continue
         value = values[name]
         if required or value != spec.default:
-            doc[name] = list(value) if isinstance(value, list) else value
+            doc[name] = _yaml_value(value)
     return doc
+
+
+def _yaml_value(value: Any) -> Any:
+    """``value`` ready for ruamel: lists copied, and text holding line separators or control characters
+    double-quoted, so YAML escapes them instead of reading them back as line breaks."""
+    if isinstance(value, list):
+        return [_yaml_value(v) for v in value]
+    if isinstance(value, str) and any(
+        ch in "\x85\u2028\u2029" or (not ch.isprintable() and ch not in "\n\t") for ch in value
+    ):
+        from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+
+        return DoubleQuotedScalarString(value)
+    return value
 
 
 def schema_reference(schema: Path, folder: Path) -> str:
@@ -238,8 +252,8 @@ def _update_document(data: Any, live: LiveConnector, ignore: frozenset[str]) -> 
                 del data[name]
                 changed = True
             continue
-        new_value = list(target) if isinstance(target, list) else target
-        if name in data and _plain(data[name]) == new_value:
+        new_value = _yaml_value(target)
+        if name in data and _plain(data[name]) == target:
             continue
         data[name] = new_value
         changed = True

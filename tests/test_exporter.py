@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from reconciler.cli import cli
 from reconciler.exporter import document_values, export_connectors, slugify
@@ -380,3 +382,25 @@ def test_names_that_slugify_alike_and_a_pending_rename(tmp_path: Path) -> None:
     assert plan.exit_code == 2  # only the pending rename
     assert 'renamed from "Old relay"' in plan.output
     assert "Plan for t: 0 to create, 1 to update, 0 to delete." in plan.output
+
+
+_TEXT = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",))
+    | st.sampled_from("\n\t\r\x85\u2028\"'#:-*&!%@`|>"),
+    max_size=80,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=_TEXT.filter(lambda s: len(s.strip()) > 0 and len(s) <= 64 and s == s.strip()), comment=_TEXT)
+def test_any_name_and_comment_survive_the_round_trip(tmp_path: Path, name: str, comment: str) -> None:
+    obj = {"Name": name, "Guid": "0b0b0b0b-0000-4000-8000-000000000002", "ConnectorType": "Partner"}
+    obj |= {"RecipientDomains": ["*"], "Comment": comment}
+    live = LiveConnector("OutboundConnector", name, obj["Guid"], from_live("OutboundConnector", obj), obj)
+    folder = tmp_path / f"case-{abs(hash((name, comment)))}"
+    report = export_connectors([live], folder, schema=tmp_path / "connector.schema.json")
+    (item,) = report.connectors
+    assert item.path is not None
+    loaded, problems = load_connector_documents(item.path)
+    assert problems == []
+    assert loaded[0].connector.managed_fields() == live.connector.managed_fields()
