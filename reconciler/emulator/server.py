@@ -126,9 +126,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         body = self._read_body()
         host = self.headers.get("host") or f"{self.server.server_name}:{self.server.server_port}"
-        request = httpx.Request(
-            self.command, f"https://{host}{self.path}", headers=list(self.headers.items()), content=body
-        )
+        try:
+            request = httpx.Request(
+                self.command, f"https://{host}{self.path}", headers=list(self.headers.items()), content=body
+            )
+        except (httpx.InvalidURL, ValueError):
+            self.send_error(400, "Bad request target or Host header")
+            return
         try:
             response = self.server.emulator.handle(request)
         except ConnectionFault as fault:
