@@ -51,8 +51,9 @@ _PRE_FAULTS = ("status", "throttled_200", "html", "text", "reset", "close")
 class Emulator:
     """Exchange Online (the connector cmdlets) plus an Entra-ID-like token endpoint.
 
-    ``faults`` may be replaced or changed at any time; ``stats`` counts requests (total and per cmdlet),
-    faults injected (per kind label) and tokens issued.
+    ``faults`` may be replaced or changed at any time (when not given, they start from
+    ``config.faults``); ``stats`` counts requests (total and per cmdlet), faults injected (per kind label)
+    and tokens issued.
     """
 
     def __init__(
