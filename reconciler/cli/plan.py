@@ -6,7 +6,7 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -43,7 +43,7 @@ def tenant_option(f: Any) -> Any:
     )(f)
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     """Print an error to stderr and exit 1."""
     click.echo(f"error: {message}", err=True)
     sys.exit(EXIT_ERROR)
@@ -66,27 +66,10 @@ def make_plan(
         sys.exit(EXIT_ERROR)
     except ExoformError as exc:
         fail(str(exc))
-    outcomes = plan_tenants(
-        config, desired, parallelism=parallelism, on_done=_progress_callback(len(desired))
-    )
+    from reconciler.cli.progress import progress_callback
+
+    outcomes = plan_tenants(config, desired, parallelism=parallelism, on_done=progress_callback(len(desired)))
     return Plan([o.plan for o in outcomes if o.plan is not None]), outcomes
-
-
-def _progress_callback(total: int) -> Any:
-    """A per-tenant progress line on stderr when it is a terminal and there is more than one tenant."""
-    if total < 2 or not sys.stderr.isatty():
-        return None
-    done = [0]
-
-    def on_done(outcome: TenantOutcome) -> None:
-        with _print_lock:
-            done[0] += 1
-            status = "failed" if outcome.error else "planned"
-            click.echo(
-                f"\r[{done[0]}/{total}] {outcome.tenant} {status}\x1b[K", err=True, nl=done[0] == total
-            )
-
-    return on_done
 
 
 def report_failures(outcomes: list[TenantOutcome]) -> bool:
