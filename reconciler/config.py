@@ -138,6 +138,12 @@ class TenantConfig(BaseModel):
     )
     read_concurrency: int = Field(default=4, ge=1, le=16, description="Concurrent reads to this tenant.")
     write_concurrency: int = Field(default=1, ge=1, le=8, description="Concurrent writes to this tenant.")
+    retry_max_attempts: int = Field(
+        default=6, ge=1, le=20, description="Attempts per request on throttling, 5xx and network errors."
+    )
+    retry_max_seconds: float = Field(
+        default=180, gt=0, le=3600, description="Longest time one request may spend retrying, in seconds."
+    )
 
     @model_validator(mode="after")
     def _provider_settings(self) -> TenantConfig:
