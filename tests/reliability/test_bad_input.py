@@ -501,7 +501,8 @@ def edited_plans(draw: st.DrawFn, body: dict[str, Any]) -> Any:
             break
         # Half the edits hit the plan's structure (a change's own keys and above), not only leaf values.
         structural = [p for p in candidates if len(p) <= 5]
-        pool = structural if structural and draw(st.booleans()) else candidates
+        use_structural: bool = draw(st.booleans())
+        pool = structural if structural and use_structural else candidates
         path = draw(st.sampled_from(pool))
         parent = data
         for key in path[:-1]:

@@ -1,0 +1,465 @@
+"""The fault matrix: plan and apply against the emulator over TLS while the service misbehaves.
+
+The tenant (``provider: exchange`` at the emulator: endpoint, authority and ca_bundle pointing at it;
+pages of 2 objects so every listing has several pages) starts with 8 connectors; the files ask for 3
+creates, 2 updates, 1 rename and 1 delete and leave 5 connectors alone.  Each scenario switches faults on
+during the plan or during the apply (or both, for the random mixes), then checks:
+
+- the run reached the planned result, or stopped with a clear error (an :class:`ExoformError` message:
+  no traceback, no Python repr) -- anything else raised fails the test;
+- a plan made under faults is exactly the plan made without them;
+- afterwards the tenant holds what it held before plus the changes reported applied (a change reported
+  failed with "the outcome is unknown" may be either), no name is doubled, and every connector the plan
+  does not name is unchanged down to WhenChanged;
+- a fresh plan without faults shows exactly the changes not applied, and applying it converges.
+
+Every fault kind of :mod:`reconciler.emulator.faults` is covered (a test fails when the emulator gains one
+that the matrix lacks), plus added latency, the per-tenant concurrency cap and tokens expiring.
+
+The provider's retry policy cannot be set from exoform.yaml or the environment, so the scenarios open
+the real Exchange provider through the workflow's ``opener`` with a fast :class:`RetryPolicy` (the same
+code path, shorter waits).  Two scenarios also run through the CLI with the default policy.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from reliability_support import ORG, Repo, exchange_settings, inbound, outbound, tally
+
+from reconciler.cli import cli
+from reconciler.config import ExoformConfig, TenantConfig
+from reconciler.emulator import faults as faults_module
+from reconciler.emulator.app import Emulator
+from reconciler.emulator.faults import Fault, Faults
+from reconciler.emulator.server import EmulatorServer
+from reconciler.emulator.store import MemoryStores, State
+from reconciler.loader import TenantDesired, load_all
+from reconciler.plan import Change, Plan
+from reconciler.providers.base import Provider
+from reconciler.providers.exchange import RetryPolicy, open_exchange
+from reconciler.workflow import apply_plan, plan_tenants
+
+SEED = 8
+KINDS = ("InboundConnector", "OutboundConnector")
+FAST = RetryPolicy(
+    max_attempts=4, base_delay=0.01, max_delay=0.04, max_total=10, retry_after_cap=0.2, timeout=10
+)
+PAGE_SIZE = 2
+
+INITIAL = {
+    "keep-in-1.yaml": inbound("Keep in 1", ip="198.51.100.1", domain="k1.example.com"),
+    "keep-in-2.yaml": inbound("Keep in 2", ip="198.51.100.2", domain="k2.example.com"),
+    "keep-in-3.yaml": inbound("Keep in 3", ip="198.51.100.3", domain="k3.example.com"),
+    "keep-out.yaml": outbound("Keep out", host="smtp.keep.example.net"),
+    "upd-in.yaml": inbound("Update in", ip="198.51.100.4", domain="u.example.com", comment="v1"),
+    "upd-out.yaml": outbound("Update out", host="smtp.upd.example.net", comment="v1"),
+    "ren-in.yaml": inbound("Old in", ip="198.51.100.5", domain="r.example.com"),
+    "del-out.yaml": outbound("Delete out", host="smtp.del.example.net"),
+}
+DESIRED = {
+    **{k: v for k, v in INITIAL.items() if k.startswith("keep-")},
+    "upd-in.yaml": inbound("Update in", ip="198.51.100.44", domain="u.example.com", comment="v2"),
+    "upd-out.yaml": outbound("Update out", host="smtp2.upd.example.net", comment="v2"),
+    "ren-in.yaml": inbound("New in", ip="198.51.100.5", domain="r.example.com") + "renamed_from: [Old in]\n",
+    "add-in.yaml": inbound("Added in", ip="192.0.2.1", domain="add.example.com"),
+    "add-out-1.yaml": outbound("Added out 1", host="smtp.add1.example.net"),
+    "add-out-2.yaml": outbound("Added out 2", host="smtp.add2.example.net"),
+}
+UNTOUCHED = {"keep in 1", "keep in 2", "keep in 3", "keep out"}
+
+ChangeKey = tuple[str, str, str, tuple[str, ...]]
+
+
+def key_of(change: Change) -> ChangeKey:
+    return (change.action, change.kind, change.name, tuple(sorted(change.fields)))
+
+
+def opener(tenant: str, settings: TenantConfig, config: ExoformConfig) -> Provider:
+    """The real Exchange provider with short retry waits and small pages."""
+    return open_exchange(tenant, settings, config, policy=FAST, page_size=PAGE_SIZE)
+
+
+class Bench:
+    """One emulator server for the module; each scenario starts the tenant from the same state."""
+
+    def __init__(self, root: Path, server: EmulatorServer) -> None:
+        self.server = server
+        self.emulator: Emulator = server.emulator
+        self.settings = exchange_settings(
+            server,
+            {"client_id": "exoform-faults", "client_secret": "env:EXOFORM_FAULTS_SECRET"},
+            unmanaged="delete",
+            max_deletes=5,
+            max_change_fraction=1.0,
+        )
+        self.repo = Repo(root, self.settings)
+        for name, text in INITIAL.items():
+            self.repo.write(name, text)
+        self.emulator.stores = MemoryStores()
+        config, desired = load_all(self.repo.config)
+        plan = self.plan(config, desired)
+        [applied] = apply_plan(config, plan, opener=opener)
+        assert applied.report is not None and applied.report.ok
+        self.initial: State = self.store().read()
+        self.repo.clear()
+        for name, text in DESIRED.items():
+            self.repo.write(name, text)
+        self.config, self.desired = load_all(self.repo.config)
+        self.reset()
+        self.expected = {key_of(c) for c in self.plan(self.config, self.desired).tenants[0].changes}
+        assert sorted(a for a, *_ in self.expected) == ["create"] * 3 + ["delete"] + ["update"] * 3
+
+    def store(self) -> Any:
+        info = self.emulator.tenant(ORG)
+        assert info is not None
+        return self.emulator.stores.get(info.key)
+
+    def reset(self) -> None:
+        self.emulator.faults = Faults()
+        self.emulator.stores = MemoryStores(self.initial)
+        self.emulator.stats.reset()
+
+    def objects(self) -> dict[str, dict[str, Any]]:
+        state = self.store().read()
+        return {o["Guid"]: {**o, "_kind": kind} for kind in KINDS for o in state[kind]}
+
+    @staticmethod
+    def plan(config: ExoformConfig, desired: list[TenantDesired]) -> Plan:
+        [outcome] = plan_tenants(config, desired, opener=opener)
+        assert outcome.plan is not None, outcome.error
+        return Plan([outcome.plan])
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
+    os.environ["EXOFORM_FAULTS_SECRET"] = "emulator"  # the open emulator's client secret
+    with EmulatorServer() as server:
+        yield Bench(tmp_path_factory.mktemp("faults"), server)
+    os.environ.pop("EXOFORM_FAULTS_SECRET", None)
+
+
+# --------------------------------------------------------------------------------------------------------
+# One scenario
+
+
+@dataclass
+class Scenario:
+    """Faults for the plan and for the apply (rules as spec strings, plus latency and a concurrency cap)."""
+
+    name: str
+    plan: list[str] = field(default_factory=list)
+    apply: list[str] = field(default_factory=list)
+    latency_ms: float = 0.0
+    cap: int | None = None
+    phases: tuple[str, ...] = ()  # where latency and the cap apply
+    must_fire: bool = True
+
+    def faults(self, phase: str, seed: int) -> Faults:
+        rules = [Fault.parse(spec) for spec in (self.plan if phase == "plan" else self.apply)]
+        on = phase in self.phases
+        return Faults(
+            latency_ms=self.latency_ms if on else 0.0,
+            jitter_ms=self.latency_ms / 2 if on else 0.0,
+            max_concurrent_per_tenant=self.cap if on else None,
+            seed=seed,
+            rules=rules,
+        )
+
+
+def assert_clear(message: str | None) -> None:
+    """An error a user can act on: ExoformError text, not a traceback or a Python repr."""
+    assert message and message.strip()
+    assert "Traceback" not in message and "object at 0x" not in message and "<class" not in message, message
+    assert len(message) < 3000, message
+    assert message.startswith("tenant t:") or "t:" in message, message
+
+
+def run_scenario(bench: Bench, scenario: Scenario, seed: int) -> str:
+    """Run one scenario and check every invariant; returns ``reached`` or ``stopped``."""
+    tally("fault scenarios run")
+    bench.reset()
+    before = bench.objects()
+    fired: list[Fault] = []
+    emulator = bench.emulator
+
+    emulator.faults = scenario.faults("plan", seed)
+    fired += emulator.faults.rules
+    [outcome] = plan_tenants(bench.config, bench.desired, opener=opener)
+    emulator.faults = Faults()
+    if outcome.plan is None:
+        assert_clear(outcome.error)
+        assert bench.objects() == before, "a failed plan changed the tenant"
+        check_fired(scenario, fired, emulator)
+        tally("fault scenarios held")
+        tally("fault scenarios stopped with a clear error")
+        return "stopped"
+    plan = Plan([outcome.plan])
+    assert {key_of(c) for c in outcome.plan.changes} == bench.expected, "a fault changed the plan"
+
+    emulator.faults = scenario.faults("apply", seed + 1)
+    fired += emulator.faults.rules
+    [result] = apply_plan(bench.config, plan, opener=opener)
+    emulator.faults = Faults()
+    check_fired(scenario, fired, emulator)
+
+    applied: set[ChangeKey] = set()
+    unknown: set[ChangeKey] = set()
+    if result.error is not None:
+        assert_clear(result.error)
+        assert bench.objects() == before, "apply stopped before writing, yet the tenant changed"
+    else:
+        assert result.report is not None
+        assert not result.report.refused, f"a fault made apply refuse the plan: {result.report.refused}"
+        for r in result.report.results:
+            if r.status == "applied":
+                applied.add(key_of(r.change))
+            elif r.status == "failed":
+                assert_clear(r.message)
+                if "outcome is unknown" in r.message:
+                    unknown.add(key_of(r.change))
+    check_tenant(bench, before, plan, applied, unknown)
+    tally("fault scenarios held")
+    end = "reached" if applied == bench.expected else "stopped"
+    tally(
+        "fault scenarios reached the result"
+        if end == "reached"
+        else "fault scenarios stopped with a clear error"
+    )
+    return end
+
+
+def check_fired(scenario: Scenario, rules: list[Fault], emulator: Emulator) -> None:
+    """The scenario's faults happened (so it tested something)."""
+    if not scenario.must_fire:
+        return
+    if rules:
+        assert any(rule.fired for rule in rules), f"{scenario.name}: no fault fired"
+    if scenario.cap is not None:
+        assert emulator.stats.snapshot()["faults"].get("concurrency"), f"{scenario.name}: the cap never bit"
+
+
+def check_tenant(
+    bench: Bench,
+    before: dict[str, dict[str, Any]],
+    plan: Plan,
+    applied: set[ChangeKey],
+    unknown: set[ChangeKey],
+) -> None:
+    """The tenant holds ``before`` plus the applied changes; a fresh plan shows the rest; it converges."""
+    now = bench.objects()
+    names = [(o["_kind"], o["Name"].casefold()) for o in now.values()]
+    assert len(names) == len(set(names)), f"duplicate names: {sorted(names)}"
+    for guid, old in before.items():
+        if old["Name"].casefold() in UNTOUCHED:
+            assert now.get(guid) == old, f"{old['Name']} was changed though the plan does not name it"
+    fresh = {key_of(c) for c in bench.plan(bench.config, bench.desired).tenants[0].changes}
+    planned = {key_of(c) for c in plan.tenants[0].changes}
+    assert fresh <= planned, f"the tenant moved outside the plan: {sorted(fresh - planned)}"
+    assert not (fresh & applied), f"reported applied but not done: {sorted(fresh & applied)}"
+    missing = (planned - applied - unknown) - fresh
+    assert not missing, f"done but not reported applied: {sorted(missing)}"
+    rest = bench.plan(bench.config, bench.desired)
+    if rest.has_changes:
+        [done] = apply_plan(bench.config, rest, opener=opener)
+        assert done.report is not None and done.report.ok, done.error or done.report
+    assert not bench.plan(bench.config, bench.desired).has_changes, "no convergence after the faults"
+
+
+# --------------------------------------------------------------------------------------------------------
+# The matrix: each fault alone, in the plan and in the apply
+
+
+SINGLE: dict[str, Scenario] = {}
+
+
+def single(
+    name: str,
+    spec: str = "",
+    *,
+    latency_ms: float = 0.0,
+    cap: int | None = None,
+    phases: tuple[str, ...] = ("plan", "apply"),
+) -> None:
+    for phase in phases:
+        SINGLE[f"{name} during {phase}"] = Scenario(
+            f"{name} during {phase}",
+            plan=[spec] if spec and phase == "plan" else [],
+            apply=[spec] if spec and phase == "apply" else [],
+            latency_ms=latency_ms,
+            cap=cap,
+            phases=(phase,),
+        )
+
+
+WRITES = ("apply",)  # faults that hit writes only: the plan does not write
+# Transient: retried until the request goes through.
+single("429 Retry-After seconds", "429:count=2,retry_after=0.05")
+single("429 Retry-After HTTP date", "429:count=2,retry_after=0.05,retry_after_form=date")
+single("500", "500:count=2")
+single("502", "502:count=1")
+single("503", "503:count=2")
+single("504", "504:count=1")
+single("503 HTML page", "html:status=503,count=2")
+single("503 plain text", "text:status=503,count=2")
+single("connection reset", "reset:count=2")
+single("connection closed", "close:count=2")
+single("throttled inside a 200", "throttled_200:count=2")
+single("token expiry", "expire_tokens:after=2,count=1")
+single("failure on page 2", "500:page=2,count=2")
+single("reset on page 3", "reset:page=3,count=1")
+single("write applied, response dropped", "drop_after_write:count=2", phases=WRITES)
+single("write failed with 500 (outcome unknown)", "500:writes_only=true,count=1", phases=WRITES)
+single("latency 30 ms", latency_ms=30)
+single("concurrency cap 1", latency_ms=20, cap=1)
+# Persistent: the run must stop with a clear error, having written nothing it does not report.
+single("503 always", "503")
+single("reset always", "reset")
+single("throttled inside a 200 always", "throttled_200")
+single("tokens always expired", "expire_tokens")
+single("page 2 always fails", "500:page=2")
+single("every write's response dropped", "drop_after_write", phases=WRITES)
+single("every write fails with 500", "500:writes_only=true", phases=WRITES)
+single("New-OutboundConnector always reset", "reset:cmdlet=New-OutboundConnector", phases=WRITES)
+single("429 always", "429:retry_after=0.01")
+
+
+@pytest.mark.parametrize("name", sorted(SINGLE))
+def test_single_fault(bench: Bench, name: str) -> None:
+    run_scenario(bench, SINGLE[name], SEED)
+
+
+def test_matrix_covers_every_fault_kind() -> None:
+    covered = {Fault.parse(spec).kind for s in SINGLE.values() for spec in s.plan + s.apply}
+    assert set(faults_module.KINDS) <= covered, sorted(set(faults_module.KINDS) - covered)
+    statuses = {Fault.parse(spec).status for s in SINGLE.values() for spec in s.plan + s.apply}
+    assert {429, 500, 502, 503, 504} <= statuses
+    assert any(s.latency_ms for s in SINGLE.values()) and any(s.cap for s in SINGLE.values())
+
+
+# --------------------------------------------------------------------------------------------------------
+# Random mixes
+
+
+POOL = [
+    "429:retry_after={r}",
+    "429:retry_after={r},retry_after_form=date",
+    "500",
+    "502",
+    "503",
+    "504",
+    "html:status=503",
+    "text:status=502",
+    "reset",
+    "close",
+    "throttled_200",
+    "expire_tokens",
+    "drop_after_write",
+    "500:page={page}",
+    "reset:page={page}",
+    "500:writes_only=true",
+]
+
+
+def random_scenario(rng: random.Random, index: int) -> Scenario:
+    def spec() -> str:
+        text = rng.choice(POOL).format(r=rng.choice([0.01, 0.05]), page=rng.randint(2, 3))
+        selection = rng.choice(
+            [
+                f"count={rng.randint(1, 3)}",
+                f"fraction={rng.choice([0.1, 0.2, 0.3])}",
+                f"after={rng.randint(0, 6)},count=1",
+            ]
+        )
+        return f"{text}{',' if ':' in text else ':'}{selection}"
+
+    return Scenario(
+        f"mix {index}",
+        plan=[spec() for _ in range(rng.randint(0, 2))],
+        apply=[spec() for _ in range(rng.randint(1, 3))],
+        latency_ms=rng.choice([0.0, 0.0, 5.0, 20.0]),
+        cap=rng.choice([None, None, 2, 3]),
+        phases=("plan", "apply"),
+        must_fire=False,
+    )
+
+
+def run_mixes(bench: Bench, count: int, seed: int) -> dict[str, int]:
+    rng = random.Random(seed)
+    ends = {"reached": 0, "stopped": 0}
+    for index in range(count):
+        scenario = random_scenario(rng, index)
+        try:
+            ends[run_scenario(bench, scenario, seed + index)] += 1
+        except AssertionError as exc:
+            raise AssertionError(f"{scenario}: {exc}") from exc
+    return ends
+
+
+def test_random_fault_mixes(bench: Bench) -> None:
+    ends = run_mixes(bench, 12, SEED)
+    assert ends["reached"] > 0  # the mixes are not all fatal: retries do their work
+
+
+@pytest.mark.long
+def test_random_fault_mixes_long(bench: Bench) -> None:
+    ends = run_mixes(bench, 300, SEED + 1000)
+    assert ends["reached"] > 0 and ends["stopped"] > 0
+
+
+# --------------------------------------------------------------------------------------------------------
+# Through the CLI, with the provider's default retry policy
+
+
+def test_cli_plan_and_apply_ride_out_faults(bench: Bench) -> None:
+    """``exoform plan --out`` under a 503 and ``exoform apply PLAN`` under a dropped write response."""
+    bench.reset()
+    before = bench.objects()
+    runner = CliRunner()
+    env = {"EXOFORM_FAULTS_SECRET": "emulator"}
+    plan_file = bench.repo.root / "plan.json"
+    bench.emulator.faults = Faults(rules=[Fault.parse("503:count=1")])
+    planned = runner.invoke(
+        cli, ["plan", "--out", str(plan_file), "--config", str(bench.repo.config)], env=env
+    )
+    assert planned.exit_code == 0, planned.output
+    assert bench.emulator.faults.rules[0].fired == 1
+    bench.emulator.faults = Faults(rules=[Fault.parse("drop_after_write:count=1")])
+    applied = runner.invoke(cli, ["apply", str(plan_file), "--config", str(bench.repo.config)], env=env)
+    assert applied.exit_code == 0, applied.output
+    assert "Apply for t: 7 applied." in applied.output
+    assert bench.emulator.faults.rules[0].fired == 1
+    bench.emulator.faults = Faults()
+    for guid, old in before.items():
+        if old["Name"].casefold() in UNTOUCHED:
+            assert bench.objects()[guid] == old
+    again = runner.invoke(cli, ["plan", "--detailed-exitcode", "--config", str(bench.repo.config)], env=env)
+    assert again.exit_code == 0, again.output
+
+
+def test_cli_reports_a_failed_write_clearly(bench: Bench) -> None:
+    """A write the service rejects outright (not retried): exit 1, its message, the rest not attempted."""
+    bench.reset()
+    bench.emulator.faults = Faults(
+        rules=[Fault.parse("text:status=400,body=Connector quota exceeded,writes_only=true")]
+    )
+    result = CliRunner().invoke(
+        cli,
+        ["apply", "--auto-approve", "--config", str(bench.repo.config)],
+        env={"EXOFORM_FAULTS_SECRET": "emulator"},
+    )
+    bench.emulator.faults = Faults()
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert re.search(r"FAILED create \w+ \"[^\"]+\": .*Connector quota exceeded", result.output), (
+        result.output
+    )
+    assert "not attempted" in result.output and "Run exoform plan to see what remains." in result.output
