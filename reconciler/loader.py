@@ -133,6 +133,11 @@ class _Abandon(Exception):
     """The current document cannot be read further; the problem is already recorded."""
 
 
+class _StopFile(_Abandon):
+    """The rest of the file is not read at all: parsing on would cost time out of all proportion (ruamel's
+    scanner slows down with every open flow level, so a file of a million '[' would take hours)."""
+
+
 def display_path(path: Path) -> str:
     """``path`` as shown in messages: relative to the working directory when it lies under it."""
     try:
@@ -283,6 +288,8 @@ class _Builder:
             else:
                 try:
                     self._node_event(event, ev)
+                except _StopFile:
+                    return
                 except _Abandon:
                     self.abandoned = True
 
@@ -316,10 +323,11 @@ class _Builder:
                 self.problems.append(
                     Problem(
                         _loc(self.display, event.start_mark),
-                        f"nesting is deeper than {MAX_DEPTH} levels; a connector needs 3",
+                        f"nesting is deeper than {MAX_DEPTH} levels; a connector needs 3 "
+                        "(the rest of the file was not read)",
                     )
                 )
-                raise _Abandon
+                raise _StopFile
             loc = _loc(self.display, event.start_mark)
             collection: YNode = YMap(loc) if is_map else YSeq(loc)
             if self.stack and isinstance(self.stack[-1], YMap) and self.pending_key[-1] is None:
