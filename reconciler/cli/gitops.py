@@ -14,22 +14,25 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from reconciler.cli.plan import (
+from reconciler.cli.common import (
     EXIT_CHANGES,
     EXIT_ERROR,
     config_option,
-    make_plan,
+    fail,
+    load_config_or_exit,
+    parallelism_option,
+    read_tenants,
     report_failures,
     tenant_option,
     use_color,
 )
+from reconciler.cli.plan import make_plan
 
 if TYPE_CHECKING:
-    from reconciler.config import ExoformConfig
     from reconciler.loader import TenantDesired
     from reconciler.plan import Change, Plan, TenantPlan
     from reconciler.providers.base import LiveConnector
@@ -38,33 +41,6 @@ if TYPE_CHECKING:
 #: GitHub Actions runs at most this many jobs from one matrix.
 MATRIX_LIMIT = 256
 DRIFT_MARKER = "<!-- exoform-drift -->"
-
-
-def fail(message: str) -> NoReturn:
-    """Print an error to stderr and exit 1."""
-    click.echo(f"error: {message}", err=True)
-    sys.exit(EXIT_ERROR)
-
-
-def _load_config(config_path: Path) -> ExoformConfig:
-    """exoform.yaml, or exit 1 printing every located problem."""
-    from reconciler.errors import ExoformError, InputError
-    from reconciler.loader import load_config
-
-    try:
-        return load_config(config_path)
-    except InputError as exc:
-        for problem in exc.problems:
-            click.echo(str(problem), err=True)
-        sys.exit(EXIT_ERROR)
-    except ExoformError as exc:
-        fail(str(exc))
-
-
-def _parallelism_option(f: Any) -> Any:
-    return click.option(
-        "--parallelism", type=click.IntRange(1, 64), default=8, show_default=True, help="Tenants at once."
-    )(f)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -97,7 +73,7 @@ def export(config_path: Path, tenant: str, out: Path | None) -> None:
     from reconciler.model import did_you_mean
     from reconciler.providers.registry import open_provider
 
-    config = _load_config(config_path)
+    config = load_config_or_exit(config_path)
     settings = config.tenants.get(tenant)
     if settings is None:
         fail(f"unknown tenant '{tenant}'{did_you_mean(tenant, list(config.tenants))}")
@@ -326,7 +302,7 @@ def drift_markdown(plan: Plan, *, max_chars: int | None = None) -> str:
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True
 )
-@_parallelism_option
+@parallelism_option
 @click.option("--no-color", is_flag=True, help="No colour (also when NO_COLOR is set or not a terminal).")
 def drift(config_path: Path, tenants: tuple[str, ...], fmt: str, parallelism: int, no_color: bool) -> None:
     """Report connectors that differ from the files: exit 0 no drift, 2 drift, 1 error.
@@ -372,7 +348,7 @@ def tenants(config_path: Path, tenants: tuple[str, ...], as_json: bool) -> None:
     from reconciler.errors import ConfigError
     from reconciler.loader import select_tenants
 
-    config = _load_config(config_path)
+    config = load_config_or_exit(config_path)
     try:
         names = select_tenants(config, list(tenants))
     except ConfigError as exc:
@@ -431,28 +407,6 @@ def _managed_keys(outcome_tenant: str, desired: dict[str, TenantDesired]) -> set
     return keys
 
 
-def _read_tenants(
-    config_path: Path, tenants: tuple[str, ...], parallelism: int
-) -> tuple[dict[str, TenantDesired], list[TenantOutcome]]:
-    """The selected tenants' files and their outcomes (live state, plan or error); exits on bad input."""
-    from reconciler.cli.progress import tenant_progress
-    from reconciler.errors import ExoformError, InputError
-    from reconciler.loader import load_all
-    from reconciler.workflow import plan_tenants
-
-    try:
-        config, loaded = load_all(config_path, list(tenants) or None)
-    except InputError as exc:
-        for problem in exc.problems:
-            click.echo(str(problem), err=True)
-        sys.exit(EXIT_ERROR)
-    except ExoformError as exc:
-        fail(str(exc))
-    with tenant_progress(len(loaded), label="Reading tenants") as on_done:
-        outcomes = plan_tenants(config, loaded, parallelism=parallelism, on_done=on_done)
-    return {d.tenant: d for d in loaded}, outcomes
-
-
 def _status_rows(outcomes: list[TenantOutcome], desired: dict[str, TenantDesired]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for outcome in outcomes:
@@ -503,7 +457,7 @@ def status_text(rows: list[dict[str, Any]]) -> str:
 @config_option
 @tenant_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@_parallelism_option
+@parallelism_option
 @click.option(
     "--validate",
     "validate_name",
@@ -541,7 +495,8 @@ def status(
         return
     if recipients:
         fail("--recipient needs --validate CONNECTOR")
-    desired, outcomes = _read_tenants(config_path, tenants, parallelism)
+    _, loaded, outcomes = read_tenants(config_path, tenants, parallelism, label="Reading tenants")
+    desired = {d.tenant: d for d in loaded}
     rows = _status_rows(outcomes, desired)
     if fmt == "json":
         errors = [{"tenant": o.tenant, "error": o.error} for o in outcomes if o.live is None]
@@ -571,7 +526,7 @@ def _validate(
         addresses = [canon_email(r) for r in recipients]
     except ValueError as exc:
         fail(f"--recipient: {exc}")
-    config = _load_config(config_path)
+    config = load_config_or_exit(config_path)
     try:
         names = select_tenants(config, list(tenants))
     except ConfigError as exc:

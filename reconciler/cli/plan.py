@@ -2,84 +2,42 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING
 
 import click
+
+from reconciler.cli.common import (
+    EXIT_CHANGES,
+    EXIT_ERROR,
+    config_option,
+    fail,
+    load_config_or_exit,
+    read_tenants,
+    report_failures,
+    tenant_option,
+    use_color,
+    user_errors,
+)
 
 if TYPE_CHECKING:
     from reconciler.applier import ChangeResult
     from reconciler.plan import Plan
     from reconciler.workflow import TenantOutcome
 
-EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 _print_lock = threading.Lock()
-
-
-def use_color(no_color: bool, stream: Any = None) -> bool:
-    """Colour only on a terminal, never with --no-color or NO_COLOR set."""
-    if no_color or os.environ.get("NO_COLOR"):
-        return False
-    return bool(getattr(stream or sys.stdout, "isatty", lambda: False)())
-
-
-def config_option(f: Any) -> Any:
-    return click.option(
-        "--config",
-        "config_path",
-        type=click.Path(path_type=Path, dir_okay=False),
-        default=Path("exoform.yaml"),
-        show_default=True,
-        help="Path of exoform.yaml.",
-    )(f)
-
-
-def tenant_option(f: Any) -> Any:
-    return click.option(
-        "--tenant", "tenants", multiple=True, help="Tenant name or glob (repeatable); default: all tenants."
-    )(f)
-
-
-def fail(message: str) -> NoReturn:
-    """Print an error to stderr and exit 1."""
-    click.echo(f"error: {message}", err=True)
-    sys.exit(EXIT_ERROR)
 
 
 def make_plan(
     config_path: Path, tenants: tuple[str, ...], parallelism: int
 ) -> tuple[Plan, list[TenantOutcome]]:
     """Load, read and plan the selected tenants; exits on input errors."""
-    from reconciler.errors import ExoformError, InputError
-    from reconciler.loader import load_all
     from reconciler.plan import Plan
-    from reconciler.workflow import plan_tenants
 
-    try:
-        config, desired = load_all(config_path, list(tenants) or None)
-    except InputError as exc:
-        for problem in exc.problems:
-            click.echo(str(problem), err=True)
-        sys.exit(EXIT_ERROR)
-    except ExoformError as exc:
-        fail(str(exc))
-    from reconciler.cli.progress import progress_callback
-
-    outcomes = plan_tenants(config, desired, parallelism=parallelism, on_done=progress_callback(len(desired)))
+    _, _, outcomes = read_tenants(config_path, tenants, parallelism)
     return Plan([o.plan for o in outcomes if o.plan is not None]), outcomes
-
-
-def report_failures(outcomes: list[TenantOutcome]) -> bool:
-    """Print every failed tenant's error to stderr; True when any failed."""
-    failed = [o for o in outcomes if o.error]
-    for outcome in failed:
-        click.echo(f"error: {outcome.error}", err=True)
-    if failed:
-        click.echo(f"{len(failed)} of {len(outcomes)} tenant(s) failed.", err=True)
-    return bool(failed)
 
 
 @click.command()
@@ -184,9 +142,7 @@ def apply(
       exoform apply --tenant contoso            # asks for yes
       exoform apply --auto-approve              # CI without a saved plan
     """
-    from reconciler.errors import ExoformError
-    from reconciler.loader import load_config
-    from reconciler.plan import read_plan
+    from reconciler.plan import Plan, read_plan
     from reconciler.render import render_text
     from reconciler.workflow import apply_plan
 
@@ -194,13 +150,12 @@ def apply(
     if plan_file is not None:
         if tenants:
             fail("--tenant cannot be combined with a plan file: the plan names its tenants")
-        try:
+        with user_errors():
             the_plan = read_plan(plan_file)
-            config = load_config(config_path)
-        except ExoformError as exc:
-            fail(str(exc))
+        config = load_config_or_exit(config_path)
     else:
-        the_plan, outcomes = make_plan(config_path, tenants, parallelism)
+        config, _, outcomes = read_tenants(config_path, tenants, parallelism)
+        the_plan = Plan([o.plan for o in outcomes if o.plan is not None])
         click.echo(render_text(the_plan, color=color), nl=False)
         if report_failures(outcomes):
             sys.exit(EXIT_ERROR)
@@ -217,7 +172,6 @@ def apply(
             if answer.strip() != "yes":
                 click.echo("Apply cancelled.")
                 sys.exit(EXIT_ERROR)
-        config = load_config(config_path)
 
     def on_result(tenant: str, result: ChangeResult) -> None:
         change = result.change

@@ -1,0 +1,106 @@
+"""What every command shares: exit codes, options, error exits, loading and reading tenants."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+
+if TYPE_CHECKING:
+    from reconciler.config import ExoformConfig
+    from reconciler.loader import TenantDesired
+    from reconciler.workflow import TenantOutcome
+
+EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+
+
+def use_color(no_color: bool, stream: Any = None) -> bool:
+    """Colour only on a terminal, never with --no-color or NO_COLOR set."""
+    if no_color or os.environ.get("NO_COLOR"):
+        return False
+    return bool(getattr(stream or sys.stdout, "isatty", lambda: False)())
+
+
+def config_option(f: Any) -> Any:
+    return click.option(
+        "--config",
+        "config_path",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=Path("exoform.yaml"),
+        show_default=True,
+        help="Path of exoform.yaml.",
+    )(f)
+
+
+def tenant_option(f: Any) -> Any:
+    return click.option(
+        "--tenant", "tenants", multiple=True, help="Tenant name or glob (repeatable); default: all tenants."
+    )(f)
+
+
+def parallelism_option(f: Any) -> Any:
+    return click.option(
+        "--parallelism", type=click.IntRange(1, 64), default=8, show_default=True, help="Tenants at once."
+    )(f)
+
+
+def fail(message: str) -> NoReturn:
+    """Print an error to stderr and exit 1."""
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_ERROR)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn exoform's errors into their message on stderr and exit 1: every located problem, one a line."""
+    from reconciler.errors import ExoformError, InputError
+
+    try:
+        yield
+    except InputError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        sys.exit(EXIT_ERROR)
+    except ExoformError as exc:
+        fail(str(exc))
+
+
+def load_config_or_exit(config_path: Path) -> ExoformConfig:
+    """exoform.yaml, or exit 1 printing every located problem."""
+    from reconciler.loader import load_config
+
+    with user_errors():
+        return load_config(config_path)
+
+
+def read_tenants(
+    config_path: Path, tenants: tuple[str, ...], parallelism: int, *, label: str = "Planning tenants"
+) -> tuple[ExoformConfig, list[TenantDesired], list[TenantOutcome]]:
+    """Load the selected tenants' files, then read and plan each (a progress bar on a terminal).
+
+    Exits on bad input; a tenant that cannot be read or planned is an outcome with an error, not an exit.
+    """
+    from reconciler.cli.progress import tenant_progress
+    from reconciler.loader import load_all
+    from reconciler.workflow import plan_tenants
+
+    with user_errors():
+        config, desired = load_all(config_path, list(tenants) or None)
+    with tenant_progress(len(desired), label=label) as on_done:
+        outcomes = plan_tenants(config, desired, parallelism=parallelism, on_done=on_done)
+    return config, desired, outcomes
+
+
+def report_failures(outcomes: list[TenantOutcome]) -> bool:
+    """Print every failed tenant's error to stderr; True when any failed."""
+    failed = [o for o in outcomes if o.error]
+    for outcome in failed:
+        click.echo(f"error: {outcome.error}", err=True)
+    if failed:
+        click.echo(f"{len(failed)} of {len(outcomes)} tenant(s) failed.", err=True)
+    return bool(failed)
