@@ -259,6 +259,7 @@ def test_connector_file_structured(workspace: Workspace, data: bytes) -> None:
 
 
 @pytest.mark.long
+@pytest.mark.timeout(1200)
 @LONG
 @given(hostile_text())
 def test_connector_file_arbitrary_input_long(workspace: Workspace, data: bytes) -> None:
@@ -266,6 +267,7 @@ def test_connector_file_arbitrary_input_long(workspace: Workspace, data: bytes) 
 
 
 @pytest.mark.long
+@pytest.mark.timeout(1200)
 @LONG
 @given(mutated(VALID_CONNECTORS))
 def test_connector_file_mutated_long(workspace: Workspace, data: bytes) -> None:
@@ -273,6 +275,7 @@ def test_connector_file_mutated_long(workspace: Workspace, data: bytes) -> None:
 
 
 @pytest.mark.long
+@pytest.mark.timeout(1200)
 @LONG
 @given(yaml_documents())
 def test_connector_file_structured_long(workspace: Workspace, data: bytes) -> None:
@@ -290,6 +293,7 @@ def test_config_file_fuzzed(workspace: Workspace, data: bytes) -> None:
 
 
 @pytest.mark.long
+@pytest.mark.timeout(1200)
 @LONG
 @given(st.one_of(mutated(VALID_CONFIG), yaml_documents(), hostile_text()))
 def test_config_file_fuzzed_long(workspace: Workspace, data: bytes) -> None:
@@ -582,6 +586,7 @@ def test_plan_file_edited_content_with_valid_digest(plan_bench: PlanBench, data:
 
 
 @pytest.mark.long
+@pytest.mark.timeout(1200)
 @LONG
 @given(st.data())
 def test_plan_file_byte_edits_long(plan_bench: PlanBench, data: st.DataObject) -> None:
@@ -589,6 +594,7 @@ def test_plan_file_byte_edits_long(plan_bench: PlanBench, data: st.DataObject) -
 
 
 @pytest.mark.long
+@pytest.mark.timeout(1200)
 @LONG
 @given(st.data())
 def test_plan_file_edited_content_long(plan_bench: PlanBench, data: st.DataObject) -> None:

@@ -207,6 +207,7 @@ def test_killed_apply_converges(tenant: Tenant, tmp_path: Path) -> None:
 
 
 @pytest.mark.long
+@pytest.mark.timeout(1200)
 def test_killed_apply_converges_long(tenant: Tenant, tmp_path: Path) -> None:
     run_trials(tenant, tmp_path, trials=100, seed=SEED + 1)
 

@@ -410,6 +410,7 @@ def test_random_fault_mixes(bench: Bench) -> None:
 
 
 @pytest.mark.long
+@pytest.mark.timeout(1200)
 def test_random_fault_mixes_long(bench: Bench) -> None:
     ends = run_mixes(bench, 300, SEED + 1000)
     assert ends["reached"] > 0 and ends["stopped"] > 0
