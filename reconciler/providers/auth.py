@@ -111,7 +111,31 @@ def resolve_endpoints(tenant: str, settings: TenantConfig) -> Endpoints:
 
 
 def tls_context(ca_bundle: Path | None = None) -> ssl.SSLContext:
-    """A verifying TLS context: the system trust store, plus the CAs of ``ca_bundle`` when given."""
+    """A verifying TLS context: the system trust store, plus the CAs of ``ca_bundle`` when given.
+
+    Loading the system trust store costs tens of milliseconds of CPU, so contexts are built once per
+    process and shared (thread-safe; an ``SSLContext`` may wrap sockets from many threads at once).  The
+    cache key is the bundle's resolved path with its size and modification time, so a bundle that is
+    replaced on disk is loaded anew.  Callers must not change a returned context.  An unreadable bundle
+    raises :class:`ConfigError` each time (failures are not cached).
+    """
+    key: tuple[str, int, int] | None = None
+    if ca_bundle is not None:
+        try:
+            resolved = ca_bundle.resolve()
+            stat = resolved.stat()
+            key = (str(resolved), stat.st_size, stat.st_mtime_ns)
+        except OSError as exc:
+            raise ConfigError(f"ca_bundle {ca_bundle}: cannot load CA certificates ({exc})") from None
+    with _TLS_LOCK:
+        context = _TLS_CONTEXTS.get(key)
+        if context is None:
+            context = _new_tls_context(ca_bundle)
+            _TLS_CONTEXTS[key] = context
+        return context
+
+
+def _new_tls_context(ca_bundle: Path | None) -> ssl.SSLContext:
     context = ssl.create_default_context()
     if ca_bundle is not None:
         try:
@@ -119,6 +143,11 @@ def tls_context(ca_bundle: Path | None = None) -> ssl.SSLContext:
         except (OSError, ssl.SSLError) as exc:
             raise ConfigError(f"ca_bundle {ca_bundle}: cannot load CA certificates ({exc})") from None
     return context
+
+
+_TLS_LOCK = threading.Lock()
+#: (resolved bundle path, size, mtime) or None (system store only) -> the shared context.
+_TLS_CONTEXTS: dict[tuple[str, int, int] | None, ssl.SSLContext] = {}
 
 
 def tls_failure(exc: BaseException) -> str | None:

@@ -43,6 +43,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 from reconciler.config import ExoformConfig, TenantConfig
 from reconciler.errors import AuthError, ExoformError, ReadError, WriteError
 from reconciler.model import FIELDS, Connector, Kind, from_live
+from reconciler.providers import pool
 from reconciler.providers.auth import ROLE_HINT, TokenSource, msal_credential, resolve_endpoints, tls_context
 from reconciler.providers.auth import tls_failure as _tls_failure
 from reconciler.providers.base import LiveConnector, LiveState
@@ -79,6 +80,18 @@ class RetryPolicy:
         """The wait after failed attempt number ``attempt`` (1-based): exponential, jittered."""
         ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
         return random.uniform(ceiling / 2, ceiling)
+
+
+def retry_policy(settings: TenantConfig, **overrides: float) -> RetryPolicy:
+    """The tenant's :class:`RetryPolicy`: ``retry_max_attempts`` and ``retry_max_seconds`` of exoform.yaml
+    (bounds on attempts per call and on the total time one call may spend retrying), the rest defaults or
+    ``overrides``."""
+    values: dict[str, Any] = {
+        "max_attempts": settings.retry_max_attempts,
+        "max_total": float(settings.retry_max_seconds),
+    }
+    values.update(overrides)
+    return RetryPolicy(**values)
 
 
 class CallFailure(Exception):
@@ -787,9 +800,12 @@ def open_exchange(
         raise AuthError(tenant, "the exchange provider needs auth in exoform.yaml")
     endpoints = resolve_endpoints(tenant, settings)
     context = tls_context(config.path(settings.ca_bundle) if settings.ca_bundle else None)
-    policy = policy or RetryPolicy()
-    limits = httpx.Limits(max_connections=max(settings.read_concurrency, settings.write_concurrency) + 4)
-    http = httpx.Client(verify=context, follow_redirects=False, timeout=policy.timeout, limits=limits)
+    policy = policy or retry_policy(settings)
+    # The client is this provider's own; its connections come from the pool shared by every provider
+    # that trusts the same CAs (see reconciler.providers.pool), and close() releases only the lease.
+    http = httpx.Client(
+        transport=pool.lease(context), verify=context, follow_redirects=False, timeout=policy.timeout
+    )
     auth = settings.auth
     tokens = TokenSource(
         tenant,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from reconciler.config import ExoformConfig, TenantConfig
 from reconciler.providers.auth import CLOUDS, TokenSource
-from reconciler.providers.exchange import ExchangeProvider, InvokeClient, RetryPolicy
+from reconciler.providers.exchange import ExchangeProvider, InvokeClient, RetryPolicy, retry_policy
 
 #: The host the in-process client pretends to talk to (``.invalid`` can never resolve).
 LOCAL_BASE_URL = "https://local.exoform.invalid"
@@ -52,7 +52,8 @@ def open_local(
         tokens=tokens,
         api_base=LOCAL_BASE_URL,
         tenant_segment=segment,
-        policy=policy or RetryPolicy(max_attempts=3, base_delay=0.05, max_delay=0.5, max_total=10),
+        # In process there is no network to wait for: short backoff, the tenant's attempt and time limits.
+        policy=policy or retry_policy(settings, base_delay=0.05, max_delay=0.5),
         read_concurrency=settings.read_concurrency,
         write_concurrency=settings.write_concurrency,
     )
