@@ -180,7 +180,7 @@ def assert_clear(message: str | None) -> None:
     assert message and message.strip()
     assert "Traceback" not in message and "object at 0x" not in message and "<class" not in message, message
     assert len(message) < 3000, message
-    assert message.startswith("tenant t:") or "t:" in message, message
+    assert "tenant t:" in message, f"the error does not name the tenant: {message}"
 
 
 def run_scenario(bench: Bench, scenario: Scenario, seed: int) -> str:
