@@ -21,7 +21,7 @@ from typing import Literal
 from pydantic import ValidationError
 
 from reconciler.errors import ExoformError
-from reconciler.model import MODELS
+from reconciler.model import MODELS, Connector
 from reconciler.plan import Change, TenantPlan, fingerprint
 from reconciler.providers.base import LiveConnector, LiveState, Provider
 
@@ -139,19 +139,24 @@ def apply_tenant(
     return report
 
 
+def _planned(change: Change) -> Connector:
+    """The connector a create or update leads to, validated again with every rule of the service: a plan
+    file is data from outside, and nothing unvalidated is ever written."""
+    try:
+        return MODELS[change.kind].model_validate(change.after)
+    except ValidationError as exc:
+        raise ExoformError(f"the planned {change.kind} '{change.name}' is not valid: {exc}") from None
+
+
 def _write(change: Change, live: LiveState, provider: Provider) -> None:
     if change.action == "create":
-        assert change.after is not None
-        try:
-            connector = MODELS[change.kind].model_validate(change.after)
-        except ValidationError as exc:
-            raise ExoformError(f"the planned {change.kind} '{change.name}' is not valid: {exc}") from None
-        provider.create(connector, skip_fields=frozenset(change.ignored))
+        provider.create(_planned(change), skip_fields=frozenset(change.ignored))
         return
     current = _live_for(change, live)
-    assert current is not None  # stale_reasons checked it
+    if current is None:  # stale_reasons found it; only a change naming no guid can get here
+        raise ExoformError(f"{change.kind} '{change.name}' is not in the tenant")
     if change.action == "update":
-        assert change.after is not None
-        provider.update(current, {f: change.after[f] for f in change.fields})
+        wanted = _planned(change).managed_fields()
+        provider.update(current, {f: wanted[f] for f in change.fields})
     else:
         provider.delete(current)

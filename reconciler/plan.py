@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -208,6 +209,21 @@ def _kind(value: Any) -> Kind:
     return cast(Kind, value)
 
 
+def _check_change_shape(c: dict[str, Any]) -> None:
+    """A change must carry what apply needs: creates and updates their values, updates and deletes the
+    live object's identity and fingerprint."""
+    action, name = c["action"], c.get("name")
+    after = c.get("after")
+    if action in ("create", "update"):
+        if not isinstance(after, dict):
+            raise PlanError(f"not a valid exoform plan: the {action} of {name!r} has no 'after' values")
+        missing = [f for f in c.get("fields", []) if f not in after]
+        if missing:
+            raise PlanError(f"not a valid exoform plan: the {action} of {name!r} lacks values for {missing}")
+    if action in ("update", "delete") and not (c.get("guid") and c.get("fingerprint")):
+        raise PlanError(f"not a valid exoform plan: the {action} of {name!r} has no guid or fingerprint")
+
+
 def _plan_from_json(data: Any) -> Plan:
     _expect(data, dict, "the plan")
     version = data.get("format_version")
@@ -225,6 +241,7 @@ def _plan_from_json(data: Any) -> Plan:
             action = c["action"]
             if action not in ACTIONS:
                 raise PlanError(f"not a valid exoform plan: unknown action {action!r}")
+            _check_change_shape(c)
             changes.append(
                 Change(
                     action=action,
@@ -267,12 +284,16 @@ def write_plan(plan: Plan, path: Path) -> None:
     """Write the plan file (owner-readable only, atomically), with its digest."""
     body = plan.to_json()
     body["digest"] = plan_digest(body)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(body, fh, indent=2, sort_keys=True)
-        fh.write("\n")
-    os.replace(tmp, path)
+    # mkstemp creates a new file, owner-only, never following a link someone left in its place.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(body, fh, indent=2, sort_keys=True)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 MAX_PLAN_BYTES = 64 * 1024 * 1024

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -93,3 +95,23 @@ def test_fingerprint_moves_with_managed_values_not_ignored_ones() -> None:
     assert fingerprint("g2", {"comment": "a", "enabled": True}) != base
     ignored = frozenset({"comment"})
     assert fingerprint("g", {"comment": "a"}, ignored) == fingerprint("g", {"comment": "b"}, ignored)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda c: c.update(after=None), "has no 'after' values"),
+        (lambda c: c["after"].pop("tls_settings"), "lacks values for ['tls_settings']"),
+        (lambda c: c.update(guid=None), "has no guid or fingerprint"),
+    ],
+)
+def test_change_without_what_apply_needs_is_refused(tmp_path: Path, edit: Any, message: str) -> None:
+    from reconciler.plan import plan_digest
+
+    body = sample_plan().to_json()
+    edit(body["tenants"][0]["changes"][0])
+    body["digest"] = plan_digest(body)
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(body))
+    with pytest.raises(PlanError, match=re.escape(message)):
+        read_plan(path)

@@ -285,3 +285,24 @@ def test_json_and_markdown_formats(repo: Repo) -> None:
     assert change["after"]["sender_ip_addresses"] == ["203.0.113.10"]
     md = repo.run("plan", "--format", "markdown").stdout
     assert md.startswith("<!-- exoform-plan -->") and "| `t` | 1 | 0 | 0 |" in md
+
+
+def test_edited_update_values_are_validated_again_before_writing(repo: Repo) -> None:
+    from reconciler.plan import plan_digest
+
+    repo.write("out.yaml", FILTER_OUT)
+    assert repo.plan_and_apply().exit_code == 0
+    repo.write("out.yaml", FILTER_OUT + "    comment: reviewed\n")
+    path = repo.root / "plan.json"
+    assert repo.run("plan", "--out", str(path)).exit_code == 0
+    body = json.loads(path.read_text())
+    del body["digest"]
+    change = body["tenants"][0]["changes"][0]
+    change["after"]["tls_settings"] = "DomainValidation"  # without tls_domain: the service's rules refuse it
+    change["fields"].append("tls_settings")
+    body["digest"] = plan_digest(body)  # someone who knows the format re-signs it
+    path.write_text(json.dumps(body))
+    result = repo.run("apply", str(path))
+    assert result.exit_code == 1
+    assert "tls_settings DomainValidation needs tls_domain" in result.output
+    assert repo.live()[("OutboundConnector", "To filter")]["TlsSettings"] == "CertificateValidation"

@@ -676,16 +676,11 @@ INCONSISTENT: dict[str, Callable[[dict[str, Any]], bytes]] = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plan reader/applier: a plan whose digest matches but whose create/update lacks 'after', or "
-    "whose update's 'fields' name a value 'after' lacks, ends in KeyError/AssertionError "
-    "(reconciler/applier.py _write, lines 144/154/155; reconciler/plan.py _plan_from_json does not check)",
-)
 @pytest.mark.parametrize("case", sorted(INCONSISTENT))
 def test_plan_with_inconsistent_change_is_refused(plan_bench: PlanBench, plan_repo: Repo, case: str) -> None:
     before = plan_repo.state.read_bytes()
     (plan_repo.root / "bad-plan.json").write_bytes(INCONSISTENT[case](plan_bench.body))
     result = cli(plan_repo, "apply", str(plan_repo.root / "bad-plan.json"))
     assert result.exit_code == 1, result.output
+    assert "not a valid exoform plan" in result.output
     assert plan_repo.state.read_bytes() == before

@@ -400,12 +400,6 @@ def test_exported_files_hold_no_secret_and_follow_the_umask(
     assert ORG not in "".join(p.read_text() for p in files)  # no tenant identity either
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plan.write_plan opens its temp file with O_CREAT|O_TRUNC but no O_EXCL and no fchmod: a "
-    "leftover .NAME.tmp (a crashed earlier write) keeps its mode, so the plan file ends up 0644 "
-    "(reconciler/plan.py, write_plan)",
-)
 def test_plan_file_is_owner_only_despite_a_leftover_temp_file(repo: Repo, open_umask: None) -> None:
     repo.write("relay.yaml", inbound("Relay"))
     out = repo.root / "plan.json"
