@@ -5,7 +5,23 @@ Contract: no message ever contains a secret, a token or a client assertion.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+#: A value quoted in a message is cut to this many characters, so a 5,000-digit number or a huge scalar
+#: does not flood the terminal or the annotations.
+MAX_QUOTED = 80
+_QUOTED = re.compile("'([^'\\n]{" + str(MAX_QUOTED + 1) + ",})'")
+
+
+def clip_quoted(message: str) -> str:
+    """``message`` with every quoted value longer than :data:`MAX_QUOTED` characters shortened."""
+
+    def cut(match: re.Match[str]) -> str:
+        value = match.group(1)
+        return f"'{value[:60]}…{value[-10:]}' ({len(value):,} characters)"
+
+    return _QUOTED.sub(cut, message)
 
 
 class ExoformError(Exception):
@@ -31,6 +47,9 @@ class Problem:
     location: Location
     message: str
     severity: str = "error"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", clip_quoted(self.message))
 
     def __str__(self) -> str:
         return f"{self.location}: {self.severity}: {self.message}"

@@ -595,8 +595,10 @@ def _validation_problems(
             message = _FRIENDLY[kind]
             if isinstance(given, bool):
                 message += f", got {str(given).lower()}"
-            elif isinstance(given, str | int | float):
+            elif isinstance(given, str):
                 message += f", got {given!r}"
+            elif isinstance(given, int | float):
+                message += f", got '{given}'"  # quoted, so a 5,000-digit number is clipped like text
             if kind == "bool_type" and isinstance(given, str) and given.lower() in _YAML11_BOOLS:
                 message += " (YAML 1.2 reads yes/no/on/off as text)"
         elif kind == "literal_error":

@@ -472,3 +472,13 @@ def test_values_under_auth_are_never_echoed(run: Run, line: str, expected: str) 
     result = run({}, config=config)
     assert_only_error(result, expected)
     assert "98765432" not in result.output and "s3cr3t" not in result.output
+
+
+def test_huge_values_are_clipped_in_messages(run: Run) -> None:
+    digits = "9" * 5000
+    text = "kind: InboundConnector\nname: x\nconnector_type: Partner\nsender_domains: [a.com]\n"
+    text += f"enabled: {digits}\n"
+    result = run({"conn/a.yaml": text})
+    (line,) = error_lines(result)
+    assert len(line) < 250, line
+    assert line.startswith("conn/a.yaml:5:10: error: '9999") and "(5,000 characters)" in line
