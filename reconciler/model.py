@@ -21,8 +21,10 @@ import difflib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Annotated, Any, ClassVar, Literal
+from types import UnionType
+from typing import Annotated, Any, ClassVar, Literal, Union, cast, get_args, get_origin
 
+from annotated_types import MaxLen, MinLen
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -529,7 +531,24 @@ def from_live(kind: Kind, obj: dict[str, Any]) -> Connector:
     Unknown properties are ignored (the service's property set grows); a property it does not return is
     taken at its default.  A value exoform would refuse to write (a private EFSkipIPs entry, say) is kept
     as the service holds it.  Raises ``pydantic.ValidationError`` when a value cannot be read at all.
+
+    The result is exactly :func:`from_live_validated`'s: the same normalizing functions, taken from the
+    model's own annotations, applied to the same values.  Reading a big tenant spends much of its CPU here,
+    so the common case -- every value of its plain JSON type, every property spelled as documented --
+    skips the key mapping and pydantic's validation and builds the model with ``model_construct``.
+    Anything else (another spelling, a wrong type, a missing required field, a value pydantic would
+    refuse) goes through :func:`from_live_validated`, which gives the same model or the error.
     """
+    fast = _FAST[kind]
+    if fast is not None:
+        model = _from_live_fast(kind, obj, fast)
+        if model is not None:
+            return model
+    return from_live_validated(kind, obj)
+
+
+def from_live_validated(kind: Kind, obj: dict[str, Any]) -> Connector:
+    """:func:`from_live` through pydantic validation only: the reference its fast path must equal."""
     values: dict[str, Any] = {}
     lowered = {k.lower(): v for k, v in obj.items()}
     for name, spec in FIELDS[kind].items():
@@ -545,4 +564,201 @@ def from_live(kind: Kind, obj: dict[str, Any]) -> Connector:
         values[name] = value
     if kind == "InboundConnector":
         values["sender_domains"] = [d for d in values.get("sender_domains", []) if d.strip() != "smtp:;1"]
-    return MODELS[kind].model_validate(values, context={"skip_rules": True, "live": True})
+    return MODELS[kind].model_validate(values, context=_LIVE_CONTEXT)
+
+
+_MISSING = object()
+
+
+def _from_live_fast(kind: Kind, obj: dict[str, Any], fast: list[_FastField]) -> Connector | None:
+    """:func:`from_live_validated`'s model built without validation, or None when in any doubt."""
+    known, parameters = _KEYS[kind]
+    unknown = obj.keys() - known
+    if unknown and any(key.lower() in parameters for key in unknown):
+        return None  # a parameter spelled in another case: the validated path maps it
+    # Every parameter present is spelled as documented, so obj.get(parameter) is what the case-insensitive
+    # mapping of the validated path finds.
+    inbound = kind == "InboundConnector"
+    values: dict[str, Any] = {}
+    try:
+        for name, parameter, multi, normalize in fast:
+            value = obj.get(parameter, _MISSING)
+            if value is _MISSING:
+                continue
+            if multi:
+                if value is None:
+                    value = []
+                elif type(value) is str:
+                    value = [value]
+                if inbound and name == "sender_domains":
+                    value = [d for d in value if d.strip() != "smtp:;1"]
+            elif name == "comment" and value is None:
+                value = ""
+            values[name] = normalize(value)
+        if inbound and "sender_domains" not in values:
+            values["sender_domains"] = []
+    except Exception:  # any doubt: the validated path decides (the same result or the error)
+        return None
+    if not _REQUIRED[kind] <= values.keys():
+        return None
+    full = dict(values)
+    for name, factory, default in _DEFAULTS[kind]:
+        if name not in full:
+            full[name] = factory() if factory is not None else default
+    return MODELS[kind].model_construct(set(values), **full)
+
+
+_LIVE_CONTEXT: dict[str, Any] = {"skip_rules": True, "live": True}
+#: Get properties besides the parameters (reference section 2): keys known not to be case variants of a
+#: parameter, so an object holding only known keys needs no case-insensitive key mapping.
+_READ_ONLY_PROPERTIES = [
+    *(
+        "AdminDisplayName",
+        "ExchangeVersion",
+        "DistinguishedName",
+        "Identity",
+        "ObjectCategory",
+        "ObjectClass",
+    ),
+    *("WhenChanged", "WhenCreated", "WhenChangedUTC", "WhenCreatedUTC", "ExchangeObjectId", "Id", "Guid"),
+    *("OrganizationalUnitRoot", "OrganizationId", "OriginatingServer", "IsValid", "ObjectState"),
+    *("NameHashGuid", "OrganizationalUnitRootInternal", "ConnectorSource", "EFTestMode"),
+    *("ScanAndDropRecipients", "EFSkipMailGateway", "LinkForModifiedConnector", "IsValidated"),
+    "LastValidationTimestamp",
+]
+
+
+def _key_tables(kind: Kind) -> tuple[frozenset[str], frozenset[str]]:
+    """(property names whose spelling is known, lower-cased parameter names) of ``kind``."""
+    parameters = [spec.parameter for spec in FIELDS[kind].values()]
+    known = {*parameters, *_READ_ONLY_PROPERTIES}
+    assert len({k.lower() for k in known}) == len(known), "known property names must differ in more than case"
+    return frozenset(known), frozenset(p.lower() for p in parameters)
+
+
+_KEYS = {kind: _key_tables(kind) for kind in KINDS}
+
+
+class _LiveInfo:
+    """What the model's validators read of ``ValidationInfo`` on live state (only ``context``)."""
+
+    context = _LIVE_CONTEXT
+
+
+class _NotFast(Exception):
+    """The value is not of the plain expected type: let pydantic validate it."""
+
+
+def _fast_field(info: Any) -> Callable[[Any], Any] | None:
+    """A function giving what validation gives for one field's value (or raising), built from the field's
+    annotation and validators; None for a field shape this does not know (then the kind has no fast path)."""
+    annotation, metadata = info.annotation, list(info.metadata)
+    live = cast(ValidationInfo, _LiveInfo())
+    origin, args = get_origin(annotation), get_args(annotation)
+    if annotation is bool and not metadata:
+
+        def boolean(value: Any) -> Any:
+            if type(value) is not bool:
+                raise _NotFast
+            return value
+
+        return boolean
+    if annotation is str and all(isinstance(m, MinLen | MaxLen) for m in metadata):
+        low = max([m.min_length for m in metadata if isinstance(m, MinLen)], default=0)
+        high = min([m.max_length for m in metadata if isinstance(m, MaxLen)], default=None)
+
+        def text(value: Any) -> Any:
+            if type(value) is not str or len(value) < low or (high is not None and len(value) > high):
+                raise _NotFast
+            return value
+
+        return text
+    literal_args = args if origin is Literal else ()
+    optional = False
+    if origin in (Union, UnionType) and type(None) in args:
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) == 1 and get_origin(rest[0]) is Literal:
+            literal_args, optional = get_args(rest[0]), True
+    if literal_args and len(metadata) == 1 and isinstance(metadata[0], BeforeValidator):
+        before = metadata[0].func
+        allowed = frozenset(literal_args)
+
+        def choice(value: Any) -> Any:
+            if value is None and optional:
+                return None
+            fixed = before(value)  # type: ignore[call-arg]
+            if type(fixed) is not str or fixed not in allowed:
+                raise _NotFast
+            return fixed
+
+        return choice
+    if origin in (Union, UnionType) and set(args) == {str, type(None)}:
+        if len(metadata) == 1 and isinstance(metadata[0], AfterValidator):
+            after = metadata[0].func
+
+            def optional_text(value: Any) -> Any:
+                if value is not None and type(value) is not str:
+                    raise _NotFast
+                return after(value, live)  # type: ignore[call-arg]
+
+            return optional_text
+        return None
+    if origin is list and len(args) == 1 and get_origin(args[0]) is Annotated:
+        item_type, *item_metadata = get_args(args[0])
+        if (
+            item_type is str
+            and len(item_metadata) == 1
+            and isinstance(item_metadata[0], AfterValidator)
+            and len(metadata) == 1
+            and isinstance(metadata[0], AfterValidator)
+        ):
+            item, whole = item_metadata[0].func, metadata[0].func
+
+            def entries(value: Any) -> Any:
+                if type(value) is not list:
+                    raise _NotFast
+                out = []
+                for entry in value:
+                    if type(entry) is not str:
+                        raise _NotFast
+                    out.append(item(entry, live))  # type: ignore[call-arg]
+                return whole(out)  # type: ignore[call-arg]
+
+            return entries
+    return None
+
+
+_FastField = tuple[str, str, bool, Callable[[Any], Any]]
+
+
+def _fast_fields(kind: Kind) -> list[_FastField] | None:
+    """(field, parameter, multi-valued, normalizer) per managed field; None when a field's shape is unknown
+    to :func:`_fast_field` (then that kind always goes through validation: correct, slower)."""
+    model = MODELS[kind]
+    table: list[_FastField] = []
+    for name, spec in FIELDS[kind].items():
+        normalize = _fast_field(model.model_fields[name])
+        if normalize is None:
+            return None
+        table.append((name, spec.parameter, spec.multi, normalize))
+    return table
+
+
+def _defaults(kind: Kind) -> list[tuple[str, Callable[[], Any] | None, Any]]:
+    """(field, default factory, default) of every field: what ``model_construct`` would fill in itself."""
+    result: list[tuple[str, Callable[[], Any] | None, Any]] = []
+    for name, info in MODELS[kind].model_fields.items():
+        if info.is_required():
+            continue
+        factory = cast(Callable[[], Any] | None, info.default_factory)
+        default = None if factory is not None else info.default
+        assert default is None or type(default) in (str, bool, int), "shared defaults must be immutable"
+        result.append((name, factory, default))
+    return result
+
+
+_FAST: dict[Kind, list[_FastField] | None] = {kind: _fast_fields(kind) for kind in KINDS}
+_DEFAULTS = {kind: _defaults(kind) for kind in KINDS}
+_REQUIRED: dict[Kind, frozenset[str]] = {
+    kind: frozenset(n for n, f in MODELS[kind].model_fields.items() if f.is_required()) for kind in KINDS
+}

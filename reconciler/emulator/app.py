@@ -26,7 +26,7 @@ import json
 import threading
 import time
 import uuid
-from collections import Counter
+from collections import Counter, OrderedDict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
@@ -78,6 +78,7 @@ class Emulator:
         self.identity = Identity(self.config)
         self._in_flight: Counter[str] = Counter()
         self._lock = threading.Lock()
+        self._pages = _PageCache()
 
     # -- tenants -----------------------------------------------------------------------------------
 
@@ -262,38 +263,89 @@ class Emulator:
             if drop is not None:
                 self.stats.count_fault(drop.label)
                 raise ConnectionFault("close")
-        return self._result_response(request, tenant_name, canonical, result, offset, page)
+        return self._result_response(request, tenant_name, canonical, result, offset, page, parameters)
 
     def _result_response(
-        self, request: httpx.Request, tenant: str, cmdlet: str, result: Result, offset: int, page: int
+        self,
+        request: httpx.Request,
+        tenant: str,
+        cmdlet: str,
+        result: Result,
+        offset: int,
+        page: int,
+        parameters: Any = None,
     ) -> httpx.Response:
         values = result.values
         headers = {"request-id": str(uuid.uuid4())}
-        payload: dict[str, Any] = {
-            "@odata.context": (
-                f"{_base(request)}/adminapi/beta/{tenant}/$metadata#Collection(Exchange.GenericHashTable)"
-            )
-        }
+        context = f"{_base(request)}/adminapi/beta/{tenant}/$metadata#Collection(Exchange.GenericHashTable)"
+        next_link: str | None = None
+        size = 0
         if cmdlet.startswith("Get-"):
-            size = _page_size(request, self.config.page_size)
-            if size is not None:
-                headers["preference-applied"] = f"odata.maxpagesize={size}"
-            size = size or self.config.page_size
-            chunk = values[offset : offset + size]
+            asked = _page_size(request, self.config.page_size)
+            if asked is not None:
+                headers["preference-applied"] = f"odata.maxpagesize={asked}"
+            size = asked or self.config.page_size
             if offset + size < len(values):
-                payload["@odata.nextLink"] = _next_link(request, offset + size, page + 1)
-            values = chunk
+                next_link = _next_link(request, offset + size, page + 1)
         select = request.url.params.get("$select")
-        if select:
-            wanted = {s.strip().casefold() for s in select.split(",") if s.strip()}
-            values = [{k: v for k, v in obj.items() if k.casefold() in wanted} for obj in values]
-        payload["value"] = values
+        key: tuple[Any, ...] | None = None
+        if result.version is not None:
+            key = (result.version, cmdlet, _canonical(parameters), offset, size, select)
+        encoded = self._pages.get(key) if key is not None else None
+        if encoded is None:
+            if cmdlet.startswith("Get-"):
+                values = values[offset : offset + size]
+            if select:
+                wanted = {s.strip().casefold() for s in select.split(",") if s.strip()}
+                values = [{k: v for k, v in obj.items() if k.casefold() in wanted} for obj in values]
+            encoded = json.dumps(values).encode()
+            if key is not None:
+                self._pages.put(key, encoded)
+        # The same bytes json.dumps gives for the whole payload, with the (cached) value list spliced in.
+        parts = [b'{"@odata.context": ', json.dumps(context).encode()]
+        if next_link is not None:
+            parts += [b', "@odata.nextLink": ', json.dumps(next_link).encode()]
+        parts += [b', "value": ', encoded]
         if result.warnings and page == 1:
-            payload["@adminapi.warnings"] = result.warnings
-        return _json(200, payload, headers=headers)
+            parts += [b', "@adminapi.warnings": ', json.dumps(result.warnings).encode()]
+        parts.append(b"}")
+        return httpx.Response(200, content=b"".join(parts), headers={"content-type": JSON_TYPE, **headers})
 
 
 # -- helpers ----------------------------------------------------------------------------------------------
+
+
+class _PageCache:
+    """Encoded ``value`` lists of recent reads, keyed by the state version they were made from (so a write,
+    which makes a new version, is never answered from the cache).  Bounded; thread-safe."""
+
+    MAX_ENTRIES = 32
+    MAX_BYTES = 8_000_000
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> bytes | None:
+        with self._lock:
+            encoded = self._entries.get(key)
+            if encoded is not None:
+                self._entries.move_to_end(key)
+            return encoded
+
+    def put(self, key: tuple[Any, ...], encoded: bytes) -> None:
+        if len(encoded) > self.MAX_BYTES:
+            return
+        with self._lock:
+            self._entries[key] = encoded
+            while len(self._entries) > self.MAX_ENTRIES:
+                self._entries.popitem(last=False)
+
+
+def _canonical(parameters: Any) -> str:
+    """The request's parameters as one comparable text (key order and spelling of names kept: a cache
+    key may only be too specific, never too broad)."""
+    return json.dumps(parameters, sort_keys=True, default=str)
 
 
 def _base(request: httpx.Request) -> str:
