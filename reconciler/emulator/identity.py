@@ -22,6 +22,7 @@ import hashlib
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -113,6 +114,9 @@ class Identity:
         self._lock = threading.Lock()
         self._generation = 0
         self.issued = 0
+        #: Claims of tokens whose signature was verified (an RSA check per request costs more than the rest
+        #: of a small read); only tokens this emulator signed get here.
+        self._verified: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     # -- discovery ---------------------------------------------------------------------------------
 
@@ -408,17 +412,26 @@ class Identity:
         if not authorization or not authorization.lower().startswith("bearer "):
             raise AuthFailure(401, "no bearer token")
         token = authorization[len("bearer ") :].strip()
-        try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                key=self._key.public_key(),
-                algorithms=["RS256"],
-                options={"require": ["exp", "aud", "tid"], "verify_aud": False},
-            )
-        except jwt.ExpiredSignatureError:
-            raise AuthFailure(401, "the access token has expired") from None
-        except jwt.PyJWTError:
-            raise AuthFailure(401, "the access token is invalid") from None
+        with self._lock:
+            known = self._verified.get(token)
+        if known is not None and float(known.get("nbf", 0)) <= time.time() < float(known["exp"]):
+            claims = known  # signature checked before; the times are checked again, as jwt.decode does
+        else:
+            try:
+                claims = jwt.decode(
+                    token,
+                    key=self._key.public_key(),
+                    algorithms=["RS256"],
+                    options={"require": ["exp", "aud", "tid"], "verify_aud": False},
+                )
+            except jwt.ExpiredSignatureError:
+                raise AuthFailure(401, "the access token has expired") from None
+            except jwt.PyJWTError:
+                raise AuthFailure(401, "the access token is invalid") from None
+            with self._lock:
+                self._verified[token] = claims
+                while len(self._verified) > 1024:
+                    self._verified.popitem(last=False)
         if str(claims["aud"]).rstrip("/") not in API_AUDIENCES:
             raise AuthFailure(401, "the access token's audience is not Exchange Online")
         with self._lock:

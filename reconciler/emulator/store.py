@@ -37,7 +37,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from reconciler.emulator.catalogue import ACCEPTED_DOMAIN, KINDS
 from reconciler.errors import InputError, Location, Problem
@@ -113,28 +113,21 @@ class JsonFileStore(Store):
         self.seed = Path(seed) if seed is not None else None
         self._lock = threading.Lock()
         self._last: Snapshot | None = None
+        self._folder_made = False
 
     def snapshot(self) -> Snapshot | None:
         """The file's state, parsed again only when the file changed.
 
         No lock is needed: writers replace the file atomically, so opening it gives one whole version;
-        the version is the opened file's identity (device, inode, size, times), which every replace
-        changes.
+        the version is the file's identity (device, inode, size, times), which every replace changes.  An
+        unchanged identity at the path (one ``stat``) means the state parsed before is still current.
         """
+        last = self._last
         try:
+            if last is not None and last.version == _identity(self.path, os.stat(self.path)):
+                return last
             with open(self.path, "rb") as handle:
-                info = os.fstat(handle.fileno())
-                version = (
-                    str(self.path),
-                    info.st_dev,
-                    info.st_ino,
-                    info.st_size,
-                    info.st_mtime_ns,
-                    info.st_ctime_ns,
-                )
-                last = self._last
-                if last is not None and last.version == version:
-                    return last
+                version = _identity(self.path, os.fstat(handle.fileno()))
                 text = handle.read().decode("utf-8")
         except FileNotFoundError:
             return None
@@ -144,23 +137,36 @@ class JsonFileStore(Store):
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[State]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._lock, open(self.path.with_name(self.path.name + ".lock"), "a+b") as lock_file:
+        if not self._folder_made:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._folder_made = True
+        with self._lock, self._open_lock_file() as lock_file:
             fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX)
             try:
                 before = self._read_text()
+                original: State | None = None
                 if before is not None:
                     state = parse_state(before, str(self.path))
+                    original = parse_state(
+                        before, str(self.path)
+                    )  # parsing twice is cheaper than a deep copy
                 elif self.seed is not None:
                     state = _seed_copy(self.seed)
                 else:
                     state = empty_state()
                 yield state
-                after = dump_state(state)
-                if after != before:
-                    self._write_text(after)
+                if state != original:  # a new file, or a changed state (an unchanged one is not rewritten)
+                    self._write_text(dump_state(state))
             finally:
                 fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
+
+    def _open_lock_file(self) -> BinaryIO:
+        name = self.path.with_name(self.path.name + ".lock")
+        try:
+            return open(name, "a+b")
+        except FileNotFoundError:  # the folder was removed since: make it again
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            return open(name, "a+b")
 
     def _read_text(self) -> str | None:
         try:
@@ -185,6 +191,11 @@ class JsonFileStore(Store):
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def _identity(path: Path, info: os.stat_result) -> tuple[Any, ...]:
+    """A file version's identity: every atomic replace gives another inode or other times."""
+    return (str(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
 
 def dump_state(state: State) -> str:

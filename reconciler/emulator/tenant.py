@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
@@ -101,6 +102,15 @@ def invoke(
     verb, _, noun = cmdlet.partition("-")
     if verb == "Get":
         snapshot = store.snapshot()
+        if snapshot is None or not _is_complete(snapshot, tenant):
+            # First touch of a seed (or objects written behind the emulator's back): complete and save once,
+            # while concurrent readers of the same store wait for that instead of each completing again.
+            with _completing(store):
+                snapshot = store.snapshot()
+                if snapshot is None or not _is_complete(snapshot, tenant):
+                    with store.transaction() as state:
+                        _complete_all(state, tenant, clock)
+                    snapshot = store.snapshot()
         if snapshot is not None and _is_complete(snapshot, tenant):
             # A read of a complete state needs no transaction: no copy, no lock held, nothing to save.
             if noun == cat.ACCEPTED_DOMAIN:
@@ -216,6 +226,18 @@ def _stored_sender_domain(value: Any) -> str:
 
 _COMPLETE: OrderedDict[tuple[Hashable, TenantInfo], bool] = OrderedDict()
 _COMPLETE_LOCK = threading.Lock()
+
+
+_COMPLETING: weakref.WeakKeyDictionary[Store, threading.Lock] = weakref.WeakKeyDictionary()
+
+
+def _completing(store: Store) -> threading.Lock:
+    """The lock that lets one reader of ``store`` complete it while the others wait."""
+    with _COMPLETE_LOCK:
+        lock = _COMPLETING.get(store)
+        if lock is None:
+            lock = _COMPLETING[store] = threading.Lock()
+        return lock
 
 
 def _is_complete(snapshot: Snapshot, tenant: TenantInfo) -> bool:

@@ -29,7 +29,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC
@@ -342,7 +342,7 @@ class InvokeClient:
             with self._url_lock:
                 self.requests += 1
             try:
-                return self.http.post(url, json=body, headers=headers, timeout=self.policy.timeout)
+                return self.http.post(_parsed(url), json=body, headers=headers, timeout=self.policy.timeout)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 tls = _tls_failure(exc)
                 if tls:
@@ -456,6 +456,12 @@ class InvokeClient:
         return value, next_link
 
 
+@functools.lru_cache(maxsize=256)
+def _parsed(url: str) -> httpx.URL:
+    """``url`` parsed once (httpx validates a URL character by character on every request otherwise)."""
+    return httpx.URL(url)
+
+
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
@@ -472,6 +478,21 @@ _LISTINGS: dict[Kind, list[dict[str, Any]]] = {
         {"ResultSize": "Unlimited", "IncludeTestModeConnectors": True},
     ],
 }
+
+
+_READERS: ThreadPoolExecutor | None = None
+_READERS_LOCK = threading.Lock()
+#: Listings in flight at once across all tenants of the process (3 per tenant read; more wait their turn).
+MAX_READER_THREADS = 64
+
+
+def _readers() -> ThreadPoolExecutor:
+    """The process-wide threads that run listings (started on demand, idle ones reused)."""
+    global _READERS
+    with _READERS_LOCK:
+        if _READERS is None:
+            _READERS = ThreadPoolExecutor(max_workers=MAX_READER_THREADS, thread_name_prefix="exo-read")
+        return _READERS
 
 
 def _wire(value: Any) -> Any:
@@ -517,9 +538,15 @@ class ExchangeProvider:
                 keys.append(key)
             return keys
 
-        with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix=f"exo-read-{self.tenant}") as pool:
-            futures = [pool.submit(listing, kind, params) for kind, params in jobs]
-            ordered = [key for future in futures for key in future.result()]
+        # All listings but the last run on the shared reader threads (starting threads per read costs more
+        # CPU than a small tenant's whole read), the last in this thread; every one is awaited before an
+        # error is raised, so no listing outlives the read.
+        futures = [_readers().submit(listing, kind, params) for kind, params in jobs[:-1]]
+        try:
+            last = listing(*jobs[-1])
+        finally:
+            wait(futures)
+        ordered = [key for future in futures for key in future.result()] + last
         connectors: list[LiveConnector] = []
         seen: set[tuple[Kind, str]] = set()
         for key in ordered:
@@ -803,7 +830,7 @@ def open_exchange(
     policy = policy or retry_policy(settings)
     # The client is this provider's own; its connections come from the pool shared by every provider
     # that trusts the same CAs (see reconciler.providers.pool), and close() releases only the lease.
-    http = httpx.Client(
+    http = pool.Client(
         transport=pool.lease(context), verify=context, follow_redirects=False, timeout=policy.timeout
     )
     auth = settings.auth

@@ -4,7 +4,8 @@ A plan over many tenants opens one provider per tenant.  Each with its own ``htt
 TCP connections and pay new TLS handshakes (client and server CPU) for every tenant, even when they all
 talk to the same service hosts.  Here every provider still gets its own ``httpx.Client`` (its own event
 hooks, default timeout and proxy mounts), but the client's transport is a :class:`PoolLease` on one
-process-wide ``httpx.HTTPTransport`` per TLS context, so keep-alive connections are reused across tenants.
+process-wide ``httpx.HTTPTransport`` of the provider's TLS context, so keep-alive connections are reused
+across tenants.  Providers open at the same time get different pools (see :func:`lease`).
 
 Contracts:
 - TLS verification is that of the shared context (:func:`reconciler.providers.auth.tls_context`), which
@@ -20,13 +21,14 @@ from __future__ import annotations
 import atexit
 import ssl
 import threading
+from typing import Any
 
 import httpx
 
 #: Idle connections are dropped after this many seconds (httpx's own default).
 KEEPALIVE_EXPIRY = 5.0
-#: Idle connections kept per pool: enough for the default 8 tenants at once with 4 reads each.
-MAX_KEEPALIVE = 64
+#: Idle connections kept per pool (a pool serves one provider at a time: 4 reads and a token request).
+MAX_KEEPALIVE = 16
 
 
 class SharedPool:
@@ -34,8 +36,7 @@ class SharedPool:
 
     def __init__(self, context: ssl.SSLContext) -> None:
         # No cap on connections: each tenant's InvokeClient caps its own concurrent requests, and the
-        # number of tenants at once is the caller's parallelism; a shared cap would make tenants queue
-        # behind each other (and time out) instead.
+        # number of tenants at once is the caller's parallelism; a cap would make tenants queue instead.
         limits = httpx.Limits(
             max_connections=None, max_keepalive_connections=MAX_KEEPALIVE, keepalive_expiry=KEEPALIVE_EXPIRY
         )
@@ -63,26 +64,67 @@ class PoolLease(httpx.BaseTransport):
 
 
 _LOCK = threading.Lock()
-_POOLS: dict[ssl.SSLContext, SharedPool] = {}
+#: Per TLS context, its pools, most recently leased last.
+_POOLS: dict[ssl.SSLContext, list[SharedPool]] = {}
 
 
 def lease(context: ssl.SSLContext) -> PoolLease:
-    """A transport on the process-wide pool of ``context`` (created on first use)."""
+    """A transport on a process-wide pool of ``context``.
+
+    Each open provider gets a pool no other open provider uses when there is one (the one released last,
+    whose connections are the warmest), else a new pool.  So tenants planned one after the other reuse
+    connections, while tenants planned at the same time do not share one pool: httpcore's pool walks all
+    its connections under one lock on every request, which gets slow and contended when many threads
+    share a pool of many connections.
+    """
     with _LOCK:
-        pool = _POOLS.get(context)
-        if pool is None:
-            pool = _POOLS[context] = SharedPool(context)
+        pools = _POOLS.setdefault(context, [])
+        free = [pool for pool in pools if pool.leases == 0]
+        pool = free[-1] if free else SharedPool(context)
+        if not free:
+            pools.append(pool)
         pool.leases += 1
+        pools.remove(pool)
+        pools.append(pool)
         return PoolLease(pool)
 
 
 def close_all() -> None:
     """Close every shared pool (at exit; tests may call it).  Later leases open new pools."""
     with _LOCK:
-        pools = list(_POOLS.values())
+        pools = [pool for group in _POOLS.values() for pool in group]
         _POOLS.clear()
     for pool in pools:
         pool.transport.close()
 
 
 atexit.register(close_all)
+
+
+class _Cookies(httpx.Cookies):
+    """httpx's cookie jar, without building urllib request/response stand-ins for a response that sets no
+    cookie (``http.cookiejar`` reads only Set-Cookie and Set-Cookie2, so the outcome is the same)."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        if "set-cookie" in response.headers or "set-cookie2" in response.headers:
+            super().extract_cookies(response)
+
+
+class Client(httpx.Client):
+    """``httpx.Client`` whose cookie handling costs nothing when the service sets no cookie.
+
+    Extracting cookies from every response was an eighth of a small tenant's client CPU.  Cookies the
+    service does set are kept and sent back exactly as by ``httpx.Client``.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._jar = _Cookies(kwargs.pop("cookies", None))
+        super().__init__(**kwargs)
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._jar
+
+    @cookies.setter
+    def cookies(self, cookies: httpx._types.CookieTypes) -> None:
+        self._jar = _Cookies(cookies)

@@ -122,3 +122,25 @@ def test_local_provider_takes_the_retry_limits_of_the_tenant(tmp_path: Path) -> 
     policy = provider.client.policy  # type: ignore[attr-defined]
     assert (policy.max_attempts, policy.max_total) == (2, 7.0)
     provider.close()
+
+
+def test_cookies_the_service_sets_are_sent_back() -> None:
+    """The cheaper cookie handling keeps httpx's behaviour: a Set-Cookie set is sent back."""
+    import httpx
+
+    from reconciler.providers.pool import Client
+
+    seen: list[str | None] = []
+
+    def service(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("cookie"))
+        if request.url.path == "/set":
+            return httpx.Response(200, headers={"set-cookie": "affinity=node7; Path=/; Secure"})
+        return httpx.Response(200)
+
+    with Client(transport=httpx.MockTransport(service), base_url="https://outlook.example") as client:
+        client.get("/plain")
+        assert not list(client.cookies.jar)
+        client.get("/set")
+        client.get("/again")
+    assert seen == [None, None, "affinity=node7"]
