@@ -292,27 +292,29 @@ def load_seed(path: str | os.PathLike[str]) -> State:
     return _check_shape(_plain(document), name, locate)
 
 
-_SEEDS: dict[tuple[str, int, int], State] = {}
+_SEEDS: dict[tuple[str, int, int], str] = {}
 _SEEDS_LOCK = threading.Lock()
 
 
 def _seed_copy(path: Path) -> State:
     """:func:`load_seed` of ``path``, parsed once per file version (a directory of tenant files all start
-    from one seed, and parsing YAML costs milliseconds); a fresh copy for each caller."""
+    from one seed, and parsing YAML costs milliseconds); a fresh copy for each caller (decoded from the
+    parsed seed's JSON, cheaper than a deep copy)."""
     try:
         info = path.stat()
     except OSError:
         return load_seed(path)  # reports the problem with the file's name
-    key = (str(path.resolve()), info.st_size, info.st_mtime_ns)
+    key = (str(path), info.st_size, info.st_mtime_ns)
     with _SEEDS_LOCK:
-        state = _SEEDS.get(key)
-    if state is None:
-        state = load_seed(path)
+        text = _SEEDS.get(key)
+    if text is None:
+        text = json.dumps(load_seed(path))
         with _SEEDS_LOCK:
             if len(_SEEDS) >= 16:
                 _SEEDS.clear()
-            _SEEDS[key] = state
-    return copy.deepcopy(state)
+            _SEEDS[key] = text
+    state: State = json.loads(text)
+    return state
 
 
 def _plain(node: Any) -> Any:
