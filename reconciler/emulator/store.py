@@ -181,11 +181,15 @@ class JsonFileStore(Store):
                 handle.write(text)
                 handle.flush()
                 os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
+                os.replace(tmp, self.path)
+                # The file at the path is now this one: its identity after the rename (fstat of our own
+                # descriptor, so a later replace by another process cannot be mistaken for it).
+                written = _identity(self.path, os.fstat(handle.fileno()))
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
+        self._last = Snapshot(written, parse_state(text, str(self.path)))  # the next read needs no re-read
         dir_fd = os.open(self.path.parent, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
