@@ -317,13 +317,15 @@ class Emulator:
 
 class _PageCache:
     """Encoded ``value`` lists of recent reads, keyed by the state version they were made from (so a write,
-    which makes a new version, is never answered from the cache).  Bounded; thread-safe."""
+    which makes a new version, is never answered from the cache).  Bounded in entries and bytes (the least
+    recently used go first); thread-safe."""
 
     MAX_ENTRIES = 32
-    MAX_BYTES = 8_000_000
+    MAX_BYTES = 64_000_000
 
     def __init__(self) -> None:
         self._entries: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
 
     def get(self, key: tuple[Any, ...]) -> bytes | None:
@@ -334,12 +336,17 @@ class _PageCache:
             return encoded
 
     def put(self, key: tuple[Any, ...], encoded: bytes) -> None:
-        if len(encoded) > self.MAX_BYTES:
+        if len(encoded) > self.MAX_BYTES // 4:
             return
         with self._lock:
+            previous = self._entries.pop(key, None)
+            if previous is not None:
+                self._bytes -= len(previous)
             self._entries[key] = encoded
-            while len(self._entries) > self.MAX_ENTRIES:
-                self._entries.popitem(last=False)
+            self._bytes += len(encoded)
+            while len(self._entries) > self.MAX_ENTRIES or self._bytes > self.MAX_BYTES:
+                _, evicted = self._entries.popitem(last=False)
+                self._bytes -= len(evicted)
 
 
 def _canonical(parameters: Any) -> str:

@@ -132,6 +132,8 @@ def tls_context(ca_bundle: Path | None = None) -> ssl.SSLContext:
         if context is None:
             context = _new_tls_context(ca_bundle)
             _TLS_CONTEXTS[key] = context
+            while len(_TLS_CONTEXTS) > 32:  # bundles replaced again and again: forget the oldest
+                del _TLS_CONTEXTS[next(iter(_TLS_CONTEXTS))]
         return context
 
 
