@@ -12,8 +12,9 @@ Contracts:
   always verifies; providers with different trust (another ``ca_bundle``) never share a pool.
 - Thread-safe: ``httpx.HTTPTransport`` (httpcore's connection pool) serves many threads at once.
 - Closing a provider's client releases its lease only; the shared pool stays open for the next provider,
-  idle keep-alive connections expire on their own (``KEEPALIVE_EXPIRY``), and every pool is closed when
-  the process exits.  A lease is released at most once, however often it is closed.
+  idle keep-alive connections expire on their own (``KEEPALIVE_EXPIRY``), a pool nobody leased for that
+  long is closed when the next lease is taken, and every pool is closed when the process exits.  A lease
+  is released at most once, however often it is closed.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import atexit
 import ssl
 import threading
+import time
 from typing import Any
 
 import httpx
@@ -42,6 +44,8 @@ class SharedPool:
         )
         self.transport = httpx.HTTPTransport(verify=context, limits=limits)
         self.leases = 0
+        #: When the last lease was released (monotonic seconds); pools idle longer are closed.
+        self.idle_since = time.monotonic()
 
 
 class PoolLease(httpx.BaseTransport):
@@ -61,6 +65,8 @@ class PoolLease(httpx.BaseTransport):
             if not self._released:
                 self._released = True
                 self._pool.leases -= 1
+                if self._pool.leases == 0:
+                    self._pool.idle_since = time.monotonic()
 
 
 _LOCK = threading.Lock()
@@ -78,6 +84,7 @@ def lease(context: ssl.SSLContext) -> PoolLease:
     share a pool of many connections.
     """
     with _LOCK:
+        stale = _take_stale()
         pools = _POOLS.setdefault(context, [])
         free = [pool for pool in pools if pool.leases == 0]
         pool = free[-1] if free else SharedPool(context)
@@ -86,7 +93,26 @@ def lease(context: ssl.SSLContext) -> PoolLease:
         pool.leases += 1
         pools.remove(pool)
         pools.append(pool)
-        return PoolLease(pool)
+        chosen = PoolLease(pool)
+    for old in stale:
+        old.transport.close()
+    return chosen
+
+
+def _take_stale() -> list[SharedPool]:
+    """Remove (under ``_LOCK``) the pools nobody has leased for longer than their connections live: their
+    connections have expired anyway, and a process that talks to many servers (a test suite) would keep
+    their sockets open until exit otherwise."""
+    deadline = time.monotonic() - KEEPALIVE_EXPIRY
+    stale: list[SharedPool] = []
+    for context, group in list(_POOLS.items()):
+        keep = [pool for pool in group if pool.leases > 0 or pool.idle_since > deadline]
+        stale += [pool for pool in group if pool not in keep]
+        if keep:
+            _POOLS[context] = keep
+        else:
+            del _POOLS[context]
+    return stale
 
 
 def close_all() -> None:
