@@ -18,6 +18,7 @@ Contracts:
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
@@ -74,6 +75,7 @@ def _lenient(fn: Callable[[str], str]) -> Callable[[str, ValidationInfo], str]:
                 return value.strip()
             raise
 
+    setattr(apply, "canonicalizer", fn)  # noqa: B010 - lets from_live's fast path find a faster equal twin
     return apply
 
 
@@ -729,15 +731,20 @@ def _fast_field(info: Any) -> Callable[[Any], Any] | None:
             and isinstance(metadata[0], AfterValidator)
         ):
             item, whole = item_metadata[0].func, metadata[0].func
+            twin = _TWINS.get(getattr(item, "canonicalizer", None))
+            empty_is_empty = whole([]) == []  # type: ignore[call-arg]
 
             def entries(value: Any) -> Any:
                 if type(value) is not list:
                     raise _NotFast
+                if not value and empty_is_empty:
+                    return []
                 out = []
                 for entry in value:
                     if type(entry) is not str:
                         raise _NotFast
-                    out.append(item(entry, live))  # type: ignore[call-arg]
+                    fast = twin(entry) if twin is not None else None
+                    out.append(fast if fast is not None else item(entry, live))  # type: ignore[call-arg]
                 return whole(out)  # type: ignore[call-arg]
 
             return entries
@@ -745,6 +752,32 @@ def _fast_field(info: Any) -> Callable[[Any], Any] | None:
 
 
 _FastField = tuple[str, str, bool, Callable[[Any], Any]]
+
+
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"
+_IPV4_CIDR = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}(?:/(3[0-2]|[12][0-9]|[0-9]))?", re.ASCII)
+
+
+def _fast_sender_ip(value: str) -> str | None:
+    """``_sender_ip(value)`` for an IPv4 address or CIDR block written the plain way (no spaces, no leading
+    zeros, a prefix of 24 to 32), computed without ``ipaddress``; None for anything else (then the real
+    function decides).  Equality with ``_sender_ip`` is part of the fast path's property test."""
+    match = _IPV4_CIDR.fullmatch(value)
+    if match is None:
+        return None
+    prefix = match.group(5)
+    if prefix is None or prefix == "32":
+        return value
+    length = int(prefix)
+    if length < 24:
+        return None
+    a, b, c, d = (int(match.group(i)) for i in range(1, 5))
+    network = ((a << 24) | (b << 16) | (c << 8) | d) & (0xFFFFFFFF << (32 - length)) & 0xFFFFFFFF
+    return f"{network >> 24}.{(network >> 16) & 255}.{(network >> 8) & 255}.{network & 255}/{length}"
+
+
+#: Faster equal twins of canonicalizers: ``twin(value)`` is ``fn(value)``, or None where it does not know.
+_TWINS: dict[Any, Callable[[str], str | None]] = {_sender_ip: _fast_sender_ip}
 
 
 def _fast_fields(kind: Kind) -> list[_FastField] | None:

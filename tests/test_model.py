@@ -358,6 +358,14 @@ _ODD_TEXT = st.sampled_from(
         "10.1.2.3",
         "192.168.0.0/16",
         "10.0.0.1-10.0.0.9",
+        "198.51.100.255/31",
+        "198.51.100.77/25",
+        "1.2.3.4/024",
+        "1.2.3.4/255.255.255.0",
+        "256.1.1.1",
+        "1.2.3",
+        "0.0.0.0/0",
+        "\u0663.1.1.1",
         "203.0.113.9-203.0.113.1",
         "2001:db8::1",
         "001.2.3.4",
@@ -488,3 +496,31 @@ def test_from_live_fast_path_is_taken_for_plain_get_objects() -> None:
         built = model_module._from_live_fast(kind, obj, fast)  # type: ignore[arg-type]
         assert built is not None
         assert built == from_live_validated(kind, obj)  # type: ignore[arg-type]
+
+
+@st.composite
+def _ipv4_like(draw: st.DrawFn) -> str:
+    """Text that looks like an IPv4 address or CIDR block, valid or not (leading zeros, big octets, odd
+    prefixes, spaces)."""
+    octets = [draw(st.integers(0, 300)) for _ in range(draw(st.sampled_from([4, 4, 4, 3, 5])))]
+    text = ".".join(f"{o:0{draw(st.sampled_from([1, 1, 1, 2, 3]))}d}" for o in octets)
+    if draw(st.booleans()):
+        prefix = draw(st.integers(0, 40))
+        text += "/" + (f"0{prefix}" if draw(st.integers(0, 9)) == 0 else str(prefix))
+    if draw(st.integers(0, 9)) == 0:
+        text = f" {text} "
+    return text
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_ipv4_like())
+def test_fast_sender_ip_twin_equals_the_canonicalizer(value: str) -> None:
+    fast = model_module._fast_sender_ip(value)
+    try:
+        expected: str | None = model_module._sender_ip(value)
+    except ValueError:
+        expected = None
+    assert fast is None or fast == expected
+    plain = value == value.strip() and all(len(p) == 1 or p[0] != "0" for p in re.split(r"[./]", value))
+    if expected is not None and plain and not value.endswith("/0"):
+        assert fast == expected  # the twin covers the plain form (not a fallback every time)
