@@ -766,8 +766,10 @@ def _fast_sender_ip(value: str) -> str | None:
     if match is None:
         return None
     prefix = match.group(5)
-    if prefix is None or prefix == "32":
+    if prefix is None:
         return value
+    if prefix == "32":
+        return value[: -len("/32")]
     length = int(prefix)
     if length < 24:
         return None

@@ -332,7 +332,7 @@ def test_service_owned_fields_are_not_desired_state() -> None:
 
 # --- from_live: the fast path equals pydantic validation -------------------------------------------------
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from reconciler import model as model_module  # noqa: E402
@@ -514,6 +514,11 @@ def _ipv4_like(draw: st.DrawFn) -> str:
 
 @settings(max_examples=1500, deadline=None)
 @given(_ipv4_like())
+@example("0.0.0.0/32")
+@example("198.51.100.77/25")
+@example("198.51.100.255/31")
+@example("198.51.100.9/24")
+@example("10.1.2.3/23")
 def test_fast_sender_ip_twin_equals_the_canonicalizer(value: str) -> None:
     fast = model_module._fast_sender_ip(value)
     try:
