@@ -232,12 +232,19 @@ _COMPLETING: weakref.WeakKeyDictionary[Store, threading.Lock] = weakref.WeakKeyD
 
 
 def _completing(store: Store) -> threading.Lock:
-    """The lock that lets one reader of ``store`` complete it while the others wait."""
+    """The lock that lets one reader of ``store`` complete it while the others wait (one lock for all
+    stores that cannot be weakly referenced or hashed: correct, only less concurrent)."""
     with _COMPLETE_LOCK:
-        lock = _COMPLETING.get(store)
-        if lock is None:
-            lock = _COMPLETING[store] = threading.Lock()
+        try:
+            lock = _COMPLETING.get(store)
+            if lock is None:
+                lock = _COMPLETING[store] = threading.Lock()
+        except TypeError:
+            lock = _ANY_STORE
         return lock
+
+
+_ANY_STORE = threading.Lock()
 
 
 def _is_complete(snapshot: Snapshot, tenant: TenantInfo) -> bool:
