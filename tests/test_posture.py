@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from reconciler import posture
-from reconciler.model import Connector, InboundConnector, OutboundConnector, SkipCheck, from_live
+from reconciler.live import from_live
+from reconciler.model import Connector, InboundConnector, OutboundConnector, SkipCheck
 from reconciler.posture import RULES, RULES_BY_ID, Finding, check, fails
 
 ROOT = Path(__file__).resolve().parent.parent
