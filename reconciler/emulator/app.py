@@ -384,8 +384,10 @@ def _unauthorized(reason: str) -> httpx.Response:
         text=f"401 Unauthorized: {reason}",
         headers={
             "content-type": "text/plain",
+            # RFC 6750: the error code and, as Entra-fronted services do, a human-readable description.
             "www-authenticate": (
-                'Bearer client_id="00000002-0000-0ff1-ce00-000000000000", error="invalid_token"'
+                'Bearer client_id="00000002-0000-0ff1-ce00-000000000000", error="invalid_token", '
+                f'error_description="{reason.replace(chr(34), chr(39))}"'
             ),
         },
     )

@@ -163,6 +163,37 @@ def service_error(response: httpx.Response) -> tuple[str, str, str]:
     return "", "", text[:300] or f"HTTP {response.status_code} with an empty body"
 
 
+_AUTH_PARAM_RE = re.compile(r'([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,;]+))')
+_EXPIRED_RE = re.compile(r"\bexpired?\b|\blifetime validation failed\b", re.IGNORECASE)
+
+
+def auth_params(header: str) -> dict[str, str]:
+    """The ``name=value`` parameters of a ``WWW-Authenticate`` or ``x-ms-diagnostics`` header, names in
+    lower case (quoted values unquoted); a parameter named twice keeps its first value."""
+    params: dict[str, str] = {}
+    for match in _AUTH_PARAM_RE.finditer(header):
+        value = match.group(2) if match.group(2) is not None else match.group(3)
+        params.setdefault(match.group(1).lower(), value.replace('\\"', '"'))
+    return params
+
+
+def token_expired_reason(response: httpx.Response, text: str) -> str | None:
+    """The service's own words when a 401 says the bearer token was refused because it expired, else None.
+
+    Looked for, in order: the ``error_description`` of ``WWW-Authenticate`` (RFC 6750; sent with
+    ``error="invalid_token"``), the ``reason`` of Exchange's ``x-ms-diagnostics`` header, then the body's
+    text (``text``).  A refusal that does not mention expiry (a missing role, another tenant's token) gives
+    None, so its message keeps the permission hint.
+    """
+    challenge = auth_params(response.headers.get("www-authenticate", ""))
+    diagnostics = auth_params(response.headers.get("x-ms-diagnostics", ""))
+    for said in (challenge.get("error_description", ""), diagnostics.get("reason", ""), text):
+        if said and _EXPIRED_RE.search(said):
+            error = challenge.get("error") or diagnostics.get("error_category")
+            return f"{error}: {said}" if error and error not in said else said
+    return None
+
+
 def _error_triple(error: dict[str, Any]) -> tuple[str, str, str]:
     details = error.get("details")
     if isinstance(details, list) and details and isinstance(details[0], dict):
@@ -386,6 +417,16 @@ class InvokeClient:
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         throttled = bool(_THROTTLE_RE.search(text)) or bool(_THROTTLE_RE.search(exc_type))
         where = f"HTTP {status}"
+        if status == 401 and (expired := token_expired_reason(response, text)) is not None:
+            # Only after the one refresh in _post: a token fetched a moment ago was refused as expired too.
+            raise CallFailure(
+                f"{cmdlet}: the service refused the access token as expired ({where}: {expired}), even one "
+                "fetched just before; check that this machine's clock is correct (a clock that runs ahead "
+                "or behind makes new tokens look expired) and try again",
+                auth=True,
+                code=code,
+                exception_type=exc_type,
+            )
         if status in (401, 403):
             raise CallFailure(
                 f"{cmdlet}: the service refused the credentials ({where}: {text}); {ROLE_HINT}",

@@ -160,6 +160,19 @@ def test_token_expiring_mid_run_is_refreshed_once(rig: Rig) -> None:
     assert rig.server.emulator.stats.snapshot()["tokens_issued"] == 2
 
 
+def test_tokens_always_refused_as_expired_say_so_not_missing_permissions(rig: Rig) -> None:
+    rig.server.emulator.faults.add("expire_tokens")  # every token is refused as expired, new ones too
+    provider = rig.provider()
+    with pytest.raises(AuthError) as caught:
+        provider.read()
+    message = str(caught.value)
+    assert message.startswith("tenant contoso:")
+    assert "refused the access token as expired" in message and "clock" in message
+    assert "invalid_token" in message
+    assert "ManageAsApp" not in message and "role" not in message
+    assert rig.server.emulator.stats.snapshot()["tokens_issued"] == 2  # refreshed once, then gave up
+
+
 def test_missing_role_fails_with_the_permission_to_check(
     make_rig: Callable[..., Rig], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -171,6 +184,7 @@ def test_missing_role_fails_with_the_permission_to_check(
     message = str(caught.value)
     assert "Exchange.ManageAsApp" in message and "Remote and Accepted Domains" in message
     assert "Get-InboundConnector" in message or "Get-OutboundConnector" in message
+    assert "expired" not in message
 
 
 def test_untrusted_server_certificate_is_refused_clearly(rig: Rig) -> None:

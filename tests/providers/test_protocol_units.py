@@ -12,7 +12,7 @@ import pytest
 from reconciler.config import TenantConfig
 from reconciler.errors import ConfigError
 from reconciler.providers.auth import load_certificate, resolve_endpoints, tls_context
-from reconciler.providers.exchange import parse_retry_after, service_error
+from reconciler.providers.exchange import parse_retry_after, service_error, token_expired_reason
 
 
 def _tenant(**extra: object) -> TenantConfig:
@@ -119,3 +119,45 @@ def test_certificate_problems_are_named(pem_files: dict[str, bytes]) -> None:
     good = load_certificate(pem_files["encrypted"], "s3cret", "cert.pem")
     assert len(good.thumbprint_sha1) == 40
     assert good.msal_credential()["passphrase"] == "s3cret"
+
+
+ENTRA_CHALLENGE = (
+    'Bearer client_id="00000002-0000-0ff1-ce00-000000000000", '
+    'trusted_issuers="00000001-0000-0000-c000-000000000000@*", error="invalid_token"'
+)
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "expected"),
+    [
+        # The reason in the challenge's error_description (RFC 6750).
+        (
+            {"www-authenticate": ENTRA_CHALLENGE + ', error_description="The access token has expired"'},
+            "",
+            "invalid_token: The access token has expired",
+        ),
+        # Exchange's diagnostics header.
+        (
+            {
+                "www-authenticate": ENTRA_CHALLENGE,
+                "x-ms-diagnostics": '2000003;reason="The token has expired.";error_category="invalid_token"',
+            },
+            "",
+            "invalid_token: The token has expired.",
+        ),
+        # Only the body says it.
+        (
+            {"www-authenticate": ENTRA_CHALLENGE},
+            "401 Unauthorized: token expired",
+            "invalid_token: 401 Unauthorized: token expired",
+        ),
+        # A refusal for another reason is not called expiry.
+        ({"www-authenticate": ENTRA_CHALLENGE}, "401 Unauthorized: the app lacks the role", None),
+        ({}, "", None),
+    ],
+)
+def test_a_401_is_called_expired_only_when_the_service_says_so(
+    headers: dict[str, str], body: str, expected: str | None
+) -> None:
+    response = httpx.Response(401, headers=headers, text=body)
+    assert token_expired_reason(response, body) == expected
