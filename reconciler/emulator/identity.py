@@ -7,8 +7,11 @@
   audience ``api://AzureADTokenExchange``).
 - ``/_github/oidc/token``: a GitHub Actions OIDC stand-in whose issuer is trusted for federation.
 
-Issued access tokens are RS256 JWTs signed by the emulator's key with ``aud`` (the resource), ``tid``,
-``appid``, ``roles`` and ``exp``; :meth:`Identity.verify` checks them for the API.  :meth:`expire_tokens`
+Issued access tokens are JWTs with ``aud`` (the resource), ``tid``, ``appid``, ``roles`` and ``exp``,
+signed with HS256 and a random per-process secret; :meth:`Identity.verify` checks them for the API.  (A
+client never checks an access token's signature -- it is opaque to it -- and an HMAC costs a hundredth of
+an RSA signature, which was a tenth of the emulator's work per tenant in a many-tenant plan.  Client
+assertions are still verified with the client's RSA/EC keys, as Entra ID does.)  :meth:`expire_tokens`
 invalidates every token issued so far (the "token expiry mid-run" fault).
 
 Error bodies follow Entra ID's shape (``error``, ``error_description`` with an ``AADSTS`` code).  They never
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import secrets
 import threading
 import time
 import uuid
@@ -110,12 +114,14 @@ class Identity:
         self.config = config
         self._key = _process_key("tokens")
         self._kid = _kid(self._key)
+        #: The access-token signing secret (HS256): fresh for each emulator, known to no client.
+        self._token_secret = secrets.token_bytes(32)
         self._github_key = _process_key("github")
         self._lock = threading.Lock()
         self._generation = 0
         self.issued = 0
-        #: Claims of tokens whose signature was verified (an RSA check per request costs more than the rest
-        #: of a small read); only tokens this emulator signed get here.
+        #: Claims of tokens whose signature was verified (decoding a JWT on every request costs more than
+        #: the rest of a small read); only tokens this emulator signed get here.
         self._verified: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     # -- discovery ---------------------------------------------------------------------------------
@@ -392,7 +398,7 @@ class Identity:
             "ver": "1.0",
             "xms_emu_gen": generation,
         }
-        token = jwt.encode(claims, self._key, algorithm="RS256", headers={"kid": self._kid})
+        token = jwt.encode(claims, self._token_secret, algorithm="HS256", headers={"kid": self._kid})
         return {
             "token_type": "Bearer",
             "expires_in": lifetime,
@@ -420,8 +426,8 @@ class Identity:
             try:
                 claims = jwt.decode(
                     token,
-                    key=self._key.public_key(),
-                    algorithms=["RS256"],
+                    key=self._token_secret,
+                    algorithms=["HS256"],
                     options={"require": ["exp", "aud", "tid"], "verify_aud": False},
                 )
             except jwt.ExpiredSignatureError:
