@@ -152,7 +152,7 @@ def client_processing(provider: Any) -> dict[str, float]:
     """The client CPU a read cannot avoid after the listings arrive, in ms (median of 5): decoding the
     three listings' JSON bodies (as the emulator encodes them) and building the models of the unique
     connectors (``from_live``), one after the other as the interpreter lock makes them run anyway."""
-    from reconciler.model import from_live
+    from reconciler.live import from_live
     from reconciler.providers.exchange import _LISTINGS
 
     listings = [
