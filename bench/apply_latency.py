@@ -26,16 +26,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from bench.emulator_process import emulator_process
 from reconciler.emulator.config import OPEN_SECRET
 from reconciler.loader import load_all
 from reconciler.plan import Plan
@@ -46,28 +42,6 @@ TENANT = "bench.onmicrosoft.com"
 CHANGES = 20  # half updates, half creates
 CONCURRENCY = (1, 4)
 TARGET = 1.3
-
-
-@contextmanager
-def emulator_process(latency_ms: float) -> Iterator[tuple[str, str]]:
-    """``exoform emulator serve`` (empty tenant) in its own process; yields (base URL, CA bundle path)."""
-    command = [sys.executable, "-m", "reconciler", "emulator", "serve", "--latency-ms", str(latency_ms)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        base = ca = ""
-        for line in process.stdout:
-            if match := re.search(r"listening on (\S+)", line):
-                base = match.group(1)
-            if "CA bundle:" in line:
-                ca = line.split(":", 1)[1].strip()
-                break
-        if not base or not ca:
-            raise RuntimeError("the emulator did not start")
-        yield base, ca
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def inbound(i: int, comment: str) -> str:
@@ -116,7 +90,10 @@ def timed_apply(latency_ms: float, write_concurrency: int) -> float:
     """Seconds ``apply_plan`` takes for the 20 changes (on a fresh emulator)."""
     os.environ["EXOFORM_BENCH_SECRET"] = OPEN_SECRET
     half = CHANGES // 2
-    with tempfile.TemporaryDirectory() as folder, emulator_process(latency_ms) as (base, ca):
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        emulator_process(latency_ms) as (base, ca),
+    ):
         root = Path(folder)
         config = write_repo(root, base, ca, write_concurrency)
         for i in range(half):

@@ -31,17 +31,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from bench.emulator_process import emulator_process
 from reconciler.config import ExoformConfig
 from reconciler.emulator.config import OPEN_SECRET
 from reconciler.providers.exchange import open_exchange
@@ -81,32 +77,6 @@ def seed(count: int) -> dict[str, list[dict[str, Any]]]:
             for i in range(outbound)
         ],
     }
-
-
-@contextmanager
-def emulator_process(seed_file: Path, latency_ms: float) -> Iterator[tuple[str, str]]:
-    """``exoform emulator serve`` in its own process (a real service does not share our GIL).
-
-    Yields (base URL, CA bundle path); the process is stopped on exit.
-    """
-    command = [sys.executable, "-m", "reconciler", "emulator", "serve", "--seed", str(seed_file)]
-    command += ["--latency-ms", str(latency_ms)]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        base = ca = ""
-        for line in process.stdout:
-            if match := re.search(r"listening on (\S+)", line):
-                base = match.group(1)
-            if "CA bundle:" in line:
-                ca = line.split(":", 1)[1].strip()
-                break
-        if not base or not ca:
-            raise RuntimeError("the emulator did not start")
-        yield base, ca
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def timed_reads(
@@ -182,10 +152,10 @@ def measure(count: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         seed_file = Path(folder) / "seed.json"
         seed_file.write_text(json.dumps(seed(count)))
-        with emulator_process(seed_file, LATENCY_MS) as (base, ca):
+        with emulator_process(LATENCY_MS, seed_file) as (base, ca):
             cold, warm = timed_reads(base, ca, count)
         breakdown: dict[str, float] = {}
-        with emulator_process(seed_file, 0.0) as (base, ca):
+        with emulator_process(0.0, seed_file) as (base, ca):
             _, baseline = timed_reads(base, ca, count, breakdown)
     per_kind = max(count // 2, count - count // 2)
     sequential = max(1, math.ceil(per_kind / PAGE_SIZE))
