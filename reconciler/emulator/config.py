@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from reconciler.emulator.files import read_document
 from reconciler.errors import InputError, Location, Problem
 
 OPEN_SECRET = "emulator"
@@ -125,48 +125,13 @@ class EmulatorConfig(_Model):
 
 def load_config(path: str | os.PathLike[str]) -> EmulatorConfig:
     """Read an emulator config file (JSON or YAML); :class:`InputError` with file, line, column if invalid."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError
-
-    name = str(path)
+    document, locate = read_document(path, "emulator config")
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(
-            [Problem(Location(name), f"cannot read the emulator config: {exc.strerror}")]
-        ) from None
-    try:
-        document = YAML(typ="rt").load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        raise InputError([Problem(Location(name, line, column), f"invalid config: {exc.problem}")]) from None
-    try:
-        return EmulatorConfig.model_validate(_plain(document) if document is not None else {})
+        return EmulatorConfig.model_validate(document if document is not None else {})
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            line, column = _locate(document, error["loc"])
+            line, column = locate(error["loc"])
             where = ".".join(str(part) for part in error["loc"]) or "(top level)"
-            problems.append(Problem(Location(name, line, column), f"{where}: {error['msg']}"))
+            problems.append(Problem(Location(str(path), line, column), f"{where}: {error['msg']}"))
         raise InputError(problems) from None
-
-
-def _plain(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    return node
-
-
-def _locate(document: Any, keys: tuple[Any, ...]) -> tuple[int, int]:
-    node, position = document, (1, 1)
-    for key in keys:
-        try:
-            line, column = node.lc.item(key) if isinstance(key, int) else node.lc.key(key)
-            position = (line + 1, column + 1)
-            node = node[key]
-        except (AttributeError, KeyError, IndexError, TypeError):
-            break
-    return position

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from reconciler.emulator.catalogue import ACCEPTED_DOMAIN, KINDS
+from reconciler.emulator.files import read_document
 from reconciler.errors import InputError, Location, Problem
 
 State = dict[str, list[dict[str, Any]]]
@@ -268,40 +269,10 @@ def _normalise_shape(data: dict[str, Any]) -> State:
 
 def load_seed(path: str | os.PathLike[str]) -> State:
     """Read a seed (or state) file, JSON or YAML; :class:`InputError` with file, line, column if invalid."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import MarkedYAMLError
-
-    name = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError([Problem(Location(name), f"cannot read the seed: {exc.strerror}")]) from None
-    yaml = YAML(typ="rt")
-    try:
-        document = yaml.load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        raise InputError([Problem(Location(name, line, column), f"invalid seed: {exc.problem}")]) from None
+    document, locate = read_document(path, "seed")
     if document is None:
         return empty_state()
-
-    def locate(keys: tuple[Any, ...]) -> tuple[int, int]:
-        node = document
-        position = (1, 1)
-        for key in keys:
-            try:
-                if isinstance(key, int):
-                    line, column = node.lc.item(key)
-                else:
-                    line, column = node.lc.key(key)
-                position = (line + 1, column + 1)
-                node = node[key]
-            except (AttributeError, KeyError, IndexError, TypeError):
-                break
-        return position
-
-    return _check_shape(_plain(document), name, locate)
+    return _check_shape(document, str(path), locate)
 
 
 _SEEDS: dict[tuple[str, int, int], str] = {}
@@ -327,15 +298,6 @@ def _seed_copy(path: Path) -> State:
             _SEEDS[key] = text
     state: State = json.loads(text)
     return state
-
-
-def _plain(node: Any) -> Any:
-    """ruamel's round-trip containers as plain dicts and lists."""
-    if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    return node
 
 
 # -- stores per tenant ----------------------------------------------------------------------------------
