@@ -13,7 +13,6 @@ Contracts:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from reconciler.config import TenantConfig
 from reconciler.diff import changed_fields
@@ -140,9 +139,3 @@ def plan_tenant(
         unsafe_reasons=unsafe_reasons(changes, existing, settings),
         existing_count=existing,
     )
-
-
-def create_values(change: Change) -> dict[str, Any]:
-    """The managed fields a create writes (the ignored ones are left to the service)."""
-    assert change.after is not None
-    return {k: v for k, v in change.after.items() if k not in change.ignored}

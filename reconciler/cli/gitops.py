@@ -31,6 +31,7 @@ from reconciler.cli.common import (
     use_color,
 )
 from reconciler.cli.plan import make_plan
+from reconciler.render.values import cell, html, show
 
 if TYPE_CHECKING:
     from reconciler.loader import TenantDesired
@@ -146,10 +147,6 @@ def _headline(change: Change) -> str:
     return text
 
 
-def _show(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
-
-
 def drift_json(plan: Plan, outcomes: list[TenantOutcome]) -> dict[str, Any]:
     """The drift report as data: per tenant, its drifted connectors, unmanaged ones, or its error."""
     by_tenant = {t.tenant: t for t in plan.tenants}
@@ -215,8 +212,8 @@ def drift_text(plan: Plan, *, color: bool = False) -> str:
             rows = _drift_fields(c)
             width = max((len(f) for f, _, _ in rows), default=0)
             for f, desired, live in rows:
-                out.append(f"      {f:<{width}}  files: {_show(desired)}")
-                out.append(f"      {'':<{width}}  live:  {_show(live)}")
+                out.append(f"      {f:<{width}}  files: {show(desired)}")
+                out.append(f"      {'':<{width}}  live:  {show(live)}")
         if t.unmanaged:
             names = ", ".join(f'{u.kind} "{u.name}"' for u in t.unmanaged)
             out.append(f"  Unmanaged (not drift, no file declares them): {names}")
@@ -231,30 +228,21 @@ def drift_text(plan: Plan, *, color: bool = False) -> str:
     return "\n".join(out) + "\n"
 
 
-def _cell(value: Any) -> str:
-    text = _show(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "&#124;")
-    return f"<code>{text}</code>"
-
-
 def _markdown_tenant(t: TenantPlan) -> list[str]:
     blocks = [f"### Tenant `{t.tenant}`\n\n{len(t.changes)} connector(s) drifted from the files."]
     for c in t.changes:
-        lines = [f"#### {c.kind} <code>{_html(c.name)}</code>: {_headline(c)}", ""]
+        lines = [f"#### {c.kind} <code>{html(c.name)}</code>: {_headline(c)}", ""]
         if c.when_changed_utc:
             lines += [f"Last changed in the tenant: **{c.when_changed_utc}**", ""]
         rows = _drift_fields(c)
         if rows:
             lines += ["| Field | Files (desired) | Tenant (live) |", "|---|---|---|"]
-            lines += [f"| `{f}` | {_cell(d)} | {_cell(v)} |" for f, d, v in rows]
+            lines += [f"| `{f}` | {cell(d)} | {cell(v)} |" for f, d, v in rows]
         blocks.append("\n".join(lines).rstrip())
     if t.unmanaged:
-        names = ", ".join(f"{u.kind} <code>{_html(u.name)}</code>" for u in t.unmanaged)
+        names = ", ".join(f"{u.kind} <code>{html(u.name)}</code>" for u in t.unmanaged)
         blocks.append(f"Unmanaged (not drift; no file declares them): {names}")
     return blocks
-
-
-def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def drift_markdown(plan: Plan, *, max_chars: int | None = None) -> str:

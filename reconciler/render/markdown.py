@@ -9,18 +9,12 @@ details do not fit they are cut, the summary is kept, and the comment says what 
 from __future__ import annotations
 
 from reconciler.plan import SYMBOLS, Change, Plan, TenantPlan
-from reconciler.render.values import create_fields, show
+from reconciler.render.values import cell, create_fields, html
 
 MARKER = "<!-- exoform-plan -->"
 #: GitHub refuses comments over 65,536 characters; stay below with room for the truncation note.
 MAX_CHARS = 65_000
 _SEVERITY_ICON = {"error": "🛑", "warning": "⚠️", "info": "💡"}
-
-
-def _cell(value: str) -> str:
-    """Text safe inside a table cell: pipes escaped, newlines folded, wrapped in <code>."""
-    text = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "&#124;")
-    return "<code>" + text.replace("\n", " ") + "</code>"
 
 
 def _summary(plan: Plan) -> list[str]:
@@ -49,17 +43,17 @@ def _summary(plan: Plan) -> list[str]:
 
 
 def _change_block(change: Change) -> str:
-    title = f"{SYMBOLS[change.action]} {change.action} {change.kind} <code>{change.name}</code>"
+    title = f"{SYMBOLS[change.action]} {change.action} {change.kind} <code>{html(change.name)}</code>"
     if change.previous_name:
-        title += f" (renamed from <code>{change.previous_name}</code>)"
+        title += f" (renamed from <code>{html(change.previous_name)}</code>)"
     rows = ["| Field | Before | After |", "|---|---|---|"]
     if change.action == "create":
         assert change.after is not None
-        rows += [f"| `{f}` | | {_cell(show(change.after[f]))} |" for f in create_fields(change)]
+        rows += [f"| `{f}` | | {cell(change.after[f])} |" for f in create_fields(change)]
     elif change.action == "update":
         assert change.before is not None and change.after is not None
         for f in change.fields:
-            rows.append(f"| `{f}` | {_cell(show(change.before.get(f)))} | {_cell(show(change.after[f]))} |")
+            rows.append(f"| `{f}` | {cell(change.before.get(f))} | {cell(change.after[f])} |")
     else:
         rows = [f"Deleted: {change.reason}" if change.reason else "Deleted."]
     note = f"\n\nLive connector last changed {change.when_changed_utc}." if change.when_changed_utc else ""
@@ -70,12 +64,12 @@ def _tenant_blocks(t: TenantPlan) -> list[str]:
     blocks = [f"### Tenant `{t.tenant}`\n\n{t.summary()}."]
     blocks += [_change_block(c) for c in t.changes]
     if t.unmanaged:
-        names = ", ".join(f"{u.kind} <code>{u.name}</code>" for u in t.unmanaged)
+        names = ", ".join(f"{u.kind} <code>{html(u.name)}</code>" for u in t.unmanaged)
         blocks.append(f"**Unmanaged** (no file declares them; left alone): {names}")
     if t.findings:
         rows = ["#### Risks", "", "| | Rule | Connector | Finding |", "|---|---|---|---|"]
         for f in t.findings:
-            who = f"{f.kind} <code>{f.name}</code>" if f.name else "tenant"
+            who = f"{f.kind} <code>{html(f.name)}</code>" if f.name else "tenant"
             message = f"skipped: {f.skipped_reason}" if f.skipped_reason else f.message
             icon = "⏭️" if f.skipped_reason else _SEVERITY_ICON.get(f.severity, "")
             rows.append(f"| {icon} | `{f.rule}` | {who} | {message.replace('|', '&#124;')} |")

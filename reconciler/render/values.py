@@ -14,6 +14,16 @@ def show(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def html(text: str) -> str:
+    """Text safe inside HTML (``<code>``, ``<summary>``) in a Markdown comment."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def cell(value: Any) -> str:
+    """A value in a Markdown table cell: shown as JSON, escaped, pipes kept out, in ``<code>``."""
+    return "<code>" + html(show(value)).replace("|", "&#124;").replace("\n", " ") + "</code>"
+
+
 def create_fields(change: Change) -> list[str]:
     """The fields worth showing for a create: identity plus every value that is not the default."""
     assert change.after is not None

@@ -108,3 +108,8 @@ def test_markdown_escapes_table_breaking_values() -> None:
     )
     md = render_markdown(plan_with(c))
     assert "&lt;script&gt;&#124;" in md
+
+
+def test_markdown_escapes_connector_names() -> None:
+    md = render_markdown(plan_with(change("delete", "<img src=x>")))
+    assert "<code>&lt;img src=x&gt;</code>" in md and "<img" not in md
