@@ -248,7 +248,7 @@ def _markdown_tenant(t: TenantPlan) -> list[str]:
 def drift_markdown(plan: Plan, *, max_chars: int | None = None) -> str:
     """The drift report as an issue body: deterministic (the same drift gives the same text, so a
     nightly update of an unchanged issue is a no-op) and at most ``max_chars`` (GitHub's limit)."""
-    from reconciler.render.markdown import MAX_CHARS
+    from reconciler.render.markdown import MAX_CHARS, fit_blocks
 
     limit = max_chars or MAX_CHARS
     drifted = [t for t in plan.tenants if t.changes]
@@ -265,17 +265,9 @@ def drift_markdown(plan: Plan, *, max_chars: int | None = None) -> str:
         head.append(f"No drift: {len(plan.tenants)} tenant(s) match the files.")
     text = "\n".join(head) + "\n"
     blocks = [b for t in plan.tenants if t.changes or t.unmanaged for b in _markdown_tenant(t)]
-    reserve = 300
-    kept: list[str] = []
-    used = len(text)
-    for block in blocks:
-        if used + len(block) + 2 + reserve > limit:
-            break
-        kept.append(block)
-        used += len(block) + 2
+    kept, cut = fit_blocks(text, blocks, limit)
     if kept:
         text += "\n" + "\n\n".join(kept) + "\n"
-    cut = len(blocks) - len(kept)
     if cut:
         text += (
             f"\n> [!NOTE]\n> {cut} more section(s) were cut to fit GitHub's size limit; run "

@@ -77,20 +77,23 @@ def _tenant_blocks(t: TenantPlan) -> list[str]:
     return blocks
 
 
+def fit_blocks(head: str, blocks: list[str], limit: int, *, reserve: int = 300) -> tuple[list[str], int]:
+    """The leading ``blocks`` that fit after ``head`` within ``limit`` characters (joined by blank lines,
+    ``reserve`` left for a truncation note), and how many were cut."""
+    kept: list[str] = []
+    used = len(head)
+    for block in blocks:
+        if used + len(block) + 2 + reserve > limit:
+            break
+        kept.append(block)
+        used += len(block) + 2
+    return kept, len(blocks) - len(kept)
+
+
 def render_markdown(plan: Plan, *, max_chars: int = MAX_CHARS) -> str:
     """The plan as a PR comment of at most ``max_chars`` characters."""
     head = "\n".join(_summary(plan)) + "\n"
-    blocks = [b for t in plan.tenants for b in _tenant_blocks(t)]
-    body: list[str] = []
-    used = len(head)
-    cut = 0
-    reserve = 300
-    for i, block in enumerate(blocks):
-        if used + len(block) + 2 + reserve > max_chars:
-            cut = len(blocks) - i
-            break
-        body.append(block)
-        used += len(block) + 2
+    body, cut = fit_blocks(head, [b for t in plan.tenants for b in _tenant_blocks(t)], max_chars)
     text = head + "\n" + "\n\n".join(body)
     if cut:
         text += (
