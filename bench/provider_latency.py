@@ -123,10 +123,10 @@ def client_processing(provider: Any) -> dict[str, float]:
     three listings' JSON bodies (as the emulator encodes them) and building the models of the unique
     connectors (``from_live``), one after the other as the interpreter lock makes them run anyway."""
     from reconciler.live import from_live
-    from reconciler.providers.exchange import _LISTINGS
+    from reconciler.providers.exchange import _LISTINGS, _SELECT
 
     listings = [
-        (kind, provider.client.call(f"Get-{kind}", dict(params)))
+        (kind, provider.client.call(f"Get-{kind}", dict(params), select=_SELECT[kind]))
         for kind, params_list in _LISTINGS.items()
         for params in params_list
     ]

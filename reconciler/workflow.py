@@ -9,8 +9,9 @@ Contracts:
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from reconciler.applier import ApplyReport, ChangeResult, apply_tenant
@@ -61,10 +62,36 @@ def posture_findings(desired: TenantDesired) -> list[PlanFinding]:
 
 
 def plan_one(config: ExoformConfig, desired: TenantDesired, opener: Opener | None = None) -> TenantOutcome:
-    """Read one tenant and plan it; errors are caught into the outcome."""
+    """Sign in to one tenant, read it and plan it; errors are caught into the outcome."""
+    provider, error = _signed_in(config, desired, opener or _opener())
+    if provider is None:
+        return TenantOutcome(desired.tenant, error=error)
+    return _read_and_plan(desired, provider)
+
+
+def _signed_in(
+    config: ExoformConfig, desired: TenantDesired, opener: Opener
+) -> tuple[Provider | None, str | None]:
+    """(the tenant's open, signed-in provider, None), or (None, the error that stopped it)."""
+    try:
+        provider = opener(desired.tenant, desired.settings, config)
+    except ExoformError as exc:
+        return None, str(exc)
+    try:
+        provider.sign_in()
+    except ExoformError as exc:
+        provider.close()
+        return None, str(exc)
+    except BaseException:
+        provider.close()
+        raise
+    return provider, None
+
+
+def _read_and_plan(desired: TenantDesired, provider: Provider) -> TenantOutcome:
+    """Read the tenant through ``provider`` (closed afterwards) and plan it; errors go into the outcome."""
     outcome = TenantOutcome(desired.tenant)
     try:
-        provider = (opener or _opener())(desired.tenant, desired.settings, config)
         try:
             outcome.live = provider.read()
         finally:
@@ -86,16 +113,50 @@ def plan_tenants(
     opener: Opener | None = None,
     on_done: Callable[[TenantOutcome], None] | None = None,
 ) -> list[TenantOutcome]:
-    """Plan every tenant of ``desired`` concurrently; outcomes in ``desired``'s order."""
+    """Plan every tenant of ``desired`` concurrently; outcomes in ``desired``'s order.
 
-    def run(d: TenantDesired) -> TenantOutcome:
-        outcome = plan_one(config, d, opener)
+    At most ``parallelism`` tenants are read at once.  Signing in (opening the provider and fetching its
+    token: round trips to the identity provider, not to the tenant) runs up to ``parallelism`` tenants
+    ahead of the reads, so a tenant's sign-in overlaps other tenants' reads instead of delaying its own;
+    at most ``2 * parallelism`` providers are open at any time.
+    """
+    open_ = opener or _opener()
+    width = max(1, parallelism)
+    open_slots = threading.BoundedSemaphore(2 * width)
+
+    def sign_in(d: TenantDesired) -> tuple[Provider | None, str | None]:
+        open_slots.acquire()
+        try:
+            provider, error = _signed_in(config, d, open_)
+        except BaseException:
+            open_slots.release()
+            raise
+        if provider is None:
+            open_slots.release()
+        return provider, error
+
+    def run(d: TenantDesired, signed: Future[tuple[Provider | None, str | None]]) -> TenantOutcome:
+        provider, error = signed.result()
+        if provider is None:
+            outcome = TenantOutcome(d.tenant, error=error)
+        else:
+            try:
+                outcome = _read_and_plan(d, provider)
+            finally:
+                open_slots.release()
         if on_done is not None:
             on_done(outcome)
         return outcome
 
-    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
-        return list(pool.map(run, desired))
+    # Both pools take tenants in order, so the reader waiting for a tenant's sign-in never waits behind a
+    # later tenant's: a sign-in blocked on open_slots only waits for reads of earlier tenants to finish.
+    with (
+        ThreadPoolExecutor(max_workers=width, thread_name_prefix="exo-sign-in") as signers,
+        ThreadPoolExecutor(max_workers=width, thread_name_prefix="exo-plan") as readers,
+    ):
+        signed = [signers.submit(sign_in, d) for d in desired]
+        futures = [readers.submit(run, d, s) for d, s in zip(desired, signed, strict=True)]
+        return [f.result() for f in futures]
 
 
 @dataclass

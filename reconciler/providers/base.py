@@ -66,6 +66,11 @@ class Provider(Protocol):
 
     tenant: str
 
+    def sign_in(self) -> None:
+        """Get what calls to the tenant need from elsewhere (an access token) now, or raise
+        :class:`reconciler.errors.AuthError`.  Optional: the first call signs in by itself."""
+        ...
+
     def read(self) -> LiveState: ...
 
     def create(self, connector: Connector, *, skip_fields: frozenset[str] = frozenset()) -> LiveConnector:

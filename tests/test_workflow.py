@@ -1,0 +1,134 @@
+"""Planning many tenants: outcomes in order, one tenant's failed sign-in stops only that tenant, and
+sign-ins run ahead of the reads within a bounded number of open providers."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+from reconciler.config import ExoformConfig, TenantConfig
+from reconciler.loader import load_all
+from reconciler.providers.base import Provider
+from reconciler.providers.registry import open_provider
+from reconciler.workflow import plan_tenants
+
+RELAY = (
+    "kind: InboundConnector\nname: Printer relay\nconnector_type: OnPremises\n"
+    "sender_domains: ['*']\nsender_ip_addresses: [192.0.2.10]\n"
+)
+SEED = {"InboundConnector": [{"Name": "Legacy", "ConnectorType": "Partner", "SenderDomains": ["a.example"]}]}
+
+
+def _closed_port() -> int:
+    """A loopback port nobody listens on (connections to it are refused at once)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _repo(root: Path, names: list[str], unreachable: str | None = None) -> Path:
+    (root / "seed.json").write_text(json.dumps(SEED))
+    lines = ["tenants:"]
+    for name in names:
+        folder = root / "connectors" / name
+        folder.mkdir(parents=True)
+        (folder / "relay.yaml").write_text(RELAY)
+        lines += [f"  {name}:", f"    connectors: connectors/{name}"]
+        if name == unreachable:
+            port = _closed_port()
+            lines += [
+                "    provider: exchange",
+                f"    organization: {name}.onmicrosoft.com",
+                f"    endpoint: https://127.0.0.1:{port}",
+                f"    authority: https://127.0.0.1:{port}/{name}.onmicrosoft.com",
+                "    auth:",
+                "      client_id: exoform-tests",
+                "      client_secret: env:EXOFORM_WORKFLOW_SECRET",
+            ]
+        else:
+            lines += ["    provider: local", f"    state: state/{name}.json", "    seed: seed.json"]
+    path = root / "exoform.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+class Recorder:
+    """Opens the real providers and notes, in order, each sign-in, read and close (and how many are open)."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, str]] = []
+        self.open = 0
+        self.most_open = 0
+        self.lock = threading.Lock()
+
+    def note(self, event: str, tenant: str, change: int = 0) -> None:
+        with self.lock:
+            self.events.append((event, tenant))
+            self.open += change
+            self.most_open = max(self.most_open, self.open)
+
+    def opener(self, tenant: str, settings: TenantConfig, config: ExoformConfig) -> Provider:
+        provider = open_provider(tenant, settings, config)
+        recorder = self
+        self.note("open", tenant, +1)
+
+        class Noted:
+            def __getattr__(self, name: str) -> object:
+                return getattr(provider, name)
+
+            def sign_in(self) -> None:
+                provider.sign_in()
+                recorder.note("signed in", tenant)
+
+            def read(self) -> object:
+                recorder.note("read", tenant)
+                return provider.read()
+
+            def close(self) -> None:
+                provider.close()
+                recorder.note("closed", tenant, -1)
+
+        return Noted()  # type: ignore[return-value]
+
+
+def test_outcomes_in_order_and_a_failed_sign_in_stops_only_its_tenant(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EXOFORM_WORKFLOW_SECRET", "not-a-real-secret")
+    names = [f"cust-{i}" for i in range(6)]
+    config, desired = load_all(_repo(tmp_path, names, unreachable="cust-2"))
+    recorder = Recorder()
+    outcomes = plan_tenants(config, desired, parallelism=2, opener=recorder.opener)
+    assert [o.tenant for o in outcomes] == names
+    failed = outcomes[2]
+    assert failed.plan is None and failed.error is not None
+    assert "cannot reach the authority" in failed.error and "not-a-real-secret" not in failed.error
+    for outcome in outcomes[:2] + outcomes[3:]:
+        assert outcome.error is None and outcome.plan is not None
+        assert [(c.action, c.name) for c in outcome.plan.changes] == [("create", "Printer relay")]
+    assert recorder.open == 0  # every provider closed, the failed one too
+    assert ("read", "cust-2") not in recorder.events
+
+
+def test_sign_ins_run_ahead_of_reads_with_a_bounded_number_of_open_providers(tmp_path: Path) -> None:
+    names = [f"cust-{i}" for i in range(8)]
+    config, desired = load_all(_repo(tmp_path, names))
+    recorder = Recorder()
+    outcomes = plan_tenants(config, desired, parallelism=1, opener=recorder.opener)
+    assert all(o.plan is not None for o in outcomes)
+    assert recorder.most_open <= 2  # 2 x parallelism
+    events = recorder.events
+    for name in names:
+        assert events.index(("signed in", name)) < events.index(("read", name))
+    # With one tenant read at a time, the next tenant signs in before the current one is done.
+    ahead = [
+        name
+        for current, name in itertools.pairwise(names)
+        if events.index(("signed in", name)) < events.index(("closed", current))
+    ]
+    assert ahead, events
