@@ -587,45 +587,29 @@ class ExchangeProvider:
     def read(self) -> LiveState:
         """Every connector of the tenant, both kinds and test-mode ones, or :class:`ReadError`.
 
-        The token is fetched first, then the three listings run at once; each listing's objects are turned
-        into models in its own thread as soon as it arrives (overlapping the other listings' wait), and an
-        outbound connector present in both outbound listings is built once.
+        The token is fetched first, then the three listings run at once; once all have arrived, each
+        connector is built once (an outbound connector is in both outbound listings), in listing order.
         """
         self.sign_in()  # before the concurrent wave, so it does not wait on the token in turn
         jobs = [(kind, params) for kind, listings in _LISTINGS.items() for params in listings]
-        built: dict[tuple[Kind, str], LiveConnector] = {}
-        lock = threading.Lock()
-
-        def listing(kind: Kind, params: dict[str, Any]) -> list[tuple[Kind, str]]:
-            keys: list[tuple[Kind, str]] = []
-            for obj in self._list_raw(kind, params):
-                guid = obj.get("Guid")
-                key = (kind, guid.lower() if isinstance(guid, str) else "")
-                with lock:
-                    known = key in built
-                if not known:
-                    live = self._live(kind, obj)  # raises ReadError for a missing Guid or Name
-                    with lock:
-                        built.setdefault(key, live)
-                keys.append(key)
-            return keys
-
         # All listings but the last run on the shared reader threads (starting threads per read costs more
         # CPU than a small tenant's whole read), the last in this thread; every one is awaited before an
-        # error is raised, so no listing outlives the read.
-        futures = [_readers().submit(listing, kind, params) for kind, params in jobs[:-1]]
+        # error is raised, so no listing outlives the read.  The models are built here afterwards: the
+        # listings arrive together, and building them in three threads at once only adds switching.
+        futures = [_readers().submit(self._list_raw, kind, params) for kind, params in jobs[:-1]]
         try:
-            last = listing(*jobs[-1])
+            last = self._list_raw(*jobs[-1])
         finally:
             wait(futures)
-        ordered = [key for future in futures for key in future.result()] + last
-        connectors: list[LiveConnector] = []
-        seen: set[tuple[Kind, str]] = set()
-        for key in ordered:
-            if key not in seen:
-                seen.add(key)
-                connectors.append(built[key])
-        return LiveState(tenant=self.tenant, connectors=connectors)
+        listings = [future.result() for future in futures] + [last]
+        built: dict[tuple[Kind, str], LiveConnector] = {}
+        for (kind, _), objects in zip(jobs, listings, strict=True):
+            for obj in objects:
+                guid = obj.get("Guid")
+                key = (kind, guid.lower() if isinstance(guid, str) else "")
+                if key not in built:
+                    built[key] = self._live(kind, obj)  # raises ReadError for a missing Guid or Name
+        return LiveState(tenant=self.tenant, connectors=list(built.values()))
 
     def _list_raw(self, kind: Kind, params: dict[str, Any]) -> list[dict[str, Any]]:
         cmdlet = f"Get-{kind}"
@@ -656,7 +640,7 @@ class ExchangeProvider:
             raise ReadError(
                 self.tenant, f"{kind} '{name}' cannot be read: {where}: {first.get('msg', 'invalid value')}"
             ) from None
-        return LiveConnector(kind=kind, name=name, guid=guid, connector=connector, raw=dict(obj))
+        return LiveConnector(kind=kind, name=name, guid=guid, connector=connector, raw=obj)
 
     def _list(self, kind: Kind) -> list[LiveConnector]:
         """Every connector of ``kind`` (used to resolve writes of unknown outcome)."""
