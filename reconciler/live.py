@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from types import UnionType
-from typing import Annotated, Any, Literal, Union, cast, get_args, get_origin
+from typing import Annotated, Any, Literal, NamedTuple, Union, cast, get_args, get_origin
 
 from annotated_types import MaxLen, MinLen
 from pydantic import AfterValidator, BeforeValidator, ValidationInfo
@@ -63,46 +63,47 @@ def from_live_validated(kind: Kind, obj: dict[str, Any]) -> Connector:
 
 
 _MISSING = object()
+#: The default of a required field: no value of a Get object is ever this.
+_REQUIRED = object()
 
 
-def _from_live_fast(kind: Kind, obj: dict[str, Any], fast: list[_FastField]) -> Connector | None:
+def _from_live_fast(kind: Kind, obj: dict[str, Any], fast: _FastKind) -> Connector | None:
     """:func:`from_live_validated`'s model built without validation, or None when in any doubt."""
-    known, parameters = _KEYS[kind]
-    unknown = obj.keys() - known
-    if unknown and any(key.lower() in parameters for key in unknown):
+    known = fast.known
+    if not known.issuperset(obj) and any(key.lower() in fast.parameters for key in obj.keys() - known):
         return None  # a parameter spelled in another case: the validated path maps it
     # Every parameter present is spelled as documented, so obj.get(parameter) is what the case-insensitive
     # mapping of the validated path finds.
-    inbound = kind == "InboundConnector"
-    values: dict[str, Any] = {}
+    for parameter in fast.empty_if_absent:
+        if parameter not in obj:
+            obj = {**obj, parameter: []}
+    full = fast.template.copy()  # every field in declaration order; the loop overwrites what differs
+    for name in fast.fresh_lists:
+        full[name] = []
+    absent: list[str] = []
+    get = obj.get
     try:
-        for name, parameter, multi, normalize in fast:
-            value = obj.get(parameter, _MISSING)
+        for name, parameter, normalize, default, is_list in fast.fields:
+            value = get(parameter, _MISSING)
             if value is _MISSING:
-                continue
-            if multi:
-                if value is None:
-                    value = []
-                elif type(value) is str:
-                    value = [value]
-                if inbound and name == "sender_domains":
-                    value = [d for d in value if d.strip() != "smtp:;1"]
-            elif name == "comment" and value is None:
-                value = ""
-            values[name] = normalize(value)
-        if inbound and "sender_domains" not in values:
-            values["sender_domains"] = []
+                if default is _REQUIRED:
+                    return None
+                absent.append(name)
+                if is_list:
+                    full[name] = []
+            elif type(value) is type(default) and value == default:
+                # normalize(default) == default (checked at import); the template holds it, but a list
+                # field gets its own list, as from validation
+                if is_list:
+                    full[name] = []
+            else:
+                full[name] = normalize(value)
     except Exception:  # any doubt: the validated path decides (the same result or the error)
         return None
-    if not _REQUIRED[kind] <= values.keys():
-        return None
-    full: dict[str, Any] = {}
-    for name, factory, default in _DEFAULTS[kind]:  # every field, in declaration order
-        value = values.get(name, _MISSING)
-        if value is _MISSING:
-            value = factory() if factory is not None else default
-        full[name] = value
-    return _construct(MODELS[kind], set(values), full)
+    fields_set = set(fast.managed)  # every property present counts as set, at its default or not
+    if absent:
+        fields_set.difference_update(absent)
+    return _construct(MODELS[kind], fields_set, full)
 
 
 def _construct(model: type[Connector], fields_set: set[str], full: dict[str, Any]) -> Connector:
@@ -137,17 +138,6 @@ _READ_ONLY_PROPERTIES = [
     *("ScanAndDropRecipients", "EFSkipMailGateway", "LinkForModifiedConnector", "IsValidated"),
     "LastValidationTimestamp",
 ]
-
-
-def _key_tables(kind: Kind) -> tuple[frozenset[str], frozenset[str]]:
-    """(property names whose spelling is known, lower-cased parameter names) of ``kind``."""
-    parameters = [spec.parameter for spec in FIELDS[kind].values()]
-    known = {*parameters, *_READ_ONLY_PROPERTIES}
-    assert len({k.lower() for k in known}) == len(known), "known property names must differ in more than case"
-    return frozenset(known), frozenset(p.lower() for p in parameters)
-
-
-_KEYS = {kind: _key_tables(kind) for kind in KINDS}
 
 
 class _LiveInfo:
@@ -244,7 +234,29 @@ def _fast_field(info: Any) -> Callable[[Any], Any] | None:
     return None
 
 
-_FastField = tuple[str, str, bool, Callable[[Any], Any]]
+#: One managed field for the fast path: (field, parameter, normalizer of the live value, default or
+#: _REQUIRED, whether the field is a list).
+_FastField = tuple[str, str, Callable[[Any], Any], Any, bool]
+
+
+class _FastKind(NamedTuple):
+    """What the fast path needs of one kind, computed at import."""
+
+    #: Property names whose spelling is known (parameters and read-only properties).
+    known: frozenset[str]
+    #: Lower-cased parameter names.
+    parameters: frozenset[str]
+    #: The managed fields, in declaration order.
+    fields: tuple[_FastField, ...]
+    #: Every field in declaration order at its default (a list field at a placeholder the fast path
+    #: always replaces): what ``model_construct`` would fill in.
+    template: dict[str, Any]
+    #: Unmanaged list fields: each model gets its own empty list, as from their default factories.
+    fresh_lists: tuple[str, ...]
+    #: Parameters whose absence the validated path reads as an empty list (SenderDomains).
+    empty_if_absent: tuple[str, ...]
+    #: The managed field names: the fields set when every property is present.
+    managed: frozenset[str]
 
 
 _OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"
@@ -275,36 +287,80 @@ def _fast_sender_ip(value: str) -> str | None:
 _TWINS: dict[Any, Callable[[str], str | None]] = {_sender_ip: _fast_sender_ip}
 
 
-def _fast_fields(kind: Kind) -> list[_FastField] | None:
-    """(field, parameter, multi-valued, normalizer) per managed field; None when a field's shape is unknown
-    to :func:`_fast_field` (then that kind always goes through validation: correct, slower)."""
-    model = MODELS[kind]
-    table: list[_FastField] = []
-    for name, spec in FIELDS[kind].items():
-        normalize = _fast_field(model.model_fields[name])
+def _live(kind: Kind, name: str, multi: bool, normalize: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``normalize`` preceded by what :func:`from_live_validated` does to a live value before validation:
+    a multi-valued property's None or lone string becomes a list, the comment's None becomes "", and
+    SenderDomains loses its "smtp:;1" placeholder entries."""
+    if multi:
+        drop_placeholder = kind == "InboundConnector" and name == "sender_domains"
+
+        def listed(value: Any) -> Any:
+            if value is None:
+                value = []
+            elif type(value) is str:
+                value = [value]
+            if drop_placeholder:
+                value = [d for d in value if d.strip() != "smtp:;1"]
+            return normalize(value)
+
+        return listed
+    if name == "comment":
+
+        def comment(value: Any) -> Any:
+            return normalize("" if value is None else value)
+
+        return comment
+    return normalize
+
+
+def _fast_kind(kind: Kind) -> _FastKind | None:
+    """The fast path's tables for ``kind``; None when a field's shape is unknown to :func:`_fast_field`
+    (then that kind always goes through validation: correct, slower)."""
+    model, specs = MODELS[kind], FIELDS[kind]
+    parameters = [spec.parameter for spec in specs.values()]
+    known = {*parameters, *_READ_ONLY_PROPERTIES}
+    assert len({k.lower() for k in known}) == len(known), "known property names must differ in more than case"
+    fields: list[_FastField] = []
+    template: dict[str, Any] = {}
+    fresh_lists: list[str] = []
+    for name, info in model.model_fields.items():
+        if info.is_required():
+            default: Any = _REQUIRED
+        elif info.default_factory is list:
+            default = []
+        else:
+            default = info.default
+            assert info.default_factory is None, "only list() is known as a default factory"
+            assert default is None or type(default) in (str, bool, int), "shared defaults must be immutable"
+        is_list = type(default) is list
+        template[name] = None if is_list or default is _REQUIRED else default
+        spec = specs.get(name)
+        if spec is None:
+            assert default is not _REQUIRED, "an unmanaged field needs a default"
+            if is_list:
+                fresh_lists.append(name)
+            continue
+        normalize = _fast_field(info)
         if normalize is None:
             return None
-        table.append((name, spec.parameter, spec.multi, normalize))
-    return table
+        normalize = _live(kind, name, spec.multi, normalize)
+        if default is not _REQUIRED:
+            # The fast path takes a property equal to its default (of the same type) as is.
+            fixed = normalize(default)
+            assert type(fixed) is type(default) and fixed == default, f"{name}: default is not normal"
+        fields.append((name, spec.parameter, normalize, default, is_list))
+    return _FastKind(
+        known=frozenset(known),
+        parameters=frozenset(p.lower() for p in parameters),
+        fields=tuple(fields),
+        template=template,
+        fresh_lists=tuple(fresh_lists),
+        empty_if_absent=(specs["sender_domains"].parameter,) if kind == "InboundConnector" else (),
+        managed=frozenset(specs),
+    )
 
 
-def _defaults(kind: Kind) -> list[tuple[str, Callable[[], Any] | None, Any]]:
-    """(field, default factory, default) of every field in declaration order: what ``model_construct``
-    would fill in itself (required fields have no default)."""
-    result: list[tuple[str, Callable[[], Any] | None, Any]] = []
-    for name, info in MODELS[kind].model_fields.items():
-        if info.is_required():
-            result.append((name, None, _MISSING))  # always present in the fast path's values
-            continue
-        factory = cast(Callable[[], Any] | None, info.default_factory)
-        default = None if factory is not None else info.default
-        assert default is None or type(default) in (str, bool, int), "shared defaults must be immutable"
-        result.append((name, factory, default))
-    return result
-
-
-_FAST: dict[Kind, list[_FastField] | None] = {kind: _fast_fields(kind) for kind in KINDS}
-_DEFAULTS = {kind: _defaults(kind) for kind in KINDS}
+_FAST: dict[Kind, _FastKind | None] = {kind: _fast_kind(kind) for kind in KINDS}
 
 
 def _direct_construction_works() -> bool:
@@ -332,6 +388,3 @@ def _direct_construction_works() -> bool:
 
 
 _DIRECT = _direct_construction_works()
-_REQUIRED: dict[Kind, frozenset[str]] = {
-    kind: frozenset(n for n, f in MODELS[kind].model_fields.items() if f.is_required()) for kind in KINDS
-}
