@@ -17,7 +17,18 @@ from typing import Annotated, Any, Literal, NamedTuple, Union, cast, get_args, g
 from annotated_types import MaxLen, MinLen
 from pydantic import AfterValidator, BeforeValidator, ValidationInfo
 
-from reconciler.model import FIELDS, KINDS, MODELS, Connector, InboundConnector, Kind, _sender_ip
+from reconciler.model import (
+    FIELDS,
+    KINDS,
+    MODELS,
+    Connector,
+    InboundConnector,
+    Kind,
+    _domain_no_star,
+    _domain_or_star,
+    _sender_ip,
+)
+from reconciler.normalize import canon_sender_domain, canon_set, canon_smart_host
 
 
 def from_live(kind: Kind, obj: dict[str, Any]) -> Connector:
@@ -216,6 +227,7 @@ def _fast_field(info: Any) -> Callable[[Any], Any] | None:
             item, whole = item_metadata[0].func, metadata[0].func
             twin = _TWINS.get(getattr(item, "canonicalizer", None))
             empty_is_empty = whole([]) == []  # type: ignore[call-arg]
+            one_is_sorted = whole is canon_set  # sorted(set([x])) == [x]
 
             def entries(value: Any) -> Any:
                 if type(value) is not list:
@@ -228,6 +240,8 @@ def _fast_field(info: Any) -> Callable[[Any], Any] | None:
                         raise _NotFast
                     fast = twin(entry) if twin is not None else None
                     out.append(fast if fast is not None else item(entry, live))  # type: ignore[call-arg]
+                if one_is_sorted and len(out) == 1:
+                    return out
                 return whole(out)  # type: ignore[call-arg]
 
             return entries
@@ -278,13 +292,48 @@ def _fast_sender_ip(value: str) -> str | None:
     length = int(prefix)
     if length < 24:
         return None
-    a, b, c, d = (int(match.group(i)) for i in range(1, 5))
-    network = ((a << 24) | (b << 16) | (c << 8) | d) & (0xFFFFFFFF << (32 - length)) & 0xFFFFFFFF
-    return f"{network >> 24}.{(network >> 16) & 255}.{(network >> 8) & 255}.{network & 255}/{length}"
+    # From /24 on, the host bits all lie in the last octet; the others are written as ``str(int(...))``
+    # writes them (no leading zeros), so only the last octet may change.
+    last = int(match.group(4))
+    host = last & ((1 << (32 - length)) - 1)
+    if host == 0:
+        return value
+    return f"{value[: match.start(4)]}{last - host}/{length}"
+
+
+_LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
+#: A domain as ``canon_domain`` returns it unchanged: lower case, no spaces, no wildcard, no trailing dot.
+_PLAIN_DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})*", re.ASCII)
+#: A plain domain that is not all digits and dots (``canon_smart_host`` reads those as IPv4).
+_PLAIN_HOST = re.compile(rf"(?=[0-9.]*[a-z-]){_LABEL}(?:\.{_LABEL})*", re.ASCII)
+#: A SenderDomains entry in the wire form the service returns, around a plain domain.
+_PLAIN_SENDER_DOMAIN = re.compile(rf"smtp:({_LABEL}(?:\.{_LABEL})*);[0-9]+", re.ASCII)
+
+
+def _fast_domain(value: str) -> str | None:
+    """``canon_domain(value)`` (with or without ``allow_star``) for a domain already canonical; else None."""
+    return value if _PLAIN_DOMAIN.fullmatch(value) else None
+
+
+def _fast_smart_host(value: str) -> str | None:
+    """``canon_smart_host(value)`` for a host name already canonical; None for anything else."""
+    return value if _PLAIN_HOST.fullmatch(value) else None
+
+
+def _fast_sender_domain(value: str) -> str | None:
+    """``canon_sender_domain(value)`` for ``smtp:<canonical domain>;<n>``; None for anything else."""
+    match = _PLAIN_SENDER_DOMAIN.fullmatch(value)
+    return match.group(1) if match is not None else None
 
 
 #: Faster equal twins of canonicalizers: ``twin(value)`` is ``fn(value)``, or None where it does not know.
-_TWINS: dict[Any, Callable[[str], str | None]] = {_sender_ip: _fast_sender_ip}
+_TWINS: dict[Any, Callable[[str], str | None]] = {
+    _sender_ip: _fast_sender_ip,
+    _domain_no_star: _fast_domain,
+    _domain_or_star: _fast_domain,
+    canon_smart_host: _fast_smart_host,
+    canon_sender_domain: _fast_sender_domain,
+}
 
 
 def _live(kind: Kind, name: str, multi: bool, normalize: Callable[[Any], Any]) -> Callable[[Any], Any]:

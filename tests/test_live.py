@@ -235,3 +235,53 @@ def test_fast_sender_ip_twin_equals_the_canonicalizer(value: str) -> None:
     plain = value == value.strip() and all(len(p) == 1 or p[0] != "0" for p in re.split(r"[./]", value))
     if expected is not None and plain and not value.endswith("/0"):
         assert fast == expected  # the twin covers the plain form (not a fallback every time)
+
+
+@st.composite
+def _domain_like(draw: st.DrawFn) -> str:
+    """Text that looks like a domain, a smart host or a SenderDomains wire entry, canonical or not (case,
+    spaces, wildcards, trailing dots, bad labels, all digits, other wire suffixes)."""
+    label = st.one_of(
+        st.sampled_from(
+            ["fabrikam", "mail", "com", "a", "x-y", "-x", "x-", "1", "255", "xn--bcher-kva", "*"]
+        ),
+        st.text(alphabet="abzAZ09-_*.: ;ü", min_size=0, max_size=6),
+        st.just("a" * 64),
+    )
+    text = ".".join(draw(st.lists(label, min_size=1, max_size=4)))
+    if draw(st.integers(0, 4)) == 0:
+        text += "."
+    if draw(st.booleans()):
+        prefix = draw(st.sampled_from(["smtp:", "SMTP:", "smtp: ", "x400:"]))
+        text = prefix + text + draw(st.sampled_from([";1", ";2", ";10", "", ";", ";x", ";1\n", ";\u0661"]))
+    if draw(st.integers(0, 9)) == 0:
+        text = f" {text} "
+    return text
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_domain_like())
+@example("fabrikam.com")
+@example("smtp:fabrikam.com;1")
+@example("192.0.2.1")
+@example("smtp:*;1")
+@example("*.fabrikam.com")
+def test_fast_domain_twins_equal_their_canonicalizers(value: str) -> None:
+    for fn, twin in model_module._TWINS.items():
+        if twin is model_module._fast_sender_ip:
+            continue  # its own test, with IPv4-like text
+        fast = twin(value)
+        try:
+            expected: str | None = fn(value)
+        except ValueError:
+            expected = None
+        assert fast is None or fast == expected, (fn, value)
+        wire = twin is model_module._fast_sender_domain  # it reads the wire form only
+        plain = f"smtp:{expected};1" if wire else expected
+        if (
+            expected is not None
+            and value == plain
+            and "*" not in value
+            and not re.fullmatch(r"[0-9.]+", value)
+        ):
+            assert fast == expected, (fn, value)  # the twin covers the plain form (not a fallback every time)
