@@ -92,7 +92,11 @@ def document_values(connector: Connector, ignore: frozenset[str] = frozenset()) 
     kind = connector.KIND
     specs = FIELDS[kind]
     values = connector.managed_fields()
-    doc: dict[str, Any] = {"kind": kind, "name": values["name"], "connector_type": values["connector_type"]}
+    doc: dict[str, Any] = {
+        "kind": kind,
+        "name": _yaml_value(values["name"]),
+        "connector_type": values["connector_type"],
+    }
     for name, spec in specs.items():
         if name in doc:
             continue
