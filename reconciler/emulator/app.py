@@ -248,7 +248,7 @@ class Emulator:
 
         store = self.stores.get(info.key)
         try:
-            result = invoke(info, store, cmdlet_name, parameters)
+            result = invoke(info, store, cmdlet_name, parameters, test_mode_flag=self.config.test_mode_flag)
         except CmdletError as exc:
             return _error(exc)
         except InputError as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -110,6 +111,14 @@ class EmulatorConfig(_Model):
         description="Extra federated issuers: issuer -> PEM public key or certificate verifying its tokens.",
     )
     faults: FaultsConfig = FaultsConfig()
+    test_mode_flag: Literal["all", "only"] = Field(
+        default="all",
+        description=(
+            "What Get-OutboundConnector -IncludeTestModeConnectors:$true lists: every connector (what "
+            "Microsoft365DSC expects) or only the test-mode ones (one reading of the docs).  The service's "
+            "real behaviour is UNCONFIRMED; clients must read completely either way."
+        ),
+    )
 
     @property
     def open(self) -> bool:

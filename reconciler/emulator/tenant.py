@@ -88,9 +88,19 @@ def _utcnow() -> datetime:
 
 
 def invoke(
-    tenant: TenantInfo, store: Store, cmdlet_name: Any, parameters: Any, clock: Clock = _utcnow
+    tenant: TenantInfo,
+    store: Store,
+    cmdlet_name: Any,
+    parameters: Any,
+    clock: Clock = _utcnow,
+    *,
+    test_mode_flag: str = "all",
 ) -> Result:
-    """Run one cmdlet.  ``parameters`` is the JSON ``Parameters`` object (None means none)."""
+    """Run one cmdlet.  ``parameters`` is the JSON ``Parameters`` object (None means none).
+
+    ``test_mode_flag`` is what ``Get-OutboundConnector -IncludeTestModeConnectors:$true`` lists: ``all``
+    connectors or ``only`` the test-mode ones (the real service's choice is UNCONFIRMED).
+    """
     cmdlet = canonical_cmdlet(cmdlet_name)
     if parameters is None:
         parameters = {}
@@ -116,7 +126,7 @@ def invoke(
             if noun == cat.ACCEPTED_DOMAIN:
                 result = _get_accepted_domains(snapshot.state, tenant, bound)
             else:
-                result = _get(snapshot.state, tenant, noun, bound)
+                result = _get(snapshot.state, tenant, noun, bound, test_mode_flag)
             result.version = (snapshot.version, tenant)
             return result
     with store.transaction() as state:
@@ -124,7 +134,7 @@ def invoke(
         if noun == cat.ACCEPTED_DOMAIN:
             return _get_accepted_domains(state, tenant, bound)
         if verb == "Get":
-            return _get(state, tenant, noun, bound)
+            return _get(state, tenant, noun, bound, test_mode_flag)
         if verb == "Validate":
             return _validate(state, tenant, bound, clock)
         if bound.get("WhatIf"):
@@ -316,14 +326,18 @@ def _limit(objects: list[dict[str, Any]], bound: dict[str, Any], warnings: list[
 # -- cmdlets ------------------------------------------------------------------------------------------------
 
 
-def _get(state: State, tenant: TenantInfo, kind: str, bound: dict[str, Any]) -> Result:
+def _get(
+    state: State, tenant: TenantInfo, kind: str, bound: dict[str, Any], test_mode_flag: str = "all"
+) -> Result:
     warnings: list[str] = []
     if bound.get("Identity") is not None:
         # An explicit identity finds a test-mode connector too (UNCONFIRMED; documented).
         return Result([dict(_resolve(state, tenant, kind, bound["Identity"]))])
     objects = list(state[kind])
     if kind == cat.OUTBOUND:
-        if not bound.get("IncludeTestModeConnectors"):
+        if bound.get("IncludeTestModeConnectors") and test_mode_flag == "only":
+            objects = [o for o in objects if o.get("TestMode")]
+        elif not bound.get("IncludeTestModeConnectors"):
             hidden = [o for o in objects if o.get("TestMode")]
             if hidden:
                 warnings.append(cat.TEST_MODE_WARNING)

@@ -236,6 +236,8 @@ class InvokeClient:
         self.tokens = tokens
         self.policy = policy or RetryPolicy()
         self.page_size = page_size
+        #: The service's base URL (what the provider learns about the service is kept per base URL).
+        self.api_base = api_base.rstrip("/")
         self._service_host = (urlsplit(api_base).hostname or "").lower()
         self._invoke_url = f"{api_base}/adminapi/beta/{tenant_segment}/InvokeCommand"
         self._anchor = ANCHOR_MAILBOX + tenant_segment
@@ -515,15 +517,23 @@ def _origin(url: str) -> str:
 
 # --- the provider ----------------------------------------------------------------------------------------
 
+_PLAIN: dict[str, Any] = {"ResultSize": "Unlimited"}
+_WITH_TEST_MODE: dict[str, Any] = {"ResultSize": "Unlimited", "IncludeTestModeConnectors": True}
 _LISTINGS: dict[Kind, list[dict[str, Any]]] = {
-    "InboundConnector": [{"ResultSize": "Unlimited"}],
+    "InboundConnector": [_PLAIN],
     # Test-mode outbound connectors are hidden from a plain listing; whether the flag returns all connectors
-    # or only test-mode ones is UNCONFIRMED, so both are listed (concurrently) and joined by Guid.
-    "OutboundConnector": [
-        {"ResultSize": "Unlimited"},
-        {"ResultSize": "Unlimited", "IncludeTestModeConnectors": True},
-    ],
+    # or only test-mode ones is UNCONFIRMED, so both are listed (concurrently) and joined by Guid -- until
+    # the service has shown which (see _FLAG_LISTS_ALL).
+    "OutboundConnector": [_PLAIN, _WITH_TEST_MODE],
 }
+
+#: Services (endpoint base URLs) whose ``-IncludeTestModeConnectors:$true`` listing was seen to hold a
+#: connector that is not in test mode.  Of the two readings of that flag (every connector, or only the
+#: test-mode ones) only "every connector" allows that, so from then on that listing alone is complete and
+#: the plain outbound listing is skipped.  Learned per process, never assumed: a service that lists only
+#: test-mode connectors never gives the evidence and keeps being read with both listings.
+_FLAG_LISTS_ALL: set[str] = set()
+_FLAG_LOCK = threading.Lock()
 
 
 #: The properties a listing asks for (``$select``): every managed parameter of the kind, plus the identity
@@ -587,11 +597,18 @@ class ExchangeProvider:
     def read(self) -> LiveState:
         """Every connector of the tenant, both kinds and test-mode ones, or :class:`ReadError`.
 
-        The token is fetched first, then the three listings run at once; once all have arrived, each
-        connector is built once (an outbound connector is in both outbound listings), in listing order.
+        The token is fetched first, then the listings run at once (inbound; outbound with test mode, and
+        the plain outbound listing unless this service has shown it is not needed); once all have arrived,
+        each connector is built once (an outbound connector may be in both outbound listings).
         """
         self.sign_in()  # before the concurrent wave, so it does not wait on the token in turn
-        jobs = [(kind, params) for kind, listings in _LISTINGS.items() for params in listings]
+        service = self.client.api_base
+        with _FLAG_LOCK:
+            flag_lists_all = service in _FLAG_LISTS_ALL
+        jobs: list[tuple[Kind, dict[str, Any]]] = [("InboundConnector", _PLAIN)]
+        if not flag_lists_all:
+            jobs.append(("OutboundConnector", _PLAIN))
+        jobs.append(("OutboundConnector", _WITH_TEST_MODE))
         # All listings but the last run on the shared reader threads (starting threads per read costs more
         # CPU than a small tenant's whole read), the last in this thread; every one is awaited before an
         # error is raised, so no listing outlives the read.  The models are built here afterwards: the
@@ -602,6 +619,10 @@ class ExchangeProvider:
         finally:
             wait(futures)
         listings = [future.result() for future in futures] + [last]
+        if not flag_lists_all and any(obj.get("TestMode") is False for obj in last):
+            with _FLAG_LOCK:
+                _FLAG_LISTS_ALL.add(service)
+            log.debug("%s lists every outbound connector with -IncludeTestModeConnectors:$true", service)
         built: dict[tuple[Kind, str], LiveConnector] = {}
         for (kind, _), objects in zip(jobs, listings, strict=True):
             for obj in objects:

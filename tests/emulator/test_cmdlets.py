@@ -10,6 +10,10 @@ from typing import Any
 
 import pytest
 
+from reconciler.emulator.app import Emulator
+from reconciler.emulator.config import EmulatorConfig
+from reconciler.emulator.store import MemoryStores
+
 DATE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$")
 IN = {"Name": "Partner in", "SenderDomains": ["contoso.com"]}
 OUT = {"Name": "Partner out", "RecipientDomains": ["fabrikam.com"]}
@@ -443,6 +447,15 @@ def test_test_mode_connectors_are_hidden_with_a_warning(exo: Any) -> None:
     assert [c["Name"] for c in everything["value"]] == ["Partner out", "trial"]
     assert "@adminapi.warnings" not in everything
     assert exo.ok("Get-OutboundConnector", Identity="trial")[0]["TestMode"] is True
+
+
+def test_the_flag_can_list_only_test_mode_connectors(exo_for: Any) -> None:
+    """The other reading of -IncludeTestModeConnectors:$true (UNCONFIRMED which the service does)."""
+    exo = exo_for(Emulator(stores=MemoryStores(), config=EmulatorConfig(test_mode_flag="only")))
+    exo.ok("New-OutboundConnector", **OUT)
+    exo.ok("New-OutboundConnector", Name="trial", RecipientDomains=["b.com"], TestMode=True)
+    assert [c["Name"] for c in exo.get("OutboundConnector", IncludeTestModeConnectors=True)] == ["trial"]
+    assert [c["Name"] for c in exo.get("OutboundConnector")] == ["Partner out"]
 
 
 def test_no_warning_without_test_mode_connectors(exo: Any) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from reconciler.emulator.config import EmulatorConfig
 from reconciler.emulator.faults import Faults
 from reconciler.errors import ReadError
 from tests.providers.conftest import TENANT, Rig
@@ -57,6 +58,30 @@ def test_paging_and_test_mode_connectors(seeded: Rig) -> None:
     assert cmdlets["Get-OutboundConnector"] == 2 + 3  # plain listing (3 objects) + with test mode (5)
     for live in state.connectors:
         assert live.guid and live.raw["Guid"] == live.guid
+
+
+def test_once_the_flagged_listing_shows_every_connector_the_plain_one_is_skipped(seeded: Rig) -> None:
+    """The first read lists outbound connectors twice; the flagged listing then held a connector not in
+    test mode, so later reads of the same service (any tenant, any provider) list them once."""
+    first = seeded.provider().read()
+    assert seeded.cmdlets()["Get-OutboundConnector"] == 2
+    for _ in range(2):
+        again = seeded.provider().read()
+        assert _names(again) == _names(first) == ALL_NAMES
+        assert sorted(c.name for c in again.connectors if getattr(c.connector, "test_mode", False)) == [
+            "Out 000",
+            "Out 001",
+        ]
+    assert seeded.cmdlets()["Get-OutboundConnector"] == 2 + 1 + 1
+
+
+def test_a_service_listing_only_test_mode_connectors_is_always_read_with_both(
+    make_rig: Callable[..., Rig],
+) -> None:
+    rig = make_rig(seed=_seed(7, 5, test_mode=2), config=EmulatorConfig(test_mode_flag="only"))
+    for _ in range(3):
+        assert _names(rig.provider().read()) == ALL_NAMES
+    assert rig.cmdlets()["Get-OutboundConnector"] == 3 * 2
 
 
 def test_listings_ask_only_for_the_properties_exoform_uses(seeded: Rig) -> None:
