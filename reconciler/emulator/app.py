@@ -45,6 +45,8 @@ from reconciler.errors import InputError
 JSON_TYPE = (
     "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
 )
+#: JSON without spaces after separators, as the service sends it.
+_COMPACT = (",", ":")
 _PRE_FAULTS = ("status", "throttled_200", "html", "text", "reset", "close")
 
 
@@ -298,16 +300,17 @@ class Emulator:
             if select:
                 wanted = {s.strip().casefold() for s in select.split(",") if s.strip()}
                 values = [{k: v for k, v in obj.items() if k.casefold() in wanted} for obj in values]
-            encoded = json.dumps(values).encode()
+            encoded = json.dumps(values, separators=_COMPACT).encode()
             if key is not None:
                 self._pages.put(key, encoded)
-        # The same bytes json.dumps gives for the whole payload, with the (cached) value list spliced in.
-        parts = [b'{"@odata.context": ', json.dumps(context).encode()]
+        # Compact JSON, as the service's OData serializer writes it: the bytes json.dumps gives for the whole
+        # payload, with the (cached) value list spliced in.
+        parts = [b'{"@odata.context":', json.dumps(context).encode()]
         if next_link is not None:
-            parts += [b', "@odata.nextLink": ', json.dumps(next_link).encode()]
-        parts += [b', "value": ', encoded]
+            parts += [b',"@odata.nextLink":', json.dumps(next_link).encode()]
+        parts += [b',"value":', encoded]
         if result.warnings and page == 1:
-            parts += [b', "@adminapi.warnings": ', json.dumps(result.warnings).encode()]
+            parts += [b',"@adminapi.warnings":', json.dumps(result.warnings, separators=_COMPACT).encode()]
         parts.append(b"}")
         return httpx.Response(200, content=b"".join(parts), headers={"content-type": JSON_TYPE, **headers})
 
@@ -362,7 +365,7 @@ def _base(request: httpx.Request) -> str:
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> httpx.Response:
     all_headers = {"content-type": JSON_TYPE if status < 300 or "error" in body else "application/json"}
     all_headers.update(headers or {})
-    return httpx.Response(status, content=json.dumps(body).encode(), headers=all_headers)
+    return httpx.Response(status, content=json.dumps(body, separators=_COMPACT).encode(), headers=all_headers)
 
 
 def _error(exc: CmdletError) -> httpx.Response:

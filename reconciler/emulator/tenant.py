@@ -126,7 +126,7 @@ def invoke(
             if noun == cat.ACCEPTED_DOMAIN:
                 result = _get_accepted_domains(snapshot.state, tenant, bound)
             else:
-                result = _get(snapshot.state, tenant, noun, bound, test_mode_flag)
+                result = _get(snapshot.state, tenant, noun, bound, test_mode_flag, copy=False)
             result.version = (snapshot.version, tenant)
             return result
     with store.transaction() as state:
@@ -327,8 +327,16 @@ def _limit(objects: list[dict[str, Any]], bound: dict[str, Any], warnings: list[
 
 
 def _get(
-    state: State, tenant: TenantInfo, kind: str, bound: dict[str, Any], test_mode_flag: str = "all"
+    state: State,
+    tenant: TenantInfo,
+    kind: str,
+    bound: dict[str, Any],
+    test_mode_flag: str = "all",
+    *,
+    copy: bool = True,
 ) -> Result:
+    """The Get cmdlet's objects; copies of the state's unless ``copy`` is False (a read-only snapshot's
+    objects never change, so they are handed out as they are)."""
     warnings: list[str] = []
     if bound.get("Identity") is not None:
         # An explicit identity finds a test-mode connector too (UNCONFIRMED; documented).
@@ -346,7 +354,8 @@ def _get(
             objects = [
                 o for o in objects if bool(o.get("IsTransportRuleScoped")) == bound["IsTransportRuleScoped"]
             ]
-    return Result([dict(o) for o in _limit(objects, bound, warnings)], warnings)
+    limited = _limit(objects, bound, warnings)
+    return Result([dict(o) for o in limited] if copy else limited, warnings)
 
 
 def accepted_domains(state: State, tenant: TenantInfo) -> list[dict[str, Any]]:

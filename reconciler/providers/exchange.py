@@ -541,10 +541,9 @@ _FLAG_LOCK = threading.Lock()
 #: (DistinguishedName, OrganizationId, ObjectCategory and the like) are three fifths of a connector's JSON
 #: and nothing here reads them.
 _READ_ONLY_PROPERTIES: dict[Kind, tuple[str, ...]] = {
-    "InboundConnector": ("Name", "Identity", "Guid", "ConnectorSource", "WhenChangedUTC"),
+    "InboundConnector": ("Name", "Guid", "ConnectorSource", "WhenChangedUTC"),
     "OutboundConnector": (
         "Name",
-        "Identity",
         "Guid",
         "ConnectorSource",
         "WhenChangedUTC",
@@ -602,13 +601,8 @@ class ExchangeProvider:
         each connector is built once (an outbound connector may be in both outbound listings).
         """
         self.sign_in()  # before the concurrent wave, so it does not wait on the token in turn
-        service = self.client.api_base
-        with _FLAG_LOCK:
-            flag_lists_all = service in _FLAG_LISTS_ALL
-        jobs: list[tuple[Kind, dict[str, Any]]] = [("InboundConnector", _PLAIN)]
-        if not flag_lists_all:
-            jobs.append(("OutboundConnector", _PLAIN))
-        jobs.append(("OutboundConnector", _WITH_TEST_MODE))
+        jobs = self.listings()
+        flag_lists_all = len(jobs) == 2
         # All listings but the last run on the shared reader threads (starting threads per read costs more
         # CPU than a small tenant's whole read), the last in this thread; every one is awaited before an
         # error is raised, so no listing outlives the read.  The models are built here afterwards: the
@@ -621,16 +615,29 @@ class ExchangeProvider:
         listings = [future.result() for future in futures] + [last]
         if not flag_lists_all and any(obj.get("TestMode") is False for obj in last):
             with _FLAG_LOCK:
-                _FLAG_LISTS_ALL.add(service)
-            log.debug("%s lists every outbound connector with -IncludeTestModeConnectors:$true", service)
-        built: dict[tuple[Kind, str], LiveConnector] = {}
+                _FLAG_LISTS_ALL.add(self.client.api_base)
+            log.debug("%s lists every outbound connector with the test-mode flag", self.client.api_base)
+        built: dict[Kind, dict[str, LiveConnector]] = {kind: {} for kind in _LISTINGS}
         for (kind, _), objects in zip(jobs, listings, strict=True):
+            by_guid = built[kind]
             for obj in objects:
                 guid = obj.get("Guid")
-                key = (kind, guid.lower() if isinstance(guid, str) else "")
-                if key not in built:
-                    built[key] = self._live(kind, obj)  # raises ReadError for a missing Guid or Name
-        return LiveState(tenant=self.tenant, connectors=list(built.values()))
+                if type(guid) is str and guid in by_guid:
+                    continue  # listed twice: in both outbound listings
+                live = self._live(kind, obj)  # raises ReadError for a missing Guid or Name
+                by_guid[live.guid] = live
+        connectors = [live for group in built.values() for live in group.values()]
+        return LiveState(tenant=self.tenant, connectors=connectors)
+
+    def listings(self) -> list[tuple[Kind, dict[str, Any]]]:
+        """The listings the next :meth:`read` makes, as (kind, Get parameters); the test-mode one last."""
+        with _FLAG_LOCK:
+            flag_lists_all = self.client.api_base in _FLAG_LISTS_ALL
+        jobs: list[tuple[Kind, dict[str, Any]]] = [("InboundConnector", _PLAIN)]
+        if not flag_lists_all:
+            jobs.append(("OutboundConnector", _PLAIN))
+        jobs.append(("OutboundConnector", _WITH_TEST_MODE))
+        return jobs
 
     def _list_raw(self, kind: Kind, params: dict[str, Any]) -> list[dict[str, Any]]:
         cmdlet = f"Get-{kind}"
