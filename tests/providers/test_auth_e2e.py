@@ -170,7 +170,10 @@ def test_tokens_always_refused_as_expired_say_so_not_missing_permissions(rig: Ri
     assert "refused the access token as expired" in message and "clock" in message
     assert "invalid_token" in message
     assert "ManageAsApp" not in message and "role" not in message
-    assert rig.server.emulator.stats.snapshot()["tokens_issued"] == 2  # refreshed once, then gave up
+    # Each concurrent listing refreshes at most once, then gives up: one token, plus one refresh for the
+    # first 401 and at most one more per listing that started after that refresh.
+    issued = rig.server.emulator.stats.snapshot()["tokens_issued"]
+    assert 2 <= issued <= 1 + len(provider.listings())
 
 
 def test_missing_role_fails_with_the_permission_to_check(
