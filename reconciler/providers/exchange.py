@@ -606,7 +606,7 @@ class ExchangeProvider:
         # All listings but the last run on the shared reader threads (starting threads per read costs more
         # CPU than a small tenant's whole read), the last in this thread; every one is awaited before an
         # error is raised, so no listing outlives the read.  The models are built here afterwards: the
-        # listings arrive together, and building them in three threads at once only adds switching.
+        # listings arrive together, and building them in several threads at once only adds switching.
         futures = [_readers().submit(self._list_raw, kind, params) for kind, params in jobs[:-1]]
         try:
             last = self._list_raw(*jobs[-1])
