@@ -492,7 +492,7 @@ class InvokeClient:
         value = body.get("value")
         if value is None and write:
             value = []
-        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        if not isinstance(value, list) or not set(map(type, value)) <= {dict}:  # (C-speed for big pages)
             raise malformed("'value' is not a list of objects")
         next_link = body.get("@odata.nextLink")
         if next_link is not None:
@@ -668,7 +668,7 @@ class ExchangeProvider:
             raise ReadError(
                 self.tenant, f"{kind} '{name}' cannot be read: {where}: {first.get('msg', 'invalid value')}"
             ) from None
-        return LiveConnector(kind=kind, name=name, guid=guid, connector=connector, raw=obj)
+        return LiveConnector(kind, name, guid, connector, obj)
 
     def _list(self, kind: Kind) -> list[LiveConnector]:
         """Every connector of ``kind`` (used to resolve writes of unknown outcome)."""
