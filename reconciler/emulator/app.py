@@ -16,6 +16,9 @@ GET      ``/{tenant}/discovery/v2.0/keys``                 the key that signs ac
 GET      ``/_github/oidc/token?audience=...``             GitHub Actions OIDC stand-in
 GET      ``/_emulator/stats``                             request and fault counters (JSON)
 =======  ===============================================  ==========================================
+
+Faults (see :mod:`reconciler.emulator.faults`) hit InvokeCommand, and the token and OpenID discovery
+routes only through rules that select them with ``on=``; the other identity routes are never faulted.
 """
 
 from __future__ import annotations
@@ -36,8 +39,16 @@ import httpx
 from reconciler.emulator import catalogue as cat
 from reconciler.emulator.config import EmulatorConfig
 from reconciler.emulator.errors import CmdletError, error_code
-from reconciler.emulator.faults import CONCURRENCY_MESSAGE, ConnectionFault, Fault, Faults, Request, Stats
-from reconciler.emulator.identity import AuthFailure, Identity, TokenError
+from reconciler.emulator.faults import (
+    CONCURRENCY_MESSAGE,
+    IDENTITY_KINDS,
+    ConnectionFault,
+    Fault,
+    Faults,
+    Request,
+    Stats,
+)
+from reconciler.emulator.identity import AuthFailure, Identity, TokenError, oauth_fault_error
 from reconciler.emulator.store import MemoryStores, TenantStores
 from reconciler.emulator.tenant import Result, TenantInfo, invoke
 from reconciler.errors import InputError
@@ -129,8 +140,22 @@ class Emulator:
 
     # -- identity ----------------------------------------------------------------------------------
 
+    def _identity_fault(self, endpoint: str, tenant: str, info: TenantInfo | None) -> httpx.Response | None:
+        """Count a request to the ``token`` or ``discovery`` endpoint; the fault response of the first rule
+        selecting it that fires, or None (raises :class:`ConnectionFault` for ``reset``/``close``)."""
+        self.stats.count_identity(endpoint)
+        key = info.key if info is not None else tenant.casefold()
+        fault = self.faults.pick(Request(key, endpoint=endpoint), IDENTITY_KINDS)
+        if fault is None:
+            return None
+        self.stats.count_fault(f"{endpoint}:{fault.label}")
+        return _fault_response(fault, oauth=True)
+
     def _openid(self, request: httpx.Request, tenant: str) -> httpx.Response:
         info = self.tenant(tenant)
+        faulted = self._identity_fault("discovery", tenant, info)
+        if faulted is not None:
+            return faulted
         if info is None:
             return _json(
                 400, TokenError(400, "invalid_tenant", 90002, f"Tenant '{tenant}' not found.").body()
@@ -154,6 +179,9 @@ class Emulator:
 
     def _token(self, request: httpx.Request, tenant: str) -> httpx.Response:
         info = self.tenant(tenant)
+        faulted = self._identity_fault("token", tenant, info)
+        if faulted is not None:
+            return faulted
         if info is None:
             return _json(
                 400, TokenError(400, "invalid_request", 90002, f"Tenant '{tenant}' not found.").body()
@@ -427,7 +455,9 @@ def _next_link(request: httpx.Request, offset: int, page: int) -> str:
     return str(url)
 
 
-def _fault_response(fault: Fault) -> httpx.Response:
+def _fault_response(fault: Fault, *, oauth: bool = False) -> httpx.Response:
+    """The response a fault gives; ``oauth``: a ``status`` fault on an identity endpoint, whose body is an
+    Entra-style OAuth error instead of the API's ``{"error": {"code", "message"}}``."""
     if fault.kind in ("reset", "close"):
         raise ConnectionFault(fault.kind)
     headers = {"request-id": str(uuid.uuid4())}
@@ -456,6 +486,10 @@ def _fault_response(fault: Fault) -> httpx.Response:
             fault.status,
             text=fault.body or "Service Unavailable",
             headers={**headers, "content-type": "text/plain"},
+        )
+    if oauth:
+        return _json(
+            fault.status, oauth_fault_error(fault.status, fault.error, fault.body).body(), headers=headers
         )
     reasons = {
         429: ("TooManyRequests", "Too many requests. The request was throttled, please retry later."),

@@ -2,9 +2,19 @@
 
 A :class:`Faults` object holds run-wide settings (added latency, a per-tenant concurrency cap, the seed of
 the random choices) and a list of :class:`Fault` rules.  Each rule has a *kind* (what goes wrong) and a
-*selection* (which InvokeCommand requests it hits).  Rules are checked in order for every InvokeCommand
-request; the first that fires decides the response.  Identity requests (token, discovery) are never
-faulted nor delayed, so a scenario's failures stay where the test puts them.
+*selection* (which requests it hits).  Rules are checked in order for every request to the endpoints they
+select; the first that fires decides the response.
+
+A rule selects InvokeCommand unless ``on`` says otherwise: ``on=token`` (the OAuth token endpoint,
+``POST /{tenant}/oauth2/v2.0/token``), ``on=discovery`` (OpenID discovery,
+``GET /{tenant}[/v2.0]/.well-known/openid-configuration``), ``on=identity`` (both), ``on=invoke`` (the
+default), or several joined with ``|``.  So identity requests are faulted only by rules that name them, and
+never delayed; a rule without ``on`` behaves as it always did.  On identity endpoints only ``status``,
+``html``, ``text``, ``reset`` and ``close`` apply, and ``cmdlet`` / ``writes`` / ``page`` cannot be given
+(they describe InvokeCommand requests).  A ``status`` fault there answers with an Entra-style OAuth error
+body (``error``, ``error_description`` with an AADSTS code): ``temporarily_unavailable`` for 429, 503 and
+504, ``server_error`` for other 5xx, ``invalid_request`` for 4xx, or the code given as ``error=``.
+Injections on identity endpoints are counted as ``token:<label>`` / ``discovery:<label>``.
 
 Kinds:
 
@@ -18,12 +28,14 @@ Kinds:
 
 Selection: ``after`` lets the first N matching requests through, ``count`` fires at most N times,
 ``fraction`` fires on that share of matching requests (seeded, so runs repeat), ``cmdlets`` / ``writes_only``
-/ ``page`` / ``tenants`` narrow the requests that match.
+/ ``page`` / ``tenants`` narrow the requests that match, ``on`` chooses the endpoints (above).
 
 Spec strings (CLI ``--fault`` and config files): ``KIND[:key=value,...]`` where KIND is a status number
 (``429``, ``500``, ``503``...) or a kind name, e.g. ``429:count=3,retry_after=2,retry_after_form=date``,
 ``503:fraction=0.2``, ``reset:cmdlet=New-InboundConnector``, ``500:page=2``, ``drop_after_write:count=1``,
-``expire_tokens:after=5,count=1``, ``text:status=503,body=Server busy``.
+``expire_tokens:after=5,count=1``, ``text:status=503,body=Server busy``, ``503:on=token,count=2``,
+``429:on=token,retry_after=1,count=1``, ``reset:on=discovery,count=1``, ``html:on=identity,status=500``,
+``400:on=token,error=invalid_request``.
 """
 
 from __future__ import annotations
@@ -35,6 +47,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 KINDS = ("status", "throttled_200", "html", "text", "reset", "close", "drop_after_write", "expire_tokens")
+#: The endpoints a rule can select with ``on=`` (``identity`` is shorthand for token and discovery).
+ENDPOINTS = ("invoke", "token", "discovery")
+#: The kinds that make sense on the identity endpoints (the others are about cmdlets and access tokens).
+IDENTITY_KINDS = ("status", "html", "text", "reset", "close")
 CONCURRENCY_MESSAGE = (
     "You have reached the maximum number of concurrent requests per tenant. Please wait and try again"
 )
@@ -67,6 +83,8 @@ class Fault:
     writes_only: bool = False
     page: int | None = None
     tenants: frozenset[str] = frozenset()
+    on: frozenset[str] = frozenset({"invoke"})
+    error: str | None = None
     seen: int = field(default=0, compare=False)
     fired: int = field(default=0, compare=False)
 
@@ -83,6 +101,26 @@ class Fault:
             self.retry_after = 1.0
         self.cmdlets = frozenset(c.casefold() for c in self.cmdlets)
         self.tenants = frozenset(t.casefold() for t in self.tenants)
+        on = {e.strip().casefold() for e in self.on if e.strip()}
+        if "identity" in on:
+            on = (on - {"identity"}) | {"token", "discovery"}
+        unknown = sorted(on - set(ENDPOINTS))
+        if unknown or not on:
+            raise ValueError(
+                f"on= names unknown endpoint(s) {', '.join(unknown) or '(none)'} "
+                f"(expected {', '.join(ENDPOINTS)} or identity, joined with |)"
+            )
+        self.on = frozenset(on)
+        if self.on - {"invoke"}:
+            if self.kind not in IDENTITY_KINDS:
+                raise ValueError(
+                    f"fault kind '{self.kind}' applies to InvokeCommand only; on=token or on=discovery "
+                    f"takes {', '.join(IDENTITY_KINDS)}"
+                )
+            if self.cmdlets or self.writes_only or self.page is not None:
+                raise ValueError(
+                    "cmdlet=, writes= and page= select InvokeCommand requests, not token or discovery"
+                )
 
     @property
     def label(self) -> str:
@@ -109,8 +147,10 @@ class Fault:
                     options[key] = int(value)
                 elif key in ("retry_after", "fraction"):
                     options[key] = float(value)
-                elif key in ("retry_after_form", "body"):
+                elif key in ("retry_after_form", "body", "error"):
                     options[key] = value
+                elif key == "on":
+                    options["on"] = frozenset(v for v in value.split("|") if v)
                 elif key in ("cmdlet", "cmdlets"):
                     options["cmdlets"] = frozenset(v for v in value.split("|") if v)
                 elif key in ("tenant", "tenants"):
@@ -129,12 +169,14 @@ class Fault:
 
 @dataclass
 class Request:
-    """What fault selection looks at in an InvokeCommand request."""
+    """What fault selection looks at in a request: ``endpoint`` is ``invoke``, ``token`` or ``discovery``
+    (identity requests have no cmdlet, are no write and are page 1)."""
 
     tenant: str
-    cmdlet: str
-    write: bool
-    page: int
+    cmdlet: str = ""
+    write: bool = False
+    page: int = 1
+    endpoint: str = "invoke"
 
 
 @dataclass
@@ -189,6 +231,8 @@ class Faults:
 
 
 def _matches(rule: Fault, request: Request) -> bool:
+    if request.endpoint not in rule.on:
+        return False
     if rule.cmdlets and request.cmdlet.casefold() not in rule.cmdlets:
         return False
     if rule.tenants and request.tenant.casefold() not in rule.tenants:
@@ -206,6 +250,7 @@ class Stats:
         self.requests = 0
         self.cmdlets: Counter[str] = Counter()
         self.faults: Counter[str] = Counter()
+        self.identity: Counter[str] = Counter()
         self.tokens_issued = 0
         self.max_in_flight = 0
 
@@ -221,6 +266,11 @@ class Stats:
         with self._lock:
             self.faults[label] += 1
 
+    def count_identity(self, endpoint: str) -> None:
+        """One request reached the ``token`` or ``discovery`` endpoint (answered, faulted or refused)."""
+        with self._lock:
+            self.identity[endpoint] += 1
+
     def count_token(self) -> None:
         with self._lock:
             self.tokens_issued += 1
@@ -230,12 +280,15 @@ class Stats:
             self.max_in_flight = max(self.max_in_flight, in_flight)
 
     def snapshot(self) -> dict[str, Any]:
-        """``{"requests", "cmdlets": {name: n}, "faults": {label: n}, "tokens_issued", "max_in_flight"}``."""
+        """``{"requests", "cmdlets": {name: n}, "faults": {label: n}, "identity": {endpoint: n},
+        "tokens_issued", "max_in_flight"}``; ``identity`` counts token and discovery requests, including the
+        faulted and refused ones."""
         with self._lock:
             return {
                 "requests": self.requests,
                 "cmdlets": dict(self.cmdlets),
                 "faults": dict(self.faults),
+                "identity": dict(self.identity),
                 "tokens_issued": self.tokens_issued,
                 "max_in_flight": self.max_in_flight,
             }
@@ -245,5 +298,6 @@ class Stats:
             self.requests = 0
             self.cmdlets.clear()
             self.faults.clear()
+            self.identity.clear()
             self.tokens_issued = 0
             self.max_in_flight = 0

@@ -99,6 +99,28 @@ class TokenError(Exception):
         }
 
 
+def oauth_fault_error(status: int, error: str | None = None, description: str | None = None) -> TokenError:
+    """The OAuth error an injected ``status`` fault on the token or discovery endpoint answers with.
+
+    Without ``error``: ``temporarily_unavailable`` for 429, 503 and 504 (what Entra ID sends when it sheds
+    load), ``server_error`` for other 5xx, ``invalid_request`` for anything else.  ``description`` replaces
+    the default text (the ``AADSTS`` code stays in front, as Entra ID writes it).
+    """
+    if status in (429, 503, 504):
+        default, code, text = (
+            "temporarily_unavailable",
+            90055 if status == 429 else 90006,
+            "There are too many incoming requests. Please try again later."
+            if status == 429
+            else "The service is temporarily unavailable. Please try again later.",
+        )
+    elif status >= 500:
+        default, code, text = "server_error", 90006, "An internal server error occurred. Please try again."
+    else:
+        default, code, text = "invalid_request", 900144, "The request is not valid."
+    return TokenError(status, error or default, code, description or text)
+
+
 @dataclass(frozen=True)
 class AuthFailure(Exception):
     """The API refuses a request's token: 401 (no or bad token) or 403 (no Exchange.ManageAsApp role)."""

@@ -184,6 +184,96 @@ def test_fault_spec_errors_are_clear() -> None:
         Fault.parse("500:fraction=2")
 
 
+# -- faults on the identity endpoints (token, OpenID discovery) ------------------------------------------
+
+TOKEN_URL = "/contoso.onmicrosoft.com/oauth2/v2.0/token"
+DISCOVERY_URL = "/contoso.onmicrosoft.com/v2.0/.well-known/openid-configuration"
+TOKEN_FORM = {
+    "grant_type": "client_credentials",
+    "client_id": "a",
+    "client_secret": "emulator",
+    "scope": "https://outlook.office365.com/.default",
+}
+
+
+def test_token_endpoint_503_with_an_oauth_error_body_then_a_token(
+    client: httpx.Client, emulator: Emulator
+) -> None:
+    emulator.faults.add("503:on=token,count=1")
+    failed = client.post(TOKEN_URL, data=TOKEN_FORM)
+    assert failed.status_code == 503
+    assert failed.json()["error"] == "temporarily_unavailable"
+    assert failed.json()["error_description"].startswith("AADSTS")
+    assert "emulator" not in failed.text  # the secret is never echoed
+    assert "access_token" in client.post(TOKEN_URL, data=TOKEN_FORM).json()
+    stats = emulator.stats.snapshot()
+    assert stats["faults"] == {"token:503": 1}
+    assert stats["identity"] == {"token": 2} and stats["tokens_issued"] == 1
+
+
+def test_token_endpoint_429_carries_retry_after(client: httpx.Client, emulator: Emulator) -> None:
+    emulator.faults.add("429:on=token,retry_after=2,count=1")
+    throttled = client.post(TOKEN_URL, data=TOKEN_FORM)
+    assert throttled.status_code == 429 and throttled.headers["retry-after"] == "2"
+    assert throttled.json()["error"] == "temporarily_unavailable"
+
+
+def test_a_permanent_oauth_error_can_be_injected(client: httpx.Client, emulator: Emulator) -> None:
+    emulator.faults.add("400:on=token,error=invalid_request,body=Bad request body.")
+    refused = client.post(TOKEN_URL, data=TOKEN_FORM)
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_request"
+    assert refused.json()["error_description"].endswith("Bad request body.")
+
+
+def test_discovery_500_with_html_then_the_metadata(client: httpx.Client, emulator: Emulator) -> None:
+    emulator.faults.add("html:on=discovery,status=500,count=1")
+    failed = client.get(DISCOVERY_URL)
+    assert failed.status_code == 500 and failed.headers["content-type"] == "text/html"
+    assert client.post(TOKEN_URL, data=TOKEN_FORM).status_code == 200  # the token endpoint is untouched
+    assert client.get(DISCOVERY_URL).json()["token_endpoint"].endswith(TOKEN_URL)
+    assert emulator.stats.snapshot()["faults"] == {"discovery:html": 1}
+
+
+def test_on_identity_selects_both_with_after_and_count(client: httpx.Client, emulator: Emulator) -> None:
+    emulator.faults.add("503:on=identity,after=1,count=2")
+    codes = [
+        client.get(DISCOVERY_URL).status_code,
+        client.post(TOKEN_URL, data=TOKEN_FORM).status_code,
+        client.get(DISCOVERY_URL).status_code,
+        client.post(TOKEN_URL, data=TOKEN_FORM).status_code,
+    ]
+    assert codes == [200, 503, 503, 200]
+    stats = emulator.stats.snapshot()
+    assert stats["faults"] == {"token:503": 1, "discovery:503": 1}
+    assert stats["identity"] == {"discovery": 2, "token": 2}
+
+
+def test_rules_without_on_leave_identity_alone_and_identity_rules_leave_invoke_alone(
+    exo: Any, emulator: Emulator
+) -> None:
+    emulator.faults.add("503")  # every InvokeCommand request, as before
+    emulator.faults.add("reset:on=token|discovery")  # every identity request
+    assert exo.post("Get-InboundConnector").status_code == 503
+    with pytest.raises(httpx.ReadError):
+        exo.client.post(TOKEN_URL, data=TOKEN_FORM)
+    emulator.faults.clear()
+    emulator.faults.add("503:on=identity")
+    assert exo.post("Get-InboundConnector").status_code == 200
+    assert exo.client.post(TOKEN_URL, data=TOKEN_FORM).status_code == 503
+
+
+def test_identity_fault_specs_are_checked() -> None:
+    assert Fault.parse("503:on=identity").on == frozenset({"token", "discovery"})
+    assert Fault.parse("503").on == frozenset({"invoke"})
+    with pytest.raises(ValueError, match="unknown endpoint"):
+        Fault.parse("503:on=mars")
+    with pytest.raises(ValueError, match="applies to InvokeCommand only"):
+        Fault.parse("expire_tokens:on=token")
+    with pytest.raises(ValueError, match="cmdlet=, writes= and page="):
+        Fault.parse("503:on=discovery,cmdlet=Get-InboundConnector")
+
+
 # -- over the real socket --------------------------------------------------------------------------------
 
 
@@ -254,3 +344,15 @@ def test_drop_after_write_on_the_socket(emulator_server: EmulatorServer) -> None
             url, json={"CmdletInput": {"CmdletName": "Get-InboundConnector"}}, headers=headers
         )
     assert [c["Name"] for c in listed.json()["value"]] == ["c"]
+
+
+@pytest.mark.parametrize("spec", ["reset:on=token,count=1", "close:on=token,count=1"])
+def test_connection_faults_on_the_token_endpoint_over_the_socket(
+    emulator_server: EmulatorServer, spec: str
+) -> None:
+    emulator_server.emulator.faults.add(spec)
+    with emulator_server.client() as client:
+        with pytest.raises((httpx.ReadError, httpx.RemoteProtocolError)):
+            client.post(TOKEN_URL, data=TOKEN_FORM)
+        assert client.post(TOKEN_URL, data=TOKEN_FORM).status_code == 200
+    assert emulator_server.emulator.stats.snapshot()["faults"] == {f"token:{spec.split(':')[0]}": 1}
