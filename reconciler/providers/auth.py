@@ -10,7 +10,10 @@ Three credentials, one per tenant (``auth`` in ``exoform.yaml``):
 
 Contracts:
 - :class:`TokenSource` hands out a bearer token, cached in memory and refreshed before it expires;
-  :meth:`TokenSource.invalidate` forces the next call to fetch a new one (after a 401).
+  :meth:`TokenSource.invalidate` forces the next call to fetch a new one (after a 401).  Transient
+  sign-in failures (connection errors, timeouts, HTTP 408/429/5xx, ``temporarily_unavailable``) are
+  retried with backoff within the caller's limits (:class:`SignInRetry` by default); permanent ones (an
+  OAuth error such as ``invalid_client``, a bad credential, an untrusted TLS certificate) fail at once.
 - Every failure raises :class:`reconciler.errors.AuthError` or :class:`reconciler.errors.ConfigError` with
   a message naming the tenant and what to fix; no message or log line contains a secret, a token, a
   private key or a client assertion.
@@ -19,15 +22,18 @@ Contracts:
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import logging
 import os
+import random
 import ssl
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -345,19 +351,38 @@ class MsalHttp:
 
     msal hands a certificate-signed client assertion over as ``bytes`` in the form data; ``requests``
     encodes bytes as they are, httpx would write their ``repr``.  Form values are therefore decoded here.
+
+    ``last_response`` is the latest response received (msal turns an error status into an exception or an
+    error dict and drops the status and ``Retry-After``; :class:`TokenSource` reads them here to tell a
+    transient failure from a permanent one).  While ``deadline`` (a ``time.monotonic()`` value) is set, no
+    request waits longer than the time left until it, so a hung connection cannot outlast the sign-in's
+    time limit.
     """
 
     def __init__(self, http: httpx.Client) -> None:
         self.http = http
+        self.last_response: httpx.Response | None = None
+        self.deadline: float | None = None
 
     def post(self, url: str, **kwargs: Any) -> httpx.Response:
         data = kwargs.pop("data", None)
         if isinstance(data, dict):
             data = {k: v.decode() if isinstance(v, bytes) else v for k, v in data.items()}
-        return self.http.post(url, data=data, **_httpx_kwargs(kwargs))
+        self.last_response = self.http.post(url, data=data, **self._kwargs(kwargs))
+        return self.last_response
 
     def get(self, url: str, **kwargs: Any) -> httpx.Response:
-        return self.http.get(url, **_httpx_kwargs(kwargs))
+        self.last_response = self.http.get(url, **self._kwargs(kwargs))
+        return self.last_response
+
+    def _kwargs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        selected = _httpx_kwargs(kwargs)
+        if self.deadline is not None:
+            left = max(0.5, self.deadline - time.monotonic())
+            configured = self.http.timeout.read
+            if configured is None or configured > left:
+                selected["timeout"] = left
+        return selected
 
     def close(self) -> None:
         """msal may close its client; the client belongs to the provider, so this does nothing."""
@@ -367,11 +392,90 @@ def _httpx_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in kwargs.items() if k in ("params", "headers", "timeout") and v is not None}
 
 
+class RetryLimits(Protocol):
+    """How hard sign-in tries: what :class:`TokenSource` needs of a retry policy.
+
+    :class:`SignInRetry` is the default; the API's ``reconciler.providers.exchange.RetryPolicy`` fits too,
+    so a tenant's ``retry_max_attempts`` / ``retry_max_seconds`` can bound its sign-in as well.
+    """
+
+    @property
+    def max_attempts(self) -> int:
+        """Attempts in all, the first included (1: no retry)."""
+        ...
+
+    @property
+    def max_total(self) -> float:
+        """Seconds from the first attempt after which no retry starts."""
+        ...
+
+    @property
+    def retry_after_cap(self) -> float:
+        """The longest wait a ``Retry-After`` header is granted."""
+        ...
+
+    def backoff(self, attempt: int) -> float:
+        """The wait after failed attempt ``attempt`` (1-based) when the service named none."""
+        ...
+
+
+@dataclass(frozen=True)
+class SignInRetry:
+    """Default sign-in limits: 4 attempts within 30 s, backoff from 0.5 s doubling up to 8 s (jittered),
+    ``Retry-After`` honoured up to 10 s."""
+
+    max_attempts: int = 4
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    max_total: float = 30.0
+    retry_after_cap: float = 10.0
+
+    def backoff(self, attempt: int) -> float:
+        """Exponential from ``base_delay``, capped at ``max_delay``, jittered over its upper half."""
+        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return random.uniform(ceiling / 2, ceiling)
+
+
+#: OAuth error codes that say "try again later" whatever the status that carried them.
+TRANSIENT_OAUTH_ERRORS = frozenset({"temporarily_unavailable", "server_error"})
+
+
+class _TransientSignIn(Exception):
+    """One sign-in attempt failed in a way another attempt may not.  Internal to :class:`TokenSource`."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
 class TokenSource:
     """Bearer tokens for one tenant from msal's client-credentials flow, cached and refreshed early.
 
     Thread-safe.  The msal application is built on first use (building it fetches the authority's
-    metadata), with ``http`` as its HTTP client so it shares the TLS trust of the API calls.
+    OpenID metadata), with ``http`` as its HTTP client so it shares the TLS trust of the API calls.
+
+    Retries: a failed attempt is retried when the failure is transient -- a connection reset, refused or
+    closed, a timeout, HTTP 408, 429 or 5xx (other than 501/505) from the metadata GET or the token POST,
+    or an OAuth ``temporarily_unavailable`` / ``server_error`` -- as long as ``retry`` allows: at most
+    ``retry.max_attempts`` attempts, and no wait that would end more than ``retry.max_total`` seconds after
+    the first attempt started (no request outlives that point either).  Between attempts it waits what the
+    service's ``Retry-After`` says (up to ``retry.retry_after_cap``), else ``retry.backoff(attempt)``.  Each
+    retry is logged at debug level with the reason (statuses, OAuth error codes and descriptions, never a
+    secret, token or assertion).  Anything else fails at once: an OAuth error such as ``invalid_client``,
+    ``unauthorized_client`` or ``invalid_request``, any other 4xx, a credential that cannot be read, an
+    untrusted TLS certificate.  Giving up raises :class:`AuthError` naming the tenant, the last failure and
+    the number of attempts.
+
+    How a retry reaches the network again: msal wraps its HTTP client in a throttling cache that, for
+    about the ``Retry-After`` of a 429/5xx token response (5 s when none is sent), hands the cached
+    failure back to the next identical token request without sending it, and keeps a 400 for 60 s.  A
+    retry inside that window would fail without asking Entra ID.  So the application gets an
+    ``http_cache`` dict of ours, and every attempt starts by emptying it: the retry is a real request,
+    while msal's own throttling is replaced by ours (we wait for the ``Retry-After`` the service sent,
+    capped, rather than a default the service did not ask for).  Emptying it also drops msal's cached
+    discovery document, which costs nothing: the application keeps the endpoints it already resolved, and
+    an application whose discovery failed is built anew (a new discovery GET) by the next attempt.
     """
 
     def __init__(
@@ -384,17 +488,20 @@ class TokenSource:
         scope: str,
         http: httpx.Client,
         clock: Callable[[], float] = time.time,
+        retry: RetryLimits | None = None,
     ) -> None:
         self.tenant = tenant
         self._client_id = client_id
         self._credential = credential
         self._authority = authority
         self._scope = scope
-        self._http = http
+        self._http = MsalHttp(http)
         self._clock = clock
+        self.retry: RetryLimits = retry or SignInRetry()
         self._lock = threading.Lock()
         self._app: msal.ConfidentialClientApplication | None = None
         self._cache = msal.TokenCache()
+        self._http_cache: dict[str, Any] = {}
         self._token: str | None = None
         self._refresh_at = 0.0
         #: How many tokens were fetched from the identity provider (for tests and benchmarks).
@@ -420,13 +527,58 @@ class TokenSource:
             self._cache.remove_at(entry)
 
     def _fetch(self) -> None:
+        limits = self.retry
+        started = time.monotonic()
+        deadline = started + limits.max_total
+        attempt = 0
+        self._http.deadline = deadline
+        try:
+            while True:
+                attempt += 1
+                try:
+                    result = self._attempt()
+                    break
+                except _TransientSignIn as failure:
+                    wait = limits.backoff(attempt)
+                    if failure.retry_after is not None:
+                        wait = min(failure.retry_after, limits.retry_after_cap)
+                    if attempt >= limits.max_attempts or time.monotonic() + wait >= deadline:
+                        raise AuthError(
+                            self.tenant,
+                            f"signing in failed: {failure.reason}; gave up after {attempt} "
+                            f"attempt{'s' if attempt != 1 else ''} in {time.monotonic() - started:.1f} s "
+                            f"(limits: {limits.max_attempts} attempts, {limits.max_total:g} s)",
+                        ) from None
+                    log.debug(
+                        "tenant %s: sign-in attempt %d of %d failed (%s); retrying in %.2f s",
+                        self.tenant,
+                        attempt,
+                        limits.max_attempts,
+                        failure.reason,
+                        wait,
+                    )
+                    time.sleep(wait)
+        finally:
+            self._http.deadline = None
+        self.fetches += 1
+        self._token = str(result["access_token"])
+        lifetime = float(result.get("expires_in", 3600))
+        margin = min(REFRESH_MARGIN, lifetime / 10)
+        self._refresh_at = self._clock() + lifetime - margin
+        log.debug("tenant %s: fetched a token valid for %.0f s", self.tenant, lifetime)
+
+    def _attempt(self) -> dict[str, Any]:
+        """One sign-in: the token response, :class:`_TransientSignIn`, or :class:`AuthError` (permanent)."""
+        self._http_cache.clear()  # msal's cached 429/5xx would answer this attempt without a request
+        self._http.last_response = None
         try:
             if self._app is None:
                 self._app = msal.ConfidentialClientApplication(
                     self._client_id,
                     client_credential=self._credential(),
                     authority=self._authority,
-                    http_client=MsalHttp(self._http),
+                    http_client=self._http,
+                    http_cache=self._http_cache,
                     token_cache=self._cache,
                     instance_discovery=False,
                 )
@@ -435,26 +587,83 @@ class TokenSource:
         except (AuthError, ConfigError):
             raise
         except httpx.HTTPError as exc:
-            reason = tls_failure(exc) or f"{type(exc).__name__}: {exc}"
-            raise AuthError(self.tenant, f"cannot reach the authority {self._authority}: {reason}") from None
-        except Exception as exc:  # msal raises ValueError and friends for bad metadata or authority
-            reason = tls_failure(exc) or _first_line(str(exc))
+            tls = tls_failure(exc)
+            reason = f"cannot reach the authority {self._authority}: {tls or f'{type(exc).__name__}: {exc}'}"
+            if tls is None and isinstance(
+                exc, (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+            ):
+                raise _TransientSignIn(reason) from None
+            raise AuthError(self.tenant, reason) from None
+        except Exception as exc:  # msal raises ValueError and friends for bad metadata, authority or status
+            tls = tls_failure(exc)
+            transient = None if tls else self._transient_status()
+            if transient is not None:
+                raise transient from None
+            reason = tls or _first_line(str(exc))
             raise AuthError(self.tenant, f"token request to {self._authority} failed: {reason}") from None
-        if not isinstance(result, dict) or "access_token" not in result:
-            error = result.get("error", "unknown_error") if isinstance(result, dict) else "unknown_error"
-            description = (
-                _first_line(str(result.get("error_description", ""))) if isinstance(result, dict) else ""
-            )
-            hint = ""
-            if error in ("invalid_client", "unauthorized_client"):
-                hint = "; check client_id and the credential (secret, certificate or federated credential)"
-            raise AuthError(self.tenant, f"token request failed: {error}: {description}{hint}")
-        self.fetches += 1
-        self._token = str(result["access_token"])
-        lifetime = float(result.get("expires_in", 3600))
-        margin = min(REFRESH_MARGIN, lifetime / 10)
-        self._refresh_at = self._clock() + lifetime - margin
-        log.debug("tenant %s: fetched a token valid for %.0f s", self.tenant, lifetime)
+        if isinstance(result, dict) and "access_token" in result:
+            return result
+        error = str(result.get("error", "unknown_error")) if isinstance(result, dict) else "unknown_error"
+        description = (
+            _first_line(str(result.get("error_description", ""))) if isinstance(result, dict) else ""
+        )
+        transient = self._transient_status(error)
+        if transient is not None:
+            raise transient
+        hint = ""
+        if error in ("invalid_client", "unauthorized_client"):
+            hint = "; check client_id and the credential (secret, certificate or federated credential)"
+        raise AuthError(self.tenant, f"token request failed: {error}: {description}{hint}")
+
+    def _transient_status(self, error: str | None = None) -> _TransientSignIn | None:
+        """A :class:`_TransientSignIn` when the last response (or the OAuth ``error`` it carried) says to try
+        again later, else None."""
+        response = self._http.last_response
+        status = response.status_code if response is not None else None
+        if not (
+            (status is not None and (status in (408, 429) or (status >= 500 and status not in (501, 505))))
+            or error in TRANSIENT_OAUTH_ERRORS
+        ):
+            return None
+        if response is None:
+            return _TransientSignIn(f"the token endpoint answered {error}")
+        path = response.request.url.path
+        where = "OpenID discovery" if path.endswith("openid-configuration") else "the token endpoint"
+        detail = _oauth_error(response)
+        return _TransientSignIn(
+            f"{where} {response.request.url.copy_with(query=None)} answered HTTP {status}{detail}",
+            _retry_after(response.headers.get("retry-after")),
+        )
+
+
+def _oauth_error(response: httpx.Response) -> str:
+    """`` (error: description)`` from an OAuth JSON error body, else empty (HTML and text bodies are not
+    quoted: they say nothing the status does not)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(body, dict) or not isinstance(body.get("error"), str):
+        return ""
+    description = _first_line(str(body.get("error_description", "")))
+    return f" ({body['error']}: {description})" if description else f" ({body['error']})"
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (seconds or an HTTP date); None if absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value.strip()))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # an HTTP date is GMT
+        when = when.replace(tzinfo=datetime.UTC)
+    return max(0.0, when.timestamp() - time.time())
 
 
 def _first_line(text: str) -> str:

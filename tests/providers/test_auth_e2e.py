@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
-from reconciler.emulator.config import AppConfig, EmulatorConfig, FederatedCredential
+from reconciler.emulator.config import OPEN_SECRET, AppConfig, EmulatorConfig, FederatedCredential
 from reconciler.errors import AuthError, ConfigError
 from reconciler.model import InboundConnector
-from tests.providers.conftest import Rig
+from reconciler.providers.auth import SignInRetry, TokenSource, tls_context
+from tests.providers.conftest import TENANT, Rig
 
 CLIENT_ID = "11111111-aaaa-bbbb-cccc-222222222222"
 
@@ -202,3 +206,159 @@ def test_untrusted_server_certificate_is_refused_clearly(rig: Rig) -> None:
     finally:
         provider.close()
     assert rig.server.emulator.stats.snapshot()["tokens_issued"] == 0
+
+
+# -- transient sign-in failures are retried, permanent ones are not ---------------------------------------
+
+SCOPE = "https://outlook.office365.com/.default"
+#: Small waits: a retry waits what Retry-After says or a few milliseconds of backoff.
+FAST_SIGN_IN = SignInRetry(max_attempts=4, base_delay=0.01, max_delay=0.05, max_total=10, retry_after_cap=2)
+
+
+def _identity(rig: Rig) -> tuple[dict[str, int], dict[str, int], int]:
+    """(requests per identity endpoint, faults injected, tokens issued) as the emulator counted them."""
+    stats = rig.server.emulator.stats.snapshot()
+    return stats["identity"], stats["faults"], stats["tokens_issued"]
+
+
+def _retries_logged(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "sign-in attempt" in r.getMessage()]
+
+
+@pytest.mark.parametrize(
+    ("spec", "token_requests", "discovery_requests"),
+    [
+        # Retry-After given as a fraction of a second: msal would have cached the failure for 5 s.
+        ("503:on=token,count=2,retry_after=0.05", 3, 1),
+        ("503:on=token,count=1", 2, 1),  # no Retry-After: msal's default 5 s cache would answer the retry
+        ("429:on=token,count=1,retry_after=0.1", 2, 1),
+        ("html:on=token,status=500,count=1,retry_after=0.05", 2, 1),
+        ("reset:on=token,count=1", 2, 1),
+        ("503:on=discovery,count=1,retry_after=0.05", 1, 2),
+        ("close:on=discovery,count=1", 1, 2),
+    ],
+)
+def test_transient_sign_in_failure_is_retried_and_the_read_succeeds(
+    rig: Rig, caplog: pytest.LogCaptureFixture, spec: str, token_requests: int, discovery_requests: int
+) -> None:
+    rig.provider().create(
+        InboundConnector(name="Partner in", connector_type="Partner", sender_domains=["fabrikam.com"])
+    )
+    rig.server.emulator.stats.reset()
+    rig.server.emulator.faults.add(spec)
+    caplog.set_level(logging.DEBUG, logger="reconciler.providers.auth")
+    provider = rig.provider()  # a new provider signs in anew
+    assert [c.name for c in provider.read().connectors] == ["Partner in"]
+    requests, faults, issued = _identity(rig)
+    # Every retry reached the emulator (none was answered from msal's cache), and a token-endpoint retry
+    # did not fetch the metadata again.
+    assert requests == {"token": token_requests, "discovery": discovery_requests}
+    assert sum(faults.values()) == token_requests + discovery_requests - 2 and issued == 1
+    logged = _retries_logged(caplog)
+    assert len(logged) == sum(faults.values())
+    assert all("tenant contoso" in m and "retrying in" in m for m in logged)
+    assert OPEN_SECRET not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("case", "error"),
+    [
+        ("wrong secret", "invalid_client"),
+        ("unknown app", "unauthorized_client"),
+        ("400 from the token endpoint", "invalid_request"),
+    ],
+)
+def test_permanent_sign_in_failure_is_not_retried(
+    make_rig: Callable[..., Rig],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    case: str,
+    error: str,
+) -> None:
+    rig = make_rig(config=_emulator_with(AppConfig(client_id=CLIENT_ID, client_secret="right-secret")))
+    monkeypatch.setenv("EXO_APP_SECRET", "wrong-secret-value" if case == "wrong secret" else "right-secret")
+    if case == "400 from the token endpoint":
+        rig.server.emulator.faults.add("400:on=token,error=invalid_request")
+    client_id = "99999999-0000-0000-0000-999999999999" if case == "unknown app" else CLIENT_ID
+    caplog.set_level(logging.DEBUG, logger="reconciler.providers.auth")
+    provider = rig.provider({"client_id": client_id, "client_secret": "env:EXO_APP_SECRET"})
+    with pytest.raises(AuthError, match=error) as caught:
+        provider.read()
+    assert "gave up" not in str(caught.value)
+    requests, _, issued = _identity(rig)
+    assert requests == {"discovery": 1, "token": 1} and issued == 0
+    assert _retries_logged(caplog) == []
+    assert "wrong-secret-value" not in caplog.text and "right-secret" not in caplog.text
+
+
+def test_untrusted_certificate_at_sign_in_is_not_retried(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="reconciler.providers.auth")
+    with httpx.Client(verify=tls_context()) as http:  # the system store only: the emulator's CA is unknown
+        tokens = _token_source(rig, http, FAST_SIGN_IN)
+        with pytest.raises(AuthError, match=r"TLS certificate is not trusted"):
+            tokens.token()
+    assert _retries_logged(caplog) == []
+
+
+def _token_source(rig: Rig, http: httpx.Client, retry: SignInRetry) -> TokenSource:
+    return TokenSource(
+        "contoso",
+        client_id="exoform-tests",
+        credential=lambda: OPEN_SECRET,
+        authority=rig.server.authority(TENANT),
+        scope=SCOPE,
+        http=http,
+        retry=retry,
+    )
+
+
+def test_a_fault_that_never_ends_gives_up_after_the_attempts(rig: Rig) -> None:
+    rig.server.emulator.faults.add("503:on=token")
+    started = time.monotonic()
+    with rig.server.client() as http, pytest.raises(AuthError) as caught:
+        _token_source(rig, http, FAST_SIGN_IN).token()
+    elapsed = time.monotonic() - started
+    message = str(caught.value)
+    assert message.startswith("tenant contoso: signing in failed:")
+    assert "answered HTTP 503 (temporarily_unavailable: AADSTS" in message
+    assert "gave up after 4 attempts" in message and "limits: 4 attempts, 10 s" in message
+    assert _identity(rig)[0]["token"] == 4
+    assert elapsed < 2.0
+
+
+def test_sign_in_stops_within_its_time_limit(rig: Rig) -> None:
+    rig.server.emulator.faults.add("reset:on=identity")
+    patient = SignInRetry(max_attempts=100, base_delay=0.2, max_delay=0.2, max_total=0.7, retry_after_cap=2)
+    started = time.monotonic()
+    with rig.server.client() as http, pytest.raises(AuthError) as caught:
+        _token_source(rig, http, patient).token()
+    assert time.monotonic() - started < 1.0
+    found = re.search(
+        r"cannot reach the authority .*gave up after (\d+) attempts in 0\.\d s", str(caught.value)
+    )
+    assert found is not None, str(caught.value)
+    # Waits of 0.1-0.2 s within 0.7 s: a handful of attempts, every one of them reached the emulator.
+    assert 3 <= int(found.group(1)) <= 8
+    assert _identity(rig)[0]["discovery"] == int(found.group(1))
+
+
+def test_a_retry_after_beyond_the_time_limit_is_not_waited_for(rig: Rig) -> None:
+    rig.server.emulator.faults.add("429:on=token,retry_after=30")
+    started = time.monotonic()
+    with (
+        rig.server.client() as http,
+        pytest.raises(AuthError, match=r"answered HTTP 429.*gave up after 1 attempt in"),
+    ):
+        _token_source(rig, http, SignInRetry(max_total=5, retry_after_cap=60)).token()
+    assert time.monotonic() - started < 1.0
+
+
+def test_provider_sign_in_that_never_recovers_names_the_tenant_and_the_attempts(rig: Rig) -> None:
+    rig.server.emulator.faults.add("503:on=token,retry_after=0.02")
+    provider = rig.provider()
+    with pytest.raises(AuthError) as caught:
+        provider.read()
+    attempts = provider.client.tokens.retry.max_attempts
+    assert str(caught.value).startswith("tenant contoso: signing in failed:")
+    assert f"gave up after {attempts} attempts" in str(caught.value)
+    assert _identity(rig)[0]["token"] == attempts
