@@ -925,6 +925,7 @@ def open_exchange(
         authority=endpoints.authority,
         scope=endpoints.scope,
         http=http,
+        retry=policy,  # sign-in retries within the tenant's limits too
     )
     client = InvokeClient(
         tenant,

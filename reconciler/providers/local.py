@@ -38,6 +38,8 @@ def open_local(
     http = httpx.Client(
         transport=EmulatorTransport(emulator), base_url=LOCAL_BASE_URL, follow_redirects=False
     )
+    # In process there is no network to wait for: short backoff, the tenant's attempt and time limits.
+    policy = policy or retry_policy(settings, base_delay=0.05, max_delay=0.5)
     tokens = TokenSource(
         tenant,
         client_id=LOCAL_CLIENT_ID,
@@ -45,6 +47,7 @@ def open_local(
         authority=f"{LOCAL_BASE_URL}/{segment}",
         scope=CLOUDS["commercial"].scope,
         http=http,
+        retry=policy,
     )
     client = InvokeClient(
         tenant,
@@ -52,8 +55,7 @@ def open_local(
         tokens=tokens,
         api_base=LOCAL_BASE_URL,
         tenant_segment=segment,
-        # In process there is no network to wait for: short backoff, the tenant's attempt and time limits.
-        policy=policy or retry_policy(settings, base_delay=0.05, max_delay=0.5),
+        policy=policy,
         read_concurrency=settings.read_concurrency,
         write_concurrency=settings.write_concurrency,
     )

@@ -15,6 +15,7 @@ from reconciler.emulator.config import OPEN_SECRET, AppConfig, EmulatorConfig, F
 from reconciler.errors import AuthError, ConfigError
 from reconciler.model import InboundConnector
 from reconciler.providers.auth import SignInRetry, TokenSource, tls_context
+from reconciler.providers.exchange import open_exchange
 from tests.providers.conftest import TENANT, Rig
 
 CLIENT_ID = "11111111-aaaa-bbbb-cccc-222222222222"
@@ -362,3 +363,15 @@ def test_provider_sign_in_that_never_recovers_names_the_tenant_and_the_attempts(
     assert str(caught.value).startswith("tenant contoso: signing in failed:")
     assert f"gave up after {attempts} attempts" in str(caught.value)
     assert _identity(rig)[0]["token"] == attempts
+
+
+def test_sign_in_keeps_to_the_tenants_retry_limits(rig: Rig) -> None:
+    rig.server.emulator.faults.add("503:on=token,retry_after=0.02")
+    settings, config = rig.settings(retry_max_attempts=2, retry_max_seconds=5)
+    provider = open_exchange("contoso", settings, config)
+    try:
+        with pytest.raises(AuthError, match=r"gave up after 2 attempts .*limits: 2 attempts, 5 s"):
+            provider.read()
+    finally:
+        provider.close()
+    assert _identity(rig)[0]["token"] == 2
