@@ -12,7 +12,7 @@ Contracts:
 - :class:`TokenSource` hands out a bearer token, cached in memory and refreshed before it expires;
   :meth:`TokenSource.invalidate` forces the next call to fetch a new one (after a 401).  Transient
   sign-in failures (connection errors, timeouts, HTTP 408/429/5xx, ``temporarily_unavailable``) are
-  retried with backoff within the caller's limits (:class:`SignInRetry` by default); permanent ones (an
+  retried with backoff within the caller's limits (:data:`SIGN_IN_RETRY` by default); permanent ones (an
   OAuth error such as ``invalid_client``, a bad credential, an untrusted TLS certificate) fail at once.
 - Every failure raises :class:`reconciler.errors.AuthError` or :class:`reconciler.errors.ConfigError` with
   a message naming the tenant and what to fix; no message or log line contains a secret, a token, a
@@ -22,18 +22,15 @@ Contracts:
 
 from __future__ import annotations
 
-import datetime
-import email.utils
 import logging
 import os
-import random
 import ssl
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -44,6 +41,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 
 from reconciler.config import AuthSettings, ExoformConfig, TenantConfig, resolve_secret
 from reconciler.errors import AuthError, ConfigError
+from reconciler.providers.retry import RetryPolicy, parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -392,48 +390,11 @@ def _httpx_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in kwargs.items() if k in ("params", "headers", "timeout") and v is not None}
 
 
-class RetryLimits(Protocol):
-    """How hard sign-in tries: what :class:`TokenSource` needs of a retry policy.
-
-    :class:`SignInRetry` is the default; the API's ``reconciler.providers.exchange.RetryPolicy`` fits too,
-    so a tenant's ``retry_max_attempts`` / ``retry_max_seconds`` can bound its sign-in as well.
-    """
-
-    @property
-    def max_attempts(self) -> int:
-        """Attempts in all, the first included (1: no retry)."""
-        ...
-
-    @property
-    def max_total(self) -> float:
-        """Seconds from the first attempt after which no retry starts."""
-        ...
-
-    @property
-    def retry_after_cap(self) -> float:
-        """The longest wait a ``Retry-After`` header is granted."""
-        ...
-
-    def backoff(self, attempt: int) -> float:
-        """The wait after failed attempt ``attempt`` (1-based) when the service named none."""
-        ...
-
-
-@dataclass(frozen=True)
-class SignInRetry:
-    """Default sign-in limits: 4 attempts within 30 s, backoff from 0.5 s doubling up to 8 s (jittered),
-    ``Retry-After`` honoured up to 10 s."""
-
-    max_attempts: int = 4
-    base_delay: float = 0.5
-    max_delay: float = 8.0
-    max_total: float = 30.0
-    retry_after_cap: float = 10.0
-
-    def backoff(self, attempt: int) -> float:
-        """Exponential from ``base_delay``, capped at ``max_delay``, jittered over its upper half."""
-        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-        return random.uniform(ceiling / 2, ceiling)
+#: Sign-in limits when the caller gives none: 4 attempts within 30 s, backoff from 0.5 s doubling up to 8 s
+#: (jittered), ``Retry-After`` honoured up to 10 s.  Providers pass the tenant's own policy instead.
+SIGN_IN_RETRY = RetryPolicy(
+    max_attempts=4, base_delay=0.5, max_delay=8.0, max_total=30.0, retry_after_cap=10.0
+)
 
 
 #: OAuth error codes that say "try again later" whatever the status that carried them.
@@ -488,7 +449,7 @@ class TokenSource:
         scope: str,
         http: httpx.Client,
         clock: Callable[[], float] = time.time,
-        retry: RetryLimits | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self.tenant = tenant
         self._client_id = client_id
@@ -497,7 +458,7 @@ class TokenSource:
         self._scope = scope
         self._http = MsalHttp(http)
         self._clock = clock
-        self.retry: RetryLimits = retry or SignInRetry()
+        self.retry = retry or SIGN_IN_RETRY
         self._lock = threading.Lock()
         self._app: msal.ConfidentialClientApplication | None = None
         self._cache = msal.TokenCache()
@@ -632,7 +593,7 @@ class TokenSource:
         detail = _oauth_error(response)
         return _TransientSignIn(
             f"{where} {response.request.url.copy_with(query=None)} answered HTTP {status}{detail}",
-            _retry_after(response.headers.get("retry-after")),
+            parse_retry_after(response.headers.get("retry-after")),
         )
 
 
@@ -647,23 +608,6 @@ def _oauth_error(response: httpx.Response) -> str:
         return ""
     description = _first_line(str(body.get("error_description", "")))
     return f" ({body['error']}: {description})" if description else f" ({body['error']})"
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (seconds or an HTTP date); None if absent or unreadable."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value.strip()))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:  # an HTTP date is GMT
-        when = when.replace(tzinfo=datetime.UTC)
-    return max(0.0, when.timestamp() - time.time())
 
 
 def _first_line(text: str) -> str:

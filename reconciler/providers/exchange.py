@@ -19,11 +19,9 @@ Contracts:
 
 from __future__ import annotations
 
-import email.utils
 import functools
 import json
 import logging
-import random
 import re
 import threading
 import time
@@ -31,8 +29,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -48,6 +44,7 @@ from reconciler.providers import pool
 from reconciler.providers.auth import ROLE_HINT, TokenSource, msal_credential, resolve_endpoints, tls_context
 from reconciler.providers.auth import tls_failure as _tls_failure
 from reconciler.providers.base import LiveConnector, LiveState
+from reconciler.providers.retry import RetryPolicy, parse_retry_after, retry_policy
 
 log = logging.getLogger(__name__)
 
@@ -60,39 +57,6 @@ _THROTTLE_RE = re.compile(
     re.IGNORECASE,
 )
 _TAG_RE = re.compile(r"<[^>]+>")
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard to try: bounded attempts and total time, exponential backoff with jitter.
-
-    ``retry_after_cap`` bounds how long a ``Retry-After`` header may make us wait; ``timeout`` is the HTTP
-    timeout of one request (the service's own cmdlet timeout is 15 minutes; connector cmdlets are quick).
-    """
-
-    max_attempts: int = 6
-    base_delay: float = 1.0
-    max_delay: float = 30.0
-    max_total: float = 180.0
-    retry_after_cap: float = 60.0
-    timeout: float = 120.0
-
-    def backoff(self, attempt: int) -> float:
-        """The wait after failed attempt number ``attempt`` (1-based): exponential, jittered."""
-        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-        return random.uniform(ceiling / 2, ceiling)
-
-
-def retry_policy(settings: TenantConfig, **overrides: float) -> RetryPolicy:
-    """The tenant's :class:`RetryPolicy`: ``retry_max_attempts`` and ``retry_max_seconds`` of exoform.yaml
-    (bounds on attempts per call and on the total time one call may spend retrying), the rest defaults or
-    ``overrides``."""
-    values: dict[str, Any] = {
-        "max_attempts": settings.retry_max_attempts,
-        "max_total": float(settings.retry_max_seconds),
-    }
-    values.update(overrides)
-    return RetryPolicy(**values)
 
 
 class CallFailure(Exception):
@@ -123,24 +87,6 @@ class CallFailure(Exception):
         self.auth = auth
         self.code = code
         self.exception_type = exception_type
-
-
-def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header: a number of seconds or an HTTP date."""
-    if not value:
-        return None
-    text = value.strip()
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - now())
 
 
 def service_error(response: httpx.Response) -> tuple[str, str, str]:

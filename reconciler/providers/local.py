@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from reconciler.config import ExoformConfig, TenantConfig
 from reconciler.providers.auth import CLOUDS, TokenSource
-from reconciler.providers.exchange import ExchangeProvider, InvokeClient, RetryPolicy, retry_policy
+from reconciler.providers.exchange import ExchangeProvider, InvokeClient
+from reconciler.providers.retry import RetryPolicy, retry_policy
 
 #: The host the in-process client pretends to talk to (``.invalid`` can never resolve).
 LOCAL_BASE_URL = "https://local.exoform.invalid"

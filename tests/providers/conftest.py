@@ -18,7 +18,8 @@ from reconciler.config import ExoformConfig, TenantConfig
 from reconciler.emulator.config import OPEN_SECRET
 from reconciler.emulator.server import EmulatorServer
 from reconciler.emulator.store import MemoryStores
-from reconciler.providers.exchange import ExchangeProvider, RetryPolicy, open_exchange
+from reconciler.providers.exchange import ExchangeProvider, open_exchange
+from reconciler.providers.retry import RetryPolicy
 
 
 def _certificate(key: rsa.RSAPrivateKey, name: str) -> x509.Certificate:

@@ -14,8 +14,9 @@ import pytest
 from reconciler.emulator.config import OPEN_SECRET, AppConfig, EmulatorConfig, FederatedCredential
 from reconciler.errors import AuthError, ConfigError
 from reconciler.model import InboundConnector
-from reconciler.providers.auth import SignInRetry, TokenSource, tls_context
+from reconciler.providers.auth import TokenSource, tls_context
 from reconciler.providers.exchange import open_exchange
+from reconciler.providers.retry import RetryPolicy
 from tests.providers.conftest import TENANT, Rig
 
 CLIENT_ID = "11111111-aaaa-bbbb-cccc-222222222222"
@@ -198,8 +199,6 @@ def test_missing_role_fails_with_the_permission_to_check(
 def test_untrusted_server_certificate_is_refused_clearly(rig: Rig) -> None:
     settings, config = rig.settings()
     settings = settings.model_copy(update={"ca_bundle": None})
-    from reconciler.providers.exchange import open_exchange
-
     provider = open_exchange("contoso", settings, config)
     try:
         with pytest.raises(AuthError, match=r"TLS certificate is not trusted.*ca_bundle"):
@@ -213,7 +212,7 @@ def test_untrusted_server_certificate_is_refused_clearly(rig: Rig) -> None:
 
 SCOPE = "https://outlook.office365.com/.default"
 #: Small waits: a retry waits what Retry-After says or a few milliseconds of backoff.
-FAST_SIGN_IN = SignInRetry(max_attempts=4, base_delay=0.01, max_delay=0.05, max_total=10, retry_after_cap=2)
+FAST_SIGN_IN = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05, max_total=10, retry_after_cap=2)
 
 
 def _identity(rig: Rig) -> tuple[dict[str, int], dict[str, int], int]:
@@ -301,7 +300,7 @@ def test_untrusted_certificate_at_sign_in_is_not_retried(rig: Rig, caplog: pytes
     assert _retries_logged(caplog) == []
 
 
-def _token_source(rig: Rig, http: httpx.Client, retry: SignInRetry) -> TokenSource:
+def _token_source(rig: Rig, http: httpx.Client, retry: RetryPolicy) -> TokenSource:
     return TokenSource(
         "contoso",
         client_id="exoform-tests",
@@ -329,7 +328,7 @@ def test_a_fault_that_never_ends_gives_up_after_the_attempts(rig: Rig) -> None:
 
 def test_sign_in_stops_within_its_time_limit(rig: Rig) -> None:
     rig.server.emulator.faults.add("reset:on=identity")
-    patient = SignInRetry(max_attempts=100, base_delay=0.2, max_delay=0.2, max_total=0.7, retry_after_cap=2)
+    patient = RetryPolicy(max_attempts=100, base_delay=0.2, max_delay=0.2, max_total=0.7, retry_after_cap=2)
     started = time.monotonic()
     with rig.server.client() as http, pytest.raises(AuthError) as caught:
         _token_source(rig, http, patient).token()
@@ -350,7 +349,7 @@ def test_a_retry_after_beyond_the_time_limit_is_not_waited_for(rig: Rig) -> None
         rig.server.client() as http,
         pytest.raises(AuthError, match=r"answered HTTP 429.*gave up after 1 attempt in"),
     ):
-        _token_source(rig, http, SignInRetry(max_total=5, retry_after_cap=60)).token()
+        _token_source(rig, http, RetryPolicy(max_total=5, retry_after_cap=60)).token()
     assert time.monotonic() - started < 1.0
 
 

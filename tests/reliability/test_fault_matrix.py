@@ -45,7 +45,8 @@ from reconciler.emulator.store import MemoryStores, State
 from reconciler.loader import TenantDesired, load_all
 from reconciler.plan import Change, Plan
 from reconciler.providers.base import Provider
-from reconciler.providers.exchange import RetryPolicy, open_exchange
+from reconciler.providers.exchange import open_exchange
+from reconciler.providers.retry import RetryPolicy
 from reconciler.workflow import apply_plan, plan_tenants
 
 SEED = 8

@@ -1,0 +1,69 @@
+"""How hard to try: the retry limits shared by sign-in and API calls, and the ``Retry-After`` header.
+
+:class:`RetryPolicy` bounds attempts and total time and gives the backoff; :func:`retry_policy` builds a
+tenant's from ``retry_max_attempts`` / ``retry_max_seconds`` of exoform.yaml; :func:`parse_retry_after`
+reads the header in both of its forms.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any
+
+from reconciler.config import TenantConfig
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try: bounded attempts and total time, exponential backoff with jitter.
+
+    ``retry_after_cap`` bounds how long a ``Retry-After`` header may make us wait; ``timeout`` is the HTTP
+    timeout of one request (the service's own cmdlet timeout is 15 minutes; connector cmdlets are quick).
+    """
+
+    max_attempts: int = 6
+    base_delay: float = 1.0
+    max_delay: float = 30.0
+    max_total: float = 180.0
+    retry_after_cap: float = 60.0
+    timeout: float = 120.0
+
+    def backoff(self, attempt: int) -> float:
+        """The wait after failed attempt number ``attempt`` (1-based): exponential, jittered."""
+        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return random.uniform(ceiling / 2, ceiling)
+
+
+def retry_policy(settings: TenantConfig, **overrides: float) -> RetryPolicy:
+    """The tenant's :class:`RetryPolicy`: ``retry_max_attempts`` and ``retry_max_seconds`` of exoform.yaml
+    (bounds on attempts per call and on the total time one call may spend retrying), the rest defaults or
+    ``overrides``."""
+    values: dict[str, Any] = {
+        "max_attempts": settings.retry_max_attempts,
+        "max_total": float(settings.retry_max_seconds),
+    }
+    values.update(overrides)
+    return RetryPolicy(**values)
+
+
+def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    text = value.strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, when.timestamp() - now())
