@@ -61,14 +61,6 @@ def posture_findings(desired: TenantDesired) -> list[PlanFinding]:
     ]
 
 
-def plan_one(config: ExoformConfig, desired: TenantDesired, opener: Opener | None = None) -> TenantOutcome:
-    """Sign in to one tenant, read it and plan it; errors are caught into the outcome."""
-    provider, error = _signed_in(config, desired, opener or _opener())
-    if provider is None:
-        return TenantOutcome(desired.tenant, error=error)
-    return _read_and_plan(desired, provider)
-
-
 def _signed_in(
     config: ExoformConfig, desired: TenantDesired, opener: Opener
 ) -> tuple[Provider | None, str | None]:
