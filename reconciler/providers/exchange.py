@@ -486,7 +486,7 @@ _FLAG_LOCK = threading.Lock()
 #: and read-only properties status, drift and export show.  The service's AD-object properties
 #: (DistinguishedName, OrganizationId, ObjectCategory and the like) are three fifths of a connector's JSON
 #: and nothing here reads them.
-_READ_ONLY_PROPERTIES: dict[Kind, tuple[str, ...]] = {
+_SHOWN_PROPERTIES: dict[Kind, tuple[str, ...]] = {
     "InboundConnector": ("Name", "Guid", "ConnectorSource", "WhenChangedUTC"),
     "OutboundConnector": (
         "Name",
@@ -499,7 +499,7 @@ _READ_ONLY_PROPERTIES: dict[Kind, tuple[str, ...]] = {
 }
 _SELECT: dict[Kind, str] = {
     kind: ",".join(dict.fromkeys([*(spec.parameter for spec in FIELDS[kind].values()), *extra]))
-    for kind, extra in _READ_ONLY_PROPERTIES.items()
+    for kind, extra in _SHOWN_PROPERTIES.items()
 }
 
 
@@ -548,7 +548,7 @@ class ExchangeProvider:
         """
         self.sign_in()  # before the concurrent wave, so it does not wait on the token in turn
         jobs = self.listings()
-        flag_lists_all = len(jobs) == 2
+        plain_outbound = ("OutboundConnector", _PLAIN) in jobs
         # All listings but the last run on the shared reader threads (starting threads per read costs more
         # CPU than a small tenant's whole read), the last in this thread; every one is awaited before an
         # error is raised, so no listing outlives the read.  The models are built here afterwards: the
@@ -559,7 +559,7 @@ class ExchangeProvider:
         finally:
             wait(futures)
         listings = [future.result() for future in futures] + [last]
-        if not flag_lists_all and any(obj.get("TestMode") is False for obj in last):
+        if plain_outbound and any(obj.get("TestMode") is False for obj in last):
             with _FLAG_LOCK:
                 _FLAG_LISTS_ALL.add(self.client.api_base)
             log.debug("%s lists every outbound connector with the test-mode flag", self.client.api_base)
