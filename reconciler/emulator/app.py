@@ -140,16 +140,19 @@ class Emulator:
 
     # -- identity ----------------------------------------------------------------------------------
 
-    def _identity_fault(self, endpoint: str, tenant: str, info: TenantInfo | None) -> httpx.Response | None:
-        """Count a request to the ``token`` or ``discovery`` endpoint; the fault response of the first rule
-        selecting it that fires, or None (raises :class:`ConnectionFault` for ``reset``/``close``)."""
+    def _identity_fault(
+        self, endpoint: str, tenant: str, info: TenantInfo | None, *, oauth: bool = True
+    ) -> httpx.Response | None:
+        """Count a request to the ``token``, ``discovery`` or ``github`` endpoint; the fault response of the
+        first rule selecting it that fires (an OAuth error body when ``oauth``), or None (raises
+        :class:`ConnectionFault` for ``reset``/``close``)."""
         self.stats.count_identity(endpoint)
         key = info.key if info is not None else tenant.casefold()
         fault = self.faults.pick(Request(key, endpoint=endpoint), IDENTITY_KINDS)
         if fault is None:
             return None
         self.stats.count_fault(f"{endpoint}:{fault.label}")
-        return _fault_response(fault, oauth=True)
+        return _fault_response(fault, oauth=oauth)
 
     def _openid(self, request: httpx.Request, tenant: str) -> httpx.Response:
         info = self.tenant(tenant)
@@ -204,6 +207,9 @@ class Emulator:
         return _json(200, body, headers={"cache-control": "no-store, no-cache"})
 
     def _github(self, request: httpx.Request) -> httpx.Response:
+        faulted = self._identity_fault("github", "", None, oauth=False)
+        if faulted is not None:
+            return faulted
         try:
             body = self.identity.github_token(
                 request.headers.get("authorization"), request.url.params.get("audience")

@@ -7,14 +7,16 @@ select; the first that fires decides the response.
 
 A rule selects InvokeCommand unless ``on`` says otherwise: ``on=token`` (the OAuth token endpoint,
 ``POST /{tenant}/oauth2/v2.0/token``), ``on=discovery`` (OpenID discovery,
-``GET /{tenant}[/v2.0]/.well-known/openid-configuration``), ``on=identity`` (both), ``on=invoke`` (the
-default), or several joined with ``|``.  So identity requests are faulted only by rules that name them, and
+``GET /{tenant}[/v2.0]/.well-known/openid-configuration``), ``on=identity`` (both), ``on=github`` (the
+GitHub Actions OIDC stand-in, ``GET /_github/oidc/token``), ``on=invoke`` (the default), or several joined
+with ``|``.  So identity requests are faulted only by rules that name them, and
 never delayed; a rule without ``on`` behaves as it always did.  On identity endpoints only ``status``,
 ``html``, ``text``, ``reset`` and ``close`` apply, and ``cmdlet`` / ``writes`` / ``page`` cannot be given
 (they describe InvokeCommand requests).  A ``status`` fault there answers with an Entra-style OAuth error
 body (``error``, ``error_description`` with an AADSTS code): ``temporarily_unavailable`` for 429, 503 and
 504, ``server_error`` for other 5xx, ``invalid_request`` for 4xx, or the code given as ``error=``.
-Injections on identity endpoints are counted as ``token:<label>`` / ``discovery:<label>``.
+Injections on identity endpoints are counted as ``token:<label>`` / ``discovery:<label>`` /
+``github:<label>``.
 
 Kinds:
 
@@ -47,8 +49,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 KINDS = ("status", "throttled_200", "html", "text", "reset", "close", "drop_after_write", "expire_tokens")
-#: The endpoints a rule can select with ``on=`` (``identity`` is shorthand for token and discovery).
-ENDPOINTS = ("invoke", "token", "discovery")
+#: The endpoints a rule can select with ``on=`` (``identity`` is shorthand for token and discovery;
+#: ``github`` is the GitHub Actions OIDC stand-in).
+ENDPOINTS = ("invoke", "token", "discovery", "github")
 #: The kinds that make sense on the identity endpoints (the others are about cmdlets and access tokens).
 IDENTITY_KINDS = ("status", "html", "text", "reset", "close")
 CONCURRENCY_MESSAGE = (
@@ -114,12 +117,12 @@ class Fault:
         if self.on - {"invoke"}:
             if self.kind not in IDENTITY_KINDS:
                 raise ValueError(
-                    f"fault kind '{self.kind}' applies to InvokeCommand only; on=token or on=discovery "
+                    f"fault kind '{self.kind}' applies to InvokeCommand only; on=token, discovery or github "
                     f"takes {', '.join(IDENTITY_KINDS)}"
                 )
             if self.cmdlets or self.writes_only or self.page is not None:
                 raise ValueError(
-                    "cmdlet=, writes= and page= select InvokeCommand requests, not token or discovery"
+                    "cmdlet=, writes= and page= select InvokeCommand requests, not token, discovery or github"
                 )
 
     @property
@@ -267,7 +270,8 @@ class Stats:
             self.faults[label] += 1
 
     def count_identity(self, endpoint: str) -> None:
-        """One request reached the ``token`` or ``discovery`` endpoint (answered, faulted or refused)."""
+        """One request reached the ``token``, ``discovery`` or ``github`` endpoint (answered, faulted or
+        refused)."""
         with self._lock:
             self.identity[endpoint] += 1
 
@@ -281,8 +285,8 @@ class Stats:
 
     def snapshot(self) -> dict[str, Any]:
         """``{"requests", "cmdlets": {name: n}, "faults": {label: n}, "identity": {endpoint: n},
-        "tokens_issued", "max_in_flight"}``; ``identity`` counts token and discovery requests, including the
-        faulted and refused ones."""
+        "tokens_issued", "max_in_flight"}``; ``identity`` counts token, discovery and github requests,
+        including the faulted and refused ones."""
         with self._lock:
             return {
                 "requests": self.requests,

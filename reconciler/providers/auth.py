@@ -290,8 +290,16 @@ class GitHubAssertion:
                 f"{url}{separator}audience={GITHUB_AUDIENCE}", headers={"Authorization": f"bearer {bearer}"}
             )
         except httpx.HTTPError as exc:
-            reason = tls_failure(exc) or f"{type(exc).__name__}: {exc}"
-            raise AuthError(self._tenant, f"cannot fetch the GitHub OIDC token: {reason}") from None
+            tls = tls_failure(exc)
+            reason = f"cannot fetch the GitHub OIDC token: {tls or f'{type(exc).__name__}: {exc}'}"
+            if tls is None and isinstance(exc, _TRANSIENT_ERRORS):
+                raise _TransientSignIn(reason) from None
+            raise AuthError(self._tenant, reason) from None
+        if _transient(response.status_code):
+            raise _TransientSignIn(
+                f"the GitHub OIDC token endpoint answered HTTP {response.status_code}",
+                parse_retry_after(response.headers.get("retry-after")),
+            )
         if response.status_code != 200:
             raise AuthError(
                 self._tenant,
@@ -395,6 +403,15 @@ def _httpx_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
 SIGN_IN_RETRY = RetryPolicy(
     max_attempts=4, base_delay=0.5, max_delay=8.0, max_total=30.0, retry_after_cap=10.0
 )
+
+
+#: Transport failures another attempt may not meet (TLS verification failures are excluded by the caller).
+_TRANSIENT_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+
+
+def _transient(status: int) -> bool:
+    """An HTTP status that says "try again later": 408, 429, or 5xx other than 501 and 505."""
+    return status in (408, 429) or (status >= 500 and status not in (501, 505))
 
 
 #: OAuth error codes that say "try again later" whatever the status that carried them.
@@ -545,14 +562,12 @@ class TokenSource:
                 )
             self._forget_access_tokens()  # our own cache decides when to refresh
             result = self._app.acquire_token_for_client(scopes=[self._scope])
-        except (AuthError, ConfigError):
+        except (AuthError, ConfigError, _TransientSignIn):
             raise
         except httpx.HTTPError as exc:
             tls = tls_failure(exc)
             reason = f"cannot reach the authority {self._authority}: {tls or f'{type(exc).__name__}: {exc}'}"
-            if tls is None and isinstance(
-                exc, (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
-            ):
+            if tls is None and isinstance(exc, _TRANSIENT_ERRORS):
                 raise _TransientSignIn(reason) from None
             raise AuthError(self.tenant, reason) from None
         except Exception as exc:  # msal raises ValueError and friends for bad metadata, authority or status
@@ -581,10 +596,7 @@ class TokenSource:
         again later, else None."""
         response = self._http.last_response
         status = response.status_code if response is not None else None
-        if not (
-            (status is not None and (status in (408, 429) or (status >= 500 and status not in (501, 505))))
-            or error in TRANSIENT_OAUTH_ERRORS
-        ):
+        if not ((status is not None and _transient(status)) or error in TRANSIENT_OAUTH_ERRORS):
             return None
         if response is None:
             return _TransientSignIn(f"the token endpoint answered {error}")

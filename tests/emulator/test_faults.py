@@ -218,6 +218,17 @@ def test_token_endpoint_429_carries_retry_after(client: httpx.Client, emulator: 
     assert throttled.json()["error"] == "temporarily_unavailable"
 
 
+def test_on_github_faults_the_actions_oidc_stand_in_only(client: httpx.Client, emulator: Emulator) -> None:
+    emulator.faults.add("503:on=github,count=1")
+    github = "/_github/oidc/token?audience=api://AzureADTokenExchange"
+    headers = {"Authorization": "bearer emulator"}
+    assert client.post(TOKEN_URL, data=TOKEN_FORM).status_code == 200  # the token endpoint is not hit
+    assert client.get(github, headers=headers).status_code == 503
+    assert "value" in client.get(github, headers=headers).json()
+    stats = emulator.stats.snapshot()
+    assert stats["faults"] == {"github:503": 1} and stats["identity"]["github"] == 2
+
+
 def test_a_permanent_oauth_error_can_be_injected(client: httpx.Client, emulator: Emulator) -> None:
     emulator.faults.add("400:on=token,error=invalid_request,body=Bad request body.")
     refused = client.post(TOKEN_URL, data=TOKEN_FORM)

@@ -140,6 +140,32 @@ def test_github_federation_with_a_bad_request_token(
     assert "not-the-runner-token" not in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    "fault", ["503:on=github,count=2", "reset:on=github,count=1", "429:on=github,count=1"]
+)
+def test_a_transient_github_oidc_failure_is_retried(
+    make_rig: Callable[..., Rig], monkeypatch: pytest.MonkeyPatch, fault: str
+) -> None:
+    rig = make_rig(config=_emulator_with(_github_app()))
+    rig.server.emulator.faults.add(fault + ",retry_after=0.01" if fault.startswith("429") else fault)
+    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_URL", f"{rig.server.base_url}/_github/oidc/token")
+    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "emulator")
+    _works(rig, {"client_id": CLIENT_ID, "federated": "github"})
+    failures = 2 if "count=2" in fault else 1
+    assert rig.server.emulator.stats.snapshot()["identity"]["github"] == failures + 1
+
+
+def test_a_refused_github_oidc_request_is_not_retried(
+    make_rig: Callable[..., Rig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rig = make_rig(config=_emulator_with(_github_app()))
+    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_URL", f"{rig.server.base_url}/_github/oidc/token")
+    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "not-the-runner-token")
+    with pytest.raises(AuthError, match="GitHub OIDC token endpoint answered HTTP 401"):
+        rig.provider({"client_id": CLIENT_ID, "federated": "github"}).read()
+    assert rig.server.emulator.stats.snapshot()["identity"]["github"] == 1
+
+
 def test_token_is_cached_across_reads(rig: Rig) -> None:
     provider = rig.provider()
     provider.read()
