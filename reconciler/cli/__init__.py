@@ -54,13 +54,36 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="exoform")
-def cli() -> None:
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="warning",
+    envvar="EXOFORM_LOG_LEVEL",
+    show_default=True,
+    help="What exoform logs to stderr; debug shows every retry, redirect and token refresh.",
+)
+def cli(log_level: str) -> None:
     """exoform: Exchange Online mail-flow connectors as code.
 
     Declare inbound and outbound connectors in YAML, see a plan against the live tenant, apply exactly
     that plan, and detect drift.  Exit codes: 0 success, 1 error, 2 changes present (with
     --detailed-exitcode) or drift (exoform drift).
     """
+    _configure_logging(log_level)
+
+
+def _configure_logging(level: str) -> None:
+    """exoform's log records go to stderr at ``level`` (they never hold a secret or a token); msal's only at
+    ``debug``: below that it reports as errors the failures exoform retries or reports itself, with
+    response bodies, and without a handler of its own Python would print them anyway."""
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("exoform: %(levelname)s: %(name)s: %(message)s"))
+    for name, wanted in (("reconciler", level), ("msal", level if level == "debug" else "critical")):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(wanted.upper())
 
 
 def main(argv: list[str] | None = None) -> Any:

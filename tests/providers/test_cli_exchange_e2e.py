@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from reconciler.cli import cli
+from reconciler.emulator.config import AppConfig, EmulatorConfig
 from reconciler.emulator.faults import Faults
 from reconciler.emulator.store import load_seed
 from tests.providers.conftest import TENANT, Rig
@@ -79,3 +80,27 @@ def test_plan_apply_plan_converges(
     assert "Legacy scanner relay" in rig.names("InboundConnector")  # unmanaged: reported, never deleted
     injected = rig.server.emulator.stats.snapshot()["faults"]
     assert bool(injected) == faulty and (not faulty or injected.get("drop_after_write") == 2)
+
+
+def test_log_level_debug_shows_the_retries_and_no_secret(
+    make_rig: Callable[..., Rig], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "Zq9~not-a-real-client-secret"
+    rig = make_rig(
+        seed=load_seed(REPO / "connectors" / "demo-seed.json"),
+        config=EmulatorConfig(apps=(AppConfig(client_id="exoform-ci", client_secret=secret),)),
+    )
+    rig.server.emulator.faults.add("429:count=1,retry_after=0.05")
+    monkeypatch.setenv("EXO_SECRET", secret)
+    config = _project(rig, tmp_path)
+    quiet = CliRunner().invoke(cli, ["plan", "--no-color", "--config", str(config)])
+    assert quiet.exit_code == 0, quiet.output
+    assert "retrying" not in quiet.stderr  # a retry that worked is not news by default
+    rig.server.emulator.faults.add("429:count=1,retry_after=0.05")
+    loud = CliRunner().invoke(cli, ["--log-level", "debug", "plan", "--no-color", "--config", str(config)])
+    assert loud.exit_code == 0, loud.output
+    assert "exoform: DEBUG: reconciler.providers.exchange: tenant demo: attempt 1 failed" in loud.stderr
+    assert "retrying in" in loud.stderr
+    assert "fetched a token" in loud.stderr
+    assert secret not in loud.stderr
+    assert "eyJ" not in loud.stderr  # nor a token (the emulator's are JWTs; msal's own lines mask them)

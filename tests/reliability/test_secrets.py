@@ -202,6 +202,7 @@ def scan(texts: dict[str, str], emulator: RecordingEmulator) -> list[str]:
 def workspace(tmp_path: Path, server: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workspace]:
     for key, value in secret_env(server).items():
         monkeypatch.setenv(key, value)
+    monkeypatch.setenv("EXOFORM_LOG_LEVEL", "debug")  # every command's stderr carries its debug log too
     yield Workspace(tmp_path / "repo", server)
 
 
