@@ -111,9 +111,9 @@ def _from_live_fast(kind: Kind, obj: dict[str, Any], fast: _FastKind) -> Connect
                 full[name] = normalize(value)
     except Exception:  # any doubt: the validated path decides (the same result or the error)
         return None
-    fields_set = set(fast.managed)  # every property present counts as set, at its default or not
-    if absent:
-        fields_set.difference_update(absent)
+    # Every property present counts as set, at its default or not (a set built to size: one of all the
+    # fields with some removed keeps the larger table, half a kilobyte per model).
+    fields_set = set(fast.managed.difference(absent)) if absent else set(fast.managed)
     return _construct(MODELS[kind], fields_set, full)
 
 
