@@ -2,7 +2,8 @@
 
 Each benchmark module has ``run() -> list[dict]``; a result has ``name``, ``ratio`` (measured against the
 baseline named in ``name``, in this one run), ``target`` and ``detail``.  ``python -m bench NAME ...`` runs
-only the named modules (and leaves the files alone).
+only the named modules in this process, prints their results as JSON and leaves the files alone; the full
+run starts one such process per module, so no benchmark measures the heap or threads another left behind.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import importlib
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -43,10 +45,10 @@ def table(results: list[dict[str, Any]], info: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str]) -> int:
-    selected = argv or MODULES
+def run_here(names: list[str]) -> list[dict[str, Any]]:
+    """The results of the named benchmark modules, run in this process (progress on stderr)."""
     results: list[dict[str, Any]] = []
-    for name in selected:
+    for name in names:
         try:
             module = importlib.import_module(f"bench.{name}")
         except ModuleNotFoundError as exc:
@@ -56,9 +58,19 @@ def main(argv: list[str]) -> int:
         for result in module.run():
             results.append(result | {"benchmark": name})
             print(f"  {result['name']}: {result['ratio']} (target {result['target']})", file=sys.stderr)
+    return results
+
+
+def main(argv: list[str]) -> int:
     if argv:
-        print(json.dumps(results, indent=2))
+        print(json.dumps(run_here(argv), indent=2))
         return 0
+    results: list[dict[str, Any]] = []
+    for name in MODULES:
+        done = subprocess.run(
+            [sys.executable, "-m", "bench", name], cwd=HERE.parent, stdout=subprocess.PIPE, check=True
+        )
+        results += json.loads(done.stdout)
     info = machine()
     (HERE / "results.json").write_text(json.dumps({"machine": info, "results": results}, indent=2) + "\n")
     readme = HERE / "README.md"
