@@ -38,10 +38,11 @@ import jwt
 import msal
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from tenacity import RetryCallState
 
 from reconciler.config import AuthSettings, ExoformConfig, TenantConfig, resolve_secret
 from reconciler.errors import AuthError, ConfigError
-from reconciler.providers.retry import RetryPolicy, parse_retry_after
+from reconciler.providers.retry import RetryPolicy, controller, parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -507,35 +508,34 @@ class TokenSource:
     def _fetch(self) -> None:
         limits = self.retry
         started = time.monotonic()
-        deadline = started + limits.max_total
-        attempt = 0
-        self._http.deadline = deadline
+
+        def before_sleep(state: RetryCallState) -> None:
+            failure = state.outcome.exception() if state.outcome else None
+            log.debug(
+                "tenant %s: sign-in attempt %d of %d failed (%s); retrying in %.2f s",
+                self.tenant,
+                state.attempt_number,
+                limits.max_attempts,
+                getattr(failure, "reason", failure),
+                state.upcoming_sleep,
+            )
+
+        retrying = controller(
+            limits, lambda e: isinstance(e, _TransientSignIn), before_sleep, last_attempt_at_deadline=False
+        )
+        self._http.deadline = started + limits.max_total
         try:
-            while True:
-                attempt += 1
-                try:
+            for attempt in retrying:
+                with attempt:
                     result = self._attempt()
-                    break
-                except _TransientSignIn as failure:
-                    wait = limits.backoff(attempt)
-                    if failure.retry_after is not None:
-                        wait = min(failure.retry_after, limits.retry_after_cap)
-                    if attempt >= limits.max_attempts or time.monotonic() + wait >= deadline:
-                        raise AuthError(
-                            self.tenant,
-                            f"signing in failed: {failure.reason}; gave up after {attempt} "
-                            f"attempt{'s' if attempt != 1 else ''} in {time.monotonic() - started:.1f} s "
-                            f"(limits: {limits.max_attempts} attempts, {limits.max_total:g} s)",
-                        ) from None
-                    log.debug(
-                        "tenant %s: sign-in attempt %d of %d failed (%s); retrying in %.2f s",
-                        self.tenant,
-                        attempt,
-                        limits.max_attempts,
-                        failure.reason,
-                        wait,
-                    )
-                    time.sleep(wait)
+        except _TransientSignIn as failure:
+            attempts = int(retrying.statistics.get("attempt_number", 1))
+            raise AuthError(
+                self.tenant,
+                f"signing in failed: {failure.reason}; gave up after {attempts} "
+                f"attempt{'s' if attempts != 1 else ''} in {time.monotonic() - started:.1f} s "
+                f"(limits: {limits.max_attempts} attempts, {limits.max_total:g} s)",
+            ) from None
         finally:
             self._http.deadline = None
         self.fetches += 1

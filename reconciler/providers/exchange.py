@@ -24,7 +24,6 @@ import json
 import logging
 import re
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -34,7 +33,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
 import pydantic
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_after_delay
+from tenacity import RetryCallState, Retrying
 
 from reconciler.config import ExoformConfig, TenantConfig
 from reconciler.errors import AuthError, ExoformError, ReadError, WriteError
@@ -44,7 +43,7 @@ from reconciler.providers import pool
 from reconciler.providers.auth import ROLE_HINT, TokenSource, msal_credential, resolve_endpoints, tls_context
 from reconciler.providers.auth import tls_failure as _tls_failure
 from reconciler.providers.base import LiveConnector, LiveState
-from reconciler.providers.retry import RetryPolicy, parse_retry_after, retry_policy
+from reconciler.providers.retry import RetryPolicy, controller, parse_retry_after, retry_policy
 
 log = logging.getLogger(__name__)
 
@@ -221,16 +220,6 @@ class InvokeClient:
 
     def retrying(self) -> Retrying:
         """A tenacity controller with this client's policy, retrying retryable :class:`CallFailure`."""
-        policy = self.policy
-        started = time.monotonic()
-
-        def wait(state: RetryCallState) -> float:
-            exc = state.outcome.exception() if state.outcome else None
-            delay = policy.backoff(state.attempt_number)
-            if isinstance(exc, CallFailure) and exc.retry_after is not None:
-                delay = min(exc.retry_after, policy.retry_after_cap)
-            remaining = policy.max_total - (time.monotonic() - started)
-            return max(0.0, min(delay, remaining))
 
         def before_sleep(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
@@ -242,12 +231,11 @@ class InvokeClient:
                 state.upcoming_sleep,
             )
 
-        return Retrying(
-            stop=stop_after_attempt(policy.max_attempts) | stop_after_delay(policy.max_total),
-            wait=wait,
-            retry=retry_if_exception(lambda e: isinstance(e, CallFailure) and e.retryable),
-            before_sleep=before_sleep,
-            reraise=True,
+        return controller(
+            self.policy,
+            lambda e: isinstance(e, CallFailure) and e.retryable,
+            before_sleep,
+            last_attempt_at_deadline=True,
         )
 
     # -- internals ----------------------------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """How hard to try: the retry limits shared by sign-in and API calls, and the ``Retry-After`` header.
 
 :class:`RetryPolicy` bounds attempts and total time and gives the backoff; :func:`retry_policy` builds a
-tenant's from ``retry_max_attempts`` / ``retry_max_seconds`` of exoform.yaml; :func:`parse_retry_after`
-reads the header in both of its forms.
+tenant's from ``retry_max_attempts`` / ``retry_max_seconds`` of exoform.yaml; :func:`controller` is the
+tenacity controller both use; :func:`parse_retry_after` reads the header in both of its forms.
 """
 
 from __future__ import annotations
@@ -14,6 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
+
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+)
+from tenacity.stop import stop_base
 
 from reconciler.config import TenantConfig
 
@@ -67,3 +76,50 @@ def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, when.timestamp() - now())
+
+
+class _WaitPassesDeadline(stop_base):
+    """Stop when the coming wait would end at or after ``deadline`` (a ``time.monotonic()`` value)."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return time.monotonic() + retry_state.upcoming_sleep >= self.deadline
+
+
+def controller(
+    policy: RetryPolicy,
+    retryable: Callable[[BaseException], bool],
+    before_sleep: Callable[[RetryCallState], None],
+    *,
+    last_attempt_at_deadline: bool,
+) -> Retrying:
+    """A tenacity controller for ``policy``: retries the exceptions ``retryable`` accepts, at most
+    ``max_attempts`` attempts and ``max_total`` seconds from now, and re-raises the last one.
+
+    The wait is the exception's ``retry_after`` (seconds, capped at ``retry_after_cap``) when it has one,
+    else the policy's backoff.  A wait that would pass the time limit is shortened to end at it, and one
+    last attempt follows, when ``last_attempt_at_deadline`` (API calls); otherwise it is not started and
+    the last failure is re-raised at once (sign-in).  ``before_sleep`` sees each retry (for logging).
+    """
+    deadline = time.monotonic() + policy.max_total
+
+    def wait(state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        delay = policy.backoff(state.attempt_number)
+        after = getattr(exc, "retry_after", None)
+        if isinstance(after, int | float):
+            delay = min(float(after), policy.retry_after_cap)
+        if last_attempt_at_deadline:
+            return max(0.0, min(delay, deadline - time.monotonic()))
+        return delay
+
+    stop = stop_after_attempt(policy.max_attempts) | stop_after_delay(policy.max_total)
+    return Retrying(
+        stop=stop if last_attempt_at_deadline else stop | _WaitPassesDeadline(deadline),
+        wait=wait,
+        retry=retry_if_exception(retryable),
+        before_sleep=before_sleep,
+        reraise=True,
+    )
