@@ -31,14 +31,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.emulator_process import emulator_process
+from bench.emulator_process import SECRET_ENV, emulator_process, tenant_settings
 from reconciler.emulator.config import OPEN_SECRET
 from reconciler.loader import load_all
 from reconciler.plan import Plan
 from reconciler.workflow import apply_plan, plan_tenants
 
 LATENCY_MS = 50.0
-TENANT = "bench.onmicrosoft.com"
 CHANGES = 20  # half updates, half creates
 CONCURRENCY = (1, 4)
 TARGET = 1.3
@@ -61,17 +60,7 @@ def outbound(i: int) -> str:
 
 
 def write_repo(root: Path, base: str, ca: str, write_concurrency: int) -> Path:
-    settings = {
-        "connectors": "connectors",
-        "provider": "exchange",
-        "organization": TENANT,
-        "auth": {"client_id": "exoform-bench", "client_secret": "env:EXOFORM_BENCH_SECRET"},
-        "endpoint": base,
-        "authority": f"{base}/{TENANT}",
-        "ca_bundle": ca,
-        "write_concurrency": write_concurrency,
-        "max_change_fraction": 1.0,
-    }
+    settings = tenant_settings(base, ca, write_concurrency=write_concurrency, max_change_fraction=1.0)
     config = root / "exoform.yaml"
     config.write_text(json.dumps({"tenants": {"bench": settings}}))
     (root / "connectors").mkdir(exist_ok=True)
@@ -88,7 +77,7 @@ def make_plan(config: Path) -> Plan:
 
 def timed_apply(latency_ms: float, write_concurrency: int) -> float:
     """Seconds ``apply_plan`` takes for the 20 changes (on a fresh emulator)."""
-    os.environ["EXOFORM_BENCH_SECRET"] = OPEN_SECRET
+    os.environ[SECRET_ENV] = OPEN_SECRET
     half = CHANGES // 2
     with (
         tempfile.TemporaryDirectory() as folder,

@@ -9,6 +9,12 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+#: The tenant the latency benchmarks read and write.
+TENANT = "bench.onmicrosoft.com"
+#: The environment variable holding the emulator's open client secret (not a real secret).
+SECRET_ENV = "EXOFORM_BENCH_SECRET"
 
 
 @contextmanager
@@ -33,3 +39,18 @@ def emulator_process(latency_ms: float, seed: Path | None = None) -> Iterator[tu
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def tenant_settings(base: str, ca: str, **extra: Any) -> dict[str, Any]:
+    """The ``exoform.yaml`` entry of a ``provider: exchange`` tenant at the emulator at ``base`` (trusting
+    ``ca``), signing in with the secret in :data:`SECRET_ENV`; ``extra`` adds or overrides settings."""
+    return {
+        "connectors": "connectors",
+        "provider": "exchange",
+        "organization": TENANT,
+        "auth": {"client_id": "exoform-bench", "client_secret": f"env:{SECRET_ENV}"},
+        "endpoint": base,
+        "authority": f"{base}/{TENANT}",
+        "ca_bundle": ca,
+        **extra,
+    }

@@ -39,13 +39,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.emulator_process import emulator_process
+from bench.emulator_process import SECRET_ENV, emulator_process, tenant_settings
 from reconciler.config import ExoformConfig
 from reconciler.emulator.config import OPEN_SECRET
 from reconciler.providers.exchange import open_exchange
 
 LATENCY_MS = 50.0
-TENANT = "bench.onmicrosoft.com"
 SIZES = (10, 100, 1000)
 WARM_READS = 5
 PAGE_SIZE = 1000
@@ -89,16 +88,8 @@ def timed_reads(
     With ``breakdown``, also fills in the client's share of the processing, measured in this process on the
     listings as the emulator sends them (see :func:`client_processing`).
     """
-    os.environ["EXOFORM_BENCH_SECRET"] = OPEN_SECRET
-    settings = {
-        "connectors": "connectors",
-        "provider": "exchange",
-        "organization": TENANT,
-        "auth": {"client_id": "exoform-bench", "client_secret": "env:EXOFORM_BENCH_SECRET"},
-        "endpoint": base,
-        "authority": f"{base}/{TENANT}",
-        "ca_bundle": ca,
-    }
+    os.environ[SECRET_ENV] = OPEN_SECRET
+    settings = tenant_settings(base, ca)
     config = ExoformConfig.model_validate({"tenants": {"bench": settings}})
     config = config.model_copy(update={"base_dir": Path(tempfile.gettempdir())})
     provider = open_exchange("bench", config.tenants["bench"], config, page_size=PAGE_SIZE)
