@@ -109,6 +109,12 @@ def _github_app() -> AppConfig:
     )
 
 
+def _in_actions(rig: Rig, monkeypatch: pytest.MonkeyPatch, *, request_token: str) -> None:
+    """The environment a GitHub Actions job with ``id-token: write`` has, pointing at the emulator."""
+    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_URL", f"{rig.server.base_url}/_github/oidc/token")
+    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", request_token)
+
+
 def test_github_federation(make_rig: Callable[..., Rig], monkeypatch: pytest.MonkeyPatch) -> None:
     rig = make_rig(config=_emulator_with(_github_app()))
     # GitHub's URL already carries a query string; the audience is appended to it.
@@ -133,11 +139,11 @@ def test_github_federation_with_a_bad_request_token(
     make_rig: Callable[..., Rig], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rig = make_rig(config=_emulator_with(_github_app()))
-    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_URL", f"{rig.server.base_url}/_github/oidc/token")
-    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "not-the-runner-token")
+    _in_actions(rig, monkeypatch, request_token="not-the-runner-token")
     with pytest.raises(AuthError, match="GitHub OIDC token endpoint answered HTTP 401") as caught:
         rig.provider({"client_id": CLIENT_ID, "federated": "github"}).read()
     assert "not-the-runner-token" not in str(caught.value)
+    assert rig.server.emulator.stats.snapshot()["identity"]["github"] == 1  # refused: not retried
 
 
 @pytest.mark.parametrize(
@@ -148,22 +154,10 @@ def test_a_transient_github_oidc_failure_is_retried(
 ) -> None:
     rig = make_rig(config=_emulator_with(_github_app()))
     rig.server.emulator.faults.add(fault + ",retry_after=0.01" if fault.startswith("429") else fault)
-    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_URL", f"{rig.server.base_url}/_github/oidc/token")
-    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "emulator")
+    _in_actions(rig, monkeypatch, request_token="emulator")
     _works(rig, {"client_id": CLIENT_ID, "federated": "github"})
     failures = 2 if "count=2" in fault else 1
     assert rig.server.emulator.stats.snapshot()["identity"]["github"] == failures + 1
-
-
-def test_a_refused_github_oidc_request_is_not_retried(
-    make_rig: Callable[..., Rig], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    rig = make_rig(config=_emulator_with(_github_app()))
-    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_URL", f"{rig.server.base_url}/_github/oidc/token")
-    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "not-the-runner-token")
-    with pytest.raises(AuthError, match="GitHub OIDC token endpoint answered HTTP 401"):
-        rig.provider({"client_id": CLIENT_ID, "federated": "github"}).read()
-    assert rig.server.emulator.stats.snapshot()["identity"]["github"] == 1
 
 
 def test_token_is_cached_across_reads(rig: Rig) -> None:
