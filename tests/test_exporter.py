@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from reconciler.cli import cli
-from reconciler.exporter import document_values, export_connectors, slugify
+from reconciler.connectors import load_connector_documents, load_tenant
+from reconciler.exporter import document_values, export_connectors, make_yaml, slugify
 from reconciler.live import from_live
-from reconciler.loader import load_config, load_connector_documents, load_tenant
+from reconciler.loader import load_config
 from reconciler.providers.base import LiveConnector
 
 #: Get-*Connector objects as tenants hold them: admin-center connectors (ConnectorSource AdminUI), the
@@ -405,3 +407,12 @@ def test_any_name_and_comment_survive_the_round_trip(tmp_path: Path, name: str, 
     loaded, problems = load_connector_documents(item.path)
     assert problems == []
     assert loaded[0].connector.managed_fields() == live.connector.managed_fields()
+
+
+def test_make_yaml_round_trips_comments_and_quotes() -> None:
+    text = "# head\nkind: InboundConnector  # why\nsender_domains:\n  - '*'\n"
+    yaml = make_yaml()
+    data = yaml.load(text)
+    out = StringIO()
+    yaml.dump(data, out)
+    assert out.getvalue() == text
