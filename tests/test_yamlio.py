@@ -73,9 +73,7 @@ def test_a_file_over_the_limit_is_refused_unread(tmp_path: Path) -> None:
     path.write_text("a: " + "x" * 2000 + "\n")
     documents, problems = parse_file(path, "big.yaml", limit=1000)
     assert documents == []
-    assert [str(p) for p in problems] == [
-        "big.yaml:1:1: error: file is 2004 bytes; the limit is 1000 (0 MiB)"
-    ]
+    assert [str(p) for p in problems] == ["big.yaml:1:1: error: file is 2004 bytes; the limit is 1000"]
 
 
 class Tenants(BaseModel):
