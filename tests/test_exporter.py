@@ -280,6 +280,24 @@ def test_a_file_declaring_another_connector_is_never_overwritten(repo: Repo) -> 
     assert "name: Barracuda inbound" in (repo.dir / "barracuda-inbound-2.yaml").read_text()
 
 
+def test_a_file_the_loader_refuses_is_left_untouched_with_the_located_reason(repo: Repo) -> None:
+    """Existing files are read as validate reads them: one it refuses (here a duplicate key, or a tag
+    that would build an object) is never rewritten, and the report says where the problem is."""
+    duplicate = "kind: OutboundConnector\nname: Proofpoint\nname: Proofpoint\n"
+    dup = repo.write("dup.yaml", duplicate)
+    tagged = repo.write("tagged.yaml", "kind: !!python/name:os.system InboundConnector\n")
+    result = repo.export()
+    assert dup.read_text() == duplicate
+    assert tagged.read_text() == "kind: !!python/name:os.system InboundConnector\n"
+    output = " ".join(result.output.split())
+    assert (
+        "dup.yaml: left untouched, it cannot be read as YAML "
+        "(line 3, column 1: duplicate key 'name' (first at line 2, column 1))" in output
+    )
+    assert "tagged.yaml: left untouched, it cannot be read as YAML (line 1, column 7: YAML tag" in output
+    assert "name: Proofpoint" in (repo.dir / "outbound-proofpoint.yaml").read_text()
+
+
 def test_a_connector_breaking_the_rules_is_exported_with_a_comment(tmp_path: Path) -> None:
     broken = {
         "Name": "Half-configured relay",
