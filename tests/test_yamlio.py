@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -160,3 +162,15 @@ def test_write_atomic_failure_leaves_the_old_file_and_no_temp(
         write_atomic(path, "new")
     assert path.read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
+
+
+def test_the_emulator_reads_its_files_without_the_clients_model() -> None:
+    """The emulator implements the service independently: it may use the reader, never the client's
+    model or validation (a bug shared by both sides would hide from every test)."""
+    code = (
+        "import sys, reconciler.emulator.app, reconciler.emulator.config, reconciler.emulator.store\n"
+        "print(sorted(m for m in sys.modules if m.startswith('reconciler.') and "
+        "not m.startswith(('reconciler.emulator', 'reconciler.yamlio'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['reconciler.errors']"
