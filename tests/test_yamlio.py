@@ -174,3 +174,12 @@ def test_the_emulator_reads_its_files_without_the_clients_model() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['reconciler.errors']"
+
+
+def test_problems_before_a_syntax_error_are_reported_with_it() -> None:
+    _, problems = parse_text("name: a\nname: b\nlist: [\n", "f.yaml")
+    assert [str(p) for p in problems] == [
+        "f.yaml:2:1: error: duplicate key 'name' (first at line 1, column 1)",
+        "f.yaml:4:1: error: invalid YAML: expected the node content, but found '<stream end>' "
+        "(while parsing a flow node)",
+    ]

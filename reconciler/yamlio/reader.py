@@ -1,7 +1,10 @@
 """The one YAML reader: text -> documents as small located trees, safely.
 
 It does not use ruamel's constructor: it walks the parser's event stream into a tree of :class:`YNode`
-(each node knows its file, line and column), which lets it
+(each node knows its file, line and column).  Not ruamel's composer either, though it also gives nodes
+with marks: it keeps no place for an alias (only its target) nor whether a tag was written, and gives
+nothing of a document cut short by a syntax error, so the problems before that error would go unsaid.
+Walking the events lets the reader
 
 - reject what plain configuration never needs, each with a located message: tags (no object
   construction of any kind), merge keys, complex keys, nesting deeper than :data:`MAX_DEPTH`, aliases
@@ -17,7 +20,7 @@ Scalars are typed as YAML 1.2 does (ruamel's resolver): ``yes``/``no``/``on``/``
 Contracts:
 - :func:`parse_file` and :func:`parse_text` never raise for bad input: they return the documents read
   and a list of located :class:`Problem`.  A document with a problem is left out; the documents before
-  a syntax error are kept.
+  a syntax error are kept, and so are the problems found before it.
 - :func:`to_python` expands aliases against an :class:`AliasBudget` and raises :class:`TooBig` (which
   carries its located problem) past the budget or the depth limit.
 """
