@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.emulator_process import SECRET_ENV, emulator_process, tenant_settings
+from reconciler.connectors import load_all
 from reconciler.emulator.config import OPEN_SECRET
-from reconciler.loader import load_all
 from reconciler.plan import Plan
 from reconciler.workflow import apply_plan, plan_tenants
 

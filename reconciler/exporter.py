@@ -2,7 +2,7 @@
 
 Contracts:
 - Round trip: for every live connector that passes the service's client-side rules, the exported document
-  loads (:mod:`reconciler.loader`) into a model whose managed fields equal the live ones, so a plan made
+  loads (:mod:`reconciler.connectors`) into a model whose managed fields equal the live ones, so a plan made
   right after an export shows no change.  A document holds ``kind``, ``name``, ``connector_type`` and
   every other managed field whose value differs from its default (``FIELDS[kind][field].default``).
 - New files are named after the connector (:func:`slugify`), prefixed with the kind when an inbound and an
@@ -13,6 +13,9 @@ Contracts:
   documents; only the values that differ from the live ones are rewritten.  Keys exoform does not diff
   (``renamed_from``, ``ignore_fields``, ``skip_checks``) and fields the tenant or the document ignores
   are left as written.
+- Existing files are read by the one YAML reader (:mod:`reconciler.yamlio`: its limits, its located
+  problems); a file it refuses is left untouched.  Documents are edited and written with ruamel's
+  round-trip mode, and every file is replaced atomically (:func:`reconciler.yamlio.write_atomic`).
 - A file is never overwritten when it declares another connector, cannot be parsed, or is not a
   connector file: the export picks the next free name (``name-2.yaml``) and says so in the report.
 - A live connector that breaks the service's rules (:func:`reconciler.model.rule_violations`) is still
@@ -29,13 +32,25 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
-from reconciler.loader import MAX_FILE_BYTES, connector_files, display_path, make_yaml
+from reconciler.connectors import connector_files
 from reconciler.model import FIELDS, KINDS, MODELS, Connector, Kind, rule_violations
 from reconciler.providers.base import LiveConnector
+from reconciler.yamlio import (
+    AliasBudget,
+    TooBig,
+    display_path,
+    parse_text,
+    read_text,
+    to_python,
+    write_atomic,
+)
+
+if TYPE_CHECKING:
+    from ruamel.yaml import YAML
 
 Action = Literal["created", "updated", "unchanged", "skipped"]
 SCHEMA_HEADER = "# yaml-language-server: $schema="
@@ -76,6 +91,19 @@ class ExportReport:
 
 def _breaks_rules(c: ExportedConnector) -> bool:
     return any(n.startswith("breaks the service's rules") for n in c.notes)
+
+
+def make_yaml() -> YAML:
+    """The ruamel round-trip instance the export edits and writes documents with (it keeps comments,
+    key order and quoting; files are read and checked by :mod:`reconciler.yamlio` first)."""
+    from ruamel.yaml import YAML
+
+    yaml = YAML(typ="rt")
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 4096
+    yaml.preserve_quotes = True
+    yaml.allow_duplicate_keys = False
+    return yaml
 
 
 def slugify(name: str) -> str:
@@ -135,18 +163,23 @@ class _Document:
 
     path: Path
     index: int
-    data: Any  # ruamel CommentedMap
+    data: Any  # ruamel CommentedMap, edited in place
+    #: The document as plain data, as the loader reads it.
+    plain: Any
 
 
 @dataclass
 class _File:
     path: Path
+    #: ruamel CommentedMaps (what is written back) and the same documents as plain data.
     documents: list[Any]
+    plain: list[Any]
     dirty: bool = False
 
 
 class _Folder:
-    """The connector files already in the export folder, read with ruamel round-trip."""
+    """The connector files already in the export folder: checked and read by the one YAML reader, and
+    loaded with ruamel round-trip for editing."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -160,22 +193,20 @@ class _Folder:
         yaml = make_yaml()
         for path in connector_files(folder):
             self.taken.add(path.name.casefold())
-            try:
-                if path.stat().st_size > MAX_FILE_BYTES:
-                    raise ValueError(f"larger than {MAX_FILE_BYTES} bytes")
-                documents = list(yaml.load_all(path.read_text(encoding="utf-8")))
-            except Exception as exc:  # any YAML or decoding problem: leave the file alone
-                self.unreadable[path] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            read = _read_file(path, yaml)
+            if isinstance(read, str):
+                self.unreadable[path] = read
                 continue
-            self.files[path] = _File(path, documents)
-            for index, data in enumerate(documents):
-                kind, name = _identity(data)
+            self.files[path] = read
+            for index, (data, values) in enumerate(zip(read.documents, read.plain, strict=True)):
+                kind, name = _identity(values)
                 if kind is None or name is None:
                     continue
-                self.declared.setdefault((kind, name.casefold()), _Document(path, index, data))
-                for old in data.get("renamed_from") or []:
+                document = _Document(path, index, data, values)
+                self.declared.setdefault((kind, name.casefold()), document)
+                for old in values.get("renamed_from") or []:
                     if isinstance(old, str):
-                        self.renamed.setdefault((kind, old.casefold()), _Document(path, index, data))
+                        self.renamed.setdefault((kind, old.casefold()), document)
 
     def declares(self, path: Path) -> list[tuple[str, str]]:
         """The connectors a file declares (kind, name), or [] when it is not a readable file."""
@@ -183,11 +214,28 @@ class _Folder:
         if known is None:
             return []
         found = []
-        for data in known.documents:
+        for data in known.plain:
             kind, name = _identity(data)
             if kind is not None and name is not None:
                 found.append((kind, name))
         return found
+
+
+def _read_file(path: Path, yaml: YAML) -> _File | str:
+    """The file's documents, or why it is left alone: the first problem the YAML reader finds in it."""
+    display = display_path(path)
+    text, problems = read_text(path, display)
+    if text is not None:
+        documents, problems = parse_text(text, display)
+        budget = AliasBudget(display)
+        try:
+            plain = [None if d.root is None else to_python(d.root, budget) for d in documents]
+        except TooBig as exc:
+            problems.append(exc.problem)
+        if not problems:
+            return _File(path, list(yaml.load_all(text)), plain)
+    where = problems[0].location
+    return f"line {where.line}, column {where.column}: {problems[0].message}"
 
 
 def _identity(data: Any) -> tuple[str | None, str | None]:
@@ -220,25 +268,26 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _current_values(kind: Kind, data: Any) -> dict[str, Any] | None:
+def _current_values(kind: Kind, plain: dict[str, Any]) -> dict[str, Any] | None:
     """The normalized managed fields a document declares now, or None when it does not validate."""
     try:
-        model = MODELS[kind].model_validate(_plain(dict(data)), context={"skip_rules": True})
-    except (ValidationError, TypeError, ValueError):
+        model = MODELS[kind].model_validate(plain, context={"skip_rules": True})
+    except ValidationError:
         return None
     return dict(model.managed_fields())
 
 
-def _update_document(data: Any, live: LiveConnector, ignore: frozenset[str]) -> bool:
-    """Make ``data`` (a CommentedMap) declare ``live``'s values; True when anything changed.
+def _update_document(document: _Document, live: LiveConnector, ignore: frozenset[str]) -> bool:
+    """Make ``document`` declare ``live``'s values, editing its CommentedMap; True when anything changed.
 
     A key the document leaves out stands for the default, so it is added only when the live value is not
     the default; a key whose value already means the live value (perhaps spelled differently) is kept.
     """
     kind = live.kind
-    doc_ignored = {f for f in (data.get("ignore_fields") or []) if isinstance(f, str)}
+    data = document.data
+    doc_ignored = {f for f in (document.plain.get("ignore_fields") or []) if isinstance(f, str)}
     skip = (set(ignore) | doc_ignored) - {"name", "connector_type"}
-    current = _current_values(kind, data)
+    current = _current_values(kind, document.plain)
     have = live.connector.managed_fields()
     changed = False
     for name, spec in FIELDS[kind].items():
@@ -324,7 +373,7 @@ def export_connectors(
             )
             continue
         if declared is not None:
-            changed = _update_document(declared.data, c, ignore)
+            changed = _update_document(declared, c, ignore)
             if changed:
                 for f, text in _violation_notes(c.connector):
                     _add_comment(declared.data, f, f"exoform export: {text}")
@@ -338,7 +387,7 @@ def export_connectors(
         path, taken_note = _free_path(folder, stem, existing)
         if taken_note:
             notes.insert(0, taken_note)
-        existing.files[path] = _File(path, [_write_new(path, yaml, header, c, wanted)])
+        existing.files[path] = _File(path, [_write_new(path, yaml, header, c, wanted)], [wanted])
         existing.taken.add(path.name.casefold())
         report.connectors.append(ExportedConnector(c.kind, c.name, path, "created", tuple(notes)))
 
@@ -346,11 +395,11 @@ def export_connectors(
         if file.dirty:
             buffer = io.StringIO()
             yaml.dump_all(file.documents, buffer)
-            _atomic_write(file.path, buffer.getvalue())
+            write_atomic(file.path, buffer.getvalue())
     for (kind, _), document in sorted(existing.declared.items(), key=lambda i: (str(i[1].path), i[0])):
         if (kind, _) not in live_keys:
             report.notes.append(
-                f"{display_path(document.path)}: declares {kind} '{document.data.get('name')}', which the "
+                f"{display_path(document.path)}: declares {kind} '{document.plain.get('name')}', which the "
                 "tenant does not have (a plan will create it)"
             )
     return report
@@ -396,11 +445,5 @@ def _write_new(path: Path, yaml: Any, header: str, live: LiveConnector, wanted: 
             _add_comment(data, f, f"exoform export: {text}")
     buffer = io.StringIO()
     yaml.dump(data, buffer)
-    _atomic_write(path, "\n".join(lines) + "\n" + buffer.getvalue())
+    write_atomic(path, "\n".join(lines) + "\n" + buffer.getvalue())
     return data
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)

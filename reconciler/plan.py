@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -25,6 +23,7 @@ from typing import Any, Literal, cast
 from reconciler import __version__
 from reconciler.errors import PlanError
 from reconciler.model import KINDS, Kind
+from reconciler.yamlio import write_atomic
 
 FORMAT_VERSION = 1
 Action = Literal["create", "update", "delete"]
@@ -284,16 +283,7 @@ def write_plan(plan: Plan, path: Path) -> None:
     """Write the plan file (owner-readable only, atomically), with its digest."""
     body = plan.to_json()
     body["digest"] = plan_digest(body)
-    # mkstemp creates a new file, owner-only, never following a link someone left in its place.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(body, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, json.dumps(body, indent=2, sort_keys=True) + "\n", mode=0o600)
 
 
 MAX_PLAN_BYTES = 64 * 1024 * 1024

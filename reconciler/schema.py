@@ -18,6 +18,7 @@ from pydantic import Field, TypeAdapter
 
 from reconciler.config import ExoformConfig
 from reconciler.model import KINDS, InboundConnector, OutboundConnector
+from reconciler.yamlio import write_atomic
 
 SCHEMA_DRAFT = "https://json-schema.org/draft/2020-12/schema"
 CONNECTOR_FILE = "connector.schema.json"
@@ -64,7 +65,7 @@ def write_schemas(out: Path) -> list[Path]:
     written = []
     for name, text in rendered().items():
         path = out / name
-        path.write_text(text, encoding="utf-8")
+        write_atomic(path, text)
         written.append(path)
     return written
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from reconciler.applier import ApplyReport, ChangeResult, apply_tenant
 from reconciler.config import ExoformConfig, TenantConfig
+from reconciler.connectors import TenantDesired
 from reconciler.errors import ExoformError
-from reconciler.loader import TenantDesired
 from reconciler.plan import Plan, PlanFinding, TenantPlan
 from reconciler.planner import plan_tenant, target_of
 from reconciler.providers.base import LiveState, Provider

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from reconciler.cli import cli
-from reconciler.exporter import document_values, export_connectors, slugify
+from reconciler.connectors import load_connector_documents, load_tenant
+from reconciler.exporter import document_values, export_connectors, make_yaml, slugify
 from reconciler.live import from_live
-from reconciler.loader import load_config, load_connector_documents, load_tenant
+from reconciler.loader import load_config
 from reconciler.providers.base import LiveConnector
 
 #: Get-*Connector objects as tenants hold them: admin-center connectors (ConnectorSource AdminUI), the
@@ -278,6 +280,24 @@ def test_a_file_declaring_another_connector_is_never_overwritten(repo: Repo) -> 
     assert "name: Barracuda inbound" in (repo.dir / "barracuda-inbound-2.yaml").read_text()
 
 
+def test_a_file_the_loader_refuses_is_left_untouched_with_the_located_reason(repo: Repo) -> None:
+    """Existing files are read as validate reads them: one it refuses (here a duplicate key, or a tag
+    that would build an object) is never rewritten, and the report says where the problem is."""
+    duplicate = "kind: OutboundConnector\nname: Proofpoint\nname: Proofpoint\n"
+    dup = repo.write("dup.yaml", duplicate)
+    tagged = repo.write("tagged.yaml", "kind: !!python/name:os.system InboundConnector\n")
+    result = repo.export()
+    assert dup.read_text() == duplicate
+    assert tagged.read_text() == "kind: !!python/name:os.system InboundConnector\n"
+    output = " ".join(result.output.split())
+    assert (
+        "dup.yaml: left untouched, it cannot be read as YAML "
+        "(line 3, column 1: duplicate key 'name' (first at line 2, column 1))" in output
+    )
+    assert "tagged.yaml: left untouched, it cannot be read as YAML (line 1, column 7: YAML tag" in output
+    assert "name: Proofpoint" in (repo.dir / "outbound-proofpoint.yaml").read_text()
+
+
 def test_a_connector_breaking_the_rules_is_exported_with_a_comment(tmp_path: Path) -> None:
     broken = {
         "Name": "Half-configured relay",
@@ -405,3 +425,12 @@ def test_any_name_and_comment_survive_the_round_trip(tmp_path: Path, name: str, 
     loaded, problems = load_connector_documents(item.path)
     assert problems == []
     assert loaded[0].connector.managed_fields() == live.connector.managed_fields()
+
+
+def test_make_yaml_round_trips_comments_and_quotes() -> None:
+    text = "# head\nkind: InboundConnector  # why\nsender_domains:\n  - '*'\n"
+    yaml = make_yaml()
+    data = yaml.load(text)
+    out = StringIO()
+    yaml.dump(data, out)
+    assert out.getvalue() == text

@@ -903,11 +903,11 @@ def _demo_files() -> list[Path]:
 
 @pytest.mark.skipif(not _demo_files(), reason="connectors/demo has no examples yet")
 def test_demo_connectors_pass_clean() -> None:
-    from reconciler import loader
+    from reconciler.connectors import load_connector_documents
 
     connectors: list[Connector] = []
     for path in _demo_files():
-        loaded, problems = loader.load_connector_documents(path)
+        loaded, problems = load_connector_documents(path)
         assert problems == [], problems
         connectors += [c.connector for c in loaded]
     risky = [(f.rule, f.name) for f in check(connectors) if f.severity != "info" and not f.skipped]

@@ -12,9 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 from reconciler.cli import cli
-from reconciler.loader import AliasBudget, connector_files, parse_file, to_python
+from reconciler.connectors import connector_files
 from reconciler.model import FIELDS
 from reconciler.schema import CONFIG_FILE, CONNECTOR_FILE, rendered, stale_files
+from reconciler.yamlio import AliasBudget, parse_file, to_python
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMAS = REPO / "schemas"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.config import ExoformConfig, TenantConfig
-from reconciler.loader import load_all
+from reconciler.connectors import load_all
 from reconciler.providers.base import Provider
 from reconciler.providers.registry import open_provider
 from reconciler.workflow import plan_tenants

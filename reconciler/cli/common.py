@@ -13,7 +13,7 @@ import click
 
 if TYPE_CHECKING:
     from reconciler.config import ExoformConfig
-    from reconciler.loader import TenantDesired
+    from reconciler.connectors import TenantDesired
     from reconciler.workflow import TenantOutcome
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
@@ -86,7 +86,7 @@ def read_tenants(
     Exits on bad input; a tenant that cannot be read or planned is an outcome with an error, not an exit.
     """
     from reconciler.cli.progress import tenant_progress
-    from reconciler.loader import load_all
+    from reconciler.connectors import load_all
     from reconciler.workflow import plan_tenants
 
     with user_errors():

@@ -34,7 +34,7 @@ from reconciler.cli.plan import make_plan
 from reconciler.render.values import cell, html, show
 
 if TYPE_CHECKING:
-    from reconciler.loader import TenantDesired
+    from reconciler.connectors import TenantDesired
     from reconciler.plan import Change, Plan, TenantPlan
     from reconciler.providers.base import LiveConnector
     from reconciler.workflow import TenantOutcome
@@ -70,9 +70,9 @@ def export(config_path: Path, tenant: str, out: Path | None) -> None:
     """
     from reconciler.errors import ExoformError
     from reconciler.exporter import export_connectors
-    from reconciler.loader import display_path
     from reconciler.model import did_you_mean
     from reconciler.providers.registry import open_provider
+    from reconciler.yamlio import display_path
 
     config = load_config_or_exit(config_path)
     settings = config.tenants.get(tenant)

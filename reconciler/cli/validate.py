@@ -3,7 +3,7 @@
 pydantic and ruamel are imported inside the command functions only, so ``exoform --help`` stays fast.
 
 Extending validate: each entry of :data:`CHECKERS` is a function ``check(config, tenant) -> list[Problem]``
-called for every tenant that loaded cleanly; its problems are printed with the loader's, and
+called for every tenant that loaded cleanly; its problems are printed with the loading problems, and
 ``--fail-on`` decides which severities fail the run.
 """
 
@@ -18,8 +18,8 @@ import click
 
 if TYPE_CHECKING:
     from reconciler.config import ExoformConfig
-    from reconciler.errors import Location, Problem
-    from reconciler.loader import LoadedConnector, TenantDesired
+    from reconciler.connectors import LoadedConnector, TenantDesired
+    from reconciler.errors import Problem
 
 SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}
 
@@ -28,18 +28,15 @@ def posture_problems(config: ExoformConfig, tenant: TenantDesired) -> list[Probl
     """The security posture findings of a tenant (issue 7), each located at the field it blames.
 
     Findings switched off in YAML (``skip_checks``) are left out here; plans show them with their reason.
-    Until :mod:`reconciler.posture` exists this returns nothing.
     """
-    try:
-        from reconciler import posture
-    except ImportError:
-        return []
+    from reconciler import posture
     from reconciler.errors import Problem
+    from reconciler.loader import config_location
 
     by_name: dict[tuple[str | None, str | None], LoadedConnector] = {
         (lc.connector.kind, lc.connector.name): lc for lc in tenant.connectors
     }
-    tenant_loc = loader_location(config, tenant.tenant)
+    tenant_loc = config_location(config, "tenants", tenant.tenant)
     problems = []
     for finding in posture.check([lc.connector for lc in tenant.connectors], tenant.settings.skip_checks):
         if finding.skipped:
@@ -51,13 +48,6 @@ def posture_problems(config: ExoformConfig, tenant: TenantDesired) -> list[Probl
             loc = loaded.location_of(finding.field) if finding.field else loaded.location
         problems.append(Problem(loc, f"{finding.message} [{finding.rule}]", severity=finding.severity))
     return problems
-
-
-def loader_location(config: ExoformConfig, tenant: str) -> Location:
-    """Where ``tenant`` is declared in exoform.yaml."""
-    from reconciler.loader import config_location
-
-    return config_location(config, "tenants", tenant)
 
 
 #: Extra checks run by validate on every tenant that loaded cleanly: ``check(config, tenant)`` returns
@@ -124,7 +114,7 @@ def validate(config_path: Path, tenants: tuple[str, ...], check_env: bool, fail_
     Each problem is printed as path:line:col: error: message.  Exit status 0 when everything is valid,
     1 otherwise.
     """
-    from reconciler import loader
+    from reconciler import connectors, loader
     from reconciler.errors import ConfigError, InputError
 
     problems: list[Any] = []
@@ -140,7 +130,7 @@ def validate(config_path: Path, tenants: tuple[str, ...], check_env: bool, fail_
     desired = []
     for name in names:
         try:
-            desired.append(loader.load_tenant(config, name))
+            desired.append(connectors.load_tenant(config, name))
         except InputError as exc:
             problems += exc.problems
     if check_env:

@@ -31,7 +31,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Iterator
@@ -42,6 +41,7 @@ from typing import Any, BinaryIO
 from reconciler.emulator.catalogue import ACCEPTED_DOMAIN, KINDS
 from reconciler.emulator.files import read_document
 from reconciler.errors import InputError, Location, Problem
+from reconciler.yamlio import write_atomic
 
 State = dict[str, list[dict[str, Any]]]
 
@@ -176,26 +176,8 @@ class JsonFileStore(Store):
             return None
 
     def _write_text(self, text: str) -> None:
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-                os.replace(tmp, self.path)
-                # The file at the path is now this one: its identity after the rename (fstat of our own
-                # descriptor, so a later replace by another process cannot be mistaken for it).
-                written = _identity(self.path, os.fstat(handle.fileno()))
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        self._last = Snapshot(written, parse_state(text, str(self.path)))  # the next read needs no re-read
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        written = write_atomic(self.path, text, mode=0o600)
+        self._last = Snapshot(_identity(self.path, written), parse_state(text, str(self.path)))  # no re-read
 
 
 def _identity(path: Path, info: os.stat_result) -> tuple[Any, ...]:

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from reconciler.cli import cli
-from reconciler.loader import MAX_FILE_BYTES
+from reconciler.yamlio import MAX_FILE_BYTES
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -27,8 +27,9 @@ from reliability_support import Repo, inbound, outbound, tally
 
 from reconciler.cli import cli as cli_group
 from reconciler.config import ExoformConfig
+from reconciler.connectors import load_all
 from reconciler.errors import ConfigError, ExoformError, InputError, PlanError, Problem
-from reconciler.loader import load_all, load_config
+from reconciler.loader import load_config
 from reconciler.plan import Plan, plan_digest, read_plan, write_plan
 from reconciler.workflow import apply_plan, plan_tenants
 

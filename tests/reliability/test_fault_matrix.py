@@ -37,12 +37,12 @@ from reliability_support import ORG, Repo, exchange_settings, inbound, outbound,
 
 from reconciler.cli import cli
 from reconciler.config import ExoformConfig, TenantConfig
+from reconciler.connectors import TenantDesired, load_all
 from reconciler.emulator import faults as faults_module
 from reconciler.emulator.app import Emulator
 from reconciler.emulator.faults import Fault, Faults
 from reconciler.emulator.server import EmulatorServer
 from reconciler.emulator.store import MemoryStores, State
-from reconciler.loader import TenantDesired, load_all
 from reconciler.plan import Change, Plan
 from reconciler.providers.base import Provider
 from reconciler.providers.exchange import open_exchange

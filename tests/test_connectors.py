@@ -1,0 +1,84 @@
+"""Connector files: located, normalized connectors, every problem of every file, file discovery."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reconciler.connectors import connector_files, load_all, load_tenant
+from reconciler.errors import ConfigError, InputError, Location
+from reconciler.loader import load_config
+from reconciler.model import InboundConnector, OutboundConnector
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "exoform.yaml").write_text(
+        "tenants:\n  lab:\n    connectors: conn/lab\n  prod:\n    connectors: conn/prod\n    max_deletes: 3\n"
+    )
+    (tmp_path / "conn" / "lab").mkdir(parents=True)
+    (tmp_path / "conn" / "prod" / "sub").mkdir(parents=True)
+    (tmp_path / "conn" / "prod" / "b.yaml").write_text(
+        "# yaml-language-server: $schema=x\n"
+        "kind: InboundConnector\n"
+        "name: In\n"
+        "connector_type: Partner\n"
+        "sender_domains: ['Fabrikam.com', smtp:fabrikam.com;1]\n"
+        "---\n"
+        "kind: OutboundConnector\n"
+        "name: Out\n"
+        "connector_type: Partner\n"
+        "recipient_domains: ['*']\n"
+    )
+    (tmp_path / "conn" / "prod" / "sub" / "a.yml").write_text(
+        "kind: InboundConnector\nname: Sub\nconnector_type: Partner\nsender_domains: [woodgrove.example]\n"
+    )
+    (tmp_path / "conn" / "prod" / ".hidden.yaml").write_text("not: a connector\n")
+    (tmp_path / "conn" / "prod" / "notes.txt").write_text("kind: nothing\n")
+    return tmp_path
+
+
+def test_load_all_returns_located_normalized_connectors(project: Path) -> None:
+    config, desired = load_all(Path("exoform.yaml"))
+    assert [t.tenant for t in desired] == ["lab", "prod"]
+    prod = desired[1]
+    assert prod.settings.max_deletes == 3
+    names = [(lc.connector.kind, lc.connector.name) for lc in prod.connectors]
+    assert names == [("InboundConnector", "In"), ("OutboundConnector", "Out"), ("InboundConnector", "Sub")]
+    inbound = prod.connectors[0]
+    assert isinstance(inbound.connector, InboundConnector)
+    assert inbound.connector.sender_domains == ["fabrikam.com"]
+    assert inbound.location == Location("conn/prod/b.yaml", 2, 1)
+    assert inbound.field_locations["sender_domains"] == Location("conn/prod/b.yaml", 5, 1)
+    assert inbound.location_of("require_tls") == inbound.location
+    outbound = prod.connectors[1]
+    assert isinstance(outbound.connector, OutboundConnector)
+    assert outbound.location == Location("conn/prod/b.yaml", 7, 1)
+    assert config.path("conn/prod") == (project / "conn" / "prod").resolve()
+
+
+def test_load_all_selects_tenants(project: Path) -> None:
+    _, desired = load_all(Path("exoform.yaml"), ["pro*"])
+    assert [t.tenant for t in desired] == ["prod"]
+
+
+def test_load_tenant_raises_every_problem(project: Path) -> None:
+    (project / "conn" / "lab" / "x.yaml").write_text("kind: InboundConnector\nname: A\n")
+    (project / "conn" / "lab" / "y.yaml").write_text("kind: OutboundConnector\nname: B\n")
+    config = load_config(project / "exoform.yaml")
+    with pytest.raises(InputError) as caught:
+        load_tenant(config, "lab")
+    assert [str(p) for p in caught.value.problems] == [
+        "conn/lab/x.yaml:1:1: error: missing required field 'connector_type'",
+        "conn/lab/x.yaml:1:1: error: missing required field 'sender_domains'",
+        "conn/lab/y.yaml:1:1: error: missing required field 'connector_type'",
+    ]
+    with pytest.raises(ConfigError, match="unknown tenant 'prd'"):
+        load_tenant(config, "prd")
+
+
+def test_connector_files_are_sorted_recursive_and_skip_hidden(project: Path) -> None:
+    files = connector_files(project / "conn" / "prod")
+    assert [f.relative_to(project).as_posix() for f in files] == ["conn/prod/b.yaml", "conn/prod/sub/a.yml"]
