@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Written by `exoform init`.  Plans every tenant (when the pull request needs it) and writes the pull
+# request comment to $1; writes `code=0|1` (the plan's exit status) to $GITHUB_OUTPUT.  Always exits 0, so
+# the comment is posted even when the plan failed; the workflow fails the job afterwards.
+#   FORK "true" for a fork, PLAN "true" when a connector file changed (scope.sh), COMMIT_SHA, RUN_URL
+set -uo pipefail
+body=$1
+out=${GITHUB_OUTPUT:-/dev/null}
+version=$(exoform --version | sed -n 's/^exoform, version //p')
+marker="<!-- exoform-plan -->"
+footer() {
+  printf '\n---\n<sub>exoform %s · commit %s' "$version" "${COMMIT_SHA:-unknown}"
+  if [ -n "${RUN_URL:-}" ]; then printf ' · [run log](%s)' "$RUN_URL"; fi
+  printf '</sub>\n'
+}
+code=0
+if [ "${FORK:-false}" = true ]; then
+  {
+    printf '%s\n## exoform plan\n\n' "$marker"
+    printf ':information_source: No plan was made: this pull request comes from a fork. GitHub gives runs\n'
+    printf 'for forks neither an OIDC token (to sign in to Exchange Online) nor a token that can comment, so\n'
+    printf 'the files were validated and checked for security posture only. A maintainer can push the branch\n'
+    printf 'to this repository to get a plan.\n'
+    footer
+  } > "$body"
+elif [ "${PLAN:-true}" != true ]; then
+  {
+    printf '%s\n## exoform plan\n\n' "$marker"
+    printf ':white_check_mark: No plan needed: this pull request changes no connector file and not exoform.yaml.\n'
+    footer
+  } > "$body"
+else
+  exoform plan --no-color --format markdown --out plan.json > plan.md 2> plan.err
+  code=$?
+  cat plan.err >&2
+  {
+    if [ -s plan.md ]; then
+      cat plan.md
+    else
+      printf '%s\n## exoform plan\n' "$marker"
+    fi
+    if [ "$code" != 0 ]; then
+      printf '\n:x: **The plan failed** (exit %s): nothing can be applied from this run.\n\n```\n' "$code"
+      tail -n 40 plan.err | cut -c1-300
+      printf '```\n'
+    fi
+    footer
+  } > "$body"
+fi
+echo "code=$code" >> "$out"
+exit 0

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Written by `exoform init`.  Posts $1 as the pull request's plan comment, or updates the comment posted
+# before (the one starting with the <!-- exoform-plan --> marker), so the pull request has one plan comment.
+#   GH_TOKEN, GITHUB_REPOSITORY, PR_NUMBER
+set -euo pipefail
+body=$1
+id=$(gh api --paginate "repos/$GITHUB_REPOSITORY/issues/$PR_NUMBER/comments" \
+  --jq '.[] | select(.body | startswith("<!-- exoform-plan -->")) | .id' | head -n 1)
+if [ -n "$id" ]; then
+  gh api --method PATCH "repos/$GITHUB_REPOSITORY/issues/comments/$id" -F "body=@$body" > /dev/null
+  echo "Updated comment $id."
+else
+  gh api --method POST "repos/$GITHUB_REPOSITORY/issues/$PR_NUMBER/comments" -F "body=@$body" > /dev/null
+  echo "Posted the plan comment."
+fi
