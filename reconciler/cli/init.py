@@ -86,7 +86,7 @@ def render_config(tenants: list[Tenant], client_id: str, split: bool) -> str:
     """``exoform.yaml`` for ``tenants``; ``split`` chooses the two-identity form (see SPLIT_IDENTITIES)."""
     lines = [
         "# yaml-language-server: $schema=schemas/exoform.schema.json",
-        f"# Written by `exoform init` (exoform {__version__}).  Reference: docs/yaml-reference.md of exoform.",
+        f"# Written by `exoform init` (exoform {__version__}).  Reference: exoform's docs/yaml-reference.md",
         "tenants:",
     ]
     for tenant in tenants:
