@@ -381,6 +381,19 @@ class Repo:
         )
 
 
+def _script(root: Path, name: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Runs the generated script ``.github/exoform/NAME`` in ``root`` with exactly ``env``."""
+    return subprocess.run(
+        [str(root / ".github" / "exoform" / name), *args],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def _footer(body: str) -> None:
     assert f"exoform {__version__} · commit {SHA}" in body
 
@@ -509,10 +522,7 @@ def test_apply_matrix_holds_only_tenants_whose_saved_plan_has_changes(tmp_path: 
         "GITHUB_STEP_SUMMARY": str(summary),
         "TENANTS": '{"tenant":["contoso","fabrikam","northwind","cancelled"]}',
     }
-    script = str(tmp_path / ".github" / "exoform" / "apply-matrix.sh")
-    result = subprocess.run(
-        [script, "results"], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
-    )
+    result = _script(tmp_path, "apply-matrix.sh", "results", env=env)
     assert result.returncode == 0, result.stderr
     assert output.read_text() == 'matrix={"tenant":["contoso"]}\nany=true\n'
     assert summary.read_text().splitlines() == [
@@ -523,7 +533,7 @@ def test_apply_matrix_holds_only_tenants_whose_saved_plan_has_changes(tmp_path: 
     ]
     (results / "contoso").write_text("none\n")
     output.write_text("")
-    subprocess.run([script, "results"], cwd=tmp_path, env=env, capture_output=True, check=True)
+    assert _script(tmp_path, "apply-matrix.sh", "results", env=env).returncode == 0
     assert output.read_text() == 'matrix={"tenant":[]}\nany=false\n'
 
 
@@ -576,15 +586,7 @@ def _drift_issues(root: Path, results: dict[str, int], open_issues: list[dict[st
         "TENANTS": json.dumps({"tenant": list(results)}),
         "RUN_URL": "https://github.com/acme/mail-flow/actions/runs/42",
     }
-    script = str(root / ".github" / "exoform" / "drift-issues.sh")
-    result = subprocess.run(
-        [script, "drift", "open-issues.json", "issues"],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = _script(root, "drift-issues.sh", "drift", "open-issues.json", "issues", env=env)
     assert result.returncode == 0, result.stderr
     lines = (root / "issues" / "actions.tsv").read_text().splitlines()
     return [[*line.split("\t")[:2], (root / "issues" / line.split("\t")[2]).read_text()] for line in lines]
@@ -631,11 +633,7 @@ def test_post_issues_carries_out_the_actions_with_gh(tmp_path: Path) -> None:
     (issues / "1.md").write_text("drift of contoso\n")
     (issues / "2.md").write_text("No drift any more.\n")
     (issues / "actions.tsv").write_text("create\texoform drift: contoso\t1.md\nclose\t7\t2.md\n")
-    script = str(tmp_path / ".github" / "exoform" / "post-issues.sh")
-    env = _fake_gh(tmp_path)
-    posted = subprocess.run(
-        [script, "issues"], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
-    )
+    posted = _script(tmp_path, "post-issues.sh", "issues", env=_fake_gh(tmp_path))
     assert posted.returncode == 0, posted.stderr
     assert (tmp_path / "gh.log").read_text().splitlines() == [
         "label create exoform-drift --color D93F0B --description exoform found drift --force",
@@ -650,12 +648,36 @@ def test_post_comment_updates_the_one_plan_comment(tmp_path: Path) -> None:
     assert _init(root).exit_code == 0
     (root / "comment.md").write_text("<!-- exoform-plan -->\nplan\n")
     env = {**_fake_gh(tmp_path), "GITHUB_REPOSITORY": "acme/mail-flow", "PR_NUMBER": "5"}
-    script = str(root / ".github" / "exoform" / "post-comment.sh")
-    run = {"cwd": root, "capture_output": True, "text": True, "check": False}
-    first = subprocess.run([script, "comment.md"], env=env, **run)  # type: ignore[call-overload]
+    first = _script(root, "post-comment.sh", "comment.md", env=env)
     assert first.returncode == 0, first.stderr
-    again = subprocess.run([script, "comment.md"], env={**env, "FAKE_COMMENT_ID": "77"}, **run)  # type: ignore[call-overload]
+    again = _script(root, "post-comment.sh", "comment.md", env={**env, "FAKE_COMMENT_ID": "77"})
     assert again.returncode == 0, again.stderr
     calls = (tmp_path / "gh.log").read_text().splitlines()
     assert calls[1] == "api --method POST repos/acme/mail-flow/issues/5/comments -F body=@comment.md"
     assert calls[3] == "api --method PATCH repos/acme/mail-flow/issues/comments/77 -F body=@comment.md"
+
+
+FAKE_EXOFORM = """#!/usr/bin/env bash
+if [ "$1" = --version ]; then echo "exoform, version 9.9.9"; exit 0; fi
+printf '<!-- exoform-plan -->\\n## exoform plan\\n'
+for i in $(seq 1 2000); do printf '| `connector-%04d` | \xe2\x9c\x85 changed |\\n' "$i"; done
+echo "error: tenant fabrikam: token request failed" >&2
+exit 1
+"""
+
+
+def test_a_plan_too_long_for_a_comment_is_cut_and_keeps_the_failure_and_the_footer(tmp_path: Path) -> None:
+    assert _init(tmp_path).exit_code == 0
+    env = _fake_gh(tmp_path)
+    fake = Path(env["PATH"].split(os.pathsep)[0]) / "exoform"
+    fake.write_text(FAKE_EXOFORM)
+    fake.chmod(0o755)
+    env.update(GITHUB_OUTPUT=str(tmp_path / "output"), COMMIT_SHA=SHA, PLAN="true", FORK="false")
+    result = _script(tmp_path, "plan-comment.sh", "comment.md", env=env)
+    assert result.returncode == 0, result.stderr
+    body = (tmp_path / "comment.md").read_text(encoding="utf-8")  # still valid UTF-8 after the cut
+    assert len(body) <= 65_536
+    assert "| `connector-0001` |" in body and "| `connector-2000` |" not in body
+    assert "*(The plan was cut to fit in a comment: `exoform plan` shows all of it.)*" in body
+    assert "error: tenant fabrikam: token request failed" in body
+    assert body.endswith(f"<sub>exoform 9.9.9 · commit {SHA}</sub>\n")

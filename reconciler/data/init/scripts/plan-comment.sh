@@ -8,6 +8,7 @@ body=$1
 out=${GITHUB_OUTPUT:-/dev/null}
 version=$(exoform --version | sed -n 's/^exoform, version //p')
 marker="<!-- exoform-plan -->"
+limit=65000
 footer() {
   printf '\n---\n<sub>exoform %s · commit %s' "$version" "${COMMIT_SHA:-unknown}"
   if [ -n "${RUN_URL:-}" ]; then printf ' · [run log](%s)' "$RUN_URL"; fi
@@ -33,19 +34,25 @@ else
   exoform plan --no-color --format markdown --out plan.json > plan.md 2> plan.err
   code=$?
   cat plan.err >&2
+  [ -s plan.md ] || printf '%s\n## exoform plan\n' "$marker" > plan.md
   {
-    if [ -s plan.md ]; then
-      cat plan.md
-    else
-      printf '%s\n## exoform plan\n' "$marker"
-    fi
     if [ "$code" != 0 ]; then
       printf '\n:x: **The plan failed** (exit %s): nothing can be applied from this run.\n\n```\n' "$code"
-      tail -n 40 plan.err | cut -c1-300
+      grep -v '^$' plan.err | tail -n 10 | cut -c1-300
       printf '```\n'
     fi
     footer
-  } > "$body"
+  } > plan.tail
+  # GitHub refuses a comment over 65,536 characters: cut the plan (bytes >= characters), never the tail
+  room=$((limit - $(wc -c < plan.tail)))
+  if [ "$(wc -c < plan.md)" -gt "$room" ]; then
+    head -c $((room - 200)) plan.md | iconv -f utf-8 -t utf-8 -c
+    printf '\n\n*(The plan was cut to fit in a comment: `exoform plan` shows all of it.)*\n'
+  else
+    cat plan.md
+  fi > "$body"
+  cat plan.tail >> "$body"
+  rm -f plan.tail
 fi
 echo "code=$code" >> "$out"
 exit 0
