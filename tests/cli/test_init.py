@@ -7,6 +7,7 @@ the tests assert those bodies.  ``gh`` is replaced by a stand-in that records it
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import re
@@ -14,6 +15,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import tomllib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -216,6 +218,33 @@ def test_tokens_are_granted_only_to_the_jobs_that_need_them(generated: Path) -> 
             for step in job["steps"]:
                 if str(step.get("uses", "")).startswith("actions/checkout@"):
                     assert step["with"]["persist-credentials"] is False, (name, job_name)
+
+
+def test_only_the_apply_job_is_given_the_write_identity(generated: Path) -> None:
+    for name in WORKFLOWS:
+        for job_name, job in _jobs(generated, name).items():
+            env = job.get("env", {})
+            signs_in = job["permissions"].get("id-token") == "write"
+            assert ("EXOFORM_READ_CLIENT_ID" in env) == signs_in, (name, job_name)
+            assert ("EXOFORM_WRITE_CLIENT_ID" in env) == ((name, job_name) == ("apply", "apply")), (
+                name,
+                job_name,
+            )
+    assert "WRITE" not in (generated / ".github" / "workflows" / "plan.yml").read_text()
+
+
+def test_the_wheel_carries_every_template(generated: Path) -> None:
+    """pyproject's package-data globs match every file under reconciler/data/init (a file in a new
+    subfolder would be missing from the wheel and exoform init would fail after pip install)."""
+    package = Path(__file__).resolve().parents[2] / "reconciler"
+    pyproject = tomllib.loads((package.parent / "pyproject.toml").read_text())
+    globs = pyproject["tool"]["setuptools"]["package-data"]["reconciler"]
+    for path in (package / "data" / "init").rglob("*"):
+        if path.is_file():
+            relative = path.relative_to(package).as_posix()
+            assert any(fnmatch.fnmatch(relative, g) and relative.count("/") == g.count("/") for g in globs), (
+                relative
+            )
 
 
 def test_plan_always_reports_and_shares_a_concurrency_group_with_apply(generated: Path) -> None:
