@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2016  # the backticks are Markdown, not command substitution
 # Written by `exoform init`.  Plans tenant $1 (read-only) into plan.json and records the outcome in
 # $2/<tenant>: "changes" (apply it), "none" (nothing to apply) or "failed" (never apply).  The plan goes to
 # the job summary.  Exits 1 when the plan failed.

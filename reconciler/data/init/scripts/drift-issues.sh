@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2016  # the backticks are Markdown, not command substitution
 # Written by `exoform init`.  Decides what happens to the drift issues, without touching GitHub:
 #   $1  the drift results (<tenant>.code and <tenant>.md from drift-check.sh)
 #   $2  the open drift issues (gh issue list --json number,title,body)

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2016  # the backticks are Markdown, not command substitution
 # Written by `exoform init`.  Plans every tenant (when the pull request needs it) and writes the pull
 # request comment to $1; writes `code=0|1` (the plan's exit status) to $GITHUB_OUTPUT.  Always exits 0, so
 # the comment is posted even when the plan failed; the workflow fails the job afterwards.
