@@ -684,6 +684,16 @@ def test_post_comment_updates_the_one_plan_comment(tmp_path: Path) -> None:
     calls = (tmp_path / "gh.log").read_text().splitlines()
     assert calls[1] == "api --method POST repos/acme/mail-flow/issues/5/comments -F body=@comment.md"
     assert calls[3] == "api --method PATCH repos/acme/mail-flow/issues/comments/77 -F body=@comment.md"
+    # no plan was needed: an earlier plan comment is replaced, but no new comment is posted
+    stale = _script(
+        root, "post-comment.sh", "comment.md", env={**env, "UPDATE_ONLY": "true", "FAKE_COMMENT_ID": "77"}
+    )
+    assert stale.returncode == 0, stale.stderr
+    quiet = _script(root, "post-comment.sh", "comment.md", env={**env, "UPDATE_ONLY": "true"})
+    assert "No plan comment to update" in quiet.stdout
+    calls = (tmp_path / "gh.log").read_text().splitlines()
+    assert calls[5] == "api --method PATCH repos/acme/mail-flow/issues/comments/77 -F body=@comment.md"
+    assert len(calls) == 7 and "POST" not in calls[6]
 
 
 FAKE_EXOFORM = """#!/usr/bin/env bash
