@@ -25,6 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check reconciler tests bench
 	$(BIN)/ruff format --check reconciler tests bench
 	$(BIN)/mypy
+	$(BIN)/zizmor --offline --no-progress .github/workflows
 
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix reconciler tests bench

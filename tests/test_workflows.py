@@ -1,30 +1,32 @@
-"""The GitHub workflows and the pre-commit hook that ship with exoform.
+"""exoform's own GitHub workflows (CI and release), its pre-commit hook and its licence.
 
 The workflows are checked against GitHub's workflow JSON Schema (check-jsonschema's vendored copy, no
-network), and every ``exoform`` command line in them is parsed by the real CLI, so a renamed command or
-option breaks this test instead of a user's pipeline.
+network) and by zizmor (offline), and every action is pinned to a commit.  The GitOps workflows for a
+connectors repository are written by ``exoform init`` and tested in tests/cli/test_init.py.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
-import click
-import pytest
 from click.testing import CliRunner
 from ruamel.yaml import YAML
 
-from reconciler.cli import COMMANDS, cli
+from reconciler.cli import cli
+from reconciler.cli.init import ACTIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ROOT / ".github" / "workflows"
-NAMES = ("ci", "plan", "apply", "drift")
+NAMES = ("ci", "release")
+BIN = Path(sys.executable).parent
 
 
 def _load(path: Path) -> Any:
@@ -37,11 +39,15 @@ def _workflow(name: str) -> dict[str, Any]:
 
 
 def _check_jsonschema(*args: str) -> subprocess.CompletedProcess[str]:
-    exe = Path(sys.executable).with_name("check-jsonschema")
+    exe = BIN / "check-jsonschema"
     env = dict(os.environ, HTTPS_PROXY="http://127.0.0.1:9", HTTP_PROXY="http://127.0.0.1:9")
     return subprocess.run(
         [str(exe), *args], capture_output=True, text=True, timeout=120, env=env, check=False
     )
+
+
+def test_exoform_keeps_only_its_ci_and_release_workflows() -> None:
+    assert sorted(p.name for p in WORKFLOWS.iterdir()) == ["ci.yml", "release.yml"]
 
 
 def test_workflows_are_valid_against_the_github_workflow_schema_offline() -> None:
@@ -54,99 +60,59 @@ def test_workflows_are_valid_against_the_github_workflow_schema_offline() -> Non
 
 def test_the_schema_check_catches_a_broken_workflow(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yml"
-    broken.write_text((WORKFLOWS / "plan.yml").read_text().replace("runs-on:", "runs_on:"))
+    broken.write_text((WORKFLOWS / "ci.yml").read_text().replace("runs-on:", "runs_on:"))
     result = _check_jsonschema("--builtin-schema", "vendor.github-workflows", str(broken))
     assert result.returncode == 1
 
 
-def _exoform_lines(workflow: dict[str, Any]) -> list[str]:
-    lines = []
-    for job in workflow["jobs"].values():
-        for step in job.get("steps", []):
-            for line in str(step.get("run", "")).splitlines():
-                found = re.search(r"(?:^|\$\()\s*(exoform\s[^>)|;&]*)", line)
-                if found:
-                    lines.append(found.group(1).strip())
-    return lines
+def test_zizmor_offline_finds_nothing_in_exoforms_workflows() -> None:
+    result = subprocess.run(
+        [str(BIN / "zizmor"), "--offline", "--no-progress", "--format", "json", str(WORKFLOWS)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert json.loads(result.stdout) == [], result.stdout[:3000]
+    assert result.returncode == 0
+    # make lint (and so CI's make test) runs the same check
+    assert "$(BIN)/zizmor --offline --no-progress .github/workflows" in (ROOT / "Makefile").read_text()
 
 
-@pytest.mark.parametrize("name", ["plan", "apply", "drift"])
-def test_every_exoform_command_line_parses(name: str) -> None:
-    lines = _exoform_lines(_workflow(name))
-    assert lines, f"{name}.yml runs no exoform command"
-    for line in lines:
-        argv = shlex.split(line.replace('"$TENANT"', "contoso"))[1:]
-        command_name, args = argv[0], argv[1:]
-        assert command_name in COMMANDS, line
-        command = cli.get_command(click.Context(cli), command_name)
-        assert command is not None
-        try:
-            command.make_context(command_name, list(args))
-        except click.UsageError as exc:  # pragma: no cover - the assertion names the line
-            pytest.fail(f"{name}.yml: `{line}`: {exc}")
+def test_every_action_is_pinned_to_a_commit_with_the_same_pins_as_exoform_init() -> None:
+    pins = {pin.split("@", 1)[0]: pin for pin in ACTIONS.values()}
+    for name in NAMES:
+        for line in (WORKFLOWS / f"{name}.yml").read_text().splitlines():
+            if not re.match(r"\s*-?\s*uses:", line):
+                continue
+            use = line.split("uses:", 1)[1].strip()
+            assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+", use), f"{name}: {use}"
+            action = use.split("@", 1)[0]
+            assert pins.get(action, use) == use, f"{name}: {use} differs from exoform init's {pins[action]}"
 
 
-def test_auth_is_oidc_federation_without_stored_secrets() -> None:
-    for name in ("plan", "apply", "drift"):
-        text = (WORKFLOWS / f"{name}.yml").read_text()
-        assert "secrets." not in text, name
-        workflow = _workflow(name)
-        tenant_jobs = [
-            job
-            for job in workflow["jobs"].values()
-            if any(
-                "exoform plan" in line or "exoform drift" in line or "exoform apply" in line
-                for line in _exoform_lines({"jobs": {"j": job}})
-            )
-        ]
-        assert tenant_jobs, name
-        for job in tenant_jobs:
-            permissions = job.get("permissions") or workflow.get("permissions")
-            assert permissions["id-token"] == "write", name
-
-
-def test_plan_workflow_comments_one_sticky_plan_and_uploads_the_json() -> None:
-    workflow = _workflow("plan")
-    paths = workflow["on"]["pull_request"]["paths"]
-    assert "connectors/**" in paths and "exoform.yaml" in paths
-    steps = workflow["jobs"]["plan"]["steps"]
-    runs = [s.get("run", "") for s in steps]
-    assert "exoform validate" in runs
-    assert any("--format markdown" in r and "--out plan.json" in r for r in runs)
-    comments = [
-        s for s in steps if str(s.get("uses", "")).startswith("marocchino/sticky-pull-request-comment@")
-    ]
-    assert {c["with"]["header"] for c in comments} == {"exoform-plan"}
-    upload = next(s for s in steps if str(s.get("uses", "")).startswith("actions/upload-artifact@"))
-    assert upload["with"]["path"] == "plan.json"
-    assert workflow["permissions"]["pull-requests"] == "write"
-
-
-def test_apply_workflow_fans_out_per_tenant_behind_an_environment() -> None:
-    workflow = _workflow("apply")
-    assert workflow["on"]["push"]["branches"] == ["main"]
+def test_release_builds_attaches_and_publishes_by_trusted_publishing() -> None:
+    workflow = _workflow("release")
+    assert workflow["on"] == {"push": {"tags": ["v*"]}}
+    assert workflow["permissions"] == {}
     jobs = workflow["jobs"]
-    assert any("exoform tenants --json" in s.get("run", "") for s in jobs["tenants"]["steps"])
-    apply = jobs["apply"]
-    assert apply["environment"]
-    assert apply["strategy"]["matrix"] == "${{ fromJSON(needs.tenants.outputs.matrix) }}"
-    assert apply["concurrency"] == {
-        "group": "exoform-apply-${{ matrix.tenant }}",
-        "cancel-in-progress": False,
-    }
-    assert any(s.get("run") == "exoform apply plan.json" for s in apply["steps"])
+    build = "\n".join(str(s.get("run", "")) for s in jobs["build"]["steps"])
+    assert "python -m build" in build and 'test "$TAG" = "v$version"' in build
+    release = "\n".join(str(s.get("run", "")) for s in jobs["github-release"]["steps"])
+    assert 'gh release create "$TAG" dist/*' in release
+    assert jobs["github-release"]["permissions"] == {"contents": "write"}
+    pypi = jobs["pypi"]
+    assert pypi["permissions"] == {"id-token": "write"}
+    assert pypi["environment"] == "pypi"
+    assert any(str(s.get("uses", "")).startswith("pypa/gh-action-pypi-publish@") for s in pypi["steps"])
+    assert all("id-token" not in (job.get("permissions") or {}) for n, job in jobs.items() if n != "pypi")
 
 
-def test_drift_workflow_runs_on_a_schedule_and_keeps_one_issue_per_tenant() -> None:
-    workflow = _workflow("drift")
-    assert workflow["on"]["schedule"]
-    job = workflow["jobs"]["drift"]
-    assert job["permissions"]["issues"] == "write"
-    assert job["strategy"]["matrix"] == "${{ fromJSON(needs.tenants.outputs.matrix) }}"
-    assert job["env"]["TITLE"] == "exoform drift: ${{ matrix.tenant }}"
-    text = "\n".join(str(s.get("run", "")) for s in job["steps"])
-    assert 'exoform drift --tenant "$TENANT" --format markdown' in text
-    assert "gh issue edit" in text and "gh issue create" in text and "gh issue close" in text
+def test_license_is_the_mit_licence_the_metadata_declares() -> None:
+    metadata = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert metadata["license"] == "MIT"
+    text = (ROOT / "LICENSE").read_text()
+    assert text.startswith("MIT License\n\nCopyright (c) 2026 The exoform authors\n")
+    assert 'THE SOFTWARE IS PROVIDED "AS IS"' in text
 
 
 def test_matrix_output_is_what_the_workflows_expect(tmp_path: Path) -> None:
@@ -159,9 +125,11 @@ def test_matrix_output_is_what_the_workflows_expect(tmp_path: Path) -> None:
     assert result.stdout == '{"tenant":["contoso","fabrikam"]}\n'
 
 
-def test_ci_runs_make_test() -> None:
+def test_ci_runs_make_test_without_persisted_credentials() -> None:
     job = _workflow("ci")["jobs"]["test"]
     assert any("make test" in str(s.get("run", "")) for s in job["steps"])
+    checkout = next(s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/checkout@"))
+    assert checkout["with"]["persist-credentials"] is False
 
 
 def test_pre_commit_hook_runs_exoform_validate(tmp_path: Path) -> None:

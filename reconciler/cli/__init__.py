@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "plan": ("reconciler.cli.plan", "plan", "Show what apply would change in each tenant."),
     "apply": ("reconciler.cli.plan", "apply", "Apply a saved plan (or plan, confirm and apply)."),
+    "init": ("reconciler.cli.init", "init", "Write a ready connectors repository (config, workflows)."),
     "emulator": ("reconciler.cli.emulator", "emulator", "Run the Exchange Online emulator."),
     "export": ("reconciler.cli.gitops", "export", "Write a tenant's live connectors as YAML files."),
     "drift": ("reconciler.cli.gitops", "drift", "Report connectors that drifted from the files (exit 2)."),

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Written by `exoform init`.  Checks tenant $1 for drift (read-only) and writes $2/<tenant>.code (0 no drift,
+# 2 drift, 1 error) and $2/<tenant>.md (the issue body: the drift report, the exoform version and the
+# commit).  Exits 1 when the tenant could not be checked.
+#   COMMIT_SHA (default: GITHUB_SHA)
+set -uo pipefail
+tenant=$1
+dir=$2
+mkdir -p "$dir"
+exoform drift --tenant "$tenant" --format markdown > "$dir/$tenant.report"
+code=$?
+version=$(exoform --version | sed -n 's/^exoform, version //p')
+{
+  cat "$dir/$tenant.report"
+  printf '\n---\n<sub>exoform %s · commit %s</sub>\n' "$version" "${COMMIT_SHA:-${GITHUB_SHA:-unknown}}"
+} > "$dir/$tenant.md"
+rm -f "$dir/$tenant.report"
+printf '%s\n' "$code" > "$dir/$tenant.code"
+cat "$dir/$tenant.md" >> "${GITHUB_STEP_SUMMARY:-/dev/null}"
+[ "$code" != 1 ]

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2016  # the backticks are Markdown, not command substitution
+# Written by `exoform init`.  Plans every tenant (when the pull request needs it) and writes the pull
+# request comment to $1; writes `code=0|1` (the plan's exit status) to $GITHUB_OUTPUT.  Always exits 0, so
+# the comment is posted even when the plan failed; the workflow fails the job afterwards.
+#   FORK "true" for a fork, PLAN "true" when a connector file changed (scope.sh), COMMIT_SHA, RUN_URL
+set -uo pipefail
+body=$1
+out=${GITHUB_OUTPUT:-/dev/null}
+version=$(exoform --version | sed -n 's/^exoform, version //p')
+marker="<!-- exoform-plan -->"
+limit=65000
+footer() {
+  printf '\n---\n<sub>exoform %s · commit %s' "$version" "${COMMIT_SHA:-unknown}"
+  if [ -n "${RUN_URL:-}" ]; then printf ' · [run log](%s)' "$RUN_URL"; fi
+  printf '</sub>\n'
+}
+code=0
+if [ "${FORK:-false}" = true ]; then
+  {
+    printf '%s\n## exoform plan\n\n' "$marker"
+    printf ':information_source: No plan was made: this pull request comes from a fork. GitHub gives runs\n'
+    printf 'for forks neither an OIDC token (to sign in to Exchange Online) nor a token that can comment, so\n'
+    printf 'the files were validated and checked for security posture only. A maintainer can push the branch\n'
+    printf 'to this repository to get a plan.\n'
+    footer
+  } > "$body"
+elif [ "${PLAN:-true}" != true ]; then
+  {
+    printf '%s\n## exoform plan\n\n' "$marker"
+    printf ':white_check_mark: No plan needed: this pull request changes no connector file and not exoform.yaml.\n'
+    footer
+  } > "$body"
+else
+  exoform plan --no-color --format markdown --out plan.json > plan.md 2> plan.err
+  code=$?
+  cat plan.err >&2
+  [ -s plan.md ] || printf '%s\n## exoform plan\n' "$marker" > plan.md
+  {
+    if [ "$code" != 0 ]; then
+      printf '\n:x: **The plan failed** (exit %s): nothing can be applied from this run.\n\n```\n' "$code"
+      grep -v '^$' plan.err | tail -n 10 | cut -c1-300
+      printf '```\n'
+    fi
+    footer
+  } > plan.tail
+  # GitHub refuses a comment over 65,536 characters: cut the plan (bytes >= characters), never the tail
+  room=$((limit - $(wc -c < plan.tail)))
+  if [ "$(wc -c < plan.md)" -gt "$room" ]; then
+    head -c $((room - 200)) plan.md | iconv -f utf-8 -t utf-8 -c
+    printf '\n\n*(The plan was cut to fit in a comment: `exoform plan` shows all of it.)*\n'
+  else
+    cat plan.md
+  fi > "$body"
+  cat plan.tail >> "$body"
+  rm -f plan.tail
+fi
+echo "code=$code" >> "$out"
+exit 0

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Written by `exoform init`.  Carries out $1/actions.tsv (from drift-issues.sh) with gh.
+#   GH_TOKEN, GITHUB_REPOSITORY (gh reads both)
+set -euo pipefail
+dir=$1
+if grep -q '^create' "$dir/actions.tsv"; then
+  gh label create exoform-drift --color D93F0B --description "exoform found drift" --force
+fi
+while IFS=$'\t' read -r action target file; do
+  case $action in
+    create) gh issue create --title "$target" --label exoform-drift --body-file "$dir/$file" ;;
+    edit) gh issue edit "$target" --body-file "$dir/$file" ;;
+    close) gh issue close "$target" --comment "$(cat "$dir/$file")" ;;
+  esac
+done < "$dir/actions.tsv"

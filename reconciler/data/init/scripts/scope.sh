@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Written by `exoform init`.  Decides whether this pull request needs a plan; writes `plan=true|false` to
+# $GITHUB_OUTPUT.  A plan is needed when the pull request comes from this repository (a fork gets no OIDC
+# token) and changes exoform.yaml, a connector file or exoform's own workflow files.
+#   FORK          "true" for a pull request from a fork
+#   BASE, HEAD    the commits to compare (default: the checked-out merge commit and its first parent)
+#   EXOFORM_PATHS space-separated path prefixes that need a plan (default below)
+set -euo pipefail
+paths=${EXOFORM_PATHS:-"exoform.yaml connectors/ .github/workflows/plan.yml .github/exoform/"}
+out=${GITHUB_OUTPUT:-/dev/stdout}
+if [ "${FORK:-false}" = true ]; then
+  echo "plan=false" >> "$out"
+  echo "This pull request comes from a fork: validation only, no plan."
+  exit 0
+fi
+changed=$(git diff --name-only "${BASE:-HEAD^1}" "${HEAD:-HEAD}")
+for file in $changed; do
+  for prefix in $paths; do
+    if [ "$file" = "$prefix" ] || { [ "${prefix%/}" != "$prefix" ] && [ "${file#"$prefix"}" != "$file" ]; }; then
+      echo "plan=true" >> "$out"
+      echo "$file needs a plan."
+      exit 0
+    fi
+  done
+done
+echo "plan=false" >> "$out"
+echo "No connector file changed: nothing to plan."
