@@ -1,15 +1,20 @@
-"""Field-level diff of normalized connectors.
+"""Field-level and item-level diff of normalized connectors.
 
 Contract: values are already normalized (multi-valued fields are sorted lists without duplicates), so
-equal connectors are equal dicts.  :func:`changed_fields` costs one dict comparison when nothing differs;
-the field-level diff (deepdiff, order-insensitive) runs only for connectors that differ.
+equal connectors are equal dicts and plain inequality decides which fields change
+(:func:`changed_fields`).  :func:`field_changes` says how each changed field changes, the one account
+every renderer shows: the items added and removed for a list field (deepdiff, order-insensitive), the
+before and after values for any other.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from deepdiff import DeepDiff
+from deepdiff.helper import notpresent
 
 
 def changed_fields(
@@ -22,17 +27,70 @@ def changed_fields(
     """
     if desired == live:
         return []
-    candidates = [f for f in desired if f not in ignored and desired[f] != live.get(f)]
-    if not candidates:
-        return []
-    # deepdiff judges only the fields that differ by plain equality: lists are compared as sets there.
-    roots = DeepDiff(
-        {f: live.get(f) for f in candidates},
-        {f: desired[f] for f in candidates},
-        ignore_order=True,
-        report_repetition=False,
-    ).affected_root_keys
-    changed = [f for f in candidates if f in roots]
+    changed = [f for f in desired if f not in ignored and desired[f] != live.get(f)]
     if "name" in changed and str(desired["name"]).casefold() == str(live.get("name", "")).casefold():
         changed.remove("name")
     return changed
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """How one field changes.
+
+    ``items`` is True when both values are lists: ``added`` and ``removed`` then hold the items that
+    appear and disappear (in the order of the list they come from).  Otherwise they are empty and the
+    change is ``before`` -> ``after``.
+    """
+
+    field: str
+    before: Any
+    after: Any
+    items: bool = False
+    added: tuple[Any, ...] = ()
+    removed: tuple[Any, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The change as the JSON plan carries it: items added and removed, or before and after."""
+        if self.items:
+            return {"field": self.field, "added": list(self.added), "removed": list(self.removed)}
+        return {"field": self.field, "before": self.before, "after": self.after}
+
+
+def field_changes(
+    before: Mapping[str, Any] | None, after: Mapping[str, Any] | None, fields: Sequence[str]
+) -> list[FieldChange]:
+    """How each of ``fields`` whose value differs changes from ``before`` to ``after``, in ``fields``'
+    order (an absent value is None)."""
+    old = {f: (before or {}).get(f) for f in fields}
+    new = {f: (after or {}).get(f) for f in fields}
+    fields = [f for f in fields if old[f] != new[f]]
+    added: dict[str, list[Any]] = {f: [] for f in fields}
+    removed: dict[str, list[Any]] = {f: [] for f in fields}
+    tree = DeepDiff(old, new, ignore_order=True, report_repetition=False, view="tree")
+    for report in tree.values():
+        for level in report:
+            path = level.path(output_format="list")
+            if len(path) != 2:  # the whole field: a scalar, or a list replaced by another type
+                continue
+            # A list item that deepdiff reports as changed is one item removed and another added.
+            if level.t2 is not notpresent:
+                added[path[0]].append(level.t2)
+            if level.t1 is not notpresent:
+                removed[path[0]].append(level.t1)
+    changes = []
+    for f in fields:
+        a, b = old[f], new[f]
+        if isinstance(a, list) and isinstance(b, list):
+            changes.append(
+                FieldChange(
+                    f,
+                    a,
+                    b,
+                    items=True,
+                    added=tuple(sorted(added[f], key=b.index)),
+                    removed=tuple(sorted(removed[f], key=a.index)),
+                )
+            )
+        else:
+            changes.append(FieldChange(f, a, b))
+    return changes
