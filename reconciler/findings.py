@@ -1,34 +1,16 @@
-"""Severities and the finding: what posture checks report, plans carry and ``--fail-on`` compares.
+"""The finding: what posture checks report, plans carry and ``--fail-on`` compares.
 
-Contracts:
-- :data:`SEVERITY_RANK` is the one table of severities: their names, most severe first, and their rank
-  (higher is more severe).  ``--fail-on`` thresholds and :func:`at_or_above` compare ranks.
-- A :class:`Finding` is plain data; the same object is made by :mod:`reconciler.posture`, carried by a
-  plan, written to and read back from the plan file.
+Contract: a :class:`Finding` is plain data; the same object is made by :mod:`reconciler.posture`, carried
+by a plan, written to and read back from the plan file.  Severities are :mod:`reconciler.severity`'s.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, cast
 
 from reconciler.model import Kind
-
-Severity = Literal["error", "warning", "info"]
-#: Every severity, most severe first, and its rank.
-SEVERITY_RANK: dict[str, int] = {"error": 2, "warning": 1, "info": 0}
-SEVERITIES = cast(tuple[Severity, ...], tuple(SEVERITY_RANK))
-
-
-def at_or_above(severity: str, threshold: str) -> bool:
-    """True when ``severity`` is ``threshold`` or more severe.
-
-    Raises ``ValueError`` for a threshold that is not a severity; an unknown ``severity`` counts as error.
-    """
-    if threshold not in SEVERITY_RANK:
-        raise ValueError(f"'{threshold}' is not a severity; use one of {', '.join(SEVERITIES)}")
-    return SEVERITY_RANK.get(severity, SEVERITY_RANK["error"]) >= SEVERITY_RANK[threshold]
+from reconciler.severity import SEVERITIES, SEVERITY_RANK, Severity, at_or_above
 
 
 @dataclass(frozen=True)
@@ -80,3 +62,6 @@ def failing(findings: Sequence[Finding], threshold: str) -> list[Finding]:
 def fails(findings: Sequence[Finding], threshold: str) -> bool:
     """True when :func:`failing` finds any (``ValueError`` for a threshold that is not a severity)."""
     return bool(failing(findings, threshold))
+
+
+__all__ = ["SEVERITIES", "SEVERITY_RANK", "Finding", "Severity", "at_or_above", "failing", "fails"]
