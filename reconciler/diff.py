@@ -63,22 +63,28 @@ def field_changes(
     order (an absent value is None)."""
     old = {f: (before or {}).get(f) for f in fields}
     new = {f: (after or {}).get(f) for f in fields}
-    fields = [f for f in fields if old[f] != new[f]]
-    added: dict[str, list[Any]] = {f: [] for f in fields}
-    removed: dict[str, list[Any]] = {f: [] for f in fields}
-    tree = DeepDiff(old, new, ignore_order=True, report_repetition=False, view="tree")
-    for report in tree.values():
-        for level in report:
-            path = level.path(output_format="list")
-            if len(path) != 2:  # the whole field: a scalar, or a list replaced by another type
-                continue
-            # A list item that deepdiff reports as changed is one item removed and another added.
-            if level.t2 is not notpresent:
-                added[path[0]].append(level.t2)
-            if level.t1 is not notpresent:
-                removed[path[0]].append(level.t1)
+    changed = [f for f in fields if old[f] != new[f]]
+    lists = [f for f in changed if isinstance(old[f], list) and isinstance(new[f], list)]
+    added: dict[str, list[Any]] = {f: [] for f in lists}
+    removed: dict[str, list[Any]] = {f: [] for f in lists}
+    if lists:
+        tree = DeepDiff(
+            {f: old[f] for f in lists},
+            {f: new[f] for f in lists},
+            ignore_order=True,
+            report_repetition=False,
+            view="tree",
+        )
+        for report in tree.values():
+            for level in report:
+                name = level.path(output_format="list")[0]
+                # A list item that deepdiff reports as changed is one item removed and another added.
+                if level.t2 is not notpresent:
+                    added[name].append(level.t2)
+                if level.t1 is not notpresent:
+                    removed[name].append(level.t1)
     changes = []
-    for f in fields:
+    for f in changed:
         a, b = old[f], new[f]
         if isinstance(a, list) and isinstance(b, list):
             changes.append(

@@ -22,6 +22,7 @@ import json
 import os
 import tempfile
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -76,16 +77,17 @@ class Change:
     def key(self) -> tuple[Kind, str]:
         return (self.kind, self.name.casefold())
 
-    def field_changes(self) -> list[FieldChange]:
+    @cached_property
+    def field_changes(self) -> tuple[FieldChange, ...]:
         """How each field of an update changes (items added and removed, or before and after); empty for
         a create or a delete."""
         if self.action != "update":
-            return []
-        return field_changes(self.before, self.after, self.fields)
+            return ()
+        return tuple(field_changes(self.before, self.after, self.fields))
 
     def to_json(self) -> dict[str, Any]:
         """The change as the JSON plan carries it; ``field_changes`` is derived and ignored on reading."""
-        return asdict(self) | {"field_changes": [fc.to_json() for fc in self.field_changes()]}
+        return asdict(self) | {"field_changes": [fc.to_json() for fc in self.field_changes]}
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,8 @@ Check = Callable[[Sequence[Connector]], Iterable[Hit]]
 
 @dataclass(frozen=True)
 class Rule:
-    """A posture rule: a stable id, a severity, a one-line title, a reference and the check itself.
+    """A posture rule: a stable id, a severity, a one-line title, a reference and the check itself
+    (made by decorating the check with :func:`rule`, so all five stay in one place).
 
     ``check`` receives every connector of the tenant (both kinds) and yields a :class:`Hit` per risk.
     ``skippable`` is False only for the engine's own configuration rule.

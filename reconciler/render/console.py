@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from rich.console import Console, RenderableType
 from rich.table import Table
+from rich.text import Text
 
 #: Wide enough that no line is ever wrapped: a console is as wide as its longest line.
 _WIDTH = 1_000_000
@@ -19,6 +20,10 @@ _WIDTH = 1_000_000
 
 def to_text(items: Iterable[RenderableType], *, color: bool = False) -> str:
     """Each item on its own line(s), as one string ending in a newline (empty for no items)."""
+    items = list(items)
+    texts = [item for item in items if isinstance(item, Text)]
+    if not color and len(texts) == len(items):
+        return "".join(line.rstrip(" ") + "\n" for text in texts for line in _plain_lines(text))
     buffer = io.StringIO()
     console = Console(
         file=buffer,
@@ -32,8 +37,17 @@ def to_text(items: Iterable[RenderableType], *, color: bool = False) -> str:
         soft_wrap=True,
         _environ={},
     )
-    for item in items:
-        console.print(item)
+    # One Text per run of lines: rich renders a long Text far faster than many short ones.
+    run: list[Text] = []
+    for item in [*items, None]:
+        if isinstance(item, Text):
+            run.append(item)
+            continue
+        if run:
+            console.print(Text("\n").join(run))
+            run = []
+        if item is not None:
+            console.print(item)
     return "".join(line.rstrip(" ") + "\n" for line in buffer.getvalue().splitlines())
 
 
@@ -43,3 +57,9 @@ def plain_table(*headers: str) -> Table:
     for header in headers:
         table.add_column(header, no_wrap=True, overflow="ignore")
     return table
+
+
+def _plain_lines(text: Text) -> list[str]:
+    """The lines of ``text`` as rich prints them without colour (tabs expanded)."""
+    plain = text.plain
+    return (plain.expandtabs(8) if "\t" in plain else plain).split("\n")

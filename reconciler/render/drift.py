@@ -12,6 +12,7 @@ Contracts:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -78,7 +79,7 @@ def drift_json(plan: Plan, outcomes: list[TenantOutcome]) -> dict[str, Any]:
                         "name": c.name,
                         "state": _STATES[c.action],
                         "when_changed_utc": c.when_changed_utc,
-                        "fields": [_field_json(d) for d in c.field_changes()],
+                        "fields": [_field_json(d) for d in c.field_changes],
                     }
                     for c in tplan.changes
                 ],
@@ -91,7 +92,7 @@ def drift_json(plan: Plan, outcomes: list[TenantOutcome]) -> dict[str, Any]:
     return {"drift": plan.has_changes, "errors": sum(1 for o in outcomes if o.error), "tenants": tenants}
 
 
-def _field_lines(deltas: list[FieldChange]) -> list[Text]:
+def _field_lines(deltas: Sequence[FieldChange]) -> list[Text]:
     width = max((len(d.field) for d in deltas), default=0)
     lines = []
     for d in deltas:
@@ -120,7 +121,7 @@ def drift_text(plan: Plan, *, color: bool = False) -> str:
             )
             if c.when_changed_utc:
                 out.append(Text(f"      last changed in the tenant: {c.when_changed_utc}", "dim"))
-            out.extend(_field_lines(c.field_changes()))
+            out.extend(_field_lines(c.field_changes))
         if t.unmanaged:
             names = ", ".join(f'{u.kind} "{u.name}"' for u in t.unmanaged)
             out.append(Text(f"  Unmanaged (not drift, no file declares them): {names}"))
@@ -143,7 +144,7 @@ def _markdown_tenant(t: TenantPlan) -> list[str]:
         lines = [f"#### {c.kind} <code>{html(c.name)}</code>: {_headline(c)}", ""]
         if c.when_changed_utc:
             lines += [f"Last changed in the tenant: **{c.when_changed_utc}**", ""]
-        deltas = c.field_changes()
+        deltas = c.field_changes
         if deltas:
             lines += ["| Field | Files (desired) | Tenant (live) |", "|---|---|---|"]
             for d in deltas:

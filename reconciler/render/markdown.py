@@ -52,7 +52,7 @@ def _change_block(change: Change) -> str:
         assert change.after is not None
         rows += [f"| `{f}` | | {cell(change.after[f])} |" for f in create_fields(change)]
     elif change.action == "update":
-        for delta in change.field_changes():
+        for delta in change.field_changes:
             before, after = delta_cells(delta)
             rows.append(f"| `{delta.field}` | {before} | {after} |")
     else:

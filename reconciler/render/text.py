@@ -83,7 +83,7 @@ def _change(change: Change) -> list[Text]:
             lines.append(_styled("      ", ("+", "create"), f" {f:<{width}} = {show(change.after[f])}"))
     elif change.action == "update":
         width = max((len(f) for f in change.fields), default=0)
-        for delta in change.field_changes():
+        for delta in change.field_changes:
             line = _styled("      ", ("~", "update"), f" {delta.field:<{width}}")
             if delta.items:
                 for value in delta.added:
