@@ -2,9 +2,8 @@
 
 Contract: values are already normalized (multi-valued fields are sorted lists without duplicates), so
 equal connectors are equal dicts and plain inequality decides which fields change
-(:func:`changed_fields`).  :func:`field_changes` says how each changed field changes, the one account
-every renderer shows: the items added and removed for a list field (deepdiff, order-insensitive), the
-before and after values for any other.
+(:func:`changed_fields`), and list membership decides which items (:func:`field_changes`, the one account
+every renderer shows: the items added and removed for a list field, before and after for any other).
 """
 
 from __future__ import annotations
@@ -12,9 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-from deepdiff import DeepDiff
-from deepdiff.helper import notpresent
 
 
 def changed_fields(
@@ -60,43 +56,16 @@ def field_changes(
     before: Mapping[str, Any] | None, after: Mapping[str, Any] | None, fields: Sequence[str]
 ) -> list[FieldChange]:
     """How each of ``fields`` whose value differs changes from ``before`` to ``after``, in ``fields``'
-    order (an absent value is None)."""
-    old = {f: (before or {}).get(f) for f in fields}
-    new = {f: (after or {}).get(f) for f in fields}
-    changed = [f for f in fields if old[f] != new[f]]
-    lists = [f for f in changed if isinstance(old[f], list) and isinstance(new[f], list)]
-    added: dict[str, list[Any]] = {f: [] for f in lists}
-    removed: dict[str, list[Any]] = {f: [] for f in lists}
-    if lists:
-        tree = DeepDiff(
-            {f: old[f] for f in lists},
-            {f: new[f] for f in lists},
-            ignore_order=True,
-            report_repetition=False,
-            view="tree",
-        )
-        for report in tree.values():
-            for level in report:
-                name = level.path(output_format="list")[0]
-                # A list item that deepdiff reports as changed is one item removed and another added.
-                if level.t2 is not notpresent:
-                    added[name].append(level.t2)
-                if level.t1 is not notpresent:
-                    removed[name].append(level.t1)
+    order (an absent value is None).  Never raises, whatever the values (a plan file may hold anything)."""
     changes = []
-    for f in changed:
-        a, b = old[f], new[f]
-        if isinstance(a, list) and isinstance(b, list):
-            changes.append(
-                FieldChange(
-                    f,
-                    a,
-                    b,
-                    items=True,
-                    added=tuple(sorted(added[f], key=b.index)),
-                    removed=tuple(sorted(removed[f], key=a.index)),
-                )
-            )
+    for f in fields:
+        old, new = (before or {}).get(f), (after or {}).get(f)
+        if old == new:
+            continue
+        if isinstance(old, list) and isinstance(new, list):
+            added = tuple(v for v in new if v not in old)
+            removed = tuple(v for v in old if v not in new)
+            changes.append(FieldChange(f, old, new, items=True, added=added, removed=removed))
         else:
-            changes.append(FieldChange(f, a, b))
+            changes.append(FieldChange(f, old, new))
     return changes
