@@ -1,15 +1,16 @@
-"""Field-level diff of normalized connectors.
+"""Field-level and item-level diff of normalized connectors.
 
 Contract: values are already normalized (multi-valued fields are sorted lists without duplicates), so
-equal connectors are equal dicts.  :func:`changed_fields` costs one dict comparison when nothing differs;
-the field-level diff (deepdiff, order-insensitive) runs only for connectors that differ.
+equal connectors are equal dicts and plain inequality decides which fields change
+(:func:`changed_fields`), and list membership decides which items (:func:`field_changes`, the one account
+every renderer shows: the items added and removed for a list field, before and after for any other).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
-
-from deepdiff import DeepDiff
 
 
 def changed_fields(
@@ -22,17 +23,49 @@ def changed_fields(
     """
     if desired == live:
         return []
-    candidates = [f for f in desired if f not in ignored and desired[f] != live.get(f)]
-    if not candidates:
-        return []
-    # deepdiff judges only the fields that differ by plain equality: lists are compared as sets there.
-    roots = DeepDiff(
-        {f: live.get(f) for f in candidates},
-        {f: desired[f] for f in candidates},
-        ignore_order=True,
-        report_repetition=False,
-    ).affected_root_keys
-    changed = [f for f in candidates if f in roots]
+    changed = [f for f in desired if f not in ignored and desired[f] != live.get(f)]
     if "name" in changed and str(desired["name"]).casefold() == str(live.get("name", "")).casefold():
         changed.remove("name")
     return changed
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """How one field changes.
+
+    ``items`` is True when both values are lists: ``added`` and ``removed`` then hold the items that
+    appear and disappear (in the order of the list they come from).  Otherwise they are empty and the
+    change is ``before`` -> ``after``.
+    """
+
+    field: str
+    before: Any
+    after: Any
+    items: bool = False
+    added: tuple[Any, ...] = ()
+    removed: tuple[Any, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The change as the JSON plan carries it: items added and removed, or before and after."""
+        if self.items:
+            return {"field": self.field, "added": list(self.added), "removed": list(self.removed)}
+        return {"field": self.field, "before": self.before, "after": self.after}
+
+
+def field_changes(
+    before: Mapping[str, Any] | None, after: Mapping[str, Any] | None, fields: Sequence[str]
+) -> list[FieldChange]:
+    """How each of ``fields`` whose value differs changes from ``before`` to ``after``, in ``fields``'
+    order (an absent value is None).  Never raises, whatever the values (a plan file may hold anything)."""
+    changes = []
+    for f in fields:
+        old, new = (before or {}).get(f), (after or {}).get(f)
+        if old == new:
+            continue
+        if isinstance(old, list) and isinstance(new, list):
+            added = tuple(v for v in new if v not in old)
+            removed = tuple(v for v in old if v not in new)
+            changes.append(FieldChange(f, old, new, items=True, added=added, removed=removed))
+        else:
+            changes.append(FieldChange(f, old, new))
+    return changes

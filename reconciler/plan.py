@@ -10,6 +10,9 @@ Contracts:
 - ``before``/``after`` are the connector's normalized managed fields (``None`` where the connector is
   absent); ``fields`` names the fields that change; ``fingerprint`` identifies the live object the change
   was planned against (:func:`fingerprint`), so apply can refuse a plan the world has moved past.
+  ``field_changes`` (updates only) says how each field changes (:func:`reconciler.diff.field_changes`);
+  it is derived from ``before``/``after`` and ignored when a plan file is read.
+- The plan file is read by pydantic, strictly (no value coerced), into the same dataclasses.
 """
 
 from __future__ import annotations
@@ -17,12 +20,17 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal
+
+from pydantic import TypeAdapter, ValidationError
 
 from reconciler import __version__
+from reconciler.diff import FieldChange, field_changes
 from reconciler.errors import PlanError
-from reconciler.model import KINDS, Kind
+from reconciler.findings import Finding
+from reconciler.model import Kind
 from reconciler.yamlio import write_atomic
 
 FORMAT_VERSION = 1
@@ -68,13 +76,17 @@ class Change:
     def key(self) -> tuple[Kind, str]:
         return (self.kind, self.name.casefold())
 
-    def added_removed(self, name: str) -> tuple[list[Any], list[Any]] | None:
-        """For a multi-valued field of an update, the items added and removed; else None."""
-        before = (self.before or {}).get(name)
-        after = (self.after or {}).get(name)
-        if not isinstance(before, list) or not isinstance(after, list):
-            return None
-        return [v for v in after if v not in before], [v for v in before if v not in after]
+    @cached_property
+    def field_changes(self) -> tuple[FieldChange, ...]:
+        """How each field of an update changes (items added and removed, or before and after); empty for
+        a create or a delete."""
+        if self.action != "update":
+            return ()
+        return tuple(field_changes(self.before, self.after, self.fields))
+
+    def to_json(self) -> dict[str, Any]:
+        """The change as the JSON plan carries it; ``field_changes`` is derived and ignored on reading."""
+        return asdict(self) | {"field_changes": [fc.to_json() for fc in self.field_changes]}
 
 
 @dataclass(frozen=True)
@@ -86,20 +98,6 @@ class Unmanaged:
     connector_source: str = "Default"
 
 
-@dataclass(frozen=True)
-class PlanFinding:
-    """A posture finding as the plan carries it."""
-
-    rule: str
-    severity: str
-    kind: str | None
-    name: str | None
-    message: str
-    reference: str = ""
-    skipped_reason: str | None = None
-    field: str | None = None
-
-
 @dataclass
 class TenantPlan:
     """The plan of one tenant."""
@@ -108,7 +106,7 @@ class TenantPlan:
     target: str
     changes: list[Change] = field(default_factory=list)
     unmanaged: list[Unmanaged] = field(default_factory=list)
-    findings: list[PlanFinding] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
     unsafe_reasons: list[str] = field(default_factory=list)
     existing_count: int = 0
 
@@ -158,9 +156,9 @@ class Plan:
                     "existing_count": t.existing_count,
                     "unsafe": t.unsafe,
                     "unsafe_reasons": t.unsafe_reasons,
-                    "changes": [asdict(c) for c in t.changes],
+                    "changes": [c.to_json() for c in t.changes],
                     "unmanaged": [asdict(u) for u in t.unmanaged],
-                    "findings": [asdict(f) for f in t.findings],
+                    "findings": [f.to_json() for f in t.findings],
                 }
                 for t in self.tenants
             ],
@@ -169,109 +167,41 @@ class Plan:
     @classmethod
     def from_json(cls, data: Any) -> Plan:
         """A plan from its JSON form; :class:`PlanError` naming what is wrong when it is not one."""
+        if not isinstance(data, dict):
+            raise PlanError("not a valid exoform plan: the plan should be an object")
+        version, writer = data.get("format_version"), data.get("exoform_version")
+        if version != FORMAT_VERSION:
+            raise PlanError(
+                f"the plan was written in format version {version!r} (exoform {writer!r}); "
+                f"this exoform {__version__} reads format version {FORMAT_VERSION}: make a new plan"
+            )
         try:
-            return _plan_from_json(data)
-        except PlanError:
-            raise
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise PlanError(f"not a valid exoform plan: {_describe(exc)}") from None
+            # Strict JSON validation: the plan file's objects become the dataclasses, no value is coerced.
+            plan = TypeAdapter(Plan).validate_json(json.dumps(data), strict=True)
+        except ValidationError as exc:
+            error = exc.errors(include_url=False)[0]
+            where = ".".join(str(part) for part in error["loc"]) or "the plan"
+            raise PlanError(f"not a valid exoform plan: {where}: {error['msg']}") from None
+        except (RecursionError, ValueError) as exc:
+            raise PlanError(f"not a valid exoform plan: {exc}") from None
+        for tplan in plan.tenants:
+            for change in tplan.changes:
+                _check_change_shape(change)
+        return plan
 
 
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, KeyError):
-        return f"missing key {exc}"
-    return str(exc) or type(exc).__name__
-
-
-def _expect(value: Any, kind: type, what: str) -> Any:
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise PlanError(f"not a valid exoform plan: {what} should be {kind.__name__}")
-    return value
-
-
-def _opt_str(value: Any, what: str) -> str | None:
-    return None if value is None else cast(str, _expect(value, str, what))
-
-
-def _opt_dict(value: Any, what: str) -> dict[str, Any] | None:
-    return None if value is None else cast(dict[str, Any], _expect(value, dict, what))
-
-
-def _str_list(value: Any, what: str) -> list[str]:
-    items = _expect(value, list, what)
-    return [cast(str, _expect(v, str, what)) for v in items]
-
-
-def _kind(value: Any) -> Kind:
-    if value not in KINDS:
-        raise PlanError(f"not a valid exoform plan: unknown connector kind {value!r}")
-    return cast(Kind, value)
-
-
-def _check_change_shape(c: dict[str, Any]) -> None:
+def _check_change_shape(change: Change) -> None:
     """A change must carry what apply needs: creates and updates their values, updates and deletes the
     live object's identity and fingerprint."""
-    action, name = c["action"], c.get("name")
-    after = c.get("after")
+    action, name = change.action, change.name
     if action in ("create", "update"):
-        if not isinstance(after, dict):
+        if change.after is None:
             raise PlanError(f"not a valid exoform plan: the {action} of {name!r} has no 'after' values")
-        missing = [f for f in c.get("fields", []) if f not in after]
+        missing = [f for f in change.fields if f not in change.after]
         if missing:
             raise PlanError(f"not a valid exoform plan: the {action} of {name!r} lacks values for {missing}")
-    if action in ("update", "delete") and not (c.get("guid") and c.get("fingerprint")):
+    if action in ("update", "delete") and not (change.guid and change.fingerprint):
         raise PlanError(f"not a valid exoform plan: the {action} of {name!r} has no guid or fingerprint")
-
-
-def _plan_from_json(data: Any) -> Plan:
-    _expect(data, dict, "the plan")
-    version = data.get("format_version")
-    if version != FORMAT_VERSION:
-        raise PlanError(
-            f"the plan was written in format version {version!r} (exoform {data.get('exoform_version')!r}); "
-            f"this exoform {__version__} reads format version {FORMAT_VERSION}: make a new plan"
-        )
-    tenants: list[TenantPlan] = []
-    for t in _expect(data["tenants"], list, "tenants"):
-        _expect(t, dict, "a tenant")
-        changes = []
-        for c in _expect(t["changes"], list, "changes"):
-            _expect(c, dict, "a change")
-            action = c["action"]
-            if action not in ACTIONS:
-                raise PlanError(f"not a valid exoform plan: unknown action {action!r}")
-            _check_change_shape(c)
-            changes.append(
-                Change(
-                    action=action,
-                    kind=_kind(c["kind"]),
-                    name=_expect(c["name"], str, "name"),
-                    fields=_str_list(c["fields"], "fields"),
-                    before=_opt_dict(c["before"], "before"),
-                    after=_opt_dict(c["after"], "after"),
-                    previous_name=_opt_str(c.get("previous_name"), "previous_name"),
-                    fingerprint=_opt_str(c.get("fingerprint"), "fingerprint"),
-                    guid=_opt_str(c.get("guid"), "guid"),
-                    ignored=_str_list(c.get("ignored", []), "ignored"),
-                    reason=_expect(c.get("reason", ""), str, "reason"),
-                    when_changed_utc=_opt_str(c.get("when_changed_utc"), "when_changed_utc"),
-                )
-            )
-        tenants.append(
-            TenantPlan(
-                tenant=_expect(t["tenant"], str, "tenant"),
-                target=_expect(t["target"], str, "target"),
-                changes=changes,
-                unmanaged=[
-                    Unmanaged(kind=_kind(u["kind"]), name=_expect(u["name"], str, "name"))
-                    for u in _expect(t.get("unmanaged", []), list, "unmanaged")
-                ],
-                findings=[PlanFinding(**f) for f in _expect(t.get("findings", []), list, "findings")],
-                unsafe_reasons=_str_list(t.get("unsafe_reasons", []), "unsafe_reasons"),
-                existing_count=_expect(t.get("existing_count", 0), int, "existing_count"),
-            )
-        )
-    return Plan(tenants=tenants, exoform_version=str(data.get("exoform_version")), format_version=version)
 
 
 def plan_digest(body: dict[str, Any]) -> str:

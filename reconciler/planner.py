@@ -136,6 +136,11 @@ def plan_tenant(
         target=target_of(settings),
         changes=changes,
         unmanaged=unmanaged,
-        unsafe_reasons=unsafe_reasons(changes, existing, settings),
+        unsafe_reasons=unsafe_reasons(
+            changes,
+            existing,
+            max_deletes=settings.max_deletes,
+            max_change_fraction=settings.max_change_fraction,
+        ),
         existing_count=existing,
     )

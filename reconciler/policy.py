@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from fnmatch import fnmatchcase
 
-from reconciler.config import TenantConfig
 from reconciler.plan import Change
 
 #: Thresholds on the share of changed connectors apply only from this many existing connectors on.
@@ -44,16 +43,20 @@ def protection_violations(changes: Sequence[Change], globs: Sequence[str]) -> li
     return problems
 
 
-def unsafe_reasons(changes: Sequence[Change], existing: int, settings: TenantConfig) -> list[str]:
-    """Why a plan is unsafe: too many deletes, or too large a share of existing connectors changed."""
+def unsafe_reasons(
+    changes: Sequence[Change], existing: int, *, max_deletes: int, max_change_fraction: float
+) -> list[str]:
+    """Why a plan is unsafe: more deletes than ``max_deletes``, or (with at least
+    :data:`MIN_EXISTING_FOR_FRACTION` existing connectors) more updated and deleted ones than
+    ``max_change_fraction`` of the ``existing`` ones."""
     reasons: list[str] = []
     deletes = sum(1 for c in changes if c.action == "delete")
-    if deletes > settings.max_deletes:
-        reasons.append(f"{deletes} deletes exceed max_deletes {settings.max_deletes}")
+    if deletes > max_deletes:
+        reasons.append(f"{deletes} deletes exceed max_deletes {max_deletes}")
     touched = sum(1 for c in changes if c.action in ("update", "delete"))
-    if existing >= MIN_EXISTING_FOR_FRACTION and touched > settings.max_change_fraction * existing:
+    if existing >= MIN_EXISTING_FOR_FRACTION and touched > max_change_fraction * existing:
         reasons.append(
             f"{touched} of {existing} existing connectors change ({touched / existing:.0%}), "
-            f"more than max_change_fraction {settings.max_change_fraction:.0%}"
+            f"more than max_change_fraction {max_change_fraction:.0%}"
         )
     return reasons

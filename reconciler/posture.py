@@ -23,15 +23,10 @@ import difflib
 import ipaddress
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
-from reconciler.model import Connector, InboundConnector, Kind, OutboundConnector, SkipCheck
+from reconciler.findings import SEVERITIES, SEVERITY_RANK, Finding, Severity, fails
+from reconciler.model import Connector, InboundConnector, OutboundConnector, SkipCheck
 from reconciler.normalize import ip_entry_networks, is_private
-
-Severity = Literal["error", "warning", "info"]
-SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
-#: Higher is more severe; ``fails`` compares ranks.
-SEVERITY_RANK: dict[Severity, int] = {"info": 0, "warning": 1, "error": 2}
 
 _DOCS = "https://learn.microsoft.com/exchange/mail-flow-best-practices/use-connectors-to-configure-mail-flow"
 REF_NEW_INBOUND = "https://learn.microsoft.com/powershell/module/exchangepowershell/new-inboundconnector"
@@ -42,43 +37,6 @@ REF_CONNECTORS = f"{_DOCS}/use-connectors-to-configure-mail-flow"
 REF_MIXING = "https://github.com/MicrosoftDocs/OfficeDocs-Exchange/pull/1041"
 REF_ROUTING = f"{_DOCS}/set-up-connectors-to-route-mail"
 REF_POSTURE_DOC = "docs/posture.md"
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One risk found in a tenant's connectors.
-
-    ``kind``/``name`` are None for tenant-wide findings; ``field`` is the managed field (snake_case, as in
-    YAML) to blame so ``validate`` can point at its file:line, or None.  ``skipped_reason`` is set when
-    the rule is switched off in YAML for this connector or tenant.
-    """
-
-    rule: str
-    severity: Severity
-    kind: Kind | None
-    name: str | None
-    message: str
-    reference: str
-    field: str | None
-    skipped_reason: str | None = None
-
-    @property
-    def skipped(self) -> bool:
-        """True when the rule is switched off for this finding; it is shown but never fails a run."""
-        return self.skipped_reason is not None
-
-    def to_json(self) -> dict[str, str | None]:
-        """The finding as the JSON plan carries it (every field, ``None`` as null)."""
-        return {
-            "rule": self.rule,
-            "severity": self.severity,
-            "kind": self.kind,
-            "name": self.name,
-            "message": self.message,
-            "reference": self.reference,
-            "field": self.field,
-            "skipped_reason": self.skipped_reason,
-        }
 
 
 @dataclass(frozen=True)
@@ -100,7 +58,8 @@ Check = Callable[[Sequence[Connector]], Iterable[Hit]]
 
 @dataclass(frozen=True)
 class Rule:
-    """A posture rule: a stable id, a severity, a one-line title, a reference and the check itself.
+    """A posture rule: a stable id, a severity, a one-line title, a reference and the check itself
+    (made by decorating the check with :func:`rule`, so all five stay in one place).
 
     ``check`` receives every connector of the tenant (both kinds) and yields a :class:`Hit` per risk.
     ``skippable`` is False only for the engine's own configuration rule.
@@ -112,6 +71,17 @@ class Rule:
     reference: str
     check: Check = field(repr=False, compare=False)
     skippable: bool = True
+
+
+def rule(
+    rule_id: str, severity: Severity, title: str, reference: str, *, skippable: bool = True
+) -> Callable[[Check], Rule]:
+    """Make the decorated check a :class:`Rule`, so a rule's id, severity, title and check stay together."""
+
+    def make(check: Check) -> Rule:
+        return Rule(rule_id, severity, title, reference, check, skippable)
+
+    return make
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -209,7 +179,13 @@ def _private(entry: str) -> bool:
 # Inbound rules.
 
 
-def _check_open_partner(connectors: Sequence[Connector]) -> Iterator[Hit]:
+@rule(
+    "EXO-IN-001",
+    "error",
+    "Partner inbound connector neither requires TLS nor restricts senders by IP or certificate",
+    REF_PARTNER,
+)
+def _open_partner(connectors: Sequence[Connector]) -> Iterator[Hit]:
     for c in _inbound(connectors):
         if not _is_partner(c) or c.require_tls or _source_restricted(c):
             continue
@@ -230,7 +206,13 @@ def _check_open_partner(connectors: Sequence[Connector]) -> Iterator[Hit]:
         )
 
 
-def _check_star_unrestricted(connectors: Sequence[Connector]) -> Iterator[Hit]:
+@rule(
+    "EXO-IN-002",
+    "error",
+    "Partner inbound connector takes sender domains '*' without an IP or certificate restriction",
+    REF_PARTNER,
+)
+def _star_unrestricted(connectors: Sequence[Connector]) -> Iterator[Hit]:
     for c in _inbound(connectors):
         if not _is_partner(c) or "*" not in c.sender_domains or _source_restricted(c):
             continue
@@ -252,7 +234,13 @@ _INTERNAL_RISK = (
 )
 
 
-def _check_internal_open(connectors: Sequence[Connector]) -> Iterator[Hit]:
+@rule(
+    "EXO-IN-003",
+    "error",
+    "treat_messages_as_internal on a Partner connector or one open to any server",
+    REF_NEW_INBOUND,
+)
+def _internal_open(connectors: Sequence[Connector]) -> Iterator[Hit]:
     for c in _inbound(connectors):
         if not c.treat_messages_as_internal:
             continue
@@ -273,7 +261,13 @@ def _check_internal_open(connectors: Sequence[Connector]) -> Iterator[Hit]:
         )
 
 
-def _check_internal_onprem(connectors: Sequence[Connector]) -> Iterator[Hit]:
+@rule(
+    "EXO-IN-004",
+    "warning",
+    "treat_messages_as_internal on an OnPremises connector",
+    REF_NEW_INBOUND,
+)
+def _internal_onprem(connectors: Sequence[Connector]) -> Iterator[Hit]:
     for c in _inbound(connectors):
         if not c.treat_messages_as_internal or _is_partner(c) or not _source_restricted(c):
             continue
@@ -292,7 +286,13 @@ def _filter_in_front(c: InboundConnector) -> bool:
     return _is_partner(c) and "*" in c.sender_domains and (_ip_restricted(c) or _cert_restricted(c))
 
 
-def _check_ef_missing(connectors: Sequence[Connector]) -> Iterator[Hit]:
+@rule(
+    "EXO-IN-005",
+    "warning",
+    "Inbound connector from a service in front of Exchange Online without enhanced filtering",
+    REF_EF,
+)
+def _ef_missing(connectors: Sequence[Connector]) -> Iterator[Hit]:
     for c in _inbound(connectors):
         if not _filter_in_front(c) or c.ef_skip_last_ip or c.ef_skip_ips:
             continue
@@ -307,7 +307,13 @@ def _check_ef_missing(connectors: Sequence[Connector]) -> Iterator[Hit]:
         )
 
 
-def _check_ef_open(connectors: Sequence[Connector]) -> Iterator[Hit]:
+@rule(
+    "EXO-IN-006",
+    "error",
+    "Enhanced filtering skips the last IP on a connector that any server can use",
+    REF_EF,
+)
+def _ef_open(connectors: Sequence[Connector]) -> Iterator[Hit]:
     for c in _inbound(connectors):
         if not c.ef_skip_last_ip or _source_restricted(c):
             continue
@@ -322,7 +328,13 @@ def _check_ef_open(connectors: Sequence[Connector]) -> Iterator[Hit]:
         )
 
 
-def _check_mixed_restriction(connectors: Sequence[Connector]) -> Iterator[Hit]:
+@rule(
+    "EXO-IN-007",
+    "warning",
+    "Partner connector restricted by IP and by certificate at once",
+    REF_MIXING,
+)
+def _mixed_restriction(connectors: Sequence[Connector]) -> Iterator[Hit]:
     for c in _inbound(connectors):
         if not _is_partner(c):
             continue
@@ -338,7 +350,13 @@ def _check_mixed_restriction(connectors: Sequence[Connector]) -> Iterator[Hit]:
         )
 
 
-def _check_disabled_inbound(connectors: Sequence[Connector]) -> Iterator[Hit]:
+@rule(
+    "EXO-IN-008",
+    "warning",
+    "Disabled Partner inbound connector is the only one covering a sender domain",
+    REF_PARTNER,
+)
+def _disabled_inbound(connectors: Sequence[Connector]) -> Iterator[Hit]:
     partners = [c for c in _inbound(connectors) if _is_partner(c)]
     active = [c for c in partners if c.enabled]
     for c in partners:
@@ -372,7 +390,13 @@ class _Span:
     index: int
 
 
-def _check_ip_overlap(connectors: Sequence[Connector]) -> Iterator[Hit]:
+@rule(
+    "EXO-IP-001",
+    "warning",
+    "Sender IP ranges overlap between enabled inbound connectors",
+    REF_CONNECTORS,
+)
+def _ip_overlap(connectors: Sequence[Connector]) -> Iterator[Hit]:
     # Names are unique per kind in a tenant; the dump only breaks ties in invalid input, for determinism.
     inbound = sorted(
         (c for c in _inbound(connectors) if c.enabled),
@@ -409,7 +433,13 @@ def _check_ip_overlap(connectors: Sequence[Connector]) -> Iterator[Hit]:
         )
 
 
-def _check_private_ip(connectors: Sequence[Connector]) -> Iterator[Hit]:
+@rule(
+    "EXO-IP-002",
+    "warning",
+    "Private or loopback address in sender_ip_addresses",
+    REF_NEW_INBOUND,
+)
+def _private_ip(connectors: Sequence[Connector]) -> Iterator[Hit]:
     for c in _inbound(connectors):
         private = [e for e in c.sender_ip_addresses if _private(e)]
         if not private:
@@ -432,7 +462,13 @@ def _smart_hosted(c: OutboundConnector) -> bool:
     return not c.use_mx_record and bool(c.smart_hosts)
 
 
-def _check_smart_host_no_tls(connectors: Sequence[Connector]) -> Iterator[Hit]:
+@rule(
+    "EXO-OUT-001",
+    "error",
+    "Outbound connector to smart hosts without required TLS (tls_settings empty)",
+    REF_NEW_OUTBOUND,
+)
+def _smart_host_no_tls(connectors: Sequence[Connector]) -> Iterator[Hit]:
     for c in _outbound(connectors):
         if not _smart_hosted(c) or c.tls_settings is not None:
             continue
@@ -446,7 +482,13 @@ def _check_smart_host_no_tls(connectors: Sequence[Connector]) -> Iterator[Hit]:
         )
 
 
-def _check_smart_host_encryption_only(connectors: Sequence[Connector]) -> Iterator[Hit]:
+@rule(
+    "EXO-OUT-002",
+    "warning",
+    "Outbound connector to smart hosts with tls_settings EncryptionOnly (certificate not checked)",
+    REF_NEW_OUTBOUND,
+)
+def _smart_host_encryption_only(connectors: Sequence[Connector]) -> Iterator[Hit]:
     for c in _outbound(connectors):
         if not _smart_hosted(c) or c.tls_settings != "EncryptionOnly":
             continue
@@ -460,7 +502,13 @@ def _check_smart_host_encryption_only(connectors: Sequence[Connector]) -> Iterat
         )
 
 
-def _check_domain_validation_no_domain(connectors: Sequence[Connector]) -> Iterator[Hit]:
+@rule(
+    "EXO-OUT-003",
+    "warning",
+    "tls_settings DomainValidation without tls_domain",
+    REF_NEW_OUTBOUND,
+)
+def _domain_validation_no_domain(connectors: Sequence[Connector]) -> Iterator[Hit]:
     for c in _outbound(connectors):
         if c.tls_settings != "DomainValidation" or c.tls_domain:
             continue
@@ -473,7 +521,13 @@ def _check_domain_validation_no_domain(connectors: Sequence[Connector]) -> Itera
         )
 
 
-def _check_dane_none(connectors: Sequence[Connector]) -> Iterator[Hit]:
+@rule(
+    "EXO-OUT-004",
+    "warning",
+    "smtp_dane_mode None on a connector that delivers by MX",
+    REF_NEW_OUTBOUND,
+)
+def _dane_none(connectors: Sequence[Connector]) -> Iterator[Hit]:
     for c in _outbound(connectors):
         if not c.use_mx_record or c.smtp_dane_mode != "None":
             continue
@@ -487,7 +541,13 @@ def _check_dane_none(connectors: Sequence[Connector]) -> Iterator[Hit]:
         )
 
 
-def _check_mta_sts_none(connectors: Sequence[Connector]) -> Iterator[Hit]:
+@rule(
+    "EXO-OUT-005",
+    "warning",
+    "mta_sts_mode None on a connector that delivers by MX",
+    REF_NEW_OUTBOUND,
+)
+def _mta_sts_none(connectors: Sequence[Connector]) -> Iterator[Hit]:
     for c in _outbound(connectors):
         if not c.use_mx_record or c.mta_sts_mode != "None":
             continue
@@ -500,7 +560,13 @@ def _check_mta_sts_none(connectors: Sequence[Connector]) -> Iterator[Hit]:
         )
 
 
-def _check_inactive_route(connectors: Sequence[Connector]) -> Iterator[Hit]:
+@rule(
+    "EXO-OUT-006",
+    "warning",
+    "Disabled or test-mode outbound connector is the only route for a recipient domain",
+    REF_ROUTING,
+)
+def _inactive_route(connectors: Sequence[Connector]) -> Iterator[Hit]:
     outbound = [c for c in _outbound(connectors) if not c.is_transport_rule_scoped]
     active = [c for c in outbound if c.enabled and not c.test_mode]
     for c in outbound:
@@ -528,136 +594,40 @@ def _check_inactive_route(connectors: Sequence[Connector]) -> Iterator[Hit]:
         )
 
 
-def _no_connector_check(connectors: Sequence[Connector]) -> Iterator[Hit]:
+@rule(
+    "EXO-CFG-001",
+    "error",
+    "A skip_checks entry names a rule that does not exist (or one that cannot be switched off)",
+    REF_POSTURE_DOC,
+    skippable=False,
+)
+def _config_rule(connectors: Sequence[Connector]) -> Iterator[Hit]:
     # EXO-CFG-001 is about skips, not connectors; :func:`check` reports it itself.
     return iter(())
 
 
-UNKNOWN_RULE = "EXO-CFG-001"
+UNKNOWN_RULE = _config_rule.id
 
 #: Every rule, in id order.  Ids are stable; see docs/posture.md for the full text of each.
-RULES: list[Rule] = [
-    Rule(
-        UNKNOWN_RULE,
-        "error",
-        "A skip_checks entry names a rule that does not exist (or one that cannot be switched off)",
-        REF_POSTURE_DOC,
-        _no_connector_check,
-        skippable=False,
-    ),
-    Rule(
-        "EXO-IN-001",
-        "error",
-        "Partner inbound connector neither requires TLS nor restricts senders by IP or certificate",
-        REF_PARTNER,
-        _check_open_partner,
-    ),
-    Rule(
-        "EXO-IN-002",
-        "error",
-        "Partner inbound connector takes sender domains '*' without an IP or certificate restriction",
-        REF_PARTNER,
-        _check_star_unrestricted,
-    ),
-    Rule(
-        "EXO-IN-003",
-        "error",
-        "treat_messages_as_internal on a Partner connector or one open to any server",
-        REF_NEW_INBOUND,
-        _check_internal_open,
-    ),
-    Rule(
-        "EXO-IN-004",
-        "warning",
-        "treat_messages_as_internal on an OnPremises connector",
-        REF_NEW_INBOUND,
-        _check_internal_onprem,
-    ),
-    Rule(
-        "EXO-IN-005",
-        "warning",
-        "Inbound connector from a service in front of Exchange Online without enhanced filtering",
-        REF_EF,
-        _check_ef_missing,
-    ),
-    Rule(
-        "EXO-IN-006",
-        "error",
-        "Enhanced filtering skips the last IP on a connector that any server can use",
-        REF_EF,
-        _check_ef_open,
-    ),
-    Rule(
-        "EXO-IN-007",
-        "warning",
-        "Partner connector restricted by IP and by certificate at once",
-        REF_MIXING,
-        _check_mixed_restriction,
-    ),
-    Rule(
-        "EXO-IN-008",
-        "warning",
-        "Disabled Partner inbound connector is the only one covering a sender domain",
-        REF_PARTNER,
-        _check_disabled_inbound,
-    ),
-    Rule(
-        "EXO-IP-001",
-        "warning",
-        "Sender IP ranges overlap between enabled inbound connectors",
-        REF_CONNECTORS,
-        _check_ip_overlap,
-    ),
-    Rule(
-        "EXO-IP-002",
-        "warning",
-        "Private or loopback address in sender_ip_addresses",
-        REF_NEW_INBOUND,
-        _check_private_ip,
-    ),
-    Rule(
-        "EXO-OUT-001",
-        "error",
-        "Outbound connector to smart hosts without required TLS (tls_settings empty)",
-        REF_NEW_OUTBOUND,
-        _check_smart_host_no_tls,
-    ),
-    Rule(
-        "EXO-OUT-002",
-        "warning",
-        "Outbound connector to smart hosts with tls_settings EncryptionOnly (certificate not checked)",
-        REF_NEW_OUTBOUND,
-        _check_smart_host_encryption_only,
-    ),
-    Rule(
-        "EXO-OUT-003",
-        "warning",
-        "tls_settings DomainValidation without tls_domain",
-        REF_NEW_OUTBOUND,
-        _check_domain_validation_no_domain,
-    ),
-    Rule(
-        "EXO-OUT-004",
-        "warning",
-        "smtp_dane_mode None on a connector that delivers by MX",
-        REF_NEW_OUTBOUND,
-        _check_dane_none,
-    ),
-    Rule(
-        "EXO-OUT-005",
-        "warning",
-        "mta_sts_mode None on a connector that delivers by MX",
-        REF_NEW_OUTBOUND,
-        _check_mta_sts_none,
-    ),
-    Rule(
-        "EXO-OUT-006",
-        "warning",
-        "Disabled or test-mode outbound connector is the only route for a recipient domain",
-        REF_ROUTING,
-        _check_inactive_route,
-    ),
-]
+RULES: tuple[Rule, ...] = (
+    _config_rule,
+    _open_partner,
+    _star_unrestricted,
+    _internal_open,
+    _internal_onprem,
+    _ef_missing,
+    _ef_open,
+    _mixed_restriction,
+    _disabled_inbound,
+    _ip_overlap,
+    _private_ip,
+    _smart_host_no_tls,
+    _smart_host_encryption_only,
+    _domain_validation_no_domain,
+    _dane_none,
+    _mta_sts_none,
+    _inactive_route,
+)
 RULES_BY_ID: dict[str, Rule] = {r.id: r for r in RULES}
 
 
@@ -768,12 +738,17 @@ def check(connectors: Sequence[Connector], tenant_skips: Sequence[SkipCheck] = (
     return findings
 
 
-def fails(findings: Sequence[Finding], threshold: Severity) -> bool:
-    """True when a finding that is not skipped has ``threshold``'s severity or a higher one.
-
-    Raises ``ValueError`` for a threshold that is not a severity.
-    """
-    if threshold not in SEVERITY_RANK:
-        raise ValueError(f"'{threshold}' is not a severity; use one of {', '.join(SEVERITIES)}")
-    floor = SEVERITY_RANK[threshold]
-    return any(not f.skipped and SEVERITY_RANK[f.severity] >= floor for f in findings)
+__all__ = [
+    "RULES",
+    "RULES_BY_ID",
+    "SEVERITIES",
+    "SEVERITY_RANK",
+    "UNKNOWN_RULE",
+    "Finding",
+    "Hit",
+    "Rule",
+    "Severity",
+    "check",
+    "fails",
+    "rule",
+]

@@ -18,7 +18,8 @@ from reconciler.applier import ApplyReport, ChangeResult, apply_tenant
 from reconciler.config import ExoformConfig, TenantConfig
 from reconciler.connectors import TenantDesired
 from reconciler.errors import ExoformError
-from reconciler.plan import Plan, PlanFinding, TenantPlan
+from reconciler.findings import Finding
+from reconciler.plan import Plan, TenantPlan
 from reconciler.planner import plan_tenant, target_of
 from reconciler.providers.base import LiveState, Provider
 
@@ -41,24 +42,11 @@ def _opener() -> Opener:
     return open_provider
 
 
-def posture_findings(desired: TenantDesired) -> list[PlanFinding]:
+def posture_findings(desired: TenantDesired) -> list[Finding]:
     """The posture findings of a tenant's desired connectors, as the plan carries them."""
     from reconciler import posture
 
-    findings = posture.check([c.connector for c in desired.connectors], desired.settings.skip_checks)
-    return [
-        PlanFinding(
-            rule=f.rule,
-            severity=f.severity,
-            kind=f.kind,
-            name=f.name,
-            message=f.message,
-            reference=f.reference,
-            skipped_reason=f.skipped_reason,
-            field=f.field,
-        )
-        for f in findings
-    ]
+    return posture.check([c.connector for c in desired.connectors], desired.settings.skip_checks)
 
 
 def _signed_in(

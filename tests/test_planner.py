@@ -73,7 +73,8 @@ def test_multi_valued_fields_show_added_and_removed_items() -> None:
     live = live_of(inbound("In", sender_domains=["a.com", "b.com"]))
     change = plan_tenant("t", settings(), desired, live).changes[0]
     assert change.fields == ["sender_domains"]
-    assert change.added_removed("sender_domains") == (["c.com"], ["b.com"])
+    (delta,) = change.field_changes
+    assert (delta.field, delta.added, delta.removed) == ("sender_domains", ("c.com",), ("b.com",))
 
 
 def test_unmanaged_ignore_hides_and_delete_plans_deletion() -> None:

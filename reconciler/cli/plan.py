@@ -21,6 +21,7 @@ from reconciler.cli.common import (
     use_color,
     user_errors,
 )
+from reconciler.severity import SEVERITIES
 
 if TYPE_CHECKING:
     from reconciler.applier import ChangeResult
@@ -56,7 +57,7 @@ def make_plan(
 )
 @click.option(
     "--fail-on",
-    type=click.Choice(["error", "warning", "info", "never"]),
+    type=click.Choice([*SEVERITIES, "never"]),
     default="error",
     show_default=True,
     help="Exit 1 when a posture finding at or above this severity is present.",
@@ -99,15 +100,11 @@ def plan(
 
 
 def _fails_posture(the_plan: Plan, threshold: str) -> bool:
+    from reconciler.findings import failing
+
     if threshold == "never":
         return False
-    order = {"info": 0, "warning": 1, "error": 2}
-    hits = [
-        f
-        for t in the_plan.tenants
-        for f in t.findings
-        if not f.skipped_reason and order.get(f.severity, 0) >= order[threshold]
-    ]
+    hits = [f for t in the_plan.tenants for f in failing(t.findings, threshold)]
     if hits:
         click.echo(f"error: {len(hits)} posture finding(s) at or above {threshold} (--fail-on)", err=True)
     return bool(hits)

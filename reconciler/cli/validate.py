@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from reconciler.severity import at_or_above
+
 if TYPE_CHECKING:
     from reconciler.config import ExoformConfig
     from reconciler.connectors import LoadedConnector, TenantDesired
     from reconciler.errors import Problem
-
-SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}
 
 
 def posture_problems(config: ExoformConfig, tenant: TenantDesired) -> list[Problem]:
@@ -144,8 +144,7 @@ def validate(config_path: Path, tenants: tuple[str, ...], check_env: bool, fail_
 
 def _finish(problems: Sequence[Problem], fail_on: str, connectors: int, tenants: int) -> None:
     emit_problems(problems)
-    threshold = SEVERITY_RANK[fail_on]
-    failing = [p for p in problems if SEVERITY_RANK.get(p.severity, 2) >= threshold]
+    failing = [p for p in problems if at_or_above(p.severity, fail_on)]
     if failing:
         errors = sum(1 for p in problems if p.severity == "error")
         click.echo(f"{len(problems)} problem(s) found ({errors} error(s))")

@@ -1,4 +1,8 @@
-"""Plan renderers: each takes a :class:`reconciler.plan.Plan` and returns text; none fetches or decides."""
+"""Renderers: pure functions from data to text; none fetches, decides or prints.
+
+The plan (text, JSON, Markdown) here and in ``text``/``markdown``; the drift report in ``drift``; the
+status table and validation result in ``status``; colour and tables through rich in ``console``.
+"""
 
 from __future__ import annotations
 

@@ -2,14 +2,15 @@
 
 Contract: the result starts with :data:`MARKER` (so CI updates one comment in place), carries a summary
 table per tenant, a warning banner when anything is deleted or the plan is unsafe, each change in a
-``<details>`` block with a field table, the posture risks, and never exceeds :data:`MAX_CHARS`: when the
-details do not fit they are cut, the summary is kept, and the comment says what was cut.
+``<details>`` block with a field table (a list field shows the items removed and added), the posture
+risks, and never exceeds :data:`MAX_CHARS`: when the details do not fit they are cut, the summary is
+kept, and the comment says what was cut.
 """
 
 from __future__ import annotations
 
 from reconciler.plan import SYMBOLS, Change, Plan, TenantPlan
-from reconciler.render.values import cell, create_fields, html
+from reconciler.render.values import cell, create_fields, delta_cells, html
 
 MARKER = "<!-- exoform-plan -->"
 #: GitHub refuses comments over 65,536 characters; stay below with room for the truncation note.
@@ -51,9 +52,9 @@ def _change_block(change: Change) -> str:
         assert change.after is not None
         rows += [f"| `{f}` | | {cell(change.after[f])} |" for f in create_fields(change)]
     elif change.action == "update":
-        assert change.before is not None and change.after is not None
-        for f in change.fields:
-            rows.append(f"| `{f}` | {cell(change.before.get(f))} | {cell(change.after[f])} |")
+        for delta in change.field_changes:
+            before, after = delta_cells(delta)
+            rows.append(f"| `{delta.field}` | {before} | {after} |")
     else:
         rows = [f"Deleted: {change.reason}" if change.reason else "Deleted."]
     note = f"\n\nLive connector last changed {change.when_changed_utc}." if change.when_changed_utc else ""

@@ -2,99 +2,97 @@
 
 from __future__ import annotations
 
-from reconciler.plan import SYMBOLS, Action, Change, Plan, TenantPlan
+from rich.text import Text
+
+from reconciler.plan import SYMBOLS, Change, Plan, TenantPlan
+from reconciler.render.console import to_text
 from reconciler.render.values import create_fields, show
 
-_COLORS: dict[str, str] = {
-    "create": "32",
-    "update": "33",
-    "delete": "31",
-    "warn": "1;31",
-    "dim": "2",
-    "bold": "1",
+#: The rich style of each part of a plan.
+STYLES: dict[str, str] = {
+    "create": "green",
+    "update": "yellow",
+    "delete": "red",
+    "warn": "bold red",
+    "dim": "dim",
+    "bold": "bold",
 }
 
 
-class _Styler:
-    def __init__(self, color: bool) -> None:
-        self.color = color
-
-    def __call__(self, text: str, style: str) -> str:
-        return f"\x1b[{_COLORS[style]}m{text}\x1b[0m" if self.color else text
+def _styled(*parts: str | tuple[str, str]) -> Text:
+    """A line from plain parts and ``(text, style name)`` parts."""
+    return Text.assemble(*(p if isinstance(p, str) else (p[0], STYLES[p[1]]) for p in parts))
 
 
 def render_text(plan: Plan, *, color: bool = False) -> str:
     """The plan as terminal text; ANSI colour only when ``color`` is true."""
-    st = _Styler(color)
-    out: list[str] = []
+    out: list[Text] = []
     for tplan in plan.tenants:
-        out.extend(_tenant(tplan, st))
-        out.append("")
+        out.extend(_tenant(tplan))
+        out.append(Text())
     if not plan.tenants:
-        out.append("No tenants selected.")
-    return "\n".join(out).rstrip("\n") + "\n"
+        out.append(Text("No tenants selected."))
+    while out and not out[-1].plain:
+        out.pop()
+    return to_text(out, color=color)
 
 
-def _tenant(tplan: TenantPlan, st: _Styler) -> list[str]:
-    lines = [st(f"Tenant {tplan.tenant}", "bold") + st(f" ({tplan.target})", "dim")]
+def _tenant(tplan: TenantPlan) -> list[Text]:
+    lines = [_styled((f"Tenant {tplan.tenant}", "bold"), (f" ({tplan.target})", "dim"))]
     if not tplan.changes:
-        lines.append("  No changes. The tenant matches the configuration.")
+        lines.append(Text("  No changes. The tenant matches the configuration."))
     for change in tplan.changes:
-        lines.append("")
-        lines.extend(_change(change, st))
+        lines.append(Text())
+        lines.extend(_change(change))
     if tplan.unmanaged:
-        lines.append("")
-        lines.append("  Unmanaged (no file declares them; left alone under unmanaged: report):")
+        lines.append(Text())
+        lines.append(Text("  Unmanaged (no file declares them; left alone under unmanaged: report):"))
         for u in tplan.unmanaged:
             source = f" [{u.connector_source}]" if u.connector_source not in ("Default", "") else ""
-            lines.append(f'    ? {u.kind} "{u.name}"{source}')
+            lines.append(Text(f'    ? {u.kind} "{u.name}"{source}'))
     if tplan.findings:
-        lines.append("")
-        lines.append("  Risks:")
+        lines.append(Text())
+        lines.append(Text("  Risks:"))
         for f in tplan.findings:
             where = f' {f.kind} "{f.name}"' if f.name else ""
             if f.skipped_reason:
-                lines.append(st(f"    skipped {f.rule}{where}: {f.skipped_reason}", "dim"))
+                lines.append(_styled((f"    skipped {f.rule}{where}: {f.skipped_reason}", "dim")))
             else:
-                sev = st(f.severity, "warn" if f.severity == "error" else "bold")
-                lines.append(f"    {sev} {f.rule}{where}: {f.message}")
+                severity = (f.severity, "warn" if f.severity == "error" else "bold")
+                lines.append(_styled("    ", severity, f" {f.rule}{where}: {f.message}"))
     if tplan.unsafe:
-        lines.append("")
+        lines.append(Text())
         for reason in tplan.unsafe_reasons:
-            lines.append(st(f"  ! UNSAFE PLAN: {reason}; apply needs --force", "warn"))
-    lines.append("")
-    lines.append(st(f"Plan for {tplan.tenant}: {tplan.summary()}.", "bold"))
+            lines.append(_styled((f"  ! UNSAFE PLAN: {reason}; apply needs --force", "warn")))
+    lines.append(Text())
+    lines.append(_styled((f"Plan for {tplan.tenant}: {tplan.summary()}.", "bold")))
     return lines
 
 
-def _change(change: Change, st: _Styler) -> list[str]:
-    action: Action = change.action
-    sym = st(SYMBOLS[action], action)
-    title = f'  {sym} {change.kind} "{change.name}"'
+def _change(change: Change) -> list[Text]:
+    title = _styled("  ", (SYMBOLS[change.action], change.action), f' {change.kind} "{change.name}"')
     if change.previous_name:
-        title += f' (renamed from "{change.previous_name}")'
+        title.append(f' (renamed from "{change.previous_name}")')
     if change.reason:
-        title += st(f" ({change.reason})", "dim")
+        title.append(f" ({change.reason})", STYLES["dim"])
     lines = [title]
-    if action == "create":
+    if change.action == "create":
         assert change.after is not None
         width = max((len(f) for f in create_fields(change)), default=0)
         for f in create_fields(change):
-            lines.append(f"      {st('+', 'create')} {f:<{width}} = {show(change.after[f])}")
-    elif action == "update":
-        assert change.before is not None and change.after is not None
+            lines.append(_styled("      ", ("+", "create"), f" {f:<{width}} = {show(change.after[f])}"))
+    elif change.action == "update":
         width = max((len(f) for f in change.fields), default=0)
-        for f in change.fields:
-            delta = change.added_removed(f)
-            if delta is not None:
-                added, removed = delta
-                parts = [st(f"+{show(v)}", "create") for v in added] + [
-                    st(f"-{show(v)}", "delete") for v in removed
-                ]
-                lines.append(f"      {st('~', 'update')} {f:<{width}} {' '.join(parts)}")
+        for delta in change.field_changes:
+            line = _styled("      ", ("~", "update"), f" {delta.field:<{width}}")
+            if delta.items:
+                for value in delta.added:
+                    line.append_text(_styled(" ", (f"+{show(value)}", "create")))
+                for value in delta.removed:
+                    line.append_text(_styled(" ", (f"-{show(value)}", "delete")))
             else:
-                old, new = show(change.before.get(f)), show(change.after[f])
-                lines.append(f"      {st('~', 'update')} {f:<{width}} {old} -> {new}")
+                line.append(f" {show(delta.before)} -> {show(delta.after)}")
+            lines.append(line)
         if change.when_changed_utc:
-            lines.append(st(f"      (live connector last changed {change.when_changed_utc})", "dim"))
+            lines.append(_styled((f"      (live connector last changed {change.when_changed_utc})", "dim")))
     return lines

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from reconciler.diff import FieldChange
 from reconciler.model import FIELDS
 from reconciler.plan import Change
 
@@ -31,3 +32,14 @@ def create_fields(change: Change) -> list[str]:
     return [
         f for f in change.fields if f in ("name", "connector_type") or change.after.get(f) != specs[f].default
     ]
+
+
+def delta_cells(delta: FieldChange) -> tuple[str, str]:
+    """The Markdown table cells (before, after) of one field change: for a list field, the items removed
+    (``-``) and added (``+``) instead of the whole lists."""
+    if delta.items:
+        return (
+            "<br>".join(f"- {cell(v)}" for v in delta.removed),
+            "<br>".join(f"+ {cell(v)}" for v in delta.added),
+        )
+    return cell(delta.before), cell(delta.after)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from reconciler.plan import Change, Plan, PlanFinding, TenantPlan, Unmanaged
+from reconciler.findings import Finding
+from reconciler.plan import Change, Plan, TenantPlan, Unmanaged
 from reconciler.render import render, render_markdown, render_text
 from reconciler.render.markdown import MARKER
 
@@ -26,7 +27,7 @@ def plan_with(*changes: Change, unsafe: list[str] | None = None) -> Plan:
         target="local:x",
         changes=list(changes),
         unmanaged=[Unmanaged("InboundConnector", "Portal made")],
-        findings=[PlanFinding("EXO-OUT-001", "warning", "OutboundConnector", "b", "TLS is not validated")],
+        findings=[Finding("EXO-OUT-001", "warning", "OutboundConnector", "b", "TLS is not validated")],
         unsafe_reasons=unsafe or [],
     )
     return Plan([tplan])

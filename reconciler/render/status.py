@@ -1,0 +1,133 @@
+"""The ``status`` report: each live connector's health, as rows of data and as a table for a terminal,
+and the result of ``status --validate`` (Validate-OutboundConnector, one result per smart host).
+
+Contract: rows are plain data (the JSON form prints them as they are); :func:`status_text` renders them
+as a table whose columns are separated by two spaces, with ``(no connectors)`` under an empty one.
+A validation succeeds only when the service returned results and every one says ``Succeeded``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from rich.table import Table
+
+from reconciler.render.console import plain_table, to_text
+
+if TYPE_CHECKING:
+    from reconciler.connectors import TenantDesired
+    from reconciler.providers.base import LiveConnector
+    from reconciler.workflow import TenantOutcome
+
+HEADERS = ("TENANT", "KIND", "NAME", "ENABLED", "TEST MODE", "VALIDATED", "LAST CHANGED", "MANAGED")
+
+
+def _yes(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.casefold() == "true")
+
+
+def connector_status(live: LiveConnector, managed: bool) -> dict[str, Any]:
+    """One live connector's health as ``status`` shows it (read-only properties of the Get object)."""
+    raw = live.raw
+    outbound = live.kind == "OutboundConnector"
+    last_validated = raw.get("LastValidationTimestamp") if outbound else None
+    return {
+        "kind": live.kind,
+        "name": live.name,
+        "enabled": bool(getattr(live.connector, "enabled", True)),
+        "test_mode": bool(getattr(live.connector, "test_mode", False)) if outbound else None,
+        "validated": _yes(raw.get("IsValidated")) if outbound else None,
+        "last_validated": str(last_validated) if last_validated else None,
+        "last_changed": live.when_changed_utc,
+        "managed": managed,
+        "connector_source": live.connector_source,
+    }
+
+
+def _managed_keys(desired: TenantDesired | None) -> set[tuple[str, str]]:
+    keys: set[tuple[str, str]] = set()
+    for loaded in desired.connectors if desired is not None else ():
+        c = loaded.connector
+        keys.add((c.kind, c.name.casefold()))
+        keys.update((c.kind, old.casefold()) for old in c.renamed_from)
+    return keys
+
+
+def status_rows(outcomes: Sequence[TenantOutcome], desired: Sequence[TenantDesired]) -> list[dict[str, Any]]:
+    """A row per live connector of every tenant that was read, ``managed`` when a file declares it."""
+    by_tenant = {d.tenant: d for d in desired}
+    rows: list[dict[str, Any]] = []
+    for outcome in outcomes:
+        if outcome.live is None:
+            continue
+        managed = _managed_keys(by_tenant.get(outcome.tenant))
+        for live in sorted(outcome.live.connectors, key=lambda c: (c.kind, c.name.casefold())):
+            row = connector_status(live, (live.kind, live.name.casefold()) in managed)
+            rows.append({"tenant": outcome.tenant, **row})
+    return rows
+
+
+def _flag(value: bool | None) -> str:
+    return "-" if value is None else ("yes" if value else "no")
+
+
+def _table(rows: Sequence[dict[str, Any]]) -> Table:
+    table = plain_table(*HEADERS)
+    for r in rows:
+        validated = _flag(r["validated"])
+        if r["last_validated"]:
+            validated += f" ({r['last_validated']})"
+        managed = "managed" if r["managed"] else "unmanaged"
+        if r["connector_source"] not in ("Default", ""):
+            managed += f" [{r['connector_source']}]"
+        table.add_row(
+            r["tenant"],
+            "inbound" if r["kind"] == "InboundConnector" else "outbound",
+            r["name"],
+            _flag(r["enabled"]),
+            _flag(r["test_mode"]),
+            validated,
+            r["last_changed"] or "-",
+            managed,
+        )
+    return table
+
+
+def status_text(rows: Sequence[dict[str, Any]], *, color: bool = False) -> str:
+    """The status table: a header and one line per connector."""
+    return to_text([_table(rows), *([] if rows else ["(no connectors)"])], color=color)
+
+
+def validation_ok(results: Sequence[dict[str, Any]]) -> bool:
+    """True when there are results and every smart host's status is ``Succeeded``."""
+    return bool(results) and all(str(r.get("Status", "")).casefold() == "succeeded" for r in results)
+
+
+def validation_json(tenant: str, connector: str, results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The validation as data: whether it succeeded and each smart host's result."""
+    shown = [
+        {
+            "smart_host": r.get("SmartHost"),
+            "status": r.get("Status"),
+            "detail": r.get("Detail") or "",
+            "timestamp": r.get("Timestamp"),
+        }
+        for r in results
+    ]
+    return {"tenant": tenant, "connector": connector, "ok": validation_ok(results), "results": shown}
+
+
+def validation_text(
+    tenant: str, connector: str, recipients: Sequence[str], results: Sequence[dict[str, Any]]
+) -> str:
+    """The validation for a terminal: a line per smart host and the verdict."""
+    lines = [f'Validate-OutboundConnector "{connector}" in {tenant} (test mail to {", ".join(recipients)}):']
+    width = max((len(str(r.get("SmartHost", ""))) for r in results), default=0)
+    for r in results:
+        detail = f"  {r['Detail']}" if r.get("Detail") else ""
+        lines.append(f"  {r.get('SmartHost', '')!s:<{width}}  {r.get('Status')}{detail}")
+    if not results:
+        lines.append("  (the service returned no result)")
+    lines.append("Validation succeeded." if validation_ok(results) else "Validation failed.")
+    return "\n".join(lines) + "\n"
