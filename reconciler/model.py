@@ -240,19 +240,19 @@ class ConnectorBase(BaseModel):
         """
         if not (info.context and info.context.get("live")) or not isinstance(data, Mapping):
             return data
-        given = {str(key).lower(): value for key, value in data.items()}
+        by_parameter = _BY_PARAMETER[cls.KIND]
         values: dict[str, Any] = {}
-        for name, spec in FIELDS[cls.KIND].items():
-            value = given.get(spec.parameter.lower(), _ABSENT)
-            if value is _ABSENT:
+        for key, value in data.items():
+            spec = by_parameter.get(str(key).lower())
+            if spec is None:
                 continue
             if spec.multi and value is None:
                 value = []
             elif spec.multi and isinstance(value, str):
                 value = [value]
-            elif name == "comment" and value is None:
+            elif spec.name == "comment" and value is None:
                 value = ""
-            values[name] = value
+            values[spec.name] = value
         if cls.KIND == "InboundConnector":
             domains = values.get("sender_domains", [])
             if isinstance(domains, list):
@@ -429,7 +429,6 @@ MODELS: dict[Kind, type[InboundConnector] | type[OutboundConnector]] = {
 }
 #: The validation context of live state (see the module's contracts).
 LIVE: Mapping[str, bool] = MappingProxyType({"live": True, "skip_rules": True})
-_ABSENT = object()
 
 
 def from_live(kind: Kind, obj: Mapping[str, Any]) -> Connector:
@@ -570,6 +569,10 @@ def _specs(model: type[ConnectorBase]) -> dict[str, FieldSpec]:
 
 #: Per kind, managed field name -> :class:`FieldSpec` (Exchange parameter, default, multi-valued).
 FIELDS: dict[Kind, dict[str, FieldSpec]] = {kind: _specs(model) for kind, model in MODELS.items()}
+#: Per kind, lower-case Exchange parameter name -> :class:`FieldSpec` (Get objects are read by these).
+_BY_PARAMETER: dict[Kind, dict[str, FieldSpec]] = {
+    kind: {spec.parameter.lower(): spec for spec in specs.values()} for kind, specs in FIELDS.items()
+}
 #: Per kind, managed field name -> Exchange parameter name.
 PARAMETERS: dict[Kind, dict[str, str]] = {
     kind: {name: spec.parameter for name, spec in specs.items()} for kind, specs in FIELDS.items()
