@@ -275,9 +275,6 @@ class EmulatorServer:
         """The msal authority URL of ``tenant`` on this server."""
         return f"{self.base_url}/{tenant}"
 
-    def invoke_url(self, tenant: str) -> str:
-        return f"{self.base_url}/adminapi/beta/{tenant}/InvokeCommand"
-
     def ssl_context(self) -> ssl.SSLContext:
         """A client context that trusts this server's CA (and verifies the certificate)."""
         return ssl.create_default_context(cafile=self.ca_path)
