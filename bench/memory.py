@@ -56,7 +56,7 @@ def peak(fn: Callable[[], object]) -> int:
 
 def run() -> list[dict[str, Any]]:
     from reconciler.config import TenantConfig
-    from reconciler.live import from_live
+    from reconciler.model import from_live
     from reconciler.planner import plan_tenant
     from reconciler.providers.base import LiveConnector, LiveState
 

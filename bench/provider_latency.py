@@ -115,7 +115,7 @@ def client_processing(provider: Any) -> dict[str, float]:
     """The client CPU a read cannot avoid after the listings arrive, in ms (median of 5): decoding the
     JSON bodies of the listings a warm read makes (as the emulator encodes them) and building the models of
     the unique connectors (``from_live``), one after the other, as the interpreter lock runs them anyway."""
-    from reconciler.live import from_live
+    from reconciler.model import from_live
     from reconciler.providers.exchange import _SELECT
 
     listings = [

@@ -8,9 +8,12 @@ Contracts:
 - A validated model holds normalized values only (see :mod:`reconciler.normalize`), so two models that mean
   the same connector have equal :meth:`ConnectorBase.managed_fields`.
 - Cross-field rules of the service are checked on validation unless ``context={"skip_rules": True}``.
-  Live state read from a tenant is built that way: values are normalized but the rules are not enforced,
-  because a tenant may hold connectors that no longer pass them and those must still be planned against.
-  The loader also skips them and calls :func:`rule_violations` itself, to locate each violation at its key.
+  The loader skips them and calls :func:`rule_violations` itself, to locate each violation at its key.
+- Live state read from a tenant is built by :func:`from_live`: ordinary validation of the Get object under
+  :data:`LIVE` (``{"live": True, "skip_rules": True}``), where a before-validator reads the service's
+  form of the object.  Values are normalized but the rules are not enforced, because a tenant may hold
+  connectors that no longer pass them and those must still be planned against; a value exoform would
+  refuse to write is kept as the service holds it.
 - Fields the service owns (ConnectorSource, IsValidated, LastValidationTimestamp, internal-only
   parameters) are not part of desired state.
 """
@@ -18,9 +21,10 @@ Contracts:
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
+from types import MappingProxyType
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
@@ -72,7 +76,6 @@ def _lenient(fn: Callable[[str], str]) -> Callable[[str, ValidationInfo], str]:
                 return value.strip()
             raise
 
-    setattr(apply, "canonicalizer", fn)  # noqa: B010 - lets from_live's fast path find a faster equal twin
     return apply
 
 
@@ -219,6 +222,42 @@ class ConnectorBase(BaseModel):
                 raise ValueError(f"'{value}' identifies the connector and cannot be ignored")
             if value not in known:
                 raise ValueError(f"'{value}' is not a field of {cls.KIND}{did_you_mean(value, known)}")
+        return values
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_get_object(cls, data: Any, info: ValidationInfo) -> Any:
+        """On live state, ``data`` is a Get object as the service returns it: its managed properties become
+        field values, the service's ways of writing an empty value become the model's.
+
+        - Property names are matched case-insensitively; unknown and read-only properties are ignored (the
+          service's property set grows), and a property not returned is taken at its default.
+        - A multi-valued property's null is the empty list and a lone string a one-item list; a null
+          Comment is the empty comment.
+        - SenderDomains reads back as ``smtp:<domain>;1`` (docs/emulator.md, "Cmdlets and their rules"):
+          its blank entry ``smtp:;1`` means no domain and is dropped, and a connector returned without
+          SenderDomains has none (so it reads, and the rules report it, instead of failing to read).
+        """
+        if not (info.context and info.context.get("live")) or not isinstance(data, Mapping):
+            return data
+        by_parameter = _BY_PARAMETER[cls.KIND]
+        values: dict[str, Any] = {}
+        for key, value in data.items():
+            spec = by_parameter.get(str(key).lower())
+            if spec is None:
+                continue
+            if spec.multi and value is None:
+                value = []
+            elif spec.multi and isinstance(value, str):
+                value = [value]
+            elif spec.name == "comment" and value is None:
+                value = ""
+            values[spec.name] = value
+        if cls.KIND == "InboundConnector":
+            domains = values.get("sender_domains", [])
+            if isinstance(domains, list):
+                domains = [d for d in domains if not (isinstance(d, str) and d.strip() == "smtp:;1")]
+            values["sender_domains"] = domains
         return values
 
     @model_validator(mode="after")
@@ -388,6 +427,18 @@ MODELS: dict[Kind, type[InboundConnector] | type[OutboundConnector]] = {
     "InboundConnector": InboundConnector,
     "OutboundConnector": OutboundConnector,
 }
+#: The validation context of live state (see the module's contracts).
+LIVE: Mapping[str, bool] = MappingProxyType({"live": True, "skip_rules": True})
+
+
+def from_live(kind: Kind, obj: Mapping[str, Any]) -> Connector:
+    """A model from a Get-*Connector object (PascalCase properties), normalized and not rule-checked.
+
+    Unknown properties are ignored; a property the service does not return is taken at its default; a
+    value exoform would refuse to write (a private EFSkipIPs entry, say) is kept as the service holds it.
+    Raises ``pydantic.ValidationError`` when a value cannot be read at all (a wrong type, no Name).
+    """
+    return MODELS[kind].model_validate(obj, context=LIVE)
 
 
 def rule_violations(c: Connector) -> list[tuple[str, str]]:
@@ -518,6 +569,10 @@ def _specs(model: type[ConnectorBase]) -> dict[str, FieldSpec]:
 
 #: Per kind, managed field name -> :class:`FieldSpec` (Exchange parameter, default, multi-valued).
 FIELDS: dict[Kind, dict[str, FieldSpec]] = {kind: _specs(model) for kind, model in MODELS.items()}
+#: Per kind, lower-case Exchange parameter name -> :class:`FieldSpec` (Get objects are read by these).
+_BY_PARAMETER: dict[Kind, dict[str, FieldSpec]] = {
+    kind: {spec.parameter.lower(): spec for spec in specs.values()} for kind, specs in FIELDS.items()
+}
 #: Per kind, managed field name -> Exchange parameter name.
 PARAMETERS: dict[Kind, dict[str, str]] = {
     kind: {name: spec.parameter for name, spec in specs.items()} for kind, specs in FIELDS.items()

@@ -19,7 +19,7 @@ _DOMAIN_RE = re.compile(rf"^{_LABEL}(\.{_LABEL})*$")
 _SENDER_DOMAIN_WIRE_RE = re.compile(r"^smtp:(?P<domain>[^;]*)(;\d+)?$", re.IGNORECASE)
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
 
-PRIVATE_NETWORKS = tuple(
+_PRIVATE_NETWORKS = tuple(
     ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8")
 )
 
@@ -46,11 +46,6 @@ def canon_sender_domain(value: str) -> str:
     """A SenderDomains entry as a plain domain; accepts the wire form ``smtp:<domain>;1``."""
     match = _SENDER_DOMAIN_WIRE_RE.match(value.strip())
     return canon_domain(match.group("domain") if match else value, allow_star=True)
-
-
-def sender_domain_wire(domain: str) -> str:
-    """The form Exchange Online reads SenderDomains back in: ``smtp:<domain>;1``."""
-    return f"smtp:{domain};1"
 
 
 def canon_ipv4_or_cidr(value: str, *, min_prefix: int = 0) -> str:
@@ -99,7 +94,7 @@ def ip_entry_networks(entry: str) -> list[ipaddress.IPv4Network]:
 
 def is_private(entry: str) -> bool:
     """True when a canonical IP entry overlaps an RFC 1918 or loopback network."""
-    return any(net.overlaps(private) for net in ip_entry_networks(entry) for private in PRIVATE_NETWORKS)
+    return any(net.overlaps(private) for net in ip_entry_networks(entry) for private in _PRIVATE_NETWORKS)
 
 
 def canon_smart_host(value: str) -> str:

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from reconciler.cli import cli
 from reconciler.connectors import load_connector_documents, load_tenant
 from reconciler.exporter import document_values, export_connectors, make_yaml, slugify
-from reconciler.live import from_live
 from reconciler.loader import load_config
+from reconciler.model import from_live
 from reconciler.providers.base import LiveConnector
 
 #: Get-*Connector objects as tenants hold them: admin-center connectors (ConnectorSource AdminUI), the

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from reconciler.live import from_live
 from reconciler.model import (
     FIELDS,
     MODELS,
@@ -16,6 +15,7 @@ from reconciler.model import (
     InboundConnector,
     Kind,
     OutboundConnector,
+    from_live,
     rule_violations,
 )
 
@@ -306,6 +306,101 @@ def test_live_state_breaking_rules_is_still_read() -> None:
         "use_mx_record",
         "use_mx_record false needs at least one entry in smart_hosts",
     ) in rule_violations(live)
+
+
+def test_live_property_names_are_read_in_any_case_and_unknown_ones_ignored() -> None:
+    live = from_live(
+        "OutboundConnector",
+        {
+            "name": "Out",
+            "CONNECTORTYPE": "Partner",
+            "recipientDomains": ["Fabrikam.com"],
+            "Guid": "0d5e6f7a-0000-0000-0000-000000000001",
+            "IsValidated": True,
+            "SomethingNew": {"added": "by the service"},
+        },
+    )
+    assert (live.name, live.connector_type, live.recipient_domains) == ("Out", "Partner", ["fabrikam.com"])
+    assert live.use_mx_record is True  # not returned: the default
+
+
+def test_live_empty_values_in_the_service_form_read_as_the_model_form() -> None:
+    live = from_live(
+        "InboundConnector",
+        {
+            "Name": "In",
+            "ConnectorType": "Partner",
+            "SenderDomains": "smtp:fabrikam.com;1",
+            "SenderIPAddresses": None,
+            "EFUsers": "Postmaster@Fabrikam.com",
+            "Comment": None,
+            "TlsSenderCertificateName": "",
+        },
+    )
+    assert live.sender_domains == ["fabrikam.com"]
+    assert live.sender_ip_addresses == []
+    assert live.ef_users == ["postmaster@fabrikam.com"]
+    assert live.comment == ""
+    assert live.tls_sender_certificate_name is None
+
+
+@pytest.mark.parametrize("domains", [["smtp:;1", " smtp:;1 "], None, "absent"])
+def test_live_connector_without_sender_domains_is_read_and_breaks_the_rule(domains: Any) -> None:
+    obj: dict[str, Any] = {"Name": "In", "ConnectorType": "Partner"}
+    if domains != "absent":
+        obj["SenderDomains"] = domains
+    live = from_live("InboundConnector", obj)
+    assert live.sender_domains == []
+    assert [field for field, _ in rule_violations(live)] == ["sender_domains"]
+
+
+def test_live_values_exoform_would_refuse_are_kept_as_the_service_holds_them() -> None:
+    obj = {
+        "Name": "In",
+        "ConnectorType": "Partner",
+        "SenderDomains": ["smtp:a.com;1"],
+        "EFSkipIPs": ["10.0.0.1 "],
+    }
+    assert from_live("InboundConnector", obj).ef_skip_ips == ["10.0.0.1"]
+    with pytest.raises(ValidationError, match="private"):
+        InboundConnector.model_validate({**INBOUND, "ef_skip_ips": ["10.0.0.1"]})
+
+
+@pytest.mark.parametrize(
+    ("kind", "obj", "where"),
+    [
+        ("InboundConnector", {"ConnectorType": "Partner", "SenderDomains": []}, ("name",)),
+        (
+            "InboundConnector",
+            {"Name": "In", "ConnectorType": "Partner", "SenderDomains": 5},
+            ("sender_domains",),
+        ),
+        (
+            "InboundConnector",
+            {"Name": "In", "ConnectorType": "Partner", "SenderDomains": [7]},
+            ("sender_domains", 0),
+        ),
+        (
+            "OutboundConnector",
+            {"Name": "Out", "ConnectorType": "Partner", "UseMXRecord": "yes"},
+            ("use_mx_record",),
+        ),
+        ("OutboundConnector", {"Name": "Out", "ConnectorType": "Internal"}, ("connector_type",)),
+    ],
+)
+def test_live_value_that_cannot_be_read_is_a_validation_error_at_its_field(
+    kind: Kind, obj: dict[str, Any], where: tuple[Any, ...]
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        from_live(kind, obj)
+    assert caught.value.errors()[0]["loc"] == where
+
+
+def test_live_reading_applies_only_under_the_live_context() -> None:
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+        InboundConnector.model_validate(
+            {"Name": "In", "ConnectorType": "Partner", "SenderDomains": ["a.com"]}
+        )
 
 
 @pytest.mark.parametrize(

@@ -146,7 +146,7 @@ def test_same_name_in_both_kinds_are_different_connectors() -> None:
 
 
 def test_live_values_exoform_would_refuse_are_still_read_and_planned() -> None:
-    from reconciler.live import from_live
+    from reconciler.model import from_live
 
     odd = from_live(
         "InboundConnector",

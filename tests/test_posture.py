@@ -15,8 +15,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from reconciler import posture
-from reconciler.live import from_live
-from reconciler.model import Connector, InboundConnector, OutboundConnector, SkipCheck
+from reconciler.model import Connector, InboundConnector, OutboundConnector, SkipCheck, from_live
 from reconciler.posture import RULES, RULES_BY_ID, Finding, check, fails
 
 ROOT = Path(__file__).resolve().parent.parent

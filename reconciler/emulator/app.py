@@ -29,7 +29,7 @@ import json
 import threading
 import time
 import uuid
-from collections import Counter, OrderedDict
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
@@ -91,7 +91,6 @@ class Emulator:
         self.identity = Identity(self.config)
         self._in_flight: Counter[str] = Counter()
         self._lock = threading.Lock()
-        self._pages = _PageCache()
 
     # -- tenants -----------------------------------------------------------------------------------
 
@@ -299,7 +298,7 @@ class Emulator:
             if drop is not None:
                 self.stats.count_fault(drop.label)
                 raise ConnectionFault("close")
-        return self._result_response(request, tenant_name, canonical, result, offset, page, parameters)
+        return self._result_response(request, tenant_name, canonical, result, offset, page)
 
     def _result_response(
         self,
@@ -309,87 +308,30 @@ class Emulator:
         result: Result,
         offset: int,
         page: int,
-        parameters: Any = None,
     ) -> httpx.Response:
         values = result.values
+        metadata = f"{_base(request)}/adminapi/beta/{tenant}/$metadata"
+        payload: dict[str, Any] = {"@odata.context": f"{metadata}#Collection(Exchange.GenericHashTable)"}
         headers = {"request-id": str(uuid.uuid4())}
-        context = f"{_base(request)}/adminapi/beta/{tenant}/$metadata#Collection(Exchange.GenericHashTable)"
-        next_link: str | None = None
-        size = 0
         if cmdlet.startswith("Get-"):
             asked = _page_size(request, self.config.page_size)
             if asked is not None:
                 headers["preference-applied"] = f"odata.maxpagesize={asked}"
             size = asked or self.config.page_size
             if offset + size < len(values):
-                next_link = _next_link(request, offset + size, page + 1)
+                payload["@odata.nextLink"] = _next_link(request, offset + size, page + 1)
+            values = values[offset : offset + size]
         select = request.url.params.get("$select")
-        key: tuple[Any, ...] | None = None
-        if result.version is not None:
-            key = (result.version, cmdlet, _canonical(parameters), offset, size, select)
-        encoded = self._pages.get(key) if key is not None else None
-        if encoded is None:
-            if cmdlet.startswith("Get-"):
-                values = values[offset : offset + size]
-            if select:
-                wanted = {s.strip().casefold() for s in select.split(",") if s.strip()}
-                values = [{k: v for k, v in obj.items() if k.casefold() in wanted} for obj in values]
-            encoded = json.dumps(values, separators=_COMPACT).encode()
-            if key is not None:
-                self._pages.put(key, encoded)
-        # Compact JSON, as the service's OData serializer writes it: the bytes json.dumps gives for the whole
-        # payload, with the (cached) value list spliced in.
-        parts = [b'{"@odata.context":', json.dumps(context).encode()]
-        if next_link is not None:
-            parts += [b',"@odata.nextLink":', json.dumps(next_link).encode()]
-        parts += [b',"value":', encoded]
+        if select:
+            wanted = {s.strip().casefold() for s in select.split(",") if s.strip()}
+            values = [{k: v for k, v in obj.items() if k.casefold() in wanted} for obj in values]
+        payload["value"] = values
         if result.warnings and page == 1:
-            parts += [b',"@adminapi.warnings":', json.dumps(result.warnings, separators=_COMPACT).encode()]
-        parts.append(b"}")
-        return httpx.Response(200, content=b"".join(parts), headers={"content-type": JSON_TYPE, **headers})
+            payload["@adminapi.warnings"] = result.warnings
+        return _json(200, payload, headers=headers)
 
 
 # -- helpers ----------------------------------------------------------------------------------------------
-
-
-class _PageCache:
-    """Encoded ``value`` lists of recent reads, keyed by the state version they were made from (so a write,
-    which makes a new version, is never answered from the cache).  Bounded in entries and bytes (the least
-    recently used go first); thread-safe."""
-
-    MAX_ENTRIES = 32
-    MAX_BYTES = 64_000_000
-
-    def __init__(self) -> None:
-        self._entries: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[Any, ...]) -> bytes | None:
-        with self._lock:
-            encoded = self._entries.get(key)
-            if encoded is not None:
-                self._entries.move_to_end(key)
-            return encoded
-
-    def put(self, key: tuple[Any, ...], encoded: bytes) -> None:
-        if len(encoded) > self.MAX_BYTES // 4:
-            return
-        with self._lock:
-            previous = self._entries.pop(key, None)
-            if previous is not None:
-                self._bytes -= len(previous)
-            self._entries[key] = encoded
-            self._bytes += len(encoded)
-            while len(self._entries) > self.MAX_ENTRIES or self._bytes > self.MAX_BYTES:
-                _, evicted = self._entries.popitem(last=False)
-                self._bytes -= len(evicted)
-
-
-def _canonical(parameters: Any) -> str:
-    """The request's parameters as one comparable text (key order and spelling of names kept: a cache
-    key may only be too specific, never too broad)."""
-    return json.dumps(parameters, sort_keys=True, default=str)
 
 
 def _base(request: httpx.Request) -> str:

@@ -1,10 +1,11 @@
 """The emulator's own catalogue of cmdlets, parameters, properties and defaults.
 
-This is written from the reference (``exchange-online-connectors.md`` sections 1-3b), independently of
-``reconciler.model``: the emulator plays the service, so a mistake in the client's catalogue shows up
-as a disagreement instead of being mirrored.
+It follows the service's documented behaviour (docs/emulator.md, "Cmdlets and their rules"),
+independently of ``reconciler.model``: the emulator plays the service, so a mistake in the client's
+catalogue shows up as a disagreement instead of being mirrored.
 
-Defaults the reference marks UNCONFIRMED, and the choice made here:
+Defaults the service's documentation leaves UNCONFIRMED, and the choice made here (docs/emulator.md,
+"Defaults the emulator assumes"):
 
 - ``ConnectorType`` on New (both kinds): ``Partner``.
 - ``RequireTls`` on New-InboundConnector: ``true`` (what the cmdlet documentation says).

@@ -8,11 +8,10 @@
 - ``/_github/oidc/token``: a GitHub Actions OIDC stand-in whose issuer is trusted for federation.
 
 Issued access tokens are JWTs with ``aud`` (the resource), ``tid``, ``appid``, ``roles`` and ``exp``,
-signed with HS256 and a random per-process secret; :meth:`Identity.verify` checks them for the API.  (A
-client never checks an access token's signature -- it is opaque to it -- and an HMAC costs a hundredth of
-an RSA signature, which was a tenth of the emulator's work per tenant in a many-tenant plan.  Client
-assertions are still verified with the client's RSA/EC keys, as Entra ID does.)  :meth:`expire_tokens`
-invalidates every token issued so far (the "token expiry mid-run" fault).
+signed with HS256 and a random secret of the emulator; :meth:`Identity.verify` checks them for the API (a
+client never checks an access token's signature: it is opaque to it).  Client assertions are verified
+with the client's RSA/EC keys, as Entra ID does.  :meth:`expire_tokens` invalidates every token issued so
+far (the "token expiry mid-run" fault).
 
 Error bodies follow Entra ID's shape (``error``, ``error_description`` with an ``AADSTS`` code).  They never
 echo a secret or an assertion.
@@ -21,14 +20,11 @@ echo a secret or an assertion.
 from __future__ import annotations
 
 import base64
-import hashlib
 import secrets
 import threading
 import time
 import uuid
-from collections import OrderedDict
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import jwt
@@ -60,19 +56,6 @@ API_AUDIENCES = frozenset(
         "00000002-0000-0ff1-ce00-000000000000",
     }
 )
-
-
-@lru_cache(maxsize=4)
-def _process_key(purpose: str) -> rsa.RSAPrivateKey:
-    """One RSA key per purpose per process (key generation is slow; tests start many emulators)."""
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-def _kid(key: rsa.RSAPrivateKey) -> str:
-    der = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return hashlib.sha256(der).hexdigest()[:16]
 
 
 def _b64(data: bytes) -> str:
@@ -134,17 +117,23 @@ class Identity:
 
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
-        self._key = _process_key("tokens")
-        self._kid = _kid(self._key)
         #: The access-token signing secret (HS256): fresh for each emulator, known to no client.
         self._token_secret = secrets.token_bytes(32)
-        self._github_key = _process_key("github")
+        #: The key id in issued tokens' headers and in the published key set.
+        self._kid = secrets.token_hex(8)
         self._lock = threading.Lock()
+        #: RSA keys by purpose ("published", "github"), made on first use: generating one takes a tenth of
+        #: a second, and most emulators never need one.
+        self._rsa_keys: dict[str, rsa.RSAPrivateKey] = {}
         self._generation = 0
         self.issued = 0
-        #: Claims of tokens whose signature was verified (decoding a JWT on every request costs more than
-        #: the rest of a small read); only tokens this emulator signed get here.
-        self._verified: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+    def _rsa_key(self, purpose: str) -> rsa.RSAPrivateKey:
+        with self._lock:
+            key = self._rsa_keys.get(purpose)
+            if key is None:
+                key = self._rsa_keys[purpose] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            return key
 
     # -- discovery ---------------------------------------------------------------------------------
 
@@ -176,7 +165,7 @@ class Identity:
         }
 
     def jwks(self) -> dict[str, Any]:
-        numbers = self._key.public_key().public_numbers()
+        numbers = self._rsa_key("published").public_key().public_numbers()
         return {
             "keys": [
                 {
@@ -340,7 +329,7 @@ class Identity:
 
     def _federated_key(self, issuer: str) -> PublicKeyTypes | None:
         if issuer == GITHUB_ISSUER:
-            return self._github_key.public_key()
+            return self._rsa_key("github").public_key()
         pem = self.config.federated_issuers.get(issuer)
         if pem is None:
             return None
@@ -440,26 +429,17 @@ class Identity:
         if not authorization or not authorization.lower().startswith("bearer "):
             raise AuthFailure(401, "no bearer token")
         token = authorization[len("bearer ") :].strip()
-        with self._lock:
-            known = self._verified.get(token)
-        if known is not None and float(known.get("nbf", 0)) <= time.time() < float(known["exp"]):
-            claims = known  # signature checked before; the times are checked again, as jwt.decode does
-        else:
-            try:
-                claims = jwt.decode(
-                    token,
-                    key=self._token_secret,
-                    algorithms=["HS256"],
-                    options={"require": ["exp", "aud", "tid"], "verify_aud": False},
-                )
-            except jwt.ExpiredSignatureError:
-                raise AuthFailure(401, "the access token has expired") from None
-            except jwt.PyJWTError:
-                raise AuthFailure(401, "the access token is invalid") from None
-            with self._lock:
-                self._verified[token] = claims
-                while len(self._verified) > 1024:
-                    self._verified.popitem(last=False)
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key=self._token_secret,
+                algorithms=["HS256"],
+                options={"require": ["exp", "aud", "tid"], "verify_aud": False},
+            )
+        except jwt.ExpiredSignatureError:
+            raise AuthFailure(401, "the access token has expired") from None
+        except jwt.PyJWTError:
+            raise AuthFailure(401, "the access token is invalid") from None
         if str(claims["aud"]).rstrip("/") not in API_AUDIENCES:
             raise AuthFailure(401, "the access token's audience is not Exchange Online")
         with self._lock:
@@ -497,7 +477,9 @@ class Identity:
         }
         return {
             "count": 1,
-            "value": jwt.encode(claims, self._github_key, algorithm="RS256", headers={"kid": "github"}),
+            "value": jwt.encode(
+                claims, self._rsa_key("github"), algorithm="RS256", headers={"kid": "github"}
+            ),
         }
 
 

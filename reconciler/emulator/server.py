@@ -11,7 +11,6 @@ abrupt close closes the socket without a response.
 from __future__ import annotations
 
 import contextlib
-import functools
 import ipaddress
 import logging
 import shutil
@@ -77,12 +76,6 @@ class _Server(ThreadingHTTPServer):
         log.debug("emulator connection from %s failed", client_address, exc_info=True)
 
 
-@functools.lru_cache(maxsize=1024)
-def _url(text: str) -> httpx.URL:
-    """A request target parsed once (a tenant's few paths repeat; httpx checks URLs char by char)."""
-    return httpx.URL(text)
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 60  # idle keep-alive connections are closed after a minute
@@ -139,7 +132,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             request = httpx.Request(
                 self.command,
-                _url(f"https://{host}{self.path}"),
+                f"https://{host}{self.path}",
                 headers=list(self.headers.items()),
                 content=body,
             )
@@ -281,9 +274,6 @@ class EmulatorServer:
     def authority(self, tenant: str) -> str:
         """The msal authority URL of ``tenant`` on this server."""
         return f"{self.base_url}/{tenant}"
-
-    def invoke_url(self, tenant: str) -> str:
-        return f"{self.base_url}/adminapi/beta/{tenant}/InvokeCommand"
 
     def ssl_context(self) -> ssl.SSLContext:
         """A client context that trusts this server's CA (and verifies the certificate)."""

@@ -62,6 +62,10 @@ class Snapshot:
 class Store(ABC):
     """One tenant's objects."""
 
+    #: The snapshot version the tenant layer last found complete (every object with all its properties,
+    #: see :mod:`reconciler.emulator.tenant`): it lives and dies with the state it describes.
+    complete_version: Hashable | None = None
+
     @abstractmethod
     def transaction(self) -> contextlib.AbstractContextManager[State]:
         """Exclusive access to the state; changes are saved when the block exits without an exception."""
@@ -152,7 +156,7 @@ class JsonFileStore(Store):
                         before, str(self.path)
                     )  # parsing twice is cheaper than a deep copy
                 elif self.seed is not None:
-                    state = _seed_copy(self.seed)
+                    state = load_seed(self.seed)
                 else:
                     state = empty_state()
                 yield state
@@ -255,31 +259,6 @@ def load_seed(path: str | os.PathLike[str]) -> State:
     if document is None:
         return empty_state()
     return _check_shape(document, str(path), locate)
-
-
-_SEEDS: dict[tuple[str, int, int], str] = {}
-_SEEDS_LOCK = threading.Lock()
-
-
-def _seed_copy(path: Path) -> State:
-    """:func:`load_seed` of ``path``, parsed once per file version (a directory of tenant files all start
-    from one seed, and parsing YAML costs milliseconds); a fresh copy for each caller (decoded from the
-    parsed seed's JSON, cheaper than a deep copy)."""
-    try:
-        info = path.stat()
-    except OSError:
-        return load_seed(path)  # reports the problem with the file's name
-    key = (str(path), info.st_size, info.st_mtime_ns)
-    with _SEEDS_LOCK:
-        text = _SEEDS.get(key)
-    if text is None:
-        text = json.dumps(load_seed(path))
-        with _SEEDS_LOCK:
-            if len(_SEEDS) >= 16:
-                _SEEDS.clear()
-            _SEEDS[key] = text
-    state: State = json.loads(text)
-    return state
 
 
 # -- stores per tenant ----------------------------------------------------------------------------------

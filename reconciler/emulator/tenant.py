@@ -2,17 +2,14 @@
 
 :func:`invoke` runs a cmdlet against a tenant's store and returns the output objects (and warnings), or
 raises :class:`~reconciler.emulator.errors.CmdletError` exactly where the service refuses the call.
-Every write re-checks the whole object against the service's rules (reference sections 3 and 3b), so a
-Set that breaks an invariant together with the existing values is refused too.
+Every write re-checks the whole object against the service's rules (docs/emulator.md, "Cmdlets and their
+rules"), so a Set that breaks an invariant together with the existing values is refused too.
 """
 
 from __future__ import annotations
 
-import threading
 import uuid
-import weakref
-from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -68,16 +65,11 @@ class TenantInfo:
 
 @dataclass
 class Result:
-    """A cmdlet's output: objects for ``value`` and texts for ``@adminapi.warnings``.
-
-    ``version`` is set on a read answered from a store snapshot: equal versions (with the same cmdlet
-    and parameters) give equal output, so the caller may reuse what it made of an earlier one (the
-    encoded page).  None means "do not reuse".
-    """
+    """A cmdlet's output: objects for ``value`` and texts for ``@adminapi.warnings`` (the caller must not
+    change the objects: a read may hand out the store's own)."""
 
     values: list[dict[str, Any]]
     warnings: list[str] = field(default_factory=list)
-    version: Hashable | None = None
 
 
 Clock = Callable[[], datetime]
@@ -112,23 +104,12 @@ def invoke(
     verb, _, noun = cmdlet.partition("-")
     if verb == "Get":
         snapshot = store.snapshot()
-        if snapshot is None or not _is_complete(snapshot, tenant):
-            # First touch of a seed (or objects written behind the emulator's back): complete and save once,
-            # while concurrent readers of the same store wait for that instead of each completing again.
-            with _completing(store):
-                snapshot = store.snapshot()
-                if snapshot is None or not _is_complete(snapshot, tenant):
-                    with store.transaction() as state:
-                        _complete_all(state, tenant, clock)
-                    snapshot = store.snapshot()
-        if snapshot is not None and _is_complete(snapshot, tenant):
+        if snapshot is not None and _is_complete(store, snapshot, tenant):
             # A read of a complete state needs no transaction: no copy, no lock held, nothing to save.
             if noun == cat.ACCEPTED_DOMAIN:
-                result = _get_accepted_domains(snapshot.state, tenant, bound)
-            else:
-                result = _get(snapshot.state, tenant, noun, bound, test_mode_flag, copy=False)
-            result.version = (snapshot.version, tenant)
-            return result
+                return _get_accepted_domains(snapshot.state, tenant, bound)
+            return _get(snapshot.state, tenant, noun, bound, test_mode_flag, copy=False)
+        # First touch of a seed (or objects written behind the emulator's back): complete and save.
     with store.transaction() as state:
         _complete_all(state, tenant, clock)
         if noun == cat.ACCEPTED_DOMAIN:
@@ -234,48 +215,21 @@ def _stored_sender_domain(value: Any) -> str:
         return str(value)
 
 
-_COMPLETE: OrderedDict[tuple[Hashable, TenantInfo], bool] = OrderedDict()
-_COMPLETE_LOCK = threading.Lock()
+def _is_complete(store: Store, snapshot: Snapshot, tenant: TenantInfo) -> bool:
+    """True when every object of ``snapshot`` is already complete (so completing it changes nothing).
 
-
-_COMPLETING: weakref.WeakKeyDictionary[Store, threading.Lock] = weakref.WeakKeyDictionary()
-
-
-def _completing(store: Store) -> threading.Lock:
-    """The lock that lets one reader of ``store`` complete it while the others wait (one lock for all
-    stores that cannot be weakly referenced or hashed: correct, only less concurrent)."""
-    with _COMPLETE_LOCK:
-        try:
-            lock = _COMPLETING.get(store)
-            if lock is None:
-                lock = _COMPLETING[store] = threading.Lock()
-        except TypeError:
-            lock = _ANY_STORE
-        return lock
-
-
-_ANY_STORE = threading.Lock()
-
-
-def _is_complete(snapshot: Snapshot, tenant: TenantInfo) -> bool:
-    """True when every object of the snapshot is already complete (so completing it changes nothing).
-
-    Checked once per snapshot version and tenant (seeds are completed by the first transaction, which
-    saves them; from then on reads skip the work).
+    Checked once per snapshot version: ``store.complete_version`` remembers the last version found
+    complete.  That holds for every tenant sharing the store: completing keeps every present value, so
+    an object complete for one tenant is complete for all.
     """
-    key = (snapshot.version, tenant)
-    with _COMPLETE_LOCK:
-        known = _COMPLETE.get(key)
-    if known is not None:
-        return known
+    if store.complete_version is not None and store.complete_version == snapshot.version:
+        return True
     now = format_time(_utcnow())
     complete = all(
         _complete(obj, kind, tenant, now) == obj for kind in cat.KINDS for obj in snapshot.state.get(kind, [])
     )
-    with _COMPLETE_LOCK:
-        _COMPLETE[key] = complete
-        while len(_COMPLETE) > 1024:
-            _COMPLETE.popitem(last=False)
+    if complete:
+        store.complete_version = snapshot.version
     return complete
 
 
@@ -454,7 +408,7 @@ def _parse_value(name: str, value: Any, kind: str, tenant: TenantInfo, state: St
 
 
 def _check_rules(obj: dict[str, Any], kind: str) -> None:
-    """The service's invariants on a whole connector (reference sections 3 and 3b)."""
+    """The service's invariants on a whole connector (docs/emulator.md, "Cmdlets and their rules")."""
     on_premises = obj.get("ConnectorType") == "OnPremises"
     if kind == cat.INBOUND:
         if not obj.get("SenderDomains"):

@@ -37,8 +37,7 @@ from tenacity import RetryCallState, Retrying
 
 from reconciler.config import ExoformConfig, TenantConfig
 from reconciler.errors import AuthError, ExoformError, ReadError, WriteError
-from reconciler.live import from_live
-from reconciler.model import FIELDS, Connector, Kind
+from reconciler.model import FIELDS, Connector, Kind, from_live
 from reconciler.providers import pool
 from reconciler.providers.auth import ROLE_HINT, TokenSource, msal_credential, resolve_endpoints, tls_context
 from reconciler.providers.auth import tls_failure as _tls_failure

@@ -1,6 +1,7 @@
 """Conformance of the connector cmdlets, through the InvokeCommand protocol (in-process transport).
 
-Every parameter and rule of the reference (sections 1-3b) has a case the emulator accepts or rejects.
+Every parameter and rule of docs/emulator.md ("Cmdlets and their rules") has a case the emulator accepts
+or rejects.
 """
 
 from __future__ import annotations
@@ -374,7 +375,7 @@ def test_outbound_values_rejected(exo: Any, extra: dict[str, Any], why: str) -> 
     assert exo.get("OutboundConnector", IncludeTestModeConnectors=True) == []
 
 
-# -- inbound cross-field rules (section 3 rule 4, section 3b) --------------------------------------------
+# -- inbound cross-field rules (docs/emulator.md, "Cmdlets and their rules") ---------------------------
 
 ONPREM = {"ConnectorType": "OnPremises", "SenderIPAddresses": ["203.0.113.5"]}
 

@@ -200,7 +200,12 @@ def test_certificate_assertion_checks_audience_and_expiry(http: Any) -> None:
 def test_github_oidc_federation_end_to_end(http: Any) -> None:
     subject = "repo:acme/mail:ref:refs/heads/main"
     config = EmulatorConfig(
-        apps=(AppConfig(client_id="fed-app", federated=(FederatedCredential(subject=subject),)),),
+        apps=(
+            AppConfig(client_id="fed-app", federated=(FederatedCredential(subject=subject),)),
+            AppConfig(
+                client_id="other-app", federated=(FederatedCredential(subject="repo:acme/other:ref:x"),)
+            ),
+        ),
         github={"request_token": "gh-request-token", "subject": subject},  # type: ignore[arg-type]
     )
     client = http(Emulator(config=config))
@@ -228,14 +233,7 @@ def test_github_oidc_federation_end_to_end(http: Any) -> None:
     ).json()["value"]
     assert _token(client, **form, client_assertion=wrong_audience).status_code == 400
 
-    other = EmulatorConfig(
-        apps=(
-            AppConfig(client_id="fed-app", federated=(FederatedCredential(subject="repo:acme/other:ref:x"),)),
-        ),
-        github={"request_token": "gh-request-token", "subject": subject},  # type: ignore[arg-type]
-    )
-    other_client = http(Emulator(config=other))
-    mismatch = _token(other_client, **form, client_assertion=assertion)
+    mismatch = _token(client, **{**form, "client_id": "other-app"}, client_assertion=assertion)
     assert mismatch.status_code == 400 and "AADSTS700213" in mismatch.json()["error_description"]
 
 

@@ -1,4 +1,4 @@
-"""Cheap reads: store snapshots, completion saved once, encoded listings reused until the next write.
+"""Reads: store snapshots without copies, seeds completed once and saved.
 
 A read must never be answered from a state older than the last write, by this process or another one.
 """
@@ -62,7 +62,7 @@ def test_reads_after_a_write_never_see_the_old_listing(exo_for: Any) -> None:
     exo = exo_for(Emulator(stores=SharedStore(MemoryStore({"InboundConnector": [dict(IN)]}))))
     first = exo.post("Get-InboundConnector", {"ResultSize": "Unlimited"})
     again = exo.post("Get-InboundConnector", {"ResultSize": "Unlimited"})
-    assert first.content == again.content  # same state: same bytes (the encoded listing is reused)
+    assert first.content == again.content  # same state: same bytes
     exo.ok("Set-InboundConnector", Identity="c", Comment="after")
     (obj,) = exo.get("InboundConnector", ResultSize="Unlimited")
     assert obj["Comment"] == "after"
@@ -72,13 +72,13 @@ def test_reads_after_a_write_never_see_the_old_listing(exo_for: Any) -> None:
     assert [o["Name"] for o in exo.get("InboundConnector", ResultSize="Unlimited")] == ["c"]
 
 
-def test_reused_listing_is_exactly_the_json_of_the_payload(exo_for: Any) -> None:
+def test_listing_is_exactly_the_compact_json_of_the_payload(exo_for: Any) -> None:
     seed = {
         "InboundConnector": [{"Name": f"c{i}", "SenderDomains": ["a.com"]} for i in range(3)],
         "OutboundConnector": [{"Name": "t", "RecipientDomains": ["b.com"], "TestMode": True}],
     }
     exo = exo_for(Emulator(stores=SharedStore(MemoryStore(seed))))
-    for _ in range(2):  # built, then reused
+    for _ in range(2):  # the first read completes the seed, the second reads the snapshot
         paged = exo.post(
             "Get-InboundConnector", {"ResultSize": "Unlimited"}, headers={"Prefer": "odata.maxpagesize=2"}
         )
