@@ -73,6 +73,7 @@ def export(config_path: Path, tenant: str, out: Path | None) -> None:
     from reconciler.loader import display_path
     from reconciler.model import did_you_mean
     from reconciler.providers.registry import open_provider
+    from reconciler.providers.session import Session
 
     config = load_config_or_exit(config_path)
     settings = config.tenants.get(tenant)
@@ -80,11 +81,12 @@ def export(config_path: Path, tenant: str, out: Path | None) -> None:
         fail(f"unknown tenant '{tenant}'{did_you_mean(tenant, list(config.tenants))}")
     folder = out if out is not None else config.path(settings.connectors)
     try:
-        provider = open_provider(tenant, settings, config)
-        try:
-            live = provider.read()
-        finally:
-            provider.close()
+        with Session() as session:
+            provider = open_provider(tenant, settings, config, session=session)
+            try:
+                live = provider.read()
+            finally:
+                provider.close()
     except ExoformError as exc:
         fail(str(exc))
     schema = config.base_dir / "schemas" / "connector.schema.json"
@@ -499,6 +501,7 @@ def _validate(
     from reconciler.model import did_you_mean
     from reconciler.normalize import canon_email
     from reconciler.providers.registry import open_provider
+    from reconciler.providers.session import Session
 
     if not recipients:
         fail("--validate needs at least one --recipient ADDR (the test mail goes there)")
@@ -517,19 +520,19 @@ def _validate(
         )
     tenant = names[0]
     try:
-        provider = open_provider(tenant, config.tenants[tenant], config)
-        try:
-            state = provider.read()
-            live = state.find("OutboundConnector", name)
-            if live is None:
-                outbound = [c.name for c in state.connectors if c.kind == "OutboundConnector"]
-                fail(f"tenant {tenant} has no outbound connector '{name}'{did_you_mean(name, outbound)}")
-            run = getattr(provider, "validate_outbound", None)
-            if run is None:
-                fail(f"tenant {tenant}: its provider cannot run Validate-OutboundConnector")
-            results: list[dict[str, Any]] = run(live, addresses)
-        finally:
-            provider.close()
+        with Session() as session:
+            provider = open_provider(tenant, config.tenants[tenant], config, session=session)
+            try:
+                if "validate_outbound" not in provider.capabilities:
+                    fail(f"tenant {tenant}: its provider cannot run Validate-OutboundConnector")
+                state = provider.read()
+                live = state.find("OutboundConnector", name)
+                if live is None:
+                    outbound = [c.name for c in state.connectors if c.kind == "OutboundConnector"]
+                    fail(f"tenant {tenant} has no outbound connector '{name}'{did_you_mean(name, outbound)}")
+                results = provider.validate_outbound(live, addresses)
+            finally:
+                provider.close()
     except ExoformError as exc:
         fail(str(exc))
     ok = bool(results) and all(str(r.get("Status", "")).casefold() == "succeeded" for r in results)
