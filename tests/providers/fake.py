@@ -118,7 +118,10 @@ class FakeProvider(BaseProvider):
             current = self._store.get(live.guid)
         if current is None:
             raise AttemptFailure(f"'{live.name}' was not found", not_found=True)
-        self._put(current.connector.model_copy(update=changes), live.guid)
+        # model_construct, not model_copy: a copy would keep the original's managed_fields() cache
+        self._put(
+            type(current.connector).model_construct(**{**_fields(current.connector), **changes}), live.guid
+        )
         if fault is not None:
             raise fault.failure
 
@@ -144,3 +147,7 @@ class FakeProvider(BaseProvider):
         with self._lock:
             self._store[guid] = live
         return live
+
+
+def _fields(connector: Connector) -> dict[str, Any]:
+    return {name: getattr(connector, name) for name in type(connector).model_fields}
