@@ -45,7 +45,6 @@ def open_local(
 
     state = config.path(settings.state) if settings.state else config.path(f".exoform/{tenant}.json")
     seed = config.path(settings.seed) if settings.seed else None
-    segment = settings.tenant_id or settings.organization or tenant
     emulator = Emulator(stores=SharedStore(JsonFileStore(state, seed)))
     http = httpx.Client(
         transport=EmulatorTransport(emulator), base_url=LOCAL_BASE_URL, follow_redirects=False
@@ -58,7 +57,7 @@ def open_local(
         tenant,
         client_id=LOCAL_CLIENT_ID,
         credential=lambda: OPEN_SECRET,
-        authority=f"{LOCAL_BASE_URL}/{segment}",
+        authority=f"{LOCAL_BASE_URL}/{tenant}",
         scope=CLOUDS["commercial"].scope,
         http=http,
         clock=session.clock,
@@ -69,7 +68,7 @@ def open_local(
         http=http,
         tokens=tokens,
         api_base=LOCAL_BASE_URL,
-        tenant_segment=segment,
+        tenant_segment=tenant,
         policy=policy,
         read_concurrency=settings.read_concurrency,
         write_concurrency=settings.write_concurrency,

@@ -1,7 +1,7 @@
 """Which provider serves a tenant: the one table from ``provider:`` in exoform.yaml to the code that opens it.
 
 A new provider is a module under ``providers/`` subclassing :class:`~reconciler.providers.base.BaseProvider`,
-an opener here, and its settings model in :mod:`reconciler.config` (``TenantConfig``'s union).
+an opener here, and its own settings in :data:`reconciler.config.PROVIDER_SETTINGS`.
 Openers import their module when called, so a run that plans only real tenants never loads the emulator.
 """
 

@@ -31,7 +31,6 @@ def _config(tmp_path: Path, **tenant: object) -> ExoformConfig:
     values = {
         "connectors": "connectors",
         "provider": "local",
-        "organization": "demo.onmicrosoft.com",
         **tenant,
     }
     config = ExoformConfig.model_validate({"tenants": {"demo": values}})
