@@ -9,6 +9,7 @@ did not happen).
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import uuid
 from dataclasses import dataclass
@@ -38,6 +39,11 @@ class FakeClock:
         with self._lock:
             self.slept.append(seconds)
             self._now += max(0.0, seconds)
+
+
+def in_fake_time(policy: RetryPolicy, clock: FakeClock) -> RetryPolicy:
+    """``policy`` measured and waited with ``clock``."""
+    return dataclasses.replace(policy, clock=clock, sleep=clock.sleep)
 
 
 @dataclass
