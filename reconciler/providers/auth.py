@@ -366,7 +366,7 @@ class MsalHttp:
         return selected
 
     def close(self) -> None:
-        """msal may close its client; the client belongs to the provider, so this does nothing."""
+        """msal may close its client; the client belongs to the session, so this does nothing."""
 
 
 def _httpx_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
