@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from reconciler.errors import ExoformError
 from reconciler.model import MODELS, Connector
 from reconciler.plan import Change, TenantPlan, fingerprint
-from reconciler.providers.base import LiveConnector, LiveState, Provider
+from reconciler.providers.base import BaseProvider, LiveConnector, LiveState
 
 Status = Literal["applied", "failed", "not attempted"]
 
@@ -88,7 +88,7 @@ def stale_reasons(tplan: TenantPlan, live: LiveState) -> list[str]:
 
 def apply_tenant(
     tplan: TenantPlan,
-    provider: Provider,
+    provider: BaseProvider,
     *,
     force: bool = False,
     write_concurrency: int = 1,
@@ -148,7 +148,7 @@ def _planned(change: Change) -> Connector:
         raise ExoformError(f"the planned {change.kind} '{change.name}' is not valid: {exc}") from None
 
 
-def _write(change: Change, live: LiveState, provider: Provider) -> None:
+def _write(change: Change, live: LiveState, provider: BaseProvider) -> None:
     if change.action == "create":
         provider.create(_planned(change), skip_fields=frozenset(change.ignored))
         return

@@ -13,14 +13,33 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    model_validator,
+)
 from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from reconciler.errors import ConfigError
 from reconciler.model import FIELDS, SkipCheck, did_you_mean
 
 Cloud = Literal["commercial", "gcc", "gcc-high", "dod", "china"]
+ProviderName = Literal["local", "exchange"]
 ENV_PREFIX = "env:"
+
+#: The settings only one provider takes; every other setting of :class:`TenantConfig` applies to all.
+PROVIDER_SETTINGS: dict[ProviderName, frozenset[str]] = {
+    "local": frozenset({"state", "seed"}),
+    "exchange": frozenset(
+        {"organization", "tenant_id", "cloud", "auth", "endpoint", "authority", "ca_bundle"}
+    ),
+}
 
 
 def _env_reference(value: str) -> str:
@@ -101,7 +120,7 @@ class TenantConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     connectors: str = Field(description="Folder of this tenant's connector YAML files.")
-    provider: Literal["local", "exchange"] = Field(
+    provider: ProviderName = Field(
         default="local", description="local: the built-in emulator; exchange: a real Exchange Online tenant."
     )
     organization: str | None = Field(default=None, description="The tenant's *.onmicrosoft.com domain.")
@@ -144,6 +163,32 @@ class TenantConfig(BaseModel):
     retry_max_seconds: float = Field(
         default=180, gt=0, le=3600, description="Longest time one request may spend retrying, in seconds."
     )
+
+    # The settings of PROVIDER_SETTINGS are taken only by their provider: another provider's setting is
+    # refused at its key, once the tenant's other settings are valid (a local tenant given auth, say, has
+    # its auth errors reported first).
+    @model_validator(mode="wrap")
+    @classmethod
+    def _only_own_provider_settings(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> TenantConfig:
+        tenant = handler(data)
+        assert isinstance(tenant, TenantConfig)
+        foreign = [
+            InitErrorDetails(
+                type=PydanticCustomError(
+                    "provider_setting",
+                    "{name} is a setting of provider: {other}; this tenant's provider is {provider}",
+                    {"name": name, "other": other, "provider": tenant.provider},
+                ),
+                loc=(name,),
+                input=getattr(tenant, name),
+            )
+            for other, names in PROVIDER_SETTINGS.items()
+            if other != tenant.provider
+            for name in sorted(names & tenant.model_fields_set)
+        ]
+        if foreign:
+            raise ValidationError.from_exception_data(cls.__name__, foreign)
+        return tenant
 
     @model_validator(mode="after")
     def _provider_settings(self) -> TenantConfig:

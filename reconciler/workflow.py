@@ -1,6 +1,8 @@
 """Plan and apply across tenants: load, read, plan, check, apply -- one tenant's failure never stops another.
 
 Contracts:
+- A run's providers share one :class:`~reconciler.providers.session.Session` (HTTP clients, listing
+  threads, what was learned of each service): the caller's, or one opened and closed by the call.
 - Tenants are planned concurrently (``parallelism``); each outcome holds a plan or the error that
   stopped that tenant (a failed read is an error, never an empty tenant).
 - :func:`apply_plan` applies only tenants the plan names, refusing any whose target is no longer the one
@@ -10,8 +12,9 @@ Contracts:
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 from reconciler.applier import ApplyReport, ChangeResult, apply_tenant
@@ -21,9 +24,11 @@ from reconciler.errors import ExoformError
 from reconciler.findings import Finding
 from reconciler.plan import Plan, TenantPlan
 from reconciler.planner import plan_tenant, target_of
-from reconciler.providers.base import LiveState, Provider
+from reconciler.providers.base import BaseProvider, LiveState
+from reconciler.providers.session import Session
 
-Opener = Callable[[str, TenantConfig, ExoformConfig], Provider]
+#: ``opener(tenant, settings, config)``: a tenant's provider (tests pass their own).
+Opener = Callable[[str, TenantConfig, ExoformConfig], BaseProvider]
 
 
 @dataclass
@@ -36,10 +41,20 @@ class TenantOutcome:
     error: str | None = None
 
 
-def _opener() -> Opener:
+@contextmanager
+def _opening(opener: Opener | None, session: Session | None) -> Iterator[Opener]:
+    """``opener``, else the registry's on ``session`` (or on a session open for the ``with`` block)."""
+    if opener is not None:
+        yield opener
+        return
     from reconciler.providers.registry import open_provider
 
-    return open_provider
+    with Session() if session is None else nullcontext(session) as run:  # the caller's stays open
+
+        def open_(tenant: str, settings: TenantConfig, config: ExoformConfig) -> BaseProvider:
+            return open_provider(tenant, settings, config, session=run)
+
+        yield open_
 
 
 def posture_findings(desired: TenantDesired) -> list[Finding]:
@@ -51,7 +66,7 @@ def posture_findings(desired: TenantDesired) -> list[Finding]:
 
 def _signed_in(
     config: ExoformConfig, desired: TenantDesired, opener: Opener
-) -> tuple[Provider | None, str | None]:
+) -> tuple[BaseProvider | None, str | None]:
     """(the tenant's open, signed-in provider, None), or (None, the error that stopped it)."""
     try:
         provider = opener(desired.tenant, desired.settings, config)
@@ -68,7 +83,7 @@ def _signed_in(
     return provider, None
 
 
-def _read_and_plan(desired: TenantDesired, provider: Provider) -> TenantOutcome:
+def _read_and_plan(desired: TenantDesired, provider: BaseProvider) -> TenantOutcome:
     """Read the tenant through ``provider`` (closed afterwards) and plan it; errors go into the outcome."""
     outcome = TenantOutcome(desired.tenant)
     try:
@@ -91,6 +106,7 @@ def plan_tenants(
     *,
     parallelism: int = 8,
     opener: Opener | None = None,
+    session: Session | None = None,
     on_done: Callable[[TenantOutcome], None] | None = None,
 ) -> list[TenantOutcome]:
     """Plan every tenant of ``desired`` concurrently; outcomes in ``desired``'s order.
@@ -100,11 +116,20 @@ def plan_tenants(
     ahead of the reads, so a tenant's sign-in overlaps other tenants' reads instead of delaying its own;
     at most ``2 * parallelism`` providers are open at any time.
     """
-    open_ = opener or _opener()
-    width = max(1, parallelism)
+    with _opening(opener, session) as open_:
+        return _plan_all(config, desired, max(1, parallelism), open_, on_done)
+
+
+def _plan_all(
+    config: ExoformConfig,
+    desired: Sequence[TenantDesired],
+    width: int,
+    open_: Opener,
+    on_done: Callable[[TenantOutcome], None] | None,
+) -> list[TenantOutcome]:
     open_slots = threading.BoundedSemaphore(2 * width)
 
-    def sign_in(d: TenantDesired) -> tuple[Provider | None, str | None]:
+    def sign_in(d: TenantDesired) -> tuple[BaseProvider | None, str | None]:
         open_slots.acquire()
         try:
             provider, error = _signed_in(config, d, open_)
@@ -115,7 +140,7 @@ def plan_tenants(
             open_slots.release()
         return provider, error
 
-    def run(d: TenantDesired, signed: Future[tuple[Provider | None, str | None]]) -> TenantOutcome:
+    def run(d: TenantDesired, signed: Future[tuple[BaseProvider | None, str | None]]) -> TenantOutcome:
         provider, error = signed.result()
         if provider is None:
             outcome = TenantOutcome(d.tenant, error=error)
@@ -155,10 +180,22 @@ def apply_plan(
     force: bool = False,
     parallelism: int = 8,
     opener: Opener | None = None,
+    session: Session | None = None,
     on_result: Callable[[str, ChangeResult], None] | None = None,
 ) -> list[TenantApply]:
     """Apply each tenant of ``plan`` (see :mod:`reconciler.applier`)."""
+    with _opening(opener, session) as open_:
+        return _apply_all(config, plan, force, max(1, parallelism), open_, on_result)
 
+
+def _apply_all(
+    config: ExoformConfig,
+    plan: Plan,
+    force: bool,
+    width: int,
+    open_: Opener,
+    on_result: Callable[[str, ChangeResult], None] | None,
+) -> list[TenantApply]:
     def run(tplan: TenantPlan) -> TenantApply:
         result = TenantApply(tplan.tenant)
         settings = config.tenants.get(tplan.tenant)
@@ -177,7 +214,7 @@ def apply_plan(
             result.report = ApplyReport(tplan.tenant)
             return result
         try:
-            provider = (opener or _opener())(tplan.tenant, settings, config)
+            provider = open_(tplan.tenant, settings, config)
             try:
                 result.report = apply_tenant(
                     tplan,
@@ -192,5 +229,5 @@ def apply_plan(
             result.error = str(exc)
         return result
 
-    with ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
+    with ThreadPoolExecutor(max_workers=width) as pool:
         return list(pool.map(run, plan.tenants))

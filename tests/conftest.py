@@ -19,15 +19,6 @@ from reconciler.emulator.server import EmulatorServer
 from reconciler.emulator.store import MemoryStores
 
 
-@pytest.fixture(autouse=True)
-def _fresh_service_knowledge(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test starts knowing nothing about the services it talks to: what a read learns is kept per
-    service URL for the process, and a later test's emulator may get an earlier one's port."""
-    from reconciler.providers import exchange
-
-    monkeypatch.setattr(exchange, "_FLAG_LISTS_ALL", set())
-
-
 @pytest.fixture
 def make_emulator_server() -> Iterator[Callable[..., EmulatorServer]]:
     servers: list[EmulatorServer] = []

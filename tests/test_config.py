@@ -80,6 +80,20 @@ def test_defaults() -> None:
         ({"connectors": "c", "skip_checks": [{"rule": "EXO-IN-001", "reason": ""}]}, "at least 1 character"),
         ({"connectors": "c", "read_concurrency": 17}, "less than or equal to 16"),
         ({"connectors": "c", "sedd": "x"}, "Extra inputs are not permitted"),
+        ({"connectors": "c", "seed": "s.json"}, None),
+        ({**EXCHANGE, "cloud": "dod", "endpoint": "https://x.example", "ca_bundle": "ca.pem"}, None),
+        (
+            {"connectors": "c", "cloud": "gcc"},
+            "cloud is a setting of provider: exchange; this tenant's provider is local",
+        ),
+        (
+            {"connectors": "c", "provider": "local", "auth": {"client_id": "a", "federated": "github"}},
+            "auth is a setting of provider: exchange; this tenant's provider is local",
+        ),
+        (
+            {**EXCHANGE, "state": "s.json"},
+            "state is a setting of provider: local; this tenant's provider is exchange",
+        ),
     ],
 )
 def test_tenant_settings(settings: dict[str, Any], message: str | None) -> None:
@@ -113,3 +127,34 @@ def test_resolve_secret_names_the_variable_never_a_value(monkeypatch: pytest.Mon
 def test_models_are_importable_by_name() -> None:
     assert AuthSettings.model_fields["client_id"].is_required()
     assert CertificateAuth.model_fields["pem"].default is None
+
+
+def test_another_providers_setting_is_refused_at_its_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from reconciler.cli import cli
+
+    (tmp_path / "conn").mkdir()
+    monkeypatch.chdir(tmp_path)
+    config = "tenants:\n  lab:\n    connectors: conn\n    unmanaged: {}\n    cloud: gcc\n    tenant_id: t\n"
+
+    def errors(unmanaged: str) -> list[str]:
+        (tmp_path / "exoform.yaml").write_text(config.format(unmanaged))
+        result = CliRunner().invoke(cli, ["validate", "--config", "exoform.yaml"])
+        assert result.exit_code == 1
+        return [line for line in result.output.splitlines() if ": error: " in line]
+
+    # The tenant's own settings are checked first ...
+    assert errors("purge") == [
+        "exoform.yaml:4:16: error: tenants.lab.unmanaged: expected 'report', 'ignore' or 'delete', "
+        "got 'purge'",
+    ]
+    # ... then each setting of another provider is refused where it is written.
+    assert errors("delete") == [
+        "exoform.yaml:5:12: error: tenants.lab.cloud: cloud is a setting of provider: exchange; "
+        "this tenant's provider is local",
+        "exoform.yaml:6:16: error: tenants.lab.tenant_id: tenant_id is a setting of provider: exchange; "
+        "this tenant's provider is local",
+    ]

@@ -13,9 +13,11 @@ import pytest
 
 from reconciler.config import ExoformConfig, TenantConfig
 from reconciler.connectors import load_all
-from reconciler.providers.base import Provider
+from reconciler.providers.base import BaseProvider
 from reconciler.providers.registry import open_provider
+from reconciler.providers.session import Session
 from reconciler.workflow import plan_tenants
+from tests.providers.fake import FakeClock
 
 RELAY = (
     "kind: InboundConnector\nname: Printer relay\nconnector_type: OnPremises\n"
@@ -58,9 +60,11 @@ def _repo(root: Path, names: list[str], unreachable: str | None = None) -> Path:
 
 
 class Recorder:
-    """Opens the real providers and notes, in order, each sign-in, read and close (and how many are open)."""
+    """Opens the real providers on one session with a fake clock (retries wait no real time) and notes, in
+    order, each sign-in, read and close (and how many are open)."""
 
-    def __init__(self) -> None:
+    def __init__(self, session: Session) -> None:
+        self.session = session
         self.events: list[tuple[str, str]] = []
         self.open = 0
         self.most_open = 0
@@ -72,8 +76,8 @@ class Recorder:
             self.open += change
             self.most_open = max(self.most_open, self.open)
 
-    def opener(self, tenant: str, settings: TenantConfig, config: ExoformConfig) -> Provider:
-        provider = open_provider(tenant, settings, config)
+    def opener(self, tenant: str, settings: TenantConfig, config: ExoformConfig) -> BaseProvider:
+        provider = open_provider(tenant, settings, config, session=self.session)
         recorder = self
         self.note("open", tenant, +1)
 
@@ -102,8 +106,11 @@ def test_outcomes_in_order_and_a_failed_sign_in_stops_only_its_tenant(
     monkeypatch.setenv("EXOFORM_WORKFLOW_SECRET", "not-a-real-secret")
     names = [f"cust-{i}" for i in range(6)]
     config, desired = load_all(_repo(tmp_path, names, unreachable="cust-2"))
-    recorder = Recorder()
-    outcomes = plan_tenants(config, desired, parallelism=2, opener=recorder.opener)
+    clock = FakeClock()
+    with Session(clock=clock, sleep=clock.sleep) as session:
+        recorder = Recorder(session)
+        outcomes = plan_tenants(config, desired, parallelism=2, opener=recorder.opener)
+    assert clock.slept  # the unreachable tenant's sign-in was retried, in fake time
     assert [o.tenant for o in outcomes] == names
     failed = outcomes[2]
     assert failed.plan is None and failed.error is not None
@@ -118,8 +125,9 @@ def test_outcomes_in_order_and_a_failed_sign_in_stops_only_its_tenant(
 def test_sign_ins_run_ahead_of_reads_with_a_bounded_number_of_open_providers(tmp_path: Path) -> None:
     names = [f"cust-{i}" for i in range(8)]
     config, desired = load_all(_repo(tmp_path, names))
-    recorder = Recorder()
-    outcomes = plan_tenants(config, desired, parallelism=1, opener=recorder.opener)
+    with Session() as session:
+        recorder = Recorder(session)
+        outcomes = plan_tenants(config, desired, parallelism=1, opener=recorder.opener)
     assert all(o.plan is not None for o in outcomes)
     assert recorder.most_open <= 2  # 2 x parallelism
     events = recorder.events

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -64,6 +63,7 @@ def export(config_path: Path, tenant: str, out: Path | None) -> None:
     from reconciler.exporter import export_connectors
     from reconciler.model import did_you_mean
     from reconciler.providers.registry import open_provider
+    from reconciler.providers.session import Session
     from reconciler.yamlio import display_path
 
     config = load_config_or_exit(config_path)
@@ -72,11 +72,12 @@ def export(config_path: Path, tenant: str, out: Path | None) -> None:
         fail(f"unknown tenant '{tenant}'{did_you_mean(tenant, list(config.tenants))}")
     folder = out if out is not None else config.path(settings.connectors)
     try:
-        provider = open_provider(tenant, settings, config)
-        try:
-            live = provider.read()
-        finally:
-            provider.close()
+        with Session() as session:
+            provider = open_provider(tenant, settings, config, session=session)
+            try:
+                live = provider.read()
+            finally:
+                provider.close()
     except ExoformError as exc:
         fail(str(exc))
     schema = config.base_dir / "schemas" / "connector.schema.json"
@@ -259,6 +260,7 @@ def _validate(
     from reconciler.model import did_you_mean
     from reconciler.normalize import canon_email
     from reconciler.providers.registry import open_provider
+    from reconciler.providers.session import Session
     from reconciler.render.status import validation_json, validation_ok, validation_text
 
     if not recipients:
@@ -278,19 +280,19 @@ def _validate(
         )
     tenant = names[0]
     try:
-        provider = open_provider(tenant, config.tenants[tenant], config)
-        try:
-            state = provider.read()
-            live = state.find("OutboundConnector", name)
-            if live is None:
-                outbound = [c.name for c in state.connectors if c.kind == "OutboundConnector"]
-                fail(f"tenant {tenant} has no outbound connector '{name}'{did_you_mean(name, outbound)}")
-            run = getattr(provider, "validate_outbound", None)
-            if run is None:
-                fail(f"tenant {tenant}: its provider cannot run Validate-OutboundConnector")
-            results: list[dict[str, Any]] = run(live, addresses)
-        finally:
-            provider.close()
+        with Session() as session:
+            provider = open_provider(tenant, config.tenants[tenant], config, session=session)
+            try:
+                if "validate_outbound" not in provider.capabilities:
+                    fail(f"tenant {tenant}: its provider cannot run Validate-OutboundConnector")
+                state = provider.read()
+                live = state.find("OutboundConnector", name)
+                if live is None:
+                    outbound = [c.name for c in state.connectors if c.kind == "OutboundConnector"]
+                    fail(f"tenant {tenant} has no outbound connector '{name}'{did_you_mean(name, outbound)}")
+                results = provider.validate_outbound(live, addresses)
+            finally:
+                provider.close()
     except ExoformError as exc:
         fail(str(exc))
     ok = validation_ok(results)

@@ -61,10 +61,11 @@ class Cloud:
     login_host: str
 
 
-#: The national clouds (reference section 4.7).  China is UNCONFIRMED: the Admin API v2 table lists
-#: ``outlook.office365.cn`` while the legacy PowerShell endpoint and a community module use
-#: ``partner.outlook.cn``; we follow the token scope the community module uses (``partner.outlook.cn``) and
-#: the same host for the API, so token audience and host agree.  Override with ``endpoint`` if it fails.
+#: The national clouds (docs/exchange-provider.md, "Clouds and overrides").  China is UNCONFIRMED: the
+#: Admin API v2 table lists ``outlook.office365.cn`` while the legacy PowerShell endpoint and a community
+#: module use ``partner.outlook.cn``; we follow the token scope the community module uses
+#: (``partner.outlook.cn``) and the same host for the API, so token audience and host agree.  Override
+#: with ``endpoint`` if it fails.
 CLOUDS: dict[str, Cloud] = {
     "commercial": Cloud(
         "https://outlook.office365.com", "https://outlook.office365.com/.default", "login.microsoftonline.com"
@@ -116,33 +117,11 @@ def resolve_endpoints(tenant: str, settings: TenantConfig) -> Endpoints:
 
 
 def tls_context(ca_bundle: Path | None = None) -> ssl.SSLContext:
-    """A verifying TLS context: the system trust store, plus the CAs of ``ca_bundle`` when given.
+    """A new verifying TLS context: the system trust store, plus the CAs of ``ca_bundle`` when given.
 
-    Loading the system trust store costs tens of milliseconds of CPU, so contexts are built once per
-    process and shared (thread-safe; an ``SSLContext`` may wrap sockets from many threads at once).  The
-    cache key is the bundle's resolved path with its size and modification time, so a bundle that is
-    replaced on disk is loaded anew.  Callers must not change a returned context.  An unreadable bundle
-    raises :class:`ConfigError` each time (failures are not cached).
+    Loading the system store costs tens of milliseconds, so a :class:`~reconciler.providers.session.Session`
+    builds one per trust store and run.  An unreadable bundle raises :class:`ConfigError`.
     """
-    key: tuple[str, int, int] | None = None
-    if ca_bundle is not None:
-        try:
-            resolved = ca_bundle.resolve()
-            stat = resolved.stat()
-            key = (str(resolved), stat.st_size, stat.st_mtime_ns)
-        except OSError as exc:
-            raise ConfigError(f"ca_bundle {ca_bundle}: cannot load CA certificates ({exc})") from None
-    with _TLS_LOCK:
-        context = _TLS_CONTEXTS.get(key)
-        if context is None:
-            context = _new_tls_context(ca_bundle)
-            _TLS_CONTEXTS[key] = context
-            while len(_TLS_CONTEXTS) > 32:  # bundles replaced again and again: forget the oldest
-                del _TLS_CONTEXTS[next(iter(_TLS_CONTEXTS))]
-        return context
-
-
-def _new_tls_context(ca_bundle: Path | None) -> ssl.SSLContext:
     context = ssl.create_default_context()
     if ca_bundle is not None:
         try:
@@ -150,11 +129,6 @@ def _new_tls_context(ca_bundle: Path | None) -> ssl.SSLContext:
         except (OSError, ssl.SSLError) as exc:
             raise ConfigError(f"ca_bundle {ca_bundle}: cannot load CA certificates ({exc})") from None
     return context
-
-
-_TLS_LOCK = threading.Lock()
-#: (resolved bundle path, size, mtime) or None (system store only) -> the shared context.
-_TLS_CONTEXTS: dict[tuple[str, int, int] | None, ssl.SSLContext] = {}
 
 
 def tls_failure(exc: BaseException) -> str | None:
@@ -392,7 +366,7 @@ class MsalHttp:
         return selected
 
     def close(self) -> None:
-        """msal may close its client; the client belongs to the provider, so this does nothing."""
+        """msal may close its client; the client belongs to the session, so this does nothing."""
 
 
 def _httpx_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -7,11 +7,12 @@ tenacity controller both use; :func:`parse_retry_after` reads the header in both
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
 
@@ -20,7 +21,6 @@ from tenacity import (
     Retrying,
     retry_if_exception,
     stop_after_attempt,
-    stop_after_delay,
 )
 from tenacity.stop import stop_base
 
@@ -41,6 +41,10 @@ class RetryPolicy:
     max_total: float = 180.0
     retry_after_cap: float = 60.0
     timeout: float = 120.0
+    #: Seconds from an arbitrary start (time limits are measured with it) and how to wait; tests inject a
+    #: fake pair so no test waits for real backoff.
+    clock: Callable[[], float] = field(default=time.monotonic, compare=False, repr=False)
+    sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
 
     def backoff(self, attempt: int) -> float:
         """The wait after failed attempt number ``attempt`` (1-based): exponential, jittered."""
@@ -48,16 +52,16 @@ class RetryPolicy:
         return random.uniform(ceiling / 2, ceiling)
 
 
-def retry_policy(settings: TenantConfig, **overrides: float) -> RetryPolicy:
+def retry_policy(settings: TenantConfig, base: RetryPolicy | None = None, **overrides: float) -> RetryPolicy:
     """The tenant's :class:`RetryPolicy`: ``retry_max_attempts`` and ``retry_max_seconds`` of exoform.yaml
-    (bounds on attempts per call and on the total time one call may spend retrying), the rest defaults or
-    ``overrides``."""
+    (bounds on attempts per call and on the total time one call may spend retrying), the rest from
+    ``base`` (its clock and sleep included) or ``overrides``."""
     values: dict[str, Any] = {
         "max_attempts": settings.retry_max_attempts,
         "max_total": float(settings.retry_max_seconds),
     }
     values.update(overrides)
-    return RetryPolicy(**values)
+    return dataclasses.replace(base or RetryPolicy(), **values)
 
 
 def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -> float | None:
@@ -78,14 +82,18 @@ def parse_retry_after(value: str | None, now: Callable[[], float] = time.time) -
     return max(0.0, when.timestamp() - now())
 
 
-class _WaitPassesDeadline(stop_base):
-    """Stop when the coming wait would end at or after ``deadline`` (a ``time.monotonic()`` value)."""
+class _PastDeadline(stop_base):
+    """Stop when ``clock()`` has reached ``deadline`` or, with ``count_wait``, when the coming wait would end
+    at or after it (tenacity's own time limit reads the real clock; this one reads the policy's)."""
 
-    def __init__(self, deadline: float) -> None:
+    def __init__(self, clock: Callable[[], float], deadline: float, *, count_wait: bool) -> None:
+        self.clock = clock
         self.deadline = deadline
+        self.count_wait = count_wait
 
     def __call__(self, retry_state: RetryCallState) -> bool:
-        return time.monotonic() + retry_state.upcoming_sleep >= self.deadline
+        wait = retry_state.upcoming_sleep if self.count_wait else 0.0
+        return self.clock() + wait >= self.deadline
 
 
 def controller(
@@ -103,7 +111,8 @@ def controller(
     last attempt follows, when ``last_attempt_at_deadline`` (API calls); otherwise it is not started and
     the last failure is re-raised at once (sign-in).  ``before_sleep`` sees each retry (for logging).
     """
-    deadline = time.monotonic() + policy.max_total
+    clock = policy.clock
+    deadline = clock() + policy.max_total
 
     def wait(state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -112,13 +121,16 @@ def controller(
         if isinstance(after, int | float):
             delay = min(float(after), policy.retry_after_cap)
         if last_attempt_at_deadline:
-            return max(0.0, min(delay, deadline - time.monotonic()))
+            return max(0.0, min(delay, deadline - clock()))
         return delay
 
-    stop = stop_after_attempt(policy.max_attempts) | stop_after_delay(policy.max_total)
+    stop = stop_after_attempt(policy.max_attempts) | _PastDeadline(
+        clock, deadline, count_wait=not last_attempt_at_deadline
+    )
     return Retrying(
-        stop=stop if last_attempt_at_deadline else stop | _WaitPassesDeadline(deadline),
+        stop=stop,
         wait=wait,
+        sleep=policy.sleep,
         retry=retry_if_exception(retryable),
         before_sleep=before_sleep,
         reraise=True,

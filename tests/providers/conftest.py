@@ -20,6 +20,7 @@ from reconciler.emulator.server import EmulatorServer
 from reconciler.emulator.store import MemoryStores
 from reconciler.providers.exchange import ExchangeProvider, open_exchange
 from reconciler.providers.retry import RetryPolicy
+from reconciler.providers.session import Session
 
 
 def _certificate(key: rsa.RSAPrivateKey, name: str) -> x509.Certificate:
@@ -73,11 +74,13 @@ FAST = RetryPolicy(
 
 @dataclass
 class Rig:
-    """An emulator server and the exoform settings that point a tenant at it."""
+    """An emulator server, the exoform settings that point a tenant at it, and the run's session (every
+    provider the rig opens shares it, as the tenants of one run do)."""
 
     server: EmulatorServer
     base_dir: Path
     monkeypatch: pytest.MonkeyPatch
+    session: Session
 
     def settings(
         self, auth: dict[str, Any] | None = None, **extra: Any
@@ -110,7 +113,9 @@ class Rig:
         **extra: Any,
     ) -> ExchangeProvider:
         settings, config = self.settings(auth, **extra)
-        provider = open_exchange("contoso", settings, config, policy=policy, page_size=page_size)
+        provider = open_exchange(
+            "contoso", settings, config, session=self.session, policy=policy, page_size=page_size
+        )
         self._opened.append(provider)
         return provider
 
@@ -141,13 +146,14 @@ def make_rig(
 
     def make(*, seed: dict[str, Any] | None = None, **kwargs: Any) -> Rig:
         kwargs.setdefault("stores", MemoryStores(seed))
-        rig = Rig(make_emulator_server(**kwargs), tmp_path, monkeypatch)
+        rig = Rig(make_emulator_server(**kwargs), tmp_path, monkeypatch, session)
         rigs.append(rig)
         return rig
 
-    yield make
-    for rig in rigs:
-        rig.close()
+    with Session() as session:
+        yield make
+        for rig in rigs:
+            rig.close()
 
 
 @pytest.fixture

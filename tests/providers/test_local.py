@@ -10,7 +10,8 @@ import pytest
 from reconciler.config import ExoformConfig
 from reconciler.errors import ReadError
 from reconciler.model import OutboundConnector
-from reconciler.providers.exchange import ExchangeProvider, InvokeClient
+from reconciler.providers.exchange import ExchangeProvider
+from reconciler.providers.invoke import InvokeClient
 from reconciler.providers.registry import open_provider
 
 SEED = """\
@@ -30,7 +31,6 @@ def _config(tmp_path: Path, **tenant: object) -> ExoformConfig:
     values = {
         "connectors": "connectors",
         "provider": "local",
-        "organization": "demo.onmicrosoft.com",
         **tenant,
     }
     config = ExoformConfig.model_validate({"tenants": {"demo": values}})

@@ -12,7 +12,7 @@ import pytest
 from reconciler.config import TenantConfig
 from reconciler.errors import ConfigError
 from reconciler.providers.auth import load_certificate, resolve_endpoints, tls_context
-from reconciler.providers.exchange import service_error, token_expired_reason
+from reconciler.providers.invoke import service_error, token_expired_reason
 from reconciler.providers.retry import parse_retry_after
 
 

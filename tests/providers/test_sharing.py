@@ -1,46 +1,96 @@
-"""What providers share across tenants: TLS contexts and connection pools, never trust or state.
+"""What the providers of one session share: HTTP clients per trust store, never trust, tokens or cookies.
 
 And the per-tenant retry limits of exoform.yaml (``retry_max_attempts``, ``retry_max_seconds``).
 """
 
 from __future__ import annotations
 
-import ssl
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
 import trustme
 
 from reconciler.errors import ReadError
-from reconciler.providers.auth import tls_context
 from reconciler.providers.exchange import open_exchange
 from reconciler.providers.registry import open_provider
-from tests.providers.conftest import Rig
+from reconciler.providers.session import Session
+from tests.providers.conftest import TENANT, Rig
 
 SEED = {"InboundConnector": [{"Name": "In", "ConnectorType": "Partner", "SenderDomains": ["in.example.com"]}]}
 
 
-def _subjects(context: ssl.SSLContext) -> set[str]:
-    return {str(cert.get("subject")) for cert in context.get_ca_certs()}
-
-
-def test_tls_context_is_built_once_per_bundle_and_again_when_the_file_changes(tmp_path: Path) -> None:
-    first, second = trustme.CA(organization_name="first CA"), trustme.CA(organization_name="second CA")
+def test_a_session_has_one_client_per_trust_store(tmp_path: Path) -> None:
     bundle = tmp_path / "ca.pem"
-    first.cert_pem.write_to_path(str(bundle))
-    context = tls_context(bundle)
-    assert tls_context(bundle) is context
-    assert tls_context(tmp_path / "." / "ca.pem") is context  # the same file by another spelling
-    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
-    assert any("first CA" in s for s in _subjects(context))
+    trustme.CA(organization_name="first CA").cert_pem.write_to_path(str(bundle))
+    with Session() as session:
+        client = session.http(bundle)
+        assert session.http(tmp_path / "." / "ca.pem") is client  # the same file by another spelling
+        assert session.http(None) is not client
+        assert session.http(None) is session.http(None)
+    with Session() as other:
+        assert other.http(bundle) is not client  # nothing outlives its session
 
-    second.cert_pem.write_to_path(str(bundle))  # replaced on disk (another size or mtime)
-    renewed = tls_context(bundle)
-    assert renewed is not context
-    assert any("second CA" in s for s in _subjects(renewed))
-    assert tls_context(None) is tls_context(None)
+
+def test_a_new_session_loads_a_replaced_bundle(make_rig: Callable[..., Rig], tmp_path: Path) -> None:
+    rig = make_rig(seed=SEED)
+    bundle = tmp_path / "ca.pem"
+    trustme.CA(organization_name="unrelated CA").cert_pem.write_to_path(str(bundle))
+    settings, config = rig.settings(ca_bundle=str(bundle))
+    with Session() as session, pytest.raises(Exception, match="not trusted"):
+        open_exchange("contoso", settings, config, session=session).read()
+    bundle.write_bytes(Path(rig.server.ca_path).read_bytes())  # the right CA now
+    with Session() as session:
+        assert [
+            c.name for c in open_exchange("contoso", settings, config, session=session).read().connectors
+        ] == ["In"]
+
+
+def test_the_shared_client_keeps_no_cookie() -> None:
+    """The protocol needs no cookie, and a jar shared by tenants would hand one tenant's to another."""
+    with Session() as session:
+        client = session.http(None)
+        request = httpx.Request("POST", "https://outlook.office365.com/adminapi/beta/a/InvokeCommand")
+        response = httpx.Response(
+            200, headers={"set-cookie": "affinity=node7; Path=/; Secure"}, request=request
+        )
+        client.cookies.extract_cookies(response)
+        assert not list(client.cookies.jar)
+
+
+def test_tenants_sharing_a_session_never_see_each_others_token_or_anchor(
+    make_rig: Callable[..., Rig],
+) -> None:
+    """Two tenants of one service read at once over the one shared client: every request carries its own
+    tenant's token and X-AnchorMailbox, and no cookie."""
+    rig = make_rig(seed=SEED)
+    seen: list[httpx.Request] = []
+    settings, config = rig.settings()
+    orgs = {"contoso": TENANT, "fabrikam": "fabrikam.onmicrosoft.com"}
+    providers = {}
+    for name, org in orgs.items():
+        tenant_settings = settings.model_copy(
+            update={"organization": org, "authority": rig.server.authority(org)}
+        )
+        providers[name] = open_exchange(name, tenant_settings, config, session=rig.session)
+    rig.session.http(Path(rig.server.ca_path).resolve()).event_hooks["request"].append(seen.append)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        states = dict(zip(providers, pool.map(lambda p: p.read(), providers.values()), strict=True))
+    assert all([c.name for c in state.connectors] == ["In"] for state in states.values())  # both seeded
+    tokens = {name: provider.client.tokens.token() for name, provider in providers.items()}
+    assert tokens["contoso"] != tokens["fabrikam"]
+    calls = [r for r in seen if r.url.path.endswith("/InvokeCommand")]
+    assert len(calls) >= 2 * 3
+    for request in calls:
+        name = next(n for n, org in orgs.items() if f"/{org}/" in request.url.path)
+        assert request.headers["authorization"] == f"Bearer {tokens[name]}"
+        assert request.headers["x-anchormailbox"].endswith("@" + orgs[name])
+        assert "cookie" not in request.headers
+    for provider in providers.values():
+        provider.close()
 
 
 def test_providers_reuse_connections_across_tenants(make_rig: Callable[..., Rig]) -> None:
@@ -60,7 +110,7 @@ def test_a_closed_provider_does_not_close_another_ones_connections(make_rig: Cal
     one.read()
     two.read()
     one.close()
-    one.close()  # closing twice releases once
+    one.close()  # closing twice is harmless
     assert [c.name for c in two.read().connectors] == ["In"]
 
 
@@ -122,25 +172,3 @@ def test_local_provider_takes_the_retry_limits_of_the_tenant(tmp_path: Path) -> 
     policy = provider.client.policy  # type: ignore[attr-defined]
     assert (policy.max_attempts, policy.max_total) == (2, 7.0)
     provider.close()
-
-
-def test_cookies_the_service_sets_are_sent_back() -> None:
-    """The cheaper cookie handling keeps httpx's behaviour: a Set-Cookie set is sent back."""
-    import httpx
-
-    from reconciler.providers.pool import Client
-
-    seen: list[str | None] = []
-
-    def service(request: httpx.Request) -> httpx.Response:
-        seen.append(request.headers.get("cookie"))
-        if request.url.path == "/set":
-            return httpx.Response(200, headers={"set-cookie": "affinity=node7; Path=/; Secure"})
-        return httpx.Response(200)
-
-    with Client(transport=httpx.MockTransport(service), base_url="https://outlook.example") as client:
-        client.get("/plain")
-        assert not list(client.cookies.jar)
-        client.get("/set")
-        client.get("/again")
-    assert seen == [None, None, "affinity=node7"]

@@ -1,0 +1,407 @@
+"""The InvokeCommand client: Exchange Online's admin API, one tenant, one POST per cmdlet call.
+
+:class:`InvokeClient` POSTs a ``CmdletInput`` body to ``{endpoint}/adminapi/beta/{tenant}/InvokeCommand``
+(docs/exchange-provider.md, "How it talks to the service"), pages through ``@odata.nextLink``, follows
+regional redirects by hand (the token goes only to the configured endpoint's host and its subdomains),
+retries reads on throttling and transient faults, caps a tenant's concurrent reads and writes, and
+classifies every failure as a :class:`CallFailure` (retryable, outcome unknown, not found, refused
+credentials) for the provider to act on.
+
+Contracts:
+- A listing is complete or raises: every page must arrive whole and well-formed.
+- The ``http`` client may be shared with other tenants: everything that belongs to this tenant (its
+  token, ``X-AnchorMailbox``) goes in each request's own headers, never into the client.
+- No exception message or log line carries a token, a secret or a client assertion.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import re
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import httpx
+from tenacity import RetryCallState, Retrying
+
+from reconciler.providers.auth import ROLE_HINT, TokenSource, tls_failure
+from reconciler.providers.base import AttemptFailure
+from reconciler.providers.retry import RetryPolicy, controller, parse_retry_after
+
+# Retries are logged under the provider's name, which users filter --log-level debug output by.
+log = logging.getLogger("reconciler.providers.exchange")
+
+#: The system mailbox app-only calls are routed by (docs/exchange-provider.md, "How it talks to the service").
+ANCHOR_MAILBOX = "APP:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@"
+MAX_REDIRECTS = 5
+_THROTTLE_RE = re.compile(
+    r"throttl|server ?busy|too many requests|temporarily unavailable|try again|concurrent requests|"
+    r"MicroDelay|Backoff",
+    re.IGNORECASE,
+)
+_TAG_RE = re.compile(r"<[^>]+>")
+
+
+class CallFailure(AttemptFailure):
+    """One cmdlet call failed (see :class:`~reconciler.providers.base.AttemptFailure` for the flags)."""
+
+
+def service_error(response: httpx.Response) -> tuple[str, str, str]:
+    """(code, exception type, text) from an error response; the ``ExNNNNNN|type|text`` triple when sent.
+
+    Falls back to ``error.innererror.internalexception.message``, then ``error.message``, then the body's
+    text with HTML tags removed.
+    """
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        error = body.get("error") or body.get("@odata.error")
+        if isinstance(error, dict):
+            return _error_triple(error)
+        if isinstance(error, str) and error:
+            return "", "", error
+    text = " ".join(_TAG_RE.sub(" ", response.text).split())
+    return "", "", text[:300] or f"HTTP {response.status_code} with an empty body"
+
+
+_AUTH_PARAM_RE = re.compile(r'([A-Za-z_][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,;]+))')
+_EXPIRED_RE = re.compile(r"\bexpired?\b|\blifetime validation failed\b", re.IGNORECASE)
+
+
+def auth_params(header: str) -> dict[str, str]:
+    """The ``name=value`` parameters of a ``WWW-Authenticate`` or ``x-ms-diagnostics`` header, names in
+    lower case (quoted values unquoted); a parameter named twice keeps its first value."""
+    params: dict[str, str] = {}
+    for match in _AUTH_PARAM_RE.finditer(header):
+        value = match.group(2) if match.group(2) is not None else match.group(3)
+        params.setdefault(match.group(1).lower(), value.replace('\\"', '"'))
+    return params
+
+
+def token_expired_reason(response: httpx.Response, text: str) -> str | None:
+    """The service's own words when a 401 says the bearer token was refused because it expired, else None.
+
+    Looked for, in order: the ``error_description`` of ``WWW-Authenticate`` (RFC 6750; sent with
+    ``error="invalid_token"``), the ``reason`` of Exchange's ``x-ms-diagnostics`` header, then the body's
+    text (``text``).  A refusal that does not mention expiry (a missing role, another tenant's token) gives
+    None, so its message keeps the permission hint.
+    """
+    challenge = auth_params(response.headers.get("www-authenticate", ""))
+    diagnostics = auth_params(response.headers.get("x-ms-diagnostics", ""))
+    for said in (challenge.get("error_description", ""), diagnostics.get("reason", ""), text):
+        if said and _EXPIRED_RE.search(said):
+            error = challenge.get("error") or diagnostics.get("error_category")
+            return f"{error}: {said}" if error and error not in said else said
+    return None
+
+
+def _error_triple(error: dict[str, Any]) -> tuple[str, str, str]:
+    details = error.get("details")
+    if isinstance(details, list) and details and isinstance(details[0], dict):
+        message = str(details[0].get("message") or "")
+        parts = message.split("|", 2)
+        if len(parts) == 3 and parts[0].startswith("Ex"):
+            return parts[0], parts[1], parts[2]
+        if message:
+            return "", "", message
+    inner = error.get("innererror")
+    if isinstance(inner, dict):
+        internal = inner.get("internalexception")
+        if isinstance(internal, dict) and internal.get("message"):
+            return "", str(internal.get("type") or ""), str(internal["message"])
+    return str(error.get("code") or ""), "", str(error.get("message") or "error without a message")
+
+
+class InvokeClient:
+    """The InvokeCommand protocol for one tenant.  Thread-safe.
+
+    ``http`` must verify TLS and must not follow redirects (they are followed here, so the bearer token
+    goes only to the service's own hosts: the configured endpoint's host and its subdomains).
+    """
+
+    def __init__(
+        self,
+        tenant: str,
+        *,
+        http: httpx.Client,
+        tokens: TokenSource,
+        api_base: str,
+        tenant_segment: str,
+        policy: RetryPolicy | None = None,
+        read_concurrency: int = 4,
+        write_concurrency: int = 1,
+        page_size: int = 1000,
+    ) -> None:
+        self.tenant = tenant
+        self.http = http
+        self.tokens = tokens
+        self.policy = policy or RetryPolicy()
+        self.page_size = page_size
+        #: The service's base URL (what the provider learns about the service is kept per base URL).
+        self.api_base = api_base.rstrip("/")
+        self._service_host = (urlsplit(api_base).hostname or "").lower()
+        self._invoke_url = f"{api_base}/adminapi/beta/{tenant_segment}/InvokeCommand"
+        self._anchor = ANCHOR_MAILBOX + tenant_segment
+        self._read_slots = threading.BoundedSemaphore(read_concurrency)
+        self._write_slots = threading.BoundedSemaphore(write_concurrency)
+        self._url_lock = threading.Lock()
+        #: HTTP requests sent to the API (token requests not counted), for tests and benchmarks.
+        self.requests = 0
+
+    # -- public -------------------------------------------------------------------------------------------
+
+    def call(
+        self, cmdlet: str, parameters: dict[str, Any], *, select: str | None = None
+    ) -> list[dict[str, Any]]:
+        """A read-only cmdlet's output objects, every page of them; raises :class:`CallFailure`.
+
+        Pages are fetched one after the other (each page's link is only known from the previous one); a
+        failed page is retried on its own by the policy, never skipped.  ``select`` (comma-separated
+        property names) asks the service for only those properties (``$select``); the next-page links
+        the service hands out carry it on.
+        """
+        body = {"CmdletInput": {"CmdletName": cmdlet, "Parameters": parameters}}
+        objects: list[dict[str, Any]] = []
+        url: str | None = self._invoke_url + (f"?$select={select}" if select else "")
+        while url is not None:
+            page, url = self._with_retries(functools.partial(self._post, url, body, cmdlet, write=False))
+            objects.extend(page)
+        return objects
+
+    def call_once(self, cmdlet: str, parameters: dict[str, Any], *, write: bool) -> list[dict[str, Any]]:
+        """One attempt of ``cmdlet`` (first page only for writes, which have no pages)."""
+        body = {"CmdletInput": {"CmdletName": cmdlet, "Parameters": parameters}}
+        objects, _ = self._post(self._invoke_url, body, cmdlet, write=write)
+        return objects
+
+    def retrying(self) -> Retrying:
+        """A tenacity controller with this client's policy, retrying retryable :class:`CallFailure`."""
+
+        def before_sleep(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            log.debug(
+                "tenant %s: attempt %d failed (%s); retrying in %.2f s",
+                self.tenant,
+                state.attempt_number,
+                exc,
+                state.upcoming_sleep,
+            )
+
+        return controller(
+            self.policy,
+            lambda e: isinstance(e, CallFailure) and e.retryable,
+            before_sleep,
+            last_attempt_at_deadline=True,
+        )
+
+    # -- internals ----------------------------------------------------------------------------------------
+
+    def _with_retries(
+        self, fn: Callable[[], tuple[list[dict[str, Any]], str | None]]
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        for attempt in self.retrying():
+            with attempt:
+                return fn()
+        raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+
+    @contextmanager
+    def _slot(self, write: bool) -> Iterator[None]:
+        slots = self._write_slots if write else self._read_slots
+        with slots:
+            yield
+
+    def is_service_host(self, url: str) -> bool:
+        """True for the configured endpoint's host and its subdomains (where the token may go)."""
+        host = (urlsplit(url).hostname or "").lower()
+        return urlsplit(url).scheme == "https" and (
+            host == self._service_host or host.endswith("." + self._service_host)
+        )
+
+    def _post(
+        self, url: str, body: dict[str, Any], cmdlet: str, *, write: bool
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One POST (plus redirects and one token refresh): the page's objects and the next page's URL."""
+        refreshed = False
+        redirects = 0
+        original = url
+        while True:
+            with_token = self.is_service_host(url)
+            token = self.tokens.token() if with_token else None
+            headers = {
+                "X-AnchorMailbox": self._anchor,
+                "Prefer": f"odata.maxpagesize={self.page_size}",
+                "X-ResponseFormat": "json",
+                "X-CmdletName": cmdlet,
+                "X-ClientApplication": "exoform",
+                "client-request-id": str(uuid.uuid4()),
+                "Accept": "application/json",
+            }
+            if token is not None:
+                headers["Authorization"] = f"Bearer {token}"
+            response = self._send(url, body, headers, cmdlet, write=write)
+            status = response.status_code
+            if status in (301, 302, 303, 307, 308) and "location" in response.headers:
+                redirects += 1
+                if redirects > MAX_REDIRECTS:
+                    raise CallFailure(f"{cmdlet}: more than {MAX_REDIRECTS} redirects")
+                url = self._redirect_target(url, response.headers["location"])
+                log.debug("tenant %s: %s redirected to %s", self.tenant, cmdlet, _origin(url))
+                if url.split("?")[0] != original.split("?")[0] and original.split("?")[0] == self._invoke_url:
+                    self._remember_invoke_url(url)
+                continue
+            if status in (401, 403) and token is None:
+                raise CallFailure(
+                    f"{cmdlet}: the request was redirected to {_origin(url)}, which is not a host of the "
+                    "configured endpoint, so the token was not sent there; if that host is genuine, set "
+                    "endpoint to it",
+                    auth=True,
+                )
+            if status == 401 and token is not None and not refreshed:
+                refreshed = True
+                self.tokens.invalidate(token)
+                log.debug("tenant %s: %s got 401; refreshing the token once", self.tenant, cmdlet)
+                continue
+            return self._interpret(response, cmdlet, write=write)
+
+    def _send(
+        self, url: str, body: dict[str, Any], headers: dict[str, str], cmdlet: str, *, write: bool
+    ) -> httpx.Response:
+        with self._slot(write):
+            with self._url_lock:
+                self.requests += 1
+            try:
+                return self.http.post(url, json=body, headers=headers, timeout=self.policy.timeout)
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                tls = tls_failure(exc)
+                if tls:
+                    raise CallFailure(f"{cmdlet}: {_origin(url)}: {tls}") from None
+                raise CallFailure(
+                    f"{cmdlet}: cannot connect to {_origin(url)} ({type(exc).__name__})", retryable=True
+                ) from None
+            except httpx.TransportError as exc:
+                # Sent, or partly sent: the service may have carried it out.
+                raise CallFailure(
+                    f"{cmdlet}: connection to {_origin(url)} failed before the response arrived "
+                    f"({type(exc).__name__})",
+                    retryable=True,
+                    unknown_outcome=True,
+                ) from None
+
+    def _redirect_target(self, url: str, location: str) -> str:
+        target = urljoin(url, location)
+        parts = urlsplit(target)
+        if parts.scheme != "https":
+            raise CallFailure(f"refusing a redirect to a non-https URL ({_origin(target)})")
+        if parts.port == 446 and self.is_service_host(target):
+            # The front door names its internal port; the public one is 443 (as the module does).
+            netloc = parts.hostname or ""
+            target = urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+        return target
+
+    def _remember_invoke_url(self, url: str) -> None:
+        if self.is_service_host(url) and urlsplit(url).path.lower().endswith("/invokecommand"):
+            with self._url_lock:
+                self._invoke_url = url.split("?")[0]
+
+    def _interpret(
+        self, response: httpx.Response, cmdlet: str, *, write: bool
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        status = response.status_code
+        if 200 <= status < 300:
+            return self._page(response, cmdlet, write=write)
+        code, exc_type, text = service_error(response)
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        throttled = bool(_THROTTLE_RE.search(text)) or bool(_THROTTLE_RE.search(exc_type))
+        where = f"HTTP {status}"
+        if status == 401 and (expired := token_expired_reason(response, text)) is not None:
+            # Only after the one refresh in _post: a token fetched a moment ago was refused as expired too.
+            raise CallFailure(
+                f"{cmdlet}: the service refused the access token as expired ({where}: {expired}), even one "
+                "fetched just before; check that this machine's clock is correct (a clock that runs ahead "
+                "or behind makes new tokens look expired) and try again",
+                auth=True,
+                code=code,
+                exception_type=exc_type,
+            )
+        if status in (401, 403):
+            raise CallFailure(
+                f"{cmdlet}: the service refused the credentials ({where}: {text}); {ROLE_HINT}",
+                auth=True,
+                code=code,
+                exception_type=exc_type,
+            )
+        if status == 429 or throttled:
+            raise CallFailure(
+                f"{cmdlet}: throttled by the service ({where}: {text})",
+                retryable=True,
+                retry_after=retry_after,
+                code=code,
+                exception_type=exc_type,
+            )
+        if status == 404 or exc_type.endswith("ManagementObjectNotFoundException"):
+            raise CallFailure(text, not_found=True, code=code, exception_type=exc_type)
+        if status in (408,) or status >= 500:
+            raise CallFailure(
+                f"{cmdlet}: the service failed ({where}: {text})",
+                retryable=True,
+                unknown_outcome=True,
+                retry_after=retry_after,
+                code=code,
+                exception_type=exc_type,
+            )
+        if 300 <= status < 400:
+            raise CallFailure(f"{cmdlet}: unexpected {where} without a usable Location")
+        raise CallFailure(text, code=code, exception_type=exc_type)
+
+    def _page(
+        self, response: httpx.Response, cmdlet: str, *, write: bool
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        def malformed(why: str) -> CallFailure:
+            return CallFailure(f"{cmdlet}: malformed response ({why})", retryable=True, unknown_outcome=True)
+
+        try:
+            body = json.loads(response.content)
+        except ValueError:
+            raise malformed("not JSON") from None
+        if not isinstance(body, dict):
+            raise malformed("not a JSON object")
+        error = body.get("error") or body.get("@odata.error")
+        if error:
+            code, exc_type, text = _error_triple(error) if isinstance(error, dict) else ("", "", str(error))
+            if _THROTTLE_RE.search(text) or _THROTTLE_RE.search(exc_type):
+                retry_after = parse_retry_after(response.headers.get("retry-after"))
+                raise CallFailure(
+                    f"{cmdlet}: throttled by the service ({text})", retryable=True, retry_after=retry_after
+                )
+            raise CallFailure(text, code=code, exception_type=exc_type)
+        admin_errors = body.get("@adminapi.errors")
+        if isinstance(admin_errors, list) and admin_errors:
+            first = admin_errors[0]
+            text = str(first.get("message") if isinstance(first, dict) else first)
+            raise CallFailure(text)
+        value = body.get("value")
+        if value is None and write:
+            value = []
+        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+            raise malformed("'value' is not a list of objects")
+        next_link = body.get("@odata.nextLink")
+        if next_link is not None:
+            if not isinstance(next_link, str) or not next_link:
+                raise malformed("'@odata.nextLink' is not a URL")
+            next_link = urljoin(str(response.request.url), next_link)
+            if not self.is_service_host(next_link):
+                raise CallFailure(f"{cmdlet}: the next page link points outside the service; refusing it")
+        return value, next_link
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
