@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from types import MappingProxyType
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -212,6 +212,13 @@ class ConnectorBase(BaseModel):
         after validation either).
         """
         return self._managed
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy with ``update`` applied, as pydantic's, whose :meth:`managed_fields` reflect the copy
+        (pydantic copies the instance dict, which holds the original's cached values)."""
+        copy = super().model_copy(update=update, deep=deep)
+        copy.__dict__.pop("_managed", None)
+        return copy
 
     @field_validator("ignore_fields")
     @classmethod

@@ -423,3 +423,14 @@ def test_service_owned_fields_are_not_desired_state() -> None:
     assert "renamed_from" not in every and "kind" not in every
     assert FIELDS["InboundConnector"]["client_host_names"].create_only
     assert FIELDS["OutboundConnector"]["validation_recipients"].set_only
+
+
+def test_a_copy_compares_with_its_own_values() -> None:
+    """managed_fields() is cached per model; a copy with changes must not keep the original's values."""
+    original = OutboundConnector.model_validate(
+        {"name": "o", "connector_type": "Partner", "recipient_domains": ["*"]}
+    )
+    assert original.managed_fields()["validation_recipients"] == []
+    copy = original.model_copy(update={"validation_recipients": ["a@contoso.com"]})
+    assert copy.managed_fields()["validation_recipients"] == ["a@contoso.com"]
+    assert original.managed_fields()["validation_recipients"] == []

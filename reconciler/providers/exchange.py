@@ -197,8 +197,7 @@ class ExchangeProvider(BaseProvider):
         }
         if set_after:
             self.update(live, set_after)
-            # model_construct, not model_copy: a copy would keep the original's managed_fields() cache
-            updated = type(live.connector).model_construct(**{**_fields(live.connector), **set_after})
+            updated = live.connector.model_copy(update=set_after)
             raw = dict(live.raw)
             raw.update({specs[n].parameter: _wire(v) for n, v in set_after.items()})
             live = LiveConnector(kind=kind, name=live.name, guid=live.guid, connector=updated, raw=raw)
@@ -292,7 +291,3 @@ def open_exchange(
         page_size=page_size,
     )
     return ExchangeProvider(tenant, client, session, owned=(session,) if owned else ())
-
-
-def _fields(connector: Connector) -> dict[str, Any]:
-    return {name: getattr(connector, name) for name in type(connector).model_fields}
