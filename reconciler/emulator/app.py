@@ -30,6 +30,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
@@ -74,6 +75,7 @@ class Emulator:
         stores: TenantStores | None = None,
         config: EmulatorConfig | None = None,
         faults: Faults | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config or EmulatorConfig()
         self.stores = stores or MemoryStores()
@@ -88,7 +90,7 @@ class Emulator:
             )
         self.faults = faults
         self.stats = Stats()
-        self.identity = Identity(self.config)
+        self.identity = Identity(self.config, clock)
         self._in_flight: Counter[str] = Counter()
         self._lock = threading.Lock()
 

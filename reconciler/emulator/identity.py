@@ -24,6 +24,7 @@ import secrets
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,8 +116,10 @@ class AuthFailure(Exception):
 class Identity:
     """Issues and verifies tokens.  Thread-safe."""
 
-    def __init__(self, config: EmulatorConfig) -> None:
+    def __init__(self, config: EmulatorConfig, clock: Callable[[], float] = time.time) -> None:
         self.config = config
+        #: Wall-clock seconds that issued access tokens are dated and checked by (tests inject a fake).
+        self.clock = clock
         #: The access-token signing secret (HS256): fresh for each emulator, known to no client.
         self._token_secret = secrets.token_bytes(32)
         #: The key id in issued tokens' headers and in the published key set.
@@ -387,7 +390,7 @@ class Identity:
             )
 
     def _issue(self, client_id: str, resource: str, info: TenantInfo, roles: list[str]) -> dict[str, Any]:
-        now = int(time.time())
+        now = int(self.clock())
         lifetime = self.config.token_lifetime_seconds
         with self._lock:
             generation = self._generation
@@ -429,17 +432,27 @@ class Identity:
         if not authorization or not authorization.lower().startswith("bearer "):
             raise AuthFailure(401, "no bearer token")
         token = authorization[len("bearer ") :].strip()
+        # The token's dates are checked against this emulator's clock, not PyJWT's (the real time).
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
                 key=self._token_secret,
                 algorithms=["HS256"],
-                options={"require": ["exp", "aud", "tid"], "verify_aud": False},
+                options={
+                    "require": ["exp", "aud", "tid"],
+                    "verify_aud": False,
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                },
             )
-        except jwt.ExpiredSignatureError:
-            raise AuthFailure(401, "the access token has expired") from None
         except jwt.PyJWTError:
             raise AuthFailure(401, "the access token is invalid") from None
+        now = self.clock()
+        if not isinstance(claims["exp"], int | float) or claims["exp"] <= now:
+            raise AuthFailure(401, "the access token has expired")
+        if not isinstance(claims.get("nbf", 0), int | float) or claims.get("nbf", 0) > now:
+            raise AuthFailure(401, "the access token is invalid")
         if str(claims["aud"]).rstrip("/") not in API_AUDIENCES:
             raise AuthFailure(401, "the access token's audience is not Exchange Online")
         with self._lock:

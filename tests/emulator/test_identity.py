@@ -248,13 +248,17 @@ def test_missing_role_is_403(http: Any) -> None:
 
 
 def test_short_token_lifetime_expires(http: Any) -> None:
-    client = http(Emulator(config=EmulatorConfig(token_lifetime_seconds=1)))
+    now = [float(int(time.time()))]  # tokens are dated in whole seconds
+    client = http(Emulator(config=EmulatorConfig(token_lifetime_seconds=1), clock=lambda: now[0]))
     body = _token(client, client_id="a", client_secret="emulator").json()
     assert body["expires_in"] == 1
     headers = {"Authorization": f"Bearer {body['access_token']}"}
     assert client.post(f"/adminapi/beta/{TENANT}/InvokeCommand", json=GET, headers=headers).status_code == 200
-    time.sleep(2.1)  # the scenario under test is the passing of the token's lifetime
-    assert client.post(f"/adminapi/beta/{TENANT}/InvokeCommand", json=GET, headers=headers).status_code == 401
+    now[0] += 0.9
+    assert client.post(f"/adminapi/beta/{TENANT}/InvokeCommand", json=GET, headers=headers).status_code == 200
+    now[0] += 0.2  # the token's lifetime has passed
+    answer = client.post(f"/adminapi/beta/{TENANT}/InvokeCommand", json=GET, headers=headers)
+    assert answer.status_code == 401
 
 
 def test_openid_configuration(http: Any) -> None:

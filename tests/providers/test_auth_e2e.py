@@ -11,13 +11,17 @@ from pathlib import Path
 import httpx
 import pytest
 
+from reconciler.emulator.app import Emulator
 from reconciler.emulator.config import OPEN_SECRET, AppConfig, EmulatorConfig, FederatedCredential
+from reconciler.emulator.server import EmulatorServer
 from reconciler.errors import AuthError, ConfigError
 from reconciler.model import InboundConnector
 from reconciler.providers.auth import TokenSource, tls_context
 from reconciler.providers.exchange import open_exchange
 from reconciler.providers.retry import RetryPolicy
+from reconciler.providers.session import Session
 from tests.providers.conftest import TENANT, Rig
+from tests.providers.fake import FakeClock
 
 CLIENT_ID = "11111111-aaaa-bbbb-cccc-222222222222"
 
@@ -167,15 +171,23 @@ def test_token_is_cached_across_reads(rig: Rig) -> None:
     assert rig.server.emulator.stats.snapshot()["tokens_issued"] == 1
 
 
-def test_token_is_refreshed_before_it_expires(make_rig: Callable[..., Rig]) -> None:
-    rig = make_rig(config=EmulatorConfig(token_lifetime_seconds=1))
-    provider = rig.provider()
-    provider.read()
-    time.sleep(1.0)  # the token's whole (emulated) lifetime
-    provider.read()
-    stats = rig.server.emulator.stats.snapshot()
+def test_token_is_refreshed_before_it_expires(
+    make_emulator_server: Callable[..., EmulatorServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FakeClock(start=int(time.time()))  # one clock for both sides: the service dates tokens by it
+    emulator = Emulator(config=EmulatorConfig(token_lifetime_seconds=1), clock=clock)
+    with Session(clock=clock, sleep=clock.sleep) as session:
+        rig = Rig(make_emulator_server(emulator=emulator), tmp_path, monkeypatch, session)
+        provider = rig.provider()
+        provider.read()
+        provider.read()  # within the lifetime: the same token
+        assert emulator.stats.snapshot()["tokens_issued"] == 1
+        clock.sleep(1.0)  # the token's whole lifetime
+        provider.read()
+        rig.close()
+    stats = emulator.stats.snapshot()
     assert stats["tokens_issued"] == 2
-    assert stats["cmdlets"]["Get-InboundConnector"] == 2  # no 401 and retry happened
+    assert stats["cmdlets"]["Get-InboundConnector"] == 3  # no 401 and retry happened
 
 
 def test_token_expiring_mid_run_is_refreshed_once(rig: Rig) -> None:
