@@ -257,6 +257,26 @@ def test_hybrid_wizard_connector_cannot_be_renamed_away(tmp_path: Path) -> None:
     assert "renames it away to 'On-premises inbound'" in plan.output
 
 
+FILTER_BY_IP = """\
+    kind: InboundConnector
+    name: Inbound from Barracuda
+    connector_type: Partner
+    sender_domains: ["*"]
+    sender_ip_addresses: [209.222.80.0/24, 209.222.81.0/24]
+    ef_skip_last_ip: true
+"""
+
+
+def test_filter_identified_by_ip_as_the_admin_center_makes_it_plans_without_error(repo: Repo) -> None:
+    # The admin center's "identify the partner by the sending server's IP address", as Barracuda and
+    # Proofpoint have customers set it up: not a posture error (docs/posture.md).
+    repo.write("filter.yaml", FILTER_BY_IP)
+    validate = repo.run("validate")
+    assert validate.exit_code == 0, validate.output
+    assert repo.plan_and_apply().exit_code == 0
+    assert repo.run("plan", "--detailed-exitcode").exit_code == 0
+
+
 def test_unsafe_plan_is_refused_without_force(tmp_path: Path) -> None:
     repo = Repo(tmp_path, unmanaged="delete", max_deletes=0)
     repo.write("relay.yaml", RELAY)
