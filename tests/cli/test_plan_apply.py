@@ -277,6 +277,31 @@ def test_filter_identified_by_ip_as_the_admin_center_makes_it_plans_without_erro
     assert repo.run("plan", "--detailed-exitcode").exit_code == 0
 
 
+def test_adopting_a_tenant_with_a_filter_identified_by_ip_plans_clean(tmp_path: Path) -> None:
+    # A tenant whose filter connector was made in the admin center: export, then the first plan.
+    seed = {
+        "InboundConnector": [
+            {
+                "Name": "Inbound from Proofpoint",
+                "ConnectorSource": "AdminUI",
+                "ConnectorType": "Partner",
+                "SenderDomains": ["smtp:*;1"],
+                "SenderIPAddresses": ["67.231.152.0/24", "148.163.128.0/24"],
+                "RestrictDomainsToIPAddresses": False,
+                "RequireTls": True,
+                "EFSkipLastIP": True,
+            }
+        ]
+    }
+    (tmp_path / "seed.json").write_text(json.dumps(seed))
+    repo = Repo(tmp_path, seed="seed.json")
+    exported = repo.run("export", "--tenant", "t")
+    assert exported.exit_code == 0, exported.output
+    plan = repo.run("plan", "--detailed-exitcode")
+    assert plan.exit_code == 0, plan.output
+    assert "EXO-IN-002" not in plan.output and "EXO-IN-006" not in plan.output
+
+
 def test_unsafe_plan_is_refused_without_force(tmp_path: Path) -> None:
     repo = Repo(tmp_path, unmanaged="delete", max_deletes=0)
     repo.write("relay.yaml", RELAY)
