@@ -664,6 +664,11 @@ def test_star_with_tls_only_is_a_warning_that_names_what_it_does() -> None:
     assert "every server" in finding.message and "sender_ip_addresses" in finding.message
 
 
+def test_disabled_filter_identified_by_ip_says_its_tls_is_no_longer_required() -> None:
+    (finding,) = [f for f in check([by_ip_inbound("Off", enabled=False)]) if f.rule == "EXO-IN-008"]
+    assert "mail from 192.0.2.0/24 is accepted without TLS" in finding.message
+
+
 def _vendor_connectors(mode: str) -> list[Connector]:
     """SEPPmail.cloud's connector parameter sets (tests/fixtures/vendor/), with the values its script
     fills in for a customer in the placeholders (docs/posture.md, vendor-recommended setups)."""
