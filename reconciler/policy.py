@@ -14,8 +14,7 @@ from fnmatch import fnmatchcase
 from reconciler.plan import Change
 
 _WIZARD = (
-    "(made by the Hybrid Configuration Wizard: ConnectorSource HybridWizard, which re-running the wizard "
-    "expects to find by name)"
+    "(made by the Hybrid Configuration Wizard, ConnectorSource HybridWizard: re-run the wizard to change it)"
 )
 _WIZARD_FIX = "set protect_hybrid_wizard: false for the tenant in exoform.yaml"
 
@@ -36,8 +35,8 @@ def protection_violations(
 
     A connector is protected when its name matches a ``protect`` glob, or when its guid is in
     ``hybrid_wizard`` (the live connectors with ``ConnectorSource: HybridWizard``, when the tenant keeps
-    ``protect_hybrid_wizard``).  The wizard finds its connectors by name, so any rename of one is a
-    rename-away.  Each change gives at most one message per check.
+    ``protect_hybrid_wizard``).  A wizard connector's name is the wizard's, so any rename of one is a
+    rename-away.  A change gives at most one message for its delete and one for its rename.
     """
     problems: list[str] = []
     for change in changes:
