@@ -142,6 +142,11 @@ class TenantConfig(BaseModel):
         default_factory=list,
         description="Name globs of connectors that may never be deleted or renamed away.",
     )
+    protect_hybrid_wizard: bool = Field(
+        default=True,
+        description="Connectors the Hybrid Configuration Wizard made (ConnectorSource HybridWizard) may "
+        "never be deleted or renamed away; false lets a plan do it.",
+    )
     max_deletes: int = Field(default=1, ge=0, description="More deletes than this makes the plan unsafe.")
     max_change_fraction: float = Field(
         default=0.3,

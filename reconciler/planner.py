@@ -5,7 +5,8 @@ Contracts:
   plan renames in place (an update whose ``fields`` include ``name``) instead of delete + create.
 - Live connectors that no file declares are unmanaged and follow the tenant's ``unmanaged`` policy:
   ``report`` lists them, ``ignore`` hides them, ``delete`` plans their deletion.
-- A planned delete or rename-away of a protected connector, or a change to a field the service only takes
+- A planned delete or rename-away of a protected connector (a ``protect`` glob, or made by the Hybrid
+  Configuration Wizard unless ``protect_hybrid_wizard: false``), or a change to a field the service only takes
   on create, is a :class:`PlanError` (no plan is made); thresholds mark the plan unsafe instead.
 - The live state must be complete: the provider guarantees it (a failed read raises, never "absent").
 """
@@ -124,7 +125,10 @@ def plan_tenant(
         elif settings.unmanaged == "report":
             unmanaged.append(Unmanaged(current.kind, current.name, current.connector_source))
 
-    problems += protection_violations(changes, settings.protect)
+    wizard = {c.guid for c in live.connectors if c.connector_source.casefold() == "hybridwizard"}
+    problems += protection_violations(
+        changes, settings.protect, wizard if settings.protect_hybrid_wizard else ()
+    )
     if problems:
         raise PlanError(f"tenant {tenant}: cannot plan:\n" + "\n".join(f"  {p}" for p in problems))
 

@@ -1,16 +1,22 @@
 """Tenant policy applied to a plan: protected names and the safety thresholds.
 
-Contract: protection lives in ``exoform.yaml`` (``protect`` globs), never on the connector, so removing a
-connector's file cannot remove its protection.  Thresholds mark a plan unsafe; apply refuses an unsafe
+Contract: protection lives in ``exoform.yaml`` (``protect`` globs, and ``protect_hybrid_wizard`` for the
+connectors the Hybrid Configuration Wizard made), never on the connector, so removing a connector's file
+cannot remove its protection.  Thresholds mark a plan unsafe; apply refuses an unsafe
 plan unless forced.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from fnmatch import fnmatchcase
 
 from reconciler.plan import Change
+
+_WIZARD = (
+    "(made by the Hybrid Configuration Wizard, ConnectorSource HybridWizard: re-run the wizard to change it)"
+)
+_WIZARD_FIX = "set protect_hybrid_wizard: false for the tenant in exoform.yaml"
 
 #: Thresholds on the share of changed connectors apply only from this many existing connectors on.
 MIN_EXISTING_FOR_FRACTION = 10
@@ -22,20 +28,34 @@ def is_protected(name: str, globs: Sequence[str]) -> bool:
     return any(fnmatchcase(folded, g.casefold()) for g in globs)
 
 
-def protection_violations(changes: Sequence[Change], globs: Sequence[str]) -> list[str]:
-    """Messages for every planned delete or rename-away of a protected connector."""
+def protection_violations(
+    changes: Sequence[Change], globs: Sequence[str], hybrid_wizard: Collection[str] = ()
+) -> list[str]:
+    """Messages for every planned delete or rename-away of a protected connector.
+
+    A connector is protected when its name matches a ``protect`` glob, or when its guid is in
+    ``hybrid_wizard`` (the live connectors with ``ConnectorSource: HybridWizard``, when the tenant keeps
+    ``protect_hybrid_wizard``).  A wizard connector's name is the wizard's, so any rename of one is a
+    rename-away.  A change gives at most one message for its delete and one for its rename.
+    """
     problems: list[str] = []
     for change in changes:
-        if change.action == "delete" and is_protected(change.name, globs):
+        wizard = bool(change.guid) and change.guid in hybrid_wizard
+        if change.action == "delete" and (wizard or is_protected(change.name, globs)):
+            why = _WIZARD if wizard else "(protect in exoform.yaml)"
             problems.append(
-                f"{change.kind} '{change.name}' is protected (protect in exoform.yaml) but the plan deletes "
-                f"it ({change.reason or 'no file declares it'}); restore its file or remove it from protect"
+                f"{change.kind} '{change.name}' is protected {why} but the plan deletes it "
+                f"({change.reason or 'no file declares it'}); restore its file or "
+                f"{_WIZARD_FIX if wizard else 'remove it from protect'}"
             )
-        if (
-            change.previous_name
-            and is_protected(change.previous_name, globs)
-            and not is_protected(change.name, globs)
-        ):
+        if not change.previous_name:
+            continue
+        if wizard:
+            problems.append(
+                f"{change.kind} '{change.previous_name}' is protected {_WIZARD} but the plan renames it away "
+                f"to '{change.name}'; keep the old name or {_WIZARD_FIX}"
+            )
+        elif is_protected(change.previous_name, globs) and not is_protected(change.name, globs):
             problems.append(
                 f"{change.kind} '{change.previous_name}' is protected but the plan renames it away to "
                 f"'{change.name}'; add the new name to protect or keep the old name"

@@ -33,7 +33,6 @@ REF_NEW_INBOUND = "https://learn.microsoft.com/powershell/module/exchangepowersh
 REF_NEW_OUTBOUND = "https://learn.microsoft.com/powershell/module/exchangepowershell/new-outboundconnector"
 REF_PARTNER = f"{_DOCS}/set-up-connectors-for-secure-mail-flow-with-a-partner"
 REF_EF = f"{_DOCS}/enhanced-filtering-for-connectors"
-REF_CONNECTORS = f"{_DOCS}/use-connectors-to-configure-mail-flow"
 REF_MIXING = "https://github.com/MicrosoftDocs/OfficeDocs-Exchange/pull/1041"
 REF_ROUTING = f"{_DOCS}/set-up-connectors-to-route-mail"
 REF_POSTURE_DOC = "docs/posture.md"
@@ -115,6 +114,19 @@ def _cert_restricted(c: InboundConnector) -> bool:
     return bool(c.tls_sender_certificate_name) and (c.require_tls or c.restrict_domains_to_certificate)
 
 
+def _identified_by_ip(c: InboundConnector) -> bool:
+    """A Partner connector for every sender domain that names sender IPs: the admin center's "identify the
+    partner by the sending server's IP address" (docs/posture.md, "How the service picks an inbound
+    connector").  It applies to mail from those IPs only, restricted or not."""
+    return _is_partner(c) and "*" in c.sender_domains and bool(c.sender_ip_addresses)
+
+
+def _known_senders_only(c: InboundConnector) -> bool:
+    """Only mail from known servers can go through this connector: it is source-restricted, or a Partner
+    connector identified by IP (mail from other servers is not matched to it)."""
+    return _source_restricted(c) or _identified_by_ip(c)
+
+
 def _source_restricted(c: InboundConnector) -> bool:
     """Only known servers (or another Microsoft 365 organization) can send through this connector.
 
@@ -189,6 +201,21 @@ def _open_partner(connectors: Sequence[Connector]) -> Iterator[Hit]:
     for c in _inbound(connectors):
         if not _is_partner(c) or c.require_tls or _source_restricted(c):
             continue
+        fix = (
+            "Fix: set require_tls: true and restrict the source, either restrict_domains_to_ip_addresses: "
+            "true with the partner's public sender_ip_addresses, or tls_sender_certificate_name with the "
+            "domain of the partner's certificate."
+        )
+        if _identified_by_ip(c):
+            yield Hit(
+                c,
+                "require_tls",
+                f"Partner connector for mail from {_list(c.sender_ip_addresses)} neither requires TLS nor "
+                "rejects anything: mail from those servers may arrive unencrypted, and the connector "
+                "enforces nothing on it (the admin center requires TLS or an IP restriction on a partner "
+                f"connector). {fix}",
+            )
+            continue
         hint = ""
         if c.sender_ip_addresses and not c.restrict_domains_to_ip_addresses:
             hint = (
@@ -200,31 +227,35 @@ def _open_partner(connectors: Sequence[Connector]) -> Iterator[Hit]:
             "require_tls",
             f"Partner connector accepts mail claiming {_domains_text(c.sender_domains)} from any server, "
             f"with or without TLS{hint}: anyone can send such mail and it is treated as coming through "
-            "this connector. Fix: set require_tls: true and restrict the source, either "
-            "restrict_domains_to_ip_addresses: true with the partner's public sender_ip_addresses, or "
-            "tls_sender_certificate_name with the domain of the partner's certificate.",
+            f"this connector. {fix}",
         )
 
 
 @rule(
     "EXO-IN-002",
-    "error",
-    "Partner inbound connector takes sender domains '*' without an IP or certificate restriction",
+    "warning",
+    "Partner inbound connector for sender domains '*' that identifies no sender (no IPs, no certificate)",
     REF_PARTNER,
 )
-def _star_unrestricted(connectors: Sequence[Connector]) -> Iterator[Hit]:
+def _star_unidentified(connectors: Sequence[Connector]) -> Iterator[Hit]:
     for c in _inbound(connectors):
-        if not _is_partner(c) or "*" not in c.sender_domains or _source_restricted(c):
+        if not _is_partner(c) or "*" not in c.sender_domains or _known_senders_only(c):
             continue
-        tls = " require_tls alone does not say who the sender is." if c.require_tls else ""
+        tls = (
+            "its only effect is that mail sent without TLS is rejected"
+            if c.require_tls
+            else "it enforces nothing"
+        )
         yield Hit(
             c,
             "sender_domains",
-            "Partner connector takes sender domains '*' (every domain) without restricting which servers "
-            f"may use it, so every server on the internet matches it.{tls} Fix: restrict it to the "
-            "service that sends for you: restrict_domains_to_ip_addresses: true with that service's "
-            "sender_ip_addresses, or tls_sender_certificate_name with its certificate domain "
-            "(require_tls: true); or list the partner's own domains instead of '*'.",
+            "Partner connector for sender domains '*' names no sender IPs and no certificate, so it "
+            f"applies to mail from every server on the internet: {tls}, and it says nothing about who "
+            "sends. Fix: identify the partner or service: its public sender_ip_addresses (the admin "
+            "center's 'identify the partner by the sending server's IP address'; add "
+            "restrict_domains_to_ip_addresses: true to reject mail from other servers), or "
+            "tls_sender_certificate_name with its certificate domain; or list the partner's own domains "
+            "instead of '*'.",
         )
 
 
@@ -282,8 +313,9 @@ def _internal_onprem(connectors: Sequence[Connector]) -> Iterator[Hit]:
 
 
 def _filter_in_front(c: InboundConnector) -> bool:
-    """A Partner connector for all sender domains, restricted to a service's IPs or certificate."""
-    return _is_partner(c) and "*" in c.sender_domains and (_ip_restricted(c) or _cert_restricted(c))
+    """A Partner connector for all sender domains, identified by or restricted to a service's IPs, or
+    restricted to its certificate."""
+    return _is_partner(c) and "*" in c.sender_domains and (_identified_by_ip(c) or _cert_restricted(c))
 
 
 @rule(
@@ -310,21 +342,23 @@ def _ef_missing(connectors: Sequence[Connector]) -> Iterator[Hit]:
 @rule(
     "EXO-IN-006",
     "error",
-    "Enhanced filtering skips the last IP on a connector that any server can use",
+    "Enhanced filtering skips the last IP on a connector that mail from any server can go through",
     REF_EF,
 )
 def _ef_open(connectors: Sequence[Connector]) -> Iterator[Hit]:
     for c in _inbound(connectors):
-        if not c.ef_skip_last_ip or _source_restricted(c):
+        if not c.ef_skip_last_ip or _known_senders_only(c):
             continue
         yield Hit(
             c,
             "ef_skip_last_ip",
-            "enhanced filtering skips the last hop, but this connector does not restrict which servers use "
-            "it: a sender that connects directly has its own IP skipped, and SPF and DMARC are judged on "
-            "an IP it wrote into a forged Received header. Fix: restrict the connector to the service in "
-            "front of Exchange Online (restrict_domains_to_ip_addresses: true with its sender_ip_addresses, "
-            "or its certificate), or set ef_skip_last_ip: false and list the service's IPs in ef_skip_ips.",
+            f"enhanced filtering skips the last hop, but mail claiming {_domains_text(c.sender_domains)} "
+            "from any server goes through this connector (it is neither identified by nor restricted to "
+            "its sender's IPs or certificate): a sender that connects directly has its own IP skipped, "
+            "and SPF and DMARC are judged on an IP it wrote into a forged Received header. Fix: identify "
+            "the service in front of Exchange Online by its sender_ip_addresses (with sender domains "
+            "'*'), restrict the connector to its IPs or certificate, or set ef_skip_last_ip: false and "
+            "list the service's IPs in ef_skip_ips.",
         )
 
 
@@ -343,10 +377,10 @@ def _mixed_restriction(connectors: Sequence[Connector]) -> Iterator[Hit]:
         yield Hit(
             c,
             "restrict_domains_to_certificate",
-            "restrict_domains_to_ip_addresses and restrict_domains_to_certificate are both on: Partner "
-            "connectors are looked up by IP or by certificate, and with both in one connector which "
-            "restriction rejects mail is ambiguous (Microsoft advises against it and rejects it on "
-            "write). Fix: use one restriction per connector; split it into two connectors if you need both.",
+            "restrict_domains_to_ip_addresses and restrict_domains_to_certificate are both on: Microsoft "
+            "advises against IPs and a certificate in the same Partner connector, which restriction "
+            "rejects mail is then ambiguous, and the service refuses the combination on write. Fix: use "
+            "one restriction per connector; split it into two connectors if you need both.",
         )
 
 
@@ -369,12 +403,17 @@ def _disabled_inbound(connectors: Sequence[Connector]) -> Iterator[Hit]:
         ]
         if not uncovered:
             continue
+        effect = (
+            f"mail from {_list(c.sender_ip_addresses)} is accepted without TLS"
+            if _identified_by_ip(c) and not _ip_restricted(c)
+            else "mail claiming those domains is accepted from any server"
+        )
         yield Hit(
             c,
             "enabled",
             f"this connector is disabled and no enabled Partner connector covers {_list(uncovered)}: its TLS "
-            "and source restrictions are no longer enforced, so mail claiming those domains is accepted "
-            "from any server. Fix: enable it, or delete it if the partner no longer sends to you.",
+            f"and source restrictions are no longer enforced, so {effect}. Fix: enable it, or delete it if "
+            "the partner no longer sends to you.",
         )
 
 
@@ -393,8 +432,8 @@ class _Span:
 @rule(
     "EXO-IP-001",
     "warning",
-    "Sender IP ranges overlap between enabled inbound connectors",
-    REF_CONNECTORS,
+    "Sender IP ranges overlap between enabled inbound connectors of the same type",
+    REF_PARTNER,
 )
 def _ip_overlap(connectors: Sequence[Connector]) -> Iterator[Hit]:
     # Names are unique per kind in a tenant; the dump only breaks ties in invalid input, for determinism.
@@ -414,7 +453,9 @@ def _ip_overlap(connectors: Sequence[Connector]) -> Iterator[Hit]:
     for span in spans:
         open_spans = [s for s in open_spans if s.end >= span.start]
         for other in open_spans:
-            if other.index == span.index:
+            # An OnPremises and a Partner connector for the same IPs coexist by design (docs/posture.md).
+            same_type = _is_partner(inbound[other.index]) == _is_partner(inbound[span.index])
+            if other.index == span.index or not same_type:
                 continue
             low, high = sorted((other, span), key=lambda s: s.index)
             pairs.setdefault((low.index, high.index), set()).add((low.entry, high.entry))
@@ -427,8 +468,8 @@ def _ip_overlap(connectors: Sequence[Connector]) -> Iterator[Hit]:
             "sender_ip_addresses",
             f"sender IPs of this connector overlap those of inbound connector '{first.name}' "
             f"({_list(overlaps)}): mail from those addresses may be matched to either connector, so one "
-            "connector's restrictions (or its OnPremises trust) apply to the other's senders. Fix: give "
-            "each connector only the IPs of its own sender, or merge them into one connector.",
+            "connector's restrictions (or an OnPremises connector's trust) apply to the other's senders. "
+            "Fix: give each connector only the IPs of its own sender, or merge them into one connector.",
             also_skipped_by=(first,),
         )
 
@@ -612,7 +653,7 @@ UNKNOWN_RULE = _config_rule.id
 RULES: tuple[Rule, ...] = (
     _config_rule,
     _open_partner,
-    _star_unrestricted,
+    _star_unidentified,
     _internal_open,
     _internal_onprem,
     _ef_missing,

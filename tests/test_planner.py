@@ -106,6 +106,20 @@ def test_protect_refuses_delete_by_policy_and_rename_away() -> None:
     assert plan_tenant("t", settings(protect=["Hybrid*"]), desired, live).changes[0].fields == ["name"]
 
 
+def test_hybrid_wizard_connectors_are_protected_by_default() -> None:
+    live = live_of(inbound("Inbound from 5d2a1c3e-0000-4000-8000-000000000001"), inbound("Stray"))
+    wizard = live.connectors[0]
+    live.connectors[0] = LiveConnector(
+        wizard.kind, wizard.name, wizard.guid, wizard.connector, raw={"ConnectorSource": "HybridWizard"}
+    )
+    with pytest.raises(PlanError, match="Hybrid Configuration Wizard"):
+        plan_tenant("t", settings(unmanaged="delete", max_deletes=2), [], live)
+    plan = plan_tenant(
+        "t", settings(unmanaged="delete", max_deletes=2, protect_hybrid_wizard=False), [], live
+    )
+    assert {c.name for c in plan.changes if c.action == "delete"} == {wizard.name, "Stray"}
+
+
 def test_max_deletes_marks_plan_unsafe() -> None:
     live = live_of(inbound("A"), inbound("B"))
     plan = plan_tenant("t", settings(unmanaged="delete"), [], live)

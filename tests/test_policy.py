@@ -6,7 +6,7 @@ from reconciler.plan import Action, Change
 from reconciler.policy import MIN_EXISTING_FOR_FRACTION, is_protected, protection_violations, unsafe_reasons
 
 
-def change(action: Action, name: str, previous_name: str | None = None) -> Change:
+def change(action: Action, name: str, previous_name: str | None = None, guid: str = "") -> Change:
     return Change(
         action=action,
         kind="InboundConnector",
@@ -16,6 +16,7 @@ def change(action: Action, name: str, previous_name: str | None = None) -> Chang
         after=None if action == "delete" else {"name": name},
         previous_name=previous_name,
         reason="no file declares it (unmanaged: delete)" if action == "delete" else "",
+        guid=guid,
     )
 
 
@@ -40,6 +41,35 @@ def test_renaming_a_protected_connector_away_is_a_violation_but_within_protectio
     assert (
         protection_violations([change("update", "Hybrid in 2", previous_name="Hybrid in")], ["Hybrid*"]) == []
     )
+
+
+WIZARD = "0b6c5a52-3f0e-4c8e-9d0a-7c1e2f3a4b5c"
+
+
+def test_deleting_or_renaming_a_hybrid_wizard_connector_is_a_violation() -> None:
+    name = "Inbound from 9e0f2f4c-1a2b-4c3d-8e9f-0a1b2c3d4e5f"
+    (deleted,) = protection_violations([change("delete", name, guid=WIZARD)], [], hybrid_wizard={WIZARD})
+    assert f"'{name}' is protected" in deleted and "Hybrid Configuration Wizard" in deleted
+    assert "protect_hybrid_wizard" in deleted and "deletes it" in deleted
+    (renamed,) = protection_violations(
+        [change("update", "On-premises inbound", previous_name=name, guid=WIZARD)], [], hybrid_wizard={WIZARD}
+    )
+    assert f"'{name}' is protected" in renamed and "renames it away to 'On-premises inbound'" in renamed
+
+
+def test_other_connectors_and_updates_in_place_are_not_hybrid_wizard_violations() -> None:
+    assert (
+        protection_violations([change("delete", "Partner", guid="other")], [], hybrid_wizard={WIZARD}) == []
+    )
+    assert (
+        protection_violations([change("update", "Inbound from x", guid=WIZARD)], [], hybrid_wizard={WIZARD})
+        == []
+    )
+
+
+def test_a_connector_both_globbed_and_made_by_the_wizard_is_reported_once() -> None:
+    problems = protection_violations([change("delete", "Hybrid in", guid=WIZARD)], ["hybrid*"], {WIZARD})
+    assert len(problems) == 1
 
 
 def test_more_deletes_than_max_deletes_is_unsafe() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import random
 import re
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from reconciler.model import Connector, InboundConnector, OutboundConnector, Ski
 from reconciler.posture import RULES, RULES_BY_ID, Finding, check, fails
 
 ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
 
 
 def inbound(name: str = "In", **fields: Any) -> InboundConnector:
@@ -51,6 +53,20 @@ def filter_inbound(name: str = "From filter", **fields: Any) -> InboundConnector
         "require_tls": True,
         "restrict_domains_to_ip_addresses": True,
         "sender_ip_addresses": ["192.0.2.0/24"],
+        "ef_skip_last_ip": True,
+    }
+    values.update(fields)
+    return inbound(name, **values)
+
+
+def by_ip_inbound(name: str = "From filter", **fields: Any) -> InboundConnector:
+    """A Partner connector as the admin center makes it when the partner is identified by the sending
+    server's IP address (docs/posture.md): every sender domain, the IPs, no IP restriction."""
+    values: dict[str, Any] = {
+        "sender_domains": ["*"],
+        "sender_ip_addresses": ["192.0.2.0/24"],
+        "restrict_domains_to_ip_addresses": False,
+        "require_tls": True,
         "ef_skip_last_ip": True,
     }
     values.update(fields)
@@ -205,6 +221,7 @@ NEAR_MISSES: dict[str, list[tuple[str, Scenario]]] = {
             "'*' from another Microsoft 365 organization",
             lambda: [inbound("M&A", sender_domains=["*"], trusted_organizations=["contoso.onmicrosoft.com"])],
         ),
+        ("'*' identified by sender IP (admin center)", lambda: [by_ip_inbound()]),
     ],
     "EXO-IN-003": [
         (
@@ -266,6 +283,7 @@ NEAR_MISSES: dict[str, list[tuple[str, Scenario]]] = {
             ],
         ),
         ("EF skips listed IPs only", lambda: [inbound("Skipper", ef_skip_ips=["192.0.2.1"])]),
+        ("'*' identified by sender IP, not restricted (Barracuda, Proofpoint)", lambda: [by_ip_inbound()]),
     ],
     "EXO-IN-007": [
         (
@@ -338,6 +356,13 @@ NEAR_MISSES: dict[str, list[tuple[str, Scenario]]] = {
                     restrict_domains_to_ip_addresses=True,
                     sender_ip_addresses=["192.0.2.77"],
                 ),
+            ],
+        ),
+        (
+            "an OnPremises and a Partner connector for the same IPs (documented to coexist)",
+            lambda: [
+                inbound("OnPrem", connector_type="OnPremises", sender_ip_addresses=["192.0.2.0/24"]),
+                filter_inbound("Partner lock-down"),
             ],
         ),
         (
@@ -441,9 +466,10 @@ def test_near_miss_does_not_fire(rule_id: str, case: str, scenario: Scenario) ->
 
 def test_severities_a_reviewer_would_defend() -> None:
     severity = {r.id: r.severity for r in RULES}
-    for error in ("EXO-IN-001", "EXO-IN-002", "EXO-IN-003", "EXO-IN-006", "EXO-OUT-001", "EXO-CFG-001"):
+    for error in ("EXO-IN-001", "EXO-IN-003", "EXO-IN-006", "EXO-OUT-001", "EXO-CFG-001"):
         assert severity[error] == "error"
-    for warning in ("EXO-IN-004", "EXO-IN-005", "EXO-IP-001", "EXO-OUT-002", "EXO-OUT-004", "EXO-OUT-005"):
+    warnings = ("EXO-IN-002", "EXO-IN-004", "EXO-IN-005", "EXO-IP-001", "EXO-OUT-002", "EXO-OUT-004")
+    for warning in (*warnings, "EXO-OUT-005"):
         assert severity[warning] == "warning"
 
 
@@ -467,11 +493,18 @@ def test_overlap_is_reported_once_per_pair_naming_both_and_the_ranges() -> None:
     assert "'A filter'" in second and "198.51.100.200 and 198.51.100.0/24" in second
 
 
-def test_onpremises_overlap_with_partner_is_reported() -> None:
+def test_onpremises_overlap_with_partner_is_not_reported() -> None:
+    # Microsoft: an OnPremises and a Partner connector for the same IPs "can coexist without a problem".
     onprem = inbound("OnPrem", connector_type="OnPremises", sender_ip_addresses=["198.51.100.0/24"])
     partner = inbound("Partner", restrict_domains_to_ip_addresses=True, sender_ip_addresses=["198.51.100.9"])
-    (finding,) = [f for f in check([onprem, partner]) if f.rule == "EXO-IP-001"]
-    assert finding.name == "Partner" and "'OnPrem'" in finding.message
+    assert [f for f in check([onprem, partner]) if f.rule == "EXO-IP-001"] == []
+
+
+def test_overlap_between_two_onpremises_connectors_is_reported() -> None:
+    a = inbound("Relay A", connector_type="OnPremises", sender_ip_addresses=["198.51.100.0/24"])
+    b = inbound("Relay B", connector_type="OnPremises", sender_ip_addresses=["198.51.100.9"])
+    (finding,) = [f for f in check([a, b]) if f.rule == "EXO-IP-001"]
+    assert finding.name == "Relay B" and "'Relay A'" in finding.message
 
 
 def test_test_mode_connector_as_only_route_names_test_mode() -> None:
@@ -570,6 +603,11 @@ VENDOR_SETUPS: dict[str, Scenario] = {
 }
 
 
+VENDOR_SETUPS["Barracuda or Proofpoint identified by IP, with enhanced filtering"] = lambda: [
+    by_ip_inbound("Barracuda", sender_ip_addresses=["209.222.80.0/24", "209.222.81.0/24"])
+]
+
+
 @pytest.mark.parametrize("setup", sorted(VENDOR_SETUPS))
 def test_vendor_recommended_setups_are_clean(setup: str) -> None:
     assert check(VENDOR_SETUPS[setup]()) == []
@@ -588,6 +626,92 @@ def test_vendor_setups_documented_as_flagged() -> None:
         ("EXO-IN-005", "Proofpoint in"),
         ("EXO-OUT-002", "Barracuda out"),
     ]
+
+
+# --- how the service picks an inbound connector (docs/posture.md) -----------------------------------------
+
+
+def test_partner_identified_by_ip_without_enhanced_filtering_is_only_a_warning() -> None:
+    c = by_ip_inbound("Proofpoint in", ef_skip_last_ip=False)
+    assert [(f.rule, f.severity) for f in check([c])] == [("EXO-IN-005", "warning")]
+
+
+def test_partner_star_open_to_every_server_without_tls_is_an_error() -> None:
+    c = inbound("Open", sender_domains=["*"], require_tls=False)
+    findings = check([c])
+    assert ("EXO-IN-001", "error") in {(f.rule, f.severity) for f in findings}
+    assert fails(findings, "error")
+
+
+def test_partner_star_open_to_every_server_with_enhanced_filtering_is_an_error() -> None:
+    for require_tls in (False, True):
+        c = inbound("Skip all", sender_domains=["*"], require_tls=require_tls, ef_skip_last_ip=True)
+        (finding,) = [f for f in check([c]) if f.rule == "EXO-IN-006"]
+        assert finding.severity == "error" and "any server" in finding.message
+
+
+def test_identified_by_ip_without_tls_still_enforces_nothing() -> None:
+    c = by_ip_inbound("No TLS", require_tls=False, ef_skip_last_ip=False)
+    (finding,) = [f for f in check([c]) if f.rule == "EXO-IN-001"]
+    assert finding.severity == "error"
+    assert "192.0.2.0/24" in finding.message and "any server" not in finding.message
+
+
+def test_star_with_tls_only_is_a_warning_that_names_what_it_does() -> None:
+    (finding,) = check([inbound("TLS for all", sender_domains=["*"])])
+    assert (finding.rule, finding.severity) == ("EXO-IN-002", "warning")
+    assert "every server" in finding.message and "sender_ip_addresses" in finding.message
+
+
+def test_disabled_filter_identified_by_ip_says_its_tls_is_no_longer_required() -> None:
+    (finding,) = [f for f in check([by_ip_inbound("Off", enabled=False)]) if f.rule == "EXO-IN-008"]
+    assert "mail from 192.0.2.0/24 is accepted without TLS" in finding.message
+
+
+def _vendor_connectors(mode: str) -> list[Connector]:
+    """SEPPmail.cloud's connector parameter sets (tests/fixtures/vendor/), with the values its script
+    fills in for a customer in the placeholders (docs/posture.md, vendor-recommended setups)."""
+    fill = {
+        "TlsSenderCertificateName": "contoso.de.seppmail.cloud",
+        "SmartHosts": ["mail.de.seppmail.cloud"],
+        "TlsDomain": "*.de.seppmail.cloud",
+    }
+    found: list[Connector] = []
+    for kind, file in (("InboundConnector", "InBound.json"), ("OutboundConnector", "OutBound.json")):
+        data = json.loads((FIXTURES / "vendor" / "seppmail365cloud" / file).read_text(encoding="utf-8"))
+        props = {
+            k: fill.get(k, v) if v == "---Parameter input---" else v for k, v in data["routing"][mode].items()
+        }
+        if props.get("SenderDomains") == "":
+            props["SenderDomains"] = "*"  # the script sets smtp:*;1 before New-InboundConnector
+        found.append(from_live(kind, props))
+    return found
+
+
+@pytest.mark.parametrize("mode", ["inline", "parallel"])
+def test_seppmail_cloud_vendor_setup_is_clean(mode: str) -> None:
+    assert check(_vendor_connectors(mode)) == []
+
+
+LIVE_EXPECTED: dict[str, list[tuple[str, str]]] = {
+    "evotec-pswindocumentation-o365.json": [],
+    "graph2otel-m7kni-admin-api.json": [],
+    "scubagear-sample-provider-export.json": [],
+}
+
+
+@pytest.mark.parametrize("source", sorted(LIVE_EXPECTED))
+def test_real_tenant_connectors_give_exactly_the_documented_findings(source: str) -> None:
+    data = json.loads((FIXTURES / "live" / source).read_text(encoding="utf-8"))
+    connectors: list[Connector] = []
+    for kind in ("InboundConnector", "OutboundConnector"):
+        for obj in data.get(kind, []):
+            # Evotec's transcript lacks ConnectorType; CloudServicesMailEnabled is accepted only on
+            # OnPremises connectors, so that is what it is.
+            props = {"ConnectorType": "OnPremises", **obj} if "ConnectorType" not in obj else obj
+            connectors.append(from_live(kind, props))
+    assert connectors
+    assert [(f.rule, f.name) for f in check(connectors)] == LIVE_EXPECTED[source]
 
 
 # --- skips --------------------------------------------------------------------------------------------

@@ -189,6 +189,119 @@ def test_protected_connector_cannot_be_deleted(tmp_path: Path) -> None:
     assert ("InboundConnector", "Printer relay") in repo.live()
 
 
+HYBRID_SEED = {
+    "InboundConnector": [
+        {
+            "Name": "Inbound from 4f1c1e2a-7d0b-4a53-9a4e-2b8f3c6d9e10",
+            "ConnectorSource": "HybridWizard",
+            "ConnectorType": "OnPremises",
+            "SenderDomains": ["smtp:*;1"],
+            "TlsSenderCertificateName": "mail.contoso.com",
+            "CloudServicesMailEnabled": True,
+        }
+    ],
+    "OutboundConnector": [
+        {
+            "Name": "Outbound to 4f1c1e2a-7d0b-4a53-9a4e-2b8f3c6d9e10",
+            "ConnectorSource": "HybridWizard",
+            "ConnectorType": "OnPremises",
+            "RecipientDomains": ["contoso.com"],
+            "UseMXRecord": False,
+            "SmartHosts": ["mail.contoso.com"],
+            "TlsSettings": "DomainValidation",
+            "TlsDomain": "mail.contoso.com",
+            "CloudServicesMailEnabled": True,
+        }
+    ],
+}
+
+
+@pytest.mark.parametrize("opt_out", [False, True])
+def test_hybrid_wizard_connectors_are_protected_unless_the_tenant_opts_out(
+    tmp_path: Path, opt_out: bool
+) -> None:
+    (tmp_path / "seed.json").write_text(json.dumps(HYBRID_SEED))
+    policy: dict[str, Any] = {"unmanaged": "delete", "max_deletes": 2, "seed": "seed.json"}
+    if opt_out:
+        policy["protect_hybrid_wizard"] = False
+    repo = Repo(tmp_path, **policy)
+    plan = repo.run("plan")
+    if opt_out:
+        assert plan.exit_code == 0, plan.output
+        assert '- InboundConnector "Inbound from 4f1c1e2a' in plan.output
+        assert '- OutboundConnector "Outbound to 4f1c1e2a' in plan.output
+    else:
+        assert plan.exit_code == 1
+        assert "Hybrid Configuration Wizard" in plan.output and "protect_hybrid_wizard" in plan.output
+        assert "'Inbound from 4f1c1e2a-7d0b-4a53-9a4e-2b8f3c6d9e10' is protected" in plan.output
+        assert "'Outbound to 4f1c1e2a-7d0b-4a53-9a4e-2b8f3c6d9e10' is protected" in plan.output
+
+
+def test_hybrid_wizard_connector_cannot_be_renamed_away(tmp_path: Path) -> None:
+    (tmp_path / "seed.json").write_text(json.dumps({"InboundConnector": HYBRID_SEED["InboundConnector"]}))
+    repo = Repo(tmp_path, seed="seed.json")
+    repo.write(
+        "hybrid.yaml",
+        """\
+        kind: InboundConnector
+        name: On-premises inbound
+        renamed_from: [Inbound from 4f1c1e2a-7d0b-4a53-9a4e-2b8f3c6d9e10]
+        connector_type: OnPremises
+        sender_domains: ["*"]
+        tls_sender_certificate_name: mail.contoso.com
+        cloud_services_mail_enabled: true
+        """,
+    )
+    plan = repo.run("plan")
+    assert plan.exit_code == 1
+    assert "renames it away to 'On-premises inbound'" in plan.output
+
+
+FILTER_BY_IP = """\
+    kind: InboundConnector
+    name: Inbound from Barracuda
+    connector_type: Partner
+    sender_domains: ["*"]
+    sender_ip_addresses: [209.222.80.0/24, 209.222.81.0/24]
+    ef_skip_last_ip: true
+"""
+
+
+def test_filter_identified_by_ip_as_the_admin_center_makes_it_plans_without_error(repo: Repo) -> None:
+    # The admin center's "identify the partner by the sending server's IP address", as Barracuda and
+    # Proofpoint have customers set it up: not a posture error (docs/posture.md).
+    repo.write("filter.yaml", FILTER_BY_IP)
+    validate = repo.run("validate")
+    assert validate.exit_code == 0, validate.output
+    assert repo.plan_and_apply().exit_code == 0
+    assert repo.run("plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_adopting_a_tenant_with_a_filter_identified_by_ip_plans_clean(tmp_path: Path) -> None:
+    # A tenant whose filter connector was made in the admin center: export, then the first plan.
+    seed = {
+        "InboundConnector": [
+            {
+                "Name": "Inbound from Proofpoint",
+                "ConnectorSource": "AdminUI",
+                "ConnectorType": "Partner",
+                "SenderDomains": ["smtp:*;1"],
+                "SenderIPAddresses": ["67.231.152.0/24", "148.163.128.0/24"],
+                "RestrictDomainsToIPAddresses": False,
+                "RequireTls": True,
+                "EFSkipLastIP": True,
+            }
+        ]
+    }
+    (tmp_path / "seed.json").write_text(json.dumps(seed))
+    repo = Repo(tmp_path, seed="seed.json")
+    exported = repo.run("export", "--tenant", "t")
+    assert exported.exit_code == 0, exported.output
+    plan = repo.run("plan", "--detailed-exitcode")
+    assert plan.exit_code == 0, plan.output
+    assert "EXO-IN-002" not in plan.output and "EXO-IN-006" not in plan.output
+
+
 def test_unsafe_plan_is_refused_without_force(tmp_path: Path) -> None:
     repo = Repo(tmp_path, unmanaged="delete", max_deletes=0)
     repo.write("relay.yaml", RELAY)
