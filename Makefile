@@ -16,7 +16,7 @@ plan: $(STAMP)
 	$(BIN)/exoform plan
 
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 test-long: $(STAMP)
 	$(BIN)/pytest -m long -o addopts='-q -p no:cacheprovider --import-mode=importlib'
