@@ -157,7 +157,7 @@ def _kind(types: list[str]) -> Kind | None:
 
 
 def _refused_at(text: str, display: str) -> Location:
-    index = max(text.find("<!DOCTYPE"), text.find("<!ENTITY"), 0)
+    index = min((i for i in (text.find("<!DOCTYPE"), text.find("<!ENTITY")) if i >= 0), default=0)
     line = text.count("\n", 0, index) + 1
     return Location(display, line, index - (text.rfind("\n", 0, index) + 1) + 1)
 
