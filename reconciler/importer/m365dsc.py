@@ -169,7 +169,7 @@ class _Lexer:
         raise self.error(start, "unterminated string")
 
     def _double(self, start: int) -> None:
-        end, parts = self._expand(start + 1, lambda i: self.text[i] in '"\u201c\u201d', doubled=True)
+        end, parts = self._expand(start, lambda i: self.text[i] in '"\u201c\u201d', doubled=True)
         self.add("string", start, end + 1, parts)
 
     def _here_string(self, start: int, quote: str) -> None:
@@ -184,12 +184,16 @@ class _Lexer:
         if quote == "'":
             parts: tuple[str | Unresolved, ...] = (self.text[body:content_end],)
         else:
-            _, parts = self._expand(body, lambda i: i >= content_end, doubled=False)
+            _, parts = self._expand(start, lambda i: i >= content_end, doubled=False, body=body)
         self.add("string", start, match.end(), parts)
 
-    def _expand(self, i: int, at_end: Any, *, doubled: bool) -> tuple[int, tuple[str | Unresolved, ...]]:
-        """Read an expandable string body from ``i`` to where ``at_end`` says: (index of the end, parts)."""
+    def _expand(
+        self, start: int, at_end: Any, *, doubled: bool, body: int | None = None
+    ) -> tuple[int, tuple[str | Unresolved, ...]]:
+        """Read the expandable string opened at ``start`` (its text from ``body``, default the next
+        character) to where ``at_end`` says: (index of the end, parts)."""
         text = self.text
+        i = start + 1 if body is None else body
         parts: list[str | Unresolved] = []
         literal: list[str] = []
         while i < len(text):
@@ -214,7 +218,7 @@ class _Lexer:
                 literal.append(ch)
                 i += 1
         else:
-            raise self.error(i - 1, "unterminated string")
+            raise self.error(start, "unterminated string")
         parts.append("".join(literal))
         return i, tuple(p for p in parts if p != "")
 
@@ -394,7 +398,7 @@ class _Parser:
         items: list[Any] = []
         while True:
             token = self.peek(skip_newlines=True)
-            if token is None:
+            if token is None or token.text == "}":
                 raise self.fail(token, f"the array opened at line {opening.line} is not closed")
             if token.text == ")":
                 self.take(skip_newlines=True)

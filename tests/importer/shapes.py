@@ -149,7 +149,8 @@ class _Clixml:
         if key in ENUMS and value in ENUMS[key]:
             types = (ENUM_TYPES[key], "System.Enum", "System.ValueType", "System.Object")
             return (
-                f'<Obj{n} RefId="{self.next_ref()}">{self.tn(types)}<ToString>{_clixml_string(value)}</ToString>'
+                f'<Obj{n} RefId="{self.next_ref()}">{self.tn(types)}'
+                f"<ToString>{_clixml_string(value)}</ToString>"
                 f"<I32>{ENUMS[key][value]}</I32></Obj>"
             )
         if key in DATES:
@@ -183,7 +184,8 @@ def export_clixml(objects: list[tuple[str, dict[str, Any]]]) -> str:
                 )
                 props.append(
                     f'<Obj N="Identity" RefId="{identity_ref}">{out.tn(id_types)}'
-                    f'<ToString>{_clixml_string(value)}</ToString><Props><S N="Name">{_clixml_string(value)}</S>'
+                    f"<ToString>{_clixml_string(value)}</ToString>"
+                    f'<Props><S N="Name">{_clixml_string(value)}</S>'
                     "</Props></Obj>"
                 )
             elif key == "Id" and identity_ref is not None:
@@ -191,7 +193,8 @@ def export_clixml(objects: list[tuple[str, dict[str, Any]]]) -> str:
             else:
                 props.append(out.value(key, value, key))
         body.append(
-            f'<Obj RefId="{ref}">{out.tn(types)}<ToString>{_clixml_string(str(obj.get("Name", "")))}</ToString>'
+            f'<Obj RefId="{ref}">{out.tn(types)}'
+            f"<ToString>{_clixml_string(str(obj.get('Name', '')))}</ToString>"
             f"<Props>{''.join(props)}</Props>"
             '<MS><S N="PSComputerName">outlook.office365.com</S>'
             '<G N="RunspaceId">6f1c3c8e-2f49-4a4c-9b65-6a8e2d1f0c11</G>'

@@ -16,7 +16,7 @@ NS = 'xmlns="http://schemas.microsoft.com/powershell/2004/04"'
 
 def write(tmp_path: Path, text: str, encoding: str = "utf-8") -> Path:
     path = tmp_path / "export.xml"
-    path.write_bytes(encode(text, encoding))  # type: ignore[arg-type]
+    path.write_bytes(encode(text, encoding))
     return path
 
 
@@ -43,7 +43,9 @@ def test_export_clixml_of_each_sample_imports_what_the_tenant_reads_back(
 def test_refs_enum_numbers_and_escaped_characters(tmp_path: Path) -> None:
     text = f"""<Objs Version="1.1.0.1" {NS}>
   <Obj RefId="0">
-    <TN RefId="0"><T>Deserialized.Microsoft.Exchange.Data.Directory.SystemConfiguration.TenantInboundConnector</T></TN>
+    <TN RefId="0">
+      <T>Deserialized.Microsoft.Exchange.Data.Directory.SystemConfiguration.TenantInboundConnector</T>
+    </TN>
     <Props>
       <S N="Name">First</S>
       <Obj N="ConnectorType" RefId="1"><TN RefId="1"><T>System.Enum</T></TN><I32>1</I32></Obj>
@@ -68,7 +70,7 @@ def test_refs_enum_numbers_and_escaped_characters(tmp_path: Path) -> None:
     assert first.connector is not None and second.connector is not None
     assert first.connector.comment == "line one\nline two"
     for item in (first, second):
-        fields = item.connector.managed_fields()  # type: ignore[union-attr]
+        fields = item.connector.managed_fields()
         assert fields["connector_type"] == "OnPremises"
         assert fields["sender_domains"] == ["contoso.com"]
         assert fields["sender_ip_addresses"] == ["203.0.113.7"]
@@ -81,7 +83,8 @@ BILLION_LAUGHS = """<?xml version="1.0"?>
   <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
 ]>
 <Objs Version="1.1.0.1" {ns}><Obj RefId="0"><Props><S N="Name">&lol3;</S>
-<S N="ConnectorType">Partner</S><S N="Comment">x</S><Obj N="SenderDomains"><LST><S>*</S></LST></Obj></Props></Obj></Objs>"""
+<S N="ConnectorType">Partner</S><S N="Comment">x</S>
+<Obj N="SenderDomains"><LST><S>*</S></LST></Obj></Props></Obj></Objs>"""
 EXTERNAL = """<?xml version="1.0"?>
 <!DOCTYPE Objs [<!ENTITY secret SYSTEM "file:///etc/passwd">]>
 <Objs Version="1.1.0.1" {ns}><Obj RefId="0"><Props><S N="Name">leak</S><S N="Comment">&secret;</S>

@@ -16,7 +16,7 @@ from tests.importer.shapes import FIXTURES, KINDS, SAMPLES, convert_to_json, enc
 
 def live_view(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
     """What a tenant holding ``obj`` reads back (it creates connectors without ConnectorType as Partner)."""
-    return dict(from_live(kind, {"ConnectorType": "Partner", **obj}).managed_fields())  # type: ignore[arg-type]
+    return dict(from_live(kind, {"ConnectorType": "Partner", **obj}).managed_fields())
 
 
 def imported(result: FileResult) -> dict[tuple[str, str], Imported]:
@@ -44,7 +44,7 @@ def test_the_verbatim_scubagear_report_imports_its_inbound_connector() -> None:
     assert item.connector.managed_fields() == live_view(
         "InboundConnector", sample(SAMPLES[0])["InboundConnector"][0]
     )
-    assert item.connector.sender_domains == ["test.domain.com"]  # type: ignore[union-attr]
+    assert item.connector.sender_domains == ["test.domain.com"]
     # Directory fields, dates, ConnectorSource and the parameters reserved for Microsoft are not reported.
     assert item.unknown == () and item.dropped == () and item.defaults == ()
     assert item.connector_source == "AdminUI"
@@ -146,7 +146,8 @@ def test_values_cut_short_by_convertto_json_depth_are_reported_not_imported(tmp_
     cut, deep = found
     assert cut.connector is not None
     assert cut.dropped == (
-        "SenderDomains: cut short by ConvertTo-Json (the value reads 'System.Object[]'); export again with -Depth 5",
+        "SenderDomains: cut short by ConvertTo-Json (the value reads 'System.Object[]'); "
+        "export again with -Depth 5",
     )
     assert deep.connector is None and deep.kind == "InboundConnector"
     assert deep.skipped == "cut short by ConvertTo-Json (it reads '@{...}'); export again with -Depth 5"
@@ -188,7 +189,7 @@ def test_the_kind_comes_from_the_properties_when_nothing_else_tells(tmp_path: Pa
         ("InboundConnector", "Relay in"),
         (None, "Ambiguous"),
     ]
-    assert found[1].connector is not None and found[1].connector.sender_domains == ["*"]  # type: ignore[union-attr]
+    assert found[1].connector is not None and found[1].connector.sender_domains == ["*"]
     assert found[2].skipped is not None and "cannot tell an inbound from an outbound" in found[2].skipped
 
 
