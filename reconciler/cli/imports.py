@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import cast
 
 import click
 
@@ -79,7 +80,7 @@ def import_command(
       exoform import M365TenantConfig.ps1 --tenant contoso --var OrganizationName=contoso.onmicrosoft.com
     """
     from reconciler.exporter import export_connectors
-    from reconciler.importer import Imported, read_file, refused_values
+    from reconciler.importer import Imported, Source, read_file, refused_values
     from reconciler.model import did_you_mean, rule_violations
     from reconciler.providers.base import LiveConnector
     from reconciler.yamlio import display_path
@@ -90,8 +91,8 @@ def import_command(
     if settings is None:
         fail(f"unknown tenant '{shown(tenant)}'{did_you_mean(tenant, list(config.tenants))}")
     folder = out if out is not None else config.path(settings.connectors)
-    wanted = None if source == "auto" else source
-    results = [read_file(path, display_path(path), wanted, values) for path in files]  # type: ignore[arg-type]
+    wanted = None if source == "auto" else cast("Source", source)
+    results = [read_file(path, display_path(path), wanted, values) for path in files]
     problems = [p for r in results for p in r.problems]
     if problems:
         for problem in problems:

@@ -23,6 +23,7 @@ Contracts:
 from __future__ import annotations
 
 import codecs
+import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -34,7 +35,6 @@ from reconciler.errors import Location, Problem
 from reconciler.model import KINDS, MODELS, PARAMETERS, Connector, Kind, from_live
 
 Source = Literal["json", "clixml", "m365dsc"]
-SOURCES: tuple[Source, ...] = ("json", "clixml", "m365dsc")
 #: Largest file read: a PowerShell 5.1 UTF-16 export of a few thousand connectors.
 MAX_IMPORT_BYTES = 64 << 20
 
@@ -205,7 +205,7 @@ def detect(path: Path, text: str) -> Source | None:
 
 
 def read_file(
-    path: Path, display: str, source: Source | None = None, variables: Mapping[str, str] = {}
+    path: Path, display: str, source: Source | None = None, variables: Mapping[str, str] | None = None
 ) -> FileResult:
     """Read one file (``source`` None: detect the format); see the module contracts.
 
@@ -239,14 +239,8 @@ def read_file(
             )
         )
         return result
-    found: list[Found]
-    if result.source == "json":
-        from reconciler.importer import json as reader
-    elif result.source == "clixml":
-        from reconciler.importer import clixml as reader  # type: ignore[no-redef]
-    else:
-        from reconciler.importer import m365dsc as reader  # type: ignore[no-redef]
-    found, result.problems = reader.read(text, display, variables)
+    reader = importlib.import_module(f"reconciler.importer.{result.source}")
+    found, result.problems = reader.read(text, display, variables or {})
     if not result.problems:
         result.found = [convert(f) for f in found]
     return result

@@ -291,10 +291,17 @@ class _Parser:
         return DscSyntaxError(token.line, token.column, message)
 
     def blocks(self) -> list[Found]:
+        """Every resource block: the keyword starting a statement (an argument such as
+        ``Import-DscResource -Name EXOInboundConnector`` is not a block)."""
         found: list[Found] = []
+        previous: Token | None = None
         while (token := self.take()) is not None:
-            if token.kind == "word" and token.text.lower() in RESOURCES:
+            starts = previous is None or previous.kind == "newline" or previous.text in ("{", "}", ";")
+            if starts and token.kind == "word" and token.text.lower() in RESOURCES:
                 found.append(self.block(token, RESOURCES[token.text.lower()]))
+                previous = self.tokens[self.i - 1]
+                continue
+            previous = token
         return found
 
     def block(self, keyword: Token, kind: Kind) -> Found:

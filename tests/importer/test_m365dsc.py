@@ -99,6 +99,7 @@ Configuration M365TenantConfig
     $OrganizationName = $ConfigurationData.NonNodeData.OrganizationName
     <# A block comment that mentions EXOInboundConnector "x" { Identity = 1 } #>
     Import-DscResource -ModuleName 'Microsoft365DSC' -ModuleVersion '1.24.1016.1'
+    Import-DscResource -ModuleName Microsoft365DSC -Name EXOInboundConnector, EXOOutboundConnector
 
     Node localhost
     {
@@ -159,7 +160,7 @@ def test_an_exported_configuration_reads_every_value_form(tmp_path: Path) -> Non
     )
     found = imported(result)
     inbound = found["InboundConnector", "Fabrikam's filter"]
-    assert inbound.where == "cfg.ps1:13:9"
+    assert inbound.where == "cfg.ps1:14:9"
     assert inbound.connector is not None
     fields = inbound.connector.managed_fields()
     assert fields["comment"] == 'Mail from "Fabrikam" for contoso.onmicrosoft.com\nsecond line'
