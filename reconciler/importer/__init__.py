@@ -32,7 +32,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from reconciler.errors import Location, Problem
-from reconciler.model import KINDS, MODELS, PARAMETERS, Connector, Kind, from_live
+from reconciler.model import FIELDS, KINDS, MODELS, PARAMETERS, Connector, Kind, from_live
 
 Source = Literal["json", "clixml", "m365dsc"]
 #: Largest file read: a PowerShell 5.1 UTF-16 export of a few thousand connectors.
@@ -102,7 +102,7 @@ ENUM_NUMBERS: dict[str, dict[int, str]] = {
     "tlssettings": {1: "EncryptionOnly", 2: "CertificateValidation", 4: "DomainValidation"},
 }
 _ENUMS = frozenset({"connectortype", "tlssettings", "mtastsmode", "smtpdanemode"})
-#: What ``ConvertTo-Json`` writes for a value nested deeper than its ``-Depth``: the value's type name.
+#: What ``ConvertTo-Json`` writes for a list nested deeper than its ``-Depth``: the value's type name.
 _TRUNCATED = ("System.Object[]", "System.Collections.", "Microsoft.Exchange.Data.MultiValuedProperty", "@{")
 
 
@@ -339,6 +339,7 @@ def convert(found: Found) -> Imported:
             "one kind has)",
         )
     managed = {p.lower(): p for p in PARAMETERS[kind].values()}
+    multi = {spec.parameter.lower() for spec in FIELDS[kind].values() if spec.multi}
     values: dict[str, Any] = {"Name": name}
     unknown: list[str] = []
     dropped = list(found.dropped)
@@ -358,7 +359,9 @@ def convert(found: Found) -> Imported:
                 continue
         elif isinstance(value, EnumValue):
             value = value.name
-        if _truncated(value) or (isinstance(value, list) and any(_truncated(v) for v in value)):
+        if lower in multi and (
+            _truncated(value) or (isinstance(value, list) and any(map(_truncated, value)))
+        ):
             dropped.append(
                 f"{parameter}: cut short by ConvertTo-Json (the value reads {str(value)[:40]!r}); "
                 "export again with -Depth 5"

@@ -137,14 +137,14 @@ def test_values_cut_short_by_convertto_json_depth_are_reported_not_imported(tmp_
                 "Name": "Filter",
                 "ConnectorType": "Partner",
                 "SenderDomains": "System.Object[]",
-                "RequireTls": True,
+                "Comment": "@{ is only text in a text field",
             },
             "@{Enabled=True; ConnectorType=Partner; Name=Deep}",
         ]
     }
     found = read_file(write(tmp_path, json.dumps(report).encode()), "r.json").found
     cut, deep = found
-    assert cut.connector is not None
+    assert cut.connector is not None and cut.connector.comment == "@{ is only text in a text field"
     assert cut.dropped == (
         "SenderDomains: cut short by ConvertTo-Json (the value reads 'System.Object[]'); "
         "export again with -Depth 5",
