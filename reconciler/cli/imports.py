@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import click
 
 from reconciler.cli.common import EXIT_ERROR, config_option, fail, load_config_or_exit
+
+if TYPE_CHECKING:
+    from reconciler.exporter import ExportReport
+    from reconciler.importer import FileResult, Imported
 
 
 def shown(text: str) -> str:
@@ -80,8 +84,8 @@ def import_command(
       exoform import M365TenantConfig.ps1 --tenant contoso --var OrganizationName=contoso.onmicrosoft.com
     """
     from reconciler.exporter import export_connectors
-    from reconciler.importer import Imported, Source, read_file, refused_values
-    from reconciler.model import did_you_mean, rule_violations
+    from reconciler.importer import Source, read_file
+    from reconciler.model import did_you_mean
     from reconciler.providers.base import LiveConnector
     from reconciler.yamlio import display_path
 
@@ -100,21 +104,7 @@ def import_command(
         failed = sum(1 for r in results if r.problems)
         fail(f"{failed} of {len(results)} file(s) could not be read; nothing was written")
 
-    chosen: dict[tuple[str, str], Imported] = {}
-    skipped: list[tuple[Imported, str]] = []
-    for result in results:
-        if not result.found:
-            click.echo(f"warning: {shown(display_path(result.path))}: no connector found in it", err=True)
-        for item in result.found:
-            if item.connector is None:
-                skipped.append((item, item.skipped or ""))
-                continue
-            key = (item.connector.KIND, item.connector.name.casefold())
-            first = chosen.get(key)
-            if first is not None:
-                skipped.append((item, f"the same connector is imported from {first.where}"))
-                continue
-            chosen[key] = item
+    chosen, skipped = _select(results)
     live = [
         LiveConnector(
             c.connector.KIND,
@@ -134,31 +124,8 @@ def import_command(
     except OSError as exc:
         fail(f"cannot write into {shown(display_path(folder))}: {exc.strerror or exc}")
 
-    incomplete = 0
-    for written in report.connectors:
-        item = chosen[(written.kind, written.name.casefold())]
-        assert item.connector is not None
-        where = display_path(written.path) if written.path else "-"
-        click.echo(shown(f'{written.action:<9} {where}  {written.kind} "{written.name}"'))
-        lines = [f"from: {item.where}"]
-        if item.unknown:
-            lines.append("ignored, not connector settings exoform knows: " + ", ".join(item.unknown))
-        lines += [f"not imported: {d}" for d in item.dropped]
-        lines += [f"default: {d}" for d in item.defaults]
-        refused = refused_values(item.connector)
-        lines += [f"exoform validate refuses: {r}" for r in refused]
-        lines += [f"note: {n}" for n in written.notes]
-        for line in lines:
-            click.echo(shown(f"          {line}"))
-        if item.dropped or refused or rule_violations(item.connector) or written.action == "skipped":
-            incomplete += 1
-    for item, why in skipped:
-        name = f'"{item.name}"' if item.name else "(no name)"
-        click.echo(shown(f"skipped   {item.kind or 'connector'} {name}"))
-        click.echo(shown(f"          from: {item.where}"))
-        click.echo(shown(f"          why: {why}"))
-        for dropped in item.dropped:
-            click.echo(shown(f"          not imported: {dropped}"))
+    incomplete = _print_written(report, chosen)
+    _print_skipped(skipped)
     for note in report.notes:
         click.echo(shown(f"note: {note}"), err=True)
     counts = ", ".join(
@@ -183,3 +150,64 @@ def import_command(
         )
     if not report.connectors:
         sys.exit(EXIT_ERROR)
+
+
+def _select(results: list[FileResult]) -> tuple[dict[tuple[str, str], Imported], list[tuple[Imported, str]]]:
+    """The connectors to write, by (kind, folded name), first found first; and the skipped ones with why
+    (the reader's reason, or the earlier place the same connector is imported from)."""
+    from reconciler.yamlio import display_path
+
+    chosen: dict[tuple[str, str], Imported] = {}
+    skipped: list[tuple[Imported, str]] = []
+    for result in results:
+        if not result.found:
+            click.echo(f"warning: {shown(display_path(result.path))}: no connector found in it", err=True)
+        for item in result.found:
+            if item.connector is None:
+                skipped.append((item, item.skipped or ""))
+                continue
+            key = (item.connector.KIND, item.connector.name.casefold())
+            first = chosen.get(key)
+            if first is not None:
+                skipped.append((item, f"the same connector is imported from {first.where}"))
+                continue
+            chosen[key] = item
+    return chosen, skipped
+
+
+def _print_written(report: ExportReport, chosen: dict[tuple[str, str], Imported]) -> int:
+    """Print each written connector with what was left out of it; the number not imported whole or
+    breaking the service's rules."""
+    from reconciler.importer import refused_values
+    from reconciler.model import rule_violations
+    from reconciler.yamlio import display_path
+
+    incomplete = 0
+    for written in report.connectors:
+        item = chosen[(written.kind, written.name.casefold())]
+        assert item.connector is not None
+        where = display_path(written.path) if written.path else "-"
+        click.echo(shown(f'{written.action:<9} {where}  {written.kind} "{written.name}"'))
+        lines = [f"from: {item.where}"]
+        if item.unknown:
+            lines.append("ignored, not connector settings exoform knows: " + ", ".join(item.unknown))
+        lines += [f"not imported: {d}" for d in item.dropped]
+        lines += [f"default: {d}" for d in item.defaults]
+        refused = refused_values(item.connector)
+        lines += [f"exoform validate refuses: {r}" for r in refused]
+        lines += [f"note: {n}" for n in written.notes]
+        for line in lines:
+            click.echo(shown(f"          {line}"))
+        if item.dropped or refused or rule_violations(item.connector) or written.action == "skipped":
+            incomplete += 1
+    return incomplete
+
+
+def _print_skipped(skipped: list[tuple[Imported, str]]) -> None:
+    for item, why in skipped:
+        name = f'"{item.name}"' if item.name else "(no name)"
+        click.echo(shown(f"skipped   {item.kind or 'connector'} {name}"))
+        click.echo(shown(f"          from: {item.where}"))
+        click.echo(shown(f"          why: {why}"))
+        for dropped in item.dropped:
+            click.echo(shown(f"          not imported: {dropped}"))

@@ -185,7 +185,8 @@ def decode(data: bytes, display: str) -> tuple[str | None, Problem | None]:
     except UnicodeDecodeError as exc:
         return None, Problem(
             Location(display),
-            f"file is not {encoding.upper()} text (byte {exc.start}); save it as UTF-8 or UTF-16",
+            f"file is not {'UTF-16' if encoding.startswith('utf-16') else 'UTF-8'} text (byte {exc.start}); "
+            "save it as UTF-8 or UTF-16",
         )
 
 

@@ -267,3 +267,22 @@ def test_import_is_listed_and_an_unknown_tenant_is_named(in_tmp: Path) -> None:
     result = repo.run("import", "x.json", "--tenant", "tt")
     assert result.exit_code == 1
     assert "error: unknown tenant 'tt' (did you mean 't'?)" in result.output
+
+
+def test_a_value_validate_refuses_is_written_as_found_and_reported(in_tmp: Path) -> None:
+    repo = Repo(in_tmp, {})
+    obj = {
+        "Name": "Filter",
+        "ConnectorType": "Partner",
+        "SenderDomains": ["smtp:*;1"],
+        "EFSkipIPs": ["10.0.0.1"],
+    }
+    (in_tmp / "x.json").write_text(json.dumps(obj))
+    result = repo.import_("x.json")
+    assert result.exit_code == 0, result.output
+    assert (
+        "          exoform validate refuses: ef_skip_ips.0: Value error, '10.0.0.1' is a private"
+        in result.output
+    )
+    assert "ef_skip_ips:\n  - 10.0.0.1\n" in (repo.dir / "filter.yaml").read_text()
+    assert "warning: 1 connector(s) were not imported whole" in result.output
