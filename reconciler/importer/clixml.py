@@ -198,6 +198,6 @@ def read(text: str, display: str, variables: Mapping[str, str]) -> tuple[list[Fo
                 found.append(Found(props, f"{display}: object {index + 1}", _kind(value.types)))
     except _TooDeep:
         return [], [Problem(Location(display), f"objects nested deeper than {MAX_DEPTH} levels")]
-    except (ValueError, IndexError) as exc:
+    except (ValueError, IndexError, OverflowError) as exc:
         return [], [Problem(Location(display), f"not a valid CLIXML value: {exc}")]
     return found, []

@@ -96,7 +96,8 @@ class _Lexer:
             if ch in " \t\r\ufeff":
                 self.i += 1
             elif ch == "`" and text[self.i + 1 : self.i + 2] in ("\n", "\r"):
-                self.i = text.index("\n", self.i) + 1  # line continuation
+                end = text.find("\n", self.i)  # a line continuation
+                self.i = len(text) if end < 0 else end + 1
             elif ch == "\n":
                 self.add("newline", start, start + 1)
             elif two == "<#":
@@ -173,7 +174,10 @@ class _Lexer:
         self.add("string", start, end + 1, parts)
 
     def _here_string(self, start: int, quote: str) -> None:
-        body = self.text.index("\n", start) + 1
+        newline = self.text.find("\n", start)
+        if newline < 0:
+            raise self.error(start, f"unterminated here-string '@{quote}'")
+        body = newline + 1
         closing = re.compile(r"^[ \t]*" + re.escape(quote) + "@", re.MULTILINE)
         match = closing.search(self.text, body)
         if match is None:

@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from reconciler.importer import read_file
+from reconciler.importer import clixml, convert, read_file
 from tests.importer.shapes import KINDS, SAMPLES, encode, export_clixml, sample
 from tests.importer.test_json import imported, live_view
 
@@ -108,3 +110,45 @@ def test_broken_xml_and_other_xml_are_located_problems(tmp_path: Path) -> None:
     assert [p.message for p in other.problems] == [
         "not a CLIXML file: the root element is <html>, not <Objs>"
     ]
+
+
+_XML = st.sampled_from(
+    [
+        "<Obj>",
+        "</Obj>",
+        "<Props>",
+        "</Props>",
+        '<S N="Name">',
+        "</S>",
+        "<LST>",
+        "</LST>",
+        '<Ref RefId="0"/>',
+        '<Obj RefId="0">',
+        "<TN RefId='0'><T>System.Enum</T></TN>",
+        '<TNRef RefId="9"/>',
+        "<I32>",
+        "</I32>",
+        "<C>99999999999</C>",
+        "<C>x</C>",
+        "<B>",
+        "</B>",
+        "<Nil/>",
+        "<DCT><En><S>k</S></En></DCT>",
+        "_x0000_",
+        "7",
+        '<S N="ConnectorType">Partner</S>',
+        '<Obj N="SenderDomains"><LST><S>*</S></LST></Obj>',
+        "<ToString>",
+        "</ToString>",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_XML, max_size=30))
+def test_any_clixml_gives_connectors_or_located_problems(pieces: list[str]) -> None:
+    text = f'<Objs Version="1.1.0.1" {NS}>' + "".join(pieces) + "</Objs>"
+    found, problems = clixml.read(text, "f.xml", {})
+    assert not (found and problems)
+    for item in found:
+        convert(item)  # every found object converts: imported or skipped, never an exception

@@ -8,8 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from reconciler.importer import FileResult, Imported, read_file
+from reconciler.importer import FileResult, Imported, convert, read_file
+from reconciler.importer import json as json_reader
 from reconciler.model import from_live
 from tests.importer.shapes import FIXTURES, KINDS, SAMPLES, convert_to_json, encode, ps_object, sample
 
@@ -208,3 +211,43 @@ def test_utf16_without_bom_and_a_file_in_another_encoding(tmp_path: Path) -> Non
     assert [p.message for p in latin.problems] == [
         "file is not UTF-8 text (byte 13); save it as UTF-8 or UTF-16"
     ]
+
+
+_KEYS = st.sampled_from(
+    [
+        "Name",
+        "Identity",
+        "ConnectorType",
+        "SenderDomains",
+        "SmartHosts",
+        "TlsSettings",
+        "Comment",
+        "EFSkipIPs",
+        "inbound_connectors",
+        "value",
+        "Count",
+        "ObjectClass",
+        "MtaStsMode",
+        "Enabled",
+        "x@odata.type",
+    ]
+)
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 5)
+    | st.text(max_size=8)
+    | st.sampled_from(["System.Object[]", "@{a=1}"]),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_KEYS, inner, max_size=6),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON)
+def test_any_json_gives_imported_or_skipped_connectors(value: Any) -> None:
+    found, problems = json_reader.read(json.dumps(value), "f.json", {})
+    assert problems == []
+    for item in found:
+        result = convert(item)  # never an exception: imported, or skipped with a reason
+        assert (result.connector is None) == (result.skipped is not None)

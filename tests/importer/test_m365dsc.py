@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from reconciler.importer import read_file
+from reconciler.importer import m365dsc, read_file
 from tests.importer.shapes import FIXTURES
 from tests.importer.test_json import imported, live_view
 
@@ -233,3 +235,56 @@ def test_a_block_that_is_never_closed_is_a_located_error(tmp_path: Path) -> None
         "cfg.ps1:3:22: error: the EXOOutboundConnector block opened at line 2 is not closed "
         "(the file ends here)"
     )
+
+
+_PIECES = st.sampled_from(
+    [
+        "EXOInboundConnector ",
+        "EXOOutboundConnector ",
+        '"x"',
+        "'y'",
+        "{",
+        "}",
+        "(",
+        ")",
+        "@(",
+        "@{",
+        "=",
+        ",",
+        ";",
+        "\n",
+        "\r",
+        "`",
+        "`\n",
+        "$",
+        "$(",
+        "$a.b",
+        "${z}",
+        '@"\n',
+        '\n"@',
+        "@'\n",
+        "\n'@",
+        "<#",
+        "#>",
+        "#",
+        "Identity",
+        "Enabled",
+        "$true",
+        "12",
+        "[string[]]",
+        "[",
+        "]",
+        '""',
+        "''",
+        " ",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PIECES | st.text(max_size=3), max_size=40))
+def test_any_text_gives_connectors_or_located_problems(pieces: list[str]) -> None:
+    found, problems = m365dsc.read("".join(pieces), "f.ps1", {"a.b": "v"})
+    assert not (found and problems)
+    for problem in problems:
+        assert problem.location.line >= 1 and problem.location.column >= 1
