@@ -40,7 +40,9 @@ def _variables(pairs: tuple[str, ...]) -> dict[str, str]:
 
 @click.command("import")
 @config_option
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.argument(
+    "files", nargs=-1, required=True, metavar="FILE...", type=click.Path(path_type=Path, dir_okay=False)
+)
 @click.option("--tenant", required=True, help="The tenant whose connectors folder receives the files.")
 @click.option(
     "--out",

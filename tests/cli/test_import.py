@@ -286,3 +286,23 @@ def test_a_value_validate_refuses_is_written_as_found_and_reported(in_tmp: Path)
     )
     assert "ef_skip_ips:\n  - 10.0.0.1\n" in (repo.dir / "filter.yaml").read_text()
     assert "warning: 1 connector(s) were not imported whole" in result.output
+
+
+def test_microsoft365dsc_test_mocks_import_and_the_valid_one_round_trips(in_tmp: Path) -> None:
+    mocks = json.loads((FIXTURES / "m365dsc" / "test-mocks.json").read_text())
+    valid = mocks["InboundConnector"][0]
+    repo = Repo(in_tmp, {"InboundConnector": [{"Name": valid["Identity"], **valid}]})
+    shutil.copy(FIXTURES / "m365dsc" / "test-mocks.json", in_tmp / "mocks.json")
+    result = repo.import_("mocks.json")
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert 'created   connectors/testinboundconnector.yaml  InboundConnector "TestInboundConnector"' in out
+    assert "note: created by the Hybrid Configuration Wizard (ConnectorSource HybridWizard)" in out
+    assert "why: the same connector is imported from mocks.json: $.InboundConnector[0]" in out
+    assert (
+        "note: breaks the service's rules: tls_domain is only allowed with tls_settings DomainValidation"
+        in out
+    )
+    # The synthetic outbound mock breaks a rule; without it the tenant's inbound connector plans clean.
+    (repo.dir / "testoutboundconnector.yaml").unlink()
+    repo.assert_no_changes()
