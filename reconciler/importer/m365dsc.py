@@ -11,8 +11,9 @@ ignored).  Values (docs/import.md, "Microsoft365DSC"):
 - ``$OrganizationName``, ``$ConfigurationData.NonNodeData.X`` and other references take the value given with
   ``--var NAME=VALUE`` (NAME without ``$``, case-insensitive); otherwise the property is dropped and
   reported as unresolved (the connector is skipped when its ``Identity`` is unresolved).
-- ``Identity`` is the connector's name.  ``Ensure = "Absent"`` blocks are reported and skipped; credential
-  settings are ignored by the shared conversion.
+- ``Identity`` is the connector's name.  ``Ensure = "Absent"`` blocks are reported and skipped; DSC's own
+  settings (:data:`reconciler.importer.DSC_SETTINGS`: credentials, ``DependsOn``) are ignored, never
+  reported as unresolved whatever they refer to.
 
 Contract: anything in a block that is not ``Key = value`` with a value of the forms above (a command, an
 operator, a hashtable) is a located problem ``file:line:col``, as is an unterminated string or comment
