@@ -329,11 +329,14 @@ def export_connectors(
     *,
     schema: Path,
     ignore: frozenset[str] = frozenset(),
+    whole_tenant: bool = True,
 ) -> ExportReport:
     """Write every connector of ``live`` into ``folder`` (created if missing); see the module contracts.
 
     ``schema`` is the connector JSON Schema the header line points at; ``ignore`` are the tenant's ignored
-    fields.  Raises ``OSError`` only when the folder or a file cannot be written.
+    fields.  ``whole_tenant`` False says ``live`` is a selection (``exoform import``): a connector declared
+    in the folder and missing from it is then not reported.  Raises ``OSError`` only when the folder or a
+    file cannot be written.
     """
     folder.mkdir(parents=True, exist_ok=True)
     existing = _Folder(folder)
@@ -397,7 +400,7 @@ def export_connectors(
             yaml.dump_all(file.documents, buffer)
             write_atomic(file.path, buffer.getvalue())
     for (kind, _), document in sorted(existing.declared.items(), key=lambda i: (str(i[1].path), i[0])):
-        if (kind, _) not in live_keys:
+        if whole_tenant and (kind, _) not in live_keys:
             report.notes.append(
                 f"{display_path(document.path)}: declares {kind} '{document.plain.get('name')}', which the "
                 "tenant does not have (a plan will create it)"

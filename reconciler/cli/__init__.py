@@ -27,6 +27,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "init": ("reconciler.cli.init", "init", "Write a ready connectors repository (config, workflows)."),
     "emulator": ("reconciler.cli.emulator", "emulator", "Run the Exchange Online emulator."),
     "export": ("reconciler.cli.gitops", "export", "Write a tenant's live connectors as YAML files."),
+    "import": (
+        "reconciler.cli.imports",
+        "import_command",
+        "Write PowerShell / Microsoft365DSC connectors as YAML.",
+    ),
     "drift": ("reconciler.cli.gitops", "drift", "Report connectors that drifted from the files (exit 2)."),
     "tenants": ("reconciler.cli.gitops", "tenants", "List the tenants (--json: a GitHub Actions matrix)."),
     "status": ("reconciler.cli.gitops", "status", "Show connector health; run Validate-OutboundConnector."),
