@@ -33,8 +33,13 @@ def target_of(settings: TenantConfig) -> str:
 
 
 def ignored_fields(kind: Kind, settings: TenantConfig, connector: Connector | None) -> frozenset[str]:
-    """Fields neither diffed nor written for a connector: the tenant's and the connector's own."""
+    """Fields neither diffed nor written for a connector: the tenant's, the connector's own, and the
+    service-owned fields it leaves unset (all of them for a connector no file declares)."""
     names = set(settings.ignore_fields) | set(connector.ignore_fields if connector else ())
+    if connector is not None:
+        names |= connector.unset_service_owned()
+    else:
+        names |= {name for name, spec in FIELDS[kind].items() if spec.service_owned}
     return frozenset(n for n in names if n in FIELDS[kind])
 
 
