@@ -161,3 +161,22 @@ def test_live_values_exoform_would_refuse_are_still_read_and_planned() -> None:
     live = LiveState("t", [LiveConnector("InboundConnector", "Filter", "g", odd)])
     plan = plan_tenant("t", settings(), [inbound("Filter", sender_domains=["*"])], live)
     assert [(c.action, c.fields) for c in plan.changes] == [("update", ["ef_skip_ips"])]
+
+
+def test_validation_recipients_written_by_validation_are_no_drift_unless_a_file_sets_them() -> None:
+    validated = outbound("Out", validation_recipients=["postmaster@fabrikam.com"])
+    live = live_of(validated)
+    plan = plan_tenant("t", settings(), [outbound("Out")], live)
+    assert plan.changes == []  # validation stored recipients: not drift, and apply never wipes them
+    plan = plan_tenant("t", settings(), [outbound("Out", validation_recipients=[])], live)
+    assert [c.fields for c in plan.changes] == [["validation_recipients"]]  # set explicitly: managed
+    created = plan_tenant("t", settings(), [outbound("New")], live_of())
+    assert "validation_recipients" not in created.changes[0].fields
+    assert "validation_recipients" in created.changes[0].ignored
+
+
+def test_fingerprint_does_not_follow_unmanaged_validation_recipients() -> None:
+    before = plan_tenant("t", settings(), [outbound("Out", comment="x")], live_of(outbound("Out")))
+    revalidated = live_of(outbound("Out", validation_recipients=["a@fabrikam.com"]))
+    after = plan_tenant("t", settings(), [outbound("Out", comment="x")], revalidated)
+    assert before.changes[0].fingerprint == after.changes[0].fingerprint
