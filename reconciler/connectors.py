@@ -144,7 +144,7 @@ def cross_check(connectors: Sequence[LoadedConnector]) -> list[Problem]:
     """Problems between the connectors of one tenant: duplicate names and conflicting renames.
 
     Names are unique across both kinds: the service keeps inbound and outbound connectors in one
-    directory container (docs/yaml-reference.md, "Names"), so an inbound and an outbound connector of
+    directory container (docs/yaml-reference.md, "Connector files"), so an inbound and an outbound connector of
     one name are reported at both places.
     """
     problems: list[Problem] = []

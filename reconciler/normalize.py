@@ -28,8 +28,8 @@ _PRIVATE_NETWORKS = tuple(
 _EF_PRIVATE = tuple(
     ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
 )
-#: Exchange Online Protection's mail ranges as Microsoft publishes them ("Microsoft 365 URLs and IP
-#: address ranges", Exchange Online row 9, SMTP): enhanced filtering refuses to skip them.
+#: Exchange Online Protection's mail ranges as Microsoft publishes them (docs/yaml-reference.md, "Value
+#: formats"): enhanced filtering refuses to skip them.
 MICROSOFT_365_RANGES = tuple(
     ipaddress.ip_network(n)
     for n in (
@@ -90,7 +90,7 @@ def canon_ipv4_or_cidr(value: str, *, min_prefix: int = 0) -> str:
 
 
 def _range(value: str, *, ipv6: bool) -> str:
-    """``first-last`` with both ends canonical; the service's IPRange form (docs/exchange-provider.md)."""
+    """``first-last`` with both ends canonical; the service's IPRange form (docs/yaml-reference.md, "Value formats")."""
     start_text, _, end_text = value.strip().partition("-")
     try:
         start = ipaddress.ip_address(start_text.strip())

@@ -289,8 +289,8 @@ RESULT_SIZE_WARNING = (
     "for the ResultSize parameter."
 )
 
-#: Exchange Online Protection's published address ranges ("Microsoft 365 URLs and IP address ranges",
-#: Exchange Online, SMTP): EFSkipIPs may not name them.
+#: Exchange Online Protection's published address ranges (docs/yaml-reference.md, "Value formats"):
+#: EFSkipIPs may not name them.
 MICROSOFT_365_RANGES = (
     "40.92.0.0/15",
     "40.107.0.0/16",

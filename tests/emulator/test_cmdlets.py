@@ -310,7 +310,7 @@ INBOUND_VALUES_OK: list[tuple[str, Any]] = [
     ("ConnectorSource", "Migrated"),
     ("TlsSenderCertificateName", "*.contoso.com"),
     ("AssociatedAcceptedDomains", ["contoso.onmicrosoft.com"]),
-    # forms the service's types take (/work/shared/reference section 3c: IPRange, TlsCertificate)
+    # forms the service's types take (docs/emulator.md, "Read-back forms": IPRange, TlsCertificate)
     ("SenderIPAddresses", ["198.51.100.1-198.51.100.9"]),
     ("EFSkipIPs", ["2001:db8::25", "2001:db8::1-2001:db8::9"]),
     ("TlsSenderCertificateName", "<I>CN=R3, O=Let's Encrypt, C=US<S>CN=mail.contoso.com"),
@@ -577,7 +577,7 @@ def test_associated_accepted_domains_read_back_as_the_accepted_domains_object_na
     assert exo.get("InboundConnector")[0]["AssociatedAcceptedDomains"] == ["Contoso main"]
 
 
-# -- read-back forms (/work/shared/reference section 3c; docs/emulator.md, "Read-back forms") -------------
+# -- read-back forms (docs/emulator.md, "Read-back forms") -------------------------------------------------
 
 
 def test_ip_smart_hosts_read_back_bracketed_whatever_form_was_sent(exo: Any) -> None:

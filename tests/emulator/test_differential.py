@@ -6,7 +6,7 @@ The two sides are separate implementations of one reading of the service (``reco
 either refuses it (then the emulator must refuse the values as written) or accepts it (then the emulator
 must accept what the client sends -- the name, the type and the non-default fields -- and the object it
 returns must read back equal to the file).  Every disagreement is a bug on one side, decided from
-/work/shared/reference/exchange-online-connectors.md and tests/fixtures/EVIDENCE.md.
+docs/emulator.md and tests/fixtures/EVIDENCE.md.
 """
 
 from __future__ import annotations

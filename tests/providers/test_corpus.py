@@ -38,7 +38,7 @@ MOCKS = list(_objects(FIXTURES / "m365dsc" / "test-mocks.json"))
 def _as_tenant_holds_it(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
     """The object as a seed.  A transcript that left ConnectorType out (Evotec's 2017 inbound) is completed
     with the only type its other values allow: CloudServicesMailEnabled true exists only on OnPremises
-    connectors (/work/shared/reference/exchange-online-connectors.md, section 3b).  A mock without a Name
+    connectors (docs/emulator.md, "Cmdlets and their rules").  A mock without a Name
     takes its Identity."""
     seeded = dict(obj)
     seeded.setdefault("Name", seeded.get("Identity"))
