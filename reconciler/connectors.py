@@ -144,8 +144,8 @@ def cross_check(connectors: Sequence[LoadedConnector]) -> list[Problem]:
     """Problems between the connectors of one tenant: duplicate names and conflicting renames.
 
     Names are unique across both kinds: the service keeps inbound and outbound connectors in one
-    directory container (docs/yaml-reference.md, "Connector files"), so an inbound and an outbound connector of
-    one name are reported at both places.
+    directory container (docs/yaml-reference.md, "Connector files"), so an inbound and an outbound
+    connector of one name are reported at both places.
     """
     problems: list[Problem] = []
     declared: dict[tuple[str, str], LoadedConnector] = {}

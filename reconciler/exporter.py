@@ -382,12 +382,11 @@ def export_connectors(
         declared = existing.declared.get(key)
         unwritable = unwritable_values(c.kind, wanted)
         if unwritable:
-            path = declared.path if declared is not None else None
             report.connectors.append(
                 ExportedConnector(
                     c.kind,
                     c.name,
-                    path,
+                    declared.path if declared is not None else None,
                     "skipped",
                     (
                         "not exported: a connector file cannot express what the tenant holds",

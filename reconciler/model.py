@@ -221,7 +221,9 @@ class ConnectorBase(BaseModel):
     def unset_service_owned(self) -> frozenset[str]:
         """The service-owned fields this connector leaves unset (None): neither diffed nor written."""
         return frozenset(
-            name for name, spec in FIELDS[self.KIND].items() if spec.service_owned and getattr(self, name) is None
+            name
+            for name, spec in FIELDS[self.KIND].items()
+            if spec.service_owned and getattr(self, name) is None
         )
 
     @field_validator("ignore_fields")

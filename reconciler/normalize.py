@@ -90,7 +90,8 @@ def canon_ipv4_or_cidr(value: str, *, min_prefix: int = 0) -> str:
 
 
 def _range(value: str, *, ipv6: bool) -> str:
-    """``first-last`` with both ends canonical; the service's IPRange form (docs/yaml-reference.md, "Value formats")."""
+    """``first-last`` with both ends canonical: the service's IPRange form of a range
+    (docs/yaml-reference.md, "Value formats")."""
     start_text, _, end_text = value.strip().partition("-")
     try:
         start = ipaddress.ip_address(start_text.strip())
@@ -161,7 +162,11 @@ def ef_skip_refusal(entry: str) -> str | None:
         ("in Microsoft 365's own mail ranges, which enhanced filtering never skips", MICROSOFT_365_RANGES),
     ):
         for net in networks:
-            if net.version == version and first <= int(net.broadcast_address) and int(net.network_address) <= last:
+            if (
+                net.version == version
+                and first <= int(net.broadcast_address)
+                and int(net.network_address) <= last
+            ):
                 return f"'{entry}' is {what}; list only public IPs of the service in front of Exchange Online"
     return None
 

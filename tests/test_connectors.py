@@ -89,7 +89,8 @@ def test_an_inbound_and_an_outbound_connector_cannot_share_a_name(project: Path)
         "kind: InboundConnector\nname: Fabrikam\nconnector_type: Partner\nsender_domains: [fabrikam.com]\n"
     )
     (project / "conn" / "lab" / "out.yaml").write_text(
-        "kind: OutboundConnector\nname: FABRIKAM\nconnector_type: Partner\nrecipient_domains: [fabrikam.com]\n"
+        "kind: OutboundConnector\nname: FABRIKAM\nconnector_type: Partner\n"
+        "recipient_domains: [fabrikam.com]\n"
     )
     config = load_config(project / "exoform.yaml")
     with pytest.raises(InputError) as caught:

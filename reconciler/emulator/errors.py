@@ -27,7 +27,9 @@ UNKNOWN_PROPERTY = "Microsoft.OData.ODataException"
 DATA_VALIDATION = "Microsoft.Exchange.Data.DataValidationException"
 ALREADY_EXISTS = "Microsoft.Exchange.Data.Directory.ADObjectAlreadyExistsException"
 #: Same-kind duplicates are caught by the New task itself, per kind (``{kind}`` is Inbound or Outbound).
-CONNECTOR_EXISTS = "Microsoft.Exchange.Management.SystemConfigurationTasks.Error{kind}ConnectorAlreadyExistsException"
+CONNECTOR_EXISTS = (
+    "Microsoft.Exchange.Management.SystemConfigurationTasks.Error{kind}ConnectorAlreadyExistsException"
+)
 TASK_ARGUMENT = "Microsoft.Exchange.Configuration.Tasks.TaskArgumentException"
 COMMAND_NOT_FOUND = "System.Management.Automation.CommandNotFoundException"
 

@@ -113,7 +113,7 @@ class Session:
             self._flag_lists_all.add(service)
 
     def unknown_properties(self, service: str) -> frozenset[str]:
-        """The properties ``service`` refused in a listing's ``$select`` (see :meth:`learn_unknown_property`)."""
+        """The properties ``service`` refused in a listing's ``$select`` (:meth:`learn_unknown_property`)."""
         with self._lock:
             return frozenset(self._unknown_properties.get(service, ()))
 

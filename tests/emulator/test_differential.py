@@ -47,7 +47,8 @@ EF_SKIP_IPS = st.sampled_from(
      "203.0.113.9-203.0.113.1", "bogus"]
 )  # fmt: skip
 SMART_HOSTS = st.sampled_from(
-    ["relay.fabrikam.com", "192.0.2.25", "[192.0.2.25]", "2001:db8::25", "[2001:db8::25]", "relay_1.fabrikam.com",
+    ["relay.fabrikam.com", "192.0.2.25", "[192.0.2.25]", "2001:db8::25", "[2001:db8::25]",
+     "relay_1.fabrikam.com",
      "198.51.100.0/25", "relay.fabrikam.com:25", "[192.0.2.25]:25", "*.fabrikam.com", "[relay.fabrikam.com]"]
 )  # fmt: skip
 CERTIFICATES = st.sampled_from(
@@ -72,7 +73,8 @@ INBOUND_BASES: list[dict[str, Any]] = [
      "restrict_domains_to_certificate": True},
     {"connector_type": "OnPremises", "sender_domains": ["*"], "sender_ip_addresses": ["203.0.113.5"],
      "cloud_services_mail_enabled": True},
-    {"connector_type": "OnPremises", "sender_domains": ["contoso.com"], "sender_ip_addresses": ["203.0.113.5"],
+    {"connector_type": "OnPremises", "sender_domains": ["contoso.com"],
+     "sender_ip_addresses": ["203.0.113.5"],
      "treat_messages_as_internal": True},
 ]  # fmt: skip
 INBOUND_FIELDS: dict[str, st.SearchStrategy[Any]] = {
@@ -98,9 +100,11 @@ INBOUND_FIELDS: dict[str, st.SearchStrategy[Any]] = {
 OUTBOUND_BASES: list[dict[str, Any]] = [
     {"connector_type": "Partner", "recipient_domains": ["fabrikam.com"]},
     {"connector_type": "Partner", "recipient_domains": ["*"], "use_mx_record": False,
-     "smart_hosts": ["relay.fabrikam.com"], "tls_settings": "DomainValidation", "tls_domain": "relay.fabrikam.com"},
+     "smart_hosts": ["relay.fabrikam.com"], "tls_settings": "DomainValidation",
+     "tls_domain": "relay.fabrikam.com"},
     {"connector_type": "OnPremises", "all_accepted_domains": True, "use_mx_record": False,
-     "smart_hosts": ["mail.contoso.com"], "cloud_services_mail_enabled": True, "tls_settings": "CertificateValidation"},
+     "smart_hosts": ["mail.contoso.com"], "cloud_services_mail_enabled": True,
+     "tls_settings": "CertificateValidation"},
     {"connector_type": "Partner", "is_transport_rule_scoped": True, "use_mx_record": False,
      "smart_hosts": ["192.0.2.25"]},
 ]  # fmt: skip

@@ -296,7 +296,8 @@ def test_older_service_creates_outbound_connectors_at_mta_sts_and_dane_defaults(
     assert again is not None and again.guid == live.guid
     assert again.connector.managed_fields() == OUTBOUND.managed_fields()
     with pytest.raises(WriteError) as caught:
-        provider.create(OutboundConnector(name="Strict", connector_type="Partner", recipient_domains=["a.com"],
+        provider.create(OutboundConnector(name="Strict", connector_type="Partner",
+                                          recipient_domains=["a.com"],
                                           smtp_dane_mode="Mandatory"))  # fmt: skip
     assert caught.value.exception_type.endswith("AmbiguousParameterSetException")
     assert "SmtpDaneMode" in str(caught.value)
