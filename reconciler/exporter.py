@@ -6,7 +6,7 @@ Contracts:
   right after an export shows no change.  A document holds ``kind``, ``name``, ``connector_type`` and
   every other managed field whose value differs from its default (``FIELDS[kind][field].default``).
 - New files are named after the connector (:func:`slugify`), prefixed with the kind when an inbound and an
-  outbound connector share a name, and start with the schema header line
+  outbound connector's names give one file name, and start with the schema header line
   ``# yaml-language-server: $schema=<relative path>``.
 - A connector already declared by a document in the folder (same kind and name, case-insensitive) is
   updated in place in that document: ruamel round-trip keeps the user's comments, key order and other

@@ -308,6 +308,7 @@ def test_status_shows_health_and_managed(fleet: Fleet) -> None:
         "test_mode": True,
         "validated": False,
         "last_validated": None,
+        "validation_recipients": [],
         "last_changed": None,
         "managed": False,
         "connector_source": "AdminUI",
