@@ -141,6 +141,8 @@ def serve(
             click.echo(f"  auth:          {len(config.apps)} registered app(s)")
         if not config.tenants:
             click.echo("  tenants:       any tenant name")
+        if config.lacking:
+            click.echo(f"  service:       older: no {', '.join(sorted(config.lacking))}")
         if (
             em.faults.rules
             or em.faults.latency_ms

@@ -1,9 +1,10 @@
 """A corpus of connector objects real tenants returned (tests/fixtures/README.md names each source).
 
 Every object seeds a tenant on its own; ``exoform export`` writes it, ``exoform validate`` takes the file
-and ``exoform plan`` shows zero changes -- through ``provider: local`` and through ``provider: exchange``
-over TLS against the emulator.  The Microsoft365DSC mocks are synthetic and partly break the service's
-rules: for them the export must either round-trip or say, per connector and field, why it cannot.
+and ``exoform plan`` shows zero changes -- through ``provider: local``, and through ``provider: exchange``
+over TLS against the emulator playing the current service and an older one (no MtaStsMode/SmtpDaneMode).
+The Microsoft365DSC mocks are synthetic and partly break the service's rules: for them the export must
+either round-trip or say, per connector and field, why it cannot.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from reconciler.cli import cli
+from reconciler.emulator.config import EmulatorConfig
 from tests.providers.conftest import TENANT, Rig
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -65,7 +67,7 @@ class Project:
 Opener = Callable[[dict[str, Any]], Project]
 
 
-@pytest.fixture(params=["local", "exchange"])
+@pytest.fixture(params=["local", "exchange", "exchange-older"])
 def project_for(
     request: pytest.FixtureRequest,
     tmp_path: Path,
@@ -78,8 +80,8 @@ def project_for(
         (tmp_path / "seed.json").write_text(json.dumps(seed))
         return Project(tmp_path, "    provider: local\n    state: state.json\n    seed: seed.json\n")
 
-    def exchange(seed: dict[str, Any]) -> Project:
-        rig = make_rig(seed=seed)
+    def exchange(seed: dict[str, Any], service: str = "current") -> Project:
+        rig = make_rig(seed=seed, config=EmulatorConfig(service=service))
         monkeypatch.setenv("EXO_SECRET", "emulator")
         return Project(
             tmp_path,
@@ -88,6 +90,8 @@ def project_for(
             "    auth:\n      client_id: exoform-corpus\n      client_secret: env:EXO_SECRET\n",
         )
 
+    if request.param == "exchange-older":
+        return lambda seed: exchange(seed, "older")
     return local if request.param == "local" else exchange
 
 
