@@ -17,7 +17,8 @@ from collections.abc import Iterable
 _LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
 _DOMAIN_RE = re.compile(rf"^{_LABEL}(\.{_LABEL})*$")
 _SENDER_DOMAIN_WIRE_RE = re.compile(r"^smtp:(?P<domain>[^;]*)(;\d+)?$", re.IGNORECASE)
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
+#: An SMTP address: a dot-atom local part (RFC 5322 atext, as the service's SmtpAddress takes it), a domain.
+_EMAIL_RE = re.compile(r"^[a-z0-9!#$%&'*+/=?^_`{|}~.-]+@[^@\s]+$")
 _HOST_LABEL = r"(?![-_])[a-z0-9_-]{1,63}(?<![-_])"
 _HOST_RE = re.compile(rf"^{_HOST_LABEL}(\.{_HOST_LABEL})*$")
 _CERT_RE = re.compile(r"^<I>(?P<issuer>.*\S.*)<S>(?P<subject>.*\S.*)$", re.IGNORECASE | re.DOTALL)

@@ -28,7 +28,7 @@ _DOMAIN = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
 _ADDRESS = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@" + rf"{_LABEL}(?:\.{_LABEL})*$")
 _SENDER_DOMAIN = re.compile(r"^(?:smtp:)?(?P<domain>[^;]*)(?:;\d+)?$", re.IGNORECASE)
 #: A routing host name: labels may hold underscores (RoutingHostName is not an SMTP domain).
-_HOST_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+_HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?"
 _HOST = re.compile(rf"^{_HOST_LABEL}(?:\.{_HOST_LABEL})*$")
 _CERTIFICATE = re.compile(r"^<I>(?P<issuer>.*\S.*)<S>(?P<subject>.*\S.*)$", re.IGNORECASE | re.DOTALL)
 

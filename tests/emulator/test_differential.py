@@ -48,14 +48,17 @@ EF_SKIP_IPS = st.sampled_from(
 )  # fmt: skip
 SMART_HOSTS = st.sampled_from(
     ["relay.fabrikam.com", "192.0.2.25", "[192.0.2.25]", "2001:db8::25", "[2001:db8::25]",
-     "relay_1.fabrikam.com",
+     "relay_1.fabrikam.com", "_relay.fabrikam.com", "relay_.fabrikam.com",
      "198.51.100.0/25", "relay.fabrikam.com:25", "[192.0.2.25]:25", "*.fabrikam.com", "[relay.fabrikam.com]"]
 )  # fmt: skip
 CERTIFICATES = st.sampled_from(
     ["mail.contoso.com", "*.contoso.com", "*", "<I>CN=R3, O=Let's Encrypt, C=US<S>CN=mail.contoso.com",
      "<I>CN=R3<S>", "a.*.contoso.com"]
 )  # fmt: skip
-EMAILS = st.sampled_from(["user@contoso.com", "Postmaster@Fabrikam.com", "not an address"])
+EMAILS = st.sampled_from(
+    ["user@contoso.com", "Postmaster@Fabrikam.com", "first.last+tag@contoso.com", "a(b)@contoso.com",
+     "not an address", "user@bad_domain.com"]
+)  # fmt: skip
 COMMENTS = st.sampled_from(["", "managed", "c" * 1024, "c" * 1025])
 
 
