@@ -5,8 +5,9 @@ Contracts:
   plan renames in place (an update whose ``fields`` include ``name``) instead of delete + create.
 - Live connectors that no file declares are unmanaged and follow the tenant's ``unmanaged`` policy:
   ``report`` lists them, ``ignore`` hides them, ``delete`` plans their deletion.
-- A planned delete or rename-away of a protected connector, or a change to a field the service only takes
-  on create, is a :class:`PlanError` (no plan is made); thresholds mark the plan unsafe instead.
+- A planned delete or rename-away of a protected connector, a change to a field the service only takes
+  on create, or a create or rename onto a name a live connector of the other kind holds, is a
+  :class:`PlanError` (no plan is made); thresholds mark the plan unsafe instead.
 - The live state must be complete: the provider guarantees it (a failed read raises, never "absent").
 """
 
@@ -41,6 +42,22 @@ def ignored_fields(kind: Kind, settings: TenantConfig, connector: Connector | No
     else:
         names |= {name for name, spec in FIELDS[kind].items() if spec.service_owned}
     return frozenset(n for n in names if n in FIELDS[kind])
+
+
+def _names_taken_by_the_other_kind(changes: Sequence[Change], live: LiveState) -> list[str]:
+    """Creates and renames onto a name a live connector of the other kind holds: the service keeps both
+    kinds in one directory container and refuses them (docs/yaml-reference.md, "Connector files")."""
+    holders = {c.name.casefold(): c for c in live.connectors}
+    problems = []
+    for change in changes:
+        if change.action == "create" or (change.action == "update" and "name" in change.fields):
+            holder = holders.get(change.name.casefold())
+            if holder is not None and holder.kind != change.kind:
+                problems.append(
+                    f"{change.kind} '{change.name}': the tenant's {holder.kind} '{holder.name}' has that "
+                    "name, and inbound and outbound connectors share one namespace; rename one"
+                )
+    return problems
 
 
 def plan_tenant(
@@ -129,6 +146,7 @@ def plan_tenant(
         elif settings.unmanaged == "report":
             unmanaged.append(Unmanaged(current.kind, current.name, current.connector_source))
 
+    problems += _names_taken_by_the_other_kind(changes, live)
     problems += protection_violations(changes, settings.protect)
     if problems:
         raise PlanError(f"tenant {tenant}: cannot plan:\n" + "\n".join(f"  {p}" for p in problems))

@@ -138,11 +138,14 @@ def test_create_only_field_change_is_refused_with_advice() -> None:
         plan_tenant("t", settings(), [inbound("In", client_host_names=["mail.contoso.com"])], live)
 
 
-def test_same_name_in_both_kinds_are_different_connectors() -> None:
-    live = live_of(inbound("Same"))
-    plan = plan_tenant("t", settings(), [outbound("Same")], live)
-    assert actions(plan) == [("create", "OutboundConnector", "Same")]
-    assert [u.name for u in plan.unmanaged] == ["Same"]
+def test_a_create_or_rename_onto_the_other_kinds_live_name_is_refused() -> None:
+    live = live_of(inbound("Same"), outbound("Old"))
+    with pytest.raises(PlanError, match="the tenant's InboundConnector 'Same' has that name"):
+        plan_tenant("t", settings(), [outbound("SAME")], live)
+    with pytest.raises(PlanError, match="share one namespace"):
+        plan_tenant("t", settings(), [outbound("same", renamed_from=["Old"])], live)
+    plan = plan_tenant("t", settings(), [outbound("Other"), inbound("Same")], live_of(inbound("Same")))
+    assert actions(plan) == [("create", "OutboundConnector", "Other")]
 
 
 def test_live_values_exoform_would_refuse_are_still_read_and_planned() -> None:
