@@ -119,7 +119,7 @@ def client_processing(provider: Any) -> dict[str, float]:
     from reconciler.providers.exchange import _SELECT
 
     listings = [
-        (kind, provider.client.call(f"Get-{kind}", dict(params), select=_SELECT[kind]))
+        (kind, provider.client.call(f"Get-{kind}", dict(params), select=",".join(_SELECT[kind])))
         for kind, params in provider.listings()
     ]
     bodies = [json.dumps({"value": objects}).encode() for _, objects in listings]

@@ -141,13 +141,20 @@ def _load_document(document: YDocument, budget: AliasBudget) -> tuple[LoadedConn
 
 
 def cross_check(connectors: Sequence[LoadedConnector]) -> list[Problem]:
-    """Problems between the connectors of one tenant: duplicate names and conflicting renames."""
+    """Problems between the connectors of one tenant: duplicate names and conflicting renames.
+
+    Names are unique across both kinds: the service keeps inbound and outbound connectors in one
+    directory container (docs/yaml-reference.md, "Connector files"), so an inbound and an outbound
+    connector of one name are reported at both places.
+    """
     problems: list[Problem] = []
     declared: dict[tuple[str, str], LoadedConnector] = {}
+    by_name: dict[str, LoadedConnector] = {}
     for loaded in connectors:
         c = loaded.connector
         key = (c.kind, c.name.casefold())
         first = declared.get(key)
+        other = by_name.get(c.name.casefold())
         if first is not None:
             problems.append(
                 Problem(
@@ -156,8 +163,20 @@ def cross_check(connectors: Sequence[LoadedConnector]) -> list[Problem]:
                     f"{first.location_of('name')}",
                 )
             )
+            continue
+        declared[key] = loaded
+        if other is not None and other.connector.kind != c.kind:
+            for here, there in ((other, loaded), (loaded, other)):
+                problems.append(
+                    Problem(
+                        here.location_of("name"),
+                        f"{here.connector.kind} '{here.connector.name}' has the name of the "
+                        f"{there.connector.kind} at {there.location_of('name')}: inbound and outbound "
+                        "connectors share one namespace (names are case-insensitive); rename one",
+                    )
+                )
         else:
-            declared[key] = loaded
+            by_name.setdefault(c.name.casefold(), loaded)
     claimed: dict[tuple[str, str], LoadedConnector] = {}
     for loaded in connectors:
         c = loaded.connector

@@ -6,7 +6,7 @@ Contracts:
   right after an export shows no change.  A document holds ``kind``, ``name``, ``connector_type`` and
   every other managed field whose value differs from its default (``FIELDS[kind][field].default``).
 - New files are named after the connector (:func:`slugify`), prefixed with the kind when an inbound and an
-  outbound connector share a name, and start with the schema header line
+  outbound connector's names give one file name, and start with the schema header line
   ``# yaml-language-server: $schema=<relative path>``.
 - A connector already declared by a document in the folder (same kind and name, case-insensitive) is
   updated in place in that document: ruamel round-trip keeps the user's comments, key order and other
@@ -18,6 +18,10 @@ Contracts:
   round-trip mode, and every file is replaced atomically (:func:`reconciler.yamlio.write_atomic`).
 - A file is never overwritten when it declares another connector, cannot be parsed, or is not a
   connector file: the export picks the next free name (``name-2.yaml``) and says so in the report.
+- A live connector holding a value no connector file can express (a form the service returned that exoform
+  refuses to write, see :func:`unwritable_values`) is not written: the report names each such field and
+  value, and says the round trip does not hold.  Service-owned fields (``validation_recipients``) are never
+  written unless the document already sets them.
 - A live connector that breaks the service's rules (:func:`reconciler.model.rule_violations`) is still
   exported, with a YAML comment naming each problem; ``exoform validate`` rejects that file until it is
   fixed, so the round trip does not hold for it (the report says so).
@@ -126,7 +130,7 @@ def document_values(connector: Connector, ignore: frozenset[str] = frozenset()) 
         "connector_type": values["connector_type"],
     }
     for name, spec in specs.items():
-        if name in doc:
+        if name in doc or spec.service_owned:
             continue
         required = MODELS[kind].model_fields[name].is_required()
         if name in ignore and not required:
@@ -251,6 +255,26 @@ def _violation_notes(connector: Connector) -> list[tuple[str, str]]:
     return [(f, f"breaks the service's rules: {message}") for f, message in rule_violations(connector)]
 
 
+def unwritable_values(kind: Kind, document: dict[str, Any]) -> list[tuple[str, str]]:
+    """(field, why) for each value of an export ``document`` that a connector file cannot hold: a form
+    the service returned that exoform refuses to write back (a private EFSkipIPs entry, a /16 sender
+    range an older service let in).  Such a document is not written: it would fail ``validate``."""
+    try:
+        MODELS[kind].model_validate(document, context={"skip_rules": True})
+    except ValidationError as exc:
+        found: list[tuple[str, str]] = []
+        for error in exc.errors():
+            loc = error.get("loc", ())
+            field_name = str(loc[0]) if loc else "?"
+            value = document.get(field_name)
+            if len(loc) > 1 and isinstance(value, list) and isinstance(loc[1], int) and loc[1] < len(value):
+                value = value[loc[1]]
+            message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+            found.append((field_name, f"{field_name}: {value!r} cannot be written back: {message}"))
+        return found
+    return []
+
+
 def _source_note(live: LiveConnector) -> str | None:
     if live.connector_source.casefold() == "hybridwizard":
         return (
@@ -292,7 +316,7 @@ def _update_document(document: _Document, live: LiveConnector, ignore: frozenset
     changed = False
     for name, spec in FIELDS[kind].items():
         required = MODELS[kind].model_fields[name].is_required()
-        if name in skip and not required:
+        if (name in skip and not required) or (spec.service_owned and name not in data):
             continue
         target = have[name]
         if name not in data:
@@ -359,6 +383,22 @@ def export_connectors(
             notes.append(source)
         key = (c.kind, c.name.casefold())
         declared = existing.declared.get(key)
+        unwritable = unwritable_values(c.kind, wanted)
+        if unwritable:
+            report.connectors.append(
+                ExportedConnector(
+                    c.kind,
+                    c.name,
+                    declared.path if declared is not None else None,
+                    "skipped",
+                    (
+                        "not exported: a connector file cannot express what the tenant holds",
+                        *(text for _, text in unwritable),
+                        *notes,
+                    ),
+                )
+            )
+            continue
         if declared is None and key in existing.renamed:
             other = existing.renamed[key]
             report.connectors.append(

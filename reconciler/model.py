@@ -15,7 +15,9 @@ Contracts:
   connectors that no longer pass them and those must still be planned against; a value exoform would
   refuse to write is kept as the service holds it.
 - Fields the service owns (ConnectorSource, IsValidated, LastValidationTimestamp, internal-only
-  parameters) are not part of desired state.
+  parameters) are not part of desired state.  ValidationRecipients, which validation writes, is a field
+  whose default is None: "not managed"; only a file that sets it makes it diffed and written
+  (:meth:`ConnectorBase.unset_service_owned`).
 """
 
 from __future__ import annotations
@@ -96,17 +98,11 @@ def _domain_or_star(value: str) -> str:
     return normalize.canon_domain(value, allow_star=True)
 
 
-def _sender_ip(value: str) -> str:
-    return normalize.canon_ipv4_or_cidr(value, min_prefix=24)
-
-
 def _ef_skip_ip(value: str) -> str:
     entry = normalize.canon_ip_range(value)
-    if normalize.is_private(entry):
-        raise ValueError(
-            f"'{value}' is a private (RFC 1918) address; enhanced filtering skips those by itself, "
-            "list only public IPs of the service in front of Exchange Online"
-        )
+    refusal = normalize.ef_skip_refusal(entry)
+    if refusal:
+        raise ValueError(refusal)
     return entry
 
 
@@ -128,11 +124,14 @@ SenderDomains = Annotated[
 ]
 RecipientDomains = Annotated[list[Annotated[str, AfterValidator(_lenient(_domain_or_star))]], _SORTED]
 Domains = Annotated[list[Annotated[str, AfterValidator(_lenient(_domain_no_star))]], _SORTED]
-SenderIPs = Annotated[list[Annotated[str, AfterValidator(_lenient(_sender_ip))]], _SORTED]
+SenderIPs = Annotated[list[Annotated[str, AfterValidator(_lenient(normalize.canon_sender_ip))]], _SORTED]
 EFSkipIPs = Annotated[list[Annotated[str, AfterValidator(_lenient(_ef_skip_ip))]], _SORTED]
 SmartHosts = Annotated[list[Annotated[str, AfterValidator(_lenient(normalize.canon_smart_host))]], _SORTED]
 Emails = Annotated[list[Annotated[str, AfterValidator(_lenient(normalize.canon_email))]], _SORTED]
 OptionalDomain = Annotated[str | None, AfterValidator(_optional(_domain_no_star))]
+CertificateName = Annotated[str | None, AfterValidator(_optional(normalize.canon_certificate_name))]
+#: The service's limit on Comment (docs/yaml-reference.md).
+MAX_COMMENT_LENGTH = 1024
 
 
 def _param(parameter: str, **extra: Any) -> Any:
@@ -163,7 +162,8 @@ class ConnectorBase(BaseModel):
     name: str = Field(
         min_length=1,
         max_length=MAX_NAME_LENGTH,
-        description="Name: unique per kind, case-insensitive, at most 64 characters.",
+        description="Name: unique across inbound and outbound connectors (one directory container holds "
+        "both), case-insensitive, at most 64 characters.",
         json_schema_extra=_param("Name"),
     )
     connector_type: ConnectorType = Field(
@@ -171,7 +171,12 @@ class ConnectorBase(BaseModel):
         "organization's servers; grants relay and internal promotion).",
         json_schema_extra=_param("ConnectorType"),
     )
-    comment: str = Field(default="", description="Comment: free text.", json_schema_extra=_param("Comment"))
+    comment: str = Field(
+        default="",
+        max_length=MAX_COMMENT_LENGTH,
+        description="Comment: free text, at most 1024 characters.",
+        json_schema_extra=_param("Comment"),
+    )
     enabled: bool = Field(
         default=True, description="Enabled: whether the connector is on.", json_schema_extra=_param("Enabled")
     )
@@ -219,6 +224,14 @@ class ConnectorBase(BaseModel):
         copy = super().model_copy(update=update, deep=deep)
         copy.__dict__.pop("_managed", None)
         return copy
+
+    def unset_service_owned(self) -> frozenset[str]:
+        """The service-owned fields this connector leaves unset (None): neither diffed nor written."""
+        return frozenset(
+            name
+            for name, spec in FIELDS[self.KIND].items()
+            if spec.service_owned and getattr(self, name) is None
+        )
 
     @field_validator("ignore_fields")
     @classmethod
@@ -290,7 +303,8 @@ class InboundConnector(ConnectorBase):
     )
     sender_ip_addresses: SenderIPs = Field(
         default_factory=list,
-        description="SenderIPAddresses: IPv4 addresses or CIDR blocks /24 to /32 that mail must come from.",
+        description="SenderIPAddresses: IPv4 addresses, CIDR blocks /24 to /32 or ranges a-b that mail "
+        "must come from.",
         json_schema_extra=_param("SenderIPAddresses"),
     )
     associated_accepted_domains: Domains = Field(
@@ -306,7 +320,8 @@ class InboundConnector(ConnectorBase):
     ef_skip_ips: EFSkipIPs = Field(
         default_factory=list,
         description="EFSkipIPs: public IPs of the service in front of Exchange Online (single, range "
-        "a-b, or CIDR) that enhanced filtering skips when ef_skip_last_ip is false.",
+        "a-b, or CIDR; IPv4 or IPv6; never private nor Microsoft 365 ranges) that enhanced filtering skips "
+        "when ef_skip_last_ip is false.",
         json_schema_extra=_param("EFSkipIPs"),
     )
     ef_skip_last_ip: bool = Field(
@@ -335,9 +350,10 @@ class InboundConnector(ConnectorBase):
         description="RestrictDomainsToIPAddresses: accept the sender domains only from sender_ip_addresses.",
         json_schema_extra=_param("RestrictDomainsToIPAddresses"),
     )
-    tls_sender_certificate_name: OptionalDomain = Field(
+    tls_sender_certificate_name: CertificateName = Field(
         default=None,
-        description="TlsSenderCertificateName: domain (or *.domain) of the sending server's certificate.",
+        description="TlsSenderCertificateName: domain (or *.domain, never * alone) of the sending server's "
+        "certificate, or its issuer and subject as <I>issuer<S>subject.",
         json_schema_extra=_param("TlsSenderCertificateName"),
     )
     treat_messages_as_internal: bool = Field(
@@ -366,8 +382,8 @@ class OutboundConnector(ConnectorBase):
     )
     smart_hosts: SmartHosts = Field(
         default_factory=list,
-        description="SmartHosts: FQDNs, IPv4 addresses or CIDR blocks to deliver to (no port). Required "
-        "when use_mx_record is false.",
+        description="SmartHosts: host names, IPv4 or IPv6 addresses or CIDR blocks to deliver to (no "
+        "port). Required when use_mx_record is false. IP addresses read back as [a.b.c.d].",
         json_schema_extra=_param("SmartHosts"),
     )
     use_mx_record: bool = Field(
@@ -383,7 +399,8 @@ class OutboundConnector(ConnectorBase):
     )
     tls_domain: OptionalDomain = Field(
         default=None,
-        description="TlsDomain: the domain the smart host's certificate must match; DomainValidation only.",
+        description="TlsDomain: the domain the smart host's certificate must match (never * alone); "
+        "DomainValidation only.",
         json_schema_extra=_param("TlsDomain"),
     )
     all_accepted_domains: bool = Field(
@@ -421,11 +438,11 @@ class OutboundConnector(ConnectorBase):
         description="SmtpDaneMode: Opportunistic, Mandatory or None.",
         json_schema_extra=_param("SmtpDaneMode"),
     )
-    validation_recipients: Emails = Field(
-        default_factory=list,
-        description="ValidationRecipients: addresses Validate-OutboundConnector sends test mail to. Set "
-        "after the connector is created (Set-OutboundConnector only).",
-        json_schema_extra=_param("ValidationRecipients", **{"x-set-only": True}),
+    validation_recipients: Emails | None = Field(
+        default=None,
+        description="ValidationRecipients: service-owned (validating the connector stores them); left "
+        "out, it is neither diffed nor written. Set it to manage the list (Set-OutboundConnector only).",
+        json_schema_extra=_param("ValidationRecipients", **{"x-set-only": True, "x-service-owned": True}),
     )
 
 
@@ -554,6 +571,8 @@ class FieldSpec:
     default: Any
     create_only: bool = False
     set_only: bool = False
+    #: The service writes it (validation does); managed only when a file sets it (it is then not None).
+    service_owned: bool = False
 
 
 def _specs(model: type[ConnectorBase]) -> dict[str, FieldSpec]:
@@ -570,6 +589,7 @@ def _specs(model: type[ConnectorBase]) -> dict[str, FieldSpec]:
             default=default,
             create_only=bool(extra.get("x-create-only")),
             set_only=bool(extra.get("x-set-only")),
+            service_owned=bool(extra.get("x-service-owned")),
         )
     return specs
 

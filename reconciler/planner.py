@@ -6,8 +6,9 @@ Contracts:
 - Live connectors that no file declares are unmanaged and follow the tenant's ``unmanaged`` policy:
   ``report`` lists them, ``ignore`` hides them, ``delete`` plans their deletion.
 - A planned delete or rename-away of a protected connector (a ``protect`` glob, or made by the Hybrid
-  Configuration Wizard unless ``protect_hybrid_wizard: false``), or a change to a field the service only takes
-  on create, is a :class:`PlanError` (no plan is made); thresholds mark the plan unsafe instead.
+  Configuration Wizard unless ``protect_hybrid_wizard: false``), a change to a field the service only takes
+  on create, or a create or rename onto a name a live connector of the other kind holds, is a
+  :class:`PlanError` (no plan is made); thresholds mark the plan unsafe instead.
 - The live state must be complete: the provider guarantees it (a failed read raises, never "absent").
 """
 
@@ -34,9 +35,30 @@ def target_of(settings: TenantConfig) -> str:
 
 
 def ignored_fields(kind: Kind, settings: TenantConfig, connector: Connector | None) -> frozenset[str]:
-    """Fields neither diffed nor written for a connector: the tenant's and the connector's own."""
+    """Fields neither diffed nor written for a connector: the tenant's, the connector's own, and the
+    service-owned fields it leaves unset (all of them for a connector no file declares)."""
     names = set(settings.ignore_fields) | set(connector.ignore_fields if connector else ())
+    if connector is not None:
+        names |= connector.unset_service_owned()
+    else:
+        names |= {name for name, spec in FIELDS[kind].items() if spec.service_owned}
     return frozenset(n for n in names if n in FIELDS[kind])
+
+
+def _names_taken_by_the_other_kind(changes: Sequence[Change], live: LiveState) -> list[str]:
+    """Creates and renames onto a name a live connector of the other kind holds: the service keeps both
+    kinds in one directory container and refuses them (docs/yaml-reference.md, "Connector files")."""
+    holders = {c.name.casefold(): c for c in live.connectors}
+    problems = []
+    for change in changes:
+        if change.action == "create" or (change.action == "update" and "name" in change.fields):
+            holder = holders.get(change.name.casefold())
+            if holder is not None and holder.kind != change.kind:
+                problems.append(
+                    f"{change.kind} '{change.name}': the tenant's {holder.kind} '{holder.name}' has that "
+                    "name, and inbound and outbound connectors share one namespace; rename one"
+                )
+    return problems
 
 
 def plan_tenant(
@@ -125,6 +147,7 @@ def plan_tenant(
         elif settings.unmanaged == "report":
             unmanaged.append(Unmanaged(current.kind, current.name, current.connector_source))
 
+    problems += _names_taken_by_the_other_kind(changes, live)
     wizard = {c.guid for c in live.connectors if c.connector_source.casefold() == "hybridwizard"}
     problems += protection_violations(
         changes, settings.protect, wizard if settings.protect_hybrid_wizard else ()

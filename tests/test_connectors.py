@@ -82,3 +82,23 @@ def test_load_tenant_raises_every_problem(project: Path) -> None:
 def test_connector_files_are_sorted_recursive_and_skip_hidden(project: Path) -> None:
     files = connector_files(project / "conn" / "prod")
     assert [f.relative_to(project).as_posix() for f in files] == ["conn/prod/b.yaml", "conn/prod/sub/a.yml"]
+
+
+def test_an_inbound_and_an_outbound_connector_cannot_share_a_name(project: Path) -> None:
+    (project / "conn" / "lab" / "in.yaml").write_text(
+        "kind: InboundConnector\nname: Fabrikam\nconnector_type: Partner\nsender_domains: [fabrikam.com]\n"
+    )
+    (project / "conn" / "lab" / "out.yaml").write_text(
+        "kind: OutboundConnector\nname: FABRIKAM\nconnector_type: Partner\n"
+        "recipient_domains: [fabrikam.com]\n"
+    )
+    config = load_config(project / "exoform.yaml")
+    with pytest.raises(InputError) as caught:
+        load_tenant(config, "lab")
+    problems = [str(p) for p in caught.value.problems]
+    assert len(problems) == 2  # reported at both places, each naming the other
+    assert problems[0].startswith("conn/lab/in.yaml:2:1: error: InboundConnector 'Fabrikam' has the name")
+    assert "OutboundConnector at conn/lab/out.yaml:2:1" in problems[0]
+    assert problems[1].startswith("conn/lab/out.yaml:2:1: error: OutboundConnector 'FABRIKAM' has the name")
+    assert "InboundConnector at conn/lab/in.yaml:2:1" in problems[1]
+    assert all("share one namespace" in p for p in problems)

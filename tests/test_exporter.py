@@ -26,7 +26,7 @@ from reconciler.providers.base import LiveConnector
 
 #: Get-*Connector objects as tenants hold them: admin-center connectors (ConnectorSource AdminUI), the
 #: hybrid wizard's pair, a test-mode outbound connector, a transport-rule-scoped signature service, an
-#: inbound and an outbound connector sharing one name.  Every one passes the service's rules.
+#: inbound and an outbound connector whose names give one file name.  Every one passes the service's rules.
 INBOUND: list[dict[str, Any]] = [
     {
         "Name": "Proofpoint Essentials inbound",
@@ -105,7 +105,9 @@ OUTBOUND: list[dict[str, Any]] = [
         "ValidationRecipients": ["postmaster@contoso.com"],
     },
     {
-        "Name": "Proofpoint",
+        # one directory container holds both kinds, so no tenant has an outbound "Proofpoint" too; a
+        # name of the same slug still needs kind-prefixed file names
+        "Name": "Proofpoint!",
         "ConnectorType": "Partner",
         "RecipientDomains": ["*"],
         "SmartHosts": ["outbound-us1.ppe-hosted.com"],
@@ -170,7 +172,7 @@ def test_file_names_header_and_only_non_default_fields(repo: Repo) -> None:
         "barracuda-inbound.yaml",
         "exclaimer-signatures.yaml",
         "inbound-from-4f1a8c2e-1b2d-4c3e-9f00-1234567890ab.yaml",
-        "inbound-proofpoint.yaml",  # an inbound and an outbound "Proofpoint": kind-prefixed
+        "inbound-proofpoint.yaml",  # an inbound "Proofpoint" and an outbound "Proofpoint!": kind-prefixed
         "mimecast-outbound-pilot.yaml",
         "outbound-proofpoint.yaml",
         "outbound-to-4f1a8c2e-1b2d-4c3e-9f00-1234567890ab.yaml",
@@ -213,7 +215,7 @@ def test_in_place_update_keeps_comments_order_and_other_documents(repo: Repo) ->
         """\
         # Outbound routing, owned by the mail team.
         kind: OutboundConnector
-        name: proofpoint          # lower case on purpose
+        name: proofpoint!          # lower case on purpose
         connector_type: Partner
         use_mx_record: false
         # the relay we send through
@@ -237,7 +239,7 @@ def test_in_place_update_keeps_comments_order_and_other_documents(repo: Repo) ->
     assert "declares InboundConnector 'Future partner', which the tenant does not have" in result.output
     text = path.read_text()
     assert text.startswith("# Outbound routing, owned by the mail team.\nkind: OutboundConnector\n")
-    assert "name: Proofpoint          # lower case on purpose" in text
+    assert "name: Proofpoint!          # lower case on purpose" in text
     assert "# the relay we send through\nsmart_hosts:\n  - outbound-us1.ppe-hosted.com\n" in text
     assert "tls_settings: CertificateValidation # weak, fixed in the tenant already" in text
     assert "reason: kept for the audit trail" in text
@@ -339,7 +341,9 @@ def test_document_values_round_trip_every_seeded_connector() -> None:
             doc = document_values(connector)
             assert list(doc)[:3] == ["kind", "name", "connector_type"]
             again = type(connector).model_validate(doc)
-            assert again.managed_fields() == connector.managed_fields()
+            owned = again.unset_service_owned()  # never exported: service-owned, not managed
+            kept = {k: v for k, v in connector.managed_fields().items() if k not in owned}
+            assert {k: v for k, v in again.managed_fields().items() if k not in owned} == kept
 
 
 def test_slugify() -> None:
@@ -434,3 +438,68 @@ def test_make_yaml_round_trips_comments_and_quotes() -> None:
     out = StringIO()
     yaml.dump(data, out)
     assert out.getvalue() == text
+
+
+# -- whatever exoform reads, it can export, validate and plan with zero changes (issue 13) --------------
+
+READ_BACK_FORMS: dict[str, list[dict[str, Any]]] = {
+    "InboundConnector": [
+        {
+            "Name": "Filter in",
+            "ConnectorType": "Partner",
+            "SenderDomains": ["smtp:*;1"],
+            "SenderIPAddresses": ["198.51.100.1-198.51.100.30"],
+            "RestrictDomainsToIPAddresses": True,
+            "EFSkipIPs": ["2001:db8::25", "198.51.100.0/27"],
+            "RequireTls": True,
+        },
+        {
+            "Name": "App by certificate",
+            "ConnectorType": "OnPremises",
+            "SenderDomains": ["smtp:*;1"],
+            "TlsSenderCertificateName": "<I>CN=R3, O=Let's Encrypt, C=US<S>CN=mail.contoso.com",
+            "RequireTls": True,
+        },
+    ],
+    "OutboundConnector": [
+        {
+            "Name": "Relay by IP",
+            "ConnectorType": "Partner",
+            "RecipientDomains": ["fabrikam.com"],
+            "UseMXRecord": False,
+            "SmartHosts": ["[192.0.2.25]", "[2001:db8::25]", "relay_1.fabrikam.com"],
+            "TlsSettings": "CertificateValidation",
+            # written by the admin center's validation: service-owned
+            "ValidationRecipients": ["postmaster@fabrikam.com"],
+            "IsValidated": True,
+            "LastValidationTimestamp": "2026-07-24T18:59:12.0000000",
+        }
+    ],
+}
+
+
+def test_read_back_forms_export_validate_and_plan_with_zero_changes(tmp_path: Path) -> None:
+    repo = Repo(tmp_path, READ_BACK_FORMS)
+    result = repo.export()
+    assert "3 created" in result.output and "warning" not in result.output
+    text = (repo.dir / "relay-by-ip.yaml").read_text()
+    assert "validation_recipients" not in text  # service-owned: never exported
+    assert "- 192.0.2.25\n" in text and "- 2001:db8::25\n" in text and "- relay_1.fabrikam.com\n" in text
+    validate = repo.run("validate")
+    assert validate.exit_code == 0, validate.output
+    repo.assert_no_changes()
+
+
+def test_a_value_no_file_can_hold_is_not_exported_and_the_report_says_which(tmp_path: Path) -> None:
+    odd = {
+        "Name": "Legacy filter",
+        "ConnectorType": "Partner",
+        "SenderDomains": ["smtp:*;1"],
+        "EFSkipIPs": ["10.1.2.3", "203.0.113.9"],  # a private address an older service let in
+    }
+    repo = Repo(tmp_path, {"InboundConnector": [odd], "OutboundConnector": []})
+    result = repo.export()
+    assert 'skipped   -  InboundConnector "Legacy filter"' in result.output
+    assert "note: ef_skip_ips: '10.1.2.3' cannot be written back: '10.1.2.3' is a private" in result.output
+    assert "warning: some connectors break the service's rules or were skipped" in result.output
+    assert not repo.dir.exists() or list(repo.dir.iterdir()) == []

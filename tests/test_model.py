@@ -430,7 +430,97 @@ def test_a_copy_compares_with_its_own_values() -> None:
     original = OutboundConnector.model_validate(
         {"name": "o", "connector_type": "Partner", "recipient_domains": ["*"]}
     )
-    assert original.managed_fields()["validation_recipients"] == []
-    copy = original.model_copy(update={"validation_recipients": ["a@contoso.com"]})
-    assert copy.managed_fields()["validation_recipients"] == ["a@contoso.com"]
-    assert original.managed_fields()["validation_recipients"] == []
+    assert original.managed_fields()["recipient_domains"] == ["*"]
+    copy = original.model_copy(update={"recipient_domains": ["contoso.com"]})
+    assert copy.managed_fields()["recipient_domains"] == ["contoso.com"]
+    assert original.managed_fields()["recipient_domains"] == ["*"]
+
+
+# -- what the service returns, read and written back (issue 13) ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("desired", "read_back"),
+    [
+        (["192.0.2.25"], ["[192.0.2.25]"]),
+        (["2001:db8::25"], ["[2001:DB8::25]"]),
+        (["[2001:db8::25]", "relay_1.fabrikam.com"], ["[2001:db8::25]", "Relay_1.Fabrikam.com"]),
+    ],
+)
+def test_smart_hosts_as_written_equal_their_read_back_form(desired: list[str], read_back: list[str]) -> None:
+    written = OutboundConnector.model_validate({**OUTBOUND, "use_mx_record": False, "smart_hosts": desired})
+    live = from_live(
+        "OutboundConnector",
+        {"Name": OUTBOUND["name"], "ConnectorType": "Partner", "RecipientDomains": ["fabrikam.com"],
+         "UseMXRecord": False, "SmartHosts": read_back},
+    )  # fmt: skip
+    assert written.managed_fields() == live.managed_fields()
+    # and the read-back form is a valid file value (export writes it, validate takes it)
+    assert (
+        OutboundConnector.model_validate(
+            {**OUTBOUND, "use_mx_record": False, "smart_hosts": read_back}
+        ).smart_hosts
+        == written.smart_hosts
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "field", "value"),
+    [
+        ("InboundConnector", "tls_sender_certificate_name",
+         "<I>CN=R3, O=Let's Encrypt, C=US<S>CN=mail.contoso.com"),
+        ("InboundConnector", "ef_skip_ips", ["2001:db8::25", "2001:db8:1::/48", "2001:db8::1-2001:db8::9"]),
+        ("InboundConnector", "sender_ip_addresses", ["192.0.2.1-192.0.2.20"]),
+        ("OutboundConnector", "comment", "c" * 1024),
+    ],
+)  # fmt: skip
+def test_forms_the_services_types_allow_are_valid_file_values(kind: Kind, field: str, value: Any) -> None:
+    base = INBOUND if kind == "InboundConnector" else OUTBOUND
+    extra = {"require_tls": True} if field == "tls_sender_certificate_name" else {}
+    connector = MODELS[kind].model_validate({**base, **extra, field: value})
+    again = MODELS[kind].model_validate(connector.model_dump())
+    assert again.managed_fields() == connector.managed_fields()
+
+
+@pytest.mark.parametrize(
+    ("kind", "field", "value", "message"),
+    [
+        ("OutboundConnector", "comment", "c" * 1025, "at most 1024 characters"),
+        ("OutboundConnector", "tls_domain", "*", "'*' (all domains) is not allowed"),
+        ("InboundConnector", "tls_sender_certificate_name", "*", "'*' (all domains) is not allowed"),
+        ("InboundConnector", "tls_sender_certificate_name", "<I>CN=R3<S>", "<I>issuer<S>subject"),
+        ("InboundConnector", "ef_skip_ips", ["40.107.12.0/24"], "Microsoft 365's own mail ranges"),
+        ("InboundConnector", "ef_skip_ips", ["52.102.1.1"], "Microsoft 365's own mail ranges"),
+        ("InboundConnector", "ef_skip_ips", ["2a01:111:f403::25"], "Microsoft 365's own mail ranges"),
+        ("InboundConnector", "ef_skip_ips", ["fd00::25"], "private"),
+        ("InboundConnector", "sender_ip_addresses", ["192.0.2.20-192.0.2.1"], "ends before it starts"),
+        ("OutboundConnector", "smart_hosts", ["[mail.fabrikam.com]"], "only an IP address may stand in"),
+    ],
+)  # fmt: skip
+def test_limits_and_refusals_of_the_service(kind: Kind, field: str, value: Any, message: str) -> None:
+    base = INBOUND if kind == "InboundConnector" else OUTBOUND
+    if field == "smart_hosts":
+        base = {**base, "use_mx_record": False}
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        MODELS[kind].model_validate({**base, field: value})
+
+
+def test_validation_recipients_are_service_owned_unless_a_file_sets_them() -> None:
+    plain = OutboundConnector.model_validate(OUTBOUND)
+    assert plain.validation_recipients is None
+    assert plain.unset_service_owned() == {"validation_recipients"}
+    managed = OutboundConnector.model_validate({**OUTBOUND, "validation_recipients": ["A@Fabrikam.com"]})
+    assert managed.validation_recipients == ["a@fabrikam.com"] and managed.unset_service_owned() == set()
+    emptied = OutboundConnector.model_validate({**OUTBOUND, "validation_recipients": []})
+    assert emptied.unset_service_owned() == set()  # explicitly empty: managed, and written as empty
+    live = from_live(
+        "OutboundConnector",
+        {
+            "Name": "Out",
+            "ConnectorType": "Partner",
+            "RecipientDomains": ["a.com"],
+            "ValidationRecipients": None,
+        },
+    )
+    assert live.validation_recipients == []
+    assert FIELDS["OutboundConnector"]["validation_recipients"].service_owned

@@ -110,7 +110,7 @@ def test_ip_range(raw: str, canon: str) -> None:
     ("raw", "message"),
     [
         ("192.0.2.20-192.0.2.1", "ends before it starts"),
-        ("192.0.2.1-x", "not a valid IPv4 range"),
+        ("192.0.2.1-x", "not a valid IP range"),
     ],
 )
 def test_ip_range_rejects(raw: str, message: str) -> None:

@@ -152,11 +152,14 @@ def test_create_only_field_change_is_refused_with_advice() -> None:
         plan_tenant("t", settings(), [inbound("In", client_host_names=["mail.contoso.com"])], live)
 
 
-def test_same_name_in_both_kinds_are_different_connectors() -> None:
-    live = live_of(inbound("Same"))
-    plan = plan_tenant("t", settings(), [outbound("Same")], live)
-    assert actions(plan) == [("create", "OutboundConnector", "Same")]
-    assert [u.name for u in plan.unmanaged] == ["Same"]
+def test_a_create_or_rename_onto_the_other_kinds_live_name_is_refused() -> None:
+    live = live_of(inbound("Same"), outbound("Old"))
+    with pytest.raises(PlanError, match="the tenant's InboundConnector 'Same' has that name"):
+        plan_tenant("t", settings(), [outbound("SAME")], live)
+    with pytest.raises(PlanError, match="share one namespace"):
+        plan_tenant("t", settings(), [outbound("same", renamed_from=["Old"])], live)
+    plan = plan_tenant("t", settings(), [outbound("Other"), inbound("Same")], live_of(inbound("Same")))
+    assert actions(plan) == [("create", "OutboundConnector", "Other")]
 
 
 def test_live_values_exoform_would_refuse_are_still_read_and_planned() -> None:
@@ -175,3 +178,22 @@ def test_live_values_exoform_would_refuse_are_still_read_and_planned() -> None:
     live = LiveState("t", [LiveConnector("InboundConnector", "Filter", "g", odd)])
     plan = plan_tenant("t", settings(), [inbound("Filter", sender_domains=["*"])], live)
     assert [(c.action, c.fields) for c in plan.changes] == [("update", ["ef_skip_ips"])]
+
+
+def test_validation_recipients_written_by_validation_are_no_drift_unless_a_file_sets_them() -> None:
+    validated = outbound("Out", validation_recipients=["postmaster@fabrikam.com"])
+    live = live_of(validated)
+    plan = plan_tenant("t", settings(), [outbound("Out")], live)
+    assert plan.changes == []  # validation stored recipients: not drift, and apply never wipes them
+    plan = plan_tenant("t", settings(), [outbound("Out", validation_recipients=[])], live)
+    assert [c.fields for c in plan.changes] == [["validation_recipients"]]  # set explicitly: managed
+    created = plan_tenant("t", settings(), [outbound("New")], live_of())
+    assert "validation_recipients" not in created.changes[0].fields
+    assert "validation_recipients" in created.changes[0].ignored
+
+
+def test_fingerprint_does_not_follow_unmanaged_validation_recipients() -> None:
+    before = plan_tenant("t", settings(), [outbound("Out", comment="x")], live_of(outbound("Out")))
+    revalidated = live_of(outbound("Out", validation_recipients=["a@fabrikam.com"]))
+    after = plan_tenant("t", settings(), [outbound("Out", comment="x")], revalidated)
+    assert before.changes[0].fingerprint == after.changes[0].fingerprint

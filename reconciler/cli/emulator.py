@@ -42,6 +42,12 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
 @click.option("--max-concurrent", type=click.IntRange(min=1), help="Concurrent requests allowed per tenant.")
 @click.option("--fault", "fault_specs", multiple=True, help="A fault rule, e.g. '429:count=2,retry_after=1'.")
 @click.option("--seed-random", type=int, help="Seed for fractional faults and jitter.")
+@click.option(
+    "--older-service",
+    is_flag=True,
+    help="Play an older or smaller service without MtaStsMode and SmtpDaneMode (refused on New/Set and "
+    "in $select, absent from Get).",
+)
 def serve(
     state: Path | None,
     state_dir: Path | None,
@@ -54,6 +60,7 @@ def serve(
     max_concurrent: int | None,
     fault_specs: tuple[str, ...],
     seed_random: int | None,
+    older_service: bool,
 ) -> None:
     """Serve the emulator over HTTPS on loopback until SIGINT or SIGTERM.
 
@@ -80,6 +87,8 @@ def serve(
         raise click.UsageError("give --state or --state-dir, not both")
     try:
         config = load_config(config_path) if config_path is not None else EmulatorConfig()
+        if older_service:
+            config = config.model_copy(update={"service": "older"})
         stores: TenantStores
         if state is not None:
             file_store = JsonFileStore(state, seed)
@@ -132,6 +141,8 @@ def serve(
             click.echo(f"  auth:          {len(config.apps)} registered app(s)")
         if not config.tenants:
             click.echo("  tenants:       any tenant name")
+        if config.lacking:
+            click.echo(f"  service:       older: no {', '.join(sorted(config.lacking))}")
         if (
             em.faults.rules
             or em.faults.latency_ms

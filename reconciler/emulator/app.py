@@ -39,7 +39,7 @@ import httpx
 
 from reconciler.emulator import catalogue as cat
 from reconciler.emulator.config import EmulatorConfig
-from reconciler.emulator.errors import CmdletError, error_code
+from reconciler.emulator.errors import CmdletError, error_code, unknown_property
 from reconciler.emulator.faults import (
     CONCURRENCY_MESSAGE,
     IDENTITY_KINDS,
@@ -284,8 +284,17 @@ class Emulator:
             return _fault_response(fault)
 
         store = self.stores.get(info.key)
+        lacking = self.config.lacking
         try:
-            result = invoke(info, store, cmdlet_name, parameters, test_mode_flag=self.config.test_mode_flag)
+            _check_select(request, lacking)
+            result = invoke(
+                info,
+                store,
+                cmdlet_name,
+                parameters,
+                test_mode_flag=self.config.test_mode_flag,
+                lacking=lacking,
+            )
         except CmdletError as exc:
             return _error(exc)
         except InputError as exc:
@@ -323,6 +332,9 @@ class Emulator:
             if offset + size < len(values):
                 payload["@odata.nextLink"] = _next_link(request, offset + size, page + 1)
             values = values[offset : offset + size]
+        lacking = self.config.lacking
+        if lacking:
+            values = [{k: v for k, v in obj.items() if k not in lacking} for obj in values]
         select = request.url.params.get("$select")
         if select:
             wanted = {s.strip().casefold() for s in select.split(",") if s.strip()}
@@ -334,6 +346,17 @@ class Emulator:
 
 
 # -- helpers ----------------------------------------------------------------------------------------------
+
+
+def _check_select(request: httpx.Request, lacking: frozenset[str]) -> None:
+    """Refuse a ``$select`` naming a property the played service does not have."""
+    select = request.url.params.get("$select")
+    if not select or not lacking:
+        return
+    by_lower = {name.casefold(): name for name in lacking}
+    for item in select.split(","):
+        if item.strip().casefold() in by_lower:
+            raise unknown_property(item.strip())
 
 
 def _base(request: httpx.Request) -> str:

@@ -20,12 +20,19 @@ from reconciler.emulator.errors import (
     COMMAND_NOT_FOUND,
     CmdletError,
     binding,
+    unknown_parameter,
 )
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _DOMAIN = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
 _ADDRESS = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@" + rf"{_LABEL}(?:\.{_LABEL})*$")
 _SENDER_DOMAIN = re.compile(r"^(?:smtp:)?(?P<domain>[^;]*)(?:;\d+)?$", re.IGNORECASE)
+#: A routing host name: labels may hold underscores (RoutingHostName is not an SMTP domain).
+_HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?"
+_HOST = re.compile(rf"^{_HOST_LABEL}(?:\.{_HOST_LABEL})*$")
+_CERTIFICATE = re.compile(r"^<I>(?P<issuer>.*\S.*)<S>(?P<subject>.*\S.*)$", re.IGNORECASE | re.DOTALL)
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _NET_TYPES = {
     cat.Type.BOOL: "System.Boolean",
@@ -45,7 +52,7 @@ def transform_error(param: str, value: Any, type_name: str, why: str = "") -> Cm
     )
     if why:
         text += f' Error: "{why}"'
-    return CmdletError(ARGUMENT_TRANSFORMATION, text)
+    return CmdletError(ARGUMENT_TRANSFORMATION, text, shape="transformation")
 
 
 def canonical_cmdlet(name: Any) -> str:
@@ -59,14 +66,15 @@ def canonical_cmdlet(name: Any) -> str:
     )
 
 
-def bind(cmdlet: str, parameters: dict[str, Any]) -> dict[str, Any]:
-    """Bind ``parameters`` to ``cmdlet``: canonical parameter names -> converted values."""
+def bind(cmdlet: str, parameters: dict[str, Any], lacking: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Bind ``parameters`` to ``cmdlet``: canonical parameter names -> converted values.  ``lacking`` are
+    parameters this service does not have (an older service), refused like any unknown parameter."""
     table = cat.CMDLETS[cmdlet]
     bound: dict[str, Any] = {}
     for raw_name, value in parameters.items():
         param = table.get(str(raw_name).casefold())
-        if param is None:
-            raise binding(f"A parameter cannot be found that matches parameter name '{raw_name}'.")
+        if param is None or param.name in lacking:
+            raise unknown_parameter(str(raw_name))
         if param.name in bound:
             raise binding(
                 f"Cannot bind parameter because parameter '{param.name}' is specified more than once."
@@ -109,7 +117,7 @@ def _convert(param: cat.Param, value: Any) -> Any:
             raise transform_error(
                 param.name,
                 value,
-                f"Microsoft.Exchange.Data.{param.name}",
+                param.type_name or f"Microsoft.Exchange.Data.{param.name}",
                 f"Unable to match the identifier name {value} to a valid enumerator name. Specify one of "
                 f"the following enumerator names and try again: {', '.join(param.values)}",
             )
@@ -157,22 +165,45 @@ def format_time(moment: datetime) -> str:
 # -- value syntax ---------------------------------------------------------------------------------------
 
 
-def is_domain(text: str, *, wildcard: bool) -> bool:
-    """A plain SMTP domain, or (if ``wildcard``) ``*`` or ``*.`` followed by one."""
+def is_domain(text: str, *, wildcard: bool, star: bool = True) -> bool:
+    """A plain SMTP domain, or (if ``wildcard``) ``*.`` followed by one, or (if also ``star``) ``*`` alone."""
     if len(text) > 255:
         return False
-    if wildcard and text == "*":
+    if wildcard and star and text == "*":
         return True
     if wildcard and text.startswith("*."):
         text = text[2:]
     return bool(_DOMAIN.match(text))
 
 
-def parse_domain(param: str, value: str, *, wildcard: bool = True) -> str:
+def _domain_error(param: str, value: str, type_name: str) -> CmdletError:
     text = value.strip()
-    if not is_domain(text, wildcard=wildcard):
-        why = "A wildcard is allowed only as the leading '*.'" if "*" in text else "Not a valid SMTP domain"
-        raise transform_error(param, value, "Microsoft.Exchange.Data.SmtpDomainWithSubdomains", why)
+    if text == "*":
+        why = "The value '*' isn't allowed; use a domain or '*.domain'"
+    elif "*" in text:
+        why = "A wildcard is allowed only as the leading '*.'"
+    else:
+        why = "Not a valid SMTP domain"
+    return transform_error(param, value, type_name, why)
+
+
+def parse_domain(param: str, value: str, *, wildcard: bool = True, star: bool = True) -> str:
+    """A domain parameter (SmtpDomainWithSubdomains); ``star``: the bare ``*`` (all domains) is allowed."""
+    text = value.strip()
+    if not is_domain(text, wildcard=wildcard, star=star):
+        raise _domain_error(param, value, "Microsoft.Exchange.Data.SmtpDomainWithSubdomains")
+    return text
+
+
+def parse_certificate_name(value: str) -> str:
+    """TlsSenderCertificateName (TlsCertificate): a domain, ``*.`` + domain, or ``<I>issuer<S>subject``;
+    never ``*`` alone."""
+    text = value.strip()
+    match = _CERTIFICATE.match(text)
+    if match is not None:
+        return f"<I>{match.group('issuer').strip()}<S>{match.group('subject').strip()}"
+    if not is_domain(text, wildcard=True, star=False):
+        raise _domain_error("TlsSenderCertificateName", value, "Microsoft.Exchange.Data.TlsCertificate")
     return text
 
 
@@ -196,47 +227,50 @@ def parse_address(param: str, value: str) -> str:
     return text
 
 
-def parse_sender_ip(value: str) -> str:
-    """SenderIPAddresses: an IPv4 address or an IPv4 CIDR block /24 to /32."""
+def _ip_range(value: str, *, ipv6: bool) -> tuple[str, IPAddress, IPAddress]:
+    """An IPRange in the service's rendered form (a CIDR block masked to its network address, an address
+    as itself, ``first-last``), with its first and last address; ValueError when it is none of these."""
     text = value.strip()
-    try:
-        network = ipaddress.ip_network(text, strict=False)
-    except ValueError:
-        raise transform_error(
-            "SenderIPAddresses", value, "Microsoft.Exchange.Data.IPRange", "Not an IPv4 address or CIDR block"
-        ) from None
-    if network.version != 4:
-        raise transform_error(
-            "SenderIPAddresses", value, "Microsoft.Exchange.Data.IPRange", "IPv6 isn't supported"
-        )
-    if "/" in text and not 24 <= network.prefixlen <= 32:
-        raise transform_error(
-            "SenderIPAddresses",
-            value,
-            "Microsoft.Exchange.Data.IPRange",
-            "The CIDR mask must be between /24 and /32",
-        )
-    return text
-
-
-def _ip_span(text: str) -> tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, ...]:
-    """First and last address of a single IP, an ``a-b`` range or a CIDR block (ValueError if none)."""
     if "-" in text:
         first_text, _, last_text = text.partition("-")
         first = ipaddress.ip_address(first_text.strip())
         last = ipaddress.ip_address(last_text.strip())
         if first.version != last.version or int(last) < int(first):
             raise ValueError(text)
-        return first, last
-    network = ipaddress.ip_network(text, strict=False)
-    return network.network_address, network.broadcast_address
+        rendered = f"{first}-{last}"
+    elif "/" in text:
+        network = ipaddress.ip_network(text, strict=False)
+        first, last = network.network_address, network.broadcast_address
+        rendered = f"{network.network_address}/{network.prefixlen}"
+    else:
+        first = last = ipaddress.ip_address(text)
+        rendered = str(first)
+    if first.version == 6 and not ipv6:
+        raise ValueError(text)
+    return rendered, first, last
+
+
+def parse_sender_ip(value: str) -> str:
+    """SenderIPAddresses: an IPv4 address, a CIDR block /24 to /32 or a range ``a-b`` (IPRange)."""
+    try:
+        rendered, _, _ = _ip_range(value, ipv6=False)
+    except ValueError:
+        why = "IPv6 isn't supported" if ":" in value else "Not an IPv4 address, range or CIDR block"
+        raise transform_error("SenderIPAddresses", value, "Microsoft.Exchange.Data.IPRange", why) from None
+    if "/" in rendered and not 24 <= int(rendered.rpartition("/")[2]) <= 32:
+        raise transform_error(
+            "SenderIPAddresses",
+            value,
+            "Microsoft.Exchange.Data.IPRange",
+            "The CIDR mask must be between /24 and /32",
+        )
+    return rendered
 
 
 def parse_ef_skip_ip(value: str) -> str:
-    """EFSkipIPs: single IP, ``a-b`` range or CIDR; never a private or a Microsoft 365 range."""
-    text = value.strip()
+    """EFSkipIPs: single IP, ``a-b`` range or CIDR, IPv4 or IPv6; never a private or a Microsoft 365 range."""
     try:
-        first, last = _ip_span(text)
+        rendered, first, last = _ip_range(value, ipv6=True)
     except ValueError:
         raise transform_error(
             "EFSkipIPs", value, "Microsoft.Exchange.Data.IPRange", "Not an IP address, range or CIDR block"
@@ -258,18 +292,29 @@ def parse_ef_skip_ip(value: str) -> str:
                     "Microsoft.Exchange.Data.IPRange",
                     f"{kind} IP addresses can't be added to EFSkipIPs",
                 )
-    return text
+    return rendered
 
 
 def parse_smart_host(value: str) -> str:
-    """SmartHosts: an FQDN, an IP address or a CIDR block; no port."""
+    """SmartHosts: a host name, an IP address (IPv4 or IPv6) or a CIDR block; no port.
+
+    Stored in the RoutingHost form it reads back in: an IP address in brackets (``[192.0.2.25]``,
+    ``[2001:db8::25]``; brackets on input are taken off first), a host name as written.  A CIDR block is
+    kept as written (its read-back form is UNCONFIRMED).
+    """
     text = value.strip()
+    inner = text[1:-1].strip() if text.startswith("[") and text.endswith("]") else text
     try:
-        ipaddress.ip_network(text, strict=False)
-        return text
+        return f"[{ipaddress.ip_address(inner)}]"
     except ValueError:
         pass
-    if is_domain(text, wildcard=False):
-        return text
+    if inner is text:
+        try:
+            ipaddress.ip_network(text, strict=False)
+            return text
+        except ValueError:
+            pass
+        if _HOST.match(text) and len(text) <= 255:
+            return text
     why = "A port can't be specified" if ":" in text else "Not a valid FQDN, IP address or CIDR block"
     raise transform_error("SmartHosts", value, "Microsoft.Exchange.Data.SmartHost", why)

@@ -40,10 +40,21 @@ class Param:
     type: Type
     values: tuple[str, ...] = ()  # for ENUM: the accepted values, canonical spelling
     nullable: bool = False
+    type_name: str = ""  # for ENUM: the .NET type errors name
+
+
+#: The .NET types of the enum parameters, as the service names them in errors.
+ENUM_TYPES = {
+    "ConnectorType": "Microsoft.Exchange.Data.TenantConnectorType",
+    "ConnectorSource": "Microsoft.Exchange.Data.TenantConnectorSource",
+    "TlsSettings": "Microsoft.Exchange.Data.TlsAuthLevel",
+    "MtaStsMode": "Microsoft.Exchange.Data.MtaStsMode",
+    "SmtpDaneMode": "Microsoft.Exchange.Data.SmtpDaneMode",
+}
 
 
 def _p(name: str, type_: Type, *values: str, nullable: bool = False) -> Param:
-    return Param(name, type_, tuple(values), nullable)
+    return Param(name, type_, tuple(values), nullable, ENUM_TYPES.get(name, ""))
 
 
 CONNECTOR_TYPES = ("Partner", "OnPremises")
@@ -278,13 +289,20 @@ RESULT_SIZE_WARNING = (
     "for the ResultSize parameter."
 )
 
-#: Exchange Online Protection's published address ranges: EFSkipIPs may not name them.
+#: Exchange Online Protection's published address ranges (docs/yaml-reference.md, "Value formats"):
+#: EFSkipIPs may not name them.
 MICROSOFT_365_RANGES = (
     "40.92.0.0/15",
     "40.107.0.0/16",
-    "52.100.0.0/14",
+    "52.100.0.0/15",
+    "52.102.0.0/16",
+    "52.103.0.0/17",
     "104.47.0.0/17",
     "2a01:111:f400::/48",
     "2a01:111:f403::/48",
 )
+MAX_COMMENT_LENGTH = 1024
+#: What an older or smaller service (standalone EOP, or before 2026) lacks: New/Set refuse these
+#: parameters, Get does not return these properties and ``$select`` naming them is refused.
+OLDER_SERVICE_LACKS = frozenset({"MtaStsMode", "SmtpDaneMode"})
 PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")

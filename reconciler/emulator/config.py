@@ -15,6 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from reconciler.emulator import catalogue as cat
 from reconciler.emulator.files import read_document
 from reconciler.errors import InputError, Location, Problem
 
@@ -111,6 +112,14 @@ class EmulatorConfig(_Model):
         description="Extra federated issuers: issuer -> PEM public key or certificate verifying its tokens.",
     )
     faults: FaultsConfig = FaultsConfig()
+    service: Literal["current", "older"] = Field(
+        default="current",
+        description=(
+            "Which service to play: the current Exchange Online, or an older or smaller one (standalone "
+            "EOP, or before 2026) that lacks MtaStsMode and SmtpDaneMode: New/Set naming them are refused "
+            "as unknown parameters, Get does not return them and a $select naming them is refused."
+        ),
+    )
     test_mode_flag: Literal["all", "only"] = Field(
         default="all",
         description=(
@@ -119,6 +128,11 @@ class EmulatorConfig(_Model):
             "real behaviour is UNCONFIRMED; clients must read completely either way."
         ),
     )
+
+    @property
+    def lacking(self) -> frozenset[str]:
+        """The parameters and properties the played service does not have."""
+        return cat.OLDER_SERVICE_LACKS if self.service == "older" else frozenset()
 
     @property
     def open(self) -> bool:

@@ -21,13 +21,21 @@ from reconciler.emulator.binding import (
     format_time,
     is_domain,
     parse_address,
+    parse_certificate_name,
     parse_domain,
     parse_ef_skip_ip,
     parse_sender_domain,
     parse_sender_ip,
     parse_smart_host,
 )
-from reconciler.emulator.errors import ALREADY_EXISTS, AMBIGUOUS, CmdletError, invalid, not_found
+from reconciler.emulator.errors import (
+    ALREADY_EXISTS,
+    AMBIGUOUS,
+    CONNECTOR_EXISTS,
+    CmdletError,
+    invalid,
+    not_found,
+)
 from reconciler.emulator.store import Snapshot, State, Store
 
 _NAMESPACE = uuid.UUID("6f1c2a4e-8d0b-4c71-9a3e-0e5b7f1d2c90")
@@ -87,11 +95,14 @@ def invoke(
     clock: Clock = _utcnow,
     *,
     test_mode_flag: str = "all",
+    lacking: frozenset[str] = frozenset(),
 ) -> Result:
     """Run one cmdlet.  ``parameters`` is the JSON ``Parameters`` object (None means none).
 
     ``test_mode_flag`` is what ``Get-OutboundConnector -IncludeTestModeConnectors:$true`` lists: ``all``
-    connectors or ``only`` the test-mode ones (the real service's choice is UNCONFIRMED).
+    connectors or ``only`` the test-mode ones (the real service's choice is UNCONFIRMED).  ``lacking``
+    are the parameters an older service does not have (refused like unknown ones); hiding the matching
+    properties from the output is the caller's (:mod:`reconciler.emulator.app`).
     """
     cmdlet = canonical_cmdlet(cmdlet_name)
     if parameters is None:
@@ -100,7 +111,7 @@ def invoke(
         raise CmdletError(
             "System.ArgumentException", "CmdletInput.Parameters must be an object of parameter name to value."
         )
-    bound = bind(cmdlet, parameters)
+    bound = bind(cmdlet, parameters, lacking)
     verb, _, noun = cmdlet.partition("-")
     if verb == "Get":
         snapshot = store.snapshot()
@@ -202,6 +213,8 @@ def _complete(obj: dict[str, Any], kind: str, tenant: TenantInfo, now: str) -> d
     full["Guid"] = full["ExchangeObjectId"] = guid
     if kind == cat.INBOUND:
         full["SenderDomains"] = [_stored_sender_domain(d) for d in full.get("SenderDomains") or []]
+    if kind == cat.OUTBOUND and isinstance(full.get("SmartHosts"), list):
+        full["SmartHosts"] = [_stored_smart_host(h) for h in full["SmartHosts"]]
     for key, value in specific.items():
         if isinstance(value, list) and not isinstance(full.get(key), list):
             full[key] = [] if full.get(key) in (None, "") else [full[key]]
@@ -211,6 +224,13 @@ def _complete(obj: dict[str, Any], kind: str, tenant: TenantInfo, now: str) -> d
 def _stored_sender_domain(value: Any) -> str:
     try:
         return parse_sender_domain(str(value))
+    except CmdletError:
+        return str(value)
+
+
+def _stored_smart_host(value: Any) -> str:
+    try:
+        return parse_smart_host(str(value))
     except CmdletError:
         return str(value)
 
@@ -352,18 +372,37 @@ def _get_accepted_domains(state: State, tenant: TenantInfo, bound: dict[str, Any
 _SETTABLE_SKIP = {"Identity", "Confirm", "WhatIf"}
 
 
-def _check_name(state: State, kind: str, name: str, self_guid: str | None) -> None:
+def _too_long(prop: str, limit: int, length: int) -> CmdletError:
+    return invalid(
+        f"The length of the property is too long. The maximum length is {limit} and the length of the "
+        f"value provided is {length}. Property: {prop}"
+    )
+
+
+def _check_name(state: State, tenant: TenantInfo, kind: str, name: str, self_guid: str | None) -> None:
+    """A connector name: non-empty, at most 64 characters, unique across both kinds (case-insensitive).
+
+    A same-kind duplicate is caught by the New/Set task (``Error<Kind>ConnectorAlreadyExistsException``);
+    the other kind's only by the directory, whose container holds both kinds.
+    """
     if not name.strip():
         raise invalid("The Name property can't be empty.")
     if len(name) > cat.MAX_NAME_LENGTH:
-        raise invalid(
-            f"The length of the property is too long. The maximum length is {cat.MAX_NAME_LENGTH} and the "
-            f"length of the value provided is {len(name)}. Property: Name"
-        )
-    for other in state[kind]:
-        if other.get("Guid") != self_guid and str(other.get("Name", "")).casefold() == name.casefold():
+        raise _too_long("Name", cat.MAX_NAME_LENGTH, len(name))
+    for other_kind in (cat.INBOUND, cat.OUTBOUND):
+        for other in state[other_kind]:
+            if other.get("Guid") == self_guid or str(other.get("Name", "")).casefold() != name.casefold():
+                continue
+            if other_kind == kind:
+                short = kind.removesuffix("Connector")
+                raise CmdletError(
+                    CONNECTOR_EXISTS.format(kind=short),
+                    f"A {kind} with the name '{name}' already exists. Choose another name.",
+                )
             raise CmdletError(
-                ALREADY_EXISTS, f"A {kind} with the name '{name}' already exists. Choose another name."
+                ALREADY_EXISTS,
+                f"Active Directory operation failed on {_SERVER}. The object '{_dn(tenant, kind, name)}' "
+                "already exists.",
             )
 
 
@@ -383,10 +422,18 @@ def _parse_value(name: str, value: Any, kind: str, tenant: TenantInfo, state: St
     match name:
         case "SenderDomains":
             return [parse_sender_domain(v) for v in value]
-        case "RecipientDomains" | "TrustedOrganizations" | "ClientHostNames":
+        case "RecipientDomains":
             return [parse_domain(name, v) for v in value]
-        case "TlsSenderCertificateName" | "TlsDomain":
-            return parse_domain(name, value) if value.strip() else None
+        case "TrustedOrganizations" | "ClientHostNames":
+            return [parse_domain(name, v, star=False) for v in value]
+        case "TlsDomain":
+            return parse_domain(name, value, star=False) if value.strip() else None
+        case "TlsSenderCertificateName":
+            return parse_certificate_name(value) if value.strip() else None
+        case "Comment":
+            if len(value) > cat.MAX_COMMENT_LENGTH:
+                raise _too_long("Comment", cat.MAX_COMMENT_LENGTH, len(value))
+            return value
         case "SenderIPAddresses":
             return [parse_sender_ip(v) for v in value]
         case "EFSkipIPs":
@@ -396,14 +443,23 @@ def _parse_value(name: str, value: Any, kind: str, tenant: TenantInfo, state: St
         case "SmartHosts":
             return [parse_smart_host(v) for v in value]
         case "AssociatedAcceptedDomains":
-            known = {str(d["DomainName"]).casefold() for d in accepted_domains(state, tenant)}
-            for domain in value:
-                if domain.strip().casefold() not in known:
+            # Each value names an accepted domain (by name, domain name or Guid); the link is stored and
+            # read back as the accepted domain's object Name, which an admin may have made differ from
+            # its DomainName (docs/emulator.md, "Read-back forms").
+            by_identity: dict[str, str] = {}
+            for domain in accepted_domains(state, tenant):
+                for identity in (domain["Name"], domain["DomainName"], domain["Guid"]):
+                    by_identity.setdefault(str(identity).casefold(), str(domain["Name"]))
+            linked = []
+            for entry in value:
+                found = by_identity.get(entry.strip().casefold())
+                if found is None:
                     raise invalid(
-                        f"The value '{domain}' of AssociatedAcceptedDomains isn't an accepted domain of this "
+                        f"The value '{entry}' of AssociatedAcceptedDomains isn't an accepted domain of this "
                         "organization. Use Get-AcceptedDomain to see the accepted domains."
                     )
-            return [v.strip() for v in value]
+                linked.append(found)
+            return linked
     return value
 
 
@@ -411,8 +467,6 @@ def _check_rules(obj: dict[str, Any], kind: str) -> None:
     """The service's invariants on a whole connector (docs/emulator.md, "Cmdlets and their rules")."""
     on_premises = obj.get("ConnectorType") == "OnPremises"
     if kind == cat.INBOUND:
-        if not obj.get("SenderDomains"):
-            raise invalid("SenderDomains can't be empty.")
         if obj.get("TreatMessagesAsInternal") and not on_premises:
             raise invalid("TreatMessagesAsInternal can be set to true only when ConnectorType is OnPremises.")
         if obj.get("TreatMessagesAsInternal") and obj.get("CloudServicesMailEnabled"):
@@ -465,7 +519,7 @@ def _check_rules(obj: dict[str, Any], kind: str) -> None:
 
 def _new(state: State, tenant: TenantInfo, kind: str, bound: dict[str, Any], clock: Clock) -> Result:
     name = bound["Name"]
-    _check_name(state, kind, name, None)
+    _check_name(state, tenant, kind, name, None)
     obj = _complete({"Name": name}, kind, tenant, format_time(clock()))
     _apply_values(obj, kind, bound, tenant, state)
     if obj.get("Comment") is None:
@@ -479,7 +533,7 @@ def _set(state: State, tenant: TenantInfo, kind: str, bound: dict[str, Any], clo
     current = _resolve(state, tenant, kind, bound["Identity"])
     obj = dict(current)
     if "Name" in bound:
-        _check_name(state, kind, bound["Name"], obj["Guid"])
+        _check_name(state, tenant, kind, bound["Name"], obj["Guid"])
         obj.update(_identity_fields(tenant, kind, bound["Name"]))
     _apply_values(obj, kind, bound, tenant, state)
     if obj.get("Comment") is None:

@@ -14,6 +14,7 @@ Contracts:
 
 from __future__ import annotations
 
+import re
 from concurrent.futures import wait
 from typing import Any, ClassVar, Literal, Protocol
 
@@ -53,10 +54,13 @@ _SHOWN_PROPERTIES: dict[Kind, tuple[str, ...]] = {
         "LastValidationTimestamp",
     ),
 }
-_SELECT: dict[Kind, str] = {
-    kind: ",".join(dict.fromkeys([*(spec.parameter for spec in FIELDS[kind].values()), *extra]))
+_SELECT: dict[Kind, tuple[str, ...]] = {
+    kind: tuple(dict.fromkeys([*(spec.parameter for spec in FIELDS[kind].values()), *extra]))
     for kind, extra in _SHOWN_PROPERTIES.items()
 }
+#: A refused ``$select``: the OData answer names the property it does not know (docs/exchange-provider.md,
+#: "Older services").
+_UNKNOWN_PROPERTY_RE = re.compile(r"propert(?:y|ies)\b[^']*'(?P<name>[A-Za-z0-9_]+)'", re.IGNORECASE)
 
 
 class Closable(Protocol):
@@ -89,6 +93,7 @@ class ExchangeProvider(BaseProvider):
         self.client = client
         self.session = session
         self._owned = owned
+        self._domain_names: dict[str, str] | None = None
 
     # -- reading ------------------------------------------------------------------------------------------
 
@@ -138,11 +143,53 @@ class ExchangeProvider(BaseProvider):
         return jobs
 
     def _list_raw(self, kind: Kind, params: dict[str, Any]) -> list[dict[str, Any]]:
+        """One listing, every page.  When the service refuses a property of ``$select`` because it does not
+        know it (an older or smaller service), the whole listing runs again without it, from the first
+        page, and the service's ignorance is remembered for the session: never a partial read."""
         cmdlet = f"Get-{kind}"
-        try:
-            return self.client.call(cmdlet, dict(params), select=_SELECT[kind])
-        except CallFailure as failure:
-            raise self._read_error(cmdlet, failure) from None
+        while True:
+            unknown = self.session.unknown_properties(self.client.api_base)
+            select = [p for p in _SELECT[kind] if p not in unknown]
+            try:
+                return self.client.call(cmdlet, dict(params), select=",".join(select))
+            except CallFailure as failure:
+                refused = _refused_property(failure, select)
+                if refused is None:
+                    raise self._read_error(cmdlet, failure) from None
+                self._log.debug(
+                    "tenant %s: %s does not know the property %s; listing again without it",
+                    self.tenant,
+                    cmdlet,
+                    refused,
+                )
+                self.session.learn_unknown_property(self.client.api_base, refused)
+
+    def _accepted_domain_names(self) -> dict[str, str]:
+        """The tenant's accepted domains, object Name (case-folded) -> DomainName; fetched once."""
+        if self._domain_names is None:
+            try:
+                objects = self.client.call("Get-AcceptedDomain", {"ResultSize": "Unlimited"})
+            except CallFailure as failure:
+                raise self._read_error("Get-AcceptedDomain", failure) from None
+            names: dict[str, str] = {}
+            for obj in objects:
+                name, domain = obj.get("Name"), obj.get("DomainName")
+                if isinstance(name, str) and isinstance(domain, str) and domain:
+                    names[name.casefold()] = domain
+            self._domain_names = names
+        return self._domain_names
+
+    def _with_domain_names(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """``obj`` with its AssociatedAcceptedDomains as domain names.  The service reads them back as the
+        linked accepted domains' object names, which differ from the domain names when an admin renamed
+        the accepted domain (docs/exchange-provider.md, "Read-back forms"), so they are resolved through
+        Get-AcceptedDomain (asked only when a connector has any)."""
+        linked = obj.get("AssociatedAcceptedDomains")
+        if not isinstance(linked, list) or not linked:
+            return obj
+        names = self._accepted_domain_names()
+        mapped = [names.get(v.strip().casefold(), v) if isinstance(v, str) else v for v in linked]
+        return {**obj, "AssociatedAcceptedDomains": mapped}
 
     def _live(self, kind: Kind, obj: dict[str, Any]) -> LiveConnector:
         name, guid = obj.get("Name"), obj.get("Guid")
@@ -150,6 +197,8 @@ class ExchangeProvider(BaseProvider):
             raise ReadError(self.tenant, f"Get-{kind} returned an object without a Name")
         if not isinstance(guid, str) or not guid:
             raise ReadError(self.tenant, f"Get-{kind} returned '{name}' without a Guid")
+        if kind == "InboundConnector":
+            obj = self._with_domain_names(obj)
         try:
             connector = from_live(kind, obj)
         except pydantic.ValidationError as exc:
@@ -181,9 +230,9 @@ class ExchangeProvider(BaseProvider):
     # -- writing ------------------------------------------------------------------------------------------
 
     def create(self, connector: Connector, *, skip_fields: frozenset[str] = frozenset()) -> LiveConnector:
-        """``New-*Connector`` with every managed field (defaults included) but ``skip_fields``.
-
-        ``None`` optional values are left out of New (the service's own default is empty).  Set-only fields
+        """``New-*Connector`` with the name, the type and the fields whose value differs from the service's
+        default, but not ``skip_fields``: a parameter a smaller or older service lacks (MtaStsMode,
+        SmtpDaneMode) is sent only when the file asks for a non-default value.  Set-only fields
         (``validation_recipients``) follow in a ``Set-OutboundConnector`` when not empty.
         """
         kind: Kind = connector.KIND
@@ -213,6 +262,7 @@ class ExchangeProvider(BaseProvider):
             specs[name].parameter: _wire(value)
             for name in fields
             if (value := getattr(connector, name)) is not None
+            and (name in ("name", "connector_type") or value != specs[name].default)
         }
         objects = self.client.call_once(f"New-{kind}", params, write=True)
         for obj in objects:
@@ -291,3 +341,16 @@ def open_exchange(
         page_size=page_size,
     )
     return ExchangeProvider(tenant, client, session, owned=(session,) if owned else ())
+
+
+def _refused_property(failure: CallFailure, select: list[str]) -> str | None:
+    """The property of ``select`` that a failed listing says the service does not know, if that is why
+    it failed (a validation error naming it; never a throttle, an outage or refused credentials)."""
+    if failure.retryable or failure.auth or failure.not_found:
+        return None
+    by_lower = {p.casefold(): p for p in select}
+    for match in _UNKNOWN_PROPERTY_RE.finditer(failure.message):
+        found = by_lower.get(match.group("name").casefold())
+        if found is not None:
+            return found
+    return None

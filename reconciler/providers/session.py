@@ -63,6 +63,7 @@ class Session:
         self._clients: dict[str | None, httpx.Client] = {}
         self._readers: ThreadPoolExecutor | None = None
         self._flag_lists_all: set[str] = set()
+        self._unknown_properties: dict[str, set[str]] = {}
         self._closed = False
 
     def __enter__(self) -> Self:
@@ -110,6 +111,17 @@ class Session:
         Learned from evidence only, never assumed."""
         with self._lock:
             self._flag_lists_all.add(service)
+
+    def unknown_properties(self, service: str) -> frozenset[str]:
+        """The properties ``service`` refused in a listing's ``$select`` (:meth:`learn_unknown_property`)."""
+        with self._lock:
+            return frozenset(self._unknown_properties.get(service, ()))
+
+    def learn_unknown_property(self, service: str, name: str) -> None:
+        """Remember that ``service`` (an API base URL) does not know the property ``name`` (an older or
+        smaller service), so later listings leave it out of ``$select``."""
+        with self._lock:
+            self._unknown_properties.setdefault(service, set()).add(name)
 
     def close(self) -> None:
         """Close every client and stop the listing threads (waiting for listings in flight).  Idempotent."""

@@ -39,6 +39,10 @@ def connector_status(live: LiveConnector, managed: bool) -> dict[str, Any]:
         "test_mode": bool(getattr(live.connector, "test_mode", False)) if outbound else None,
         "validated": _yes(raw.get("IsValidated")) if outbound else None,
         "last_validated": str(last_validated) if last_validated else None,
+        # service-owned: stored by validation (docs/yaml-reference.md, "Service-owned values")
+        "validation_recipients": list(getattr(live.connector, "validation_recipients", None) or [])
+        if outbound
+        else None,
         "last_changed": live.when_changed_utc,
         "managed": managed,
         "connector_source": live.connector_source,
@@ -78,6 +82,8 @@ def _table(rows: Sequence[dict[str, Any]]) -> Table:
         validated = _flag(r["validated"])
         if r["last_validated"]:
             validated += f" ({r['last_validated']})"
+        if r.get("validation_recipients"):
+            validated += " to " + ", ".join(r["validation_recipients"])
         managed = "managed" if r["managed"] else "unmanaged"
         if r["connector_source"] not in ("Default", ""):
             managed += f" [{r['connector_source']}]"

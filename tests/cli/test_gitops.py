@@ -308,6 +308,7 @@ def test_status_shows_health_and_managed(fleet: Fleet) -> None:
         "test_mode": True,
         "validated": False,
         "last_validated": None,
+        "validation_recipients": [],
         "last_changed": None,
         "managed": False,
         "connector_source": "AdminUI",
@@ -332,6 +333,10 @@ def test_status_validate_shows_each_smart_host(fleet: Fleet) -> None:
     row = next(r for r in after["connectors"] if r["name"] == "To filter")
     assert row["validated"] is False
     assert row["last_validated"]
+    assert row["validation_recipients"] == ["postmaster@contoso.com"]
+    # the recipients validation stored are service-owned: no drift, and no apply would wipe them
+    plan = fleet.run("plan", "--tenant", "contoso", "--detailed-exitcode", "--fail-on", "never")
+    assert "validation_recipients" not in plan.output, plan.output
 
     unknown = fleet.run(
         "status", "--tenant", "contoso", "--validate", "To filtr", "--recipient", "a@contoso.com"

@@ -193,9 +193,17 @@ def test_duplicate_names_across_files_case_insensitive(run: Run) -> None:
     )
 
 
-def test_same_name_in_both_kinds_is_fine(run: Run) -> None:
+def test_same_name_in_both_kinds_is_an_error_at_both_places(run: Run) -> None:
     result = run({"conn/a.yaml": GOOD_IN, "conn/b.yaml": GOOD_OUT.replace("Outbound to", "Inbound from")})
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1
+    assert (
+        "conn/a.yaml:2:1: error: InboundConnector 'Inbound from Fabrikam' has the name of the "
+        "OutboundConnector at conn/b.yaml:2:1" in result.output
+    )
+    assert (
+        "conn/b.yaml:2:1: error: OutboundConnector 'Inbound from Fabrikam' has the name of the "
+        "InboundConnector at conn/a.yaml:2:1" in result.output
+    )
 
 
 def test_rename_whose_old_name_is_declared(run: Run) -> None:

@@ -61,8 +61,11 @@ class Exo:
         """Run a cmdlet that must fail with ``status``; (code, exception type, text) of the error."""
         response = self.post(cmdlet, params)
         assert response.status_code == status, response.text
-        detail = response.json()["error"]["details"][0]["message"]
-        code, exception_type, text = detail.split("|", 2)
+        error = response.json()["error"]
+        if "details" not in error:  # a value that cannot be converted: the live body has no details
+            internal = error["innererror"]["internalexception"]
+            return "", str(internal["type"]), str(internal["message"])
+        code, exception_type, text = error["details"][0]["message"].split("|", 2)
         return code, exception_type, text
 
     def get(self, kind: str, **params: Any) -> list[dict[str, Any]]:

@@ -20,7 +20,8 @@ IN = {"Name": "Partner in", "SenderDomains": ["contoso.com"]}
 OUT = {"Name": "Partner out", "RecipientDomains": ["fabrikam.com"]}
 GUID = "6f1c2a4e-8d0b-4c71-9a3e-0e5b7f1d2c90"
 BINDING = "System.Management.Automation.ParameterBindingException"
-TRANSFORM = "System.Management.Automation.ParameterBindingArgumentTransformationException"
+TRANSFORM = "Microsoft.Exchange.AdminApi.CommandInvocation.ParameterTransformationException"
+UNKNOWN_PARAMETER = "Microsoft.Exchange.AdminApi.CommandInvocation.AmbiguousParameterSetException"
 INVALID = "Microsoft.Exchange.Data.DataValidationException"
 
 
@@ -100,8 +101,31 @@ def test_parameter_names_are_case_insensitive_and_enums_canonical(exo: Any) -> N
 def test_names_are_unique_per_kind_case_insensitively(exo: Any) -> None:
     exo.ok("New-InboundConnector", **IN)
     _, kind, _ = exo.fail("New-InboundConnector", Name="PARTNER IN", SenderDomains=["a.com"])
+    assert kind.endswith(".ErrorInboundConnectorAlreadyExistsException")
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (("New-InboundConnector", IN), ("New-OutboundConnector", {**OUT, "Name": "PARTNER IN"})),
+        (("New-OutboundConnector", OUT), ("New-InboundConnector", {**IN, "Name": "partner OUT"})),
+    ],
+)
+def test_names_are_unique_across_kinds_like_the_directory_container(
+    exo: Any, first: tuple[str, dict[str, Any]], second: tuple[str, dict[str, Any]]
+) -> None:
+    exo.ok(first[0], **first[1])
+    _, kind, text = exo.fail(second[0], **second[1])
+    assert kind == "Microsoft.Exchange.Data.Directory.ADObjectAlreadyExistsException"
+    assert "CN=" in text and "already exists" in text
+    assert len(exo.get("InboundConnector")) + len(exo.get("OutboundConnector")) == 1
+
+
+def test_rename_onto_the_other_kinds_name_is_refused(exo: Any) -> None:
+    exo.ok("New-InboundConnector", **IN)
+    exo.ok("New-OutboundConnector", **OUT)
+    _, kind, _ = exo.fail("Set-OutboundConnector", Identity="Partner out", Name="Partner in")
     assert kind.endswith("ADObjectAlreadyExistsException")
-    exo.ok("New-OutboundConnector", **{**OUT, "Name": "Partner in"})  # another kind: allowed
 
 
 @pytest.mark.parametrize("cmdlet", ["New-InboundConnector", "New-OutboundConnector"])
@@ -154,7 +178,7 @@ def test_rename_to_an_existing_name_is_refused(exo: Any) -> None:
     exo.ok("New-InboundConnector", **IN)
     exo.ok("New-InboundConnector", Name="second", SenderDomains=["b.com"])
     _, kind, _ = exo.fail("Set-InboundConnector", Identity="second", Name="partner in")
-    assert kind.endswith("ADObjectAlreadyExistsException")
+    assert kind.endswith("ErrorInboundConnectorAlreadyExistsException")
 
 
 # -- Set semantics ---------------------------------------------------------------------------------------
@@ -212,8 +236,11 @@ def test_parameters_the_cmdlet_does_not_take_are_rejected(
 ) -> None:
     exo.ok("New-InboundConnector", **IN)
     exo.ok("New-OutboundConnector", **OUT)
-    _, kind, text = exo.fail(cmdlet, **params)
-    assert kind == BINDING and "A parameter cannot be found that matches parameter name" in text
+    code, kind, text = exo.fail(cmdlet, **params)
+    # the live REST answer (tests/fixtures/rest/graph2otel.error.unknown-parameter.json): no error code
+    assert (code, kind) == ("", UNKNOWN_PARAMETER)
+    assert text.startswith("Parameter set cannot be resolved using the specified named parameters.")
+    assert text.rpartition(" ")[2] in params  # names the parameter
 
 
 def test_new_outbound_takes_link_for_modified_connector_and_set_takes_validation_fields(exo: Any) -> None:
@@ -283,6 +310,11 @@ INBOUND_VALUES_OK: list[tuple[str, Any]] = [
     ("ConnectorSource", "Migrated"),
     ("TlsSenderCertificateName", "*.contoso.com"),
     ("AssociatedAcceptedDomains", ["contoso.onmicrosoft.com"]),
+    # forms the service's types take (docs/emulator.md, "Read-back forms": IPRange, TlsCertificate)
+    ("SenderIPAddresses", ["198.51.100.1-198.51.100.9"]),
+    ("EFSkipIPs", ["2001:db8::25", "2001:db8::1-2001:db8::9"]),
+    ("TlsSenderCertificateName", "<I>CN=R3, O=Let's Encrypt, C=US<S>CN=mail.contoso.com"),
+    ("Comment", "c" * 1024),
 ]
 
 
@@ -299,7 +331,6 @@ INBOUND_VALUES_BAD: list[tuple[str, Any, str]] = [
     ("SenderDomains", [], "SenderDomains"),
     ("SenderIPAddresses", ["2001:db8::1"], "IPv6"),
     ("SenderIPAddresses", ["198.51.100.0/23"], "/24"),
-    ("SenderIPAddresses", ["198.51.100.1-198.51.100.9"], "IPv4"),
     ("SenderIPAddresses", ["not-an-ip"], "IPv4"),
     ("EFSkipIPs", ["10.1.2.3"], "private"),
     ("EFSkipIPs", ["192.168.0.0/16"], "private"),
@@ -308,6 +339,13 @@ INBOUND_VALUES_BAD: list[tuple[str, Any, str]] = [
     ("EFSkipIPs", ["203.0.113.9-203.0.113.1"], "range"),
     ("EFUsers", ["not an address"], "SMTP address"),
     ("TlsSenderCertificateName", "a.*.contoso.com", "wildcard"),
+    ("TlsSenderCertificateName", "*", "'*' isn't allowed"),
+    ("TlsSenderCertificateName", "<I>CN=R3<S>", "SMTP domain"),
+    ("TrustedOrganizations", ["*"], "'*' isn't allowed"),
+    ("Comment", "c" * 1025, "maximum length is 1024"),
+    ("EFSkipIPs", ["52.102.7.1"], "Microsoft 365"),
+    ("EFSkipIPs", ["2a01:111:f400::25"], "Microsoft 365"),
+    ("EFSkipIPs", ["fd00::1"], "private"),
     ("TrustedOrganizations", ["bad domain"], "SMTP domain"),
     ("AssociatedAcceptedDomains", ["not-accepted.com"], "accepted domain"),
 ]
@@ -324,7 +362,15 @@ def test_inbound_values_rejected(exo: Any, param: str, value: Any, why: str) -> 
 OUTBOUND_VALUES_OK: list[tuple[dict[str, Any], dict[str, Any]]] = [
     ({"RecipientDomains": ["*"]}, {"RecipientDomains": ["*"]}),
     ({"RecipientDomains": ["*.fabrikam.com"]}, {"RecipientDomains": ["*.fabrikam.com"]}),
-    ({"UseMXRecord": False, "SmartHosts": ["mx.fabrikam.com", "203.0.113.5", "198.51.100.0/25"]}, {}),
+    (
+        {"UseMXRecord": False, "SmartHosts": ["mx.fabrikam.com", "203.0.113.5", "198.51.100.0/25"]},
+        {"SmartHosts": ["mx.fabrikam.com", "[203.0.113.5]", "198.51.100.0/25"]},  # RoutingHost form
+    ),
+    (
+        {"UseMXRecord": False, "SmartHosts": ["[203.0.113.5]", "2001:DB8::25", "relay_1.fabrikam.com"]},
+        {"SmartHosts": ["[203.0.113.5]", "[2001:db8::25]", "relay_1.fabrikam.com"]},
+    ),
+    ({"Comment": "c" * 1024}, {}),
     ({"TlsSettings": "DomainValidation", "TlsDomain": "*.fabrikam.com"}, {}),
     ({"TlsSettings": "CertificateValidation"}, {}),
     ({"MtaStsMode": "None", "SmtpDaneMode": "Mandatory"}, {}),
@@ -356,6 +402,10 @@ OUTBOUND_VALUES_BAD: list[tuple[dict[str, Any], str]] = [
     ({"TlsDomain": "fabrikam.com"}, "DomainValidation"),
     ({"TlsSettings": "EncryptionOnly", "TlsDomain": "fabrikam.com"}, "DomainValidation"),
     ({"TlsSettings": "DomainValidation"}, "TlsDomain must be set"),
+    ({"TlsSettings": "DomainValidation", "TlsDomain": "*"}, "'*' isn't allowed"),
+    ({"UseMXRecord": False, "SmartHosts": ["[mx.fabrikam.com]"]}, "FQDN"),
+    ({"UseMXRecord": False, "SmartHosts": ["[203.0.113.5]:25"]}, "port"),
+    ({"Comment": "c" * 1025}, "maximum length is 1024"),
     ({"TlsSettings": "Opportunistic"}, "enumerator"),
     ({"MtaStsMode": "Mandatory"}, "enumerator"),
     ({"AllAcceptedDomains": True}, "OnPremises"),
@@ -516,3 +566,92 @@ def test_accepted_domains_include_the_initial_domain_and_seeded_ones(seeded: Any
     assert [d["DomainName"] for d in domains] == ["contoso.onmicrosoft.com", "contoso.com"]
     assert domains[0]["InitialDomain"] is True and domains[1]["DomainType"] == "Authoritative"
     exo.ok("New-InboundConnector", **IN, AssociatedAcceptedDomains=["Contoso.com"])
+
+
+def test_associated_accepted_domains_read_back_as_the_accepted_domains_object_name(seeded: Any) -> None:
+    exo = seeded({"AcceptedDomain": [{"Name": "Contoso main", "DomainName": "contoso.com"}]})
+    exo.ok("New-InboundConnector", **IN, AssociatedAcceptedDomains=["contoso.com"])
+    (read,) = exo.get("InboundConnector")
+    assert read["AssociatedAcceptedDomains"] == ["Contoso main"]  # the link renders the object's Name
+    exo.ok("Set-InboundConnector", Identity="Partner in", AssociatedAcceptedDomains=["CONTOSO MAIN"])
+    assert exo.get("InboundConnector")[0]["AssociatedAcceptedDomains"] == ["Contoso main"]
+
+
+# -- read-back forms (docs/emulator.md, "Read-back forms") -------------------------------------------------
+
+
+def test_ip_smart_hosts_read_back_bracketed_whatever_form_was_sent(exo: Any) -> None:
+    exo.ok("New-OutboundConnector", **OUT, UseMXRecord=False, SmartHosts=["192.0.2.25"])
+    assert exo.get("OutboundConnector")[0]["SmartHosts"] == ["[192.0.2.25]"]
+    exo.ok("Set-OutboundConnector", Identity="Partner out", SmartHosts=["[192.0.2.25]", "2001:db8::25"])
+    assert exo.get("OutboundConnector")[0]["SmartHosts"] == ["[192.0.2.25]", "[2001:db8::25]"]
+
+
+def test_seeded_ip_smart_hosts_are_rendered_too(seeded: Any) -> None:
+    exo = seeded({"OutboundConnector": [{**OUT, "UseMXRecord": False, "SmartHosts": ["192.0.2.25"]}]})
+    assert exo.get("OutboundConnector")[0]["SmartHosts"] == ["[192.0.2.25]"]
+
+
+def test_cidr_blocks_read_back_masked_to_the_network_address(exo: Any) -> None:
+    exo.ok("New-InboundConnector", **IN, SenderIPAddresses=["198.51.100.77/24"], EFSkipIPs=["203.0.113.9/28"])
+    (read,) = exo.get("InboundConnector")
+    assert read["SenderIPAddresses"] == ["198.51.100.0/24"] and read["EFSkipIPs"] == ["203.0.113.0/28"]
+
+
+def test_an_invalid_enum_value_names_the_services_type_in_the_live_error_shape(exo: Any) -> None:
+    response = exo.post("New-OutboundConnector", {**OUT, "TlsSettings": "Strict"})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["message"] == "Invalid Operation" and "details" not in error  # as the live capture
+    internal = error["innererror"]["internalexception"]
+    assert internal["type"] == TRANSFORM
+    assert 'to type "Microsoft.Exchange.Data.TlsAuthLevel"' in internal["message"]
+    assert "EncryptionOnly, CertificateValidation, DomainValidation" in internal["message"]
+
+
+def test_set_may_empty_sender_domains_new_may_not(exo: Any) -> None:
+    _, kind, _ = exo.fail("New-InboundConnector", Name="x", SenderDomains=[])
+    assert kind == BINDING
+    exo.ok("New-InboundConnector", **IN)
+    exo.ok("Set-InboundConnector", Identity="Partner in", SenderDomains=[])
+    assert exo.get("InboundConnector")[0]["SenderDomains"] == []
+
+
+# -- an older or smaller service (docs/emulator.md, "An older service") ------------------------------------
+
+
+@pytest.fixture
+def older(exo_for: Any) -> Any:
+    return exo_for(Emulator(stores=MemoryStores(), config=EmulatorConfig(service="older")))
+
+
+@pytest.mark.parametrize("cmdlet", ["New-OutboundConnector", "Set-OutboundConnector"])
+@pytest.mark.parametrize("param", ["MtaStsMode", "SmtpDaneMode"])
+def test_older_service_refuses_mta_sts_and_dane_as_unknown_parameters(
+    older: Any, cmdlet: str, param: str
+) -> None:
+    older.ok("New-OutboundConnector", **{**OUT, "Name": "existing"})
+    params = (
+        {**OUT, param: "Opportunistic"}
+        if cmdlet.startswith("New")
+        else {"Identity": "existing", param: "None"}
+    )
+    code, kind, text = older.fail(cmdlet, **params)
+    assert (code, kind) == ("", UNKNOWN_PARAMETER) and text.endswith(param)
+
+
+def test_older_service_does_not_return_the_properties_and_refuses_them_in_select(older: Any) -> None:
+    older.ok("New-OutboundConnector", **OUT)
+    (read,) = older.get("OutboundConnector")
+    assert "MtaStsMode" not in read and "SmtpDaneMode" not in read and read["Name"] == "Partner out"
+    response = older.post("Get-OutboundConnector", url=f"{older.url}?$select=Name,MtaStsMode")
+    assert response.status_code == 400
+    assert "Could not find a property named 'MtaStsMode'" in response.text
+    fine = older.post("Get-OutboundConnector", url=f"{older.url}?$select=Name,TlsSettings")
+    assert fine.json()["value"] == [{"TlsSettings": None, "Name": "Partner out"}]
+
+
+def test_current_service_knows_mta_sts_in_select(exo: Any) -> None:
+    exo.ok("New-OutboundConnector", **OUT)
+    response = exo.post("Get-OutboundConnector", url=f"{exo.url}?$select=Name,MtaStsMode")
+    assert response.json()["value"] == [{"Name": "Partner out", "MtaStsMode": "Opportunistic"}]

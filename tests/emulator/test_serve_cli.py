@@ -70,6 +70,31 @@ def test_serve_prints_where_it_listens_serves_and_stops_on_sigterm(tmp_path: Pat
     assert not Path(printed["CA bundle"]).exists()
 
 
+def test_serve_older_service_refuses_mta_sts_mode() -> None:
+    process, printed = _start("--older-service")
+    try:
+        assert printed["service"] == "older: no MtaStsMode, SmtpDaneMode"
+        with httpx.Client(
+            base_url=printed["base"], verify=ssl.create_default_context(cafile=printed["CA bundle"])
+        ) as client:
+            token = client.post(
+                "/contoso.onmicrosoft.com/oauth2/v2.0/token",
+                data={"grant_type": "client_credentials", "client_id": "ci", "client_secret": "emulator",
+                      "scope": "https://outlook.office365.com/.default"},
+            ).json()["access_token"]  # fmt: skip
+            params = {"Name": "Out", "RecipientDomains": ["a.com"], "MtaStsMode": "None"}
+            response = client.post(
+                "/adminapi/beta/contoso.onmicrosoft.com/InvokeCommand",
+                json={"CmdletInput": {"CmdletName": "New-OutboundConnector", "Parameters": params}},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert response.status_code == 400
+            assert "AmbiguousParameterSetException" in response.text and "MtaStsMode" in response.text
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=10)
+
+
 def test_serve_refuses_a_non_loopback_host() -> None:
     result = CliRunner().invoke(cli, ["emulator", "serve", "--host", "0.0.0.0"])
     assert result.exit_code == 2 and "loopback" in result.output

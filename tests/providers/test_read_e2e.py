@@ -207,3 +207,63 @@ def test_an_unreadable_connector_fails_the_read_and_is_named(make_rig: Callable[
     rig = make_rig(seed=seed)
     with pytest.raises(ReadError, match=r"InboundConnector 'In 000' cannot be read: require_tls"):
         rig.provider().read()
+
+
+# -- an older or smaller service, and read-back forms (issue 13) -------------------------------------------
+
+
+def test_older_service_select_refusal_is_retried_without_the_property_and_logged(
+    make_rig: Callable[..., Rig], caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    rig = make_rig(config=EmulatorConfig(service="older"), seed=_seed(2, 3, test_mode=1))
+    caplog.set_level(logging.DEBUG, logger="reconciler.providers.exchange")
+    state = rig.provider(page_size=2).read()
+    assert _names(state) == sorted(["In 000", "In 001", "Out 000", "Out 001", "Out 002"])  # complete
+    for live in state.connectors:
+        if live.kind == "OutboundConnector":
+            assert live.connector.mta_sts_mode == "Opportunistic"  # not returned: the service default
+    logged = [r.getMessage() for r in caplog.records if "does not know the property" in r.getMessage()]
+    assert any("MtaStsMode" in m for m in logged) and any("SmtpDaneMode" in m for m in logged)
+    refused = rig.cmdlets()["Get-OutboundConnector"]
+    rig.provider().read()  # the session remembers: no refused listing again
+    outbound_listings = 1 if rig.session.lists_all_with_test_mode_flag(rig.server.base_url) else 2
+    assert rig.cmdlets()["Get-OutboundConnector"] - refused == outbound_listings
+
+
+def test_a_refusal_naming_no_selected_property_is_a_read_error_not_a_retry(rig: Rig) -> None:
+    rig.server.emulator.faults.add("400:count=1,cmdlet=Get-InboundConnector,body=No property named 'Bogus'.")
+    with pytest.raises(ReadError, match="Bogus"):
+        rig.provider().read()
+
+
+def test_associated_accepted_domains_compare_through_get_accepted_domain(
+    make_rig: Callable[..., Rig],
+) -> None:
+    seed = {
+        "AcceptedDomain": [{"Name": "Contoso main", "DomainName": "contoso.com"}],
+        "InboundConnector": [
+            {
+                "Name": "Partner",
+                "ConnectorType": "Partner",
+                "SenderDomains": ["fabrikam.com"],
+                "AssociatedAcceptedDomains": ["Contoso main"],  # as the service reads the link back
+            }
+        ],
+    }
+    rig = make_rig(seed=seed)
+    provider = rig.provider()
+    live = provider.read().find("InboundConnector", "Partner")
+    assert live is not None and live.connector.associated_accepted_domains == ["contoso.com"]
+    assert rig.cmdlets()["Get-AcceptedDomain"] == 1
+    # a write by domain name reads back as the object name, and still compares equal
+    provider.update(live, {"associated_accepted_domains": ["contoso.com"], "comment": "x"})
+    assert rig.stored("InboundConnector")[0]["AssociatedAcceptedDomains"] == ["Contoso main"]
+    again = provider.read().find("InboundConnector", "Partner")
+    assert again is not None and again.connector.associated_accepted_domains == ["contoso.com"]
+
+
+def test_no_accepted_domain_listing_when_no_connector_links_one(seeded: Rig) -> None:
+    seeded.provider().read()
+    assert "Get-AcceptedDomain" not in seeded.cmdlets()

@@ -51,16 +51,21 @@ def _capture(provider: ExchangeProvider) -> list[dict[str, Any]]:
     return sent
 
 
-def test_create_sends_every_field_with_defaults_and_reads_back_equal(rig: Rig) -> None:
+def test_create_sends_name_type_and_only_non_default_fields_and_reads_back_equal(rig: Rig) -> None:
     provider = rig.provider()
     sent = _capture(provider)
     live = provider.create(INBOUND)
     (new,) = sent
     assert new["CmdletName"] == "New-InboundConnector"
-    params = new["Parameters"]
-    assert params["RequireTls"] is True and params["TreatMessagesAsInternal"] is False  # defaults explicit
-    assert params["Enabled"] is True and params["EFUsers"] == [] and params["ClientHostNames"] == []
-    assert "TlsSenderCertificateName" not in params  # None optional strings are left out of New
+    assert new["Parameters"] == {
+        "Name": "Mimecast inbound",
+        "ConnectorType": "Partner",
+        "Comment": "managed by exoform",
+        "SenderDomains": ["*"],
+        "SenderIPAddresses": ["198.51.100.0/24", "203.0.113.7"],
+        "EFSkipLastIP": True,
+        "RestrictDomainsToIPAddresses": True,
+    }
     assert live.guid == rig.stored("InboundConnector")[0]["Guid"]
     again = provider.read().find("InboundConnector", INBOUND.name)
     assert again is not None and again.connector.managed_fields() == INBOUND.managed_fields()
@@ -71,6 +76,17 @@ def test_create_skips_ignored_fields(rig: Rig) -> None:
     sent = _capture(provider)
     provider.create(INBOUND, skip_fields=frozenset({"comment", "ef_skip_last_ip"}))
     assert "Comment" not in sent[0]["Parameters"] and "EFSkipLastIP" not in sent[0]["Parameters"]
+
+
+def test_new_outbound_leaves_out_mta_sts_and_dane_at_their_defaults(rig: Rig) -> None:
+    provider = rig.provider()
+    sent = _capture(provider)
+    provider.create(OutboundConnector(name="Plain", connector_type="Partner", recipient_domains=["a.com"]))
+    assert sent[0]["Parameters"] == {
+        "Name": "Plain",
+        "ConnectorType": "Partner",
+        "RecipientDomains": ["a.com"],
+    }
 
 
 def test_validation_recipients_are_set_after_new(rig: Rig) -> None:
@@ -262,3 +278,37 @@ def test_validate_outbound(rig: Rig) -> None:
     live = provider.create(OUTBOUND)
     (result,) = provider.validate_outbound(live, ["postmaster@fabrikam.com"])
     assert result["SmartHost"] == "relay.fabrikam.com" and result["Status"] == "Succeeded"
+
+
+# -- an older or smaller service; names across kinds (issue 13) --------------------------------------------
+
+
+def test_older_service_creates_outbound_connectors_at_mta_sts_and_dane_defaults(
+    make_rig: Callable[..., Rig],
+) -> None:
+    from reconciler.emulator.config import EmulatorConfig
+
+    rig = make_rig(config=EmulatorConfig(service="older"))
+    provider = rig.provider()
+    live = provider.create(OUTBOUND)
+    assert rig.names("OutboundConnector") == ["Smart host out"]
+    again = provider.read().find("OutboundConnector", "Smart host out")
+    assert again is not None and again.guid == live.guid
+    assert again.connector.managed_fields() == OUTBOUND.managed_fields()
+    with pytest.raises(WriteError) as caught:
+        provider.create(OutboundConnector(name="Strict", connector_type="Partner",
+                                          recipient_domains=["a.com"],
+                                          smtp_dane_mode="Mandatory"))  # fmt: skip
+    assert caught.value.exception_type.endswith("AmbiguousParameterSetException")
+    assert "SmtpDaneMode" in str(caught.value)
+
+
+def test_a_create_onto_the_other_kinds_name_is_refused_by_the_service(rig: Rig) -> None:
+    provider = rig.provider()
+    provider.create(InboundConnector(name="Fabrikam", connector_type="Partner", sender_domains=["a.com"]))
+    with pytest.raises(WriteError) as caught:
+        provider.create(
+            OutboundConnector(name="fabrikam", connector_type="Partner", recipient_domains=["a.com"])
+        )
+    assert caught.value.exception_type == "Microsoft.Exchange.Data.Directory.ADObjectAlreadyExistsException"
+    assert rig.names("OutboundConnector") == []

@@ -319,7 +319,11 @@ HOSTILE: dict[str, tuple[bytes, str | None]] = {
     "billion laughs": (_bomb().encode(), "alias bomb"),
     "self-referencing alias": (b"kind: InboundConnector\nname: &a [*a]\n", "alias"),
     "huge scalar over the size limit": (b"comment: " + b"x" * (2 * 1024 * 1024), "limit"),
-    "huge scalar under the size limit": (inbound("Big").encode() + b"comment: " + b"x" * 900_000, None),
+    # a long comment parses, and is refused at its place: the service takes at most 1,024 characters
+    "huge scalar under the size limit": (
+        inbound("Big").encode() + b"comment: " + b"x" * 900_000,
+        "at most 1024 characters",
+    ),
     "huge number": (inbound("N").encode() + b"comment: " + b"9" * 5000 + b"\n", "not a valid int"),
     "UTF-16 with BOM": (inbound("Wide").encode("utf-16"), "not UTF-8"),
     "UTF-16 without BOM": (inbound("Wide").encode("utf-16-le"), "U+0000"),

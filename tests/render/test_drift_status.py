@@ -79,3 +79,23 @@ def test_status_table_aligns_columns_without_trailing_spaces() -> None:
     assert all(line == line.rstrip() for line in lines)
     assert status_text([]).splitlines()[1] == "(no connectors)"
     assert "\x1b[" not in text and "\x1b[1m" in status_text([row()], color=True)
+
+
+def test_status_shows_the_service_owned_validation_recipients() -> None:
+    from reconciler.model import from_live
+    from reconciler.providers.base import LiveConnector
+    from reconciler.render.status import connector_status
+
+    obj = {
+        "Name": "To filter",
+        "ConnectorType": "Partner",
+        "RecipientDomains": ["fabrikam.com"],
+        "ValidationRecipients": ["postmaster@fabrikam.com"],
+        "IsValidated": False,
+        "LastValidationTimestamp": "2026-07-24T18:59:12.0000000",
+    }
+    live = LiveConnector("OutboundConnector", "To filter", "g", from_live("OutboundConnector", obj), obj)
+    status = connector_status(live, managed=True)
+    assert status["validation_recipients"] == ["postmaster@fabrikam.com"] and status["validated"] is False
+    text = status_text([{"tenant": "demo", **status}])
+    assert "no (2026-07-24T18:59:12.0000000) to postmaster@fabrikam.com" in text
