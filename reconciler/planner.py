@@ -7,6 +7,8 @@ Contracts:
   ``report`` lists them, ``ignore`` hides them, ``delete`` plans their deletion.
 - A planned delete or rename-away of a protected connector, or a change to a field the service only takes
   on create, is a :class:`PlanError` (no plan is made); thresholds mark the plan unsafe instead.
+- With ``targets`` only the connectors they match are planned and only the live connectors they match
+  are unmanaged; the plan carries the targets, and the thresholds count every existing connector.
 - The live state must be complete: the provider guarantees it (a failed read raises, never "absent").
 """
 
@@ -21,6 +23,7 @@ from reconciler.model import FIELDS, Connector, Kind
 from reconciler.plan import Change, TenantPlan, Unmanaged, fingerprint
 from reconciler.policy import protection_violations, unsafe_reasons
 from reconciler.providers.base import LiveConnector, LiveState
+from reconciler.targeting import Target, select
 
 _ACTION_ORDER = {"create": 0, "update": 1, "delete": 2}
 
@@ -39,9 +42,16 @@ def ignored_fields(kind: Kind, settings: TenantConfig, connector: Connector | No
 
 
 def plan_tenant(
-    tenant: str, settings: TenantConfig, desired: Sequence[Connector], live: LiveState
+    tenant: str,
+    settings: TenantConfig,
+    desired: Sequence[Connector],
+    live: LiveState,
+    targets: Sequence[Target] = (),
 ) -> TenantPlan:
-    """The plan that makes ``live`` match ``desired`` under the tenant's policy."""
+    """The plan that makes ``live`` match ``desired`` under the tenant's policy, within ``targets`` (all
+    connectors when empty; see :mod:`reconciler.targeting`)."""
+    existing = len(live.connectors)
+    desired, live = select(targets, desired, live)
     by_key: dict[tuple[Kind, str], LiveConnector] = {(c.kind, c.name.casefold()): c for c in live.connectors}
     claimed: set[str] = set()
     changes: list[Change] = []
@@ -130,7 +140,6 @@ def plan_tenant(
 
     changes.sort(key=lambda c: (_ACTION_ORDER[c.action], c.kind, c.name.casefold()))
     unmanaged.sort(key=lambda u: (u.kind, u.name.casefold()))
-    existing = len(live.connectors)
     return TenantPlan(
         tenant=tenant,
         target=target_of(settings),
@@ -143,4 +152,5 @@ def plan_tenant(
             max_change_fraction=settings.max_change_fraction,
         ),
         existing_count=existing,
+        targets=[t.text for t in targets],
     )

@@ -14,6 +14,7 @@ import click
 if TYPE_CHECKING:
     from reconciler.config import ExoformConfig
     from reconciler.connectors import TenantDesired
+    from reconciler.targeting import Target
     from reconciler.workflow import TenantOutcome
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
@@ -41,6 +42,25 @@ def tenant_option(f: Any) -> Any:
     return click.option(
         "--tenant", "tenants", multiple=True, help="Tenant name or glob (repeatable); default: all tenants."
     )(f)
+
+
+def target_option(f: Any) -> Any:
+    return click.option(
+        "--target",
+        "targets",
+        multiple=True,
+        metavar="KIND/NAME",
+        help="Only this connector (globs, case-insensitive; repeatable), e.g. 'InboundConnector/From *'.",
+    )(f)
+
+
+def parse_targets_or_exit(texts: tuple[str, ...]) -> tuple[Target, ...]:
+    """The ``--target`` options parsed, or exit 1 saying what is wrong."""
+    from reconciler.targeting import parse_targets
+
+    with user_errors():
+        return parse_targets(texts)
+    raise AssertionError("unreachable")  # user_errors exits
 
 
 def parallelism_option(f: Any) -> Any:
@@ -79,20 +99,28 @@ def load_config_or_exit(config_path: Path) -> ExoformConfig:
 
 
 def read_tenants(
-    config_path: Path, tenants: tuple[str, ...], parallelism: int, *, label: str = "Planning tenants"
+    config_path: Path,
+    tenants: tuple[str, ...],
+    parallelism: int,
+    *,
+    label: str = "Planning tenants",
+    targets: tuple[str, ...] = (),
+    keep_live: bool = True,
 ) -> tuple[ExoformConfig, list[TenantDesired], list[TenantOutcome]]:
-    """Load the selected tenants' files, then read and plan each (a progress bar on a terminal).
+    """Load the selected tenants' files, then read and plan each (a progress bar on a terminal), within
+    ``targets`` (``--target``); outcomes keep their live state only with ``keep_live``.
 
     Exits on bad input; a tenant that cannot be read or planned is an outcome with an error, not an exit.
     """
     from reconciler.cli.progress import tenant_progress
     from reconciler.connectors import load_all
-    from reconciler.workflow import plan_tenants
+    from reconciler.workflow import RunScope, plan_tenants
 
+    scope = RunScope(parse_targets_or_exit(targets), keep_live)
     with user_errors():
         config, desired = load_all(config_path, list(tenants) or None)
     with tenant_progress(len(desired), label=label) as on_done:
-        outcomes = plan_tenants(config, desired, parallelism=parallelism, on_done=on_done)
+        outcomes = plan_tenants(config, desired, parallelism=parallelism, on_done=on_done, scope=scope)
     return config, desired, outcomes
 
 

@@ -25,6 +25,16 @@ def cell(value: Any) -> str:
     return "<code>" + html(show(value)).replace("|", "&#124;").replace("\n", " ") + "</code>"
 
 
+def targets_note(targets: list[str], *, markdown: bool = False) -> str:
+    """What a targeted plan says about itself: only the connectors matching its ``--target`` patterns
+    (each in ``<code>``, escaped, for ``markdown``)."""
+    shown = [f"<code>{html(t)}</code>" if markdown else json.dumps(t, ensure_ascii=False) for t in targets]
+    return (
+        f"targeted: only connectors matching {', '.join(shown)} were planned (--target); "
+        "other connectors were not compared"
+    )
+
+
 def create_fields(change: Change) -> list[str]:
     """The fields worth showing for a create: identity plus every value that is not the default."""
     assert change.after is not None
