@@ -60,7 +60,8 @@ def test_tenants_inherit_defaults_key_by_key_and_vars_by_name(
 def test_a_bad_default_is_reported_once_in_the_defaults_block(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    text = FLEET.replace("max_deletes: 0", "max_deletes: many").replace("unmanaged: ignore", "unmanagd: ignore")
+    text = FLEET.replace("max_deletes: 0", "max_deletes: many")
+    text = text.replace("unmanaged: ignore", "unmanagd: ignore")
     with pytest.raises(InputError) as caught:
         _load(tmp_path, monkeypatch, text)
     assert sorted(str(p) for p in caught.value.problems) == [

@@ -29,9 +29,7 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (tmp_path / folder).mkdir()
     (tmp_path / "common" / "filter.yaml").write_text(FILTER)
     (tmp_path / "exoform.yaml").write_text(
-        "tenants:\n"
-        "  contoso: {connectors: [common, contoso]}\n"
-        "  fabrikam: {connectors: [common, fabrikam]}\n"
+        "tenants:\n  contoso: {connectors: [common, contoso]}\n  fabrikam: {connectors: [common, fabrikam]}\n"
     )
     return tmp_path
 
@@ -96,7 +94,8 @@ def test_the_same_connector_in_two_folders_is_an_error_naming_both_places(repo: 
         ),
         (
             "kind: Override\ntarget: {kind: InboundConnector, name: From Mimecast}\nsender_ip_address: []\n",
-            "contoso/o.yaml:3:1: error: unknown field 'sender_ip_address' (did you mean 'sender_ip_addresses'?)",
+            "contoso/o.yaml:3:1: error: unknown field 'sender_ip_address' "
+            "(did you mean 'sender_ip_addresses'?)",
         ),
         (
             "kind: Override\ntarget: {kind: InboundConnector, name: From Mimecast}\nenabled: maybe\n",
@@ -136,7 +135,8 @@ def test_a_shared_folder_is_parsed_once_per_load(repo: Path, monkeypatch: pytest
 
 
 def test_a_problem_of_a_shared_file_is_listed_once(repo: Path) -> None:
-    (repo / "common" / "filter.yaml").write_text(FILTER.replace("connector_type: Partner", "connector_type: P"))
+    broken = FILTER.replace("connector_type: Partner", "connector_type: P")
+    (repo / "common" / "filter.yaml").write_text(broken)
     with pytest.raises(InputError) as caught:
         load_all(Path("exoform.yaml"))
     assert len(caught.value.problems) == 1

@@ -61,11 +61,13 @@ def test_undefined_unknown_and_list_in_text_are_located_errors_naming_the_tenant
     assert "did you mean 'partner_ips'" in problems[0]
     assert problems[1].startswith("f.yaml:2:4: error: ${vars.ips} is a list for tenant contoso")
     assert problems[2].startswith("f.yaml:3:4: error: unknown reference '${env.HOME}'")
-    assert problems[3].startswith("f.yaml:4:4: error: ${tenant.organization}: tenant contoso has no organization")
+    assert problems[3].startswith(
+        "f.yaml:4:4: error: ${tenant.organization}: tenant contoso has no organization"
+    )
 
 
 def test_resolving_never_changes_the_shared_tree_and_keeps_aliases() -> None:
-    documents, _ = parse_text("a: &x [\"${vars.v}\"]\nb: *x\nc: plain\n", "f.yaml")
+    documents, _ = parse_text('a: &x ["${vars.v}"]\nb: *x\nc: plain\n', "f.yaml")
     root = documents[0].root
     assert root is not None
     first = resolve(root, _scope(v="one"))
