@@ -223,3 +223,36 @@ def test_tenants_shards_cover_every_tenant_once(tmp_path: Path, count: int) -> N
     assert sorted(n for job in names for n in job) == [f"c{i:03d}" for i in range(count)]
     per_job = CliRunner().invoke(cli, ["tenants", "--max-per-job", "100", *config])
     assert per_job.stdout.splitlines()[0].startswith(f"1-of-{-(-count // 100)}: --tenant c000")
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_the_demo_fleet_plans_resolved_and_posture_clean(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from reconciler.connectors import load_all
+    from reconciler.posture import check
+
+    shutil.copy(REPO / "exoform.yaml", tmp_path / "exoform.yaml")
+    shutil.copytree(REPO / "connectors", tmp_path / "connectors")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["plan", "--tenant", "fleet-*", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    plans = {t["tenant"]: t for t in json.loads(result.stdout)["tenants"]}
+    assert sorted(plans) == ["fleet-contoso", "fleet-fabrikam", "fleet-tailspin"]
+    hosts = {
+        name: next(c["after"]["smart_hosts"] for c in t["changes"] if c["kind"] == "OutboundConnector")
+        for name, t in plans.items()
+    }
+    assert hosts == {
+        "fleet-contoso": ["eu-2.outbound.mailfilter.example.net", "eu.outbound.mailfilter.example.net"],
+        "fleet-fabrikam": ["eu.outbound.mailfilter.example.net"],
+        "fleet-tailspin": ["us.outbound.mailfilter.example.net"],
+    }
+    _, desired = load_all(Path("exoform.yaml"), ["fleet-*"])
+    for tenant in desired:
+        findings = check([c.connector for c in tenant.connectors], tenant.settings.skip_checks)
+        assert [(f.rule, f.name) for f in findings if f.severity != "info" and not f.skipped] == []
