@@ -720,3 +720,21 @@ def test_a_plan_too_long_for_a_comment_is_cut_and_keeps_the_failure_and_the_foot
     assert "*(The plan was cut to fit in a comment: `exoform plan` shows all of it.)*" in body
     assert "error: tenant fabrikam: token request failed" in body
     assert body.endswith(f"<sub>exoform 9.9.9 · commit {SHA}</sub>\n")
+
+
+def test_drift_runs_one_job_per_shard_checking_each_of_its_tenants(generated: Path, tmp_path: Path) -> None:
+    workflow = _workflow(generated, "drift")
+    listing = next(s["run"] for s in workflow["jobs"]["tenants"]["steps"] if s.get("id") == "tenants")
+    assert "exoform tenants --json --shards 256" in listing  # GitHub's matrix limit, never one job per tenant
+    job = workflow["jobs"]["drift"]
+    assert job["env"]["SHARD_TENANTS"] == "${{ toJSON(matrix.tenants) }}"
+    assert workflow["jobs"]["issues"]["env"]["TENANTS"] == "${{ needs.tenants.outputs.tenants }}"
+    check = next(s["run"] for s in job["steps"] if "drift-check.sh" in str(s.get("run", "")))
+    stub = tmp_path / ".github" / "exoform" / "drift-check.sh"
+    stub.parent.mkdir(parents=True)
+    stub.write_text('#!/usr/bin/env bash\necho "$1" >> checked\n[ "$1" != "b c" ]\n')
+    stub.chmod(0o755)
+    env = os.environ | {"SHARD_TENANTS": json.dumps(["a", "b c", "d"])}
+    done = subprocess.run(["bash", "-c", check], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert (tmp_path / "checked").read_text() == "a\nb c\nd\n"  # every tenant, even after one failed
+    assert done.returncode == 1  # the failed tenant fails the shard's job
