@@ -83,6 +83,18 @@ def export(config_path: Path, tenant: str, targets: tuple[str, ...], out: Path |
     if settings is None:
         fail(f"unknown tenant '{tenant}'{did_you_mean(tenant, list(config.tenants))}")
     folder = out if out is not None else config.path(settings.folders()[-1])
+    if out is None:
+        others = [
+            name
+            for name, other in config.tenants.items()
+            if name != tenant and folder in {config.path(f) for f in other.folders()}
+        ]
+        if others:
+            fail(
+                f"{display_path(folder)} is also a connectors folder of {', '.join(others[:5])}"
+                f"{' and others' if len(others) > 5 else ''}: exporting into it would change their "
+                f"connectors too; give --out FOLDER, or give {tenant} a folder of its own as its last"
+            )
     shared = _shared_connectors(config, tenant) if out is None else set()
     try:
         with Session() as session:

@@ -256,3 +256,10 @@ def test_the_demo_fleet_plans_resolved_and_posture_clean(
     for tenant in desired:
         findings = check([c.connector for c in tenant.connectors], tenant.settings.skip_checks)
         assert [(f.rule, f.name) for f in findings if f.severity != "info" and not f.skipped] == []
+
+
+def test_export_never_writes_into_a_folder_other_tenants_share(msp: Msp) -> None:
+    result = msp.run("export", "--tenant", "fabrikam")  # its only folder is the shared one
+    assert result.exit_code == 1
+    assert "connectors/common is also a connectors folder of contoso" in result.output
+    assert sorted(p.name for p in (msp.root / "connectors" / "common").iterdir()) == sorted(COMMON)
