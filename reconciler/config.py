@@ -1,7 +1,11 @@
 """``exoform.yaml``: the tenants (targets), how to reach each, and the policy that guards its plans.
 
 Contracts:
-- Paths in the file are relative to the file's folder; :meth:`TenantConfig.path` resolves them.
+- Paths in the file are relative to the file's folder; :meth:`ExoformConfig.path` resolves them.
+- A tenant's ``connectors`` is a folder or a list of folders (:meth:`TenantConfig.folders`); its ``vars``
+  are the values of ``${vars.NAME}`` in connector files (:mod:`reconciler.variables`).
+- ``defaults`` (:data:`TenantDefaults`: every tenant setting, each optional) is merged into each tenant
+  before validation by :mod:`reconciler.defaults`, so a validated :class:`TenantConfig` is complete.
 - A secret is never written in the file: secret-bearing settings must be ``env:NAME`` references, read
   only when needed by :func:`resolve_secret`, which raises :class:`ConfigError` naming the variable (never
   its value) when it is unset.

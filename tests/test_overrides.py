@@ -140,3 +140,12 @@ def test_a_problem_of_a_shared_file_is_listed_once(repo: Path) -> None:
     with pytest.raises(InputError) as caught:
         load_all(Path("exoform.yaml"))
     assert len(caught.value.problems) == 1
+
+
+def test_a_missing_folder_of_a_list_is_located_at_its_item(repo: Path) -> None:
+    (repo / "exoform.yaml").write_text("tenants:\n  contoso:\n    connectors: [common, nowhere]\n")
+    with pytest.raises(InputError) as caught:
+        load_all(Path("exoform.yaml"))
+    assert [str(p) for p in caught.value.problems] == [
+        "exoform.yaml:3:26: error: tenant contoso: connectors folder nowhere does not exist"
+    ]
