@@ -12,7 +12,7 @@ Contracts:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
@@ -54,6 +54,16 @@ def parse_targets(texts: Sequence[str]) -> tuple[Target, ...]:
 def targeted(targets: Sequence[Target], kind: str, name: str) -> bool:
     """True when no target is given or one matches the connector."""
     return not targets or any(t.matches(kind, name) for t in targets)
+
+
+def unmatched(targets: Sequence[Target], connectors: Iterable[tuple[str, str]]) -> list[Target]:
+    """The targets that match none of ``connectors`` (``(kind, name)`` pairs): a typo plans nothing."""
+    left = list(targets)
+    for kind, name in connectors:
+        left = [t for t in left if not t.matches(kind, name)]
+        if not left:
+            break
+    return left
 
 
 def select(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Iterator
@@ -121,7 +122,33 @@ def read_tenants(
         config, desired = load_all(config_path, list(tenants) or None)
     with tenant_progress(len(desired), label=label) as on_done:
         outcomes = plan_tenants(config, desired, parallelism=parallelism, on_done=on_done, scope=scope)
+    if scope.targets:
+        _warn_unmatched(scope.targets, desired, outcomes)
     return config, desired, outcomes
+
+
+def _warn_unmatched(
+    targets: tuple[Target, ...], desired: list[TenantDesired], outcomes: list[TenantOutcome]
+) -> None:
+    """A warning on stderr for each ``--target`` that matched no connector the run saw (a typo, most
+    likely: the plan then says no changes)."""
+    from reconciler.targeting import unmatched
+
+    def seen() -> Iterator[tuple[str, str]]:
+        for d in desired:
+            yield from ((c.connector.kind, c.connector.name) for c in d.connectors)
+        for o in outcomes:
+            if o.plan is not None:
+                yield from ((c.kind, c.name) for c in o.plan.changes)
+                yield from ((u.kind, u.name) for u in o.plan.unmanaged)
+            if o.live is not None:
+                yield from ((c.kind, c.name) for c in o.live.connectors)
+
+    for target in unmatched(targets, seen()):
+        click.echo(
+            f"warning: --target {json.dumps(target.text)} matches no connector of the selected tenants",
+            err=True,
+        )
 
 
 def report_failures(outcomes: list[TenantOutcome]) -> bool:

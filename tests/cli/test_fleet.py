@@ -263,3 +263,10 @@ def test_export_never_writes_into_a_folder_other_tenants_share(msp: Msp) -> None
     assert result.exit_code == 1
     assert "connectors/common is also a connectors folder of contoso" in result.output
     assert sorted(p.name for p in (msp.root / "connectors" / "common").iterdir()) == sorted(COMMON)
+
+
+def test_a_target_that_matches_nothing_is_warned_about(msp: Msp) -> None:
+    result = msp.run("plan", "--target", "InboundConnector/From mail filtr", "--target", IN)
+    assert result.exit_code == 0, result.output
+    assert 'warning: --target "InboundConnector/From mail filtr" matches no connector' in result.stderr
+    assert IN not in result.stderr
