@@ -93,14 +93,14 @@ def _read_and_plan(desired: TenantDesired, provider: BaseProvider, scope: RunSco
         finally:
             provider.close()
         connectors = [c.connector for c in desired.connectors]
+        if scope.keep_live:  # before planning: status shows a tenant whose plan is refused
+            outcome.live = select(scope.targets, connectors, live)[1]
         outcome.plan = plan_tenant(desired.tenant, desired.settings, connectors, live, scope.targets)
         outcome.plan.findings = [
             f
             for f in posture_findings(desired)
             if f.kind is None or f.name is None or targeted(scope.targets, f.kind, f.name)
         ]
-        if scope.keep_live:
-            outcome.live = select(scope.targets, connectors, live)[1]
     except ExoformError as exc:
         outcome.error = str(exc)
     return outcome
