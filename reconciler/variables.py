@@ -120,6 +120,7 @@ class _Resolver:
         parts: list[str] = []
         end = 0
         for match in _REFERENCE.finditer(text):
+            self.literal(text[end : match.start()], node.loc)
             parts.append(text[end : match.start()])
             end = match.end()
             if match.group(1) is None:
@@ -140,9 +141,17 @@ class _Resolver:
                 continue
             self.note(reference, binding)
             parts.append(_text(binding.value))
+        self.literal(text[end:], node.loc)
         parts.append(text[end:])
         value = "".join(parts)
         return YScalar(node.loc, node.anchor, value=value, text=value)
+
+    def literal(self, text: str, loc: Location) -> None:
+        """A problem when plain text between references holds a ``${`` that no ``}`` closes."""
+        if "${" in text:
+            self.problems.append(
+                Problem(loc, "'${' without a closing '}': write ${vars.NAME}, or $${ for a literal ${")
+            )
 
     def node(self, node: YNode) -> YNode:
         result: YNode

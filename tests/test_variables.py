@@ -54,6 +54,7 @@ def test_undefined_unknown_and_list_in_text_are_located_errors_naming_the_tenant
         b: x ${vars.ips} y
         c: ${env.HOME}
         d: ${tenant.organization}
+        e: smtp.${vars.pod.example.net
         """,
         _scope(partner_ips=["198.51.100.1"], ips=["198.51.100.1"]),
     )
@@ -61,6 +62,9 @@ def test_undefined_unknown_and_list_in_text_are_located_errors_naming_the_tenant
     assert "did you mean 'partner_ips'" in problems[0]
     assert problems[1].startswith("f.yaml:2:4: error: ${vars.ips} is a list for tenant contoso")
     assert problems[2].startswith("f.yaml:3:4: error: unknown reference '${env.HOME}'")
+    assert problems[4] == (
+        "f.yaml:5:4: error: '${' without a closing '}': write ${vars.NAME}, or $${ for a literal ${"
+    )
     assert problems[3].startswith(
         "f.yaml:4:4: error: ${tenant.organization}: tenant contoso has no organization"
     )
