@@ -74,7 +74,7 @@ def export(config_path: Path, tenant: str, targets: tuple[str, ...], out: Path |
     from reconciler.model import did_you_mean
     from reconciler.providers.registry import open_provider
     from reconciler.providers.session import Session
-    from reconciler.targeting import targeted
+    from reconciler.targeting import targeted, unmatched
     from reconciler.yamlio import display_path
 
     chosen = parse_targets_or_exit(targets)
@@ -114,6 +114,8 @@ def export(config_path: Path, tenant: str, targets: tuple[str, ...], out: Path |
     for c in live.connectors:
         if (c.kind, c.name.casefold()) in shared and targeted(chosen, c.kind, c.name):
             click.echo(f'note: {c.kind} "{c.name}" is declared in a shared folder of {tenant}: not exported')
+    for target in unmatched(chosen, ((c.kind, c.name) for c in live.connectors)):
+        click.echo(f"warning: --target {json.dumps(target.text)} matches no connector of {tenant}", err=True)
     try:
         report = export_connectors(exported, folder, schema=schema, ignore=frozenset(settings.ignore_fields))
     except OSError as exc:

@@ -196,8 +196,11 @@ def test_drift_and_status_report_only_the_targets(msp: Msp) -> None:
 def test_export_target_adopts_one_connector_leaving_other_files_alone(msp: Msp) -> None:
     assert msp.run("apply", "--auto-approve").exit_code == 0
     msp.write("connectors/contoso/notes.yaml", "# my notes\n")
-    result = msp.run("export", "--tenant", "contoso", "--target", "OutboundConnector/Pilot*")
+    result = msp.run(
+        "export", "--tenant", "contoso", "--target", "OutboundConnector/Pilot*", "--target", "*/Nothing"
+    )
     assert result.exit_code == 0, result.output
+    assert 'warning: --target "*/Nothing" matches no connector of contoso' in result.stderr
     files = sorted(p.name for p in (msp.root / "connectors" / "contoso").iterdir())
     assert files == ["notes.yaml", "pilot-admin-center.yaml", "route.yaml"]
     assert (msp.root / "connectors" / "contoso" / "route.yaml").read_text() == OVERRIDE
