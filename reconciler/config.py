@@ -1,7 +1,11 @@
 """``exoform.yaml``: the tenants (targets), how to reach each, and the policy that guards its plans.
 
 Contracts:
-- Paths in the file are relative to the file's folder; :meth:`TenantConfig.path` resolves them.
+- Paths in the file are relative to the file's folder; :meth:`ExoformConfig.path` resolves them.
+- A tenant's ``connectors`` is a folder or a list of folders (:meth:`TenantConfig.folders`); its ``vars``
+  are the values of ``${vars.NAME}`` in connector files (:mod:`reconciler.variables`).
+- ``defaults`` (:data:`TenantDefaults`: every tenant setting, each optional) is merged into each tenant
+  before validation by :mod:`reconciler.defaults`, so a validated :class:`TenantConfig` is complete.
 - A secret is never written in the file: secret-bearing settings must be ``env:NAME`` references, read
   only when needed by :func:`resolve_secret`, which raises :class:`ConfigError` naming the variable (never
   its value) when it is unset.
@@ -11,7 +15,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Optional, cast
 
 from pydantic import (
     AfterValidator,
@@ -19,8 +23,10 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    StringConstraints,
     ValidationError,
     ValidatorFunctionWrapHandler,
+    create_model,
     model_validator,
 )
 from pydantic.json_schema import SkipJsonSchema
@@ -65,6 +71,11 @@ def _known_field(value: str) -> str:
 
 SecretRef = Annotated[str, AfterValidator(_env_reference)]
 FieldList = list[Annotated[str, AfterValidator(_known_field)]]
+#: A variable's name, as ``${vars.NAME}`` refers to it.
+VarName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+VarScalar = str | bool | int | float
+#: A variable's value: a scalar, or a list of scalars (for a whole list field).
+VarValue = VarScalar | list[VarScalar]
 
 
 def resolve_secret(reference: str) -> str:
@@ -119,7 +130,14 @@ class TenantConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    connectors: str = Field(description="Folder of this tenant's connector YAML files.")
+    connectors: str | Annotated[list[str], Field(min_length=1)] = Field(
+        description="Folder of this tenant's connector YAML files, or a list of folders (shared sets first; "
+        "a later folder may hold overrides of connectors declared in an earlier one)."
+    )
+    vars: dict[VarName, VarValue] = Field(
+        default_factory=dict,
+        description="Values for ${vars.NAME} in connector files (merged by name with defaults.vars).",
+    )
     provider: ProviderName = Field(
         default="local", description="local: the built-in emulator; exchange: a real Exchange Online tenant."
     )
@@ -204,12 +222,41 @@ class TenantConfig(BaseModel):
                 raise ValueError("the exchange provider needs auth")
         return self
 
+    def folders(self) -> list[str]:
+        """The tenant's connector folders, in order (relative to exoform.yaml)."""
+        return [self.connectors] if isinstance(self.connectors, str) else list(self.connectors)
+
+
+def _defaults_model() -> type[BaseModel]:
+    """Every setting of :class:`TenantConfig`, each optional: what ``defaults:`` may hold."""
+    fields: dict[str, Any] = {
+        name: (Optional[info.annotation], Field(default=None, description=info.description))  # noqa: UP045
+        for name, info in TenantConfig.model_fields.items()
+    }
+    return cast(
+        "type[BaseModel]",
+        create_model(
+            "TenantDefaults",
+            __config__=ConfigDict(extra="forbid", strict=True),
+            __doc__="Settings every tenant inherits unless it sets them itself (vars are merged by name).",
+            **fields,
+        ),
+    )
+
+
+TenantDefaults = _defaults_model()
+
 
 class ExoformConfig(BaseModel):
     """The whole of ``exoform.yaml``."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
+    defaults: TenantDefaults | None = Field(  # type: ignore[valid-type]
+        default=None,
+        description="Settings every tenant inherits unless it sets them itself; vars are merged by name. "
+        "A default of another provider than the tenant's is not inherited.",
+    )
     tenants: dict[str, TenantConfig] = Field(min_length=1, description="Tenants by name.")
     base_dir: SkipJsonSchema[Path] = Field(
         default=Path("."), exclude=True, description="Folder of exoform.yaml."

@@ -6,6 +6,11 @@ Contracts:
   bad input; an unknown tenant is a :class:`ConfigError`.
 - A file that holds no document at all (empty, or only comments) declares nothing and is accepted; an
   empty document inside a file (``---`` followed by nothing, or ``~``) is an error.
+- A tenant's connectors come from each of its folders in order (a folder shared by many tenants is parsed
+  once per load, :class:`ParsedFiles`); ``${...}`` references are resolved per tenant on the located tree
+  (:mod:`reconciler.variables`) and ``kind: Override`` documents merged into a connector of an earlier
+  folder (:mod:`reconciler.overrides`) before validation, so every problem stays located where it is
+  written; a problem at a substituted value says where the value came from and for which tenant.
 - The service's client-side rules (:func:`reconciler.model.rule_violations`) are checked here, so each
   violation is located at the key it is about; names and renames are checked across a tenant's files
   (:func:`cross_check`).
@@ -15,7 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -24,6 +29,8 @@ from reconciler.config import ExoformConfig, TenantConfig
 from reconciler.errors import ConfigError, InputError, Location, Problem
 from reconciler.loader import config_location, load_config, select_tenants
 from reconciler.model import KINDS, MODELS, Connector, did_you_mean, rule_violations
+from reconciler.overrides import OVERRIDE_KIND, OWN_KEYS, Override, merge
+from reconciler.variables import Binding, Scope, explained, resolve
 from reconciler.yamlio import (
     AliasBudget,
     TooBig,
@@ -63,6 +70,9 @@ class TenantDesired:
     tenant: str
     settings: TenantConfig
     connectors: list[LoadedConnector]
+    #: Where a substituted value came from, by the places it is reported at (see
+    #: :func:`reconciler.variables.explained`).
+    origins: dict[Location, str] = field(default_factory=dict)
 
 
 def connector_files(folder: Path) -> list[Path]:
@@ -121,7 +131,7 @@ def _load_document(document: YDocument, budget: AliasBudget) -> tuple[LoadedConn
     kind = kind_node.value if isinstance(kind_node, YScalar) else None
     if kind not in KINDS:
         shown = repr(kind_node.text) if isinstance(kind_node, YScalar) else "a list or mapping"
-        hint = did_you_mean(kind, KINDS) if isinstance(kind, str) else ""
+        hint = did_you_mean(kind, [*KINDS, OVERRIDE_KIND]) if isinstance(kind, str) else ""
         return None, [Problem(kind_entry.value.loc, f"unknown kind {shown}{hint}; use {' or '.join(KINDS)}")]
     model = MODELS[kind]
     try:
@@ -210,26 +220,182 @@ def cross_check(connectors: Sequence[LoadedConnector]) -> list[Problem]:
     return problems
 
 
-def load_tenant(config: ExoformConfig, tenant: str) -> TenantDesired:
-    """Every connector of ``tenant``, validated; raises :class:`InputError` with every problem found."""
+class ParsedFiles:
+    """Connector files parsed once per load: a folder shared by many tenants is read and parsed once, then
+    resolved per tenant (the parsed trees are never modified)."""
+
+    def __init__(self) -> None:
+        self._parsed: dict[Path, tuple[str, list[YDocument], list[Problem]]] = {}
+
+    def get(self, path: Path) -> tuple[str, list[YDocument], list[Problem]]:
+        """``(display path, documents, problems)`` of the file at ``path``."""
+        parsed = self._parsed.get(path)
+        if parsed is None:
+            display = display_path(path)
+            documents, problems = parse_file(path, display)
+            parsed = self._parsed[path] = (display, documents, problems)
+        return parsed
+
+
+def tenant_scope(config: ExoformConfig, tenant: str) -> Scope:
+    """What ``${...}`` references resolve to for ``tenant``, each variable with where it is set."""
+    settings = config.tenants[tenant]
+    bindings = {
+        f"vars.{name}": Binding(value, config_location(config, "tenants", tenant, "vars", name))
+        for name, value in settings.vars.items()
+    }
+    bindings["tenant.name"] = Binding(tenant)
+    if settings.organization:
+        bindings["tenant.organization"] = Binding(settings.organization)
+    return Scope(tenant, bindings)
+
+
+@dataclass(frozen=True)
+class _Document:
+    """A resolved document of one of a tenant's folders (``folder``: its index in the tenant's list)."""
+
+    folder: int
+    document: YDocument
+    display: str
+
+
+def _kind_of(document: YDocument) -> str | None:
+    target = deref(document.root) if document.root is not None else None
+    entry = target.entries.get("kind") if isinstance(target, YMap) else None
+    value = deref(entry.value) if entry is not None else None
+    return value.value if isinstance(value, YScalar) and isinstance(value.value, str) else None
+
+
+def _identity(document: YDocument) -> tuple[str, str] | None:
+    """``(kind, casefolded name)`` of a connector document, when both are plain text."""
+    target = deref(document.root) if document.root is not None else None
+    entry = target.entries.get("name") if isinstance(target, YMap) else None
+    value = deref(entry.value) if entry is not None else None
+    kind = _kind_of(document)
+    if kind is None or not isinstance(value, YScalar) or not isinstance(value.value, str):
+        return None
+    return kind, value.value.casefold()
+
+
+def _apply_overrides(
+    declared: list[_Document], overrides: Sequence[_Document], tenant: str, folders: Sequence[str]
+) -> tuple[list[_Document], list[Problem]]:
+    """``declared`` with each override merged into its target (declared in an earlier folder)."""
+    problems: list[Problem] = []
+    merged = list(declared)
+    position: dict[tuple[str, str], int] = {}
+    for i, item in enumerate(declared):
+        identity = _identity(item.document)
+        if identity is not None:
+            position.setdefault(identity, i)
+    for item in overrides:
+        root = item.document.root
+        mapping = deref(root) if root is not None else None
+        assert root is not None and isinstance(mapping, YMap)
+        own = YMap(mapping.loc, entries={k: e for k, e in mapping.entries.items() if k in OWN_KEYS})
+        try:
+            spec = Override.model_validate(to_python(own, AliasBudget(item.display)))
+        except ValidationError as exc:
+            problems += validation_problems(exc, own, item.document.loc, Override)
+            continue
+        except TooBig as exc:
+            problems.append(exc.problem)
+            continue
+        if "name" in mapping.entries:
+            problems.append(
+                Problem(
+                    mapping.entries["name"].key_loc,
+                    "an override cannot change name: rename the connector in its own file (renamed_from)",
+                )
+            )
+            continue
+        found = position.get((spec.target.kind, spec.target.name.casefold()))
+        target_loc = mapping.entries["target"].key_loc
+        if found is None or merged[found].folder >= item.folder:
+            where = ""
+            if found is not None:
+                where = f" (it is declared in {folders[merged[found].folder]}, not before this folder)"
+            problems.append(
+                Problem(
+                    target_loc,
+                    f"tenant {tenant}: override target {spec.target.kind} '{spec.target.name}' is not "
+                    f"declared in an earlier folder of the tenant{where}; folders: {', '.join(folders)}",
+                )
+            )
+            continue
+        base = merged[found]
+        base_map = deref(base.document.root) if base.document.root is not None else None
+        assert isinstance(base_map, YMap)
+        document = YDocument(base.document.loc, merge(base_map, mapping))
+        merged[found] = _Document(base.folder, document, base.display)
+    return merged, problems
+
+
+def load_tenant(config: ExoformConfig, tenant: str, files: ParsedFiles | None = None) -> TenantDesired:
+    """Every connector of ``tenant`` from all of its folders, references resolved, overrides merged,
+    validated; raises :class:`InputError` with every problem found.
+
+    ``files`` shares parsed files between the tenants of one load (see :class:`ParsedFiles`).
+    """
     if tenant not in config.tenants:
         raise ConfigError(f"unknown tenant '{tenant}'{did_you_mean(tenant, list(config.tenants))}")
     settings = config.tenants[tenant]
-    folder = config.path(settings.connectors)
-    if not folder.is_dir():
-        loc = config_location(config, "tenants", tenant, "connectors")
-        what = "is not a folder" if folder.exists() else "does not exist"
-        raise InputError([Problem(loc, f"tenant {tenant}: connectors folder {display_path(folder)} {what}")])
-    connectors: list[LoadedConnector] = []
+    files = files if files is not None else ParsedFiles()
+    scope = tenant_scope(config, tenant)
+    folders = settings.folders()
     problems: list[Problem] = []
-    for path in connector_files(folder):
-        loaded, found = load_connector_documents(path)
-        connectors += loaded
+    origins: dict[Location, str] = {}
+    declared: list[_Document] = []
+    overrides: list[_Document] = []
+    for index, relative in enumerate(folders):
+        folder = config.path(relative)
+        if not folder.is_dir():
+            at: tuple[int, ...] = () if isinstance(settings.connectors, str) else (index,)
+            loc = config_location(config, "tenants", tenant, "connectors", *at)
+            what = "is not a folder" if folder.exists() else "does not exist"
+            problems.append(Problem(loc, f"tenant {tenant}: connectors folder {display_path(folder)} {what}"))
+            continue
+        for path in connector_files(folder):
+            display, documents, found = files.get(path)
+            problems += found
+            for document in documents:
+                if document.root is not None:
+                    resolved = resolve(document.root, scope)
+                    origins.update(resolved.origins)
+                    if resolved.problems:
+                        problems += resolved.problems
+                        continue
+                    document = YDocument(document.loc, resolved.root)
+                item = _Document(index, document, display)
+                (overrides if _kind_of(document) == OVERRIDE_KIND else declared).append(item)
+    declared, found = _apply_overrides(declared, overrides, tenant, folders)
+    problems += found
+    connectors: list[LoadedConnector] = []
+    budgets: dict[str, AliasBudget] = {}
+    for item in declared:
+        budget = budgets.setdefault(item.display, AliasBudget(item.display))
+        connector, found = _load_document(item.document, budget)
         problems += found
+        if connector is not None:
+            connectors.append(connector)
     problems += cross_check(connectors)
     if problems:
-        raise InputError(problems)
-    return TenantDesired(tenant, settings, connectors)
+        raise InputError(explained(problems, origins))
+    return TenantDesired(tenant, settings, connectors, origins)
+
+
+def load_tenants(config: ExoformConfig, names: Sequence[str]) -> tuple[list[TenantDesired], list[Problem]]:
+    """The connectors of each tenant of ``names`` that loads cleanly, and every problem of the others
+    (a problem of a file shared by many tenants is listed once)."""
+    files = ParsedFiles()
+    desired: list[TenantDesired] = []
+    problems: dict[Problem, None] = {}
+    for name in names:
+        try:
+            desired.append(load_tenant(config, name, files))
+        except InputError as exc:
+            problems.update(dict.fromkeys(exc.problems))
+    return desired, list(problems)
 
 
 def load_all(
@@ -241,13 +407,7 @@ def load_all(
     ``tenants`` are names or globs (see :func:`select_tenants`, which raises :class:`ConfigError`).
     """
     config = load_config(config_path)
-    desired: list[TenantDesired] = []
-    problems: list[Problem] = []
-    for name in select_tenants(config, list(tenants or [])):
-        try:
-            desired.append(load_tenant(config, name))
-        except InputError as exc:
-            problems += exc.problems
+    desired, problems = load_tenants(config, select_tenants(config, list(tenants or [])))
     if problems:
         raise InputError(problems)
     return config, desired

@@ -5,6 +5,8 @@ Contracts:
   YAML is read by :mod:`reconciler.yamlio`); :func:`select_tenants` raises :class:`ConfigError`.
 - ``env:`` references are not resolved here (see :func:`reconciler.config.resolve_secret`);
   :func:`check_env` only reports the unset ones, never a value.
+- ``defaults:`` is merged into every tenant before validation (:mod:`reconciler.defaults`), so each
+  tenant's settings are complete and an inherited value's problem is located in ``defaults:``.
 - Connector files are read by :mod:`reconciler.connectors`.
 """
 
@@ -17,6 +19,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from reconciler.config import ExoformConfig, resolve_secret
+from reconciler.defaults import defaults_problems, with_defaults
 from reconciler.errors import ConfigError, InputError, Location, Problem
 from reconciler.model import did_you_mean
 from reconciler.yamlio import (
@@ -62,6 +65,10 @@ def load_config(path: Path) -> ExoformConfig:
         entry = mapping.entries["base_dir"]
         hint = did_you_mean("base_dir", fields_at(ExoformConfig, []))
         raise InputError([Problem(entry.key_loc, f"unknown field 'base_dir'{hint}")])
+    problems = defaults_problems(root, display)
+    if problems:
+        raise InputError(problems)
+    root = with_defaults(root)
     try:
         data = to_python(root, AliasBudget(display))
     except TooBig as exc:

@@ -10,6 +10,7 @@ Contracts:
 - ``before``/``after`` are the connector's normalized managed fields (``None`` where the connector is
   absent); ``fields`` names the fields that change; ``fingerprint`` identifies the live object the change
   was planned against (:func:`fingerprint`), so apply can refuse a plan the world has moved past.
+- ``targets`` (per tenant) lists the ``--target`` patterns a targeted plan was limited to; empty otherwise.
   ``field_changes`` (updates only) says how each field changes (:func:`reconciler.diff.field_changes`);
   it is derived from ``before``/``after`` and ignored when a plan file is read.
 - The plan file is read by pydantic, strictly (no value coerced), into the same dataclasses.
@@ -109,6 +110,8 @@ class TenantPlan:
     findings: list[Finding] = field(default_factory=list)
     unsafe_reasons: list[str] = field(default_factory=list)
     existing_count: int = 0
+    #: The ``--target`` patterns the plan was limited to (empty: every connector).
+    targets: list[str] = field(default_factory=list)
 
     @property
     def unsafe(self) -> bool:
@@ -154,6 +157,7 @@ class Plan:
                     "target": t.target,
                     "summary": {a: t.count(a) for a in ACTIONS} | {"unmanaged": len(t.unmanaged)},
                     "existing_count": t.existing_count,
+                    "targets": t.targets,
                     "unsafe": t.unsafe,
                     "unsafe_reasons": t.unsafe_reasons,
                     "changes": [c.to_json() for c in t.changes],

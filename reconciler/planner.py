@@ -9,6 +9,8 @@ Contracts:
   Configuration Wizard unless ``protect_hybrid_wizard: false``), a change to a field the service only takes
   on create, or a create or rename onto a name a live connector of the other kind holds, is a
   :class:`PlanError` (no plan is made); thresholds mark the plan unsafe instead.
+- With ``targets`` only the connectors they match are planned and only the live connectors they match
+  are unmanaged; the plan carries the targets, and the thresholds count every existing connector.
 - The live state must be complete: the provider guarantees it (a failed read raises, never "absent").
 """
 
@@ -23,6 +25,7 @@ from reconciler.model import FIELDS, Connector, Kind
 from reconciler.plan import Change, TenantPlan, Unmanaged, fingerprint
 from reconciler.policy import protection_violations, unsafe_reasons
 from reconciler.providers.base import LiveConnector, LiveState
+from reconciler.targeting import Target, select
 
 _ACTION_ORDER = {"create": 0, "update": 1, "delete": 2}
 
@@ -62,9 +65,17 @@ def _names_taken_by_the_other_kind(changes: Sequence[Change], live: LiveState) -
 
 
 def plan_tenant(
-    tenant: str, settings: TenantConfig, desired: Sequence[Connector], live: LiveState
+    tenant: str,
+    settings: TenantConfig,
+    desired: Sequence[Connector],
+    live: LiveState,
+    targets: Sequence[Target] = (),
 ) -> TenantPlan:
-    """The plan that makes ``live`` match ``desired`` under the tenant's policy."""
+    """The plan that makes ``live`` match ``desired`` under the tenant's policy, within ``targets`` (all
+    connectors when empty; see :mod:`reconciler.targeting`)."""
+    existing = len(live.connectors)
+    every_live = live  # names are unique across kinds in the whole tenant, targeted or not
+    desired, live = select(targets, desired, live)
     by_key: dict[tuple[Kind, str], LiveConnector] = {(c.kind, c.name.casefold()): c for c in live.connectors}
     claimed: set[str] = set()
     changes: list[Change] = []
@@ -147,7 +158,7 @@ def plan_tenant(
         elif settings.unmanaged == "report":
             unmanaged.append(Unmanaged(current.kind, current.name, current.connector_source))
 
-    problems += _names_taken_by_the_other_kind(changes, live)
+    problems += _names_taken_by_the_other_kind(changes, every_live)
     wizard = {c.guid for c in live.connectors if c.connector_source.casefold() == "hybridwizard"}
     problems += protection_violations(
         changes, settings.protect, wizard if settings.protect_hybrid_wizard else ()
@@ -157,7 +168,6 @@ def plan_tenant(
 
     changes.sort(key=lambda c: (_ACTION_ORDER[c.action], c.kind, c.name.casefold()))
     unmanaged.sort(key=lambda u: (u.kind, u.name.casefold()))
-    existing = len(live.connectors)
     return TenantPlan(
         tenant=tenant,
         target=target_of(settings),
@@ -170,4 +180,5 @@ def plan_tenant(
             max_change_fraction=settings.max_change_fraction,
         ),
         existing_count=existing,
+        targets=[t.text for t in targets],
     )

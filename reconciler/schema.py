@@ -1,6 +1,7 @@
 """JSON Schemas of the YAML files, generated from the pydantic models.
 
-``connector.schema.json`` describes one connector document (either kind, chosen by ``kind``);
+``connector.schema.json`` describes one connector document (either kind, chosen by ``kind``, or an
+``Override``); every connector field also accepts a whole ``${...}`` reference (docs/fleet.md);
 ``exoform.schema.json`` describes ``exoform.yaml``.  Each connector field's description starts with the
 Exchange parameter it sets, which is also given as ``x-exchange-parameter``.
 
@@ -18,6 +19,7 @@ from pydantic import Field, TypeAdapter
 
 from reconciler.config import ExoformConfig
 from reconciler.model import KINDS, InboundConnector, OutboundConnector
+from reconciler.overrides import OVERRIDE_KIND, Override
 from reconciler.yamlio import write_atomic
 
 SCHEMA_DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -33,6 +35,22 @@ def connector_schema() -> dict[str, Any]:
         definition = schema["$defs"][kind]
         # ``kind`` has a default in the model (so code can build one without it) but a file must say it.
         definition["required"] = ["kind", *[r for r in definition.get("required", []) if r != "kind"]]
+        definition["properties"] = {
+            name: prop if name == "kind" else _or_reference(prop)
+            for name, prop in definition["properties"].items()
+        }
+    override = Override.model_json_schema(mode="validation", ref_template="#/$defs/{model}")
+    schema["$defs"].update(override.pop("$defs", {}))
+    override["properties"]["kind"] = {"const": OVERRIDE_KIND, "description": "Override."}
+    schema["$defs"][OVERRIDE_KIND] = override
+    schema["$defs"][REFERENCE] = {
+        "type": "string",
+        "pattern": r"^\$\{\s*(vars\.[A-Za-z_][A-Za-z0-9_]*|tenant\.(name|organization))\s*\}$",
+        "description": "A reference resolved per tenant: ${vars.NAME}, ${tenant.name} or "
+        "${tenant.organization} (docs/fleet.md).",
+    }
+    schema["oneOf"].append({"$ref": f"#/$defs/{OVERRIDE_KIND}"})
+    schema["discriminator"]["mapping"][OVERRIDE_KIND] = f"#/$defs/{OVERRIDE_KIND}"
     return {
         "$schema": SCHEMA_DRAFT,
         "title": "exoform connector",
@@ -40,6 +58,19 @@ def connector_schema() -> dict[str, Any]:
         "parameter; a field left out means its documented default.",
         **schema,
     }
+
+
+#: The ``$defs`` entry of a ``${...}`` reference, which every connector field also accepts.
+REFERENCE = "Reference"
+_KEPT = ("title", "description", "default", "x-exchange-parameter")
+
+
+def _or_reference(prop: dict[str, Any]) -> dict[str, Any]:
+    """``prop``'s schema, or a whole ``${...}`` reference (a variable of any type fills the field)."""
+    outer = {key: prop[key] for key in _KEPT if key in prop}
+    inner = {key: value for key, value in prop.items() if key not in _KEPT}
+    choices = inner.pop("anyOf") if list(inner) == ["anyOf"] else [inner]
+    return outer | {"anyOf": [*choices, {"$ref": f"#/$defs/{REFERENCE}"}]}
 
 
 def config_schema() -> dict[str, Any]:

@@ -26,6 +26,7 @@ from reconciler.plan import Plan, TenantPlan
 from reconciler.planner import plan_tenant, target_of
 from reconciler.providers.base import BaseProvider, LiveState
 from reconciler.providers.session import Session
+from reconciler.targeting import Target, select, targeted
 
 #: ``opener(tenant, settings, config)``: a tenant's provider (tests pass their own).
 Opener = Callable[[str, TenantConfig, ExoformConfig], BaseProvider]
@@ -83,21 +84,36 @@ def _signed_in(
     return provider, None
 
 
-def _read_and_plan(desired: TenantDesired, provider: BaseProvider) -> TenantOutcome:
+def _read_and_plan(desired: TenantDesired, provider: BaseProvider, scope: RunScope) -> TenantOutcome:
     """Read the tenant through ``provider`` (closed afterwards) and plan it; errors go into the outcome."""
     outcome = TenantOutcome(desired.tenant)
     try:
         try:
-            outcome.live = provider.read()
+            live = provider.read()
         finally:
             provider.close()
-        outcome.plan = plan_tenant(
-            desired.tenant, desired.settings, [c.connector for c in desired.connectors], outcome.live
-        )
-        outcome.plan.findings = posture_findings(desired)
+        connectors = [c.connector for c in desired.connectors]
+        if scope.keep_live:  # before planning: status shows a tenant whose plan is refused
+            outcome.live = select(scope.targets, connectors, live)[1]
+        outcome.plan = plan_tenant(desired.tenant, desired.settings, connectors, live, scope.targets)
+        outcome.plan.findings = [
+            f
+            for f in posture_findings(desired)
+            if f.kind is None or f.name is None or targeted(scope.targets, f.kind, f.name)
+        ]
     except ExoformError as exc:
         outcome.error = str(exc)
     return outcome
+
+
+@dataclass(frozen=True)
+class RunScope:
+    """What a run covers and keeps: the ``--target`` patterns (none: every connector), and whether each
+    outcome keeps the live state it was planned against (status and export need it; a plan does not, so
+    a 1,000-tenant plan holds only the plans)."""
+
+    targets: tuple[Target, ...] = ()
+    keep_live: bool = True
 
 
 def plan_tenants(
@@ -108,8 +124,10 @@ def plan_tenants(
     opener: Opener | None = None,
     session: Session | None = None,
     on_done: Callable[[TenantOutcome], None] | None = None,
+    scope: RunScope = RunScope(),
 ) -> list[TenantOutcome]:
-    """Plan every tenant of ``desired`` concurrently; outcomes in ``desired``'s order.
+    """Plan every tenant of ``desired`` concurrently; outcomes in ``desired``'s order, each within
+    ``scope`` (see :class:`RunScope`).
 
     At most ``parallelism`` tenants are read at once.  Signing in (opening the provider and fetching its
     token: round trips to the identity provider, not to the tenant) runs up to ``parallelism`` tenants
@@ -117,7 +135,7 @@ def plan_tenants(
     at most ``2 * parallelism`` providers are open at any time.
     """
     with _opening(opener, session) as open_:
-        return _plan_all(config, desired, max(1, parallelism), open_, on_done)
+        return _plan_all(config, desired, max(1, parallelism), open_, on_done, scope)
 
 
 def _plan_all(
@@ -126,6 +144,7 @@ def _plan_all(
     width: int,
     open_: Opener,
     on_done: Callable[[TenantOutcome], None] | None,
+    scope: RunScope,
 ) -> list[TenantOutcome]:
     open_slots = threading.BoundedSemaphore(2 * width)
 
@@ -146,7 +165,7 @@ def _plan_all(
             outcome = TenantOutcome(d.tenant, error=error)
         else:
             try:
-                outcome = _read_and_plan(d, provider)
+                outcome = _read_and_plan(d, provider, scope)
             finally:
                 open_slots.release()
         if on_done is not None:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import pytest
 
@@ -26,3 +27,19 @@ def test_planning_benchmark_data_has_the_stated_share_of_changes() -> None:
     desired, live = make_data(200)
     plan = plan_tenant("bench", TenantConfig(connectors="c", max_change_fraction=1.0), desired, live)
     assert len(plan.changes) == 2 and all(c.fields == ["comment"] for c in plan.changes)
+
+
+def test_fleet_benchmark_tenants_share_one_folder_with_their_own_values(tmp_path: Path) -> None:
+    from bench.fleet import _write_repo, _write_shared
+    from reconciler.connectors import load_all
+
+    _write_shared(tmp_path / "shared")
+    (tmp_path / "ca.pem").write_text("")
+    config = _write_repo(tmp_path, "https://127.0.0.1:1", str(tmp_path / "ca.pem"), ["a", "b"])
+    _, desired = load_all(config)
+    ips = {
+        d.tenant: sorted(ip for c in d.connectors for ip in getattr(c.connector, "sender_ip_addresses", []))
+        for d in desired
+    }
+    assert ips == {"a": ["198.51.0.10", "198.51.0.11"], "b": ["198.51.1.10", "198.51.1.11"]}
+    assert all(len(d.connectors) == 5 for d in desired)

@@ -22,7 +22,8 @@ HEADER = "| Field | Exchange parameter | Type | Default | Meaning |\n|---|---|--
 
 
 def _type(prop: dict[str, Any]) -> str:
-    options = prop.get("anyOf", [prop])
+    # A whole ${...} reference is accepted for every field (docs/fleet.md): not part of the field's type.
+    options = [option for option in prop.get("anyOf", [prop]) if "$ref" not in option]
     enums = [value for option in options for value in option.get("enum", [])]
     if enums:
         return ", ".join(f"`{value}`" for value in enums)

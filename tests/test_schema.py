@@ -71,6 +71,27 @@ def test_demo_files_validate_against_the_schema_and_name_it(path: Path) -> None:
     assert (path.parent / first.group("path")).resolve() == SCHEMAS / CONNECTOR_FILE
 
 
+@pytest.mark.parametrize(
+    "path", connector_files(REPO / "connectors" / "fleet"), ids=lambda p: p.relative_to(REPO).as_posix()
+)
+def test_fleet_files_with_variables_and_overrides_validate_against_the_schema(path: Path) -> None:
+    schema = _connector_schema()
+    for document in _documents(path):
+        jsonschema.validate(document, schema)
+    first = HEADER.match(path.read_text().splitlines()[0])
+    assert first and (path.parent / first.group("path")).resolve() == SCHEMAS / CONNECTOR_FILE
+
+
+def test_a_reference_is_accepted_for_every_field_but_not_a_wrong_literal() -> None:
+    schema = _connector_schema()
+    base = {"kind": "InboundConnector", "name": "x", "connector_type": "Partner", "sender_domains": ["*"]}
+    jsonschema.validate(base | {"sender_ip_addresses": "${vars.ips}", "enabled": "${vars.on}"}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(base | {"enabled": "${vars.on} and more"}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"kind": "Override", "target": {"kind": "Inbound", "name": "x"}}, schema)
+
+
 def test_demo_config_validates_against_the_schema() -> None:
     path = REPO / "exoform.yaml"
     schema = json.loads((SCHEMAS / CONFIG_FILE).read_text())

@@ -140,3 +140,17 @@ def test_sign_ins_run_ahead_of_reads_with_a_bounded_number_of_open_providers(tmp
         if events.index(("signed in", name)) < events.index(("closed", current))
     ]
     assert ahead, events
+
+
+def test_outcomes_keep_the_live_state_only_when_asked_even_when_the_plan_is_refused(tmp_path: Path) -> None:
+    from reconciler.workflow import RunScope
+
+    config_path = _repo(tmp_path, ["a"])
+    text = config_path.read_text() + "    unmanaged: delete\n    protect: [Legacy]\n"
+    config_path.write_text(text)  # the plan would delete the protected Legacy: refused
+    config, desired = load_all(config_path)
+    [kept] = plan_tenants(config, desired)
+    assert kept.error and "protected" in kept.error
+    assert kept.live is not None and [c.name for c in kept.live.connectors] == ["Legacy"]  # status shows it
+    [dropped] = plan_tenants(config, desired, scope=RunScope(keep_live=False))
+    assert dropped.live is None

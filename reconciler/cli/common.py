@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ import click
 if TYPE_CHECKING:
     from reconciler.config import ExoformConfig
     from reconciler.connectors import TenantDesired
+    from reconciler.targeting import Target
     from reconciler.workflow import TenantOutcome
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
@@ -41,6 +43,25 @@ def tenant_option(f: Any) -> Any:
     return click.option(
         "--tenant", "tenants", multiple=True, help="Tenant name or glob (repeatable); default: all tenants."
     )(f)
+
+
+def target_option(f: Any) -> Any:
+    return click.option(
+        "--target",
+        "targets",
+        multiple=True,
+        metavar="KIND/NAME",
+        help="Only this connector (globs, case-insensitive; repeatable), e.g. 'InboundConnector/From *'.",
+    )(f)
+
+
+def parse_targets_or_exit(texts: tuple[str, ...]) -> tuple[Target, ...]:
+    """The ``--target`` options parsed, or exit 1 saying what is wrong."""
+    from reconciler.targeting import parse_targets
+
+    with user_errors():
+        return parse_targets(texts)
+    raise AssertionError("unreachable")  # user_errors exits
 
 
 def parallelism_option(f: Any) -> Any:
@@ -79,21 +100,55 @@ def load_config_or_exit(config_path: Path) -> ExoformConfig:
 
 
 def read_tenants(
-    config_path: Path, tenants: tuple[str, ...], parallelism: int, *, label: str = "Planning tenants"
+    config_path: Path,
+    tenants: tuple[str, ...],
+    parallelism: int,
+    *,
+    label: str = "Planning tenants",
+    targets: tuple[str, ...] = (),
+    keep_live: bool = True,
 ) -> tuple[ExoformConfig, list[TenantDesired], list[TenantOutcome]]:
-    """Load the selected tenants' files, then read and plan each (a progress bar on a terminal).
+    """Load the selected tenants' files, then read and plan each (a progress bar on a terminal), within
+    ``targets`` (``--target``); outcomes keep their live state only with ``keep_live``.
 
     Exits on bad input; a tenant that cannot be read or planned is an outcome with an error, not an exit.
     """
     from reconciler.cli.progress import tenant_progress
     from reconciler.connectors import load_all
-    from reconciler.workflow import plan_tenants
+    from reconciler.workflow import RunScope, plan_tenants
 
+    scope = RunScope(parse_targets_or_exit(targets), keep_live)
     with user_errors():
         config, desired = load_all(config_path, list(tenants) or None)
     with tenant_progress(len(desired), label=label) as on_done:
-        outcomes = plan_tenants(config, desired, parallelism=parallelism, on_done=on_done)
+        outcomes = plan_tenants(config, desired, parallelism=parallelism, on_done=on_done, scope=scope)
+    if scope.targets:
+        _warn_unmatched(scope.targets, desired, outcomes)
     return config, desired, outcomes
+
+
+def _warn_unmatched(
+    targets: tuple[Target, ...], desired: list[TenantDesired], outcomes: list[TenantOutcome]
+) -> None:
+    """A warning on stderr for each ``--target`` that matched no connector the run saw (a typo, most
+    likely: the plan then says no changes)."""
+    from reconciler.targeting import unmatched
+
+    def seen() -> Iterator[tuple[str, str]]:
+        for d in desired:
+            yield from ((c.connector.kind, c.connector.name) for c in d.connectors)
+        for o in outcomes:
+            if o.plan is not None:
+                yield from ((c.kind, c.name) for c in o.plan.changes)
+                yield from ((u.kind, u.name) for u in o.plan.unmanaged)
+            if o.live is not None:
+                yield from ((c.kind, c.name) for c in o.live.connectors)
+
+    for target in unmatched(targets, seen()):
+        click.echo(
+            f"warning: --target {json.dumps(target.text)} matches no connector of the selected tenants",
+            err=True,
+        )
 
 
 def report_failures(outcomes: list[TenantOutcome]) -> bool:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -24,15 +25,18 @@ from reconciler.cli.common import (
     fail,
     load_config_or_exit,
     parallelism_option,
+    parse_targets_or_exit,
     read_tenants,
     report_failures,
+    target_option,
     tenant_option,
     use_color,
 )
 from reconciler.cli.plan import make_plan
+from reconciler.sharding import MATRIX_LIMIT
 
-#: GitHub Actions runs at most this many jobs from one matrix.
-MATRIX_LIMIT = 256
+if TYPE_CHECKING:
+    from reconciler.config import ExoformConfig
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -42,35 +46,56 @@ MATRIX_LIMIT = 256
 @click.command()
 @config_option
 @click.option("--tenant", required=True, help="The tenant to export (its name in exoform.yaml).")
+@target_option
 @click.option(
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
-    help="Folder to write into. Default: the tenant's connectors folder.",
+    help="Folder to write into. Default: the tenant's connectors folder (its last one, with several).",
 )
-def export(config_path: Path, tenant: str, out: Path | None) -> None:
+def export(config_path: Path, tenant: str, targets: tuple[str, ...], out: Path | None) -> None:
     """Write a tenant's live connectors as YAML files, so a plan right after shows no change.
 
     Files already in the folder that declare a live connector are updated in place (comments and key
     order kept); a file that declares another connector is never overwritten.  Connectors the service's
     rules reject are exported with a comment naming the problem.
 
+    With --target only the matching connectors are exported (other files are left alone): adopting one
+    connector a colleague made in the admin center.  A tenant with several folders exports into its last
+    one (its own), leaving out the connectors its earlier (shared) folders declare.
+
     \b
     Examples:
       exoform export --tenant contoso
       exoform export --tenant contoso --out adopted/contoso
+      exoform export --tenant contoso --target 'InboundConnector/From Contoso partner'
     """
     from reconciler.errors import ExoformError
     from reconciler.exporter import export_connectors
     from reconciler.model import did_you_mean
     from reconciler.providers.registry import open_provider
     from reconciler.providers.session import Session
+    from reconciler.targeting import targeted, unmatched
     from reconciler.yamlio import display_path
 
+    chosen = parse_targets_or_exit(targets)
     config = load_config_or_exit(config_path)
     settings = config.tenants.get(tenant)
     if settings is None:
         fail(f"unknown tenant '{tenant}'{did_you_mean(tenant, list(config.tenants))}")
-    folder = out if out is not None else config.path(settings.connectors)
+    folder = out if out is not None else config.path(settings.folders()[-1])
+    if out is None:
+        others = [
+            name
+            for name, other in config.tenants.items()
+            if name != tenant and folder in {config.path(f) for f in other.folders()}
+        ]
+        if others:
+            fail(
+                f"{display_path(folder)} is also a connectors folder of {', '.join(others[:5])}"
+                f"{' and others' if len(others) > 5 else ''}: exporting into it would change their "
+                f"connectors too; give --out FOLDER, or give {tenant} a folder of its own as its last"
+            )
+    shared = _shared_connectors(config, tenant) if out is None else set()
     try:
         with Session() as session:
             provider = open_provider(tenant, settings, config, session=session)
@@ -81,10 +106,18 @@ def export(config_path: Path, tenant: str, out: Path | None) -> None:
     except ExoformError as exc:
         fail(str(exc))
     schema = config.base_dir / "schemas" / "connector.schema.json"
+    exported = [
+        c
+        for c in live.connectors
+        if targeted(chosen, c.kind, c.name) and (c.kind, c.name.casefold()) not in shared
+    ]
+    for c in live.connectors:
+        if (c.kind, c.name.casefold()) in shared and targeted(chosen, c.kind, c.name):
+            click.echo(f'note: {c.kind} "{c.name}" is declared in a shared folder of {tenant}: not exported')
+    for target in unmatched(chosen, ((c.kind, c.name) for c in live.connectors)):
+        click.echo(f"warning: --target {json.dumps(target.text)} matches no connector of {tenant}", err=True)
     try:
-        report = export_connectors(
-            live.connectors, folder, schema=schema, ignore=frozenset(settings.ignore_fields)
-        )
+        report = export_connectors(exported, folder, schema=schema, ignore=frozenset(settings.ignore_fields))
     except OSError as exc:
         fail(f"cannot write into {display_path(folder)}: {exc.strerror or exc}")
     for item in report.connectors:
@@ -113,6 +146,27 @@ def export(config_path: Path, tenant: str, out: Path | None) -> None:
         )
 
 
+def _shared_connectors(config: ExoformConfig, tenant: str) -> set[tuple[str, str]]:
+    """``(kind, casefolded name)`` of the connectors a tenant's earlier (shared) folders declare; empty for a
+    tenant with one folder or whose files do not load (export then writes every connector)."""
+    from reconciler.connectors import load_tenant
+    from reconciler.errors import ExoformError
+
+    settings = config.tenants[tenant]
+    if len(settings.folders()) < 2:
+        return set()
+    own = config.path(settings.folders()[-1])
+    try:
+        desired = load_tenant(config, tenant)
+    except ExoformError:
+        return set()
+    return {
+        (lc.connector.kind, lc.connector.name.casefold())
+        for lc in desired.connectors
+        if not Path(lc.location.path).resolve().is_relative_to(own)
+    }
+
+
 # --------------------------------------------------------------------------------------------------------
 # drift
 
@@ -120,12 +174,20 @@ def export(config_path: Path, tenant: str, out: Path | None) -> None:
 @click.command()
 @config_option
 @tenant_option
+@target_option
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True
 )
 @parallelism_option
 @click.option("--no-color", is_flag=True, help="No colour (also when NO_COLOR is set or not a terminal).")
-def drift(config_path: Path, tenants: tuple[str, ...], fmt: str, parallelism: int, no_color: bool) -> None:
+def drift(
+    config_path: Path,
+    tenants: tuple[str, ...],
+    targets: tuple[str, ...],
+    fmt: str,
+    parallelism: int,
+    no_color: bool,
+) -> None:
     """Report connectors that differ from the files: exit 0 no drift, 2 drift, 1 error.
 
     Each drifted connector shows the fields (files against tenant) and when it last changed in the
@@ -137,10 +199,11 @@ def drift(config_path: Path, tenants: tuple[str, ...], fmt: str, parallelism: in
       exoform drift
       exoform drift --tenant 'customer-*' --parallelism 16
       exoform drift --tenant contoso --format markdown > issue.md
+      exoform drift --target 'OutboundConnector/To Mimecast*'
     """
     from reconciler.render.drift import drift_json, drift_markdown, drift_text
 
-    the_plan, outcomes = make_plan(config_path, tenants, parallelism)
+    the_plan, outcomes = make_plan(config_path, tenants, parallelism, targets)
     if fmt == "json":
         click.echo(json.dumps(drift_json(the_plan, outcomes), indent=2, sort_keys=True))
     elif fmt == "markdown":
@@ -161,27 +224,54 @@ def drift(config_path: Path, tenants: tuple[str, ...], fmt: str, parallelism: in
 @config_option
 @tenant_option
 @click.option("--json", "as_json", is_flag=True, help='Print {"tenant": [...]}: a GitHub Actions matrix.')
-def tenants(config_path: Path, tenants: tuple[str, ...], as_json: bool) -> None:
+@click.option(
+    "--shards",
+    type=click.IntRange(1, MATRIX_LIMIT),
+    help="Group the tenants into at most N balanced jobs (a matrix of {shard, tenants, args}).",
+)
+@click.option(
+    "--max-per-job",
+    type=click.IntRange(1),
+    help="Group the tenants into jobs of at most K tenants (the fewest jobs that hold them).",
+)
+def tenants(
+    config_path: Path, tenants: tuple[str, ...], as_json: bool, shards: int | None, max_per_job: int | None
+) -> None:
     """List the tenants of exoform.yaml, one per line; --json for a GitHub Actions matrix.
+
+    With --shards N or --max-per-job K the tenants are grouped into balanced jobs (at most 256, GitHub's
+    limit per matrix) whose --tenant arguments cover every tenant exactly once: a 2,000-tenant fleet runs
+    in one workflow.
 
     \b
     In a workflow, one job per tenant:
       matrix: ${{ fromJSON(needs.tenants.outputs.matrix) }}   # from: exoform tenants --json
+    Or one job per shard (matrix.args: the shard's --tenant options):
+      exoform tenants --json --shards 64
     """
     from reconciler.errors import ConfigError
     from reconciler.loader import select_tenants
+    from reconciler.sharding import matrix, shard
 
     config = load_config_or_exit(config_path)
     try:
         names = select_tenants(config, list(tenants))
+        jobs = shard(names, shards=shards, max_per_job=max_per_job) if shards or max_per_job else None
     except ConfigError as exc:
         fail(str(exc))
+    if jobs is not None:
+        if as_json:
+            click.echo(json.dumps(matrix(jobs), separators=(",", ":")))
+        else:
+            for entry in matrix(jobs)["include"]:
+                click.echo(f"{entry['shard']}: {entry['args']}")
+        return
     if as_json:
         click.echo(json.dumps({"tenant": names}, separators=(",", ":")))
         if len(names) > MATRIX_LIMIT:
             click.echo(
                 f"warning: {len(names)} tenants; GitHub Actions runs at most {MATRIX_LIMIT} jobs per matrix: "
-                "split them with --tenant globs across several matrix jobs",
+                "group them with --shards N or --max-per-job K",
                 err=True,
             )
     else:
@@ -196,6 +286,7 @@ def tenants(config_path: Path, tenants: tuple[str, ...], as_json: bool) -> None:
 @click.command()
 @config_option
 @tenant_option
+@target_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @parallelism_option
 @click.option(
@@ -214,6 +305,7 @@ def tenants(config_path: Path, tenants: tuple[str, ...], as_json: bool) -> None:
 def status(
     config_path: Path,
     tenants: tuple[str, ...],
+    targets: tuple[str, ...],
     fmt: str,
     parallelism: int,
     validate_name: str | None,
@@ -228,16 +320,21 @@ def status(
     Examples:
       exoform status
       exoform status --tenant contoso --format json
+      exoform status --target 'InboundConnector/From Mimecast*'
       exoform status --tenant contoso --validate "To Mimecast" --recipient postmaster@fabrikam.com
     """
     if validate_name is not None:
+        if targets:
+            fail("--validate names its connector: --target does not apply")
         _validate(config_path, tenants, validate_name, recipients, fmt)
         return
     if recipients:
         fail("--recipient needs --validate CONNECTOR")
     from reconciler.render.status import status_rows, status_text
 
-    _, desired, outcomes = read_tenants(config_path, tenants, parallelism, label="Reading tenants")
+    _, desired, outcomes = read_tenants(
+        config_path, tenants, parallelism, label="Reading tenants", targets=targets
+    )
     rows = status_rows(outcomes, desired)
     if fmt == "json":
         errors = [{"tenant": o.tenant, "error": o.error} for o in outcomes if o.live is None]

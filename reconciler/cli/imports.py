@@ -96,7 +96,7 @@ def import_command(
     settings = config.tenants.get(tenant)
     if settings is None:
         fail(f"unknown tenant '{shown(tenant)}'{did_you_mean(tenant, list(config.tenants))}")
-    folder = out if out is not None else config.path(settings.connectors)
+    folder = out if out is not None else config.path(settings.folders()[-1])
     wanted = None if source == "auto" else cast("Source", source)
     results = [read_file(path, display_path(path), wanted, values) for path in files]
     problems = [p for r in results for p in r.problems]

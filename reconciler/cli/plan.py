@@ -17,6 +17,7 @@ from reconciler.cli.common import (
     load_config_or_exit,
     read_tenants,
     report_failures,
+    target_option,
     tenant_option,
     use_color,
     user_errors,
@@ -32,18 +33,20 @@ _print_lock = threading.Lock()
 
 
 def make_plan(
-    config_path: Path, tenants: tuple[str, ...], parallelism: int
+    config_path: Path, tenants: tuple[str, ...], parallelism: int, targets: tuple[str, ...] = ()
 ) -> tuple[Plan, list[TenantOutcome]]:
-    """Load, read and plan the selected tenants; exits on input errors."""
+    """Load, read and plan the selected tenants within ``targets``; exits on input errors.  Only the plans
+    are kept (not the live objects read), so memory grows with the report, not with the tenants read."""
     from reconciler.plan import Plan
 
-    _, _, outcomes = read_tenants(config_path, tenants, parallelism)
+    _, _, outcomes = read_tenants(config_path, tenants, parallelism, targets=targets, keep_live=False)
     return Plan([o.plan for o in outcomes if o.plan is not None]), outcomes
 
 
 @click.command()
 @config_option
 @tenant_option
+@target_option
 @click.option(
     "--out", "out", type=click.Path(path_type=Path, dir_okay=False), help="Save the plan (JSON) here."
 )
@@ -65,6 +68,7 @@ def make_plan(
 def plan(
     config_path: Path,
     tenants: tuple[str, ...],
+    targets: tuple[str, ...],
     out: Path | None,
     fmt: str,
     detailed_exitcode: bool,
@@ -80,11 +84,12 @@ def plan(
       exoform plan --tenant contoso --out plan.json
       exoform plan --format markdown > comment.md
       exoform plan --detailed-exitcode   # 0 no changes, 1 error, 2 changes
+      exoform plan --tenant contoso --target 'InboundConnector/From Mimecast*'
     """
     from reconciler.plan import write_plan
     from reconciler.render import render
 
-    the_plan, outcomes = make_plan(config_path, tenants, parallelism)
+    the_plan, outcomes = make_plan(config_path, tenants, parallelism, targets)
     click.echo(render(the_plan, fmt, color=use_color(no_color)), nl=False)
     failed = report_failures(outcomes)
     if out is not None:
@@ -114,6 +119,7 @@ def _fails_posture(the_plan: Plan, threshold: str) -> bool:
 @click.argument("plan_file", required=False, type=click.Path(path_type=Path, dir_okay=False))
 @config_option
 @tenant_option
+@target_option
 @click.option("--force", is_flag=True, help="Apply a plan marked unsafe (too many deletes or changes).")
 @click.option("--auto-approve", is_flag=True, help="Without PLAN_FILE: apply without asking.")
 @click.option("--no-color", is_flag=True, help="No colour.")
@@ -124,6 +130,7 @@ def apply(
     plan_file: Path | None,
     config_path: Path,
     tenants: tuple[str, ...],
+    targets: tuple[str, ...],
     force: bool,
     auto_approve: bool,
     no_color: bool,
@@ -138,6 +145,7 @@ def apply(
       exoform plan --out plan.json && exoform apply plan.json
       exoform apply --tenant contoso            # asks for yes
       exoform apply --auto-approve              # CI without a saved plan
+      exoform apply --tenant contoso --target 'OutboundConnector/To Mimecast'
     """
     from reconciler.plan import Plan, read_plan
     from reconciler.render import render_text
@@ -145,13 +153,18 @@ def apply(
 
     color = use_color(no_color)
     if plan_file is not None:
-        if tenants:
-            fail("--tenant cannot be combined with a plan file: the plan names its tenants")
+        if tenants or targets:
+            fail(
+                "--tenant and --target cannot be combined with a plan file: the plan names its tenants "
+                "and targets"
+            )
         with user_errors():
             the_plan = read_plan(plan_file)
         config = load_config_or_exit(config_path)
     else:
-        config, _, outcomes = read_tenants(config_path, tenants, parallelism)
+        config, _, outcomes = read_tenants(
+            config_path, tenants, parallelism, targets=targets, keep_live=False
+        )
         the_plan = Plan([o.plan for o in outcomes if o.plan is not None])
         click.echo(render_text(the_plan, color=color), nl=False)
         if report_failures(outcomes):

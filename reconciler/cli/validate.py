@@ -116,6 +116,7 @@ def validate(config_path: Path, tenants: tuple[str, ...], check_env: bool, fail_
     """
     from reconciler import connectors, loader
     from reconciler.errors import ConfigError, InputError
+    from reconciler.variables import explained
 
     problems: list[Any] = []
     try:
@@ -127,19 +128,15 @@ def validate(config_path: Path, tenants: tuple[str, ...], check_env: bool, fail_
     except ConfigError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from None
-    desired = []
-    for name in names:
-        try:
-            desired.append(connectors.load_tenant(config, name))
-        except InputError as exc:
-            problems += exc.problems
+    desired, problems = connectors.load_tenants(config, names)
     if check_env:
         problems += loader.check_env(config, names)
     for check in CHECKERS:
         for tenant in desired:
-            problems += check(config, tenant)
+            problems += explained(check(config, tenant), tenant.origins)
     count = sum(len(t.connectors) for t in desired)
-    _finish(problems, fail_on, count, len(names))
+    # A finding in a file shared by many tenants is the same problem for each: listed once.
+    _finish(list(dict.fromkeys(problems)), fail_on, count, len(names))
 
 
 def _finish(problems: Sequence[Problem], fail_on: str, connectors: int, tenants: int) -> None:

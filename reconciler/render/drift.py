@@ -21,7 +21,7 @@ from reconciler.diff import FieldChange
 from reconciler.plan import Change, Plan, TenantPlan
 from reconciler.render.console import to_text
 from reconciler.render.markdown import MAX_CHARS, fit_blocks
-from reconciler.render.values import delta_cells, html, show
+from reconciler.render.values import delta_cells, html, show, targets_note
 
 if TYPE_CHECKING:
     from reconciler.workflow import TenantOutcome
@@ -71,6 +71,7 @@ def drift_json(plan: Plan, outcomes: list[TenantOutcome]) -> dict[str, Any]:
             {
                 "tenant": tplan.tenant,
                 "target": tplan.target,
+                "targets": tplan.targets,
                 "error": None,
                 "drift": bool(tplan.changes),
                 "connectors": [
@@ -113,6 +114,8 @@ def drift_text(plan: Plan, *, color: bool = False) -> str:
     out: list[Text] = []
     for t in plan.tenants:
         out.append(Text.assemble((f"Tenant {t.tenant}", "bold"), (f" ({t.target})", "dim")))
+        if t.targets:
+            out.append(Text(f"  ! {targets_note(t.targets)}", "bold"))
         if not t.changes:
             out.append(Text("  No drift: the tenant matches the files."))
         for c in t.changes:
@@ -171,6 +174,11 @@ def drift_markdown(plan: Plan, *, max_chars: int = MAX_CHARS) -> str:
         ]
     else:
         head.append(f"No drift: {len(plan.tenants)} tenant(s) match the files.")
+    head += [
+        f"\n> [!IMPORTANT]\n> `{t.tenant}`: {targets_note(t.targets, markdown=True)}"
+        for t in plan.tenants
+        if t.targets
+    ]
     text = "\n".join(head) + "\n"
     blocks = [b for t in plan.tenants if t.changes or t.unmanaged for b in _markdown_tenant(t)]
     kept, cut = fit_blocks(text, blocks, max_chars)

@@ -10,7 +10,7 @@ kept, and the comment says what was cut.
 from __future__ import annotations
 
 from reconciler.plan import SYMBOLS, Change, Plan, TenantPlan
-from reconciler.render.values import cell, create_fields, delta_cells, html
+from reconciler.render.values import cell, code, create_fields, delta_cells, html
 
 MARKER = "<!-- exoform-plan -->"
 #: GitHub refuses comments over 65,536 characters; stay below with room for the truncation note.
@@ -25,6 +25,16 @@ def _summary(plan: Plan) -> list[str]:
         lines += ["> [!CAUTION]", "> **Unsafe plan**: apply will refuse it without `--force`.", ""]
         for t in plan.tenants:
             lines += [f"> - `{t.tenant}`: {r}" for r in t.unsafe_reasons]
+        lines.append("")
+    targeted = [t for t in plan.tenants if t.targets]
+    if targeted:
+        lines += [
+            "> [!IMPORTANT]",
+            "> **Targeted plan** (`--target`): only the matching connectors were planned; other connectors "
+            "were not compared.",
+            ">",
+        ]
+        lines += [f"> - `{t.tenant}`: {', '.join(code(p) for p in t.targets)}" for t in targeted]
         lines.append("")
     if deletes:
         lines += ["> [!WARNING]", f"> **{deletes} connector(s) will be deleted.** Mail flow may change.", ""]

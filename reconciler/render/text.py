@@ -6,7 +6,7 @@ from rich.text import Text
 
 from reconciler.plan import SYMBOLS, Change, Plan, TenantPlan
 from reconciler.render.console import to_text
-from reconciler.render.values import create_fields, show
+from reconciler.render.values import create_fields, show, targets_note
 
 #: The rich style of each part of a plan.
 STYLES: dict[str, str] = {
@@ -39,6 +39,8 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
 
 def _tenant(tplan: TenantPlan) -> list[Text]:
     lines = [_styled((f"Tenant {tplan.tenant}", "bold"), (f" ({tplan.target})", "dim"))]
+    if tplan.targets:
+        lines.append(_styled((f"  ! {targets_note(tplan.targets)}", "warn")))
     if not tplan.changes:
         lines.append(Text("  No changes. The tenant matches the configuration."))
     for change in tplan.changes:

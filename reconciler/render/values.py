@@ -20,9 +20,24 @@ def html(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def code(text: str) -> str:
+    """Text in ``<code>``, escaped, for Markdown."""
+    return f"<code>{html(text)}</code>"
+
+
 def cell(value: Any) -> str:
     """A value in a Markdown table cell: shown as JSON, escaped, pipes kept out, in ``<code>``."""
     return "<code>" + html(show(value)).replace("|", "&#124;").replace("\n", " ") + "</code>"
+
+
+def targets_note(targets: list[str], *, markdown: bool = False) -> str:
+    """What a targeted plan says about itself: only the connectors matching its ``--target`` patterns
+    (each in ``<code>``, escaped, for ``markdown``)."""
+    shown = [code(t) if markdown else json.dumps(t, ensure_ascii=False) for t in targets]
+    return (
+        f"targeted: only connectors matching {', '.join(shown)} were planned (--target); "
+        "other connectors were not compared"
+    )
 
 
 def create_fields(change: Change) -> list[str]:

@@ -252,7 +252,8 @@ def test_plan_always_reports_and_shares_a_concurrency_group_with_apply(generated
     assert plan["on"] == {"pull_request": None}  # no paths filter: the check never waits forever
     assert "if" not in plan["jobs"]["plan"]
     apply = _jobs(generated, "apply")
-    group = {"group": "exoform-${{ matrix.tenant }}", "cancel-in-progress": False}
+    # One tenant per job up to 256 tenants, so a tenant's plan and apply share the group.
+    group = {"group": "exoform-${{ join(matrix.tenants, ',') }}", "cancel-in-progress": False}
     assert apply["plan"]["concurrency"] == group == apply["apply"]["concurrency"]
     assert apply["apply"]["environment"] == "exoform-apply"
     assert apply["apply"]["strategy"]["matrix"] == "${{ fromJSON(needs.decide.outputs.matrix) }}"
@@ -553,7 +554,7 @@ def test_apply_matrix_holds_only_tenants_whose_saved_plan_has_changes(tmp_path: 
     }
     result = _script(tmp_path, "apply-matrix.sh", "results", env=env)
     assert result.returncode == 0, result.stderr
-    assert output.read_text() == 'matrix={"tenant":["contoso"]}\nany=true\n'
+    assert output.read_text() == 'matrix={"include":[{"shard":"1-of-1","tenants":["contoso"]}]}\nany=true\n'
     assert summary.read_text().splitlines() == [
         "- `contoso`: changes: apply after approval",
         "- `fabrikam`: plan failed: not applied",
@@ -563,7 +564,7 @@ def test_apply_matrix_holds_only_tenants_whose_saved_plan_has_changes(tmp_path: 
     (results / "contoso").write_text("none\n")
     output.write_text("")
     assert _script(tmp_path, "apply-matrix.sh", "results", env=env).returncode == 0
-    assert output.read_text() == 'matrix={"tenant":[]}\nany=false\n'
+    assert output.read_text() == 'matrix={"include":[]}\nany=false\n'
 
 
 FAKE_GH = """#!/usr/bin/env bash
@@ -720,3 +721,66 @@ def test_a_plan_too_long_for_a_comment_is_cut_and_keeps_the_failure_and_the_foot
     assert "*(The plan was cut to fit in a comment: `exoform plan` shows all of it.)*" in body
     assert "error: tenant fabrikam: token request failed" in body
     assert body.endswith(f"<sub>exoform 9.9.9 · commit {SHA}</sub>\n")
+
+
+def test_drift_runs_one_job_per_shard_checking_each_of_its_tenants(generated: Path, tmp_path: Path) -> None:
+    workflow = _workflow(generated, "drift")
+    listing = next(s["run"] for s in workflow["jobs"]["tenants"]["steps"] if s.get("id") == "tenants")
+    assert "exoform tenants --json --shards 256" in listing  # GitHub's matrix limit, never one job per tenant
+    job = workflow["jobs"]["drift"]
+    assert job["env"]["SHARD_TENANTS"] == "${{ toJSON(matrix.tenants) }}"
+    assert workflow["jobs"]["issues"]["env"]["TENANTS"] == "${{ needs.tenants.outputs.tenants }}"
+    check = next(s["run"] for s in job["steps"] if "drift-check.sh" in str(s.get("run", "")))
+    stub = tmp_path / ".github" / "exoform" / "drift-check.sh"
+    stub.parent.mkdir(parents=True)
+    stub.write_text('#!/usr/bin/env bash\necho "$1" >> checked\n[ "$1" != "b c" ]\n')
+    stub.chmod(0o755)
+    env = os.environ | {"SHARD_TENANTS": json.dumps(["a", "b c", "d"])}
+    done = subprocess.run(["bash", "-c", check], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert (tmp_path / "checked").read_text() == "a\nb c\nd\n"  # every tenant, even after one failed
+    assert done.returncode == 1  # the failed tenant fails the shard's job
+
+
+def test_apply_matrix_shards_past_githubs_limit_covering_every_tenant_once(tmp_path: Path) -> None:
+    assert _init(tmp_path).exit_code == 0
+    results = tmp_path / "results"
+    results.mkdir()
+    names = [f"customer-{i:03d}" for i in range(300)]
+    for name in names:
+        (results / name).write_text("changes\n")
+    output = tmp_path / "output"
+    env = {"PATH": os.environ["PATH"], "GITHUB_OUTPUT": str(output), "TENANTS": json.dumps({"tenant": names})}
+    assert _script(tmp_path, "apply-matrix.sh", "results", env=env).returncode == 0
+    matrix = json.loads(output.read_text().splitlines()[0].removeprefix("matrix="))
+    assert len(matrix["include"]) == 256
+    assert [t for entry in matrix["include"] for t in entry["tenants"]] == names
+
+
+def test_apply_plans_and_applies_each_tenant_of_its_shard(generated: Path, tmp_path: Path) -> None:
+    jobs = _jobs(generated, "apply")
+    plan_step = next(s["run"] for s in jobs["plan"]["steps"] if "apply-plan.sh" in str(s.get("run", "")))
+    apply_step = next(s["run"] for s in jobs["apply"]["steps"] if "exoform apply" in str(s.get("run", "")))
+    (tmp_path / ".github" / "exoform").mkdir(parents=True)
+    stub = tmp_path / ".github" / "exoform" / "apply-plan.sh"
+    stub.write_text('#!/usr/bin/env bash\necho "plan $1 $2 $3" >> log\n[ "$1" != "b c" ]\n')
+    stub.chmod(0o755)
+    fake = tmp_path / "bin" / "exoform"
+    fake.parent.mkdir()
+    fake.write_text('#!/usr/bin/env bash\necho "exoform $*" >> log\n')
+    fake.chmod(0o755)
+    env = os.environ | {
+        "SHARD_TENANTS": json.dumps(["a", "b c"]),
+        "PATH": f"{fake.parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    planned = subprocess.run(["bash", "-c", plan_step], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert planned.returncode == 1  # one tenant's failed plan fails the shard, after every tenant is planned
+    applied = subprocess.run(
+        ["bash", "-c", apply_step], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert applied.returncode == 0, applied.stderr
+    assert (tmp_path / "log").read_text().splitlines() == [
+        "plan a results plans/a.json",
+        "plan b c results plans/b c.json",
+        "exoform apply plans/a.json",
+        "exoform apply plans/b c.json",
+    ]

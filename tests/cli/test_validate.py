@@ -82,7 +82,9 @@ def test_the_shipped_demo_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO)
     result = CliRunner().invoke(cli, ["validate"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip().splitlines()[-1] == "8 connector(s) in 1 tenant(s) valid"
+    assert (
+        result.stdout.strip().splitlines()[-1] == "14 connector(s) in 4 tenant(s) valid"
+    )  # the demo and the demo fleet
     assert "warning" not in result.stdout  # the examples follow the posture checks' best practice
 
 

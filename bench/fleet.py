@@ -1,0 +1,247 @@
+"""A fleet: 1,000 tenants x 5 connectors from ONE shared folder with per-tenant variables, planned against
+the emulator over TLS with 200 ms latency at parallelism 32.
+
+The setup is many_tenants.py's (the emulator in its own process, ``provider: exchange`` tenants pointed at
+it, msal sign-in, TLS verification, InvokeCommand paging), with the repo a service provider would keep:
+``defaults:`` holding the provider settings, one folder of five connector files shared by every tenant,
+and per tenant only its organization, authority and ``vars`` (a partner network).  Each file uses
+``${vars.partner_net}`` and ``${tenant.name}``, so every tenant's connectors differ.  The emulated tenants
+are brought to what their variables say before timing, so the plan is the steady state of a nightly drift
+run (no change); the run would be the same with changes, only the plans larger.
+
+What is timed: loading (``exoform.yaml`` and the shared folder: parsed once, resolved per tenant), then
+:func:`reconciler.workflow.plan_tenants` over the 1,000 tenants keeping only the plans (no live objects),
+as ``exoform plan`` and ``exoform drift`` do.  The ideal wall time is ``ceil(1000 / 32) x 1 round trip x
+200 ms`` (see many_tenants.py for why one round trip per tenant); the ratio is the measured plan wall time
+over it (target <= 1.15).  Peak memory is the client process's peak resident set (``ru_maxrss``: the
+interpreter, every import, the config, the loaded connectors, the plans; target <= 250 MB).  CPU per
+tenant is the client's CPU time over the plan divided by the tenants (and the same for loading).
+
+Run: ``.venv/bin/python -m bench fleet`` (JSON on stdout), or ``python bench/fleet.py [--tenants N]
+[--parallelism P] [--latency-ms L]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+TENANTS = 1000
+CONNECTORS = 5
+LATENCY_MS = 200.0
+PARALLELISM = 32
+TARGET_RATIO = 1.15
+TARGET_MB = 250
+SECRET_ENV = "EXOFORM_BENCH_SECRET"
+
+#: The shared set: 2 inbound and 3 outbound connectors, each with per-tenant values.
+INBOUND = """\
+kind: InboundConnector
+name: Partner {i} inbound
+connector_type: Partner
+comment: Partner {i} for ${{tenant.name}}
+sender_domains: [partner{i}.example.com]
+sender_ip_addresses: ["${{vars.partner_net}}.{host}"]
+restrict_domains_to_ip_addresses: true
+"""
+OUTBOUND = """\
+kind: OutboundConnector
+name: Partner {i} outbound
+connector_type: Partner
+comment: Partner {i} for ${{tenant.name}}
+recipient_domains: [partner{i}.example.com]
+smart_hosts: [smtp.partner{i}.example.com]
+use_mx_record: false
+tls_settings: CertificateValidation
+"""
+
+
+def _net(index: int) -> str:
+    return f"198.51.{index % 250}"
+
+
+def _write_shared(folder: Path) -> None:
+    folder.mkdir(parents=True)
+    for i in range(2):
+        (folder / f"partner-{i}-inbound.yaml").write_text(INBOUND.format(i=i, host=10 + i))
+    for i in range(CONNECTORS - 2):
+        (folder / f"partner-{i}-outbound.yaml").write_text(OUTBOUND.format(i=i))
+
+
+def _seed() -> dict[str, list[dict[str, Any]]]:
+    return {
+        "InboundConnector": [
+            {
+                "Name": f"Partner {i} inbound",
+                "ConnectorType": "Partner",
+                "SenderDomains": [f"smtp:partner{i}.example.com;1"],
+                "SenderIPAddresses": ["192.0.2.1"],
+                "RestrictDomainsToIPAddresses": True,
+            }
+            for i in range(2)
+        ],
+        "OutboundConnector": [
+            {
+                "Name": f"Partner {i} outbound",
+                "ConnectorType": "Partner",
+                "RecipientDomains": [f"partner{i}.example.com"],
+                "SmartHosts": [f"smtp.partner{i}.example.com"],
+                "UseMXRecord": False,
+                "TlsSettings": "CertificateValidation",
+            }
+            for i in range(CONNECTORS - 2)
+        ],
+    }
+
+
+def _materialize(state_dir: Path, seed: Path, names: list[str]) -> None:
+    """Each tenant's state as its variables say (the emulator's own code), before the server starts."""
+    from reconciler.emulator.store import DirectoryStores
+    from reconciler.emulator.tenant import TenantInfo, invoke
+
+    stores = DirectoryStores(state_dir, seed)
+    for index, name in enumerate(names):
+        info = TenantInfo.for_name(f"{name}.onmicrosoft.com")
+        store = stores.get(info.key)
+        for i in range(2):
+            parameters = {
+                "Identity": f"Partner {i} inbound",
+                "Comment": f"Partner {i} for {name}",
+                "SenderIPAddresses": [f"{_net(index)}.{10 + i}"],
+            }
+            invoke(info, store, "Set-InboundConnector", parameters)
+        for i in range(CONNECTORS - 2):
+            parameters = {"Identity": f"Partner {i} outbound", "Comment": f"Partner {i} for {name}"}
+            invoke(info, store, "Set-OutboundConnector", parameters)
+
+
+def _write_repo(root: Path, base_url: str, ca_path: str, names: list[str]) -> Path:
+    lines = [
+        "defaults:",
+        "  provider: exchange",
+        "  connectors: shared",
+        f"  endpoint: {base_url}",
+        f"  ca_bundle: {ca_path}",
+        "  auth:",
+        "    client_id: exoform-bench",
+        f"    client_secret: env:{SECRET_ENV}",
+        "tenants:",
+    ]
+    for index, name in enumerate(names):
+        lines += [
+            f"  {name}:",
+            f"    organization: {name}.onmicrosoft.com",
+            f"    authority: {base_url}/{name}.onmicrosoft.com",
+            f"    vars: {{partner_net: '{_net(index)}'}}",
+        ]
+    path = root / "exoform.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _peak_mb() -> float:
+    """The process's peak resident set so far, in MB (Linux reports kilobytes, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1 << 20) if sys.platform == "darwin" else peak / 1024
+
+
+def measure(
+    tenants: int = TENANTS, latency_ms: float = LATENCY_MS, parallelism: int = PARALLELISM
+) -> dict[str, Any]:
+    """One run; the result in the shape ``bench/__main__.py`` collects."""
+    from bench.many_tenants import _invoke_count, _Server
+    from reconciler.connectors import load_all
+    from reconciler.workflow import RunScope, plan_tenants
+
+    os.environ[SECRET_ENV] = "emulator"  # the emulator's open client secret, not a real one
+    with tempfile.TemporaryDirectory(prefix="exoform-bench-fleet-") as tmp:
+        root = Path(tmp)
+        (root / "seed.json").write_text(json.dumps(_seed()))
+        (root / "state").mkdir()
+        names = ["warmup", *(f"customer-{i:04d}" for i in range(tenants))]
+        _materialize(root / "state", root / "seed.json", names)
+        _write_shared(root / "shared")
+        server = _Server(root / "state", root / "seed.json", latency_ms)
+        try:
+            config_path = _write_repo(root, server.base_url, server.ca_path, names)
+            load_cpu = time.process_time()
+            load_start = time.perf_counter()
+            config, desired = load_all(config_path)
+            load_wall = time.perf_counter() - load_start
+            load_cpu = time.process_time() - load_cpu
+            scope = RunScope(keep_live=False)
+            warm = plan_tenants(config, desired[:1], parallelism=1, scope=scope)
+            if warm[0].error:
+                raise RuntimeError(warm[0].error)
+            before = server.stats()
+            client_cpu = time.process_time()
+            start = time.perf_counter()
+            outcomes = plan_tenants(config, desired[1:], parallelism=parallelism, scope=scope)
+            wall = time.perf_counter() - start
+            client_cpu = time.process_time() - client_cpu
+            after = server.stats()
+            peak_mb = _peak_mb()
+        finally:
+            server.stop()
+    errors = [o.error for o in outcomes if o.error]
+    if errors:
+        raise RuntimeError(f"{len(errors)} tenant(s) failed, first: {errors[0]}")
+    changes = sum(len(o.plan.changes) for o in outcomes if o.plan is not None)
+    invokes = _invoke_count(after) - _invoke_count(before)
+    ideal = math.ceil(tenants / parallelism) * latency_ms / 1000
+    ratio = wall / ideal if ideal > 0 else math.inf
+    per_tenant_ms = client_cpu / tenants * 1000
+    return {
+        "name": f"fleet: plan {tenants} tenants x {CONNECTORS} connectors from one shared set with "
+        f"per-tenant variables, {latency_ms:g} ms latency, parallelism {parallelism} (wall / ideal)",
+        "ratio": round(ratio, 2),
+        "target": f"<= {TARGET_RATIO}; peak memory <= {TARGET_MB} MB",
+        "detail": (
+            f"wall {wall:.2f} s, ideal {ideal:.2f} s = ceil({tenants}/{parallelism}) x 1 round trip x "
+            f"{latency_ms:g} ms; peak memory {peak_mb:.0f} MB (client RSS); client CPU "
+            f"{per_tenant_ms:.1f} ms per tenant planned, {load_cpu / tenants * 1000:.2f} ms per tenant "
+            f"loaded (load wall "
+            f"{load_wall:.2f} s); {invokes / tenants:g} InvokeCommand calls per tenant; {changes} change(s) "
+            f"planned; {os.cpu_count()} CPU(s)"
+        ),
+        "wall_seconds": round(wall, 3),
+        "ideal_seconds": round(ideal, 3),
+        "peak_memory_mb": round(peak_mb, 1),
+        "client_cpu_ms_per_tenant": round(per_tenant_ms, 2),
+        "load_cpu_ms_per_tenant": round(load_cpu / tenants * 1000, 3),
+        "load_wall_seconds": round(load_wall, 3),
+        "tenants": tenants,
+        "latency_ms": latency_ms,
+        "parallelism": parallelism,
+        "invoke_calls": invokes,
+        "ok": ratio <= TARGET_RATIO and peak_mb <= TARGET_MB,
+    }
+
+
+def run() -> list[dict[str, Any]]:
+    """The benchmark as ``python -m bench`` runs it."""
+    return [measure()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--tenants", type=int, default=TENANTS)
+    parser.add_argument("--latency-ms", type=float, default=LATENCY_MS)
+    parser.add_argument("--parallelism", type=int, default=PARALLELISM)
+    args = parser.parse_args(argv)
+    result = measure(args.tenants, args.latency_ms, args.parallelism)
+    print(json.dumps(result, indent=2))
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    sys.exit(main())

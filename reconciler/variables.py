@@ -1,0 +1,206 @@
+"""``${...}`` references in connector files, resolved for one tenant on the located YAML tree.
+
+A reference is ``${vars.NAME}`` (the tenant's ``vars``, merged with ``defaults.vars``), ``${tenant.name}``
+or ``${tenant.organization}``; ``$${`` writes a literal ``${``.  See docs/fleet.md.
+
+Contracts:
+- :func:`resolve` never modifies its input (a parsed file is shared by every tenant that uses it): it
+  returns a new tree where it changed something, sharing every unchanged node.
+- A scalar that is exactly one reference takes the variable's value and type (a list variable becomes a
+  list); a reference inside other text is replaced by the variable's text (a list there is an error).
+  Every new node carries the reference's mark, so a later validation error is located at the reference.
+- An unknown or undefined reference is a :class:`Problem` at the reference naming the tenant.
+  ``origins`` maps each place a substituted value is reported at (the value, and the top-level key
+  holding it) to a note saying where the value came from and for which tenant.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from reconciler.errors import Location, Problem
+from reconciler.model import did_you_mean
+from reconciler.yamlio import YAlias, YEntry, YMap, YNode, YScalar, YSeq
+
+_REFERENCE = re.compile(r"\$\$\{|\$\{([^}]*)\}")
+
+
+@dataclass(frozen=True)
+class Binding:
+    """A variable's value and where it is set (None for values exoform supplies, like the tenant name)."""
+
+    value: Any
+    where: Location | None = None
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What references resolve to for one tenant: ``vars.NAME``, ``tenant.name``, ``tenant.organization``."""
+
+    tenant: str
+    bindings: dict[str, Binding]
+    #: Where to tell the user to define a missing variable (the tenant in exoform.yaml).
+    tenant_location: Location | None = None
+
+
+@dataclass
+class Resolved:
+    """A resolved tree, the problems found, and the origin notes of substituted values."""
+
+    root: YNode
+    problems: list[Problem] = field(default_factory=list)
+    origins: dict[Location, str] = field(default_factory=dict)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _scalar_node(loc: Location, value: Any) -> YScalar:
+    return YScalar(loc, value=value, text=_text(value))
+
+
+class _Resolver:
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+        self.problems: list[Problem] = []
+        self.origins: dict[Location, str] = {}
+        self.notes: list[str] = []
+        self.memo: dict[int, YNode] = {}
+
+    def lookup(self, reference: str, loc: Location) -> Binding | None:
+        binding = self.scope.bindings.get(reference)
+        if binding is not None:
+            return binding
+        tenant = self.scope.tenant
+        if reference.startswith("vars."):
+            name = reference.removeprefix("vars.")
+            known = [k.removeprefix("vars.") for k in self.scope.bindings if k.startswith("vars.")]
+            message = (
+                f"undefined variable '{name}' for tenant {tenant}{did_you_mean(name, known)}: define it in "
+                f"exoform.yaml under tenants.{tenant}.vars or defaults.vars"
+            )
+        elif reference == "tenant.organization":
+            message = (
+                f"${{tenant.organization}}: tenant {tenant} has no organization (set organization: in "
+                "exoform.yaml; provider: exchange tenants have one)"
+            )
+        else:
+            message = (
+                f"unknown reference '${{{reference}}}': use ${{vars.NAME}}, ${{tenant.name}} or "
+                "${tenant.organization} (write $${ for a literal ${)"
+            )
+        self.problems.append(Problem(loc, message))
+        return None
+
+    def note(self, reference: str, binding: Binding) -> None:
+        if binding.where is not None:
+            self.notes.append(f"${{{reference}}} is set at {binding.where} for tenant {self.scope.tenant}")
+        else:
+            self.notes.append(f"${{{reference}}} is {_text(binding.value)!r} for tenant {self.scope.tenant}")
+
+    def scalar(self, node: YScalar) -> YNode:
+        text = node.value
+        if not isinstance(text, str) or "${" not in text:
+            return node
+        whole = _REFERENCE.fullmatch(text)
+        if whole is not None and whole.group(1) is not None:
+            reference = whole.group(1).strip()
+            binding = self.lookup(reference, node.loc)
+            if binding is None:
+                return node
+            self.note(reference, binding)
+            if isinstance(binding.value, list):
+                return YSeq(node.loc, items=[_scalar_node(node.loc, v) for v in binding.value])
+            return _scalar_node(node.loc, binding.value)
+        parts: list[str] = []
+        end = 0
+        for match in _REFERENCE.finditer(text):
+            self.literal(text[end : match.start()], node.loc)
+            parts.append(text[end : match.start()])
+            end = match.end()
+            if match.group(1) is None:
+                parts.append("${")
+                continue
+            reference = match.group(1).strip()
+            binding = self.lookup(reference, node.loc)
+            if binding is None:
+                continue
+            if isinstance(binding.value, list):
+                self.problems.append(
+                    Problem(
+                        node.loc,
+                        f"${{{reference}}} is a list for tenant {self.scope.tenant}; a list cannot be part "
+                        "of text: write the reference alone as the whole value of a list field",
+                    )
+                )
+                continue
+            self.note(reference, binding)
+            parts.append(_text(binding.value))
+        self.literal(text[end:], node.loc)
+        parts.append(text[end:])
+        value = "".join(parts)
+        return YScalar(node.loc, node.anchor, value=value, text=value)
+
+    def literal(self, text: str, loc: Location) -> None:
+        """A problem when plain text between references holds a ``${`` that no ``}`` closes."""
+        if "${" in text:
+            self.problems.append(
+                Problem(loc, "'${' without a closing '}': write ${vars.NAME}, or $${ for a literal ${")
+            )
+
+    def node(self, node: YNode) -> YNode:
+        result: YNode
+        if isinstance(node, YAlias):
+            target = self.memo.get(id(node.target))
+            if target is None:
+                target = self.node(node.target)
+            result = node if target is node.target else YAlias(node.loc, node.anchor, target=target)
+        elif isinstance(node, YScalar):
+            result = self.scalar(node)
+        elif isinstance(node, YSeq):
+            items = [self.node(item) for item in node.items]
+            changed = any(new is not old for new, old in zip(items, node.items, strict=True))
+            result = YSeq(node.loc, node.anchor, items=items) if changed else node
+        elif isinstance(node, YMap):
+            entries = {key: self.entry(entry) for key, entry in node.entries.items()}
+            changed = any(entries[key] is not entry for key, entry in node.entries.items())
+            result = YMap(node.loc, node.anchor, entries=entries) if changed else node
+        else:
+            result = node
+        if node.anchor:
+            self.memo[id(node)] = result
+        return result
+
+    def entry(self, entry: YEntry) -> YEntry:
+        before = len(self.notes)
+        value = self.node(entry.value)
+        if value is entry.value:
+            return entry
+        notes = self.notes[before:]
+        if notes:
+            note = "; ".join(dict.fromkeys(notes))
+            self.origins.setdefault(entry.key_loc, note)
+            self.origins.setdefault(value.loc, note)
+        return YEntry(entry.key, entry.key_loc, value)
+
+
+def resolve(root: YNode, scope: Scope) -> Resolved:
+    """``root`` with every reference resolved for ``scope``'s tenant (see the module's contracts)."""
+    resolver = _Resolver(scope)
+    new_root = resolver.node(root)
+    return Resolved(new_root, resolver.problems, resolver.origins)
+
+
+def explained(problems: list[Problem], origins: dict[Location, str]) -> list[Problem]:
+    """``problems`` with the origin note appended to each one located at a substituted value."""
+    return [
+        Problem(p.location, f"{p.message} ({origins[p.location]})", p.severity)
+        if p.location in origins
+        else p
+        for p in problems
+    ]
