@@ -35,6 +35,7 @@ from pydantic import (
 )
 
 from reconciler import normalize
+from reconciler.errors import quote
 
 Kind = Literal["InboundConnector", "OutboundConnector"]
 KINDS: tuple[Kind, ...] = ("InboundConnector", "OutboundConnector")
@@ -101,7 +102,7 @@ def _ef_skip_ip(value: str) -> str:
     entry = normalize.canon_ip_range(value)
     if normalize.is_private(entry):
         raise ValueError(
-            f"'{value}' is a private (RFC 1918) address; enhanced filtering skips those by itself, "
+            f"{quote(value)} is a private (RFC 1918) address; enhanced filtering skips those by itself, "
             "list only public IPs of the service in front of Exchange Online"
         )
     return entry
@@ -216,9 +217,9 @@ class ConnectorBase(BaseModel):
         known = cls.field_names()
         for value in values:
             if value in ("name", "connector_type"):
-                raise ValueError(f"'{value}' identifies the connector and cannot be ignored")
+                raise ValueError(f"{quote(value)} identifies the connector and cannot be ignored")
             if value not in known:
-                raise ValueError(f"'{value}' is not a field of {cls.KIND}{did_you_mean(value, known)}")
+                raise ValueError(f"{quote(value)} is not a field of {cls.KIND}{did_you_mean(value, known)}")
         return values
 
     @model_validator(mode="after")

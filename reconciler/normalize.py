@@ -14,6 +14,8 @@ import ipaddress
 import re
 from collections.abc import Iterable
 
+from reconciler.errors import quote
+
 _LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
 _DOMAIN_RE = re.compile(rf"^{_LABEL}(\.{_LABEL})*$")
 _SENDER_DOMAIN_WIRE_RE = re.compile(r"^smtp:(?P<domain>[^;]*)(;\d+)?$", re.IGNORECASE)
@@ -36,9 +38,11 @@ def canon_domain(value: str, *, allow_star: bool = False) -> str:
         raise ValueError("'*' (all domains) is not allowed here")
     body = text[2:] if text.startswith("*.") else text
     if "*" in body:
-        raise ValueError(f"'{value}': a wildcard is only allowed as a leading '*.' (like '*.contoso.com')")
+        raise ValueError(
+            f"{quote(value)}: a wildcard is only allowed as a leading '*.' (like '*.contoso.com')"
+        )
     if not _DOMAIN_RE.match(body):
-        raise ValueError(f"'{value}' is not a valid domain name")
+        raise ValueError(f"{quote(value)} is not a valid domain name")
     return text
 
 
@@ -62,11 +66,11 @@ def canon_ipv4_or_cidr(value: str, *, min_prefix: int = 0) -> str:
     try:
         net = ipaddress.ip_network(text, strict=False)
     except ValueError:
-        raise ValueError(f"'{value}' is not an IPv4 address or CIDR block") from None
+        raise ValueError(f"{quote(value)} is not an IPv4 address or CIDR block") from None
     if net.version != 4:
-        raise ValueError(f"'{value}': only IPv4 is supported")
+        raise ValueError(f"{quote(value)}: only IPv4 is supported")
     if net.prefixlen < min_prefix:
-        raise ValueError(f"'{value}': the CIDR mask must be /{min_prefix} to /32")
+        raise ValueError(f"{quote(value)}: the CIDR mask must be /{min_prefix} to /32")
     if net.prefixlen == 32:
         return str(net.network_address)
     return str(net)
@@ -81,9 +85,11 @@ def canon_ip_range(value: str) -> str:
             start = ipaddress.IPv4Address(start_text.strip())
             end = ipaddress.IPv4Address(end_text.strip())
         except ValueError:
-            raise ValueError(f"'{value}' is not a valid IPv4 range (like 192.0.2.1-192.0.2.20)") from None
+            raise ValueError(
+                f"{quote(value)} is not a valid IPv4 range (like 192.0.2.1-192.0.2.20)"
+            ) from None
         if end < start:
-            raise ValueError(f"'{value}': the range ends before it starts")
+            raise ValueError(f"{quote(value)}: the range ends before it starts")
         return f"{start}-{end}"
     return canon_ipv4_or_cidr(text)
 
@@ -106,11 +112,11 @@ def canon_smart_host(value: str) -> str:
     """A SmartHosts entry: an FQDN, an IPv4 address or a CIDR block; never a port."""
     text = value.strip().lower().rstrip(".")
     if text.startswith("[") or text.count(":") == 1:
-        raise ValueError(f"'{value}': a smart host cannot carry a port; Exchange Online always uses 25")
+        raise ValueError(f"{quote(value)}: a smart host cannot carry a port; Exchange Online always uses 25")
     if re.fullmatch(r"[0-9./]+", text):
         return canon_ipv4_or_cidr(text)
     if "*" in text:
-        raise ValueError(f"'{value}': a smart host cannot be a wildcard")
+        raise ValueError(f"{quote(value)}: a smart host cannot be a wildcard")
     return canon_domain(text)
 
 
@@ -118,7 +124,7 @@ def canon_email(value: str) -> str:
     """An SMTP address in lower case (Exchange compares addresses case-insensitively)."""
     text = value.strip().lower()
     if not _EMAIL_RE.match(text):
-        raise ValueError(f"'{value}' is not an email address")
+        raise ValueError(f"{quote(value)} is not an email address")
     canon_domain(text.partition("@")[2])
     return text
 
