@@ -22,6 +22,7 @@ import re
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _COMMAND = re.compile(r"^(\s*):")
+_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _MARKDOWN = re.compile(r"[&<>|`*_\[\]\\~#@]")
 
 
@@ -48,4 +49,4 @@ def safe_lines(text: str) -> str:
 
 def markdown(text: str) -> str:
     """``text`` safe and literal in GitHub Markdown, also inside a table cell or ``<code>``."""
-    return _MARKDOWN.sub(lambda m: f"&#{ord(m.group())};", safe(text))
+    return _MARKDOWN.sub(lambda m: _ENTITIES.get(m.group(), f"&#{ord(m.group())};"), safe(text))

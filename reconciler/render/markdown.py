@@ -137,8 +137,8 @@ def footer(version: str, commit: str | None) -> str:
     """The comment's last line: the exoform version and the commit the plan was made from."""
     made = f"exoform {markdown(version)}"
     if commit:
-        made += f", planned from commit {code(commit)}"
-    return f"<sub>{made}</sub>"
+        made += f" · commit {markdown(commit)}"
+    return f"---\n<sub>{made}</sub>"
 
 
 def fit_blocks(head: str, blocks: list[str], limit: int, *, reserve: int = 300) -> tuple[list[str], int]:
