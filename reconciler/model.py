@@ -211,6 +211,20 @@ class ConnectorBase(BaseModel):
         """
         return self._managed
 
+    @field_validator("name", "renamed_from")
+    @classmethod
+    def _printable_names(cls, value: str | list[str], info: ValidationInfo) -> str | list[str]:
+        # The service refuses control characters in a name (docs/validate.md); a name is printed in
+        # plans, logs and PR comments, where they could forge terminal escapes or workflow commands.
+        if info.context and info.context.get("live"):
+            return value
+        for name in [value] if isinstance(value, str) else value:
+            if any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in name):
+                raise ValueError(
+                    "a connector name cannot contain control characters (newlines, tabs, escapes)"
+                )
+        return value
+
     @field_validator("ignore_fields")
     @classmethod
     def _known_ignore_fields(cls, values: list[str]) -> list[str]:

@@ -231,11 +231,12 @@ def _finish(problems: Sequence[Problem], fail_on: str, connectors: int, tenants:
     type=click.Path(path_type=Path, file_okay=False),
     default="schemas",
     show_default=True,
-    help="Folder to write connector.schema.json and exoform.schema.json into.",
+    help="Folder to write the schemas into (connector, exoform.yaml, plan, drift and status JSON).",
 )
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 when the files in --out are out of date.")
 def schema(out: Path, check: bool) -> None:
-    """Write the JSON Schemas of connector files and exoform.yaml (for editors and CI)."""
+    """Write the JSON Schemas of connector files and exoform.yaml (for editors and CI), and of the plan,
+    drift and status JSON (for tools that read them)."""
     from reconciler import schema as schemas
 
     if check:
