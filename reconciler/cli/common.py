@@ -27,7 +27,8 @@ EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 def use_color(no_color: bool, stream: Any = None) -> bool:
     """Whether to colour: never with --no-color or NO_COLOR set (they win); always with FORCE_COLOR set to
     anything but empty or ``0`` (GitHub Actions logs show colour but are not terminals); otherwise only on
-    a terminal."""
+    a terminal.  Print coloured text with ``click.echo(..., color=True)``: click strips colour from what
+    is not a terminal."""
     if no_color or os.environ.get("NO_COLOR"):
         return False
     if os.environ.get("FORCE_COLOR", "") not in ("", "0"):

@@ -154,7 +154,8 @@ def drift(
     elif fmt == "markdown":
         click.echo(drift_markdown(the_plan, fail_on=fail_on), nl=False)
     else:
-        click.echo(drift_text(the_plan, color=use_color(no_color), fail_on=fail_on), nl=False)
+        color = use_color(no_color)
+        click.echo(drift_text(the_plan, color=color, fail_on=fail_on), nl=False, color=color)
     if report_failures(outcomes):
         sys.exit(EXIT_ERROR)
     if has_drift(the_plan, fail_on):
@@ -257,8 +258,9 @@ def status(
         click.echo(json.dumps(status_json(rows, findings, outcomes), indent=2, sort_keys=True))
     else:
         failures = [(o.tenant, o.error or "") for o in failed]
-        text = status_text(rows, color=use_color(no_color), findings=findings, failed=failures)
-        click.echo(text, nl=False)
+        color = use_color(no_color)
+        text = status_text(rows, color=color, findings=findings, failed=failures)
+        click.echo(text, nl=False, color=color)
     for outcome in failed:
         echo_error(outcome.error or "")
     if failed:

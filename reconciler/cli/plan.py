@@ -129,7 +129,8 @@ def plan(
     if fmt == "sarif":
         click.echo(json.dumps(_plan_sarif(the_plan, config, desired), indent=2))
     else:
-        click.echo(_render(the_plan, fmt, use_color(no_color)), nl=False)
+        color = use_color(no_color)
+        click.echo(_render(the_plan, fmt, color), nl=False, color=color)
     failed = report_failures(outcomes)
     if out is not None:
         if failed:
@@ -199,7 +200,7 @@ def apply(
     else:
         config, _, outcomes = read_tenants(config_path, tenants, parallelism)
         the_plan = plan_of(outcomes)
-        click.echo(render_text(the_plan, color=color), nl=False)
+        click.echo(render_text(the_plan, color=color), nl=False, color=color)
         if report_failures(outcomes):
             sys.exit(EXIT_ERROR)
         if not the_plan.has_changes:
@@ -279,4 +280,5 @@ def show(plan_file: Path, fmt: str, no_color: bool) -> None:
 
     with user_errors():
         the_plan = read_plan(plan_file)
-    click.echo(_render(the_plan, fmt, use_color(no_color)), nl=False)
+    color = use_color(no_color)
+    click.echo(_render(the_plan, fmt, color), nl=False, color=color)
