@@ -89,13 +89,13 @@ def fail(message: str) -> NoReturn:
 def user_errors() -> Iterator[None]:
     """Turn exoform's errors into their message on stderr and exit 1: every located problem, one a line."""
     from reconciler.errors import ExoformError, InputError
-    from reconciler.render.escape import safe_lines
+    from reconciler.render.escape import safe
 
     try:
         yield
     except InputError as exc:
         for problem in exc.problems:
-            click.echo(safe_lines(str(problem)), err=True)
+            click.echo(safe(str(problem)), err=True)
         sys.exit(EXIT_ERROR)
     except ExoformError as exc:
         fail(str(exc))

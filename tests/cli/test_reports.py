@@ -71,7 +71,8 @@ class Repo:
                 state.write_text('{"InboundConnector": [')  # a truncated state file: the read fails
             else:
                 inbound = [RELAY_LIVE] if live is None else live
-                state.write_text(json.dumps({"InboundConnector": inbound, "OutboundConnector": outbound or []}))
+                tenant = {"InboundConnector": inbound, "OutboundConnector": outbound or []}
+                state.write_text(json.dumps(tenant))
             lines += [
                 f"  {name}:",
                 "    provider: local",
@@ -197,9 +198,14 @@ def test_a_posture_message_quoting_star_and_an_apostrophe_stays_intact(tmp_path:
 FORGED = "Evil\n::error file=x::forged\x1b[31m"
 
 
+#: The only workflow commands exoform prints: validate's annotations of files under a tenant's folder.
+OWN_ANNOTATION = re.compile(r"^::(error|warning|notice) file=/[^:,]*/connectors/t/")
+
+
 def _no_forged_line(output: str) -> None:
     assert "\x1b" not in output
-    assert not [line for line in output.splitlines() if line.lstrip().startswith("::")], output
+    commands = [line for line in output.splitlines() if line.lstrip().startswith("::")]
+    assert all(OWN_ANNOTATION.match(line) for line in commands), output
 
 
 def test_a_live_name_cannot_forge_workflow_commands_or_terminal_escapes(tmp_path: Path) -> None:
@@ -217,13 +223,16 @@ def test_a_live_name_cannot_forge_workflow_commands_or_terminal_escapes(tmp_path
     assert "<code>Evil&#92;n::error file=x::forged&#92;x1b&#91;31m</code>" in md
 
 
-def test_a_failing_tenants_service_message_is_escaped_on_stderr(tmp_path: Path) -> None:
-    repo = Repo(tmp_path, ["t"])
-    (tmp_path / "state" / "t.json").write_text('{"InboundConnector": [{"Name": "x\n::stop-commands::tok"')
-    result = repo.run("plan", env={"GITHUB_ACTIONS": "true"})
-    assert result.exit_code == 1
-    _no_forged_line(result.stdout)
-    _no_forged_line(result.stderr)
+def test_a_file_name_cannot_forge_workflow_commands(tmp_path: Path) -> None:
+    forged = "x\n::error file=a::forged.yaml"
+    repo = Repo(tmp_path, ["t"], files={forged: "kind: InboundConnector\nname: x\n"})
+    env = {"GITHUB_ACTIONS": "true"}
+    for command in ("validate", "plan", "drift"):
+        result = repo.run(command, env=env)
+        assert result.exit_code == 1
+        assert "x\\n::error file=a::forged.yaml" in result.output  # named, escaped
+        _no_forged_line(result.stdout)
+        _no_forged_line(result.stderr)
 
 
 def test_validate_refuses_control_characters_in_names(tmp_path: Path) -> None:
@@ -233,7 +242,7 @@ def test_validate_refuses_control_characters_in_names(tmp_path: Path) -> None:
     result = repo.run("validate", env={"GITHUB_ACTIONS": "true"})
     assert result.exit_code == 1
     assert "name: a connector name cannot contain control characters" in result.output
-    _no_forged_line(result.output.replace("::error file=", "ANNOTATION"))
+    _no_forged_line(result.output)
 
 
 # ----------------------------------------------------------------------------------- live risks
@@ -460,7 +469,8 @@ def test_force_color_colours_a_log_and_no_color_wins(tmp_path: Path) -> None:
 def test_a_local_tenant_without_state_names_its_real_state_file(tmp_path: Path) -> None:
     (tmp_path / "connectors").mkdir()
     (tmp_path / "connectors" / "relay.yaml").write_text(RELAY)
-    (tmp_path / "exoform.yaml").write_text("tenants:\n  lab:\n    provider: local\n    connectors: connectors\n")
+    config = "tenants:\n  lab:\n    provider: local\n    connectors: connectors\n"
+    (tmp_path / "exoform.yaml").write_text(config)
     result = CliRunner().invoke(cli, ["plan", "--config", str(tmp_path / "exoform.yaml")])
     assert result.exit_code == 0, result.output
     assert "Tenant lab (local:.exoform/lab.json)" in result.stdout
