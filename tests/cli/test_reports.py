@@ -495,3 +495,21 @@ def test_plan_json_with_changes_findings_and_a_rename_matches_its_schema(tmp_pat
     jsonschema.validate(data, _schema("plan.schema.json"))
     repo.run("plan", "--out", str(tmp_path / "plan.json"))
     jsonschema.validate(json.loads((tmp_path / "plan.json").read_text()), _schema("plan.schema.json"))
+
+
+def test_a_declined_interactive_apply_exits_1_and_changes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+    from types import SimpleNamespace
+
+    from reconciler.cli import plan as plan_module
+
+    terminal = SimpleNamespace(stdin=SimpleNamespace(isatty=lambda: True), exit=sys.exit)
+    monkeypatch.setattr(plan_module, "sys", terminal)
+    repo = Repo(tmp_path, ["t"], live=[])
+    result = CliRunner().invoke(cli, ["apply", "--config", str(tmp_path / "exoform.yaml")], input="no\n")
+    assert result.exit_code == 1
+    assert "Apply cancelled." in result.output
+    assert json.loads((tmp_path / "state" / "t.json").read_text())["InboundConnector"] == []
+    assert repo.run("plan", "--detailed-exitcode").exit_code == 2  # still to do
