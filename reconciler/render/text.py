@@ -42,15 +42,8 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
     while out and not out[-1].plain:
         out.pop()
     if plan.failed:
-        out.append(Text())
-        out.append(
-            _styled(
-                (
-                    f"{len(plan.failed)} of {len(plan.tenants)} tenant(s) failed: the plan is incomplete.",
-                    "warn",
-                )
-            )
-        )
+        summary = f"{len(plan.failed)} of {len(plan.tenants)} tenant(s) failed: the plan is incomplete."
+        out += [Text(), _styled((summary, "warn"))]
     return to_text(out, color=color)
 
 
