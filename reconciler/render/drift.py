@@ -66,6 +66,15 @@ def has_drift(plan: Plan, fail_on: str) -> bool:
     return any(drifted(t, fail_on) for t in plan.tenants)
 
 
+def _counts(tenants: Sequence[TenantPlan], fail_on: str) -> str:
+    """``N connector(s) differ from the files`` and ``N risk(s) in the live connectors``, those present."""
+    changed = sum(len(t.changes) for t in tenants)
+    risks = sum(len(live_risks(t, fail_on)) for t in tenants)
+    parts = [f"{changed} connector(s) differ from the files"] if changed else []
+    parts += [f"{risks} risk(s) in the live connectors"] if risks else []
+    return " and ".join(parts)
+
+
 def _field_json(delta: FieldChange) -> dict[str, Any]:
     data = {"field": delta.field, "desired": delta.after, "live": delta.before}
     if delta.items:
@@ -187,11 +196,13 @@ def drift_text(plan: Plan, *, color: bool = False, fail_on: str = "error") -> st
     for t in plan.tenants:
         out.extend(_tenant_text(t, fail_on))
         out.append(Text())
-    total = sum(len(t.changes) + len(live_risks(t, fail_on)) for t in plan.tenants if not t.failed)
-    tenants = sum(1 for t in plan.tenants if drifted(t, fail_on))
+    drifted_tenants = [t for t in plan.tenants if drifted(t, fail_on)]
     checked = len(plan.tenants) - len(plan.failed)
-    if total:
-        summary = f"Drift: {total} connector(s) or risk(s) in {tenants} of {len(plan.tenants)} tenant(s)."
+    if drifted_tenants:
+        summary = (
+            f"Drift in {len(drifted_tenants)} of {len(plan.tenants)} tenant(s): "
+            f"{_counts(drifted_tenants, fail_on)}."
+        )
     elif plan.failed:
         summary = f"No drift in the {checked} tenant(s) that could be read."
     else:
@@ -249,8 +260,7 @@ def drift_markdown(plan: Plan, *, max_chars: int = MAX_CHARS, fail_on: str = "er
         ]
     if drifted_tenants:
         names = ", ".join(code(t.tenant) for t in drifted_tenants)
-        count = sum(len(t.changes) + len(live_risks(t, fail_on)) for t in drifted_tenants)
-        head.append(f"{count} connector(s) or risk(s) in {names} differ from the files.")
+        head.append(f"Drift in {names}: {_counts(drifted_tenants, fail_on)}.")
     elif plan.failed:
         checked = len(plan.tenants) - len(plan.failed)
         head.append(f"No drift in the {checked} tenant(s) that could be read.")

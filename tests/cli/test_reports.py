@@ -261,6 +261,7 @@ def test_an_out_of_band_open_connector_is_a_risk_in_plan_drift_and_status(tmp_pa
     drift = repo.run("drift")
     assert drift.exit_code == 2, drift.output
     assert 'live risk error EXO-IN-002 InboundConnector "Partner catch-all"' in drift.stdout
+    assert "Drift in 1 of 1 tenant(s): 2 risk(s) in the live connectors." in drift.stdout
     drift_md = repo.run("drift", "--format", "markdown")
     assert drift_md.exit_code == 2
     assert "`EXO-IN-001` | InboundConnector <code>Partner catch-all</code> (live)" in drift_md.stdout
