@@ -195,7 +195,7 @@ def tenants(config_path: Path, tenants: tuple[str, ...], as_json: bool) -> None:
             )
     else:
         for name in names:
-            click.echo(name)
+            click.echo(safe(name))
 
 
 # --------------------------------------------------------------------------------------------------------
