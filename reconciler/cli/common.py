@@ -1,6 +1,6 @@
 """What every command shares: exit codes, options, error exits, colour, loading and reading tenants.
 
-Contracts: every message printed from here is escaped (:func:`reconciler.render.escape.safe_lines`), so
+Contracts: every message printed from here is escaped (:func:`reconciler.escape.safe_lines`), so
 no connector name, file name or service message reaches a terminal or a CI log raw; exit codes are
 :data:`EXIT_OK`, :data:`EXIT_ERROR` (also usage errors, see ``reconciler.cli``) and :data:`EXIT_CHANGES`.
 """
@@ -51,7 +51,7 @@ def fail_on_option(f: Any) -> Any:
 
 def echo_error(message: str) -> None:
     """Print ``error: message`` to stderr, escaped line by line."""
-    from reconciler.render.escape import safe_lines
+    from reconciler.escape import safe_lines
 
     click.echo(f"error: {safe_lines(message)}", err=True)
 
@@ -89,7 +89,7 @@ def fail(message: str) -> NoReturn:
 def user_errors() -> Iterator[None]:
     """Turn exoform's errors into their message on stderr and exit 1: every located problem, one a line."""
     from reconciler.errors import ExoformError, InputError
-    from reconciler.render.escape import safe
+    from reconciler.escape import safe
 
     try:
         yield

@@ -34,7 +34,7 @@ from reconciler.cli.common import (
     use_color,
 )
 from reconciler.cli.plan import make_plan
-from reconciler.render.escape import safe
+from reconciler.escape import safe
 
 #: GitHub Actions runs at most this many jobs from one matrix.
 MATRIX_LIMIT = 256

@@ -29,7 +29,7 @@ from reconciler.cli.common import (
     use_color,
     user_errors,
 )
-from reconciler.render.escape import safe
+from reconciler.escape import safe
 
 if TYPE_CHECKING:
     from reconciler.applier import ChangeResult

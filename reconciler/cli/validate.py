@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from reconciler.cli.common import fail_on_option
-from reconciler.render.escape import safe
+from reconciler.escape import safe
 from reconciler.severity import at_or_above
 
 if TYPE_CHECKING:

@@ -8,14 +8,14 @@ and added, in value order; a delete every setting of the connector it removes); 
 their severity as a word, live ones marked; and a footer naming the exoform version and the commit the
 plan was made from.  It never exceeds :data:`MAX_CHARS`: when the details do not fit they are cut, the
 summary and the footer are kept, and the comment says what was cut.  Every untrusted text is escaped
-(:mod:`reconciler.render.escape`).
+(:mod:`reconciler.escape`).
 """
 
 from __future__ import annotations
 
+from reconciler.escape import markdown
 from reconciler.findings import Finding
 from reconciler.plan import SYMBOLS, Change, Plan, TenantPlan
-from reconciler.render.escape import markdown
 from reconciler.render.values import cell, code, create_fields, delete_fields, delta_cells
 
 MARKER = "<!-- exoform-plan -->"

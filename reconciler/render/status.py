@@ -6,7 +6,7 @@ as a table whose columns are separated by two spaces, with ``(no connectors)`` u
 the posture risks found in the live connectors (marked live) and a failure line per tenant that could
 not be read.  :func:`status_json` is the JSON form (``format_version``; schemas/status.schema.json).
 A validation succeeds only when the service returned results and every one says ``Succeeded``.
-Untrusted text is escaped in the text forms (:mod:`reconciler.render.escape`).
+Untrusted text is escaped in the text forms (:mod:`reconciler.escape`).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 from rich.text import Text
 
+from reconciler.escape import safe
 from reconciler.render.console import plain_table, to_text
-from reconciler.render.escape import safe
 
 if TYPE_CHECKING:
     from reconciler.connectors import TenantDesired

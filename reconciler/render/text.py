@@ -3,16 +3,16 @@
 Contracts: every selected tenant is shown: a planned one with its changes, a failed one with a failure
 line and its error (never "no changes"); the last line counts failed tenants.  A delete lists every
 setting of the connector it removes.  Risks show their severity, live ones marked ``(live)``.  Untrusted
-text is escaped (:mod:`reconciler.render.escape`).
+text is escaped (:mod:`reconciler.escape`).
 """
 
 from __future__ import annotations
 
 from rich.text import Text
 
+from reconciler.escape import safe, safe_lines
 from reconciler.plan import SYMBOLS, Change, Plan, TenantPlan
 from reconciler.render.console import to_text
-from reconciler.render.escape import safe, safe_lines
 from reconciler.render.values import create_fields, delete_fields, in_order, show
 
 #: The rich style of each part of a plan.

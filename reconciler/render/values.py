@@ -1,6 +1,6 @@
 """How a field value reads in a plan, shared by the text and Markdown renderers.
 
-Contracts: every value is shown as JSON text made safe by :mod:`reconciler.render.escape`; list items are
+Contracts: every value is shown as JSON text made safe by :mod:`reconciler.escape`; list items are
 shown in value order (:func:`in_order`: IP addresses and ranges numerically, other items as text), so one
 changed range among sixty stands where a reader looks for it.
 """
@@ -13,9 +13,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from reconciler.diff import FieldChange
+from reconciler.escape import markdown, safe
 from reconciler.model import FIELDS
 from reconciler.plan import Change
-from reconciler.render.escape import markdown, safe
 
 
 def _order_key(value: Any) -> tuple[int, int, int, str]:
@@ -43,7 +43,7 @@ def show(value: Any) -> str:
 
 
 def code(text: str) -> str:
-    """Untrusted text in ``<code>`` in a Markdown comment, inert (see :func:`escape.markdown`)."""
+    """Untrusted text in ``<code>`` in a Markdown comment, inert (see :func:`reconciler.escape.markdown`)."""
     return f"<code>{markdown(text)}</code>"
 
 

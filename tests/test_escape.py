@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reconciler.render.escape import markdown, safe, safe_lines
+from reconciler.escape import markdown, safe, safe_lines
 
 
 def test_control_characters_and_newlines_are_escaped() -> None:
