@@ -315,6 +315,9 @@ def test_one_changed_ip_among_sixty_is_visible_at_a_glance(tmp_path: Path) -> No
     assert row == '| `sender_ip_addresses` | - <code>"203.0.113.7"</code> | + <code>"198.51.100.99"</code> |'
     text = repo.run("plan").stdout
     assert '~ sender_ip_addresses +"198.51.100.99" -"203.0.113.7"' in text
+    drift = repo.run("drift").stdout  # whole lists read in value order: .1, .2, ... .60
+    assert 'files: ["198.51.100.99", "203.0.113.1", "203.0.113.2", "203.0.113.3",' in drift
+    assert 'live:  ["203.0.113.1", "203.0.113.2", "203.0.113.3",' in drift
 
 
 def test_lists_read_in_value_order(tmp_path: Path) -> None:
