@@ -147,3 +147,22 @@ def test_posture_runs_on_live_connectors_without_repeating_the_files(tmp_path: P
     assert files == posture_findings(desired[0]) and [f.rule for f in files] == ["EXO-IN-004"]
     # the relay's live finding is the files' one: shown once; the open partner is a risk only live
     assert {(f.rule, f.name) for f in live} == {("EXO-IN-001", "Legacy"), ("EXO-IN-002", "Legacy")}
+
+
+def test_sign_ins_run_ahead_of_reads_with_a_bounded_number_of_open_providers(tmp_path: Path) -> None:
+    names = [f"cust-{i}" for i in range(8)]
+    config, desired = load_all(_repo(tmp_path, names))
+    recorder = Recorder()
+    outcomes = plan_tenants(config, desired, parallelism=1, opener=recorder.opener)
+    assert all(o.plan is not None for o in outcomes)
+    assert recorder.most_open <= 2  # 2 x parallelism
+    events = recorder.events
+    for name in names:
+        assert events.index(("signed in", name)) < events.index(("read", name))
+    # With one tenant read at a time, the next tenant signs in before the current one is done.
+    ahead = [
+        name
+        for current, name in itertools.pairwise(names)
+        if events.index(("signed in", name)) < events.index(("closed", current))
+    ]
+    assert ahead, events
