@@ -32,7 +32,7 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from reconciler.errors import ConfigError
+from reconciler.errors import ConfigError, quote
 from reconciler.model import FIELDS, SkipCheck, did_you_mean
 
 Cloud = Literal["commercial", "gcc", "gcc-high", "dod", "china"]
@@ -63,9 +63,9 @@ def _optional_env_reference(value: str | None) -> str | None:
 def _known_field(value: str) -> str:
     known = sorted({name for specs in FIELDS.values() for name in specs})
     if value in ("name", "connector_type"):
-        raise ValueError(f"'{value}' identifies the connector and cannot be ignored")
+        raise ValueError(f"{quote(value)} identifies the connector and cannot be ignored")
     if value not in known:
-        raise ValueError(f"'{value}' is not a connector field{did_you_mean(value, known)}")
+        raise ValueError(f"{quote(value)} is not a connector field{did_you_mean(value, known)}")
     return value
 
 

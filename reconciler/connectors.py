@@ -26,7 +26,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from reconciler.config import ExoformConfig, TenantConfig
-from reconciler.errors import ConfigError, InputError, Location, Problem
+from reconciler.errors import ConfigError, InputError, Location, Problem, quote
 from reconciler.loader import config_location, load_config, select_tenants
 from reconciler.model import KINDS, MODELS, Connector, did_you_mean, rule_violations
 from reconciler.overrides import OVERRIDE_KIND, OWN_KEYS, Override, merge
@@ -169,7 +169,7 @@ def cross_check(connectors: Sequence[LoadedConnector]) -> list[Problem]:
             problems.append(
                 Problem(
                     loaded.location_of("name"),
-                    f"duplicate {c.kind} name '{c.name}' (names are case-insensitive): also declared at "
+                    f"duplicate {c.kind} name {quote(c.name)} (names are case-insensitive): also declared at "
                     f"{first.location_of('name')}",
                 )
             )
@@ -194,14 +194,14 @@ def cross_check(connectors: Sequence[LoadedConnector]) -> list[Problem]:
         for old in c.renamed_from:
             key = (c.kind, old.casefold())
             if old.casefold() == c.name.casefold():
-                problems.append(Problem(where, f"'{c.name}' lists its own name in renamed_from"))
+                problems.append(Problem(where, f"{quote(c.name)} lists its own name in renamed_from"))
                 continue
             other = declared.get(key)
             if other is not None:
                 problems.append(
                     Problem(
                         where,
-                        f"renamed_from '{old}': a {c.kind} of that name is also declared at "
+                        f"renamed_from {quote(old)}: a {c.kind} of that name is also declared at "
                         f"{other.location_of('name')}; remove the rename or that connector",
                     )
                 )
@@ -211,8 +211,8 @@ def cross_check(connectors: Sequence[LoadedConnector]) -> list[Problem]:
                 problems.append(
                     Problem(
                         where,
-                        f"renamed_from '{old}': '{previous.connector.name}' at {previous.location} is also "
-                        "renamed from it",
+                        f"renamed_from {quote(old)}: {quote(previous.connector.name)} at {previous.location} "
+                        "is also renamed from it",
                     )
                 )
                 continue

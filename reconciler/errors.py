@@ -5,23 +5,24 @@ Contract: no message ever contains a secret, a token or a client assertion.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+from typing import Any
 
 #: A value quoted in a message is cut to this many characters, so a 5,000-digit number or a huge scalar
 #: does not flood the terminal or the annotations.
 MAX_QUOTED = 80
-_QUOTED = re.compile("'([^'\\n]{" + str(MAX_QUOTED + 1) + ",})'")
 
 
-def clip_quoted(message: str) -> str:
-    """``message`` with every quoted value longer than :data:`MAX_QUOTED` characters shortened."""
+def quote(value: Any) -> str:
+    """``value`` in single quotes for a message, cut when longer than :data:`MAX_QUOTED` characters.
 
-    def cut(match: re.Match[str]) -> str:
-        value = match.group(1)
-        return f"'{value[:60]}…{value[-10:]}' ({len(value):,} characters)"
-
-    return _QUOTED.sub(cut, message)
+    Values are clipped where they are put into a message, never the finished sentence: an apostrophe
+    later in the sentence must not be taken for the end of a quoted value.
+    """
+    text = str(value)
+    if len(text) <= MAX_QUOTED:
+        return f"'{text}'"
+    return f"'{text[:60]}…{text[-10:]}' ({len(text):,} characters)"
 
 
 class ExoformError(Exception):
@@ -47,9 +48,8 @@ class Problem:
     location: Location
     message: str
     severity: str = "error"
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "message", clip_quoted(self.message))
+    #: The posture rule that found it (``EXO-...``), or None for invalid input.
+    rule: str | None = None
 
     def __str__(self) -> str:
         return f"{self.location}: {self.severity}: {self.message}"

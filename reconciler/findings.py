@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from reconciler.model import Kind
 from reconciler.severity import SEVERITIES, SEVERITY_RANK, Severity, at_or_above
+
+Source = Literal["files", "live"]
 
 
 @dataclass(frozen=True)
@@ -19,7 +22,9 @@ class Finding:
 
     ``kind``/``name`` are None for tenant-wide findings; ``field`` is the managed field (snake_case, as in
     YAML) to blame so ``validate`` can point at its file:line, or None.  ``skipped_reason`` is set when
-    the rule is switched off in YAML for this connector or tenant.
+    the rule is switched off in YAML for this connector or tenant.  ``source`` says what was checked:
+    the connector files (``files``) or the tenant's live connectors (``live``: a connector no file
+    declares, or live values that differ from the files).
     """
 
     rule: str
@@ -30,6 +35,7 @@ class Finding:
     reference: str = ""
     field: str | None = None
     skipped_reason: str | None = None
+    source: Source = "files"
 
     @property
     def skipped(self) -> bool:
@@ -47,6 +53,7 @@ class Finding:
             "reference": self.reference,
             "field": self.field,
             "skipped_reason": self.skipped_reason,
+            "source": self.source,
         }
 
 

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from reconciler.config import ExoformConfig, resolve_secret
 from reconciler.defaults import defaults_problems, with_defaults
-from reconciler.errors import ConfigError, InputError, Location, Problem
+from reconciler.errors import ConfigError, InputError, Location, Problem, quote
 from reconciler.model import did_you_mean
 from reconciler.yamlio import (
     AliasBudget,
@@ -103,7 +103,7 @@ def select_tenants(config: ExoformConfig, patterns: Sequence[str]) -> list[str]:
         matched = [n for n in names if fnmatch.fnmatchcase(n, pattern)]
         if not matched:
             hint = did_you_mean(pattern, names)
-            raise ConfigError(f"no tenant matches '{pattern}'{hint}; tenants: {', '.join(names)}")
+            raise ConfigError(f"no tenant matches {quote(pattern)}{hint}; tenants: {', '.join(names)}")
         chosen.update(matched)
     return [n for n in names if n in chosen]
 

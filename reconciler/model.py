@@ -41,6 +41,7 @@ from pydantic import (
 )
 
 from reconciler import normalize
+from reconciler.errors import quote
 
 Kind = Literal["InboundConnector", "OutboundConnector"]
 KINDS: tuple[Kind, ...] = ("InboundConnector", "OutboundConnector")
@@ -233,15 +234,29 @@ class ConnectorBase(BaseModel):
             if spec.service_owned and getattr(self, name) is None
         )
 
+    @field_validator("name", "renamed_from")
+    @classmethod
+    def _printable_names(cls, value: str | list[str], info: ValidationInfo) -> str | list[str]:
+        # The service refuses control characters in a name (docs/validate.md); a name is printed in
+        # plans, logs and PR comments, where they could forge terminal escapes or workflow commands.
+        if info.context and info.context.get("live"):
+            return value
+        for name in [value] if isinstance(value, str) else value:
+            if any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in name):
+                raise ValueError(
+                    "a connector name cannot contain control characters (newlines, tabs, escapes)"
+                )
+        return value
+
     @field_validator("ignore_fields")
     @classmethod
     def _known_ignore_fields(cls, values: list[str]) -> list[str]:
         known = cls.field_names()
         for value in values:
             if value in ("name", "connector_type"):
-                raise ValueError(f"'{value}' identifies the connector and cannot be ignored")
+                raise ValueError(f"{quote(value)} identifies the connector and cannot be ignored")
             if value not in known:
-                raise ValueError(f"'{value}' is not a field of {cls.KIND}{did_you_mean(value, known)}")
+                raise ValueError(f"{quote(value)} is not a field of {cls.KIND}{did_you_mean(value, known)}")
         return values
 
     @model_validator(mode="before")

@@ -14,6 +14,8 @@ import ipaddress
 import re
 from collections.abc import Iterable
 
+from reconciler.errors import quote
+
 _LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
 _DOMAIN_RE = re.compile(rf"^{_LABEL}(\.{_LABEL})*$")
 _SENDER_DOMAIN_WIRE_RE = re.compile(r"^smtp:(?P<domain>[^;]*)(;\d+)?$", re.IGNORECASE)
@@ -58,9 +60,11 @@ def canon_domain(value: str, *, allow_star: bool = False) -> str:
         raise ValueError("'*' (all domains) is not allowed here")
     body = text[2:] if text.startswith("*.") else text
     if "*" in body:
-        raise ValueError(f"'{value}': a wildcard is only allowed as a leading '*.' (like '*.contoso.com')")
+        raise ValueError(
+            f"{quote(value)}: a wildcard is only allowed as a leading '*.' (like '*.contoso.com')"
+        )
     if not _DOMAIN_RE.match(body):
-        raise ValueError(f"'{value}' is not a valid domain name")
+        raise ValueError(f"{quote(value)} is not a valid domain name")
     return text
 
 
@@ -80,11 +84,11 @@ def canon_ipv4_or_cidr(value: str, *, min_prefix: int = 0) -> str:
     try:
         net = ipaddress.ip_network(text, strict=False)
     except ValueError:
-        raise ValueError(f"'{value}' is not an IPv4 address or CIDR block") from None
+        raise ValueError(f"{quote(value)} is not an IPv4 address or CIDR block") from None
     if net.version != 4:
-        raise ValueError(f"'{value}': only IPv4 is supported")
+        raise ValueError(f"{quote(value)}: only IPv4 is supported")
     if net.prefixlen < min_prefix:
-        raise ValueError(f"'{value}': the CIDR mask must be /{min_prefix} to /32")
+        raise ValueError(f"{quote(value)}: the CIDR mask must be /{min_prefix} to /32")
     if net.prefixlen == 32:
         return str(net.network_address)
     return str(net)
@@ -98,11 +102,11 @@ def _range(value: str, *, ipv6: bool) -> str:
         start = ipaddress.ip_address(start_text.strip())
         end = ipaddress.ip_address(end_text.strip())
     except ValueError:
-        raise ValueError(f"'{value}' is not a valid IP range (like 192.0.2.1-192.0.2.20)") from None
+        raise ValueError(f"{quote(value)} is not a valid IP range (like 192.0.2.1-192.0.2.20)") from None
     if start.version != end.version or (start.version == 6 and not ipv6):
-        raise ValueError(f"'{value}' is not a valid IPv4 range (like 192.0.2.1-192.0.2.20)")
+        raise ValueError(f"{quote(value)} is not a valid IPv4 range (like 192.0.2.1-192.0.2.20)")
     if int(end) < int(start):
-        raise ValueError(f"'{value}': the range ends before it starts")
+        raise ValueError(f"{quote(value)}: the range ends before it starts")
     return f"{start}-{end}"
 
 
@@ -123,7 +127,7 @@ def canon_ip_range(value: str) -> str:
     try:
         net = ipaddress.ip_network(text, strict=False)
     except ValueError:
-        raise ValueError(f"'{value}' is not an IP address, CIDR block or range") from None
+        raise ValueError(f"{quote(value)} is not an IP address, CIDR block or range") from None
     if net.prefixlen == net.max_prefixlen:
         return str(net.network_address)
     return str(net)
@@ -168,7 +172,7 @@ def ef_skip_refusal(entry: str) -> str | None:
                 and first <= int(net.broadcast_address)
                 and int(net.network_address) <= last
             ):
-                return f"'{entry}' is {what}; list only public IPs of the service in front of Exchange Online"
+                return f"{quote(entry)} is {what}; list only public IPs of the service in front of Exchange Online"
     return None
 
 
@@ -185,23 +189,23 @@ def canon_smart_host(value: str) -> str:
         try:
             return str(ipaddress.ip_address(inner))
         except ValueError:
-            raise ValueError(f"'{value}': only an IP address may stand in brackets") from None
+            raise ValueError(f"{quote(value)}: only an IP address may stand in brackets") from None
     try:
         return str(ipaddress.ip_address(text))
     except ValueError:
         pass
     if text.startswith("[") or text.count(":") == 1:
-        raise ValueError(f"'{value}': a smart host cannot carry a port; Exchange Online always uses 25")
+        raise ValueError(f"{quote(value)}: a smart host cannot carry a port; Exchange Online always uses 25")
     if re.fullmatch(r"[0-9./]+", text) or ":" in text:
         try:
             net = ipaddress.ip_network(text, strict=False)
         except ValueError:
-            raise ValueError(f"'{value}' is not an IP address or CIDR block") from None
+            raise ValueError(f"{quote(value)} is not an IP address or CIDR block") from None
         return str(net.network_address) if net.prefixlen == net.max_prefixlen else str(net)
     if "*" in text:
-        raise ValueError(f"'{value}': a smart host cannot be a wildcard")
+        raise ValueError(f"{quote(value)}: a smart host cannot be a wildcard")
     if not _HOST_RE.match(text):
-        raise ValueError(f"'{value}' is not a valid host name")
+        raise ValueError(f"{quote(value)} is not a valid host name")
     return text
 
 
@@ -213,7 +217,9 @@ def canon_certificate_name(value: str) -> str:
     match = _CERT_RE.match(text)
     if match is None:
         if text.lower().startswith(("<i>", "<s>")):
-            raise ValueError(f"'{value}': the issuer/subject form is <I>issuer<S>subject, both non-empty")
+            raise ValueError(
+                f"{quote(value)}: the issuer/subject form is <I>issuer<S>subject, both non-empty"
+            )
         return canon_domain(text)
     return f"<I>{match.group('issuer').strip()}<S>{match.group('subject').strip()}"
 
@@ -222,7 +228,7 @@ def canon_email(value: str) -> str:
     """An SMTP address in lower case (Exchange compares addresses case-insensitively)."""
     text = value.strip().lower()
     if not _EMAIL_RE.match(text):
-        raise ValueError(f"'{value}' is not an email address")
+        raise ValueError(f"{quote(value)} is not an email address")
     canon_domain(text.partition("@")[2])
     return text
 

@@ -14,6 +14,10 @@ Contracts:
   ``field_changes`` (updates only) says how each field changes (:func:`reconciler.diff.field_changes`);
   it is derived from ``before``/``after`` and ignored when a plan file is read.
 - The plan file is read by pydantic, strictly (no value coerced), into the same dataclasses.
+- Every selected tenant is in the plan with its ``status``: ``planned``, or ``failed`` with its ``error``
+  (a tenant that could not be signed in to, read or planned).  A plan with a failed tenant renders but is
+  never saved; :meth:`Plan.from_json` refuses one.  ``status`` defaults to ``planned``, so plan files
+  written before it existed (which never held a failed tenant) read the same: ``format_version`` stays 1.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ FORMAT_VERSION = 1
 Action = Literal["create", "update", "delete"]
 ACTIONS: tuple[Action, ...] = ("create", "update", "delete")
 SYMBOLS: dict[Action, str] = {"create": "+", "update": "~", "delete": "-"}
+TenantStatus = Literal["planned", "failed"]
 
 
 def canonical_json(data: Any) -> str:
@@ -101,7 +106,10 @@ class Unmanaged:
 
 @dataclass
 class TenantPlan:
-    """The plan of one tenant."""
+    """The plan of one tenant, or (``status`` ``failed``) the error that kept it from being planned.
+
+    A failed tenant has no changes, unmanaged connectors or findings: it is never "no changes".
+    """
 
     tenant: str
     target: str
@@ -112,6 +120,17 @@ class TenantPlan:
     existing_count: int = 0
     #: The ``--target`` patterns the plan was limited to (empty: every connector).
     targets: list[str] = field(default_factory=list)
+    status: TenantStatus = "planned"
+    error: str | None = None
+
+    @classmethod
+    def failed_with(cls, tenant: str, target: str, error: str) -> TenantPlan:
+        """The plan of a tenant that could not be signed in to, read or planned."""
+        return cls(tenant, target, status="failed", error=error)
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
 
     @property
     def unsafe(self) -> bool:
@@ -141,6 +160,11 @@ class Plan:
         return any(t.changes for t in self.tenants)
 
     @property
+    def failed(self) -> list[TenantPlan]:
+        """The tenants that could not be planned."""
+        return [t for t in self.tenants if t.failed]
+
+    @property
     def unsafe(self) -> bool:
         return any(t.unsafe for t in self.tenants)
 
@@ -151,10 +175,13 @@ class Plan:
             "exoform_version": self.exoform_version,
             "has_changes": self.has_changes,
             "unsafe": self.unsafe,
+            "failed": len(self.failed),
             "tenants": [
                 {
                     "tenant": t.tenant,
                     "target": t.target,
+                    "status": t.status,
+                    "error": t.error,
                     "summary": {a: t.count(a) for a in ACTIONS} | {"unmanaged": len(t.unmanaged)},
                     "existing_count": t.existing_count,
                     "targets": t.targets,
@@ -189,6 +216,11 @@ class Plan:
         except (RecursionError, ValueError) as exc:
             raise PlanError(f"not a valid exoform plan: {exc}") from None
         for tplan in plan.tenants:
+            if tplan.failed:
+                raise PlanError(
+                    f"not a valid exoform plan: tenant {tplan.tenant!r} failed to plan, so the plan says "
+                    "nothing about it: make a new plan"
+                )
             for change in tplan.changes:
                 _check_change_shape(change)
         return plan

@@ -30,11 +30,15 @@ from reconciler.targeting import Target, select
 _ACTION_ORDER = {"create": 0, "update": 1, "delete": 2}
 
 
-def target_of(settings: TenantConfig) -> str:
-    """What a tenant's plan is for: the provider and the tenant it reaches (checked again by apply)."""
+def target_of(tenant: str, settings: TenantConfig) -> str:
+    """What a tenant's plan is for: the provider and the tenant it reaches (checked again by apply).
+
+    A local tenant without ``state:`` keeps its state in ``.exoform/<tenant>.json`` (docs/emulator.md),
+    which its target names.
+    """
     if settings.provider == "exchange":
         return f"exchange:{settings.tenant_id or settings.organization}".lower()
-    return f"local:{settings.state or 'memory'}"
+    return f"local:{settings.state or f'.exoform/{tenant}.json'}"
 
 
 def ignored_fields(kind: Kind, settings: TenantConfig, connector: Connector | None) -> frozenset[str]:
@@ -170,7 +174,7 @@ def plan_tenant(
     unmanaged.sort(key=lambda u: (u.kind, u.name.casefold()))
     return TenantPlan(
         tenant=tenant,
-        target=target_of(settings),
+        target=target_of(tenant, settings),
         changes=changes,
         unmanaged=unmanaged,
         unsafe_reasons=unsafe_reasons(

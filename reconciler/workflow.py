@@ -5,6 +5,10 @@ Contracts:
   threads, what was learned of each service): the caller's, or one opened and closed by the call.
 - Tenants are planned concurrently (``parallelism``); each outcome holds a plan or the error that
   stopped that tenant (a failed read is an error, never an empty tenant).
+- :func:`plan_of` makes one :class:`~reconciler.plan.Plan` of every outcome: a failed tenant is in it,
+  with its error, never left out.
+- Posture rules run on the files and on the live connectors; a live finding says so (``source: live``)
+  and one the files give too is not repeated (see docs/posture.md).
 - :func:`apply_plan` applies only tenants the plan names, refusing any whose target is no longer the one
   the plan was made for.
 """
@@ -15,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from reconciler.applier import ApplyReport, ChangeResult, apply_tenant
 from reconciler.config import ExoformConfig, TenantConfig
@@ -40,6 +44,18 @@ class TenantOutcome:
     plan: TenantPlan | None = None
     live: LiveState | None = None
     error: str | None = None
+    target: str = ""
+
+    def tenant_plan(self) -> TenantPlan:
+        """The tenant's plan, or a failed one carrying the error."""
+        if self.plan is not None:
+            return self.plan
+        return TenantPlan.failed_with(self.tenant, self.target, self.error or "the tenant was not planned")
+
+
+def plan_of(outcomes: Sequence[TenantOutcome]) -> Plan:
+    """The plan of every outcome, in order: planned tenants and failed ones (with their error)."""
+    return Plan([o.tenant_plan() for o in outcomes])
 
 
 @contextmanager
@@ -58,11 +74,35 @@ def _opening(opener: Opener | None, session: Session | None) -> Iterator[Opener]
         yield open_
 
 
-def posture_findings(desired: TenantDesired) -> list[Finding]:
-    """The posture findings of a tenant's desired connectors, as the plan carries them."""
+def posture_findings(desired: TenantDesired, live: LiveState | None = None) -> list[Finding]:
+    """The posture findings of a tenant's connector files and, given ``live``, of its live connectors.
+
+    A live connector that a file declares takes that file's ``skip_checks``.  A live finding equal to a
+    files finding (same rule, connector, field and message: the live values are the files') is left out;
+    the others are marked ``source: live``, after the files' findings.
+    """
     from reconciler import posture
 
-    return posture.check([c.connector for c in desired.connectors], desired.settings.skip_checks)
+    files = posture.check([c.connector for c in desired.connectors], desired.settings.skip_checks)
+    if live is None:
+        return files
+    declared = {}
+    for loaded in desired.connectors:
+        c = loaded.connector
+        for name in (c.name, *c.renamed_from):
+            declared[(c.kind, name.casefold())] = c
+    connectors = []
+    for lc in live.connectors:
+        mine = declared.get((lc.kind, lc.name.casefold()))
+        skips = list(mine.skip_checks) if mine is not None else []
+        connectors.append(lc.connector.model_copy(update={"skip_checks": skips}))
+    seen = {_same(f) for f in files}
+    found = posture.check(connectors, desired.settings.skip_checks)
+    return files + [replace(f, source="live") for f in found if _same(f) not in seen]
+
+
+def _same(f: Finding) -> tuple[str, str | None, str, str | None, str]:
+    return (f.rule, f.kind, (f.name or "").casefold(), f.field, f.message)
 
 
 def _signed_in(
@@ -86,7 +126,7 @@ def _signed_in(
 
 def _read_and_plan(desired: TenantDesired, provider: BaseProvider, scope: RunScope) -> TenantOutcome:
     """Read the tenant through ``provider`` (closed afterwards) and plan it; errors go into the outcome."""
-    outcome = TenantOutcome(desired.tenant)
+    outcome = TenantOutcome(desired.tenant, target=target_of(desired.tenant, desired.settings))
     try:
         try:
             live = provider.read()
@@ -98,7 +138,7 @@ def _read_and_plan(desired: TenantDesired, provider: BaseProvider, scope: RunSco
         outcome.plan = plan_tenant(desired.tenant, desired.settings, connectors, live, scope.targets)
         outcome.plan.findings = [
             f
-            for f in posture_findings(desired)
+            for f in posture_findings(desired, live)
             if f.kind is None or f.name is None or targeted(scope.targets, f.kind, f.name)
         ]
     except ExoformError as exc:
@@ -162,7 +202,7 @@ def _plan_all(
     def run(d: TenantDesired, signed: Future[tuple[BaseProvider | None, str | None]]) -> TenantOutcome:
         provider, error = signed.result()
         if provider is None:
-            outcome = TenantOutcome(d.tenant, error=error)
+            outcome = TenantOutcome(d.tenant, error=error, target=target_of(d.tenant, d.settings))
         else:
             try:
                 outcome = _read_and_plan(d, provider, scope)
@@ -223,11 +263,15 @@ def _apply_all(
                 f"tenant {tplan.tenant}: the plan names a tenant that exoform.yaml does not declare"
             )
             return result
-        if target_of(settings) != tplan.target:
+        target = target_of(tplan.tenant, settings)
+        if target != tplan.target:
             result.error = (
                 f"tenant {tplan.tenant}: the plan was made for {tplan.target}, but the tenant is now "
-                f"{target_of(settings)}; make a new plan"
+                f"{target}; make a new plan"
             )
+            return result
+        if tplan.failed:
+            result.error = f"tenant {tplan.tenant}: it was not planned ({tplan.error}); make a new plan"
             return result
         if not tplan.changes:
             result.report = ApplyReport(tplan.tenant)

@@ -115,3 +115,30 @@ def test_change_without_what_apply_needs_is_refused(tmp_path: Path, edit: Any, m
     path.write_text(json.dumps(body))
     with pytest.raises(PlanError, match=re.escape(message)):
         read_plan(path)
+
+
+def test_a_failed_tenant_is_never_read_back_as_planned(tmp_path: Path) -> None:
+    plan = sample_plan()
+    plan.tenants.append(
+        TenantPlan.failed_with("fabrikam", "exchange:fabrikam", "tenant fabrikam: sign-in failed")
+    )
+    data = plan.to_json()
+    assert data["failed"] == 1 and not plan.tenants[1].changes
+    assert [t["status"] for t in data["tenants"]] == ["planned", "failed"]
+    path = tmp_path / "plan.json"
+    write_plan(plan, path)  # exoform never saves such a plan; a hand-made one must still be refused
+    with pytest.raises(PlanError, match="tenant 'fabrikam' failed to plan"):
+        read_plan(path)
+
+
+def test_a_plan_file_without_tenant_status_reads_as_planned(tmp_path: Path) -> None:
+    from reconciler.plan import plan_digest
+
+    body = sample_plan().to_json()
+    for tenant in body["tenants"]:
+        del tenant["status"], tenant["error"]
+    del body["failed"]
+    body["digest"] = plan_digest(body)
+    (tmp_path / "old.json").write_text(json.dumps(body))
+    (tenant,) = read_plan(tmp_path / "old.json").tenants
+    assert tenant.status == "planned" and tenant.changes

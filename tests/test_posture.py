@@ -862,6 +862,7 @@ def test_findings_serialize_for_the_json_plan() -> None:
         "reference",
         "field",
         "skipped_reason",
+        "source",
     }
 
 

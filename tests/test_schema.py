@@ -33,7 +33,14 @@ def test_schema_command_writes_and_checks(tmp_path: Path) -> None:
     assert runner.invoke(cli, ["schema", "--out", str(out), "--check"]).exit_code == 1
     result = runner.invoke(cli, ["schema", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert {p.name for p in out.iterdir()} == {CONNECTOR_FILE, CONFIG_FILE}
+    assert {p.name for p in out.iterdir()} == set(rendered())
+    assert {
+        CONNECTOR_FILE,
+        CONFIG_FILE,
+        "plan.schema.json",
+        "drift.schema.json",
+        "status.schema.json",
+    } == set(rendered())
     assert (out / CONNECTOR_FILE).read_text() == rendered()[CONNECTOR_FILE]
     assert runner.invoke(cli, ["schema", "--out", str(out), "--check"]).exit_code == 0
 

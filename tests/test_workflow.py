@@ -16,7 +16,7 @@ from reconciler.connectors import load_all
 from reconciler.providers.base import BaseProvider
 from reconciler.providers.registry import open_provider
 from reconciler.providers.session import Session
-from reconciler.workflow import plan_tenants
+from reconciler.workflow import plan_of, plan_tenants, posture_findings
 from tests.providers.fake import FakeClock
 
 RELAY = (
@@ -120,6 +120,40 @@ def test_outcomes_in_order_and_a_failed_sign_in_stops_only_its_tenant(
         assert [(c.action, c.name) for c in outcome.plan.changes] == [("create", "Printer relay")]
     assert recorder.open == 0  # every provider closed, the failed one too
     assert ("read", "cust-2") not in recorder.events
+    plan = plan_of(outcomes)  # the plan names every tenant, the failed one with its error and target
+    assert [t.tenant for t in plan.tenants] == names
+    assert [t.tenant for t in plan.failed] == ["cust-2"]
+    assert plan.tenants[2].error == failed.error
+    assert plan.tenants[2].target == "exchange:cust-2.onmicrosoft.com"
+
+
+def test_posture_runs_on_live_connectors_without_repeating_the_files(tmp_path: Path) -> None:
+    _repo(tmp_path, ["t"])
+    (tmp_path / "connectors" / "t" / "relay.yaml").write_text(RELAY + "treat_messages_as_internal: true\n")
+    relay = {
+        "Name": "Printer relay",
+        "ConnectorType": "OnPremises",
+        "SenderDomains": ["smtp:*;1"],
+        "SenderIPAddresses": ["192.0.2.10"],
+        "TreatMessagesAsInternal": True,
+    }
+    # made in the admin center: a Partner connector for any domain, open to any server
+    open_partner = {
+        "Name": "Legacy",
+        "ConnectorType": "Partner",
+        "SenderDomains": ["smtp:*;1"],
+        "RequireTls": False,
+    }
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "t.json").write_text(json.dumps({"InboundConnector": [relay, open_partner]}))
+    config, desired = load_all(tmp_path / "exoform.yaml")
+    (outcome,) = plan_tenants(config, desired)
+    assert outcome.plan is not None and outcome.plan.changes == []
+    files = [f for f in outcome.plan.findings if f.source == "files"]
+    live = [f for f in outcome.plan.findings if f.source == "live"]
+    assert files == posture_findings(desired[0]) and [f.rule for f in files] == ["EXO-IN-004"]
+    # the relay's live finding is the files' one: shown once; the open partner is a risk only live
+    assert {(f.rule, f.name) for f in live} == {("EXO-IN-001", "Legacy"), ("EXO-IN-002", "Legacy")}
 
 
 def test_sign_ins_run_ahead_of_reads_with_a_bounded_number_of_open_providers(tmp_path: Path) -> None:

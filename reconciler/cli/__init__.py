@@ -35,11 +35,32 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "drift": ("reconciler.cli.gitops", "drift", "Report connectors that drifted from the files (exit 2)."),
     "tenants": ("reconciler.cli.gitops", "tenants", "List the tenants (--json: a GitHub Actions matrix)."),
     "status": ("reconciler.cli.gitops", "status", "Show connector health; run Validate-OutboundConnector."),
+    "show": ("reconciler.cli.plan", "show", "Render a saved plan file without reading any tenant."),
 }
 
 
 class LazyGroup(click.Group):
-    """A group whose subcommands are imported on first use."""
+    """A group whose subcommands are imported on first use, and whose usage errors exit 1.
+
+    click exits 2 on a usage error (a mistyped option or value), but 2 means "changes" for ``plan
+    --detailed-exitcode`` and "drift" for ``drift``: every usage error of every command exits 1 here.
+    """
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            exc.exit_code = 1  # type: ignore[misc]  # click reads it from the instance
+            raise
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            exc.exit_code = 1  # type: ignore[misc]  # click reads it from the instance
+            raise
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
@@ -72,8 +93,8 @@ def cli(log_level: str) -> None:
     """exoform: Exchange Online mail-flow connectors as code.
 
     Declare inbound and outbound connectors in YAML, see a plan against the live tenant, apply exactly
-    that plan, and detect drift.  Exit codes: 0 success, 1 error, 2 changes present (with
-    --detailed-exitcode) or drift (exoform drift).
+    that plan, and detect drift.  Exit codes: 0 success, 1 error (a usage error too), 2 changes present
+    (with --detailed-exitcode) or drift (exoform drift).
     """
     _configure_logging(log_level)
 

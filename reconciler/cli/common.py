@@ -1,4 +1,9 @@
-"""What every command shares: exit codes, options, error exits, loading and reading tenants."""
+"""What every command shares: exit codes, options, error exits, colour, loading and reading tenants.
+
+Contracts: every message printed from here is escaped (:func:`reconciler.escape.safe_lines`), so
+no connector name, file name or service message reaches a terminal or a CI log raw; exit codes are
+:data:`EXIT_OK`, :data:`EXIT_ERROR` (also usage errors, see ``reconciler.cli``) and :data:`EXIT_CHANGES`.
+"""
 
 from __future__ import annotations
 
@@ -22,10 +27,35 @@ EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 
 
 def use_color(no_color: bool, stream: Any = None) -> bool:
-    """Colour only on a terminal, never with --no-color or NO_COLOR set."""
+    """Whether to colour: never with --no-color or NO_COLOR set (they win); always with FORCE_COLOR set to
+    anything but empty or ``0`` (GitHub Actions logs show colour but are not terminals); otherwise only on
+    a terminal.  Print coloured text with ``click.echo(..., color=True)``: click strips colour from what
+    is not a terminal."""
     if no_color or os.environ.get("NO_COLOR"):
         return False
+    if os.environ.get("FORCE_COLOR", "") not in ("", "0"):
+        return True
     return bool(getattr(stream or sys.stdout, "isatty", lambda: False)())
+
+
+def fail_on_option(f: Any) -> Any:
+    """``--fail-on error|warning|info|never``, the same on every command that has it."""
+    from reconciler.severity import SEVERITIES
+
+    return click.option(
+        "--fail-on",
+        type=click.Choice([*SEVERITIES, "never"]),
+        default="error",
+        show_default=True,
+        help="Fail on a posture finding at or above this severity (never: findings never fail).",
+    )(f)
+
+
+def echo_error(message: str) -> None:
+    """Print ``error: message`` to stderr, escaped line by line."""
+    from reconciler.escape import safe_lines
+
+    click.echo(f"error: {safe_lines(message)}", err=True)
 
 
 def config_option(f: Any) -> Any:
@@ -71,8 +101,8 @@ def parallelism_option(f: Any) -> Any:
 
 
 def fail(message: str) -> NoReturn:
-    """Print an error to stderr and exit 1."""
-    click.echo(f"error: {message}", err=True)
+    """Print an error to stderr (escaped) and exit 1."""
+    echo_error(message)
     sys.exit(EXIT_ERROR)
 
 
@@ -80,12 +110,13 @@ def fail(message: str) -> NoReturn:
 def user_errors() -> Iterator[None]:
     """Turn exoform's errors into their message on stderr and exit 1: every located problem, one a line."""
     from reconciler.errors import ExoformError, InputError
+    from reconciler.escape import safe
 
     try:
         yield
     except InputError as exc:
         for problem in exc.problems:
-            click.echo(str(problem), err=True)
+            click.echo(safe(str(problem)), err=True)
         sys.exit(EXIT_ERROR)
     except ExoformError as exc:
         fail(str(exc))
@@ -155,7 +186,7 @@ def report_failures(outcomes: list[TenantOutcome]) -> bool:
     """Print every failed tenant's error to stderr; True when any failed."""
     failed = [o for o in outcomes if o.error]
     for outcome in failed:
-        click.echo(f"error: {outcome.error}", err=True)
+        echo_error(outcome.error or "")
     if failed:
         click.echo(f"{len(failed)} of {len(outcomes)} tenant(s) failed.", err=True)
     return bool(failed)

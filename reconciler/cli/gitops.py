@@ -3,8 +3,9 @@
 - ``export`` adopts a tenant: its live connectors become YAML files (see :mod:`reconciler.exporter`).
 - ``drift`` plans every selected tenant and reports what differs: exit 0 none, 2 drift, 1 error.
   Drift is a change in the plan (a connector whose fields differ, one declared but missing, one the
-  ``unmanaged: delete`` policy would delete).  Unmanaged connectors under ``unmanaged: report`` are listed
-  but are not drift: nobody claimed them.
+  ``unmanaged: delete`` policy would delete) or a posture finding on the live connectors at or above
+  ``--fail-on``.  Unmanaged connectors under ``unmanaged: report`` are listed but are not drift: nobody
+  claimed them.
 - ``tenants`` lists the tenants; ``--json`` gives a GitHub Actions matrix (``{"tenant": [...]}``).
 - ``status`` shows each live connector's health and runs Validate-OutboundConnector on request.
 """
@@ -22,7 +23,9 @@ from reconciler.cli.common import (
     EXIT_CHANGES,
     EXIT_ERROR,
     config_option,
+    echo_error,
     fail,
+    fail_on_option,
     load_config_or_exit,
     parallelism_option,
     parse_targets_or_exit,
@@ -33,6 +36,7 @@ from reconciler.cli.common import (
     use_color,
 )
 from reconciler.cli.plan import make_plan
+from reconciler.escape import safe
 from reconciler.sharding import MATRIX_LIMIT
 
 if TYPE_CHECKING:
@@ -122,11 +126,11 @@ def export(config_path: Path, tenant: str, targets: tuple[str, ...], out: Path |
         fail(f"cannot write into {display_path(folder)}: {exc.strerror or exc}")
     for item in report.connectors:
         where = display_path(item.path) if item.path else "-"
-        click.echo(f'{item.action:<9} {where}  {item.kind} "{item.name}"')
+        click.echo(f'{item.action:<9} {safe(where)}  {item.kind} "{safe(item.name)}"')
         for note in item.notes:
-            click.echo(f"          note: {note}")
+            click.echo(f"          note: {safe(note)}")
     for note in report.notes:
-        click.echo(f"note: {note}", err=True)
+        click.echo(f"note: {safe(note)}", err=True)
     counts = ", ".join(
         f"{report.count(a)} {a}" for a in ("created", "updated", "unchanged", "skipped") if report.count(a)
     )
@@ -180,6 +184,7 @@ def _shared_connectors(config: ExoformConfig, tenant: str) -> set[tuple[str, str
 )
 @parallelism_option
 @click.option("--no-color", is_flag=True, help="No colour (also when NO_COLOR is set or not a terminal).")
+@fail_on_option
 def drift(
     config_path: Path,
     tenants: tuple[str, ...],
@@ -187,12 +192,15 @@ def drift(
     fmt: str,
     parallelism: int,
     no_color: bool,
+    fail_on: str,
 ) -> None:
     """Report connectors that differ from the files: exit 0 no drift, 2 drift, 1 error.
 
     Each drifted connector shows the fields (files against tenant) and when it last changed in the
-    tenant.  Connectors no file declares are listed under unmanaged: report but are not drift.  A tenant
-    that cannot be read is reported at the end and makes the exit status 1; the others are still checked.
+    tenant.  A posture finding on the live connectors at or above --fail-on (default error) is drift
+    too.  Connectors no file declares are listed under unmanaged: report but are not drift.  A tenant
+    that cannot be read is in every format with its error and makes the exit status 1; the others are
+    still checked.
 
     \b
     Examples:
@@ -201,18 +209,19 @@ def drift(
       exoform drift --tenant contoso --format markdown > issue.md
       exoform drift --target 'OutboundConnector/To Mimecast*'
     """
-    from reconciler.render.drift import drift_json, drift_markdown, drift_text
+    from reconciler.render.drift import drift_json, drift_markdown, drift_text, has_drift
 
     the_plan, outcomes = make_plan(config_path, tenants, parallelism, targets)
     if fmt == "json":
-        click.echo(json.dumps(drift_json(the_plan, outcomes), indent=2, sort_keys=True))
+        click.echo(json.dumps(drift_json(the_plan, fail_on=fail_on), indent=2, sort_keys=True))
     elif fmt == "markdown":
-        click.echo(drift_markdown(the_plan), nl=False)
+        click.echo(drift_markdown(the_plan, fail_on=fail_on), nl=False)
     else:
-        click.echo(drift_text(the_plan, color=use_color(no_color)), nl=False)
+        color = use_color(no_color)
+        click.echo(drift_text(the_plan, color=color, fail_on=fail_on), nl=False, color=color)
     if report_failures(outcomes):
         sys.exit(EXIT_ERROR)
-    if the_plan.has_changes:
+    if has_drift(the_plan, fail_on):
         sys.exit(EXIT_CHANGES)
 
 
@@ -276,7 +285,7 @@ def tenants(
             )
     else:
         for name in names:
-            click.echo(name)
+            click.echo(safe(name))
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -289,6 +298,7 @@ def tenants(
 @target_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @parallelism_option
+@click.option("--no-color", is_flag=True, help="No colour (also when NO_COLOR is set or not a terminal).")
 @click.option(
     "--validate",
     "validate_name",
@@ -308,13 +318,16 @@ def status(
     targets: tuple[str, ...],
     fmt: str,
     parallelism: int,
+    no_color: bool,
     validate_name: str | None,
     recipients: tuple[str, ...],
 ) -> None:
     """Show each live connector: enabled, test mode, validated and when, last changed, managed or not.
 
-    Managed means a file declares it.  With --validate, run Validate-OutboundConnector (it sends test mail
-    through each smart host) and show the result per smart host: exit 0 when every one succeeded.
+    Managed means a file declares it.  Posture findings on the live connectors (those no file gives too)
+    are listed under the table, marked live.  With --validate, run Validate-OutboundConnector (it sends
+    test mail through each smart host) and show the result per smart host: exit 0 when every one
+    succeeded.
 
     \b
     Examples:
@@ -330,20 +343,23 @@ def status(
         return
     if recipients:
         fail("--recipient needs --validate CONNECTOR")
-    from reconciler.render.status import status_rows, status_text
+    from reconciler.render.status import live_findings, status_json, status_rows, status_text
 
     _, desired, outcomes = read_tenants(
         config_path, tenants, parallelism, label="Reading tenants", targets=targets
     )
     rows = status_rows(outcomes, desired)
-    if fmt == "json":
-        errors = [{"tenant": o.tenant, "error": o.error} for o in outcomes if o.live is None]
-        click.echo(json.dumps({"connectors": rows, "errors": errors}, indent=2, sort_keys=True))
-    else:
-        click.echo(status_text(rows, color=use_color(False)), nl=False)
+    findings = live_findings(outcomes)
     failed = [o for o in outcomes if o.live is None]
+    if fmt == "json":
+        click.echo(json.dumps(status_json(rows, findings, outcomes), indent=2, sort_keys=True))
+    else:
+        failures = [(o.tenant, o.error or "") for o in failed]
+        color = use_color(no_color)
+        text = status_text(rows, color=color, findings=findings, failed=failures)
+        click.echo(text, nl=False, color=color)
     for outcome in failed:
-        click.echo(f"error: {outcome.error}", err=True)
+        echo_error(outcome.error or "")
     if failed:
         click.echo(f"{len(failed)} of {len(outcomes)} tenant(s) failed.", err=True)
         sys.exit(EXIT_ERROR)

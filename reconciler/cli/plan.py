@@ -1,11 +1,17 @@
-"""``exoform plan`` and ``exoform apply``."""
+"""``exoform plan``, ``exoform apply`` and ``exoform show``.
+
+Every selected tenant is in the plan each format prints, failed ones with their error
+(:func:`reconciler.workflow.plan_of`); a plan with a failed tenant exits 1 and is never saved.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -13,7 +19,9 @@ from reconciler.cli.common import (
     EXIT_CHANGES,
     EXIT_ERROR,
     config_option,
+    echo_error,
     fail,
+    fail_on_option,
     load_config_or_exit,
     read_tenants,
     report_failures,
@@ -22,10 +30,12 @@ from reconciler.cli.common import (
     use_color,
     user_errors,
 )
-from reconciler.severity import SEVERITIES
+from reconciler.escape import safe
 
 if TYPE_CHECKING:
     from reconciler.applier import ChangeResult
+    from reconciler.config import ExoformConfig
+    from reconciler.connectors import TenantDesired
     from reconciler.plan import Plan
     from reconciler.workflow import TenantOutcome
 
@@ -35,12 +45,46 @@ _print_lock = threading.Lock()
 def make_plan(
     config_path: Path, tenants: tuple[str, ...], parallelism: int, targets: tuple[str, ...] = ()
 ) -> tuple[Plan, list[TenantOutcome]]:
-    """Load, read and plan the selected tenants within ``targets``; exits on input errors.  Only the plans
-    are kept (not the live objects read), so memory grows with the report, not with the tenants read."""
-    from reconciler.plan import Plan
+    """Load, read and plan the selected tenants within ``targets`` (failed ones in the plan with their
+    error); exits on input errors.  Only the plans are kept (not the live objects read), so memory grows
+    with the report, not with the tenants read."""
+    plan, outcomes, _, _ = _make_plan(config_path, tenants, parallelism, targets)
+    return plan, outcomes
 
-    _, _, outcomes = read_tenants(config_path, tenants, parallelism, targets=targets, keep_live=False)
-    return Plan([o.plan for o in outcomes if o.plan is not None]), outcomes
+
+def _make_plan(
+    config_path: Path, tenants: tuple[str, ...], parallelism: int, targets: tuple[str, ...] = ()
+) -> tuple[Plan, list[TenantOutcome], ExoformConfig, list[TenantDesired]]:
+    from reconciler.workflow import plan_of
+
+    config, desired, outcomes = read_tenants(
+        config_path, tenants, parallelism, targets=targets, keep_live=False
+    )
+    return plan_of(outcomes), outcomes, config, desired
+
+
+def _render(the_plan: Plan, fmt: str, color: bool) -> str:
+    """The plan in ``fmt`` (not sarif); the Markdown names the commit from ``GITHUB_SHA`` when set."""
+    from reconciler.render import render
+    from reconciler.render.markdown import render_markdown
+
+    if fmt == "markdown":
+        return render_markdown(the_plan, commit=os.environ.get("GITHUB_SHA") or None)
+    return render(the_plan, fmt, color=color)
+
+
+def _plan_sarif(the_plan: Plan, config: ExoformConfig, desired: list[TenantDesired]) -> dict[str, Any]:
+    from reconciler.cli.validate import locate_findings, posture_rules
+    from reconciler.render.sarif import sarif_log
+
+    by_tenant = {d.tenant: d for d in desired}
+    items = [
+        item
+        for t in the_plan.tenants
+        if t.tenant in by_tenant
+        for item in locate_findings(config, by_tenant[t.tenant], t.findings)
+    ]
+    return sarif_log(items, posture_rules(), version=the_plan.exoform_version)
 
 
 @click.command()
@@ -51,20 +95,19 @@ def make_plan(
     "--out", "out", type=click.Path(path_type=Path, dir_okay=False), help="Save the plan (JSON) here."
 )
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown", "sarif"]),
+    default="text",
+    show_default=True,
+    help="sarif: the posture findings as SARIF 2.1.0, located in the connector files.",
 )
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when the plan has changes (0 none, 1 error).")
 @click.option("--no-color", is_flag=True, help="No colour (also when NO_COLOR is set or not a terminal).")
 @click.option(
     "--parallelism", type=click.IntRange(1, 64), default=8, show_default=True, help="Tenants at once."
 )
-@click.option(
-    "--fail-on",
-    type=click.Choice([*SEVERITIES, "never"]),
-    default="error",
-    show_default=True,
-    help="Exit 1 when a posture finding at or above this severity is present.",
-)
+@fail_on_option
 def plan(
     config_path: Path,
     tenants: tuple[str, ...],
@@ -83,14 +126,18 @@ def plan(
       exoform plan
       exoform plan --tenant contoso --out plan.json
       exoform plan --format markdown > comment.md
+      exoform plan --format sarif > exoform.sarif
       exoform plan --detailed-exitcode   # 0 no changes, 1 error, 2 changes
       exoform plan --tenant contoso --target 'InboundConnector/From Mimecast*'
     """
     from reconciler.plan import write_plan
-    from reconciler.render import render
 
-    the_plan, outcomes = make_plan(config_path, tenants, parallelism, targets)
-    click.echo(render(the_plan, fmt, color=use_color(no_color)), nl=False)
+    the_plan, outcomes, config, desired = _make_plan(config_path, tenants, parallelism, targets)
+    if fmt == "sarif":
+        click.echo(json.dumps(_plan_sarif(the_plan, config, desired), indent=2))
+    else:
+        color = use_color(no_color)
+        click.echo(_render(the_plan, fmt, color), nl=False, color=color)
     failed = report_failures(outcomes)
     if out is not None:
         if failed:
@@ -109,7 +156,9 @@ def _fails_posture(the_plan: Plan, threshold: str) -> bool:
 
     if threshold == "never":
         return False
-    hits = [f for t in the_plan.tenants for f in failing(t.findings, threshold)]
+    # The files' findings only: a risk already in the tenant is shown (marked live) and is drift, but it
+    # is not the change under review (docs/posture.md).
+    hits = [f for t in the_plan.tenants for f in failing(t.findings, threshold) if f.source == "files"]
     if hits:
         click.echo(f"error: {len(hits)} posture finding(s) at or above {threshold} (--fail-on)", err=True)
     return bool(hits)
@@ -147,9 +196,9 @@ def apply(
       exoform apply --auto-approve              # CI without a saved plan
       exoform apply --tenant contoso --target 'OutboundConnector/To Mimecast'
     """
-    from reconciler.plan import Plan, read_plan
+    from reconciler.plan import read_plan
     from reconciler.render import render_text
-    from reconciler.workflow import apply_plan
+    from reconciler.workflow import apply_plan, plan_of
 
     color = use_color(no_color)
     if plan_file is not None:
@@ -165,8 +214,8 @@ def apply(
         config, _, outcomes = read_tenants(
             config_path, tenants, parallelism, targets=targets, keep_live=False
         )
-        the_plan = Plan([o.plan for o in outcomes if o.plan is not None])
-        click.echo(render_text(the_plan, color=color), nl=False)
+        the_plan = plan_of(outcomes)
+        click.echo(render_text(the_plan, color=color), nl=False, color=color)
         if report_failures(outcomes):
             sys.exit(EXIT_ERROR)
         if not the_plan.has_changes:
@@ -188,10 +237,11 @@ def apply(
         verb = {"create": "created", "update": "updated", "delete": "deleted"}[change.action]
         with _print_lock:
             if result.status == "applied":
-                click.echo(f'{tenant}: {verb} {change.kind} "{change.name}"')
+                click.echo(f'{safe(tenant)}: {verb} {change.kind} "{safe(change.name)}"')
             elif result.status == "failed":
                 click.echo(
-                    f'{tenant}: FAILED {change.action} {change.kind} "{change.name}": {result.message}'
+                    f'{safe(tenant)}: FAILED {change.action} {change.kind} "{safe(change.name)}": '
+                    f"{safe(result.message)}"
                 )
 
     results = apply_plan(config, the_plan, force=force, parallelism=parallelism, on_result=on_result)
@@ -199,17 +249,17 @@ def apply(
     for r in results:
         if r.error:
             ok = False
-            click.echo(f"error: {r.error}", err=True)
+            echo_error(r.error)
             continue
         assert r.report is not None
         if r.report.refused:
             ok = False
-            click.echo(f"error: tenant {r.tenant}: the plan was refused, nothing was changed:", err=True)
+            echo_error(f"tenant {r.tenant}: the plan was refused, nothing was changed:")
             for reason in r.report.refused:
-                click.echo(f"  {reason}", err=True)
+                click.echo(f"  {safe(reason)}", err=True)
             continue
         rep = r.report
-        line = f"Apply for {r.tenant}: {rep.count('applied')} applied"
+        line = f"Apply for {safe(r.tenant)}: {rep.count('applied')} applied"
         if rep.ok:
             click.echo(line + ".")
             continue
@@ -217,7 +267,33 @@ def apply(
         click.echo(f"{line}, {rep.count('failed')} failed, {rep.count('not attempted')} not attempted.")
         for res in rep.results:
             if res.status == "not attempted":
-                click.echo(f'  not attempted: {res.change.action} {res.change.kind} "{res.change.name}"')
+                change = res.change
+                click.echo(f'  not attempted: {change.action} {change.kind} "{safe(change.name)}"')
         click.echo("Run exoform plan to see what remains.")
     if not ok:
         sys.exit(EXIT_ERROR)
+
+
+@click.command()
+@click.argument("plan_file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True
+)
+@click.option("--no-color", is_flag=True, help="No colour (also when NO_COLOR is set or not a terminal).")
+def show(plan_file: Path, fmt: str, no_color: bool) -> None:
+    """Render a saved plan file (the artifact a CI job uploaded) without reading any tenant.
+
+    The file is verified as apply verifies it (digest, format version); an edited or foreign file is an
+    error (exit 1).
+
+    \b
+    Examples:
+      exoform show plan.json
+      exoform show plan.json --format markdown > comment.md
+    """
+    from reconciler.plan import read_plan
+
+    with user_errors():
+        the_plan = read_plan(plan_file)
+    color = use_color(no_color)
+    click.echo(_render(the_plan, fmt, color), nl=False, color=color)

@@ -16,12 +16,48 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from reconciler.cli.common import fail_on_option
+from reconciler.escape import safe
 from reconciler.severity import at_or_above
 
 if TYPE_CHECKING:
     from reconciler.config import ExoformConfig
     from reconciler.connectors import LoadedConnector, TenantDesired
     from reconciler.errors import Problem
+    from reconciler.findings import Finding
+    from reconciler.render.sarif import Located, RuleInfo
+
+
+def locate_findings(
+    config: ExoformConfig, tenant: TenantDesired, findings: Sequence[Finding]
+) -> list[Located]:
+    """Each finding as a problem located at the field it blames in the connector file that declares the
+    connector (live findings too, by name), or at the tenant in exoform.yaml; skipped ones carry their
+    reason as the suppression."""
+    from reconciler.errors import Problem
+    from reconciler.loader import config_location
+    from reconciler.render.sarif import Located
+
+    by_name: dict[tuple[str | None, str], LoadedConnector] = {}
+    for lc in tenant.connectors:
+        for name in (lc.connector.name, *lc.connector.renamed_from):
+            by_name[(lc.connector.kind, name.casefold())] = lc
+    tenant_loc = config_location(config, "tenants", tenant.tenant)
+    located = []
+    for finding in findings:
+        loaded = by_name.get((finding.kind, (finding.name or "").casefold()))
+        if loaded is None:
+            loc = tenant_loc
+        else:
+            loc = loaded.location_of(finding.field) if finding.field else loaded.location
+        message = f"{finding.message} [{finding.rule}]"
+        if finding.source == "live":
+            message = (
+                f"live {finding.kind} '{finding.name}': {message}" if finding.name else f"live: {message}"
+            )
+        problem = Problem(loc, message, severity=finding.severity, rule=finding.rule)
+        located.append(Located(problem, finding.skipped_reason))
+    return located
 
 
 def posture_problems(config: ExoformConfig, tenant: TenantDesired) -> list[Problem]:
@@ -30,24 +66,17 @@ def posture_problems(config: ExoformConfig, tenant: TenantDesired) -> list[Probl
     Findings switched off in YAML (``skip_checks``) are left out here; plans show them with their reason.
     """
     from reconciler import posture
-    from reconciler.errors import Problem
-    from reconciler.loader import config_location
 
-    by_name: dict[tuple[str | None, str | None], LoadedConnector] = {
-        (lc.connector.kind, lc.connector.name): lc for lc in tenant.connectors
-    }
-    tenant_loc = config_location(config, "tenants", tenant.tenant)
-    problems = []
-    for finding in posture.check([lc.connector for lc in tenant.connectors], tenant.settings.skip_checks):
-        if finding.skipped:
-            continue
-        loaded = by_name.get((finding.kind, finding.name))
-        if loaded is None:
-            loc = tenant_loc
-        else:
-            loc = loaded.location_of(finding.field) if finding.field else loaded.location
-        problems.append(Problem(loc, f"{finding.message} [{finding.rule}]", severity=finding.severity))
-    return problems
+    findings = posture.check([lc.connector for lc in tenant.connectors], tenant.settings.skip_checks)
+    return [item.problem for item in locate_findings(config, tenant, findings) if item.suppressed is None]
+
+
+def posture_rules() -> dict[str, RuleInfo]:
+    """Every posture rule as SARIF describes it."""
+    from reconciler import posture
+    from reconciler.render.sarif import RuleInfo
+
+    return {r.id: RuleInfo(r.title, r.severity, r.reference) for r in posture.RULES}
 
 
 #: Extra checks run by validate on every tenant that loaded cleanly: ``check(config, tenant)`` returns
@@ -56,20 +85,24 @@ CHECKERS: list[Callable[[ExoformConfig, TenantDesired], list[Problem]]] = [postu
 
 
 def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return safe(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
+def _ordered(problems: Sequence[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda p: (p.location.path, p.location.line, p.location.column))
+
+
 def emit_problems(problems: Sequence[Problem]) -> None:
-    """Print each problem as ``path:line:col: severity: message``, sorted by place; under GitHub Actions
-    also as a workflow annotation."""
-    ordered = sorted(problems, key=lambda p: (p.location.path, p.location.line, p.location.column))
+    """Print each problem as ``path:line:col: severity: message`` (escaped), sorted by place; under GitHub
+    Actions also as a workflow annotation (its data escaped as the runner reads it)."""
+    ordered = _ordered(problems)
     annotate = os.environ.get("GITHUB_ACTIONS") == "true"
     for problem in ordered:
-        click.echo(str(problem))
+        click.echo(safe(str(problem)))
     if annotate:
         for problem in ordered:
             level = {"error": "error", "warning": "warning"}.get(problem.severity, "notice")
@@ -101,18 +134,26 @@ def emit_problems(problems: Sequence[Problem]) -> None:
     is_flag=True,
     help="Also check that every env: reference of the selected tenants is set (values are never shown).",
 )
+@fail_on_option
 @click.option(
-    "--fail-on",
-    type=click.Choice(["error", "warning"]),
-    default="error",
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "sarif"]),
+    default="text",
     show_default=True,
-    help="Lowest severity of a finding that makes validate exit 1.",
+    help="text: one problem a line; json: the problems as data; sarif: SARIF 2.1.0 for code scanning.",
 )
-def validate(config_path: Path, tenants: tuple[str, ...], check_env: bool, fail_on: str) -> None:
+def validate(config_path: Path, tenants: tuple[str, ...], check_env: bool, fail_on: str, fmt: str) -> None:
     """Check exoform.yaml and every connector file, and report every problem found.
 
-    Each problem is printed as path:line:col: error: message.  Exit status 0 when everything is valid,
-    1 otherwise.
+    Each problem is printed as path:line:col: severity: message (--format json or sarif: one document
+    on stdout).  Exit status 0 when nothing at or above --fail-on (default error) was found, 1 otherwise.
+
+    \b
+    Examples:
+      exoform validate
+      exoform validate --fail-on warning
+      exoform validate --format sarif > exoform.sarif
     """
     from reconciler import connectors, loader
     from reconciler.errors import ConfigError, InputError
@@ -123,10 +164,10 @@ def validate(config_path: Path, tenants: tuple[str, ...], check_env: bool, fail_
         config = loader.load_config(config_path)
         names = loader.select_tenants(config, list(tenants))
     except InputError as exc:
-        _finish(exc.problems, fail_on, 0, 0)
+        _finish(exc.problems, fail_on, 0, 0, fmt)
         return
     except ConfigError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {safe(str(exc))}", err=True)
         raise SystemExit(1) from None
     desired, problems = connectors.load_tenants(config, names)
     if check_env:
@@ -136,17 +177,49 @@ def validate(config_path: Path, tenants: tuple[str, ...], check_env: bool, fail_
             problems += explained(check(config, tenant), tenant.origins)
     count = sum(len(t.connectors) for t in desired)
     # A finding in a file shared by many tenants is the same problem for each: listed once.
-    _finish(list(dict.fromkeys(problems)), fail_on, count, len(names))
+    _finish(list(dict.fromkeys(problems)), fail_on, count, len(names), fmt)
 
 
-def _finish(problems: Sequence[Problem], fail_on: str, connectors: int, tenants: int) -> None:
-    emit_problems(problems)
-    failing = [p for p in problems if at_or_above(p.severity, fail_on)]
+def _failing(problem: Problem, fail_on: str) -> bool:
+    """Invalid input always fails; a posture finding fails at or above ``fail_on`` (never: never)."""
+    if problem.rule is None:
+        return True
+    return fail_on != "never" and at_or_above(problem.severity, fail_on)
+
+
+def _finish(problems: Sequence[Problem], fail_on: str, connectors: int, tenants: int, fmt: str) -> None:
+    import json
+
+    from reconciler import __version__
+    from reconciler.render.sarif import Located, sarif_log
+
+    failing = [p for p in problems if _failing(p, fail_on)]
+    if fmt == "sarif":
+        log = sarif_log([Located(p) for p in _ordered(problems)], posture_rules(), version=__version__)
+        click.echo(json.dumps(log, indent=2))
+    elif fmt == "json":
+        shown = [
+            {
+                "path": p.location.path,
+                "line": p.location.line,
+                "column": p.location.column,
+                "severity": p.severity,
+                "rule": p.rule,
+                "message": p.message,
+            }
+            for p in _ordered(problems)
+        ]
+        data = {"valid": not failing, "connectors": connectors, "tenants": tenants, "problems": shown}
+        click.echo(json.dumps(data, indent=2))
+    else:
+        emit_problems(problems)
     if failing:
-        errors = sum(1 for p in problems if p.severity == "error")
-        click.echo(f"{len(problems)} problem(s) found ({errors} error(s))")
+        if fmt == "text":
+            errors = sum(1 for p in problems if p.severity == "error")
+            click.echo(f"{len(problems)} problem(s) found ({errors} error(s))")
         raise SystemExit(1)
-    click.echo(f"{connectors} connector(s) in {tenants} tenant(s) valid")
+    if fmt == "text":
+        click.echo(f"{connectors} connector(s) in {tenants} tenant(s) valid")
 
 
 @click.command()
@@ -155,11 +228,12 @@ def _finish(problems: Sequence[Problem], fail_on: str, connectors: int, tenants:
     type=click.Path(path_type=Path, file_okay=False),
     default="schemas",
     show_default=True,
-    help="Folder to write connector.schema.json and exoform.schema.json into.",
+    help="Folder to write the schemas into (connector, exoform.yaml, plan, drift and status JSON).",
 )
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 when the files in --out are out of date.")
 def schema(out: Path, check: bool) -> None:
-    """Write the JSON Schemas of connector files and exoform.yaml (for editors and CI)."""
+    """Write the JSON Schemas of connector files and exoform.yaml (for editors and CI), and of the plan,
+    drift and status JSON (for tools that read them)."""
     from reconciler import schema as schemas
 
     if check:

@@ -2,8 +2,13 @@
 
 Contracts:
 - Drift is a change in the plan: a connector declared but missing (``missing``), one whose fields differ
-  (``changed``), one the ``unmanaged: delete`` policy would delete (``unexpected``).  Unmanaged connectors
-  under ``unmanaged: report`` are listed but are not drift.
+  (``changed``), one the ``unmanaged: delete`` policy would delete (``unexpected``); and a posture finding
+  on the live connectors (``source: live``, not skipped) at or above ``fail_on`` (:func:`live_risks`):
+  a risk in the tenant is drift even when no file is involved.  Unmanaged connectors under
+  ``unmanaged: report`` are listed but are not drift.
+- Every tenant of the plan is in every format: a failed one with its error (``drift`` null in JSON), and
+  no format says "no drift" while a tenant failed.
+- The JSON report carries ``format_version`` (:data:`FORMAT_VERSION`; schemas/drift.schema.json).
 - Each differing field shows the files' value against the live one; a list field also shows the items
   only in the files and only live (:func:`reconciler.diff.field_changes`).
 - The Markdown body is deterministic (the same drift gives the same text, so a nightly update of an
@@ -13,19 +18,19 @@ Contracts:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.text import Text
 
 from reconciler.diff import FieldChange
+from reconciler.escape import markdown, safe, safe_lines
+from reconciler.findings import Finding, failing
 from reconciler.plan import Change, Plan, TenantPlan
 from reconciler.render.console import to_text
-from reconciler.render.markdown import MAX_CHARS, fit_blocks
-from reconciler.render.values import delta_cells, html, show, targets_note
+from reconciler.render.markdown import MAX_CHARS, fit_blocks, risks_table
+from reconciler.render.values import code, delta_cells, in_order, show, targets_note
 
-if TYPE_CHECKING:
-    from reconciler.workflow import TenantOutcome
-
+FORMAT_VERSION = 1
 MARKER = "<!-- exoform-drift -->"
 _STATES = {"create": "missing", "update": "changed", "delete": "unexpected"}
 #: The drift symbol of each plan action: seen from the files, a connector to create is missing.
@@ -39,41 +44,71 @@ def _headline(change: Change) -> str:
         return f"in the tenant, in no file ({change.reason or 'unmanaged: delete'})"
     text = f"{len(change.fields)} field(s) differ"
     if change.previous_name:
-        text += f" (the files rename it from {change.previous_name!r})"
+        text += f' (the files rename it from "{change.previous_name}")'
     return text
+
+
+def live_risks(t: TenantPlan, fail_on: str) -> list[Finding]:
+    """The posture findings on ``t``'s live connectors that count as drift: not skipped, at or above
+    ``fail_on`` (``never``: none)."""
+    if fail_on == "never":
+        return []
+    return [f for f in failing(t.findings, fail_on) if f.source == "live"]
+
+
+def drifted(t: TenantPlan, fail_on: str) -> bool:
+    """True when a planned tenant has drift: a change in its plan or a live risk at or above ``fail_on``."""
+    return not t.failed and bool(t.changes or live_risks(t, fail_on))
+
+
+def has_drift(plan: Plan, fail_on: str) -> bool:
+    """True when any tenant of ``plan`` drifted (see :func:`drifted`)."""
+    return any(drifted(t, fail_on) for t in plan.tenants)
+
+
+def _counts(tenants: Sequence[TenantPlan], fail_on: str) -> str:
+    """``N connector(s) differ from the files`` and ``N risk(s) in the live connectors``, those present."""
+    changed = sum(len(t.changes) for t in tenants)
+    risks = sum(len(live_risks(t, fail_on)) for t in tenants)
+    parts = [f"{changed} connector(s) differ from the files"] if changed else []
+    parts += [f"{risks} risk(s) in the live connectors"] if risks else []
+    return " and ".join(parts)
 
 
 def _field_json(delta: FieldChange) -> dict[str, Any]:
     data = {"field": delta.field, "desired": delta.after, "live": delta.before}
     if delta.items:
-        data |= {"only_in_files": list(delta.added), "only_live": list(delta.removed)}
+        data |= {"only_in_files": in_order(delta.added), "only_live": in_order(delta.removed)}
     return data
 
 
-def drift_json(plan: Plan, outcomes: list[TenantOutcome]) -> dict[str, Any]:
-    """The drift report as data: per tenant, its drifted connectors, unmanaged ones, or its error."""
-    by_tenant = {t.tenant: t for t in plan.tenants}
+def drift_json(plan: Plan, *, fail_on: str = "error") -> dict[str, Any]:
+    """The drift report as data: per tenant, its drifted connectors, live risks and unmanaged ones, or
+    its error."""
     tenants: list[dict[str, Any]] = []
-    for outcome in outcomes:
-        tplan = by_tenant.get(outcome.tenant)
-        if tplan is None:
+    for t in plan.tenants:
+        if t.failed:
             tenants.append(
                 {
-                    "tenant": outcome.tenant,
-                    "error": outcome.error,
+                    "tenant": t.tenant,
+                    "target": t.target,
+                    "status": "failed",
+                    "error": t.error,
                     "drift": None,
                     "connectors": [],
+                    "risks": [],
                     "unmanaged": [],
                 }
             )
             continue
         tenants.append(
             {
-                "tenant": tplan.tenant,
-                "target": tplan.target,
-                "targets": tplan.targets,
+                "tenant": t.tenant,
+                "target": t.target,
+                "targets": t.targets,
+                "status": "planned",
                 "error": None,
-                "drift": bool(tplan.changes),
+                "drift": drifted(t, fail_on),
                 "connectors": [
                     {
                         "kind": c.kind,
@@ -82,15 +117,22 @@ def drift_json(plan: Plan, outcomes: list[TenantOutcome]) -> dict[str, Any]:
                         "when_changed_utc": c.when_changed_utc,
                         "fields": [_field_json(d) for d in c.field_changes],
                     }
-                    for c in tplan.changes
+                    for c in t.changes
                 ],
+                "risks": [f.to_json() for f in live_risks(t, fail_on)],
                 "unmanaged": [
                     {"kind": u.kind, "name": u.name, "connector_source": u.connector_source}
-                    for u in tplan.unmanaged
+                    for u in t.unmanaged
                 ],
             }
         )
-    return {"drift": plan.has_changes, "errors": sum(1 for o in outcomes if o.error), "tenants": tenants}
+    return {
+        "format_version": FORMAT_VERSION,
+        "exoform_version": plan.exoform_version,
+        "drift": has_drift(plan, fail_on),
+        "errors": len(plan.failed),
+        "tenants": tenants,
+    }
 
 
 def _field_lines(deltas: Sequence[FieldChange]) -> list[Text]:
@@ -101,52 +143,92 @@ def _field_lines(deltas: Sequence[FieldChange]) -> list[Text]:
         lines.append(Text(f"      {'':<{width}}  live:  {show(d.before)}"))
         if d.items:
             if d.added:
-                only = ", ".join(show(v) for v in d.added)
+                only = ", ".join(show(v) for v in in_order(d.added))
                 lines.append(Text(f"      {'':<{width}}  only in files: {only}"))
             if d.removed:
-                only = ", ".join(show(v) for v in d.removed)
+                only = ", ".join(show(v) for v in in_order(d.removed))
                 lines.append(Text(f"      {'':<{width}}  only live:     {only}"))
     return lines
 
 
-def drift_text(plan: Plan, *, color: bool = False) -> str:
+def _tenant_text(t: TenantPlan, fail_on: str) -> list[Text]:
+    out = [Text.assemble((f"Tenant {safe(t.tenant)}", "bold"), (f" ({safe(t.target)})", "dim"))]
+    if t.failed:
+        first, *rest = safe_lines(t.error or "no error message").split("\n")
+        out.append(Text.assemble(("  ! FAILED: ", "bold red"), first))
+        out.extend(Text(f"    {line}") for line in rest)
+        return out
+    if t.targets:
+        out.append(Text(f"  ! {targets_note(t.targets)}", "bold"))
+    risks = live_risks(t, fail_on)
+    if not t.changes and not risks:
+        out.append(Text("  No drift: the tenant matches the files."))
+    for c in t.changes:
+        out.append(
+            Text.assemble(
+                "  ", (_SYMBOLS[c.action], "yellow"), f' {c.kind} "{safe(c.name)}": {safe(_headline(c))}'
+            )
+        )
+        if c.when_changed_utc:
+            out.append(Text(f"      last changed in the tenant: {safe(c.when_changed_utc)}", "dim"))
+        out.extend(_field_lines(c.field_changes))
+    for f in risks:
+        where = f' {f.kind} "{safe(f.name)}"' if f.name else ""
+        out.append(
+            Text.assemble(
+                "  ", ("!", "bold red"), f" live risk {f.severity} {f.rule}{where}: {safe(f.message)}"
+            )
+        )
+    if t.unmanaged:
+        names = ", ".join(f'{u.kind} "{safe(u.name)}"' for u in t.unmanaged)
+        out.append(Text(f"  Unmanaged (not drift, no file declares them): {names}"))
+    if t.changes:
+        out.append(
+            Text(
+                "  Restore the files' state with exoform plan and exoform apply, or accept the tenant's "
+                f"state with: exoform export --tenant {safe(t.tenant)}",
+                "dim",
+            )
+        )
+    return out
+
+
+def drift_text(plan: Plan, *, color: bool = False, fail_on: str = "error") -> str:
     """The drift report for a terminal; ANSI colour only when ``color`` is true."""
     out: list[Text] = []
     for t in plan.tenants:
-        out.append(Text.assemble((f"Tenant {t.tenant}", "bold"), (f" ({t.target})", "dim")))
-        if t.targets:
-            out.append(Text(f"  ! {targets_note(t.targets)}", "bold"))
-        if not t.changes:
-            out.append(Text("  No drift: the tenant matches the files."))
-        for c in t.changes:
-            out.append(
-                Text.assemble("  ", (_SYMBOLS[c.action], "yellow"), f' {c.kind} "{c.name}": {_headline(c)}')
-            )
-            if c.when_changed_utc:
-                out.append(Text(f"      last changed in the tenant: {c.when_changed_utc}", "dim"))
-            out.extend(_field_lines(c.field_changes))
-        if t.unmanaged:
-            names = ", ".join(f'{u.kind} "{u.name}"' for u in t.unmanaged)
-            out.append(Text(f"  Unmanaged (not drift, no file declares them): {names}"))
+        out.extend(_tenant_text(t, fail_on))
         out.append(Text())
-    total = sum(len(t.changes) for t in plan.tenants)
-    tenants = sum(1 for t in plan.tenants if t.changes)
-    out.append(
-        Text(
-            f"Drift: {total} connector(s) in {tenants} of {len(plan.tenants)} tenant(s)."
-            if total
-            else f"No drift in {len(plan.tenants)} tenant(s)."
+    drifted_tenants = [t for t in plan.tenants if drifted(t, fail_on)]
+    checked = len(plan.tenants) - len(plan.failed)
+    if drifted_tenants:
+        summary = (
+            f"Drift in {len(drifted_tenants)} of {len(plan.tenants)} tenant(s): "
+            f"{_counts(drifted_tenants, fail_on)}."
         )
-    )
+    elif plan.failed:
+        summary = f"No drift in the {checked} tenant(s) that could be read."
+    else:
+        summary = f"No drift in {len(plan.tenants)} tenant(s)."
+    if plan.failed:
+        summary += f" {len(plan.failed)} of {len(plan.tenants)} tenant(s) failed: not checked."
+    out.append(Text(summary))
     return to_text(out, color=color)
 
 
-def _markdown_tenant(t: TenantPlan) -> list[str]:
-    blocks = [f"### Tenant `{t.tenant}`\n\n{len(t.changes)} connector(s) drifted from the files."]
+def _markdown_tenant(t: TenantPlan, fail_on: str) -> list[str]:
+    if t.failed:
+        error = "<br>".join(markdown(line) for line in (t.error or "").split("\n"))
+        return [f"### Tenant {code(t.tenant)}\n\n**Failed**, not checked: {error}"]
+    risks = live_risks(t, fail_on)
+    blocks = [
+        f"### Tenant {code(t.tenant)}\n\n{len(t.changes)} connector(s) drifted from the files"
+        + (f"; {len(risks)} risk(s) in the live connectors." if risks else ".")
+    ]
     for c in t.changes:
-        lines = [f"#### {c.kind} <code>{html(c.name)}</code>: {_headline(c)}", ""]
+        lines = [f"#### {c.kind} {code(c.name)}: {markdown(_headline(c))}", ""]
         if c.when_changed_utc:
-            lines += [f"Last changed in the tenant: **{c.when_changed_utc}**", ""]
+            lines += [f"Last changed in the tenant: **{markdown(c.when_changed_utc)}**", ""]
         deltas = c.field_changes
         if deltas:
             lines += ["| Field | Files (desired) | Tenant (live) |", "|---|---|---|"]
@@ -154,24 +236,37 @@ def _markdown_tenant(t: TenantPlan) -> list[str]:
                 live, files = delta_cells(d)
                 lines.append(f"| `{d.field}` | {files} | {live} |")
         blocks.append("\n".join(lines).rstrip())
+    if risks:
+        blocks.append(risks_table(risks))
     if t.unmanaged:
-        names = ", ".join(f"{u.kind} <code>{html(u.name)}</code>" for u in t.unmanaged)
+        names = ", ".join(f"{u.kind} {code(u.name)}" for u in t.unmanaged)
         blocks.append(f"Unmanaged (not drift; no file declares them): {names}")
+    if t.changes:
+        blocks.append(
+            "Restore the files' state with `exoform plan` and `exoform apply`, or accept the tenant's "
+            f"state into the files with <code>exoform export --tenant {markdown(t.tenant)}</code> and a "
+            "pull request."
+        )
     return blocks
 
 
-def drift_markdown(plan: Plan, *, max_chars: int = MAX_CHARS) -> str:
+def drift_markdown(plan: Plan, *, max_chars: int = MAX_CHARS, fail_on: str = "error") -> str:
     """The drift report as an issue body of at most ``max_chars`` characters."""
-    drifted = [t for t in plan.tenants if t.changes]
-    names = ", ".join(f"`{t.tenant}`" for t in drifted)
+    drifted_tenants = [t for t in plan.tenants if drifted(t, fail_on)]
     head = [MARKER, "## exoform drift", ""]
-    if drifted:
+    if plan.failed:
         head += [
-            f"{sum(len(t.changes) for t in drifted)} connector(s) in {names} differ from the files.",
+            "> [!CAUTION]",
+            f"> **{len(plan.failed)} of {len(plan.tenants)} tenant(s) could not be read**: "
+            "drift in them is unknown.",
             "",
-            "Restore the files' state with `exoform plan` and `exoform apply`, or accept the tenant's "
-            "state into the files with `exoform export --tenant NAME` and a pull request.",
         ]
+    if drifted_tenants:
+        names = ", ".join(code(t.tenant) for t in drifted_tenants)
+        head.append(f"Drift in {names}: {_counts(drifted_tenants, fail_on)}.")
+    elif plan.failed:
+        checked = len(plan.tenants) - len(plan.failed)
+        head.append(f"No drift in the {checked} tenant(s) that could be read.")
     else:
         head.append(f"No drift: {len(plan.tenants)} tenant(s) match the files.")
     head += [
@@ -180,7 +275,12 @@ def drift_markdown(plan: Plan, *, max_chars: int = MAX_CHARS) -> str:
         if t.targets
     ]
     text = "\n".join(head) + "\n"
-    blocks = [b for t in plan.tenants if t.changes or t.unmanaged for b in _markdown_tenant(t)]
+    blocks = [
+        b
+        for t in plan.tenants
+        if t.failed or drifted(t, fail_on) or t.unmanaged
+        for b in _markdown_tenant(t, fail_on)
+    ]
     kept, cut = fit_blocks(text, blocks, max_chars)
     if kept:
         text += "\n" + "\n\n".join(kept) + "\n"

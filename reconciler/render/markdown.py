@@ -1,16 +1,22 @@
 """Markdown for a pull-request comment.
 
-Contract: the result starts with :data:`MARKER` (so CI updates one comment in place), carries a summary
-table per tenant, a warning banner when anything is deleted or the plan is unsafe, each change in a
-``<details>`` block with a field table (a list field shows the items removed and added), the posture
-risks, and never exceeds :data:`MAX_CHARS`: when the details do not fit they are cut, the summary is
-kept, and the comment says what was cut.
+Contract: the result starts with :data:`MARKER` (so CI updates one comment in place); a failure banner
+when any tenant could not be planned (and then never "no changes"); a caution box holding every unsafe
+reason; a warning banner when anything is deleted; a summary table with a row per tenant, failed ones
+included; each change in a ``<details>`` block with a field table (a list field shows the items removed
+and added, in value order; a delete every setting of the connector it removes); the posture risks with
+their severity as a word, live ones marked; and a footer naming the exoform version and the commit the
+plan was made from.  It never exceeds :data:`MAX_CHARS`: when the details do not fit they are cut, the
+summary and the footer are kept, and the comment says what was cut.  Every untrusted text is escaped
+(:mod:`reconciler.escape`).
 """
 
 from __future__ import annotations
 
+from reconciler.escape import markdown
+from reconciler.findings import Finding
 from reconciler.plan import SYMBOLS, Change, Plan, TenantPlan
-from reconciler.render.values import cell, code, create_fields, delta_cells, html
+from reconciler.render.values import cell, code, create_fields, delete_fields, delta_cells
 
 MARKER = "<!-- exoform-plan -->"
 #: GitHub refuses comments over 65,536 characters; stay below with room for the truncation note.
@@ -18,13 +24,21 @@ MAX_CHARS = 65_000
 _SEVERITY_ICON = {"error": "🛑", "warning": "⚠️", "info": "💡"}
 
 
+def _quote(text: str) -> str:
+    """A multi-line text exoform composed (an error) inside a ``>`` box, escaped line by line."""
+    return "<br>".join(markdown(line) for line in text.split("\n"))
+
+
 def _summary(plan: Plan) -> list[str]:
     lines = [MARKER, "## exoform plan", ""]
-    deletes = sum(t.count("delete") for t in plan.tenants)
-    if plan.unsafe:
-        lines += ["> [!CAUTION]", "> **Unsafe plan**: apply will refuse it without `--force`.", ""]
-        for t in plan.tenants:
-            lines += [f"> - `{t.tenant}`: {r}" for r in t.unsafe_reasons]
+    failed = plan.failed
+    if failed:
+        lines += [
+            "> [!CAUTION]",
+            f"> **{len(failed)} of {len(plan.tenants)} tenant(s) could not be planned.** "
+            "This plan says nothing about them: fix the error and plan again.",
+        ]
+        lines += [f"> - {code(t.tenant)}: {_quote(t.error or '')}" for t in failed]
         lines.append("")
     targeted = [t for t in plan.tenants if t.targets]
     if targeted:
@@ -36,27 +50,38 @@ def _summary(plan: Plan) -> list[str]:
         ]
         lines += [f"> - `{t.tenant}`: {', '.join(code(p) for p in t.targets)}" for t in targeted]
         lines.append("")
+    if plan.unsafe:
+        lines += ["> [!CAUTION]", "> **Unsafe plan**: apply will refuse it without `--force`."]
+        for t in plan.tenants:
+            lines += [f"> - {code(t.tenant)}: {markdown(r)}" for r in t.unsafe_reasons]
+        lines.append("")
+    deletes = sum(t.count("delete") for t in plan.tenants)
     if deletes:
         lines += ["> [!WARNING]", f"> **{deletes} connector(s) will be deleted.** Mail flow may change.", ""]
     lines += [
-        "| Tenant | Create | Update | Delete | Unmanaged | Risks | Safe |",
-        "|---|---:|---:|---:|---:|---:|:---:|",
+        "| Tenant | Status | Create | Update | Delete | Unmanaged | Risks | Safe |",
+        "|---|---|---:|---:|---:|---:|---:|:---:|",
     ]
     for t in plan.tenants:
-        risks = sum(1 for f in t.findings if not f.skipped_reason)
+        if t.failed:
+            lines.append(f"| {code(t.tenant)} | **failed** | | | | | | |")
+            continue
+        risks = sum(1 for f in t.findings if not f.skipped)
         lines.append(
-            f"| `{t.tenant}` | {t.count('create')} | {t.count('update')} | {t.count('delete')} "
+            f"| {code(t.tenant)} | planned | {t.count('create')} | {t.count('update')} | {t.count('delete')} "
             f"| {len(t.unmanaged)} | {risks} | {'no' if t.unsafe else 'yes'} |"
         )
-    if not plan.has_changes:
+    if not plan.tenants:
+        lines += ["", "No tenants selected."]
+    elif failed:
+        planned = len(plan.tenants) - len(failed)
+        lines += ["", f"{len(failed)} tenant(s) failed, {planned} planned."]
+    elif not plan.has_changes:
         lines += ["", "No changes. Every tenant matches the configuration."]
     return lines
 
 
-def _change_block(change: Change) -> str:
-    title = f"{SYMBOLS[change.action]} {change.action} {change.kind} <code>{html(change.name)}</code>"
-    if change.previous_name:
-        title += f" (renamed from <code>{html(change.previous_name)}</code>)"
+def _field_rows(change: Change) -> list[str]:
     rows = ["| Field | Before | After |", "|---|---|---|"]
     if change.action == "create":
         assert change.after is not None
@@ -66,26 +91,64 @@ def _change_block(change: Change) -> str:
             before, after = delta_cells(delta)
             rows.append(f"| `{delta.field}` | {before} | {after} |")
     else:
-        rows = [f"Deleted: {change.reason}" if change.reason else "Deleted."]
-    note = f"\n\nLive connector last changed {change.when_changed_utc}." if change.when_changed_utc else ""
+        removed = change.before or {}
+        rows += [f"| `{f}` | {cell(removed[f])} | |" for f in delete_fields(change)]
+    return rows
+
+
+def _change_block(change: Change) -> str:
+    title = f"{SYMBOLS[change.action]} {change.action} {change.kind} {code(change.name)}"
+    if change.previous_name:
+        title += f" (renamed from {code(change.previous_name)})"
+    rows = _field_rows(change)
+    if change.action == "delete":
+        rows = [f"Deleted: {markdown(change.reason)}" if change.reason else "Deleted.", "", *rows]
+    note = (
+        f"\n\nLive connector last changed {markdown(change.when_changed_utc)}."
+        if change.when_changed_utc
+        else ""
+    )
     return f"<details><summary>{title}</summary>\n\n" + "\n".join(rows) + note + "\n\n</details>"
 
 
+def finding_row(f: Finding) -> str:
+    """A risk as a row of ``| Severity | Rule | Connector | Finding |``: the severity as a word, a live
+    finding marked ``(live)``, a skipped one with its reason."""
+    who = f"{f.kind} {code(f.name)}" if f.name else "tenant"
+    if f.source == "live":
+        who += " (live)"
+    if f.skipped_reason:
+        severity, message = f"⏭️ skipped ({f.severity})", f"skipped: {markdown(f.skipped_reason)}"
+    else:
+        severity, message = f"{_SEVERITY_ICON.get(f.severity, '')} {f.severity}", markdown(f.message)
+    return f"| {severity} | `{f.rule}` | {who} | {message} |"
+
+
+def risks_table(findings: list[Finding]) -> str:
+    """The risks as a Markdown table under a ``#### Risks`` heading."""
+    rows = ["#### Risks", "", "| Severity | Rule | Connector | Finding |", "|---|---|---|---|"]
+    return "\n".join(rows + [finding_row(f) for f in findings])
+
+
 def _tenant_blocks(t: TenantPlan) -> list[str]:
-    blocks = [f"### Tenant `{t.tenant}`\n\n{t.summary()}."]
+    if t.failed:
+        return [f"### Tenant {code(t.tenant)}\n\n**Failed**: {_quote(t.error or '')}"]
+    blocks = [f"### Tenant {code(t.tenant)}\n\n{t.summary()}."]
     blocks += [_change_block(c) for c in t.changes]
     if t.unmanaged:
-        names = ", ".join(f"{u.kind} <code>{html(u.name)}</code>" for u in t.unmanaged)
+        names = ", ".join(f"{u.kind} {code(u.name)}" for u in t.unmanaged)
         blocks.append(f"**Unmanaged** (no file declares them; left alone): {names}")
     if t.findings:
-        rows = ["#### Risks", "", "| | Rule | Connector | Finding |", "|---|---|---|---|"]
-        for f in t.findings:
-            who = f"{f.kind} <code>{html(f.name)}</code>" if f.name else "tenant"
-            message = f"skipped: {f.skipped_reason}" if f.skipped_reason else f.message
-            icon = "⏭️" if f.skipped_reason else _SEVERITY_ICON.get(f.severity, "")
-            rows.append(f"| {icon} | `{f.rule}` | {who} | {message.replace('|', '&#124;')} |")
-        blocks.append("\n".join(rows))
+        blocks.append(risks_table(t.findings))
     return blocks
+
+
+def footer(version: str, commit: str | None) -> str:
+    """The comment's last line: the exoform version and the commit the plan was made from."""
+    made = f"exoform {markdown(version)}"
+    if commit:
+        made += f" · commit {markdown(commit)}"
+    return f"---\n<sub>{made}</sub>"
 
 
 def fit_blocks(head: str, blocks: list[str], limit: int, *, reserve: int = 300) -> tuple[list[str], int]:
@@ -101,15 +164,18 @@ def fit_blocks(head: str, blocks: list[str], limit: int, *, reserve: int = 300) 
     return kept, len(blocks) - len(kept)
 
 
-def render_markdown(plan: Plan, *, max_chars: int = MAX_CHARS) -> str:
-    """The plan as a PR comment of at most ``max_chars`` characters."""
+def render_markdown(plan: Plan, *, max_chars: int = MAX_CHARS, commit: str | None = None) -> str:
+    """The plan as a PR comment of at most ``max_chars`` characters; ``commit`` is the commit the plan
+    was made from (the CLI passes ``GITHUB_SHA``), named in the footer with the plan's exoform version."""
     head = "\n".join(_summary(plan)) + "\n"
-    body, cut = fit_blocks(head, [b for t in plan.tenants for b in _tenant_blocks(t)], max_chars)
+    tail = "\n\n" + footer(plan.exoform_version, commit) + "\n"
+    blocks = [b for t in plan.tenants for b in _tenant_blocks(t)]
+    body, cut = fit_blocks(head, blocks, max_chars - len(tail))
     text = head + "\n" + "\n\n".join(body)
     if cut:
         text += (
             f"\n\n> [!NOTE]\n> {cut} more section(s) were cut to fit GitHub's comment size limit; "
             "the summary above is complete. See the plan artifact (JSON) for every change."
         )
-    text += "\n"
-    return text if len(text) <= max_chars else text[: max_chars - 1] + "\n"
+    text = text.rstrip("\n") + tail
+    return text if len(text) <= max_chars else text[: max_chars - len(tail)] + tail

@@ -2,8 +2,11 @@
 and the result of ``status --validate`` (Validate-OutboundConnector, one result per smart host).
 
 Contract: rows are plain data (the JSON form prints them as they are); :func:`status_text` renders them
-as a table whose columns are separated by two spaces, with ``(no connectors)`` under an empty one.
+as a table whose columns are separated by two spaces, with ``(no connectors)`` under an empty one, then
+the posture risks found in the live connectors (marked live) and a failure line per tenant that could
+not be read.  :func:`status_json` is the JSON form (``format_version``; schemas/status.schema.json).
 A validation succeeds only when the service returned results and every one says ``Succeeded``.
+Untrusted text is escaped in the text forms (:mod:`reconciler.escape`).
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
+from rich.text import Text
 
+from reconciler.escape import safe
 from reconciler.render.console import plain_table, to_text
 
 if TYPE_CHECKING:
@@ -20,6 +25,7 @@ if TYPE_CHECKING:
     from reconciler.providers.base import LiveConnector
     from reconciler.workflow import TenantOutcome
 
+FORMAT_VERSION = 1
 HEADERS = ("TENANT", "KIND", "NAME", "ENABLED", "TEST MODE", "VALIDATED", "LAST CHANGED", "MANAGED")
 
 
@@ -88,21 +94,66 @@ def _table(rows: Sequence[dict[str, Any]]) -> Table:
         if r["connector_source"] not in ("Default", ""):
             managed += f" [{r['connector_source']}]"
         table.add_row(
-            r["tenant"],
+            safe(r["tenant"]),
             "inbound" if r["kind"] == "InboundConnector" else "outbound",
-            r["name"],
+            safe(r["name"]),
             _flag(r["enabled"]),
             _flag(r["test_mode"]),
-            validated,
-            r["last_changed"] or "-",
-            managed,
+            safe(validated),
+            safe(r["last_changed"] or "-"),
+            safe(managed),
         )
     return table
 
 
-def status_text(rows: Sequence[dict[str, Any]], *, color: bool = False) -> str:
-    """The status table: a header and one line per connector."""
-    return to_text([_table(rows), *([] if rows else ["(no connectors)"])], color=color)
+def live_findings(outcomes: Sequence[TenantOutcome]) -> list[dict[str, Any]]:
+    """The posture findings on each read tenant's live connectors (``source: live``), with the tenant."""
+    return [
+        {"tenant": o.tenant, **f.to_json()}
+        for o in outcomes
+        if o.plan is not None
+        for f in o.plan.findings
+        if f.source == "live"
+    ]
+
+
+def status_json(
+    rows: Sequence[dict[str, Any]], findings: Sequence[dict[str, Any]], outcomes: Sequence[TenantOutcome]
+) -> dict[str, Any]:
+    """The status report as data: connectors, live risks, every tenant's outcome and the failed ones."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "connectors": list(rows),
+        "risks": list(findings),
+        "tenants": [
+            {"tenant": o.tenant, "status": "failed" if o.live is None else "read", "error": o.error}
+            for o in outcomes
+        ],
+        "errors": [{"tenant": o.tenant, "error": o.error} for o in outcomes if o.live is None],
+    }
+
+
+def status_text(
+    rows: Sequence[dict[str, Any]],
+    *,
+    color: bool = False,
+    findings: Sequence[dict[str, Any]] = (),
+    failed: Sequence[tuple[str, str]] = (),
+) -> str:
+    """The status table (a header and one line per connector), the live risks, and a failure line per
+    tenant that could not be read (``failed``: tenant, error)."""
+    items: list[Any] = [_table(rows), *([] if rows else ["(no connectors)"])]
+    if findings:
+        items += [Text(), Text("Risks in the live connectors:")]
+        for f in findings:
+            where = f' {f["kind"]} "{safe(f["name"])}"' if f["name"] else ""
+            state = f"skipped ({safe(f['skipped_reason'])})" if f["skipped_reason"] else f["severity"]
+            items.append(
+                Text(f"  {safe(f['tenant'])}: {state} {f['rule']}{where} (live): {safe(f['message'])}")
+            )
+    for tenant, error in failed:
+        items.append(Text(f"{safe(tenant)}: FAILED: {safe(error)}", "bold red"))
+    return to_text(items, color=color)
 
 
 def validation_ok(results: Sequence[dict[str, Any]]) -> bool:
@@ -128,11 +179,13 @@ def validation_text(
     tenant: str, connector: str, recipients: Sequence[str], results: Sequence[dict[str, Any]]
 ) -> str:
     """The validation for a terminal: a line per smart host and the verdict."""
-    lines = [f'Validate-OutboundConnector "{connector}" in {tenant} (test mail to {", ".join(recipients)}):']
-    width = max((len(str(r.get("SmartHost", ""))) for r in results), default=0)
+    shown = ", ".join(safe(r) for r in recipients)
+    lines = [f'Validate-OutboundConnector "{safe(connector)}" in {safe(tenant)} (test mail to {shown}):']
+    width = max((len(safe(str(r.get("SmartHost", "")))) for r in results), default=0)
     for r in results:
-        detail = f"  {r['Detail']}" if r.get("Detail") else ""
-        lines.append(f"  {r.get('SmartHost', '')!s:<{width}}  {r.get('Status')}{detail}")
+        detail = f"  {safe(str(r['Detail']))}" if r.get("Detail") else ""
+        host, state = safe(str(r.get("SmartHost", ""))), safe(str(r.get("Status")))
+        lines.append(f"  {host:<{width}}  {state}{detail}")
     if not results:
         lines.append("  (the service returned no result)")
     lines.append("Validation succeeded." if validation_ok(results) else "Validation failed.")

@@ -1,12 +1,19 @@
-"""Terraform-like text: ``+`` create, ``~`` update, ``-`` delete, field by field, a summary per tenant."""
+"""Terraform-like text: ``+`` create, ``~`` update, ``-`` delete, field by field, a summary per tenant.
+
+Contracts: every selected tenant is shown: a planned one with its changes, a failed one with a failure
+line and its error (never "no changes"); the last line counts failed tenants.  A delete lists every
+setting of the connector it removes.  Risks show their severity, live ones marked ``(live)``.  Untrusted
+text is escaped (:mod:`reconciler.escape`).
+"""
 
 from __future__ import annotations
 
 from rich.text import Text
 
+from reconciler.escape import safe, safe_lines
 from reconciler.plan import SYMBOLS, Change, Plan, TenantPlan
 from reconciler.render.console import to_text
-from reconciler.render.values import create_fields, show, targets_note
+from reconciler.render.values import create_fields, delete_fields, in_order, show, targets_note
 
 #: The rich style of each part of a plan.
 STYLES: dict[str, str] = {
@@ -34,11 +41,20 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
         out.append(Text("No tenants selected."))
     while out and not out[-1].plain:
         out.pop()
+    if plan.failed:
+        summary = f"{len(plan.failed)} of {len(plan.tenants)} tenant(s) failed: the plan is incomplete."
+        out += [Text(), _styled((summary, "warn"))]
     return to_text(out, color=color)
 
 
 def _tenant(tplan: TenantPlan) -> list[Text]:
-    lines = [_styled((f"Tenant {tplan.tenant}", "bold"), (f" ({tplan.target})", "dim"))]
+    lines = [_styled((f"Tenant {safe(tplan.tenant)}", "bold"), (f" ({safe(tplan.target)})", "dim"))]
+    if tplan.failed:
+        first, *rest = safe_lines(tplan.error or "no error message").split("\n")
+        lines.append(_styled(("  ! FAILED: ", "warn"), first))
+        lines.extend(Text(f"    {line}") for line in rest)
+        lines.append(_styled((f"Plan for {safe(tplan.tenant)}: failed, not planned.", "warn")))
+        return lines
     if tplan.targets:
         lines.append(_styled((f"  ! {targets_note(tplan.targets)}", "warn")))
     if not tplan.changes:
@@ -51,32 +67,34 @@ def _tenant(tplan: TenantPlan) -> list[Text]:
         lines.append(Text("  Unmanaged (no file declares them; left alone under unmanaged: report):"))
         for u in tplan.unmanaged:
             source = f" [{u.connector_source}]" if u.connector_source not in ("Default", "") else ""
-            lines.append(Text(f'    ? {u.kind} "{u.name}"{source}'))
+            lines.append(Text(f'    ? {u.kind} "{safe(u.name)}"{safe(source)}'))
     if tplan.findings:
         lines.append(Text())
         lines.append(Text("  Risks:"))
         for f in tplan.findings:
-            where = f' {f.kind} "{f.name}"' if f.name else ""
+            where = f' {f.kind} "{safe(f.name)}"' if f.name else ""
+            if f.source == "live":
+                where += " (live)"
             if f.skipped_reason:
-                lines.append(_styled((f"    skipped {f.rule}{where}: {f.skipped_reason}", "dim")))
+                lines.append(_styled((f"    skipped {f.rule}{where}: {safe(f.skipped_reason)}", "dim")))
             else:
                 severity = (f.severity, "warn" if f.severity == "error" else "bold")
-                lines.append(_styled("    ", severity, f" {f.rule}{where}: {f.message}"))
+                lines.append(_styled("    ", severity, f" {f.rule}{where}: {safe(f.message)}"))
     if tplan.unsafe:
         lines.append(Text())
         for reason in tplan.unsafe_reasons:
-            lines.append(_styled((f"  ! UNSAFE PLAN: {reason}; apply needs --force", "warn")))
+            lines.append(_styled((f"  ! UNSAFE PLAN: {safe(reason)}; apply needs --force", "warn")))
     lines.append(Text())
-    lines.append(_styled((f"Plan for {tplan.tenant}: {tplan.summary()}.", "bold")))
+    lines.append(_styled((f"Plan for {safe(tplan.tenant)}: {tplan.summary()}.", "bold")))
     return lines
 
 
 def _change(change: Change) -> list[Text]:
-    title = _styled("  ", (SYMBOLS[change.action], change.action), f' {change.kind} "{change.name}"')
+    title = _styled("  ", (SYMBOLS[change.action], change.action), f' {change.kind} "{safe(change.name)}"')
     if change.previous_name:
-        title.append(f' (renamed from "{change.previous_name}")')
+        title.append(f' (renamed from "{safe(change.previous_name)}")')
     if change.reason:
-        title.append(f" ({change.reason})", STYLES["dim"])
+        title.append(f" ({safe(change.reason)})", STYLES["dim"])
     lines = [title]
     if change.action == "create":
         assert change.after is not None
@@ -88,13 +106,18 @@ def _change(change: Change) -> list[Text]:
         for delta in change.field_changes:
             line = _styled("      ", ("~", "update"), f" {delta.field:<{width}}")
             if delta.items:
-                for value in delta.added:
+                for value in in_order(delta.added):
                     line.append_text(_styled(" ", (f"+{show(value)}", "create")))
-                for value in delta.removed:
+                for value in in_order(delta.removed):
                     line.append_text(_styled(" ", (f"-{show(value)}", "delete")))
             else:
                 line.append(f" {show(delta.before)} -> {show(delta.after)}")
             lines.append(line)
-        if change.when_changed_utc:
-            lines.append(_styled((f"      (live connector last changed {change.when_changed_utc})", "dim")))
+    else:
+        before = change.before or {}
+        width = max((len(f) for f in delete_fields(change)), default=0)
+        for f in delete_fields(change):
+            lines.append(_styled("      ", ("-", "delete"), f" {f:<{width}} = {show(before[f])}"))
+    if change.action != "create" and change.when_changed_utc:
+        lines.append(_styled((f"      (live connector last changed {safe(change.when_changed_utc)})", "dim")))
     return lines

@@ -1,33 +1,55 @@
-"""How a field value reads in a plan, shared by the text and Markdown renderers."""
+"""How a field value reads in a plan, shared by the text and Markdown renderers.
+
+Contracts: every value is shown as JSON text made safe by :mod:`reconciler.escape`; list items are
+shown in value order (:func:`in_order`: IP addresses and ranges numerically, other items as text), so one
+changed range among sixty stands where a reader looks for it.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from reconciler.diff import FieldChange
+from reconciler.escape import markdown, safe
 from reconciler.model import FIELDS
 from reconciler.plan import Change
 
 
+def _order_key(value: Any) -> tuple[int, int, int, str]:
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    start, _, end = text.partition("-")
+    try:
+        network = ipaddress.ip_network(start, strict=False)
+        upper = int(ipaddress.ip_address(end)) if end else int(network.broadcast_address)
+    except ValueError:
+        return (1, 0, 0, text.casefold())
+    return (0, int(network.network_address), upper, text)
+
+
+def in_order(values: Iterable[Any]) -> list[Any]:
+    """``values`` ordered as values: IP addresses, CIDR blocks and ranges numerically, then the rest as
+    text (case-insensitive)."""
+    return sorted(values, key=_order_key)
+
+
 def show(value: Any) -> str:
-    """A value as JSON text: strings quoted, lists bracketed, absent as null."""
-    return json.dumps(value, ensure_ascii=False)
-
-
-def html(text: str) -> str:
-    """Text safe inside HTML (``<code>``, ``<summary>``) in a Markdown comment."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """A value as safe JSON text: strings quoted, lists bracketed (in value order), absent as null."""
+    if isinstance(value, list):
+        value = in_order(value)
+    return safe(json.dumps(value, ensure_ascii=False))
 
 
 def code(text: str) -> str:
-    """Text in ``<code>``, escaped, for Markdown."""
-    return f"<code>{html(text)}</code>"
+    """Untrusted text in ``<code>`` in a Markdown comment, inert (see :func:`reconciler.escape.markdown`)."""
+    return f"<code>{markdown(text)}</code>"
 
 
 def cell(value: Any) -> str:
-    """A value in a Markdown table cell: shown as JSON, escaped, pipes kept out, in ``<code>``."""
-    return "<code>" + html(show(value)).replace("|", "&#124;").replace("\n", " ") + "</code>"
+    """A value in a Markdown table cell: shown as JSON, escaped, in ``<code>``."""
+    return code(show(value))
 
 
 def targets_note(targets: list[str], *, markdown: bool = False) -> str:
@@ -49,12 +71,22 @@ def create_fields(change: Change) -> list[str]:
     ]
 
 
+def delete_fields(change: Change) -> list[str]:
+    """Every setting of a connector a delete removes (as Terraform shows a destroyed resource): identity
+    plus every value that is not the default, in the model's field order."""
+    before = change.before or {}
+    specs = FIELDS[change.kind]
+    return [
+        f for f in specs if f in before and (f in ("name", "connector_type") or before[f] != specs[f].default)
+    ]
+
+
 def delta_cells(delta: FieldChange) -> tuple[str, str]:
     """The Markdown table cells (before, after) of one field change: for a list field, the items removed
-    (``-``) and added (``+``) instead of the whole lists."""
+    (``-``) and added (``+``) in value order instead of the whole lists."""
     if delta.items:
         return (
-            "<br>".join(f"- {cell(v)}" for v in delta.removed),
-            "<br>".join(f"+ {cell(v)}" for v in delta.added),
+            "<br>".join(f"- {cell(v)}" for v in in_order(delta.removed)),
+            "<br>".join(f"+ {cell(v)}" for v in in_order(delta.added)),
         )
     return cell(delta.before), cell(delta.after)

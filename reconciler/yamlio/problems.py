@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from reconciler.errors import Location, Problem
+from reconciler.errors import Location, Problem, quote
 from reconciler.model import did_you_mean
 from reconciler.yamlio.reader import YMap, YNode, YScalar, YSeq, deref, locate
 
@@ -124,14 +124,16 @@ def validation_problems(
             hint = did_you_mean(name, fields_at(model, error["loc"][:-1]))
             where = _shown([*prefix, *path[:-1]])
             scope = f" in {where}" if where else ""
-            problems.append(Problem(locate(root, path, at_key=True), f"unknown field '{name}'{scope}{hint}"))
+            problems.append(
+                Problem(locate(root, path, at_key=True), f"unknown field {quote(name)}{scope}{hint}")
+            )
             continue
         if kind == "missing":
             parent = path[:-1]
             loc = locate(root, parent, at_key=True) if parent else doc_loc
             where = _shown([*prefix, *parent])
             scope = f" in {where}" if where else ""
-            problems.append(Problem(loc, f"missing required field '{path[-1]}'{scope}"))
+            problems.append(Problem(loc, f"missing required field {quote(path[-1])}{scope}"))
             continue
         message = str(error["msg"])
         # Values under auth may be secrets written by mistake: never echo them.
@@ -144,9 +146,9 @@ def validation_problems(
             if isinstance(given, bool):
                 message += f", got {str(given).lower()}"
             elif isinstance(given, str):
-                message += f", got {given!r}"
+                message += f", got {quote(given)}"
             elif isinstance(given, int | float):
-                message += f", got '{given}'"  # quoted, so a 5,000-digit number is clipped like text
+                message += f", got {quote(given)}"  # quoted, so a 5,000-digit number is clipped like text
             if kind == "bool_type" and isinstance(given, str) and given.lower() in _YAML11_BOOLS:
                 message += " (YAML 1.2 reads yes/no/on/off as text)"
         elif kind == "literal_error":
@@ -166,7 +168,7 @@ def _expected(expected: str, given: Any, hide: bool) -> str:
     """``expected 'a' or 'b', got 'c' (did you mean ...)`` for a value that is not one of a few."""
     choices = [part.strip(" '") for part in expected.replace(" or ", ",").split(",") if part.strip()]
     hint = did_you_mean(given, choices) if isinstance(given, str) else ""
-    return f"expected {expected}" + ("" if hide else f", got {given!r}{hint}")
+    return f"expected {expected}" + ("" if hide else f", got {quote(given)}{hint}")
 
 
 def _refine_in_list(root: YNode, path: Sequence[str | int], message: str) -> Location | None:
@@ -184,6 +186,6 @@ def _refine_in_list(root: YNode, path: Sequence[str | int], message: str) -> Loc
     if isinstance(node, YSeq):
         for item in node.items:
             target = deref(item)
-            if isinstance(target, YScalar) and f"'{target.text}'" in message:
+            if isinstance(target, YScalar) and quote(target.text) in message:
                 return item.loc
     return None

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler.errors import Location, Problem
+from reconciler.errors import Location, Problem, quote
 
 #: Largest YAML file read, in bytes (1 MiB).  A connector file is a few kilobytes.
 MAX_FILE_BYTES = 1 << 20
@@ -162,11 +162,11 @@ def _scalar_value(tag: str, text: str) -> Any:
     short = tag.rpartition(":")[2]
     if short == "null":
         if text not in ("", "~", "null", "Null", "NULL"):
-            raise ValueError(f"'{text}' is not null")
+            raise ValueError(f"{quote(text)} is not null")
         return None
     if short == "bool":
         if text.lower() not in ("true", "false"):
-            raise ValueError(f"'{text}' is not true or false")
+            raise ValueError(f"{quote(text)} is not true or false")
         return text.lower() == "true"
     if short == "int":
         digits = text.replace("_", "")
@@ -203,13 +203,13 @@ def _scalar(event: Any, display: str, problems: list[Problem], resolver: Any) ->
     try:
         return YScalar(loc, value=_scalar_value(tag, text), text=text)
     except ValueError:
-        problems.append(Problem(loc, f"'{text}' is not a valid {tag.rpartition(':')[2]}"))
+        problems.append(Problem(loc, f"{quote(text)} is not a valid {tag.rpartition(':')[2]}"))
         raise _Abandon from None
 
 
 def _tag_message(tag: str) -> str:
     tag = tag.replace("tag:yaml.org,2002:", "!!")
-    return f"YAML tag '{tag}' is not allowed: exoform reads plain YAML (mappings, lists, text, numbers)"
+    return f"YAML tag {quote(tag)} is not allowed: exoform reads plain YAML (mappings, lists, text, numbers)"
 
 
 def _check_collection_tag(event: Any, kind: str, display: str, problems: list[Problem]) -> None:
@@ -343,7 +343,7 @@ class _Builder:
             self.problems.append(
                 Problem(
                     key_loc,
-                    f"duplicate key '{key}' (first at line {first.key_loc.line}, "
+                    f"duplicate key {quote(key)} (first at line {first.key_loc.line}, "
                     f"column {first.key_loc.column})",
                 )
             )

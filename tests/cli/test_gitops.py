@@ -146,7 +146,7 @@ def test_drift_exits_2_with_fields_desired_against_live_and_when_changed(fleet: 
         r'tls_settings\s+files: "CertificateValidation"\n\s+live:\s+"EncryptionOnly"', result.output
     )
     assert re.search(r"enabled\s+files: true\n\s+live:\s+false", result.output)
-    assert "Drift: 1 connector(s) in 1 of 1 tenant(s)." in result.output
+    assert "Drift in 1 of 1 tenant(s): 1 connector(s) differ from the files." in result.output
 
     as_json = fleet.run("drift", "--format", "json")
     assert as_json.exit_code == 2
@@ -216,7 +216,7 @@ def test_many_tenants_one_failing_the_others_still_reported(tmp_path: Path) -> N
     assert "cust-b" in result.stderr
     text = fleet.run("drift", "--tenant", "cust-a", "--tenant", "cust-c")
     assert text.exit_code == 2
-    assert "Drift: 1 connector(s) in 1 of 2 tenant(s)." in text.output
+    assert "Drift in 1 of 2 tenant(s): 1 connector(s) differ from the files." in text.output
 
 
 def test_drift_markdown_stays_under_githubs_limit_with_a_large_drift(tmp_path: Path) -> None:
@@ -255,7 +255,7 @@ def test_drift_markdown_stays_under_githubs_limit_with_a_large_drift(tmp_path: P
     drift = CliRunner().invoke(cli, ["drift", "--format", "markdown", *config])
     assert drift.exit_code == 2, drift.output
     assert 60_000 < len(drift.stdout) <= MAX_CHARS < 65_536
-    assert "150 connector(s) in `big` differ from the files." in drift.stdout
+    assert "Drift in <code>big</code>: 150 connector(s) differ from the files." in drift.stdout
     assert "more section(s) were cut to fit GitHub's size limit" in drift.stdout
     plan = CliRunner().invoke(cli, ["plan", "--format", "markdown", "--fail-on", "never", *config])
     assert plan.exit_code == 0, plan.output

@@ -98,7 +98,7 @@ def test_init_writes_a_ready_repository_and_never_overwrites_without_force(tmp_p
 
 def test_init_refuses_mismatched_tenants_and_organizations(tmp_path: Path) -> None:
     result = _init(tmp_path, "--tenant", "a", "--tenant", "b", "--organization", "a.onmicrosoft.com")
-    assert result.exit_code == 2
+    assert result.exit_code == 1  # a usage error: 2 means changes or drift
     assert "one --organization per --tenant" in result.output
     assert not (tmp_path / "exoform.yaml").exists()
 
@@ -440,7 +440,7 @@ def test_pr_plan_comment_shows_the_plan_and_the_failing_tenant(
     assert repo.outputs()["code"] == "1"  # the workflow's last step fails the job
     body = (tmp_path / "comment.md").read_text()
     assert body.startswith("<!-- exoform-plan -->\n## exoform plan")
-    assert "| `contoso` | 1 | 0 | 0 |" in body
+    assert "| <code>contoso</code> | planned | 1 | 0 | 0 |" in body
     assert "Printer relay" in body
     assert ":x: **The plan failed** (exit 1)" in body
     assert "fabrikam" in body.split("The plan failed", 1)[1]
@@ -454,7 +454,7 @@ def test_pr_plan_comment_of_a_clean_plan(tmp_path: Path, emulator: dict[str, str
     assert result.returncode == 0, result.stderr
     assert repo.outputs()["code"] == "0"
     body = (tmp_path / "comment.md").read_text()
-    assert "| `contoso` | 0 | 0 | 0 |" in body
+    assert "| <code>contoso</code> | planned | 0 | 0 | 0 |" in body
     assert "failed" not in body
     _footer(body)
 

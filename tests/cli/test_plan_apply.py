@@ -397,7 +397,7 @@ def test_json_and_markdown_formats(repo: Repo) -> None:
     assert change["action"] == "create" and change["name"] == "Printer relay"
     assert change["after"]["sender_ip_addresses"] == ["203.0.113.10"]
     md = repo.run("plan", "--format", "markdown").stdout
-    assert md.startswith("<!-- exoform-plan -->") and "| `t` | 1 | 0 | 0 |" in md
+    assert md.startswith("<!-- exoform-plan -->") and "| <code>t</code> | planned | 1 | 0 | 0 |" in md
 
 
 def test_edited_update_values_are_validated_again_before_writing(repo: Repo) -> None:

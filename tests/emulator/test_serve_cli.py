@@ -97,7 +97,7 @@ def test_serve_older_service_refuses_mta_sts_mode() -> None:
 
 def test_serve_refuses_a_non_loopback_host() -> None:
     result = CliRunner().invoke(cli, ["emulator", "serve", "--host", "0.0.0.0"])
-    assert result.exit_code == 2 and "loopback" in result.output
+    assert result.exit_code == 1 and "loopback" in result.output
 
 
 def test_serve_reports_a_bad_config_with_its_location(tmp_path: Path) -> None:
@@ -110,7 +110,7 @@ def test_serve_reports_a_bad_config_with_its_location(tmp_path: Path) -> None:
 
 def test_serve_rejects_a_bad_fault_spec() -> None:
     result = CliRunner().invoke(cli, ["emulator", "serve", "--fault", "boom"])
-    assert result.exit_code == 2 and "unknown fault kind 'boom'" in result.output
+    assert result.exit_code == 1 and "unknown fault kind 'boom'" in result.output
 
 
 def test_config_file_registers_apps_tenants_and_faults(tmp_path: Path) -> None:

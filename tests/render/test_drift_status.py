@@ -8,7 +8,6 @@ from reconciler.plan import Change, Plan, TenantPlan
 from reconciler.render import render_markdown, render_text
 from reconciler.render.drift import drift_json, drift_markdown, drift_text
 from reconciler.render.status import status_text
-from reconciler.workflow import TenantOutcome
 
 
 def hosts_update(name: str = "To filter") -> Plan:
@@ -32,7 +31,7 @@ def test_drift_shows_the_items_only_in_the_files_and_only_live() -> None:
     assert 'files: ["a.example.net", "c.example.net"]' in text
     assert 'only in files: "c.example.net"' in text
     assert 'only live:     "b.example.net"' in text
-    (connector,) = drift_json(hosts_update(), [TenantOutcome("demo")])["tenants"][0]["connectors"]
+    (connector,) = drift_json(hosts_update())["tenants"][0]["connectors"]
     hosts = connector["fields"][0]
     assert (hosts["only_in_files"], hosts["only_live"]) == (["c.example.net"], ["b.example.net"])
     assert '| `smart_hosts` | + <code>"c.example.net"</code> | - <code>"b.example.net"</code> |' in (

@@ -68,7 +68,7 @@ def test_json_has_the_documented_shape() -> None:
 def test_markdown_has_marker_table_details_and_delete_banner() -> None:
     md = render_markdown(plan_with(change("update", "b"), change("delete", "c")))
     assert md.startswith(MARKER)
-    assert "| `demo` | 0 | 1 | 1 | 1 | 1 | yes |" in md
+    assert "| <code>demo</code> | planned | 0 | 1 | 1 | 1 | 1 | yes |" in md
     assert "> [!WARNING]" in md and "1 connector(s) will be deleted" in md
     assert "<details><summary>~ update OutboundConnector <code>b</code></summary>" in md
     assert '| `comment` | <code>""</code> | <code>"new"</code> |' in md
@@ -77,7 +77,7 @@ def test_markdown_has_marker_table_details_and_delete_banner() -> None:
 
 def test_markdown_unsafe_banner() -> None:
     md = render_markdown(plan_with(change("update", "b"), unsafe=["too many"]))
-    assert "**Unsafe plan**" in md and "`demo`: too many" in md
+    assert "**Unsafe plan**" in md and "> - <code>demo</code>: too many" in md
 
 
 def test_markdown_stays_under_the_limit_and_says_what_was_cut() -> None:
@@ -94,7 +94,7 @@ def test_markdown_stays_under_the_limit_and_says_what_was_cut() -> None:
     ]
     md = render_markdown(plan_with(*big))
     assert len(md) <= 65_000
-    assert "| `demo` | 600 | 0 | 0 |" in md
+    assert "| <code>demo</code> | planned | 600 | 0 | 0 |" in md
     assert "more section(s) were cut" in md
 
 

@@ -32,28 +32,38 @@ elif [ "${PLAN:-true}" != true ]; then
     footer
   } > "$body"
 else
-  exoform plan --no-color --format markdown --out plan.json > plan.md 2> plan.err
+  # The Markdown plan ends with its own footer (exoform version, commit from GITHUB_SHA): name the
+  # pull request's head commit there, not the merge commit GitHub sets for pull_request runs.
+  GITHUB_SHA=${COMMIT_SHA:-${GITHUB_SHA:-}} exoform plan --no-color --format markdown --out plan.json \
+    > plan.md 2> plan.err
   code=$?
   cat plan.err >&2
-  [ -s plan.md ] || printf '%s\n## exoform plan\n' "$marker" > plan.md
+  planned=true
+  [ -s plan.md ] || { printf '%s\n## exoform plan\n' "$marker" > plan.md; planned=false; }
   {
     if [ "$code" != 0 ]; then
       printf '\n:x: **The plan failed** (exit %s): nothing can be applied from this run.\n\n```\n' "$code"
       grep -v '^$' plan.err | tail -n 10 | cut -c1-300
       printf '```\n'
     fi
-    footer
   } > plan.tail
+  footer > plan.footer
   # GitHub refuses a comment over 65,536 characters: cut the plan (bytes >= characters), never the tail
-  room=$((limit - $(wc -c < plan.tail)))
+  room=$((limit - $(wc -c < plan.tail) - $(wc -c < plan.footer)))
   if [ "$(wc -c < plan.md)" -gt "$room" ]; then
     head -c $((room - 200)) plan.md | iconv -f utf-8 -t utf-8 -c
     printf '\n\n*(The plan was cut to fit in a comment: `exoform plan` shows all of it.)*\n'
+    planned=false  # its own footer (version, commit) was cut with it
   else
     cat plan.md
   fi > "$body"
   cat plan.tail >> "$body"
-  rm -f plan.tail
+  if [ "$planned" = true ]; then
+    if [ -n "${RUN_URL:-}" ]; then printf '\n<sub>[run log](%s)</sub>\n' "$RUN_URL" >> "$body"; fi
+  else
+    cat plan.footer >> "$body"
+  fi
+  rm -f plan.tail plan.footer
 fi
 echo "code=$code" >> "$out"
 exit 0

@@ -1,0 +1,99 @@
+"""SARIF 2.1.0: validation problems and posture findings for GitHub code scanning.
+
+Contracts:
+- :func:`sarif_log` makes one run of the ``exoform`` tool holding a result per located problem: its rule
+  (a posture rule id, or :data:`INPUT_RULE` for invalid input), its level (``error``, ``warning``, or
+  ``note`` for info), its message and its place (file, line, column; paths relative, ``/``-separated).
+  A problem silenced by ``skip_checks`` is a result with an in-source suppression and its reason.
+- ``tool.driver.rules`` describes every rule a result names (title, default level, help link), so code
+  scanning can show them; a result's ``ruleIndex`` points into that list.
+- The log conforms to the SARIF 2.1.0 JSON schema (tests/fixtures/schemas/sarif-schema-2.1.0.json).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from reconciler.errors import Problem
+
+SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+INPUT_RULE = "EXO-INPUT"
+_LEVELS = {"error": "error", "warning": "warning", "info": "note"}
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    """What SARIF says about a rule: its title, default severity and help link."""
+
+    title: str
+    severity: str
+    reference: str = ""
+
+
+_INPUT = RuleInfo("Invalid input: a file or a setting that exoform cannot accept", "error")
+
+
+@dataclass(frozen=True)
+class Located:
+    """A problem to report, and why it is suppressed (None when it is not)."""
+
+    problem: Problem
+    suppressed: str | None = None
+
+
+def _rule_json(rule_id: str, info: RuleInfo) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": rule_id,
+        "shortDescription": {"text": info.title},
+        "defaultConfiguration": {"level": _LEVELS.get(info.severity, "error")},
+    }
+    if info.reference.startswith("https://"):
+        data["helpUri"] = info.reference
+    return data
+
+
+def _result(item: Located, index: int) -> dict[str, Any]:
+    problem = item.problem
+    loc = problem.location
+    result: dict[str, Any] = {
+        "ruleId": problem.rule or INPUT_RULE,
+        "ruleIndex": index,
+        "level": _LEVELS.get(problem.severity, "error"),
+        "message": {"text": problem.message},
+        "locations": [
+            {
+                "physicalLocation": {
+                    "artifactLocation": {"uri": loc.path.replace("\\", "/")},
+                    "region": {"startLine": max(1, loc.line), "startColumn": max(1, loc.column)},
+                }
+            }
+        ],
+    }
+    if item.suppressed is not None:
+        result["suppressions"] = [{"kind": "inSource", "justification": item.suppressed}]
+    return result
+
+
+def sarif_log(items: Sequence[Located], rules: Mapping[str, RuleInfo], *, version: str) -> dict[str, Any]:
+    """The SARIF log of ``items``; ``rules`` describes the posture rules by id."""
+    used = sorted({i.problem.rule or INPUT_RULE for i in items})
+    index = {rule_id: n for n, rule_id in enumerate(used)}
+    return {
+        "$schema": SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "exoform",
+                        "version": version,
+                        "informationUri": "https://github.com/exoform/exoform",
+                        "rules": [_rule_json(r, rules.get(r, _INPUT)) for r in used],
+                    }
+                },
+                "results": [_result(i, index[i.problem.rule or INPUT_RULE]) for i in items],
+            }
+        ],
+    }
