@@ -172,7 +172,10 @@ def ef_skip_refusal(entry: str) -> str | None:
                 and first <= int(net.broadcast_address)
                 and int(net.network_address) <= last
             ):
-                return f"{quote(entry)} is {what}; list only public IPs of the service in front of Exchange Online"
+                return (
+                    f"{quote(entry)} is {what}; "
+                    "list only public IPs of the service in front of Exchange Online"
+                )
     return None
 
 
