@@ -175,6 +175,7 @@ def plan_schema() -> dict[str, Any]:
             "changes": {"type": "array", "items": change},
             "unmanaged": {"type": "array", "items": _UNMANAGED},
             "findings": {"type": "array", "items": _finding()},
+            "targets": _STRINGS,
         }
     )
     schema = _report(
@@ -228,7 +229,9 @@ def drift_schema() -> dict[str, Any]:
             "connectors": {"type": "array", "items": connector},
             "risks": {"type": "array", "items": _finding()},
             "unmanaged": {"type": "array", "items": _UNMANAGED},
-        }
+            "targets": _STRINGS,
+        },
+        optional=("targets",),
     )
     return _report(
         "exoform drift",
@@ -257,6 +260,7 @@ def status_schema() -> dict[str, Any]:
             "test_mode": _NULLABLE_BOOL,
             "validated": _NULLABLE_BOOL,
             "last_validated": _NULLABLE_STR,
+            "validation_recipients": {"type": ["array", "null"], "items": _STR},
             "last_changed": _NULLABLE_STR,
             "managed": _BOOL,
             "connector_source": _STR,

@@ -21,9 +21,16 @@ REFERENCE = REPO / "docs" / "yaml-reference.md"
 HEADER = "| Field | Exchange parameter | Type | Default | Meaning |\n|---|---|---|---|---|"
 
 
+def _options(prop: dict[str, Any]) -> list[dict[str, Any]]:
+    """The alternatives of a property's type, nested ``anyOf`` flattened; a whole ``${...}`` reference is
+    accepted for every field (docs/fleet.md) and is not part of the field's type."""
+    if "anyOf" not in prop:
+        return [prop]
+    return [leaf for option in prop["anyOf"] if "$ref" not in option for leaf in _options(option)]
+
+
 def _type(prop: dict[str, Any]) -> str:
-    # A whole ${...} reference is accepted for every field (docs/fleet.md): not part of the field's type.
-    options = [option for option in prop.get("anyOf", [prop]) if "$ref" not in option]
+    options = _options(prop)
     enums = [value for option in options for value in option.get("enum", [])]
     if enums:
         return ", ".join(f"`{value}`" for value in enums)

@@ -130,13 +130,15 @@ def import_command(
     _print_skipped(skipped)
     for note in report.notes:
         click.echo(shown(f"note: {note}"), err=True)
+    written = [c for c in report.connectors if c.action != "skipped"]
     counts = ", ".join(
-        f"{report.count(a)} {a}" for a in ("created", "updated", "unchanged", "skipped") if report.count(a)
+        f"{report.count(a)} {a}" for a in ("created", "updated", "unchanged") if report.count(a)
     )
+    not_written = report.count("skipped") + len(skipped)
     click.echo(
         shown(
-            f"Imported {len(report.connectors)} connector(s) from {len(files)} file(s) into "
-            f"{display_path(folder)}: {counts or 'nothing written'}; {len(skipped)} skipped."
+            f"Imported {len(written)} connector(s) from {len(files)} file(s) into "
+            f"{display_path(folder)}: {counts or 'nothing written'}; {not_written} skipped."
         )
     )
     if incomplete:
@@ -150,7 +152,7 @@ def import_command(
             shown(f"hint: {display_path(schema)} does not exist yet; run exoform schema to write it."),
             err=True,
         )
-    if not report.connectors:
+    if not written:
         sys.exit(EXIT_ERROR)
 
 

@@ -187,7 +187,7 @@ def test_a_posture_message_quoting_star_and_an_apostrophe_stays_intact(tmp_path:
     sender_domains: ["*"]
     """
     repo = Repo(tmp_path, ["t"], files={"partner.yaml": partner})
-    result = repo.run("validate")
+    result = repo.run("validate", "--fail-on", "warning")
     assert result.exit_code == 1
     assert "or list the partner's own domains instead of '*'. [EXO-IN-002]" in result.output
     assert "characters)" not in result.output
@@ -260,8 +260,8 @@ def test_an_out_of_band_open_connector_is_a_risk_in_plan_drift_and_status(tmp_pa
 
     drift = repo.run("drift")
     assert drift.exit_code == 2, drift.output
-    assert 'live risk error EXO-IN-002 InboundConnector "Partner catch-all"' in drift.stdout
-    assert "Drift in 1 of 1 tenant(s): 2 risk(s) in the live connectors." in drift.stdout
+    assert 'live risk error EXO-IN-001 InboundConnector "Partner catch-all"' in drift.stdout
+    assert "Drift in 1 of 1 tenant(s): 1 risk(s) in the live connectors." in drift.stdout
     drift_md = repo.run("drift", "--format", "markdown")
     assert drift_md.exit_code == 2
     assert "`EXO-IN-001` | InboundConnector <code>Partner catch-all</code> (live)" in drift_md.stdout
@@ -408,7 +408,8 @@ def test_validate_sarif_conforms_and_locates_problems(tmp_path: Path) -> None:
     _sarif_validator().validate(posture)
     rules = {r["id"]: r for r in posture["runs"][0]["tool"]["driver"]["rules"]}
     assert {"EXO-IN-001", "EXO-IN-002"} <= set(rules)
-    assert rules["EXO-IN-002"]["defaultConfiguration"]["level"] == "error"
+    assert rules["EXO-IN-001"]["defaultConfiguration"]["level"] == "error"
+    assert rules["EXO-IN-002"]["defaultConfiguration"]["level"] == "warning"
     found = {r["ruleId"]: r for r in posture["runs"][0]["results"]}
     assert found["EXO-IN-002"]["locations"][0]["physicalLocation"]["region"]["startLine"] == 4
 
@@ -453,8 +454,10 @@ def test_fail_on_takes_the_same_values_everywhere(tmp_path: Path, level: str) ->
 
 def test_validate_fail_on_never_and_info(tmp_path: Path) -> None:
     partner = 'kind: InboundConnector\nname: P\nconnector_type: Partner\nsender_domains: ["*"]\n'
-    repo = Repo(tmp_path, ["t"], files={"p.yaml": partner})
-    assert repo.run("validate").exit_code == 1
+    repo = Repo(tmp_path, ["t"], files={"p.yaml": partner})  # EXO-IN-002, a warning
+    assert repo.run("validate").exit_code == 0
+    assert repo.run("validate", "--fail-on", "warning").exit_code == 1
+    assert repo.run("validate", "--fail-on", "info").exit_code == 1
     assert repo.run("validate", "--fail-on", "never").exit_code == 0
 
 
