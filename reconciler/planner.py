@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from reconciler.config import TenantConfig
+from reconciler.config import ExoformConfig, TenantConfig
 from reconciler.diff import changed_fields
 from reconciler.errors import PlanError
 from reconciler.model import FIELDS, Connector, Kind
@@ -25,11 +25,19 @@ from reconciler.providers.base import LiveConnector, LiveState
 _ACTION_ORDER = {"create": 0, "update": 1, "delete": 2}
 
 
-def target_of(settings: TenantConfig) -> str:
-    """What a tenant's plan is for: the provider and the tenant it reaches (checked again by apply)."""
+def target_of(tenant: str, settings: TenantConfig, config: ExoformConfig) -> str:
+    """What a tenant's plan is made against, as apply checks it again: for ``exchange`` the cloud, the
+    resolved API base URL and the organization or tenant id; for ``local`` the resolved state file.  A plan
+    made against an emulator or a test endpoint is thus never applied to another.  :class:`ConfigError`
+    when the settings cannot be resolved (an endpoint that is not https)."""
     if settings.provider == "exchange":
-        return f"exchange:{settings.tenant_id or settings.organization}".lower()
-    return f"local:{settings.state or 'memory'}"
+        from reconciler.providers.auth import resolve_endpoints  # msal: loaded for exchange tenants only
+
+        api_base = resolve_endpoints(tenant, settings).api_base
+        segment = (settings.tenant_id or settings.organization or "").lower()
+        return f"exchange:{settings.cloud}:{api_base}:{segment}"
+    state = settings.state or f".exoform/{tenant}.json"  # the local provider's default (providers/local.py)
+    return f"local:{config.path(state)}"
 
 
 def ignored_fields(kind: Kind, settings: TenantConfig, connector: Connector | None) -> frozenset[str]:
@@ -39,9 +47,15 @@ def ignored_fields(kind: Kind, settings: TenantConfig, connector: Connector | No
 
 
 def plan_tenant(
-    tenant: str, settings: TenantConfig, desired: Sequence[Connector], live: LiveState
+    tenant: str,
+    settings: TenantConfig,
+    desired: Sequence[Connector],
+    live: LiveState,
+    *,
+    target: str = "",
 ) -> TenantPlan:
-    """The plan that makes ``live`` match ``desired`` under the tenant's policy."""
+    """The plan that makes ``live`` match ``desired`` under the tenant's policy; ``target`` is what the plan
+    records it was made against (:func:`target_of`)."""
     by_key: dict[tuple[Kind, str], LiveConnector] = {(c.kind, c.name.casefold()): c for c in live.connectors}
     claimed: set[str] = set()
     changes: list[Change] = []
@@ -133,7 +147,7 @@ def plan_tenant(
     existing = len(live.connectors)
     return TenantPlan(
         tenant=tenant,
-        target=target_of(settings),
+        target=target,
         changes=changes,
         unmanaged=unmanaged,
         unsafe_reasons=unsafe_reasons(

@@ -5,8 +5,9 @@ Contracts:
   threads, what was learned of each service): the caller's, or one opened and closed by the call.
 - Tenants are planned concurrently (``parallelism``); each outcome holds a plan or the error that
   stopped that tenant (a failed read is an error, never an empty tenant).
-- :func:`apply_plan` applies only tenants the plan names, refusing any whose target is no longer the one
-  the plan was made for.
+- :func:`apply_plan` applies only tenants the plan names, refusing any whose target (cloud, endpoint and
+  organization; or the local state file) is no longer the one the plan was made against, and checks each
+  tenant's plan again under the current ``exoform.yaml`` (:func:`reconciler.applier.apply_tenant`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from reconciler.applier import ApplyReport, ChangeResult, apply_tenant
 from reconciler.config import ExoformConfig, TenantConfig
 from reconciler.connectors import TenantDesired
-from reconciler.errors import ExoformError
+from reconciler.errors import ExoformError, PlanError
 from reconciler.findings import Finding
 from reconciler.plan import Plan, TenantPlan
 from reconciler.planner import plan_tenant, target_of
@@ -83,7 +84,7 @@ def _signed_in(
     return provider, None
 
 
-def _read_and_plan(desired: TenantDesired, provider: BaseProvider) -> TenantOutcome:
+def _read_and_plan(config: ExoformConfig, desired: TenantDesired, provider: BaseProvider) -> TenantOutcome:
     """Read the tenant through ``provider`` (closed afterwards) and plan it; errors go into the outcome."""
     outcome = TenantOutcome(desired.tenant)
     try:
@@ -92,7 +93,11 @@ def _read_and_plan(desired: TenantDesired, provider: BaseProvider) -> TenantOutc
         finally:
             provider.close()
         outcome.plan = plan_tenant(
-            desired.tenant, desired.settings, [c.connector for c in desired.connectors], outcome.live
+            desired.tenant,
+            desired.settings,
+            [c.connector for c in desired.connectors],
+            outcome.live,
+            target=target_of(desired.tenant, desired.settings, config),
         )
         outcome.plan.findings = posture_findings(desired)
     except ExoformError as exc:
@@ -146,7 +151,7 @@ def _plan_all(
             outcome = TenantOutcome(d.tenant, error=error)
         else:
             try:
-                outcome = _read_and_plan(d, provider)
+                outcome = _read_and_plan(config, d, provider)
             finally:
                 open_slots.release()
         if on_done is not None:
@@ -204,21 +209,22 @@ def _apply_all(
                 f"tenant {tplan.tenant}: the plan names a tenant that exoform.yaml does not declare"
             )
             return result
-        if target_of(settings) != tplan.target:
-            result.error = (
-                f"tenant {tplan.tenant}: the plan was made for {tplan.target}, but the tenant is now "
-                f"{target_of(settings)}; make a new plan"
-            )
-            return result
         if not tplan.changes:
             result.report = ApplyReport(tplan.tenant)
             return result
         try:
+            target = target_of(tplan.tenant, settings, config)
+            if target != tplan.target:
+                raise PlanError(
+                    f"tenant {tplan.tenant}: the plan was made against {tplan.target!r}, but the tenant is "
+                    f"now {target!r}; make a new plan"
+                )
             provider = open_(tplan.tenant, settings, config)
             try:
                 result.report = apply_tenant(
                     tplan,
                     provider,
+                    settings,
                     force=force,
                     write_concurrency=settings.write_concurrency,
                     on_result=(lambda r: on_result(tplan.tenant, r)) if on_result else None,

@@ -306,3 +306,38 @@ def test_edited_update_values_are_validated_again_before_writing(repo: Repo) -> 
     assert result.exit_code == 1
     assert "tls_settings DomainValidation needs tls_domain" in result.output
     assert repo.live()[("OutboundConnector", "To filter")]["TlsSettings"] == "CertificateValidation"
+
+
+def test_a_plan_made_under_a_loosened_config_is_checked_under_the_current_one(tmp_path: Path) -> None:
+    """A branch loosened exoform.yaml (same tenant name) and planned two deletes of protected connectors;
+    applied under the config of main (protect, max_deletes: 0), nothing is deleted, even with --force."""
+    strict = Repo(tmp_path, unmanaged="delete", protect=["Hybrid*"], max_deletes=0)
+    strict.write("a.yaml", RELAY.replace("Printer relay", "Hybrid A"))
+    strict.write("b.yaml", RELAY.replace("Printer relay", "Hybrid B").replace("203.0.113.10", "203.0.113.11"))
+    assert strict.plan_and_apply().exit_code == 0
+    config = tmp_path / "exoform.yaml"
+    main = config.read_text()
+    config.write_text(main.replace('["Hybrid*"]', "[]").replace("max_deletes: 0", "max_deletes: 5"))
+    strict.remove("a.yaml")
+    strict.remove("b.yaml")
+    plan = tmp_path / "plan.json"
+    assert strict.run("plan", "--out", str(plan)).exit_code == 0
+    config.write_text(main)
+    for extra in ([], ["--force"]):
+        result = strict.run("apply", str(plan), *extra)
+        assert result.exit_code == 1, result.output
+        assert "'Hybrid A' is protected" in result.output and "'Hybrid B' is protected" in result.output
+    assert {name for _, name in strict.live()} == {"Hybrid A", "Hybrid B"}
+
+
+def test_a_plan_made_against_another_state_file_is_refused(repo: Repo) -> None:
+    """A create-only plan made against one emulated tenant is never applied to another."""
+    repo.write("relay.yaml", RELAY)
+    plan = repo.root / "plan.json"
+    assert repo.run("plan", "--out", str(plan)).exit_code == 0
+    config = repo.root / "exoform.yaml"
+    config.write_text(config.read_text().replace("state: state.json", "state: other.json"))
+    result = repo.run("apply", str(plan))
+    assert result.exit_code == 1
+    assert "the plan was made against" in result.output and "make a new plan" in result.output
+    assert not (repo.root / "other.json").exists()
