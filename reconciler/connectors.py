@@ -65,24 +65,63 @@ class TenantDesired:
     connectors: list[LoadedConnector]
 
 
-def connector_files(folder: Path) -> list[Path]:
-    """Every ``*.yaml``/``*.yml`` file under ``folder``, recursively, sorted by path.
+def find_connector_files(folder: Path) -> tuple[list[Path], list[Problem]]:
+    """Every ``*.yaml``/``*.yml`` file under ``folder``, recursively, sorted by path, and a located problem
+    for every subfolder that cannot be listed or is a symbolic link.
 
-    Files and folders whose name starts with a dot are skipped.
+    Files and folders whose name starts with a dot are skipped.  Linked subfolders are not followed (a link
+    may lead outside the repository or back into itself) and are errors rather than skipped: connectors
+    in a folder that was not read would look undeclared, and ``unmanaged: delete`` would delete them.
     """
-    found = []
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+    found: list[Path] = []
+    problems: list[Problem] = []
+
+    def unlistable(exc: OSError) -> None:
+        where = Path(exc.filename) if exc.filename else folder
+        problems.append(
+            Problem(
+                Location(display_path(where)),
+                f"cannot list this folder ({exc.strerror or type(exc).__name__}); its connectors would "
+                "look undeclared: fix its permissions or move it out of the connectors folder",
+            )
+        )
+
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=unlistable):
+        kept = []
+        for name in sorted(d for d in dirnames if not d.startswith(".")):
+            sub = Path(dirpath) / name
+            if sub.is_symlink():
+                problems.append(
+                    Problem(
+                        Location(display_path(sub)),
+                        "is a symbolic link to a folder; exoform does not follow linked folders (its "
+                        "connectors would look undeclared): put the files in the folder itself",
+                    )
+                )
+            else:
+                kept.append(name)
+        dirnames[:] = kept
         for name in filenames:
             if not name.startswith(".") and name.lower().endswith(YAML_SUFFIXES):
                 found.append(Path(dirpath) / name)
-    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+    return sorted(found, key=lambda p: p.relative_to(folder).as_posix()), problems
 
 
-def load_connector_documents(path: Path) -> tuple[list[LoadedConnector], list[Problem]]:
-    """The connectors of one file and every problem found in it."""
+def connector_files(folder: Path) -> list[Path]:
+    """:func:`find_connector_files`, raising :class:`InputError` with its problems when there are any."""
+    found, problems = find_connector_files(folder)
+    if problems:
+        raise InputError(problems)
+    return found
+
+
+def load_connector_documents(
+    path: Path, root: Path | None = None
+) -> tuple[list[LoadedConnector], list[Problem]]:
+    """The connectors of one file and every problem found in it; with ``root`` (the folder of exoform.yaml)
+    a file linked from outside it is refused unread."""
     display = display_path(path)
-    documents, problems = parse_file(path, display)
+    documents, problems = parse_file(path, display, root=root)
     budget = AliasBudget(display)
     loaded: list[LoadedConnector] = []
     for document in documents:
@@ -202,9 +241,9 @@ def load_tenant(config: ExoformConfig, tenant: str) -> TenantDesired:
         what = "is not a folder" if folder.exists() else "does not exist"
         raise InputError([Problem(loc, f"tenant {tenant}: connectors folder {display_path(folder)} {what}")])
     connectors: list[LoadedConnector] = []
-    problems: list[Problem] = []
-    for path in connector_files(folder):
-        loaded, found = load_connector_documents(path)
+    files, problems = find_connector_files(folder)
+    for path in files:
+        loaded, found = load_connector_documents(path, config.base_dir)
         connectors += loaded
         problems += found
     problems += cross_check(connectors)

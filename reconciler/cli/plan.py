@@ -81,7 +81,7 @@ def plan(
       exoform plan --format markdown > comment.md
       exoform plan --detailed-exitcode   # 0 no changes, 1 error, 2 changes
     """
-    from reconciler.plan import write_plan
+    from reconciler.plan import plan_key, write_plan
     from reconciler.render import render
 
     the_plan, outcomes = make_plan(config_path, tenants, parallelism)
@@ -91,7 +91,7 @@ def plan(
         if failed:
             click.echo(f"error: no plan file written to {out}: not every tenant could be planned", err=True)
         else:
-            write_plan(the_plan, out)
+            write_plan(the_plan, out, plan_key())
             click.echo(f"Plan saved to {out}. Apply it with: exoform apply {out}", err=True)
     if failed or _fails_posture(the_plan, fail_on):
         sys.exit(EXIT_ERROR)
@@ -139,7 +139,7 @@ def apply(
       exoform apply --tenant contoso            # asks for yes
       exoform apply --auto-approve              # CI without a saved plan
     """
-    from reconciler.plan import Plan, read_plan
+    from reconciler.plan import Plan, plan_key, read_plan
     from reconciler.render import render_text
     from reconciler.workflow import apply_plan
 
@@ -148,7 +148,7 @@ def apply(
         if tenants:
             fail("--tenant cannot be combined with a plan file: the plan names its tenants")
         with user_errors():
-            the_plan = read_plan(plan_file)
+            the_plan = read_plan(plan_file, plan_key())
         config = load_config_or_exit(config_path)
     else:
         config, _, outcomes = read_tenants(config_path, tenants, parallelism)

@@ -341,3 +341,24 @@ def test_a_plan_made_against_another_state_file_is_refused(repo: Repo) -> None:
     assert result.exit_code == 1
     assert "the plan was made against" in result.output and "make a new plan" in result.output
     assert not (repo.root / "other.json").exists()
+
+
+def test_with_exoform_plan_key_a_re_checksummed_plan_is_refused(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reconciler.plan import plan_digest
+
+    monkeypatch.setenv("EXOFORM_PLAN_KEY", "a repository secret")
+    repo.write("relay.yaml", RELAY)
+    path = repo.root / "plan.json"
+    assert repo.run("plan", "--out", str(path)).exit_code == 0
+    body = json.loads(path.read_text())
+    assert body.pop("digest").startswith("hmac-sha256:")
+    body["tenants"][0]["changes"][0]["after"]["sender_ip_addresses"] = ["0.0.0.0/1"]
+    body["digest"] = plan_digest(body)
+    path.write_text(json.dumps(body))
+    result = repo.run("apply", str(path))
+    assert result.exit_code == 1 and "carries only a checksum" in result.output
+    assert not repo.state.exists() or not repo.live()
+    assert repo.plan_and_apply().exit_code == 0  # a plan made with the key applies
+    assert ("InboundConnector", "Printer relay") in repo.live()
