@@ -330,17 +330,19 @@ def test_a_plan_made_under_a_loosened_config_is_checked_under_the_current_one(tm
     assert {name for _, name in strict.live()} == {"Hybrid A", "Hybrid B"}
 
 
-def test_a_plan_made_against_another_state_file_is_refused(repo: Repo) -> None:
-    """A create-only plan made against one emulated tenant is never applied to another."""
-    repo.write("relay.yaml", RELAY)
-    plan = repo.root / "plan.json"
-    assert repo.run("plan", "--out", str(plan)).exit_code == 0
-    config = repo.root / "exoform.yaml"
-    config.write_text(config.read_text().replace("state: state.json", "state: other.json"))
-    result = repo.run("apply", str(plan))
+def test_a_plan_made_against_another_state_file_is_refused(tmp_path: Path) -> None:
+    """A create-only plan made against one emulated tenant is never applied to another: here the same
+    exoform.yaml (``state: state.json``) in another checkout, whose state file is another file."""
+    first = Repo(tmp_path / "one")
+    first.write("relay.yaml", RELAY)
+    plan = tmp_path / "plan.json"
+    assert first.run("plan", "--out", str(plan)).exit_code == 0
+    second = Repo(tmp_path / "two")
+    second.write("relay.yaml", RELAY)
+    result = second.run("apply", str(plan))
     assert result.exit_code == 1
     assert "the plan was made against" in result.output and "make a new plan" in result.output
-    assert not (repo.root / "other.json").exists()
+    assert not second.state.exists() and not first.live()
 
 
 def test_with_exoform_plan_key_a_re_checksummed_plan_is_refused(
