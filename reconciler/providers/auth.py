@@ -125,9 +125,12 @@ def tls_context(ca_bundle: Path | None = None) -> ssl.SSLContext:
     """
     context = ssl.create_default_context()
     if ca_bundle is not None:
+        data, problems = read_bytes(ca_bundle, str(ca_bundle), MAX_FILE_BYTES)  # a regular file, bounded
+        if data is None:
+            raise ConfigError(f"ca_bundle {ca_bundle}: {problems[0].message}")
         try:
-            context.load_verify_locations(cafile=str(ca_bundle))
-        except (OSError, ssl.SSLError) as exc:
+            context.load_verify_locations(cadata=data.decode("latin-1"))
+        except (ValueError, ssl.SSLError) as exc:
             raise ConfigError(f"ca_bundle {ca_bundle}: cannot load CA certificates ({exc})") from None
     return context
 
