@@ -106,7 +106,7 @@ def shape_reasons(tplan: TenantPlan, live: LiveState) -> list[str]:
     the one written, a guid of another kind, fields that cannot be written."""
     reasons: list[str] = []
     for change in tplan.changes:
-        label = f"{change.action} of {change.kind} '{change.name}'"
+        label = f"{change.action} of {change.kind} {change.name!r}"  # repr: the plan file is untrusted
         specs = FIELDS[change.kind]
         if change.action == "delete":
             if change.after is not None or change.fields or change.previous_name:
@@ -132,7 +132,7 @@ def shape_reasons(tplan: TenantPlan, live: LiveState) -> list[str]:
         if change.guid:
             current = _by_guid(change.guid, live)
             if current is not None and current.kind != change.kind:
-                reasons.append(f"the {label} names the guid of {current.kind} '{current.name}'")
+                reasons.append(f"the {label} names the guid of {current.kind} {current.name!r}")
     return reasons
 
 
@@ -154,7 +154,7 @@ def policy_reasons(
     reasons = protection_violations(as_live, settings.protect)
     deletes = [c for c in as_live if c.action == "delete"]
     if deletes and settings.unmanaged != "delete":
-        names = ", ".join(f"{c.kind} '{c.name}'" for c in deletes)
+        names = ", ".join(f"{c.kind} {c.name!r}" for c in deletes)
         reasons.append(f"the plan deletes {names}, but exoform.yaml now says unmanaged: {settings.unmanaged}")
     if not force:
         unsafe = unsafe_reasons(

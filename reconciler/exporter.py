@@ -353,7 +353,7 @@ def export_connectors(
         first = seen.setdefault((c.kind, c.name.casefold()), c)
         if first is not c:
             raise ExoformError(
-                f"{first.kind} '{first.name}' and {c.kind} '{c.name}' differ only in case; nothing was "
+                f"{first.kind} {first.name!r} and {c.kind} {c.name!r} differ only in case; nothing was "
                 "exported (their files would collide)"
             )
     folder.mkdir(parents=True, exist_ok=True)

@@ -73,7 +73,8 @@ class LiveState:
             ):
                 first = seen.setdefault(key, live)
                 if first is not live:
-                    problems.append(f"{first.kind} '{first.name}' and {live.kind} '{live.name}' share {what}")
+                    # repr: the names come from the service and may hold control characters
+                    problems.append(f"{first.kind} {first.name!r} and {live.kind} {live.name!r} share {what}")
         if problems:
             raise ReadError(
                 self.tenant,
