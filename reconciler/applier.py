@@ -7,8 +7,8 @@ Contracts:
   - a change's connector changed or vanished since the plan (fingerprint), or a connector it creates now
     exists;
   - a change is malformed: an ``after`` that is not a valid connector under the service's rules, a
-    ``name`` that differs from ``after.name``, a guid that names a connector of another kind, a field
-    that is not a connector field or can only be set on create;
+    ``name`` that differs from ``after.name``, a guid that names a connector of another kind or of another
+    name than the change shows, a field that is not a connector field or can only be set on create;
   - the current policy forbids it: a delete or rename-away of a ``protect``ed connector (judged by the
     live connector's own name, not the name the plan gives it), a delete while ``unmanaged`` is not
     ``delete``, or (without ``force``) more deletes than ``max_deletes`` or more changes than
@@ -133,6 +133,13 @@ def shape_reasons(tplan: TenantPlan, live: LiveState) -> list[str]:
             current = _by_guid(change.guid, live)
             if current is not None and current.kind != change.kind:
                 reasons.append(f"the {label} names the guid of {current.kind} {current.name!r}")
+            elif (
+                current is not None
+                and (change.previous_name or change.name).casefold() != current.name.casefold()
+            ):
+                reasons.append(
+                    f"the {label} names the guid of {current.name!r}, which it would change instead"
+                )
     return reasons
 
 

@@ -196,3 +196,16 @@ def test_a_change_naming_a_connector_of_another_kind_is_refused() -> None:
     report = apply_tenant(tplan, provider, SETTINGS)
     assert any("names the guid of InboundConnector 'Old'" in r for r in report.refused)
     assert provider.attempts == []
+
+
+def test_a_delete_whose_guid_is_another_connectors_is_refused() -> None:
+    """The plan shows a delete of "Old" but carries the guid of "Kept": it would delete what nobody saw."""
+    provider = FakeProvider(connectors=[_inbound("Old"), _inbound("Kept")])
+    tplan = _plan(provider, _inbound("Kept"))
+    (delete,) = tplan.changes
+    kept = provider.read().find("InboundConnector", "Kept")
+    assert kept is not None
+    tplan.changes = [dataclasses.replace(delete, guid=kept.guid)]
+    report = apply_tenant(tplan, provider, SETTINGS)
+    assert any("names the guid of 'Kept', which it would change instead" in r for r in report.refused)
+    assert provider.names("InboundConnector") == ["Kept", "Old"]
