@@ -1,9 +1,19 @@
 """Apply a reviewed tenant plan exactly, or refuse it when the world has moved.
 
 Contracts:
-- Before any write the live state is read again; the whole plan is refused (nothing written) when a
-  change's connector changed or vanished since the plan (fingerprint), when a connector it creates now
-  exists, or when the plan is unsafe and not forced.
+- A plan file is data from outside: apply trusts none of its verdicts.  Before any write the live state
+  is read again and the plan is checked under the *current* tenant settings of ``exoform.yaml``; the
+  whole plan is refused (nothing written), with every reason, when
+  - a change's connector changed or vanished since the plan (fingerprint), or a connector it creates now
+    exists;
+  - a change is malformed: an ``after`` that is not a valid connector under the service's rules, a
+    ``name`` that differs from ``after.name``, a guid that names a connector of another kind or of another
+    name than the change shows, a field that is not a connector field or can only be set on create;
+  - the current policy forbids it: a delete or rename-away of a ``protect``ed connector (judged by the
+    live connector's own name, not the name the plan gives it), a delete while ``unmanaged`` is not
+    ``delete``, or (without ``force``) more deletes than ``max_deletes`` or more changes than
+    ``max_change_fraction`` of the connectors the tenant has now.
+  The plan's own ``unsafe_reasons`` are not consulted.
 - Creates and updates run before deletes, so mail flow never loses a route midway.  Writes go one at a
   time unless ``write_concurrency`` says otherwise.
 - At the first failed write no further write is started; the report lists every change as applied,
@@ -12,6 +22,7 @@ Contracts:
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,9 +31,11 @@ from typing import Literal
 
 from pydantic import ValidationError
 
+from reconciler.config import TenantConfig
 from reconciler.errors import ExoformError
-from reconciler.model import MODELS, Connector
+from reconciler.model import FIELDS, MODELS, Connector
 from reconciler.plan import Change, TenantPlan, fingerprint
+from reconciler.policy import protection_violations, unsafe_reasons
 from reconciler.providers.base import BaseProvider, LiveConnector, LiveState
 
 Status = Literal["applied", "failed", "not attempted"]
@@ -53,12 +66,14 @@ class ApplyReport:
         return sum(1 for r in self.results if r.status == status)
 
 
+def _by_guid(guid: str, live: LiveState) -> LiveConnector | None:
+    return next((current for current in live.connectors if current.guid == guid), None)
+
+
 def _live_for(change: Change, live: LiveState) -> LiveConnector | None:
     if change.guid:
-        for current in live.connectors:
-            if current.guid == change.guid:
-                return current
-        return None
+        current = _by_guid(change.guid, live)
+        return current if current is not None and current.kind == change.kind else None
     return live.find(change.kind, change.previous_name or change.name)
 
 
@@ -86,25 +101,101 @@ def stale_reasons(tplan: TenantPlan, live: LiveState) -> list[str]:
     return reasons
 
 
+def shape_reasons(tplan: TenantPlan, live: LiveState) -> list[str]:
+    """Why changes of the plan are malformed: values that are not a valid connector, a name that is not
+    the one written, a guid of another kind, fields that cannot be written."""
+    reasons: list[str] = []
+    for change in tplan.changes:
+        label = f"{change.action} of {change.kind} {change.name!r}"  # repr: the plan file is untrusted
+        specs = FIELDS[change.kind]
+        if change.action == "delete":
+            if change.after is not None or change.fields or change.previous_name:
+                reasons.append(f"the {label} carries values to write; a delete has none")
+        else:
+            try:
+                _planned(change)
+            except ExoformError as exc:
+                reasons.append(str(exc))
+            written = (change.after or {}).get("name")
+            if written != change.name:
+                reasons.append(f"the {label} would write the name {written!r}, not the one the plan shows")
+            unknown = [f for f in change.fields if f not in specs]
+            if unknown:
+                reasons.append(f"the {label} names fields that are not {change.kind} fields: {unknown}")
+        if change.action == "create":
+            if change.guid or change.previous_name:
+                reasons.append(f"the {label} names an existing connector; a create has none")
+        elif change.action == "update":
+            create_only = [f for f in change.fields if f in specs and specs[f].create_only]
+            if create_only:
+                reasons.append(f"the {label} changes {create_only}, which can only be set on create")
+        if change.guid:
+            current = _by_guid(change.guid, live)
+            if current is not None and current.kind != change.kind:
+                reasons.append(f"the {label} names the guid of {current.kind} {current.name!r}")
+            elif (
+                current is not None
+                and (change.previous_name or change.name).casefold() != current.name.casefold()
+            ):
+                reasons.append(
+                    f"the {label} names the guid of {current.name!r}, which it would change instead"
+                )
+    return reasons
+
+
+def policy_reasons(
+    tplan: TenantPlan, live: LiveState, settings: TenantConfig, *, force: bool = False
+) -> list[str]:
+    """What the tenant's current policy forbids in the plan, judged against ``live`` (see the module
+    contract); thresholds only when not ``force``d."""
+    as_live: list[Change] = []
+    for change in tplan.changes:
+        current = _by_guid(change.guid, live) if change.guid else None
+        if current is None or change.action == "create":
+            as_live.append(change)
+        elif change.action == "delete":
+            as_live.append(dataclasses.replace(change, name=current.name))
+        else:
+            renamed = current.name.casefold() != change.name.casefold()
+            as_live.append(dataclasses.replace(change, previous_name=current.name if renamed else None))
+    reasons = protection_violations(as_live, settings.protect)
+    deletes = [c for c in as_live if c.action == "delete"]
+    if deletes and settings.unmanaged != "delete":
+        names = ", ".join(f"{c.kind} {c.name!r}" for c in deletes)
+        reasons.append(f"the plan deletes {names}, but exoform.yaml now says unmanaged: {settings.unmanaged}")
+    if not force:
+        unsafe = unsafe_reasons(
+            as_live,
+            len(live.connectors),
+            max_deletes=settings.max_deletes,
+            max_change_fraction=settings.max_change_fraction,
+        )
+        if unsafe:
+            reasons += [f"the plan is unsafe under exoform.yaml now: {r}" for r in unsafe]
+            reasons.append("review it and apply with --force to proceed")
+    return reasons
+
+
 def apply_tenant(
     tplan: TenantPlan,
     provider: BaseProvider,
+    settings: TenantConfig,
     *,
     force: bool = False,
     write_concurrency: int = 1,
     on_result: Callable[[ChangeResult], None] | None = None,
 ) -> ApplyReport:
-    """Apply ``tplan`` through ``provider``; see the module contract."""
+    """Apply ``tplan`` through ``provider`` under the tenant's current ``settings``; see the module
+    contract."""
     report = ApplyReport(tenant=tplan.tenant)
     if not tplan.changes:
         return report
-    if tplan.unsafe and not force:
-        report.refused = [f"the plan is unsafe: {r}" for r in tplan.unsafe_reasons] + [
-            "review it and apply with --force to proceed"
-        ]
-        return report
     live = provider.read()
-    report.refused = stale_reasons(tplan, live)
+    report.refused = (
+        shape_reasons(tplan, live)
+        + policy_reasons(tplan, live, settings, force=force)
+        + stale_reasons(tplan, live)
+    )
     if report.refused:
         return report
 
@@ -145,7 +236,11 @@ def _planned(change: Change) -> Connector:
     try:
         return MODELS[change.kind].model_validate(change.after)
     except ValidationError as exc:
-        raise ExoformError(f"the planned {change.kind} '{change.name}' is not valid: {exc}") from None
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "its values"
+        raise ExoformError(
+            f"the planned {change.kind} '{change.name}' is not valid: {where}: {first['msg']}"
+        ) from None
 
 
 def _write(change: Change, live: LiveState, provider: BaseProvider) -> None:

@@ -14,6 +14,7 @@ Contracts:
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, cast
 
@@ -48,10 +49,19 @@ PROVIDER_SETTINGS: dict[ProviderName, frozenset[str]] = {
 }
 
 
+_ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 def _env_reference(value: str) -> str:
+    # Neither message quotes the value: text after env: that is not a variable name is likely the secret.
     if not value.startswith(ENV_PREFIX) or len(value) == len(ENV_PREFIX):
         raise ValueError(
             "a secret is never written in exoform.yaml: use env:NAME to read it from the environment"
+        )
+    if not _ENV_NAME_RE.fullmatch(value.removeprefix(ENV_PREFIX)):
+        raise ValueError(
+            "env: must be followed by an environment variable name (letters, digits and _, not starting "
+            "with a digit); the value is not shown, in case it is the secret itself"
         )
     return value
 

@@ -75,24 +75,63 @@ class TenantDesired:
     origins: dict[Location, str] = field(default_factory=dict)
 
 
-def connector_files(folder: Path) -> list[Path]:
-    """Every ``*.yaml``/``*.yml`` file under ``folder``, recursively, sorted by path.
+def find_connector_files(folder: Path) -> tuple[list[Path], list[Problem]]:
+    """Every ``*.yaml``/``*.yml`` file under ``folder``, recursively, sorted by path, and a located problem
+    for every subfolder that cannot be listed or is a symbolic link.
 
-    Files and folders whose name starts with a dot are skipped.
+    Files and folders whose name starts with a dot are skipped.  Linked subfolders are not followed (a link
+    may lead outside the repository or back into itself) and are errors rather than skipped: connectors
+    in a folder that was not read would look undeclared, and ``unmanaged: delete`` would delete them.
     """
-    found = []
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+    found: list[Path] = []
+    problems: list[Problem] = []
+
+    def unlistable(exc: OSError) -> None:
+        where = Path(exc.filename) if exc.filename else folder
+        problems.append(
+            Problem(
+                Location(display_path(where)),
+                f"cannot list this folder ({exc.strerror or type(exc).__name__}); its connectors would "
+                "look undeclared: fix its permissions or move it out of the connectors folder",
+            )
+        )
+
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=unlistable):
+        kept = []
+        for name in sorted(d for d in dirnames if not d.startswith(".")):
+            sub = Path(dirpath) / name
+            if sub.is_symlink():
+                problems.append(
+                    Problem(
+                        Location(display_path(sub)),
+                        "is a symbolic link to a folder; exoform does not follow linked folders (its "
+                        "connectors would look undeclared): put the files in the folder itself",
+                    )
+                )
+            else:
+                kept.append(name)
+        dirnames[:] = kept
         for name in filenames:
             if not name.startswith(".") and name.lower().endswith(YAML_SUFFIXES):
                 found.append(Path(dirpath) / name)
-    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+    return sorted(found, key=lambda p: p.relative_to(folder).as_posix()), problems
 
 
-def load_connector_documents(path: Path) -> tuple[list[LoadedConnector], list[Problem]]:
-    """The connectors of one file and every problem found in it."""
+def connector_files(folder: Path) -> list[Path]:
+    """:func:`find_connector_files`, raising :class:`InputError` with its problems when there are any."""
+    found, problems = find_connector_files(folder)
+    if problems:
+        raise InputError(problems)
+    return found
+
+
+def load_connector_documents(
+    path: Path, root: Path | None = None
+) -> tuple[list[LoadedConnector], list[Problem]]:
+    """The connectors of one file and every problem found in it; with ``root`` (the folder of exoform.yaml)
+    a file linked from outside it is refused unread."""
     display = display_path(path)
-    documents, problems = parse_file(path, display)
+    documents, problems = parse_file(path, display, root=root)
     budget = AliasBudget(display)
     loaded: list[LoadedConnector] = []
     for document in documents:
@@ -227,12 +266,13 @@ class ParsedFiles:
     def __init__(self) -> None:
         self._parsed: dict[Path, tuple[str, list[YDocument], list[Problem]]] = {}
 
-    def get(self, path: Path) -> tuple[str, list[YDocument], list[Problem]]:
-        """``(display path, documents, problems)`` of the file at ``path``."""
+    def get(self, path: Path, root: Path | None = None) -> tuple[str, list[YDocument], list[Problem]]:
+        """``(display path, documents, problems)`` of the file at ``path``; with ``root`` (the folder of
+        exoform.yaml) a file linked from outside it is refused unread."""
         parsed = self._parsed.get(path)
         if parsed is None:
             display = display_path(path)
-            documents, problems = parse_file(path, display)
+            documents, problems = parse_file(path, display, root=root)
             parsed = self._parsed[path] = (display, documents, problems)
         return parsed
 
@@ -355,8 +395,10 @@ def load_tenant(config: ExoformConfig, tenant: str, files: ParsedFiles | None = 
             what = "is not a folder" if folder.exists() else "does not exist"
             problems.append(Problem(loc, f"tenant {tenant}: connectors folder {display_path(folder)} {what}"))
             continue
-        for path in connector_files(folder):
-            display, documents, found = files.get(path)
+        paths, found = find_connector_files(folder)
+        problems += found
+        for path in paths:
+            display, documents, found = files.get(path, config.base_dir)
             problems += found
             for document in documents:
                 if document.root is not None:

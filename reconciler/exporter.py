@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import ValidationError
 
 from reconciler.connectors import connector_files
+from reconciler.errors import ExoformError
 from reconciler.model import FIELDS, KINDS, MODELS, Connector, Kind, rule_violations
 from reconciler.providers.base import LiveConnector
 from reconciler.yamlio import (
@@ -110,9 +111,19 @@ def make_yaml() -> YAML:
     return yaml
 
 
+#: Names Windows reserves for devices, with any extension: a repository holding ``con.yaml`` cannot be
+#: checked out there.
+_WINDOWS_RESERVED = frozenset(
+    ["con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)), *(f"lpt{i}" for i in range(1, 10))]
+)
+
+
 def slugify(name: str) -> str:
-    """A file-name stem from a connector name: lower case ASCII letters, digits and single dashes."""
+    """A file-name stem from a connector name: lower case ASCII letters, digits and single dashes, never a
+    name Windows reserves (``con`` becomes ``con-connector``; no trailing dots or spaces can occur)."""
     slug = re.sub(r"[^a-z0-9]+", "-", name.casefold()).strip("-")
+    if slug in _WINDOWS_RESERVED:
+        return f"{slug}-connector"
     return slug or "connector"
 
 
@@ -359,9 +370,19 @@ def export_connectors(
 
     ``schema`` is the connector JSON Schema the header line points at; ``ignore`` are the tenant's ignored
     fields.  ``whole_tenant`` False says ``live`` is a selection (``exoform import``): a connector declared
-    in the folder and missing from it is then not reported.  Raises ``OSError`` only when the folder or a
-    file cannot be written.
+    in the folder and missing from it is then not reported.  Raises ``OSError`` when the folder or a file
+    cannot be written, and :class:`ExoformError` (nothing written) when two connectors of one kind have
+    names that differ only in case: their files would collide on a case-insensitive file system, and the
+    tenant could not tell them apart.
     """
+    seen: dict[tuple[Kind, str], LiveConnector] = {}
+    for c in live:
+        first = seen.setdefault((c.kind, c.name.casefold()), c)
+        if first is not c:
+            raise ExoformError(
+                f"{first.kind} {first.name!r} and {c.kind} {c.name!r} differ only in case; nothing was "
+                "exported (their files would collide)"
+            )
     folder.mkdir(parents=True, exist_ok=True)
     existing = _Folder(folder)
     report = ExportReport()

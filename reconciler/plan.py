@@ -4,9 +4,14 @@ Contracts:
 - A :class:`Plan` is plain data; it renders to text, JSON and Markdown (``reconciler.render``) and never
   fetches or decides anything.
 - ``Plan.to_json()`` is the JSON plan format and the saved plan file (``format_version`` 1).  The file
-  carries a sha256 ``digest`` of its own content; :func:`read_plan` refuses a file whose digest does not
-  match (edited or truncated), that another format version wrote, or that is not a plan at all, with a
-  :class:`PlanError` that says which.  Plan files hold no secret and are written readable by the owner only.
+  carries a ``digest`` of its own content: with a key (``EXOFORM_PLAN_KEY``, :func:`plan_key`) an
+  integrity check, ``hmac-sha256:...``, that only a holder of the key can make; without one a plain
+  ``sha256:...`` checksum, which catches accidents (an edit, a truncation) but which anyone can recompute.
+  :func:`read_plan` refuses a file whose digest does not match, a checksum when a key is given (or an HMAC
+  when none is), a file another format version wrote, or one that is not a plan at all, with a
+  :class:`PlanError` that says which.  Plan files hold no secret and are written readable by the owner only;
+  they are read as :func:`reconciler.yamlio.read_bytes` reads every file (regular files only, a size
+  limit), with a nesting depth limit.
 - ``before``/``after`` are the connector's normalized managed fields (``None`` where the connector is
   absent); ``fields`` names the fields that change; ``fingerprint`` identifies the live object the change
   was planned against (:func:`fingerprint`), so apply can refuse a plan the world has moved past.
@@ -23,7 +28,9 @@ Contracts:
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -36,7 +43,7 @@ from reconciler.diff import FieldChange, field_changes
 from reconciler.errors import PlanError
 from reconciler.findings import Finding
 from reconciler.model import Kind
-from reconciler.yamlio import write_atomic
+from reconciler.yamlio import nesting_depth, read_bytes, write_atomic
 
 FORMAT_VERSION = 1
 Action = Literal["create", "update", "delete"]
@@ -240,45 +247,81 @@ def _check_change_shape(change: Change) -> None:
         raise PlanError(f"not a valid exoform plan: the {action} of {name!r} has no guid or fingerprint")
 
 
-def plan_digest(body: dict[str, Any]) -> str:
-    """The digest a plan file carries over all of its content but the digest itself."""
-    return "sha256:" + hashlib.sha256(canonical_json(body).encode()).hexdigest()
+#: The environment variable holding the key of the plan files' integrity check.
+PLAN_KEY_VARIABLE = "EXOFORM_PLAN_KEY"
+CHECKSUM_PREFIX = "sha256:"
+HMAC_PREFIX = "hmac-sha256:"
 
 
-def write_plan(plan: Plan, path: Path) -> None:
-    """Write the plan file (owner-readable only, atomically), with its digest."""
+def plan_key() -> bytes | None:
+    """The key of plan integrity checks, from ``EXOFORM_PLAN_KEY``; None when it is unset or empty."""
+    value = os.environ.get(PLAN_KEY_VARIABLE)
+    return value.encode("utf-8") if value else None
+
+
+def plan_digest(body: dict[str, Any], key: bytes | None = None) -> str:
+    """The digest a plan file carries over all of its content but the digest itself: an HMAC-SHA256 with
+    ``key``, else a SHA-256 checksum."""
+    data = canonical_json(body).encode()
+    if key is not None:
+        return HMAC_PREFIX + hmac.new(key, data, hashlib.sha256).hexdigest()
+    return CHECKSUM_PREFIX + hashlib.sha256(data).hexdigest()
+
+
+def write_plan(plan: Plan, path: Path, key: bytes | None = None) -> None:
+    """Write the plan file (owner-readable only, atomically), with its digest (an HMAC with ``key``)."""
     body = plan.to_json()
-    body["digest"] = plan_digest(body)
+    body["digest"] = plan_digest(body, key)
     write_atomic(path, json.dumps(body, indent=2, sort_keys=True) + "\n", mode=0o600)
 
 
 MAX_PLAN_BYTES = 64 * 1024 * 1024
+#: Deepest nesting of a plan file: a plan needs 6 levels (tenants, changes, after, a list value).
+MAX_PLAN_DEPTH = 16
 
 
-def read_plan(path: Path) -> Plan:
-    """A saved plan, verified; :class:`PlanError` when it is missing, edited, truncated or foreign."""
+def _verify_digest(path: Path, body: dict[str, Any], key: bytes | None) -> None:
+    claimed = body.pop("digest")
+    if not isinstance(claimed, str):
+        claimed = ""  # matches nothing: reported as a mismatch below
+    if key is not None and not claimed.startswith(HMAC_PREFIX):
+        raise PlanError(
+            f"{path}: the plan carries only a checksum, not an integrity check made with "
+            f"{PLAN_KEY_VARIABLE}, which is set: make the plan with the same {PLAN_KEY_VARIABLE}"
+        )
+    if key is None and claimed.startswith(HMAC_PREFIX):
+        raise PlanError(
+            f"{path}: the plan carries an integrity check made with {PLAN_KEY_VARIABLE}, which is not "
+            f"set here: set it to the key the plan was made with"
+        )
+    if not hmac.compare_digest(claimed.encode(), plan_digest(body, key).encode()):
+        why = "integrity check mismatch: edited, or made with another key" if key else "checksum mismatch"
+        raise PlanError(f"{path}: the plan file was edited after it was made ({why}): make a new plan")
+
+
+def read_plan(path: Path, key: bytes | None = None) -> Plan:
+    """A saved plan, verified (its HMAC with ``key``, else its checksum); :class:`PlanError` when it is
+    missing, edited, truncated, foreign, or not checked the way ``key`` asks."""
+    if not path.exists() and not path.is_symlink():
+        raise PlanError(f"{path}: no such plan file")
+    data, problems = read_bytes(path, str(path), MAX_PLAN_BYTES)
+    if data is None:
+        message = problems[0].message if problems else "cannot read the plan file"
+        raise PlanError(f"{path}: {message.replace('cannot read file', 'cannot read the plan file')}")
     try:
-        if path.stat().st_size > MAX_PLAN_BYTES:
-            raise PlanError(f"{path}: too large to be an exoform plan")
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise PlanError(f"{path}: no such plan file") from None
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise PlanError(f"{path}: not an exoform plan (not UTF-8 text)") from None
-    except OSError as exc:
-        raise PlanError(f"{path}: cannot read the plan file: {exc.strerror}") from None
     try:
         body = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
         where = f" at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
         raise PlanError(f"{path}: not an exoform plan (invalid JSON{where}; truncated?)") from None
+    if nesting_depth(body) > MAX_PLAN_DEPTH:
+        raise PlanError(f"{path}: not an exoform plan (nested deeper than {MAX_PLAN_DEPTH} levels)")
     if not isinstance(body, dict) or "digest" not in body:
         raise PlanError(f"{path}: not an exoform plan (no digest)")
-    claimed = body.pop("digest")
-    if claimed != plan_digest(body):
-        raise PlanError(
-            f"{path}: the plan file was edited after it was made (digest mismatch): make a new plan"
-        )
+    _verify_digest(path, body, key)
     try:
         return Plan.from_json(body)
     except PlanError as exc:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from reconciler.config import TenantConfig
+from reconciler.config import ExoformConfig, TenantConfig
 from reconciler.diff import changed_fields
 from reconciler.errors import PlanError
 from reconciler.model import FIELDS, Connector, Kind
@@ -30,15 +30,20 @@ from reconciler.targeting import Target, select
 _ACTION_ORDER = {"create": 0, "update": 1, "delete": 2}
 
 
-def target_of(tenant: str, settings: TenantConfig) -> str:
-    """What a tenant's plan is for: the provider and the tenant it reaches (checked again by apply).
-
-    A local tenant without ``state:`` keeps its state in ``.exoform/<tenant>.json`` (docs/emulator.md),
-    which its target names.
-    """
+def target_of(tenant: str, settings: TenantConfig, config: ExoformConfig) -> str:
+    """What a tenant's plan is made against, as apply checks it again: for ``exchange`` the cloud, the
+    resolved API base URL and the organization or tenant id; for ``local`` the resolved state file.  A plan
+    made against an emulator or a test endpoint is thus never applied to another.  :class:`ConfigError`
+    when the settings cannot be resolved (an endpoint that is not https)."""
     if settings.provider == "exchange":
-        return f"exchange:{settings.tenant_id or settings.organization}".lower()
-    return f"local:{settings.state or f'.exoform/{tenant}.json'}"
+        from reconciler.providers.auth import resolve_endpoints  # msal: loaded for exchange tenants only
+
+        api_base = resolve_endpoints(tenant, settings).api_base
+        segment = (settings.tenant_id or settings.organization or "").lower()
+        return f"exchange:{settings.cloud}:{api_base}:{segment}"
+    # A local tenant without ``state:`` keeps its state in .exoform/<tenant>.json (docs/emulator.md).
+    state = settings.state or f".exoform/{tenant}.json"
+    return f"local:{config.path(state)}"
 
 
 def ignored_fields(kind: Kind, settings: TenantConfig, connector: Connector | None) -> frozenset[str]:
@@ -74,9 +79,12 @@ def plan_tenant(
     desired: Sequence[Connector],
     live: LiveState,
     targets: Sequence[Target] = (),
+    *,
+    target: str = "",
 ) -> TenantPlan:
     """The plan that makes ``live`` match ``desired`` under the tenant's policy, within ``targets`` (all
-    connectors when empty; see :mod:`reconciler.targeting`)."""
+    connectors when empty; see :mod:`reconciler.targeting`); ``target`` is what the plan records it was
+    made against (:func:`target_of`)."""
     existing = len(live.connectors)
     every_live = live  # names are unique across kinds in the whole tenant, targeted or not
     desired, live = select(targets, desired, live)
@@ -174,7 +182,7 @@ def plan_tenant(
     unmanaged.sort(key=lambda u: (u.kind, u.name.casefold()))
     return TenantPlan(
         tenant=tenant,
-        target=target_of(tenant, settings),
+        target=target,
         changes=changes,
         unmanaged=unmanaged,
         unsafe_reasons=unsafe_reasons(

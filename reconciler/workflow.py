@@ -9,8 +9,9 @@ Contracts:
   with its error, never left out.
 - Posture rules run on the files and on the live connectors; a live finding says so (``source: live``)
   and one the files give too is not repeated (see docs/posture.md).
-- :func:`apply_plan` applies only tenants the plan names, refusing any whose target is no longer the one
-  the plan was made for.
+- :func:`apply_plan` applies only tenants the plan names, refusing any whose target (cloud, endpoint and
+  organization; or the local state file) is no longer the one the plan was made against, and checks each
+  tenant's plan again under the current ``exoform.yaml`` (:func:`reconciler.applier.apply_tenant`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import dataclass, replace
 from reconciler.applier import ApplyReport, ChangeResult, apply_tenant
 from reconciler.config import ExoformConfig, TenantConfig
 from reconciler.connectors import TenantDesired
-from reconciler.errors import ExoformError
+from reconciler.errors import ExoformError, PlanError
 from reconciler.findings import Finding
 from reconciler.plan import Plan, TenantPlan
 from reconciler.planner import plan_tenant, target_of
@@ -124,9 +125,20 @@ def _signed_in(
     return provider, None
 
 
-def _read_and_plan(desired: TenantDesired, provider: BaseProvider, scope: RunScope) -> TenantOutcome:
+def _target(config: ExoformConfig, desired: TenantDesired) -> str:
+    """The tenant's target (:func:`target_of`), or its provider and name when its settings cannot be
+    resolved: that tenant then fails with the reason when its provider is opened, never the whole run."""
+    try:
+        return target_of(desired.tenant, desired.settings, config)
+    except ExoformError:
+        return f"{desired.settings.provider}:{desired.tenant}"
+
+
+def _read_and_plan(
+    config: ExoformConfig, desired: TenantDesired, provider: BaseProvider, scope: RunScope
+) -> TenantOutcome:
     """Read the tenant through ``provider`` (closed afterwards) and plan it; errors go into the outcome."""
-    outcome = TenantOutcome(desired.tenant, target=target_of(desired.tenant, desired.settings))
+    outcome = TenantOutcome(desired.tenant, target=_target(config, desired))
     try:
         try:
             live = provider.read()
@@ -135,7 +147,14 @@ def _read_and_plan(desired: TenantDesired, provider: BaseProvider, scope: RunSco
         connectors = [c.connector for c in desired.connectors]
         if scope.keep_live:  # before planning: status shows a tenant whose plan is refused
             outcome.live = select(scope.targets, connectors, live)[1]
-        outcome.plan = plan_tenant(desired.tenant, desired.settings, connectors, live, scope.targets)
+        outcome.plan = plan_tenant(
+            desired.tenant,
+            desired.settings,
+            connectors,
+            live,
+            scope.targets,
+            target=outcome.target,
+        )
         outcome.plan.findings = [
             f
             for f in posture_findings(desired, live)
@@ -202,10 +221,10 @@ def _plan_all(
     def run(d: TenantDesired, signed: Future[tuple[BaseProvider | None, str | None]]) -> TenantOutcome:
         provider, error = signed.result()
         if provider is None:
-            outcome = TenantOutcome(d.tenant, error=error, target=target_of(d.tenant, d.settings))
+            outcome = TenantOutcome(d.tenant, error=error, target=_target(config, d))
         else:
             try:
-                outcome = _read_and_plan(d, provider, scope)
+                outcome = _read_and_plan(config, d, provider, scope)
             finally:
                 open_slots.release()
         if on_done is not None:
@@ -263,13 +282,6 @@ def _apply_all(
                 f"tenant {tplan.tenant}: the plan names a tenant that exoform.yaml does not declare"
             )
             return result
-        target = target_of(tplan.tenant, settings)
-        if target != tplan.target:
-            result.error = (
-                f"tenant {tplan.tenant}: the plan was made for {tplan.target}, but the tenant is now "
-                f"{target}; make a new plan"
-            )
-            return result
         if tplan.failed:
             result.error = f"tenant {tplan.tenant}: it was not planned ({tplan.error}); make a new plan"
             return result
@@ -277,11 +289,18 @@ def _apply_all(
             result.report = ApplyReport(tplan.tenant)
             return result
         try:
+            target = target_of(tplan.tenant, settings, config)
+            if target != tplan.target:
+                raise PlanError(
+                    f"tenant {tplan.tenant}: the plan was made against {tplan.target!r}, but the tenant is "
+                    f"now {target!r}; make a new plan"
+                )
             provider = open_(tplan.tenant, settings, config)
             try:
                 result.report = apply_tenant(
                     tplan,
                     provider,
+                    settings,
                     force=force,
                     write_concurrency=settings.write_concurrency,
                     on_result=(lambda r: on_result(tplan.tenant, r)) if on_result else None,

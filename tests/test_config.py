@@ -158,3 +158,16 @@ def test_another_providers_setting_is_refused_at_its_key(
         "exoform.yaml:6:16: error: tenants.lab.tenant_id: tenant_id is a setting of provider: exchange; "
         "this tenant's provider is local",
     ]
+
+
+@pytest.mark.parametrize("after", ["Sup3r~Secret.Value", "9LIVES", "has space", "a-b", "x\ny"])
+def test_an_env_reference_that_is_not_a_variable_name_is_refused_unechoed(after: str) -> None:
+    """``client_secret: env:<the secret itself>`` is refused, and the text after env: is never shown."""
+    for auth in (
+        {"client_id": "a", "client_secret": f"env:{after}"},
+        {"client_id": "a", "certificate": {"path": "k.pem", "passphrase": f"env:{after}"}},
+    ):
+        with pytest.raises(ValidationError) as caught:
+            ExoformConfig.model_validate({"tenants": {"t": {**EXCHANGE, "auth": auth}}})
+        (error,) = caught.value.errors(include_input=False)
+        assert "environment variable name" in error["msg"] and after not in error["msg"]

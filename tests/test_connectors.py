@@ -102,3 +102,77 @@ def test_an_inbound_and_an_outbound_connector_cannot_share_a_name(project: Path)
     assert problems[1].startswith("conn/lab/out.yaml:2:1: error: OutboundConnector 'FABRIKAM' has the name")
     assert "InboundConnector at conn/lab/in.yaml:2:1" in problems[1]
     assert all("share one namespace" in p for p in problems)
+
+
+# --- what cannot be read is an error, never "absent" -------------------------------------------------------
+
+
+def _problems(project: Path) -> list[str]:
+    with pytest.raises(InputError) as caught:
+        load_tenant(load_config(project / "exoform.yaml"), "prod")
+    return [str(p) for p in caught.value.problems]
+
+
+def test_a_subfolder_that_cannot_be_listed_is_a_located_error(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    sub = project / "conn" / "prod" / "sub"
+    real_scandir = os.scandir
+
+    def scandir(path: object = ".") -> object:
+        if Path(str(path)) == sub:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    [problem] = _problems(project)
+    assert problem.startswith("conn/prod/sub:1:1: error: cannot list this folder (Permission denied)")
+
+
+def test_a_symlinked_subfolder_is_a_located_error(project: Path) -> None:
+    elsewhere = project / "shared"
+    elsewhere.mkdir()
+    (project / "conn" / "prod" / "linked").symlink_to(elsewhere, target_is_directory=True)
+    [problem] = _problems(project)
+    assert problem.startswith("conn/prod/linked:1:1: error: is a symbolic link to a folder")
+
+
+def test_a_symlinked_file_outside_the_repository_is_refused_unread(
+    project: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    secret = tmp_path_factory.mktemp("home") / "credentials"
+    secret.write_text("aws_secret_access_key: hunter2-very-secret\n")
+    (project / "conn" / "prod" / "creds.yaml").symlink_to(secret)
+    [problem] = _problems(project)
+    assert problem.startswith(
+        "conn/prod/creds.yaml:1:1: error: is a symbolic link to a file outside the repository"
+    )
+    assert "hunter2" not in problem and "aws_secret" not in problem
+
+
+def test_a_symlinked_file_inside_the_repository_is_read(project: Path) -> None:
+    (project / "conn" / "prod" / "sub" / "a.yml").rename(project / "a.yml")
+    (project / "conn" / "prod" / "sub" / "a.yml").symlink_to(project / "a.yml")
+    desired = load_tenant(load_config(project / "exoform.yaml"), "prod")
+    assert "Sub" in [c.connector.name for c in desired.connectors]
+
+
+@pytest.mark.timeout(20)
+def test_a_fifo_is_refused_without_blocking(project: Path) -> None:
+    import os
+
+    os.mkfifo(project / "conn" / "prod" / "pipe.yaml")
+    [problem] = _problems(project)
+    assert (
+        problem
+        == "conn/prod/pipe.yaml:1:1: error: cannot read file: it is a named pipe (FIFO), not a regular file"
+    )
+
+
+def test_a_symlink_loop_is_a_located_error(project: Path) -> None:
+    loop = project / "conn" / "prod" / "loop.yaml"
+    loop.symlink_to(loop)
+    [problem] = _problems(project)
+    assert problem.startswith("conn/prod/loop.yaml:1:1: error: cannot read file: a symbolic link loop")

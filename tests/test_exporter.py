@@ -510,3 +510,42 @@ def test_a_value_no_file_can_hold_is_not_exported_and_the_report_says_which(tmp_
     assert "note: ef_skip_ips: '10.1.2.3' cannot be written back: '10.1.2.3' is a private" in result.output
     assert "warning: some connectors break the service's rules or were skipped" in result.output
     assert not repo.dir.exists() or list(repo.dir.iterdir()) == []
+
+
+def _outbound_live(name: str, guid: str) -> LiveConnector:
+    obj = {"Name": name, "Guid": guid, "ConnectorType": "Partner", "RecipientDomains": ["*"]}
+    return LiveConnector("OutboundConnector", name, guid, from_live("OutboundConnector", obj), obj)
+
+
+@pytest.mark.parametrize(
+    ("name", "file"),
+    [("CON", "con-connector.yaml"), ("nul.", "nul-connector.yaml"), ("Lpt1 ", "lpt1-connector.yaml")],
+)
+def test_export_never_writes_a_name_windows_reserves(tmp_path: Path, name: str, file: str) -> None:
+    report = export_connectors(
+        [_outbound_live(name, "0b0b0b0b-0000-4000-8000-000000000003")], tmp_path, schema=tmp_path / "s.json"
+    )
+    (item,) = report.connectors
+    assert item.path == tmp_path / file
+
+
+def test_export_refuses_connectors_whose_names_differ_only_in_case(tmp_path: Path) -> None:
+    from reconciler.errors import ExoformError
+
+    live = [
+        _outbound_live("Relay", "0b0b0b0b-0000-4000-8000-000000000004"),
+        _outbound_live("RELAY", "0b0b0b0b-0000-4000-8000-000000000005"),
+    ]
+    with pytest.raises(ExoformError, match="'Relay' and OutboundConnector 'RELAY' differ only in case"):
+        export_connectors(live, tmp_path / "out", schema=tmp_path / "s.json")
+    assert not (tmp_path / "out").exists()
+
+
+def test_export_gives_connectors_whose_slugs_collide_files_of_their_own(tmp_path: Path) -> None:
+    live = [
+        _outbound_live("Relay A", "0b0b0b0b-0000-4000-8000-000000000006"),
+        _outbound_live("relay-a", "0b0b0b0b-0000-4000-8000-000000000007"),
+    ]
+    report = export_connectors(live, tmp_path, schema=tmp_path / "s.json")
+    assert sorted(p.name for p in tmp_path.glob("*.yaml")) == ["relay-a-2.yaml", "relay-a.yaml"]
+    assert len({item.path for item in report.connectors}) == 2

@@ -142,3 +142,63 @@ def test_a_plan_file_without_tenant_status_reads_as_planned(tmp_path: Path) -> N
     (tmp_path / "old.json").write_text(json.dumps(body))
     (tenant,) = read_plan(tmp_path / "old.json").tenants
     assert tenant.status == "planned" and tenant.changes
+
+
+# --- the digest: a checksum without a key, an integrity check with EXOFORM_PLAN_KEY -------------------------
+
+
+def test_with_a_key_the_digest_is_an_hmac_that_a_recomputed_checksum_cannot_pass(tmp_path: Path) -> None:
+    from reconciler.plan import plan_digest
+
+    path = tmp_path / "plan.json"
+    write_plan(sample_plan(), path, b"k3y")
+    assert json.loads(path.read_text())["digest"].startswith("hmac-sha256:")
+    assert read_plan(path, b"k3y").to_json() == sample_plan().to_json()
+    body = json.loads(path.read_text())
+    del body["digest"]
+    body["tenants"][0]["changes"][0]["after"]["tls_settings"] = "EncryptionOnly"
+    body["digest"] = plan_digest(body)  # an attacker without the key recomputes the checksum
+    path.write_text(json.dumps(body))
+    with pytest.raises(PlanError, match=r"carries only a checksum.*EXOFORM_PLAN_KEY, which is set"):
+        read_plan(path, b"k3y")
+    body["digest"] = plan_digest({k: v for k, v in body.items() if k != "digest"}, b"guess")
+    path.write_text(json.dumps(body))
+    with pytest.raises(PlanError, match="integrity check mismatch: edited, or made with another key"):
+        read_plan(path, b"k3y")
+
+
+def test_an_hmac_plan_is_refused_where_the_key_is_not_set(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    write_plan(sample_plan(), path, b"k3y")
+    with pytest.raises(PlanError, match="EXOFORM_PLAN_KEY, which is not set here"):
+        read_plan(path)
+
+
+def test_the_key_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from reconciler.plan import plan_key
+
+    monkeypatch.delenv("EXOFORM_PLAN_KEY", raising=False)
+    assert plan_key() is None
+    monkeypatch.setenv("EXOFORM_PLAN_KEY", "s3cret")
+    assert plan_key() == b"s3cret"
+
+
+@pytest.mark.timeout(20)
+def test_a_plan_file_that_is_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    import os
+
+    os.mkfifo(tmp_path / "plan.json")
+    with pytest.raises(PlanError, match="named pipe"):
+        read_plan(tmp_path / "plan.json")
+
+
+def test_a_plan_nested_too_deeply_is_refused(tmp_path: Path) -> None:
+    from reconciler.plan import plan_digest
+
+    body = sample_plan().to_json()
+    body["tenants"][0]["changes"][0]["after"]["comment"] = json.loads("[" * 40 + "]" * 40)
+    body["digest"] = plan_digest(body)
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(body))
+    with pytest.raises(PlanError, match="nested deeper than 16 levels"):
+        read_plan(path)

@@ -183,3 +183,26 @@ def test_problems_before_a_syntax_error_are_reported_with_it() -> None:
         "f.yaml:4:1: error: invalid YAML: expected the node content, but found '<stream end>' "
         "(while parsing a flow node)",
     ]
+
+
+def test_write_atomic_replaces_a_symlink_and_never_writes_through_it(tmp_path: Path) -> None:
+    from reconciler.yamlio import write_atomic
+
+    outside = tmp_path / "outside.txt"
+    outside.write_text("keep me\n")
+    link = tmp_path / "repo" / "relay.yaml"
+    link.parent.mkdir()
+    link.symlink_to(outside)
+    write_atomic(link, "kind: InboundConnector\n")
+    assert outside.read_text() == "keep me\n"
+    assert not link.is_symlink() and link.read_text() == "kind: InboundConnector\n"
+
+
+def test_read_bytes_refuses_a_device_before_reading(tmp_path: Path) -> None:
+    from reconciler.yamlio import read_bytes
+
+    data, problems = read_bytes(Path("/dev/zero"), "zero.yaml", 1 << 20)
+    assert data is None
+    assert [str(p) for p in problems] == [
+        "zero.yaml:1:1: error: cannot read file: it is a character device, not a regular file"
+    ]

@@ -130,7 +130,7 @@ def plan(
       exoform plan --detailed-exitcode   # 0 no changes, 1 error, 2 changes
       exoform plan --tenant contoso --target 'InboundConnector/From Mimecast*'
     """
-    from reconciler.plan import write_plan
+    from reconciler.plan import plan_key, write_plan
 
     the_plan, outcomes, config, desired = _make_plan(config_path, tenants, parallelism, targets)
     if fmt == "sarif":
@@ -143,7 +143,7 @@ def plan(
         if failed:
             click.echo(f"error: no plan file written to {out}: not every tenant could be planned", err=True)
         else:
-            write_plan(the_plan, out)
+            write_plan(the_plan, out, plan_key())
             click.echo(f"Plan saved to {out}. Apply it with: exoform apply {out}", err=True)
     if failed or _fails_posture(the_plan, fail_on):
         sys.exit(EXIT_ERROR)
@@ -196,7 +196,7 @@ def apply(
       exoform apply --auto-approve              # CI without a saved plan
       exoform apply --tenant contoso --target 'OutboundConnector/To Mimecast'
     """
-    from reconciler.plan import read_plan
+    from reconciler.plan import plan_key, read_plan
     from reconciler.render import render_text
     from reconciler.workflow import apply_plan, plan_of
 
@@ -208,7 +208,7 @@ def apply(
                 "and targets"
             )
         with user_errors():
-            the_plan = read_plan(plan_file)
+            the_plan = read_plan(plan_file, plan_key())
         config = load_config_or_exit(config_path)
     else:
         config, _, outcomes = read_tenants(

@@ -53,6 +53,7 @@ from reconciler.emulator.identity import AuthFailure, Identity, TokenError, oaut
 from reconciler.emulator.store import MemoryStores, TenantStores
 from reconciler.emulator.tenant import Result, TenantInfo, invoke
 from reconciler.errors import InputError
+from reconciler.yamlio import MAX_DEPTH, nesting_depth
 
 JSON_TYPE = (
     "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
@@ -248,10 +249,12 @@ class Emulator:
     ) -> httpx.Response:
         try:
             body = json.loads(request.content or b"null")
+            if nesting_depth(body) > MAX_DEPTH:
+                raise ValueError("nested too deeply")
             cmdlet_input = body["CmdletInput"]
             cmdlet_name = cmdlet_input["CmdletName"]
             parameters = cmdlet_input.get("Parameters")
-        except (ValueError, KeyError, TypeError, AttributeError):
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             return _error(
                 CmdletError(
                     "Microsoft.Exchange.Admin.OData.Core.ODataServiceException",

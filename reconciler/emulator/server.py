@@ -34,6 +34,8 @@ from reconciler.emulator.store import TenantStores
 
 log = logging.getLogger(__name__)
 
+#: Largest request body the server reads (a request of exoform is a few kilobytes).
+MAX_REQUEST_BYTES = 4 << 20
 _HOP_HEADERS = {"content-length", "transfer-encoding", "connection", "keep-alive", "date", "server"}
 
 
@@ -113,21 +115,37 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._serve()
 
-    def _read_body(self) -> bytes:
-        if self.headers.get("transfer-encoding", "").lower() == "chunked":
-            chunks: list[bytes] = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        return self.rfile.read(int(self.headers.get("content-length") or 0))
+    def _read_body(self) -> bytes | None:
+        """The request body; None when it is larger than :data:`MAX_REQUEST_BYTES` or malformed (the
+        connection is then closed, the rest unread)."""
+        try:
+            if self.headers.get("transfer-encoding", "").lower() == "chunked":
+                chunks: list[bytes] = []
+                total = 0
+                while True:
+                    size = int(self.rfile.readline(64).split(b";")[0].strip() or b"0", 16)
+                    total += size
+                    if total > MAX_REQUEST_BYTES:
+                        return None
+                    if size == 0:
+                        while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                            pass
+                        return b"".join(chunks)
+                    chunks.append(self.rfile.read(size))
+                    self.rfile.readline(64)
+            length = int(self.headers.get("content-length") or 0)
+        except ValueError:
+            return None
+        if not 0 <= length <= MAX_REQUEST_BYTES:
+            return None
+        return self.rfile.read(length)
 
     def _serve(self) -> None:
         body = self._read_body()
+        if body is None:
+            self.close_connection = True
+            self.send_error(413, f"Request body larger than {MAX_REQUEST_BYTES} bytes, or malformed")
+            return
         host = self.headers.get("host") or f"{self.server.server_name}:{self.server.server_port}"
         try:
             request = httpx.Request(

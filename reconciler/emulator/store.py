@@ -39,9 +39,9 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from reconciler.emulator.catalogue import ACCEPTED_DOMAIN, KINDS
-from reconciler.emulator.files import read_document
+from reconciler.emulator.files import MAX_INPUT_BYTES, read_document
 from reconciler.errors import InputError, Location, Problem
-from reconciler.yamlio import write_atomic
+from reconciler.yamlio import MAX_DEPTH, nesting_depth, read_text, write_atomic
 
 State = dict[str, list[dict[str, Any]]]
 
@@ -174,10 +174,14 @@ class JsonFileStore(Store):
             return open(name, "a+b")
 
     def _read_text(self) -> str | None:
-        try:
-            return self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
+        """The state file's text, None when there is none yet; :class:`InputError` when it is not a
+        regular file, too large or not UTF-8 (read as every file exoform reads, :func:`read_text`)."""
+        if not self.path.exists() and not self.path.is_symlink():
             return None
+        text, problems = read_text(self.path, str(self.path), MAX_INPUT_BYTES)
+        if text is None:
+            raise InputError(problems)
+        return text
 
     def _write_text(self, text: str) -> None:
         written = write_atomic(self.path, text, mode=0o600)
@@ -209,6 +213,10 @@ def parse_state(text: str, path: str) -> State:
         raise InputError(
             [Problem(Location(path, exc.lineno, exc.colno), f"invalid JSON: {exc.msg}")]
         ) from None
+    except RecursionError:
+        raise InputError([Problem(Location(path), f"nesting is deeper than {MAX_DEPTH} levels")]) from None
+    if nesting_depth(data) > MAX_DEPTH:
+        raise InputError([Problem(Location(path), f"nesting is deeper than {MAX_DEPTH} levels")])
     return _check_shape(data, path)
 
 

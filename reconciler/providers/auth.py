@@ -43,6 +43,7 @@ from tenacity import RetryCallState
 from reconciler.config import AuthSettings, ExoformConfig, TenantConfig, resolve_secret
 from reconciler.errors import AuthError, ConfigError
 from reconciler.providers.retry import RetryPolicy, controller, parse_retry_after
+from reconciler.yamlio import MAX_FILE_BYTES, read_bytes
 
 log = logging.getLogger(__name__)
 
@@ -124,9 +125,12 @@ def tls_context(ca_bundle: Path | None = None) -> ssl.SSLContext:
     """
     context = ssl.create_default_context()
     if ca_bundle is not None:
+        data, problems = read_bytes(ca_bundle, str(ca_bundle), MAX_FILE_BYTES)  # a regular file, bounded
+        if data is None:
+            raise ConfigError(f"ca_bundle {ca_bundle}: {problems[0].message}")
         try:
-            context.load_verify_locations(cafile=str(ca_bundle))
-        except (OSError, ssl.SSLError) as exc:
+            context.load_verify_locations(cadata=data.decode("latin-1"))
+        except (ValueError, ssl.SSLError) as exc:
             raise ConfigError(f"ca_bundle {ca_bundle}: cannot load CA certificates ({exc})") from None
     return context
 
@@ -305,10 +309,11 @@ def msal_credential(
         passphrase = resolve_secret(cert.passphrase) if cert.passphrase else None
         if cert.path is not None:
             path = config.path(cert.path)
-            try:
-                pem = path.read_bytes()
-            except OSError as exc:
-                raise ConfigError(f"tenant {tenant}: certificate {path}: {exc.strerror or exc}") from None
+            data, problems = read_bytes(path, str(path), MAX_FILE_BYTES)
+            if data is None:
+                reason = problems[0].message.removeprefix("cannot read file: ")
+                raise ConfigError(f"tenant {tenant}: certificate {path}: {reason}")
+            pem = data
             source = f"tenant {tenant}: certificate {path}"
         else:
             assert cert.pem is not None

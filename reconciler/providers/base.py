@@ -51,10 +51,37 @@ class LiveConnector:
 
 @dataclass(frozen=True)
 class LiveState:
-    """Every connector of one tenant, read completely."""
+    """Every connector of one tenant, read completely and unambiguously.
+
+    Contract: building one raises :class:`ReadError` when two connectors share a Guid, or when two
+    connectors of one kind have names that differ only in case (the service refuses such a name:
+    tests/fixtures/EVIDENCE.md, section f).  Such a state is never guessed at: which one a change meant, or
+    which one to delete, cannot be known.  An inbound and an outbound connector of one name are told apart
+    by their kind.
+    """
 
     tenant: str
     connectors: list[LiveConnector]
+
+    def __post_init__(self) -> None:
+        seen: dict[tuple[str, str], LiveConnector] = {}
+        problems: list[str] = []
+        for live in self.connectors:
+            for key, what in (
+                (("guid", live.guid.lower()), "the Guid"),
+                ((live.kind, live.name.casefold()), "a name"),
+            ):
+                first = seen.setdefault(key, live)
+                if first is not live:
+                    # repr: the names come from the service and may hold control characters
+                    problems.append(f"{first.kind} {first.name!r} and {live.kind} {live.name!r} share {what}")
+        if problems:
+            raise ReadError(
+                self.tenant,
+                "the service listed connectors that cannot be told apart: "
+                + "; ".join(problems)
+                + "; nothing is planned or applied for this tenant until the service lists them apart",
+            )
 
     def find(self, kind: Kind, name: str) -> LiveConnector | None:
         """The connector of ``kind`` named ``name`` (case-insensitive), if any."""

@@ -123,15 +123,16 @@ class ExchangeProvider(BaseProvider):
             self.session.learn_flag_lists_all(self.client.api_base)
             self._log.debug("%s lists every outbound connector with the test-mode flag", self.client.api_base)
         built: dict[Kind, dict[str, LiveConnector]] = {kind: {} for kind in _LISTINGS}
+        connectors: list[LiveConnector] = []
         for (kind, _), objects in zip(jobs, listings, strict=True):
-            by_guid = built[kind]
+            earlier = set(built[kind])  # a connector in both outbound listings is one connector
             for obj in objects:
                 guid = obj.get("Guid")
-                if isinstance(guid, str) and guid in by_guid:
-                    continue  # listed twice: in both outbound listings
+                if isinstance(guid, str) and guid in earlier:
+                    continue
                 live = self._live(kind, obj)  # raises ReadError for a missing Guid or Name
-                by_guid[live.guid] = live
-        connectors = [live for group in built.values() for live in group.values()]
+                built[kind][live.guid] = live
+                connectors.append(live)  # twice in one listing: LiveState refuses the ambiguity
         return LiveState(tenant=self.tenant, connectors=connectors)
 
     def listings(self) -> list[tuple[Kind, dict[str, Any]]]:

@@ -1,8 +1,10 @@
 """The InvokeCommand client: Exchange Online's admin API, one tenant, one POST per cmdlet call.
 
 :class:`InvokeClient` POSTs a ``CmdletInput`` body to ``{endpoint}/adminapi/beta/{tenant}/InvokeCommand``
-(docs/exchange-provider.md, "How it talks to the service"), pages through ``@odata.nextLink``, follows
-regional redirects by hand (the token goes only to the configured endpoint's host and its subdomains),
+(docs/exchange-provider.md, "How it talks to the service"), pages through ``@odata.nextLink`` (at most
+:data:`MAX_PAGES`, never a page twice), follows regional redirects by hand and only within the service's
+hosts (the configured endpoint's host and its subdomains: a redirect elsewhere is a hard error, nothing is
+sent there), bounds every request by a total deadline and its decompressed size,
 retries reads on throttling and transient faults, caps a tenant's concurrent reads and writes, and
 classifies every failure as a :class:`CallFailure` (retryable, outcome unknown, not found, refused
 credentials) for the provider to act on.
@@ -12,6 +14,8 @@ Contracts:
 - The ``http`` client may be shared with other tenants: everything that belongs to this tenant (its
   token, ``X-AnchorMailbox``) goes in each request's own headers, never into the client.
 - No exception message or log line carries a token, a secret or a client assertion.
+- Every protocol failure (malformed links, undecodable bodies, timeouts) is a :class:`CallFailure`,
+  never another exception, so it fails the tenant's call and not the run.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import json
 import logging
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,6 +37,7 @@ from tenacity import RetryCallState, Retrying
 
 from reconciler.providers.auth import ROLE_HINT, TokenSource, tls_failure
 from reconciler.providers.base import AttemptFailure
+from reconciler.providers.deadline import DEADLINE
 from reconciler.providers.retry import RetryPolicy, controller, parse_retry_after
 
 # Retries are logged under the provider's name, which users filter --log-level debug output by.
@@ -40,6 +46,13 @@ log = logging.getLogger("reconciler.providers.exchange")
 #: The system mailbox app-only calls are routed by (docs/exchange-provider.md, "How it talks to the service").
 ANCHOR_MAILBOX = "APP:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@"
 MAX_REDIRECTS = 5
+#: Most pages one listing may take (a million connectors at the default page size); more, or a next-page
+#: link that leads back to a page already read, fails the listing instead of reading forever.
+MAX_PAGES = 1000
+#: Largest response body read, once decompressed (a page of 1000 connectors is a few MiB).
+MAX_RESPONSE_BYTES = 64 << 20
+# Headers that describe the body as sent; the body handed on is already decoded and whole.
+_BODY_HEADERS = {"content-encoding", "content-length", "transfer-encoding"}
 _THROTTLE_RE = re.compile(
     r"throttl|server ?busy|too many requests|temporarily unavailable|try again|concurrent requests|"
     r"MicroDelay|Backoff",
@@ -172,7 +185,16 @@ class InvokeClient:
         body = {"CmdletInput": {"CmdletName": cmdlet, "Parameters": parameters}}
         objects: list[dict[str, Any]] = []
         url: str | None = self._invoke_url + (f"?$select={select}" if select else "")
+        seen: set[str] = set()
         while url is not None:
+            if url in seen:
+                raise CallFailure(
+                    f"{cmdlet}: the service's next-page link leads back to a page already read (a cycle); "
+                    "the listing cannot be completed"
+                )
+            if len(seen) >= MAX_PAGES:
+                raise CallFailure(f"{cmdlet}: more than {MAX_PAGES} pages; the listing cannot be completed")
+            seen.add(url)
             page, url = self._with_retries(functools.partial(self._post, url, body, cmdlet, write=False))
             objects.extend(page)
         return objects
@@ -234,8 +256,7 @@ class InvokeClient:
         redirects = 0
         original = url
         while True:
-            with_token = self.is_service_host(url)
-            token = self.tokens.token() if with_token else None
+            token = self.tokens.token()
             headers = {
                 "X-AnchorMailbox": self._anchor,
                 "Prefer": f"odata.maxpagesize={self.page_size}",
@@ -245,27 +266,19 @@ class InvokeClient:
                 "client-request-id": str(uuid.uuid4()),
                 "Accept": "application/json",
             }
-            if token is not None:
-                headers["Authorization"] = f"Bearer {token}"
+            headers["Authorization"] = f"Bearer {token}"
             response = self._send(url, body, headers, cmdlet, write=write)
             status = response.status_code
             if status in (301, 302, 303, 307, 308) and "location" in response.headers:
                 redirects += 1
                 if redirects > MAX_REDIRECTS:
                     raise CallFailure(f"{cmdlet}: more than {MAX_REDIRECTS} redirects")
-                url = self._redirect_target(url, response.headers["location"])
+                url = self._redirect_target(url, response.headers["location"], cmdlet)
                 log.debug("tenant %s: %s redirected to %s", self.tenant, cmdlet, _origin(url))
                 if url.split("?")[0] != original.split("?")[0] and original.split("?")[0] == self._invoke_url:
                     self._remember_invoke_url(url)
                 continue
-            if status in (401, 403) and token is None:
-                raise CallFailure(
-                    f"{cmdlet}: the request was redirected to {_origin(url)}, which is not a host of the "
-                    "configured endpoint, so the token was not sent there; if that host is genuine, set "
-                    "endpoint to it",
-                    auth=True,
-                )
-            if status == 401 and token is not None and not refreshed:
+            if status == 401 and not refreshed:
                 refreshed = True
                 self.tokens.invalidate(token)
                 log.debug("tenant %s: %s got 401; refreshing the token once", self.tenant, cmdlet)
@@ -275,11 +288,32 @@ class InvokeClient:
     def _send(
         self, url: str, body: dict[str, Any], headers: dict[str, str], cmdlet: str, *, write: bool
     ) -> httpx.Response:
+        """One request, its response read whole: within the policy's total ``deadline`` and at most
+        :data:`MAX_RESPONSE_BYTES` once decompressed; every failure is a :class:`CallFailure`."""
+        deadline = time.monotonic() + self.policy.deadline
         with self._slot(write):
             with self._url_lock:
                 self.requests += 1
             try:
-                return self.http.post(url, json=body, headers=headers, timeout=self.policy.timeout)
+                with self.http.stream(
+                    "POST",
+                    url,
+                    json=body,
+                    headers=headers,
+                    timeout=self.policy.timeout,
+                    extensions={DEADLINE: deadline},
+                ) as streamed:
+                    content = _read_capped(streamed, cmdlet)
+                    return httpx.Response(
+                        streamed.status_code,
+                        headers=[
+                            (k, v)
+                            for k, v in streamed.headers.multi_items()
+                            if k.lower() not in _BODY_HEADERS
+                        ],
+                        content=content,
+                        request=streamed.request,
+                    )
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
                 tls = tls_failure(exc)
                 if tls:
@@ -289,18 +323,38 @@ class InvokeClient:
                 ) from None
             except httpx.TransportError as exc:
                 # Sent, or partly sent: the service may have carried it out.
+                late = time.monotonic() >= deadline
+                why = (
+                    f"no complete response within {self.policy.deadline:g} s" if late else type(exc).__name__
+                )
                 raise CallFailure(
-                    f"{cmdlet}: connection to {_origin(url)} failed before the response arrived "
-                    f"({type(exc).__name__})",
+                    f"{cmdlet}: connection to {_origin(url)} failed before the response arrived ({why})",
                     retryable=True,
                     unknown_outcome=True,
                 ) from None
+            except (httpx.HTTPError, httpx.InvalidURL, httpx.CookieConflict) as exc:
+                # The response could not be decoded, or the URL cannot be sent: a protocol error.
+                raise CallFailure(
+                    f"{cmdlet}: {_origin(url)}: the exchange failed ({type(exc).__name__})",
+                    unknown_outcome=True,
+                ) from None
 
-    def _redirect_target(self, url: str, location: str) -> str:
+    def _redirect_target(self, url: str, location: str, cmdlet: str) -> str:
+        """Where a redirect leads, when it stays on the service's hosts; else a hard :class:`CallFailure`:
+        neither the token nor the request (a write's parameters) is sent anywhere else, and an answer
+        from elsewhere is never taken for the service's."""
+        if _unsafe_url_text(location):
+            raise CallFailure(f"{cmdlet}: the service redirected to a malformed URL; refusing it")
         target = urljoin(url, location)
         parts = urlsplit(target)
         if parts.scheme != "https":
-            raise CallFailure(f"refusing a redirect to a non-https URL ({_origin(target)})")
+            raise CallFailure(f"{cmdlet}: refusing a redirect to a non-https URL ({_origin(target)})")
+        if not self.is_service_host(target):
+            raise CallFailure(
+                f"{cmdlet}: the request was redirected to {_origin(target)}, which is not a host of the "
+                "configured endpoint; exoform follows redirects only within the service's hosts, so "
+                "nothing was sent there (if that host is genuine, set endpoint to it)"
+            )
         if parts.port == 446 and self.is_service_host(target):
             # The front door names its internal port; the public one is 443 (as the module does).
             netloc = parts.hostname or ""
@@ -395,12 +449,33 @@ class InvokeClient:
             raise malformed("'value' is not a list of objects")
         next_link = body.get("@odata.nextLink")
         if next_link is not None:
-            if not isinstance(next_link, str) or not next_link:
-                raise malformed("'@odata.nextLink' is not a URL")
+            if not isinstance(next_link, str) or not next_link or _unsafe_url_text(next_link):
+                raise CallFailure(f"{cmdlet}: malformed response ('@odata.nextLink' is not a usable URL)")
             next_link = urljoin(str(response.request.url), next_link)
             if not self.is_service_host(next_link):
                 raise CallFailure(f"{cmdlet}: the next page link points outside the service; refusing it")
         return value, next_link
+
+
+def _read_capped(response: httpx.Response, cmdlet: str) -> bytes:
+    """The decoded body, or a :class:`CallFailure` past :data:`MAX_RESPONSE_BYTES` (a compression bomb)."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            raise CallFailure(
+                f"{cmdlet}: the response is larger than {MAX_RESPONSE_BYTES >> 20} MiB once decompressed; "
+                "refusing it",
+                unknown_outcome=True,
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _unsafe_url_text(text: str) -> bool:
+    """True when a URL the service handed out holds whitespace or control characters (never valid)."""
+    return any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text)
 
 
 def _origin(url: str) -> str:

@@ -32,7 +32,9 @@ class RetryPolicy:
     """How hard to try: bounded attempts and total time, exponential backoff with jitter.
 
     ``retry_after_cap`` bounds how long a ``Retry-After`` header may make us wait; ``timeout`` is the HTTP
-    timeout of one request (the service's own cmdlet timeout is 15 minutes; connector cmdlets are quick).
+    timeout of each read of one request and ``deadline`` the total time one request (one attempt) may take
+    from sending to the last byte of the response, however the bytes trickle in (connector cmdlets are
+    quick; docs/reliability.md).
     """
 
     max_attempts: int = 6
@@ -41,6 +43,7 @@ class RetryPolicy:
     max_total: float = 180.0
     retry_after_cap: float = 60.0
     timeout: float = 120.0
+    deadline: float = 120.0
     #: Seconds from an arbitrary start (time limits are measured with it) and how to wait; tests inject a
     #: fake pair so no test waits for real backoff.
     clock: Callable[[], float] = field(default=time.monotonic, compare=False, repr=False)

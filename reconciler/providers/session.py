@@ -6,7 +6,8 @@ two sessions (two runs, two tests) never see each other's clients, threads or kn
 
 Contracts:
 - One ``httpx.Client`` per trust store (``ca_bundle``), shared by every tenant that trusts the same CAs, so
-  keep-alive connections are reused across tenants.  It always verifies TLS, never follows redirects (the
+  keep-alive connections are reused across tenants.  Its requests honour a total deadline when they carry
+  one (:mod:`reconciler.providers.deadline`).  It always verifies TLS, never follows redirects (the
   protocol client follows them itself) and keeps no cookies: the InvokeCommand protocol needs none, and a
   shared jar would send one tenant's cookies with another tenant's requests.  Everything that belongs to a
   tenant (its token, ``X-AnchorMailbox``) travels in that request's own headers.
@@ -31,6 +32,7 @@ from typing import Any, Self, TypeVar
 import httpx
 
 from reconciler.providers.auth import tls_context
+from reconciler.providers.deadline import DeadlineTransport
 from reconciler.providers.retry import RetryPolicy
 
 T = TypeVar("T")
@@ -140,4 +142,5 @@ def _client(context: ssl.SSLContext) -> httpx.Client:
     # No cap on connections: each tenant's protocol client caps its own concurrent requests, and the
     # number of tenants at once is the caller's parallelism; a cap would make tenants queue instead.
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
-    return httpx.Client(verify=context, follow_redirects=False, cookies=_no_cookies(), limits=limits)
+    transport = DeadlineTransport(context, limits)
+    return httpx.Client(transport=transport, follow_redirects=False, cookies=_no_cookies())

@@ -10,7 +10,9 @@ Walking the events lets the reader
   construction of any kind), merge keys, complex keys, nesting deeper than :data:`MAX_DEPTH`, aliases
   that expand past :data:`MAX_ALIAS_NODES` nodes per file (the "billion laughs" bomb), files larger than
   the size limit (:data:`MAX_FILE_BYTES` unless the caller sets another) and files that are not UTF-8
-  (a UTF-8 byte order mark is accepted);
+  (a UTF-8 byte order mark is accepted); open only regular files, never through a symbolic link loop
+  nor (for files found in a folder) a link to outside the repository (:func:`read_bytes`, which every
+  file exoform reads goes through, JSON files included);
 - report a duplicate key with both places, and every problem of every document rather than the first;
 - say where any value is written (:func:`locate`), for messages about it.
 
@@ -27,7 +29,10 @@ Contracts:
 
 from __future__ import annotations
 
+import errno
 import math
+import os
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,9 +116,10 @@ class _StopFile(_Abandon):
 
 
 def display_path(path: Path) -> str:
-    """``path`` as shown in messages: relative to the working directory when it lies under it."""
+    """``path`` as shown in messages: relative to the working directory when it lies under it.  A symbolic
+    link is shown by its own name, never by where it leads."""
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+        return str((path.absolute().parent.resolve() / path.name).relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
 
@@ -128,21 +134,82 @@ def _position(text: str, index: int) -> tuple[int, int]:
     return line, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
-def read_text(path: Path, display: str, limit: int = MAX_FILE_BYTES) -> tuple[str | None, list[Problem]]:
-    """The file's text, or None and a problem when it is larger than ``limit`` bytes, unreadable or not
-    UTF-8."""
+def _kind_of(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def outside_root(path: Path, root: Path) -> bool:
+    """True when ``path`` is, or leads through, a symbolic link to somewhere outside ``root`` (a path
+    configured outside ``root`` without a link is the user's own choice, not a link's surprise)."""
+    try:
+        resolved = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return False  # a loop or a vanished file: reported by the read itself
+    return resolved != Path(os.path.abspath(path)) and not resolved.is_relative_to(root.resolve())
+
+
+def read_bytes(
+    path: Path, display: str, limit: int, *, root: Path | None = None
+) -> tuple[bytes | None, list[Problem]]:
+    """The file's bytes, or None and a located problem; the one way exoform opens a file it reads.
+
+    Contracts: only a regular file is opened (a FIFO, a device, a socket or a folder is refused from
+    ``stat`` before ``open``, and the open itself never blocks: ``O_NONBLOCK``); a symbolic link loop is a
+    problem, not an exception; no more than ``limit`` bytes are read; with ``root``, a file reached through
+    a symbolic link to outside ``root`` is refused before it is opened, so its content cannot reach any
+    message.  Messages never quote the file's content.
+    """
     here = Location(display)
     shown = f" ({limit >> 20} MiB)" if limit and limit % (1 << 20) == 0 else ""
+    if root is not None and outside_root(path, root):
+        return None, [
+            Problem(
+                here,
+                "is a symbolic link to a file outside the repository (the folder of exoform.yaml); "
+                "exoform does not read it: copy the file in instead",
+            )
+        ]
     try:
-        size = path.stat().st_size
-        if size > limit:
-            return None, [Problem(here, f"file is {size} bytes; the limit is {limit}{shown}")]
-        with path.open("rb") as fh:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode):
+            return None, [
+                Problem(here, f"cannot read file: it is {_kind_of(info.st_mode)}, not a regular file")
+            ]
+        if info.st_size > limit:
+            return None, [Problem(here, f"file is {info.st_size} bytes; the limit is {limit}{shown}")]
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):  # replaced between stat and open
+                return None, [Problem(here, "cannot read file: it is not a regular file")]
             data = fh.read(limit + 1)
     except OSError as exc:
-        return None, [Problem(here, f"cannot read file: {exc.strerror or exc}")]
+        if exc.errno == errno.ELOOP:
+            return None, [
+                Problem(here, "cannot read file: a symbolic link loop (a link that leads to itself)")
+            ]
+        return None, [Problem(here, f"cannot read file: {exc.strerror or type(exc).__name__}")]
     if len(data) > limit:
         return None, [Problem(here, f"file is larger than the limit of {limit} bytes{shown}")]
+    return data, []
+
+
+def read_text(
+    path: Path, display: str, limit: int = MAX_FILE_BYTES, *, root: Path | None = None
+) -> tuple[str | None, list[Problem]]:
+    """The file's text (:func:`read_bytes`, then UTF-8), or None and a problem when it is larger than
+    ``limit`` bytes, unreadable, not a regular file, outside ``root`` through a link, or not UTF-8."""
+    data, problems = read_bytes(path, display, limit, root=root)
+    if data is None:
+        return None, problems
     try:
         return data.decode("utf-8-sig"), []
     except UnicodeDecodeError as exc:
@@ -155,6 +222,19 @@ def read_text(path: Path, display: str, limit: int = MAX_FILE_BYTES) -> tuple[st
                 f"file is not UTF-8 text (byte 0x{data[exc.start]:02x}); save it as UTF-8",
             )
         ]
+
+
+def nesting_depth(data: Any) -> int:
+    """How deeply lists and dicts nest in ``data`` (parsed JSON); iterative, so any depth is measured."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            depth += 1
+            deepest = max(deepest, depth)
+            stack.extend((item, depth) for item in (value.values() if isinstance(value, dict) else value))
+    return deepest
 
 
 def _scalar_value(tag: str, text: str) -> Any:
@@ -385,11 +465,11 @@ def parse_text(text: str, display: str) -> tuple[list[YDocument], list[Problem]]
 
 
 def parse_file(
-    path: Path, display: str | None = None, limit: int = MAX_FILE_BYTES
+    path: Path, display: str | None = None, limit: int = MAX_FILE_BYTES, *, root: Path | None = None
 ) -> tuple[list[YDocument], list[Problem]]:
-    """:func:`parse_text` of a file, after the size and encoding checks of :func:`read_text`."""
+    """:func:`parse_text` of a file, after the checks of :func:`read_text` (``root``: see there)."""
     shown = display if display is not None else display_path(path)
-    text, problems = read_text(path, shown, limit)
+    text, problems = read_text(path, shown, limit, root=root)
     if text is None:
         return [], problems
     return parse_text(text, shown)

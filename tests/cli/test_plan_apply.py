@@ -419,3 +419,61 @@ def test_edited_update_values_are_validated_again_before_writing(repo: Repo) -> 
     assert result.exit_code == 1
     assert "tls_settings DomainValidation needs tls_domain" in result.output
     assert repo.live()[("OutboundConnector", "To filter")]["TlsSettings"] == "CertificateValidation"
+
+
+def test_a_plan_made_under_a_loosened_config_is_checked_under_the_current_one(tmp_path: Path) -> None:
+    """A branch loosened exoform.yaml (same tenant name) and planned two deletes of protected connectors;
+    applied under the config of main (protect, max_deletes: 0), nothing is deleted, even with --force."""
+    strict = Repo(tmp_path, unmanaged="delete", protect=["Hybrid*"], max_deletes=0)
+    strict.write("a.yaml", RELAY.replace("Printer relay", "Hybrid A"))
+    strict.write("b.yaml", RELAY.replace("Printer relay", "Hybrid B").replace("203.0.113.10", "203.0.113.11"))
+    assert strict.plan_and_apply().exit_code == 0
+    config = tmp_path / "exoform.yaml"
+    main = config.read_text()
+    config.write_text(main.replace('["Hybrid*"]', "[]").replace("max_deletes: 0", "max_deletes: 5"))
+    strict.remove("a.yaml")
+    strict.remove("b.yaml")
+    plan = tmp_path / "plan.json"
+    assert strict.run("plan", "--out", str(plan)).exit_code == 0
+    config.write_text(main)
+    for extra in ([], ["--force"]):
+        result = strict.run("apply", str(plan), *extra)
+        assert result.exit_code == 1, result.output
+        assert "'Hybrid A' is protected" in result.output and "'Hybrid B' is protected" in result.output
+    assert {name for _, name in strict.live()} == {"Hybrid A", "Hybrid B"}
+
+
+def test_a_plan_made_against_another_state_file_is_refused(tmp_path: Path) -> None:
+    """A create-only plan made against one emulated tenant is never applied to another: here the same
+    exoform.yaml (``state: state.json``) in another checkout, whose state file is another file."""
+    first = Repo(tmp_path / "one")
+    first.write("relay.yaml", RELAY)
+    plan = tmp_path / "plan.json"
+    assert first.run("plan", "--out", str(plan)).exit_code == 0
+    second = Repo(tmp_path / "two")
+    second.write("relay.yaml", RELAY)
+    result = second.run("apply", str(plan))
+    assert result.exit_code == 1
+    assert "the plan was made against" in result.output and "make a new plan" in result.output
+    assert not second.state.exists() and not first.live()
+
+
+def test_with_exoform_plan_key_a_re_checksummed_plan_is_refused(
+    repo: Repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reconciler.plan import plan_digest
+
+    monkeypatch.setenv("EXOFORM_PLAN_KEY", "a repository secret")
+    repo.write("relay.yaml", RELAY)
+    path = repo.root / "plan.json"
+    assert repo.run("plan", "--out", str(path)).exit_code == 0
+    body = json.loads(path.read_text())
+    assert body.pop("digest").startswith("hmac-sha256:")
+    body["tenants"][0]["changes"][0]["after"]["sender_ip_addresses"] = ["0.0.0.0/1"]
+    body["digest"] = plan_digest(body)
+    path.write_text(json.dumps(body))
+    result = repo.run("apply", str(path))
+    assert result.exit_code == 1 and "carries only a checksum" in result.output
+    assert not repo.state.exists() or not repo.live()
+    assert repo.plan_and_apply().exit_code == 0  # a plan made with the key applies
+    assert ("InboundConnector", "Printer relay") in repo.live()

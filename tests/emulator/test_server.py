@@ -95,3 +95,33 @@ def test_stop_closes_idle_keep_alive_connections_and_joins(emulator_server: Emul
         client.get("/_emulator/stats")
     client.close()
     emulator_server.stop()  # idempotent
+
+
+def test_a_request_body_over_the_limit_is_refused_with_413(emulator_server: EmulatorServer) -> None:
+    from reconciler.emulator.server import MAX_REQUEST_BYTES
+
+    token = _token(emulator_server)
+    with emulator_server.client() as client:
+        response = client.post(
+            f"/adminapi/beta/{TENANT}/InvokeCommand",
+            content=b" " * (MAX_REQUEST_BYTES + 1),
+            headers={"Authorization": f"Bearer {token}", "content-type": "application/json"},
+        )
+    assert response.status_code == 413
+
+
+def test_json_nested_too_deeply_is_answered_400_not_500(
+    emulator_server: EmulatorServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = _token(emulator_server)
+    for depth in (100, 100_000):
+        parameters = "[" * depth + "]" * depth
+        body = '{"CmdletInput": {"CmdletName": "Get-InboundConnector", "Parameters": ' + parameters + "}}"
+        with emulator_server.client() as client:
+            response = client.post(
+                f"/adminapi/beta/{TENANT}/InvokeCommand",
+                content=body.encode(),
+                headers={"Authorization": f"Bearer {token}", "content-type": "application/json"},
+            )
+        assert response.status_code == 400, (depth, response.text)
+    assert "Traceback" not in caplog.text and "unexpected error" not in caplog.text

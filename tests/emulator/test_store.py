@@ -143,3 +143,16 @@ def test_two_processes_hammering_one_file_lose_no_write(tmp_path: Path) -> None:
         assert process.exitcode == 0
     names = {c["Name"] for c in JsonFileStore(path).read()["InboundConnector"]}
     assert len(names) == 100
+
+
+@pytest.mark.timeout(20)
+def test_a_state_file_that_is_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "state.json")
+    with pytest.raises(InputError, match="named pipe"):
+        JsonFileStore(tmp_path / "state.json").read()
+
+
+def test_a_state_file_nested_too_deeply_is_an_input_error(tmp_path: Path) -> None:
+    (tmp_path / "state.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(InputError, match="nesting is deeper than 32 levels"):
+        JsonFileStore(tmp_path / "state.json").read()

@@ -406,3 +406,15 @@ def test_sign_in_keeps_to_the_tenants_retry_limits(rig: Rig) -> None:
     finally:
         provider.close()
     assert _identity(rig)[0]["token"] == 2
+
+
+@pytest.mark.timeout(20)
+def test_a_ca_bundle_that_is_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    import os
+
+    from reconciler.errors import ConfigError
+    from reconciler.providers.auth import tls_context
+
+    os.mkfifo(tmp_path / "cas.pem")
+    with pytest.raises(ConfigError, match="named pipe"):
+        tls_context(tmp_path / "cas.pem")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from reconciler.errors import AuthError
+from reconciler.errors import ReadError
 from tests.providers.conftest import Rig
 
 
@@ -84,11 +84,12 @@ def test_redirect_within_the_service_keeps_the_token_and_is_remembered(
     assert len(door.hits) == first  # later calls go straight to the regional host
 
 
-def test_redirect_to_a_foreign_host_withholds_the_token(
+def test_redirect_to_a_foreign_host_is_a_hard_error_and_nothing_is_sent_there(
     rig: Rig, front_door: Callable[[str], tuple[FrontDoor, str]]
 ) -> None:
     port = rig.server.base_url.rsplit(":", 1)[1]
     door, bundle = front_door(f"https://localhost:{port}")  # the emulator, but under another host name
     provider = rig.provider(endpoint=door.base_url, ca_bundle=bundle)
-    with pytest.raises(AuthError, match=r"redirected to https://localhost:\d+, which is not a host of the"):
+    with pytest.raises(ReadError, match=r"redirected to https://localhost:\d+, which is not a host of the"):
         provider.read()
+    assert rig.cmdlets() == {}  # neither the token nor the request reached the other host

@@ -1,0 +1,101 @@
+"""A total deadline per HTTP request, on top of httpx's per-read timeout.
+
+httpx times out each read, so a server that sends one byte at a time (inside the headers or the body)
+holds a request forever.  :class:`DeadlineTransport` is httpx's own transport with a network backend whose
+every read and write is bounded by the time left before the request's deadline: a request that carries the
+extension ``DEADLINE`` (an absolute :func:`time.monotonic` value) fails with ``httpx.ReadTimeout`` (or
+``WriteTimeout``) once it is past, wherever the bytes are, response body included (it is read in the same
+thread as the request).  A request without the extension has no deadline (msal's token requests keep their
+own timeouts).
+
+Contract: the deadline belongs to the thread that sends the request (the protocol client is synchronous),
+kept on the transport, never in module state.
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+import time
+import typing
+
+import httpcore
+import httpx
+
+#: The request extension holding the request's deadline (a ``time.monotonic()`` value).
+DEADLINE = "exoform.deadline"
+
+
+class _Deadlines(threading.local):
+    deadline: float | None = None
+
+    def bound(self, timeout: float | None, error: type[Exception]) -> float | None:
+        """``timeout`` shortened to the time left; ``error`` when none is left."""
+        if self.deadline is None:
+            return timeout
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise error("the request's total deadline passed")
+        return left if timeout is None else min(timeout, left)
+
+
+class _Stream(httpcore.NetworkStream):
+    def __init__(self, inner: httpcore.NetworkStream, deadlines: _Deadlines) -> None:
+        self._inner = inner
+        self._deadlines = deadlines
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, self._deadlines.bound(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, self._deadlines.bound(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        bounded = self._deadlines.bound(timeout, httpcore.ConnectTimeout)
+        return _Stream(self._inner.start_tls(ssl_context, server_hostname, bounded), self._deadlines)
+
+    def get_extra_info(self, info: str) -> typing.Any:
+        return self._inner.get_extra_info(info)
+
+
+class _Backend(httpcore.SyncBackend):
+    def __init__(self, deadlines: _Deadlines) -> None:
+        self._deadlines = deadlines
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: typing.Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        bounded = self._deadlines.bound(timeout, httpcore.ConnectTimeout)
+        stream = super().connect_tcp(host, port, bounded, local_address, socket_options)
+        return _Stream(stream, self._deadlines)
+
+
+class DeadlineTransport(httpx.HTTPTransport):
+    """httpx's HTTP/1.1 transport (TLS verified with ``context``) honouring :data:`DEADLINE`."""
+
+    def __init__(self, context: ssl.SSLContext, limits: httpx.Limits) -> None:
+        super().__init__(verify=context, limits=limits)
+        self._deadlines = _Deadlines()
+        # The same pool httpx builds, with the deadline-bounded backend (httpx has no parameter for it).
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=context,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=_Backend(self._deadlines),
+        )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        deadline = request.extensions.get(DEADLINE)
+        self._deadlines.deadline = float(deadline) if isinstance(deadline, int | float) else None
+        return super().handle_request(request)
