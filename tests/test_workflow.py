@@ -124,7 +124,8 @@ def test_outcomes_in_order_and_a_failed_sign_in_stops_only_its_tenant(
     assert [t.tenant for t in plan.tenants] == names
     assert [t.tenant for t in plan.failed] == ["cust-2"]
     assert plan.tenants[2].error == failed.error
-    assert plan.tenants[2].target == "exchange:cust-2.onmicrosoft.com"
+    assert plan.tenants[2].target.startswith("exchange:commercial:https://127.0.0.1:")
+    assert plan.tenants[2].target.endswith(":cust-2.onmicrosoft.com")
 
 
 def test_posture_runs_on_live_connectors_without_repeating_the_files(tmp_path: Path) -> None:

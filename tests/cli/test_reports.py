@@ -480,7 +480,8 @@ def test_a_local_tenant_without_state_names_its_real_state_file(tmp_path: Path) 
     (tmp_path / "exoform.yaml").write_text(config)
     result = CliRunner().invoke(cli, ["plan", "--config", str(tmp_path / "exoform.yaml")])
     assert result.exit_code == 0, result.output
-    assert "Tenant lab (local:.exoform/lab.json)" in result.stdout
+    state = (tmp_path / ".exoform" / "lab.json").resolve()
+    assert f"Tenant lab (local:{state})" in result.stdout
 
 
 def test_drift_text_names_the_tenant_in_its_export_hint(tmp_path: Path) -> None:
