@@ -34,7 +34,7 @@ from reconciler.plan import Plan, plan_digest, read_plan, write_plan
 from reconciler.workflow import apply_plan, plan_tenants
 
 CI = settings(
-    max_examples=150,
+    max_examples=50,
     derandomize=True,
     deadline=None,
     database=None,

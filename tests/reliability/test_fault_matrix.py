@@ -23,6 +23,7 @@ code path, shorter waits).  Two scenarios also run through the CLI with the defa
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import re
@@ -44,10 +45,13 @@ from reconciler.emulator.faults import Fault, Faults
 from reconciler.emulator.server import EmulatorServer
 from reconciler.emulator.store import MemoryStores, State
 from reconciler.plan import Change, Plan
+from reconciler.providers.auth import tls_context
 from reconciler.providers.base import Provider
 from reconciler.providers.exchange import open_exchange
 from reconciler.providers.retry import RetryPolicy
+from reconciler.providers.session import Session
 from reconciler.workflow import apply_plan, plan_tenants
+from tests.providers.fake import FakeClock, in_fake_time
 
 SEED = 8
 KINDS = ("InboundConnector", "OutboundConnector")
@@ -84,15 +88,13 @@ def key_of(change: Change) -> ChangeKey:
     return (change.action, change.kind, change.name, tuple(sorted(change.fields)))
 
 
-def opener(tenant: str, settings: TenantConfig, config: ExoformConfig) -> Provider:
-    """The real Exchange provider with short retry waits and small pages."""
-    return open_exchange(tenant, settings, config, policy=FAST, page_size=PAGE_SIZE)
-
-
 class Bench:
     """One emulator server for the module; each scenario starts the tenant from the same state."""
 
     def __init__(self, root: Path, server: EmulatorServer) -> None:
+        #: One TLS context for the module's sessions (building one loads the system trust store).
+        self.tls = functools.cache(tls_context)
+        self.sessions: list[Session] = []
         self.server = server
         self.emulator: Emulator = server.emulator
         self.settings = exchange_settings(
@@ -108,7 +110,7 @@ class Bench:
         self.emulator.stores = MemoryStores()
         config, desired = load_all(self.repo.config)
         plan = self.plan(config, desired)
-        [applied] = apply_plan(config, plan, opener=opener)
+        [applied] = apply_plan(config, plan, opener=self.opener)
         assert applied.report is not None and applied.report.ok
         self.initial: State = self.store().read()
         self.repo.clear()
@@ -118,6 +120,20 @@ class Bench:
         self.reset()
         self.expected = {key_of(c) for c in self.plan(self.config, self.desired).tenants[0].changes}
         assert sorted(a for a, *_ in self.expected) == ["create"] * 3 + ["delete"] + ["update"] * 3
+
+    def opener(self, tenant: str, settings: TenantConfig, config: ExoformConfig) -> Provider:
+        """The real Exchange provider with small pages, in a session of its own (nothing learned carries
+        over between scenarios), its retry waits (Retry-After, backoff) passed in fake time: the faults are
+        real, the waits between attempts are not."""
+        clock = FakeClock()
+        session = Session(clock=clock, sleep=clock.sleep, tls=self.tls)
+        self.sessions.append(session)
+        policy = in_fake_time(FAST, clock)
+        return open_exchange(tenant, settings, config, session=session, policy=policy, page_size=PAGE_SIZE)
+
+    def close(self) -> None:
+        for session in self.sessions:
+            session.close()
 
     def store(self) -> Any:
         info = self.emulator.tenant(ORG)
@@ -133,9 +149,8 @@ class Bench:
         state = self.store().read()
         return {o["Guid"]: {**o, "_kind": kind} for kind in KINDS for o in state[kind]}
 
-    @staticmethod
-    def plan(config: ExoformConfig, desired: list[TenantDesired]) -> Plan:
-        [outcome] = plan_tenants(config, desired, opener=opener)
+    def plan(self, config: ExoformConfig, desired: list[TenantDesired]) -> Plan:
+        [outcome] = plan_tenants(config, desired, opener=self.opener)
         assert outcome.plan is not None, outcome.error
         return Plan([outcome.plan])
 
@@ -144,7 +159,9 @@ class Bench:
 def bench(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
     os.environ["EXOFORM_FAULTS_SECRET"] = "emulator"  # the open emulator's client secret
     with EmulatorServer() as server:
-        yield Bench(tmp_path_factory.mktemp("faults"), server)
+        bench = Bench(tmp_path_factory.mktemp("faults"), server)
+        yield bench
+        bench.close()
     os.environ.pop("EXOFORM_FAULTS_SECRET", None)
 
 
@@ -194,7 +211,7 @@ def run_scenario(bench: Bench, scenario: Scenario, seed: int) -> str:
 
     emulator.faults = scenario.faults("plan", seed)
     fired += emulator.faults.rules
-    [outcome] = plan_tenants(bench.config, bench.desired, opener=opener)
+    [outcome] = plan_tenants(bench.config, bench.desired, opener=bench.opener)
     emulator.faults = Faults()
     if outcome.plan is None:
         assert_clear(outcome.error)
@@ -208,7 +225,7 @@ def run_scenario(bench: Bench, scenario: Scenario, seed: int) -> str:
 
     emulator.faults = scenario.faults("apply", seed + 1)
     fired += emulator.faults.rules
-    [result] = apply_plan(bench.config, plan, opener=opener)
+    [result] = apply_plan(bench.config, plan, opener=bench.opener)
     emulator.faults = Faults()
     check_fired(scenario, fired, emulator)
 
@@ -270,7 +287,7 @@ def check_tenant(
     assert not missing, f"done but not reported applied: {sorted(missing)}"
     rest = bench.plan(bench.config, bench.desired)
     if rest.has_changes:
-        [done] = apply_plan(bench.config, rest, opener=opener)
+        [done] = apply_plan(bench.config, rest, opener=bench.opener)
         assert done.report is not None and done.report.ok, done.error or done.report
     assert not bench.plan(bench.config, bench.desired).has_changes, "no convergence after the faults"
 
