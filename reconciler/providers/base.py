@@ -15,11 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, TypeVar
 
-from tenacity import RetryCallState, Retrying
+from tenacity import Retrying
 
 from reconciler.errors import AuthError, ExoformError, ReadError, WriteError
 from reconciler.model import FIELDS, Connector, Kind
-from reconciler.providers.retry import RetryPolicy, controller
+from reconciler.providers.retry import RetryPolicy, controller, log_retries
 
 T = TypeVar("T")
 
@@ -289,20 +289,10 @@ class BaseProvider(ABC):
     def _retrying(self) -> Retrying:
         """A tenacity controller with this provider's policy, retrying retryable :class:`AttemptFailure`."""
 
-        def before_sleep(state: RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            self._log.debug(
-                "tenant %s: attempt %d failed (%s); retrying in %.2f s",
-                self.tenant,
-                state.attempt_number,
-                exc,
-                state.upcoming_sleep,
-            )
-
         return controller(
             self.policy,
             lambda e: isinstance(e, AttemptFailure) and e.retryable,
-            before_sleep,
+            log_retries(self._log, self.tenant),
             last_attempt_at_deadline=True,
         )
 

@@ -33,12 +33,12 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import httpx
-from tenacity import RetryCallState, Retrying
+from tenacity import Retrying
 
 from reconciler.providers.auth import ROLE_HINT, TokenSource, tls_failure
 from reconciler.providers.base import AttemptFailure
 from reconciler.providers.deadline import DEADLINE
-from reconciler.providers.retry import RetryPolicy, controller, parse_retry_after
+from reconciler.providers.retry import RetryPolicy, controller, log_retries, parse_retry_after
 
 # Retries are logged under the provider's name, which users filter --log-level debug output by.
 log = logging.getLogger("reconciler.providers.exchange")
@@ -208,20 +208,10 @@ class InvokeClient:
     def retrying(self) -> Retrying:
         """A tenacity controller with this client's policy, retrying retryable :class:`CallFailure`."""
 
-        def before_sleep(state: RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            log.debug(
-                "tenant %s: attempt %d failed (%s); retrying in %.2f s",
-                self.tenant,
-                state.attempt_number,
-                exc,
-                state.upcoming_sleep,
-            )
-
         return controller(
             self.policy,
             lambda e: isinstance(e, CallFailure) and e.retryable,
-            before_sleep,
+            log_retries(log, self.tenant),
             last_attempt_at_deadline=True,
         )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import email.utils
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -97,6 +98,23 @@ class _PastDeadline(stop_base):
     def __call__(self, retry_state: RetryCallState) -> bool:
         wait = retry_state.upcoming_sleep if self.count_wait else 0.0
         return self.clock() + wait >= self.deadline
+
+
+def log_retries(log: logging.Logger, tenant: str) -> Callable[[RetryCallState], None]:
+    """A ``before_sleep`` hook for :func:`controller`: each retry of one of ``tenant``'s API calls as a
+    debug line of ``log`` (the attempt, why it failed, the wait)."""
+
+    def before_sleep(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        log.debug(
+            "tenant %s: attempt %d failed (%s); retrying in %.2f s",
+            tenant,
+            state.attempt_number,
+            exc,
+            state.upcoming_sleep,
+        )
+
+    return before_sleep
 
 
 def controller(
