@@ -9,6 +9,10 @@ Contracts:
 - A secret is never written in the file: secret-bearing settings must be ``env:NAME`` references, read
   only when needed by :func:`resolve_secret`, which raises :class:`ConfigError` naming the variable (never
   its value) when it is unset.
+- ``client_id`` and ``ca_bundle`` take a literal or an ``env:NAME`` reference, read only when needed by
+  :func:`resolve_value` (the same error when unset).
+- A tenant's ``auth`` is its read identity; ``apply_auth`` (optional) its write identity, which only
+  ``apply`` and ``status --validate`` sign in with (:meth:`TenantConfig.identity`).
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ ENV_PREFIX = "env:"
 PROVIDER_SETTINGS: dict[ProviderName, frozenset[str]] = {
     "local": frozenset({"state", "seed"}),
     "exchange": frozenset(
-        {"organization", "tenant_id", "cloud", "auth", "endpoint", "authority", "ca_bundle"}
+        {"organization", "tenant_id", "cloud", "auth", "apply_auth", "endpoint", "authority", "ca_bundle"}
     ),
 }
 
@@ -70,6 +74,10 @@ def _optional_env_reference(value: str | None) -> str | None:
     return None if value is None else _env_reference(value)
 
 
+def _literal_or_env_reference(value: str) -> str:
+    return _env_reference(value) if value.startswith(ENV_PREFIX) else value
+
+
 def _known_field(value: str) -> str:
     known = sorted({name for specs in FIELDS.values() for name in specs})
     if value in ("name", "connector_type"):
@@ -80,6 +88,8 @@ def _known_field(value: str) -> str:
 
 
 SecretRef = Annotated[str, AfterValidator(_env_reference)]
+#: A setting written in the file or read from the environment (``env:NAME``).
+LiteralOrEnv = Annotated[str, AfterValidator(_literal_or_env_reference)]
 FieldList = list[Annotated[str, AfterValidator(_known_field)]]
 #: A variable's name, as ``${vars.NAME}`` refers to it.
 VarName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
@@ -95,6 +105,11 @@ def resolve_secret(reference: str) -> str:
     if value is None or value == "":
         raise ConfigError(f"environment variable {name} is not set (referenced as {reference})")
     return value
+
+
+def resolve_value(value: str) -> str:
+    """``value``, or its variable's value when it is ``env:NAME`` (unset: see :func:`resolve_secret`)."""
+    return resolve_secret(value) if value.startswith(ENV_PREFIX) else value
 
 
 class CertificateAuth(BaseModel):
@@ -120,7 +135,9 @@ class AuthSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    client_id: str = Field(min_length=1, description="Application (client) id of the app registration.")
+    client_id: LiteralOrEnv = Field(
+        min_length=1, description="Application (client) id of the app registration, or env:NAME."
+    )
     client_secret: SecretRef | None = Field(default=None, description="env:NAME of a client secret.")
     certificate: CertificateAuth | None = Field(default=None, description="A certificate credential.")
     federated: Literal["github"] | None = Field(
@@ -154,10 +171,21 @@ class TenantConfig(BaseModel):
     organization: str | None = Field(default=None, description="The tenant's *.onmicrosoft.com domain.")
     tenant_id: str | None = Field(default=None, description="The tenant's id (a GUID).")
     cloud: Cloud = Field(default="commercial", description="commercial, gcc, gcc-high, dod or china.")
-    auth: AuthSettings | None = Field(default=None, description="Credentials (exchange provider).")
+    auth: AuthSettings | None = Field(
+        default=None,
+        description="The read identity (exchange provider): plan, drift, status, export sign in with it; "
+        "a read-only role (Global Reader or View-Only Configuration) is enough when apply_auth is given.",
+    )
+    apply_auth: AuthSettings | None = Field(
+        default=None,
+        description="The write identity (exchange provider), same shape as auth: only apply and status "
+        "--validate sign in with it. Without it they use auth.",
+    )
     endpoint: str | None = Field(default=None, description="API base URL override (tests, proxies).")
     authority: str | None = Field(default=None, description="Full authority URL override handed to msal.")
-    ca_bundle: str | None = Field(default=None, description="PEM file of extra CAs to trust.")
+    ca_bundle: LiteralOrEnv | None = Field(
+        default=None, description="PEM file of extra CAs to trust, or env:NAME of a variable naming it."
+    )
     state: str | None = Field(default=None, description="local provider: the tenant's state file.")
     seed: str | None = Field(
         default=None, description="local provider: state to start from when the state file does not exist."
@@ -231,6 +259,13 @@ class TenantConfig(BaseModel):
             if self.auth is None:
                 raise ValueError("the exchange provider needs auth")
         return self
+
+    def identity(self, *, write: bool) -> tuple[str, AuthSettings | None]:
+        """The identity to sign in with and its setting's name: ``apply_auth`` for writes when given, else
+        ``auth``."""
+        if write and self.apply_auth is not None:
+            return "apply_auth", self.apply_auth
+        return "auth", self.auth
 
     def folders(self) -> list[str]:
         """The tenant's connector folders, in order (relative to exoform.yaml)."""

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from reconciler.config import ExoformConfig, resolve_secret
+from reconciler.config import ExoformConfig, resolve_value
 from reconciler.defaults import defaults_problems, with_defaults
 from reconciler.errors import ConfigError, InputError, Location, Problem, quote
 from reconciler.model import did_you_mean
@@ -109,27 +109,31 @@ def select_tenants(config: ExoformConfig, patterns: Sequence[str]) -> list[str]:
 
 
 def check_env(config: ExoformConfig, tenants: Sequence[str]) -> list[Problem]:
-    """A located problem for every ``env:`` reference of ``tenants`` whose variable is unset.
+    """A located problem for every ``env:`` reference of ``tenants`` whose variable is unset: credentials
+    of ``auth`` and ``apply_auth``, their ``client_id``, and ``ca_bundle``.
 
     Values are read only to see that they exist; they never appear in a problem.
     """
     problems: list[Problem] = []
     for tenant in tenants:
-        auth = config.tenants[tenant].auth
-        if auth is None:
-            continue
-        references: list[tuple[tuple[str, ...], str | None]] = [(("client_secret",), auth.client_secret)]
-        if auth.certificate is not None:
-            references += [
-                (("certificate", "pem"), auth.certificate.pem),
-                (("certificate", "passphrase"), auth.certificate.passphrase),
-            ]
+        settings = config.tenants[tenant]
+        references: list[tuple[tuple[str, ...], str | None]] = [(("ca_bundle",), settings.ca_bundle)]
+        for key in ("auth", "apply_auth"):
+            auth = getattr(settings, key)
+            if auth is None:
+                continue
+            references += [((key, "client_id"), auth.client_id), ((key, "client_secret"), auth.client_secret)]
+            if auth.certificate is not None:
+                references += [
+                    ((key, "certificate", "pem"), auth.certificate.pem),
+                    ((key, "certificate", "passphrase"), auth.certificate.passphrase),
+                ]
         for path, reference in references:
             if reference is None:
                 continue
             try:
-                resolve_secret(reference)
+                resolve_value(reference)
             except ConfigError as exc:
-                loc = config_location(config, "tenants", tenant, "auth", *path)
+                loc = config_location(config, "tenants", tenant, *path)
                 problems.append(Problem(loc, f"tenant {tenant}: {exc}"))
     return problems

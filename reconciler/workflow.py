@@ -60,8 +60,9 @@ def plan_of(outcomes: Sequence[TenantOutcome]) -> Plan:
 
 
 @contextmanager
-def _opening(opener: Opener | None, session: Session | None) -> Iterator[Opener]:
-    """``opener``, else the registry's on ``session`` (or on a session open for the ``with`` block)."""
+def _opening(opener: Opener | None, session: Session | None, *, write: bool = False) -> Iterator[Opener]:
+    """``opener``, else the registry's on ``session`` (or on a session open for the ``with`` block), with
+    the tenants' write identities when ``write``."""
     if opener is not None:
         yield opener
         return
@@ -70,7 +71,7 @@ def _opening(opener: Opener | None, session: Session | None) -> Iterator[Opener]
     with Session() if session is None else nullcontext(session) as run:  # the caller's stays open
 
         def open_(tenant: str, settings: TenantConfig, config: ExoformConfig) -> BaseProvider:
-            return open_provider(tenant, settings, config, session=run)
+            return open_provider(tenant, settings, config, session=run, write=write)
 
         yield open_
 
@@ -261,8 +262,9 @@ def apply_plan(
     session: Session | None = None,
     on_result: Callable[[str, ChangeResult], None] | None = None,
 ) -> list[TenantApply]:
-    """Apply each tenant of ``plan`` (see :mod:`reconciler.applier`)."""
-    with _opening(opener, session) as open_:
+    """Apply each tenant of ``plan`` (see :mod:`reconciler.applier`), signed in with each tenant's write
+    identity (``apply_auth``, else ``auth``); planning never uses it."""
+    with _opening(opener, session, write=True) as open_:
         return _apply_all(config, plan, force, max(1, parallelism), open_, on_result)
 
 

@@ -90,6 +90,18 @@ def test_defaults() -> None:
             {"connectors": "c", "provider": "local", "auth": {"client_id": "a", "federated": "github"}},
             "auth is a setting of provider: exchange; this tenant's provider is local",
         ),
+        ({**EXCHANGE, "apply_auth": {"client_id": "env:EXO_WRITE_ID", "federated": "github"}}, None),
+        ({**EXCHANGE, "auth": {"client_id": "env:EXO_READ_ID", "federated": "github"}}, None),
+        ({**EXCHANGE, "ca_bundle": "env:EXO_CA"}, None),
+        ({**EXCHANGE, "ca_bundle": "env:1BAD"}, "env: must be followed by an environment variable name"),
+        (
+            {**EXCHANGE, "auth": {"client_id": "env:", "federated": "github"}},
+            "use env:NAME to read it from the environment",
+        ),
+        (
+            {"connectors": "c", "apply_auth": {"client_id": "a", "federated": "github"}},
+            "apply_auth is a setting of provider: exchange; this tenant's provider is local",
+        ),
         (
             {**EXCHANGE, "state": "s.json"},
             "state is a setting of provider: local; this tenant's provider is exchange",
@@ -171,3 +183,12 @@ def test_an_env_reference_that_is_not_a_variable_name_is_refused_unechoed(after:
             ExoformConfig.model_validate({"tenants": {"t": {**EXCHANGE, "auth": auth}}})
         (error,) = caught.value.errors(include_input=False)
         assert "environment variable name" in error["msg"] and after not in error["msg"]
+
+
+def test_apply_auth_is_the_write_identity_and_auth_the_fallback() -> None:
+    read_only = TenantConfig.model_validate(EXCHANGE)
+    assert read_only.identity(write=True) == ("auth", read_only.auth)
+    split = TenantConfig.model_validate({**EXCHANGE, "apply_auth": {"client_id": "w", "federated": "github"}})
+    assert split.identity(write=False) == ("auth", split.auth)
+    name, auth = split.identity(write=True)
+    assert name == "apply_auth" and auth is not None and auth.client_id == "w"

@@ -70,6 +70,32 @@ def test_env_references_are_not_resolved_at_load(project: Path, monkeypatch: pyt
     ]
 
 
+def test_check_env_covers_client_ids_ca_bundle_and_apply_auth(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "exoform.yaml").write_text(
+        "tenants:\n"
+        "  prod:\n"
+        "    connectors: c\n"
+        "    provider: exchange\n"
+        "    organization: contoso.onmicrosoft.com\n"
+        "    ca_bundle: env:EXO_T_CA\n"
+        "    auth: {client_id: env:EXO_T_READ, federated: github}\n"
+        "    apply_auth: {client_id: env:EXO_T_WRITE, client_secret: env:EXO_T_SECRET}\n"
+    )
+    for name in ("EXO_T_CA", "EXO_T_READ", "EXO_T_WRITE", "EXO_T_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    config = load_config(tmp_path / "exoform.yaml")
+    monkeypatch.setenv("EXO_T_SECRET", "s3cret-value")
+    problems = [str(p) for p in check_env(config, ["prod"])]
+    assert [p.split(" is not set")[0].rsplit(" ", 1)[1] for p in problems] == [
+        "EXO_T_CA",
+        "EXO_T_READ",
+        "EXO_T_WRITE",
+    ]
+    assert all("s3cret-value" not in p for p in problems)
+
+
 def test_demo_config_names_the_local_demo_tenant(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO)
     config = load_config(Path("exoform.yaml"))

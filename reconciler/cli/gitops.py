@@ -394,7 +394,8 @@ def _validate(
     tenant = names[0]
     try:
         with Session() as session:
-            provider = open_provider(tenant, config.tenants[tenant], config, session=session)
+            # Validate-OutboundConnector sends mail, so it is a write: the write identity.
+            provider = open_provider(tenant, config.tenants[tenant], config, session=session, write=True)
             try:
                 if "validate_outbound" not in provider.capabilities:
                     fail(f"tenant {tenant}: its provider cannot run Validate-OutboundConnector")

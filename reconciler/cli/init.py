@@ -19,13 +19,6 @@ import click
 
 from reconciler import __version__
 
-#: The switch for issue 16's identity split.  Off: ``exoform.yaml`` gets one ``auth`` block with a
-#: literal client id (what the config accepts today) and the write identity as a comment.  On: ``auth`` is
-#: the read app and ``apply_auth`` the write app, both ``client_id: env:NAME`` from repository variables.
-#: Flip it when the config accepts ``apply_auth`` and ``env:`` client ids (the strict xfail in
-#: tests/cli/test_init.py turns into a failure then, as a reminder).
-SPLIT_IDENTITIES = False
-
 #: Where the workflows install exoform from (``--source``): exoform's GitHub repository.
 DEFAULT_SOURCE = "https://github.com/exoform/exoform"
 
@@ -43,7 +36,6 @@ RETENTION_DAYS = 14
 
 READ_CLIENT_ID_VAR = "EXOFORM_READ_CLIENT_ID"
 WRITE_CLIENT_ID_VAR = "EXOFORM_WRITE_CLIENT_ID"
-PLACEHOLDER_CLIENT_ID = "00000000-0000-0000-0000-000000000000"
 
 _SCRIPTS = (
     "scope.sh",
@@ -82,8 +74,9 @@ def pip_spec(install_from: str, source: str, version: str = __version__) -> str:
     raise ValueError(f"unknown install source {install_from!r}")
 
 
-def render_config(tenants: list[Tenant], client_id: str, split: bool) -> str:
-    """``exoform.yaml`` for ``tenants``; ``split`` chooses the two-identity form (see SPLIT_IDENTITIES)."""
+def render_config(tenants: list[Tenant]) -> str:
+    """``exoform.yaml`` for ``tenants``: ``auth`` is the read app and ``apply_auth`` the write app, both
+    ``client_id: env:NAME`` from the repository variables the workflows pass on."""
     lines = [
         "# yaml-language-server: $schema=schemas/exoform.schema.json",
         f"# Written by `exoform init` (exoform {__version__}).  Reference: exoform's docs/yaml-reference.md",
@@ -95,55 +88,25 @@ def render_config(tenants: list[Tenant], client_id: str, split: bool) -> str:
             "    provider: exchange",
             f"    organization: {tenant.organization}",
             f"    connectors: connectors/{tenant.name}",
-        ]
-        if split:
-            lines += [
-                "    auth:                     # the read-only app: plan, drift, status, export",
-                f"      client_id: env:{READ_CLIENT_ID_VAR}",
-                "      federated: github",
-                "    apply_auth:               # the write app: apply only",
-                f"      client_id: env:{WRITE_CLIENT_ID_VAR}",
-                "      federated: github",
-            ]
-        else:
-            lines += [
-                "    auth:",
-                f"      client_id: {client_id}   # the app registration (see README.md)",
-                "      federated: github",
-                "    # Once exoform accepts a separate write identity, reads and writes split (README.md):",
-                "    #   auth:       {client_id: env:" + READ_CLIENT_ID_VAR + ", federated: github}",
-                "    #   apply_auth: {client_id: env:" + WRITE_CLIENT_ID_VAR + ", federated: github}",
-            ]
-        lines += [
+            "    auth:                     # the read-only app: plan, drift, status, export",
+            f"      client_id: env:{READ_CLIENT_ID_VAR}",
+            "      federated: github",
+            "    apply_auth:               # the write app: apply only",
+            f"      client_id: env:{WRITE_CLIENT_ID_VAR}",
+            "      federated: github",
             "    unmanaged: report         # connectors no file declares are listed, never touched",
             "    max_deletes: 1            # a plan deleting more is unsafe: apply refuses it",
         ]
     return "\n".join(lines) + "\n"
 
 
-def _identity_note(split: bool) -> str:
-    if split:
-        return (
-            f"`exoform.yaml` reads the client ids from `{READ_CLIENT_ID_VAR}` (`auth`) and "
-            f"`{WRITE_CLIENT_ID_VAR}` (`apply_auth`); the workflows set them from the repository variables."
-        )
-    return (
-        "**Until exoform accepts a separate write identity** (`apply_auth` in `exoform.yaml`), every job "
-        "signs in as the one app in `auth`, which must then be able to write: give it the federated "
-        "credentials of both columns, and treat pull requests from branches as trusted. The workflows "
-        "already set both variables, so only `exoform.yaml` changes when the split arrives."
-    )
-
-
 def render_files(
     tenants: list[Tenant],
     *,
-    client_id: str = PLACEHOLDER_CLIENT_ID,
     source: str = DEFAULT_SOURCE,
     install_from: str = "git",
     python: str = "3.12",
     environment: str = "exoform-apply",
-    split: bool = SPLIT_IDENTITIES,
 ) -> dict[str, str]:
     """Every file ``exoform init`` writes: relative path -> text.  Pure: nothing is written."""
     values = {
@@ -154,11 +117,10 @@ def render_files(
         "ENVIRONMENT": environment,
         "RETENTION_DAYS": str(RETENTION_DAYS),
         "TENANT_LIST": ", ".join(f"`{t.name}`" for t in tenants),
-        "IDENTITY_NOTE": _identity_note(split),
         **ACTIONS,
     }
     files = {
-        "exoform.yaml": render_config(tenants, client_id, split),
+        "exoform.yaml": render_config(tenants),
         ".gitignore": _template("gitignore", values),
         ".pre-commit-config.yaml": _template("pre-commit-config.yaml", values),
         "README.md": _template("README.md", values),
@@ -211,12 +173,6 @@ def write_files(root: Path, files: dict[str, str], force: bool) -> tuple[list[st
     multiple=True,
     help="The tenant's *.onmicrosoft.com name, one per --tenant.",
 )
-@click.option(
-    "--client-id",
-    default=PLACEHOLDER_CLIENT_ID,
-    show_default=True,
-    help="Application (client) id of the app registration (one identity until the split lands).",
-)
 @click.option("--source", default=DEFAULT_SOURCE, show_default=True, help="exoform's repository URL.")
 @click.option(
     "--install-from",
@@ -237,7 +193,6 @@ def init(
     directory: Path,
     names: tuple[str, ...],
     organizations: tuple[str, ...],
-    client_id: str,
     source: str,
     install_from: str,
     python: str,
@@ -267,7 +222,6 @@ def init(
     tenants = [Tenant(n, o) for n, o in zip(names, organizations, strict=True)]
     files = render_files(
         tenants,
-        client_id=client_id,
         source=source,
         install_from=install_from,
         python=python,

@@ -271,7 +271,7 @@ class Emulator:
             self.stats.count_fault(expiry.label)
             self.identity.expire_tokens()
         try:
-            self.identity.verify(request.headers.get("authorization"), info)
+            self.identity.verify(request.headers.get("authorization"), info, write=selection.write)
         except AuthFailure as exc:
             if exc.status == 403:
                 return _error(

@@ -23,6 +23,9 @@ OPEN_SECRET = "emulator"
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 FEDERATION_AUDIENCE = "api://AzureADTokenExchange"
 MANAGE_AS_APP = "Exchange.ManageAsApp"
+#: Entra role template ids carried in a token's ``wids`` claim: the role the app's service principal holds.
+EXCHANGE_ADMINISTRATOR = "29232cdf-9323-42fd-ade2-1d097af3e4de"
+GLOBAL_READER = "f2ef992c-3afb-46b9-b7cf-a126ee74c451"
 
 
 class _Model(BaseModel):
@@ -52,6 +55,11 @@ class AppConfig(_Model):
     certificate_files: tuple[str, ...] = Field(default=(), description="Files holding such PEM certificates.")
     federated: tuple[FederatedCredential, ...] = ()
     roles: tuple[str, ...] = Field(default=(MANAGE_AS_APP,), description="App roles put in issued tokens.")
+    read_only: bool = Field(
+        default=False,
+        description="The app's service principal holds Global Reader instead of Exchange Administrator: "
+        "reads work, write cmdlets are refused (403).",
+    )
     tenants: tuple[str, ...] | None = Field(
         default=None, description="Tenants that consented to the app (names or ids); none means all."
     )

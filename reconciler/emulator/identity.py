@@ -35,8 +35,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
 from reconciler.emulator.config import (
+    EXCHANGE_ADMINISTRATOR,
     FEDERATION_AUDIENCE,
     GITHUB_ISSUER,
+    GLOBAL_READER,
     MANAGE_AS_APP,
     OPEN_SECRET,
     AppConfig,
@@ -228,7 +230,8 @@ class Identity:
                 "'client_secret'.",
             )
         roles = list(app.roles) if app is not None else [MANAGE_AS_APP]
-        return self._issue(client_id, resource, info, roles)
+        directory_role = GLOBAL_READER if app is not None and app.read_only else EXCHANGE_ADMINISTRATOR
+        return self._issue(client_id, resource, info, roles, directory_role)
 
     @staticmethod
     def _resource(scope: str) -> str:
@@ -389,7 +392,14 @@ class Identity:
                 f"No matching federated identity record found for presented assertion subject '{subject}'.",
             )
 
-    def _issue(self, client_id: str, resource: str, info: TenantInfo, roles: list[str]) -> dict[str, Any]:
+    def _issue(
+        self,
+        client_id: str,
+        resource: str,
+        info: TenantInfo,
+        roles: list[str],
+        directory_role: str = EXCHANGE_ADMINISTRATOR,
+    ) -> dict[str, Any]:
         now = int(self.clock())
         lifetime = self.config.token_lifetime_seconds
         with self._lock:
@@ -409,6 +419,7 @@ class Identity:
             "sub": object_id,
             "tid": info.tenant_id,
             "roles": roles,
+            "wids": [directory_role],
             "ver": "1.0",
             "xms_emu_gen": generation,
         }
@@ -427,8 +438,9 @@ class Identity:
         with self._lock:
             self._generation += 1
 
-    def verify(self, authorization: str | None, info: TenantInfo) -> dict[str, Any]:
-        """The claims of a request's bearer token, or :class:`AuthFailure`."""
+    def verify(self, authorization: str | None, info: TenantInfo, *, write: bool = False) -> dict[str, Any]:
+        """The claims of a request's bearer token, or :class:`AuthFailure` (403 for a ``write`` by an app
+        whose role only reads)."""
         if not authorization or not authorization.lower().startswith("bearer "):
             raise AuthFailure(401, "no bearer token")
         token = authorization[len("bearer ") :].strip()
@@ -463,6 +475,8 @@ class Identity:
             raise AuthFailure(401, "the access token was issued for another tenant")
         if MANAGE_AS_APP not in (claims.get("roles") or []):
             raise AuthFailure(403, f"the app lacks the {MANAGE_AS_APP} permission")
+        if write and EXCHANGE_ADMINISTRATOR not in (claims.get("wids") or [EXCHANGE_ADMINISTRATOR]):
+            raise AuthFailure(403, "the app's role (Global Reader) does not allow changing connectors")
         return claims
 
     # -- GitHub Actions OIDC stand-in --------------------------------------------------------------

@@ -325,10 +325,17 @@ def msal_credential(
 
 # --- tokens --------------------------------------------------------------------------------------------
 
+#: What a refused read asks to check (docs/exchange-provider.md, "Give the app a role").
 ROLE_HINT = (
     "check that the app registration has the Office 365 Exchange Online application permission "
-    "Exchange.ManageAsApp with admin consent, and that its service principal holds the Exchange "
-    "Administrator role (or an Exchange role group with the 'Remote and Accepted Domains' role)"
+    "Exchange.ManageAsApp with admin consent, and that its service principal holds a role that reads "
+    "connectors: Global Reader, an Exchange role group with 'View-Only Configuration', or a writing role"
+)
+#: What a refused write asks to check.
+WRITE_ROLE_HINT = (
+    "changing connectors needs the Exchange Administrator role on the app's service principal (or an "
+    "Exchange role group with the 'Remote and Accepted Domains' role), and Exchange.ManageAsApp with "
+    "admin consent"
 )
 
 

@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Literal, Protocol
 
 import pydantic
 
-from reconciler.config import ExoformConfig, TenantConfig
+from reconciler.config import ExoformConfig, TenantConfig, resolve_value
 from reconciler.errors import AuthError, ReadError
 from reconciler.model import FIELDS, Connector, Kind, from_live
 from reconciler.providers.auth import TokenSource, msal_credential, resolve_endpoints
@@ -301,28 +301,35 @@ def open_exchange(
     session: Session | None = None,
     policy: RetryPolicy | None = None,
     page_size: int = 1000,
+    write: bool = False,
 ) -> ExchangeProvider:
     """The provider of a ``provider: exchange`` tenant.  No network traffic until the first call.
+
+    It signs in with the tenant's read identity (``auth``), or with its write identity (``apply_auth``,
+    when given) if ``write``; ``env:`` references of ``client_id`` and ``ca_bundle`` are resolved now
+    (:class:`ConfigError` naming an unset variable).
 
     Its HTTP client and listing threads are ``session``'s (shared with the run's other tenants); without
     one, the provider opens a session of its own and closes it with itself.
     """
-    if settings.auth is None:
+    identity, auth = settings.identity(write=write)
+    if auth is None:
         raise AuthError(tenant, "the exchange provider needs auth in exoform.yaml")
     endpoints = resolve_endpoints(tenant, settings)
+    client_id = resolve_value(auth.client_id)
+    ca_bundle = config.path(resolve_value(settings.ca_bundle)) if settings.ca_bundle else None
     owned = session is None
     session = session or Session()
     try:
-        http = session.http(config.path(settings.ca_bundle) if settings.ca_bundle else None)
+        http = session.http(ca_bundle)
     except BaseException:
         if owned:
             session.close()
         raise
     policy = policy or retry_policy(settings, session.retry)
-    auth = settings.auth
     tokens = TokenSource(
         tenant,
-        client_id=auth.client_id,
+        client_id=client_id,
         credential=lambda: msal_credential(tenant, auth, config, http),
         authority=endpoints.authority,
         scope=endpoints.scope,
@@ -340,6 +347,7 @@ def open_exchange(
         read_concurrency=settings.read_concurrency,
         write_concurrency=settings.write_concurrency,
         page_size=page_size,
+        identity=f"{identity} (client id {client_id})",
     )
     return ExchangeProvider(tenant, client, session, owned=(session,) if owned else ())
 

@@ -35,7 +35,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import httpx
 from tenacity import Retrying
 
-from reconciler.providers.auth import ROLE_HINT, TokenSource, tls_failure
+from reconciler.providers.auth import ROLE_HINT, WRITE_ROLE_HINT, TokenSource, tls_failure
 from reconciler.providers.base import AttemptFailure
 from reconciler.providers.deadline import DEADLINE
 from reconciler.providers.retry import RetryPolicy, controller, log_retries, parse_retry_after
@@ -153,8 +153,11 @@ class InvokeClient:
         read_concurrency: int = 4,
         write_concurrency: int = 1,
         page_size: int = 1000,
+        identity: str = "",
     ) -> None:
         self.tenant = tenant
+        #: Who signs in, for refusals: the setting and its client id (``apply_auth (client id ...)``).
+        self.identity = identity
         self.http = http
         self.tokens = tokens
         self.policy = policy or RetryPolicy()
@@ -377,8 +380,10 @@ class InvokeClient:
                 exception_type=exc_type,
             )
         if status in (401, 403):
+            whose = f" of {self.identity}" if self.identity else ""
+            hint = WRITE_ROLE_HINT if write else ROLE_HINT
             raise CallFailure(
-                f"{cmdlet}: the service refused the credentials ({where}: {text}); {ROLE_HINT}",
+                f"{cmdlet}: the service refused the credentials{whose} ({where}: {text}); {hint}",
                 auth=True,
                 code=code,
                 exception_type=exc_type,

@@ -32,6 +32,7 @@ from reconciler.cli.init import ACTIONS, DEFAULT_SOURCE, RETENTION_DAYS, Tenant,
 
 BIN = Path(sys.executable).parent
 READ_APP = "11111111-2222-3333-4444-555555555555"
+WRITE_APP = "22222222-2222-3333-4444-555555555555"
 SUBJECT = "repo:acme/mail-flow:pull_request"
 SHA = "0123456789abcdef0123456789abcdef01234567"
 RELAY = """\
@@ -57,7 +58,7 @@ def _workflow(root: Path, name: str) -> dict[str, Any]:
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A repository written by ``exoform init`` with two tenants (read-only in the tests that share it)."""
     root = tmp_path_factory.mktemp("generated")
-    result = _init(root, "--tenant", "contoso", "--tenant", "fabrikam", "--client-id", READ_APP)
+    result = _init(root, "--tenant", "contoso", "--tenant", "fabrikam")
     assert result.exit_code == 0, result.output
     return root
 
@@ -289,13 +290,8 @@ def test_every_exoform_command_line_in_workflows_and_scripts_parses(generated: P
             pytest.fail(f"`{line}`: {exc}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 16's identity split: the config does not accept apply_auth and env: client ids yet; "
-    "when it does, set SPLIT_IDENTITIES = True in reconciler/cli/init.py",
-)
 def test_split_identities_config_is_accepted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    files = render_files([Tenant("contoso", "contoso.onmicrosoft.com")], split=True)
+    files = render_files([Tenant("contoso", "contoso.onmicrosoft.com")])
     assert "apply_auth:" in files["exoform.yaml"]
     (tmp_path / "exoform.yaml").write_text(files["exoform.yaml"])
     (tmp_path / "connectors" / "contoso").mkdir(parents=True)
@@ -310,13 +306,15 @@ def test_split_identities_config_is_accepted(tmp_path: Path, monkeypatch: pytest
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """``exoform emulator serve`` with one app that trusts the pull request's GitHub OIDC subject."""
+    """``exoform emulator serve`` with the read app (Global Reader: it cannot write) and the write app,
+    both trusting the GitHub OIDC stand-in's subject."""
     folder = tmp_path_factory.mktemp("emulator")
     config = folder / "emulator.yaml"
-    config.write_text(
-        f"apps:\n  - client_id: {READ_APP}\n    federated:\n      - subject: {SUBJECT}\n"
-        f"    roles: [Exchange.ManageAsApp]\ngithub:\n  request_token: emulator\n  subject: {SUBJECT}\n"
+    apps = "".join(
+        f"  - client_id: {app}\n    federated:\n      - subject: {SUBJECT}\n    read_only: {read_only}\n"
+        for app, read_only in ((READ_APP, "true"), (WRITE_APP, "false"))
     )
+    config.write_text(f"apps:\n{apps}github:\n  request_token: emulator\n  subject: {SUBJECT}\n")
     process = subprocess.Popen(
         [str(BIN / "exoform"), "emulator", "serve", "--config", str(config)],
         stdout=subprocess.PIPE,
@@ -347,7 +345,7 @@ class Repo:
     def __init__(self, root: Path, emulator: dict[str, str], tenants: list[str]) -> None:
         self.root = root
         suffix = uuid.uuid4().hex[:8]  # the emulator is shared: each test gets its own organizations
-        args = [f"--client-id={READ_APP}"]
+        args: list[str] = []
         for tenant in tenants:
             args += ["--tenant", tenant, "--organization", f"{tenant}-{suffix}.onmicrosoft.com"]
         result = _init(root, *args)
@@ -373,6 +371,8 @@ class Repo:
             "GITHUB_STEP_SUMMARY": str(self.summary),
             "COMMIT_SHA": SHA,
             "RUN_URL": "https://github.com/acme/mail-flow/actions/runs/42",
+            "EXOFORM_READ_CLIENT_ID": READ_APP,  # the repository variables, as the workflows pass them
+            "EXOFORM_WRITE_CLIENT_ID": WRITE_APP,
         }
 
     def tenant_settings(self, tenant: str, **changes: str) -> None:
@@ -533,10 +533,23 @@ def test_apply_plan_records_whether_the_tenant_has_changes(
 def test_the_saved_plan_applies_with_exoform_apply(tmp_path: Path, emulator: dict[str, str]) -> None:
     repo = Repo(tmp_path, emulator, ["contoso"])
     (tmp_path / "connectors" / "contoso" / "relay.yaml").write_text(RELAY)
-    assert repo.run("apply-plan.sh", "contoso", "results").returncode == 0
-    applied = repo.exoform("apply", "plan.json")
+    assert repo.run("apply-plan.sh", "contoso", "results").returncode == 0  # as the read app
+    applied = repo.exoform("apply", "plan.json")  # as the write app: the read app may not write
     assert applied.returncode == 0, applied.stderr
     assert 'created InboundConnector "Printer relay"' in applied.stdout
+
+
+def test_apply_as_the_read_app_is_refused_naming_the_identity_and_role(
+    tmp_path: Path, emulator: dict[str, str]
+) -> None:
+    repo = Repo(tmp_path, emulator, ["contoso"])
+    (tmp_path / "connectors" / "contoso" / "relay.yaml").write_text(RELAY)
+    assert repo.run("apply-plan.sh", "contoso", "results").returncode == 0
+    repo.env["EXOFORM_WRITE_CLIENT_ID"] = READ_APP  # the variable set to the wrong app
+    applied = repo.exoform("apply", "plan.json")
+    assert applied.returncode == 1
+    assert f"apply_auth (client id {READ_APP})" in applied.stderr + applied.stdout
+    assert "Exchange Administrator" in applied.stderr + applied.stdout
 
 
 def test_apply_matrix_holds_only_tenants_whose_saved_plan_has_changes(tmp_path: Path) -> None:

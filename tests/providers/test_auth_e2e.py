@@ -223,7 +223,7 @@ def test_missing_role_fails_with_the_permission_to_check(
     with pytest.raises(AuthError) as caught:
         provider.read()
     message = str(caught.value)
-    assert "Exchange.ManageAsApp" in message and "Remote and Accepted Domains" in message
+    assert "Exchange.ManageAsApp" in message and "Global Reader" in message
     assert "Get-InboundConnector" in message or "Get-OutboundConnector" in message
     assert "expired" not in message
 
