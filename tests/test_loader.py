@@ -13,34 +13,6 @@ from reconciler.loader import check_env, load_config, select_tenants
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "exoform.yaml").write_text(
-        "tenants:\n  lab:\n    connectors: conn/lab\n  prod:\n    connectors: conn/prod\n    max_deletes: 3\n"
-    )
-    (tmp_path / "conn" / "lab").mkdir(parents=True)
-    (tmp_path / "conn" / "prod" / "sub").mkdir(parents=True)
-    (tmp_path / "conn" / "prod" / "b.yaml").write_text(
-        "# yaml-language-server: $schema=x\n"
-        "kind: InboundConnector\n"
-        "name: In\n"
-        "connector_type: Partner\n"
-        "sender_domains: ['Fabrikam.com', smtp:fabrikam.com;1]\n"
-        "---\n"
-        "kind: OutboundConnector\n"
-        "name: Out\n"
-        "connector_type: Partner\n"
-        "recipient_domains: ['*']\n"
-    )
-    (tmp_path / "conn" / "prod" / "sub" / "a.yml").write_text(
-        "kind: InboundConnector\nname: Sub\nconnector_type: Partner\nsender_domains: [woodgrove.example]\n"
-    )
-    (tmp_path / "conn" / "prod" / ".hidden.yaml").write_text("not: a connector\n")
-    (tmp_path / "conn" / "prod" / "notes.txt").write_text("kind: nothing\n")
-    return tmp_path
-
-
 def test_select_tenants() -> None:
     config = ExoformConfig(tenants={n: TenantConfig(connectors="c") for n in ("prod-eu", "prod-us", "lab")})
     assert select_tenants(config, []) == ["prod-eu", "prod-us", "lab"]
