@@ -10,7 +10,8 @@ Contracts:
     ``name`` that differs from ``after.name``, a guid that names a connector of another kind or of another
     name than the change shows, a field that is not a connector field or can only be set on create;
   - the current policy forbids it: a delete or rename-away of a ``protect``ed connector (judged by the
-    live connector's own name, not the name the plan gives it), a delete while ``unmanaged`` is not
+    live connector's own name, not the name the plan gives it) or of one the Hybrid Configuration Wizard
+    made (unless ``protect_hybrid_wizard: false``), a delete while ``unmanaged`` is not
     ``delete``, or (without ``force``) more deletes than ``max_deletes`` or more changes than
     ``max_change_fraction`` of the connectors the tenant has now.
   The plan's own ``unsafe_reasons`` are not consulted.
@@ -35,7 +36,7 @@ from reconciler.config import TenantConfig
 from reconciler.errors import ExoformError
 from reconciler.model import FIELDS, MODELS, Connector
 from reconciler.plan import Change, TenantPlan, fingerprint
-from reconciler.policy import protection_violations, unsafe_reasons
+from reconciler.policy import hybrid_wizard_guids, protection_violations, unsafe_reasons
 from reconciler.providers.base import BaseProvider, LiveConnector, LiveState
 
 Status = Literal["applied", "failed", "not attempted"]
@@ -158,7 +159,9 @@ def policy_reasons(
         else:
             renamed = current.name.casefold() != change.name.casefold()
             as_live.append(dataclasses.replace(change, previous_name=current.name if renamed else None))
-    reasons = protection_violations(as_live, settings.protect)
+    reasons = protection_violations(
+        as_live, settings.protect, hybrid_wizard_guids(live, settings.protect_hybrid_wizard)
+    )
     deletes = [c for c in as_live if c.action == "delete"]
     if deletes and settings.unmanaged != "delete":
         names = ", ".join(f"{c.kind} {c.name!r}" for c in deletes)

@@ -23,7 +23,7 @@ from reconciler.diff import changed_fields
 from reconciler.errors import PlanError
 from reconciler.model import FIELDS, Connector, Kind
 from reconciler.plan import Change, TenantPlan, Unmanaged, fingerprint
-from reconciler.policy import protection_violations, unsafe_reasons
+from reconciler.policy import hybrid_wizard_guids, protection_violations, unsafe_reasons
 from reconciler.providers.base import LiveConnector, LiveState
 from reconciler.targeting import Target, select
 
@@ -171,9 +171,8 @@ def plan_tenant(
             unmanaged.append(Unmanaged(current.kind, current.name, current.connector_source))
 
     problems += _names_taken_by_the_other_kind(changes, every_live)
-    wizard = {c.guid for c in live.connectors if c.connector_source.casefold() == "hybridwizard"}
     problems += protection_violations(
-        changes, settings.protect, wizard if settings.protect_hybrid_wizard else ()
+        changes, settings.protect, hybrid_wizard_guids(every_live, settings.protect_hybrid_wizard)
     )
     if problems:
         raise PlanError(f"tenant {tenant}: cannot plan:\n" + "\n".join(f"  {p}" for p in problems))

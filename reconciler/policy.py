@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from fnmatch import fnmatchcase
+from typing import TYPE_CHECKING
 
 from reconciler.plan import Change
+
+if TYPE_CHECKING:
+    from reconciler.providers.base import LiveState
 
 _WIZARD = (
     "(made by the Hybrid Configuration Wizard, ConnectorSource HybridWizard: re-run the wizard to change it)"
@@ -26,6 +30,14 @@ def is_protected(name: str, globs: Sequence[str]) -> bool:
     """True when ``name`` matches one of the ``protect`` globs (case-insensitive)."""
     folded = name.casefold()
     return any(fnmatchcase(folded, g.casefold()) for g in globs)
+
+
+def hybrid_wizard_guids(live: LiveState, protect_hybrid_wizard: bool) -> frozenset[str]:
+    """The guids :func:`protection_violations` protects as the Hybrid Configuration Wizard's: the live
+    connectors with ``ConnectorSource: HybridWizard``, none when the tenant opts out."""
+    if not protect_hybrid_wizard:
+        return frozenset()
+    return frozenset(c.guid for c in live.connectors if c.connector_source.casefold() == "hybridwizard")
 
 
 def protection_violations(

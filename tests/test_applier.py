@@ -126,6 +126,20 @@ def test_a_plan_made_under_a_looser_config_cannot_delete_protected_connectors() 
     assert forced.results == [] and provider.attempts == []
 
 
+def test_a_plan_made_with_the_wizard_opt_out_cannot_delete_its_connectors_once_opted_back_in() -> None:
+    """HybridWizard protection is re-checked where the write happens, from the current exoform.yaml."""
+    wizard = "Inbound from 6c1d1f5a-0000-4000-8000-000000000001"
+    provider = FakeProvider(connectors=[_inbound(wizard), _inbound("Kept")], sources={wizard: "HybridWizard"})
+    opted_out = SETTINGS.model_copy(update={"protect_hybrid_wizard": False})
+    tplan = _plan(provider, _inbound("Kept"), settings=opted_out)
+    assert [(c.action, c.name) for c in tplan.changes] == [("delete", wizard)]
+    report = apply_tenant(tplan, provider, SETTINGS)
+    assert report.results == [] and provider.attempts == []
+    assert any("Hybrid Configuration Wizard" in r for r in report.refused)
+    assert apply_tenant(tplan, provider, opted_out).ok  # still opted out: the delete goes ahead
+    assert provider.names("InboundConnector") == ["Kept"]
+
+
 def test_protection_is_judged_by_the_live_name_not_the_name_in_the_plan() -> None:
     provider = FakeProvider(connectors=[_inbound("Hybrid A"), _inbound("Decoy")])
     tplan = _plan(provider, _inbound("Hybrid A"))

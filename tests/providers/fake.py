@@ -64,7 +64,9 @@ class FakeProvider(BaseProvider):
         connectors: list[Connector] | None = None,
         *,
         clock: FakeClock | None = None,
+        sources: dict[str, str] | None = None,
     ) -> None:
+        """``sources`` gives connectors by name a ``ConnectorSource`` (``HybridWizard``, ``AdminUI``)."""
         self.clock = clock or FakeClock()
         super().__init__(tenant, RetryPolicy(max_attempts=4, clock=self.clock, sleep=self.clock.sleep))
         self._lock = threading.Lock()
@@ -74,7 +76,7 @@ class FakeProvider(BaseProvider):
         self.attempts: list[tuple[Action, str]] = []
         self.closed = False
         for connector in connectors or []:
-            self._put(connector, str(uuid.uuid4()))
+            self._put(connector, str(uuid.uuid4()), (sources or {}).get(connector.name))
 
     # -- test controls ------------------------------------------------------------------------------------
 
@@ -148,8 +150,9 @@ class FakeProvider(BaseProvider):
             queue = self._faults.get(action)
             return queue.pop(0) if queue else None
 
-    def _put(self, connector: Connector, guid: str) -> LiveConnector:
-        live = LiveConnector(connector.KIND, connector.name, guid, connector)
+    def _put(self, connector: Connector, guid: str, source: str | None = None) -> LiveConnector:
+        raw = {"ConnectorSource": source} if source else {}
+        live = LiveConnector(connector.KIND, connector.name, guid, connector, raw)
         with self._lock:
             self._store[guid] = live
         return live
