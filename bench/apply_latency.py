@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.emulator_process import SECRET_ENV, emulator_process, tenant_settings
-from reconciler.connectors import load_all
+from reconciler.desired.connectors import load_all
 from reconciler.emulator.config import OPEN_SECRET
 from reconciler.plan import Plan
 from reconciler.workflow import apply_plan, plan_tenants

@@ -158,7 +158,7 @@ def measure(
 ) -> dict[str, Any]:
     """One run; the result in the shape ``bench/__main__.py`` collects."""
     from bench.many_tenants import _invoke_count, _Server
-    from reconciler.connectors import load_all
+    from reconciler.desired.connectors import load_all
     from reconciler.workflow import RunScope, plan_tenants
 
     os.environ[SECRET_ENV] = "emulator"  # the emulator's open client secret, not a real one

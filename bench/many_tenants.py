@@ -220,7 +220,7 @@ def measure(
 
 
 def _run(tenants: int, connectors: int, latency_ms: float, parallelism: int) -> dict[str, Any]:
-    from reconciler.connectors import load_all
+    from reconciler.desired.connectors import load_all
     from reconciler.workflow import plan_tenants
 
     os.environ[SECRET_ENV] = "emulator"  # the emulator's open client secret, not a real one

@@ -55,10 +55,10 @@ def peak(fn: Callable[[], object]) -> int:
 
 
 def run() -> list[dict[str, Any]]:
-    from reconciler.config import TenantConfig
+    from reconciler.desired.config import TenantConfig
+    from reconciler.live import LiveConnector, LiveState
     from reconciler.model import from_live
-    from reconciler.planner import plan_tenant
-    from reconciler.providers.base import LiveConnector, LiveState
+    from reconciler.reconcile.planner import plan_tenant
 
     text = json.dumps({"value": get_objects(N)})
     settings = TenantConfig(connectors="c", max_change_fraction=1.0)

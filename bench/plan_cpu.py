@@ -14,10 +14,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from reconciler.config import TenantConfig
+from reconciler.desired.config import TenantConfig
+from reconciler.live import LiveConnector, LiveState
 from reconciler.model import InboundConnector, OutboundConnector
-from reconciler.planner import plan_tenant
-from reconciler.providers.base import LiveConnector, LiveState
+from reconciler.reconcile.planner import plan_tenant
 
 
 def make_data(n: int, changed_share: float = 0.01) -> tuple[list[Any], LiveState]:

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.emulator_process import SECRET_ENV, emulator_process, tenant_settings
-from reconciler.config import ExoformConfig
+from reconciler.desired.config import ExoformConfig
 from reconciler.emulator.config import OPEN_SECRET
 from reconciler.providers.exchange import open_exchange
 

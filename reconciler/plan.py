@@ -41,8 +41,8 @@ from pydantic import TypeAdapter, ValidationError
 from reconciler import __version__
 from reconciler.diff import FieldChange, field_changes
 from reconciler.errors import PlanError
-from reconciler.findings import Finding
 from reconciler.model import Kind
+from reconciler.posture.findings import Finding
 from reconciler.yamlio import nesting_depth, read_bytes, write_atomic
 
 FORMAT_VERSION = 1

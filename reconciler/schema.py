@@ -22,9 +22,9 @@ from typing import Annotated, Any
 
 from pydantic import Field, TypeAdapter
 
-from reconciler.config import ExoformConfig
+from reconciler.desired.config import ExoformConfig
+from reconciler.desired.overrides import OVERRIDE_KIND, Override
 from reconciler.model import KINDS, InboundConnector, OutboundConnector
-from reconciler.overrides import OVERRIDE_KIND, Override
 from reconciler.yamlio import write_atomic
 
 SCHEMA_DRAFT = "https://json-schema.org/draft/2020-12/schema"

@@ -11,7 +11,7 @@ Contracts:
   and one the files give too is not repeated (see docs/posture.md).
 - :func:`apply_plan` applies only tenants the plan names, refusing any whose target (cloud, endpoint and
   organization; or the local state file) is no longer the one the plan was made against, and checks each
-  tenant's plan again under the current ``exoform.yaml`` (:func:`reconciler.applier.apply_tenant`).
+  tenant's plan again under the current ``exoform.yaml`` (:func:`reconciler.reconcile.applier.apply_tenant`).
 """
 
 from __future__ import annotations
@@ -22,16 +22,17 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 
-from reconciler.applier import ApplyReport, ChangeResult, apply_tenant
-from reconciler.config import ExoformConfig, TenantConfig
-from reconciler.connectors import TenantDesired
+from reconciler.desired.config import ExoformConfig, TenantConfig
+from reconciler.desired.connectors import TenantDesired
 from reconciler.errors import ExoformError, PlanError
-from reconciler.findings import Finding
+from reconciler.live import LiveState
 from reconciler.plan import Plan, TenantPlan
-from reconciler.planner import plan_tenant, target_of
-from reconciler.providers.base import BaseProvider, LiveState
+from reconciler.posture.findings import Finding
+from reconciler.providers.base import BaseProvider
 from reconciler.providers.session import Session
-from reconciler.targeting import Target, select, targeted
+from reconciler.reconcile.applier import ApplyReport, ChangeResult, apply_tenant
+from reconciler.reconcile.planner import plan_tenant, target_of
+from reconciler.reconcile.targeting import Target, select, targeted
 
 #: ``opener(tenant, settings, config)``: a tenant's provider (tests pass their own).
 Opener = Callable[[str, TenantConfig, ExoformConfig], BaseProvider]
@@ -262,7 +263,7 @@ def apply_plan(
     session: Session | None = None,
     on_result: Callable[[str, ChangeResult], None] | None = None,
 ) -> list[TenantApply]:
-    """Apply each tenant of ``plan`` (see :mod:`reconciler.applier`), signed in with each tenant's write
+    """Apply each tenant of ``plan`` (see :mod:`.reconcile.applier`), signed in with each tenant's write
     identity (``apply_auth``, else ``auth``); planning never uses it."""
     with _opening(opener, session, write=True) as open_:
         return _apply_all(config, plan, force, max(1, parallelism), open_, on_result)

@@ -21,8 +21,8 @@ def test_benchmark_module_imports_and_has_run(name: str) -> None:
 
 def test_planning_benchmark_data_has_the_stated_share_of_changes() -> None:
     from bench.plan_cpu import make_data
-    from reconciler.config import TenantConfig
-    from reconciler.planner import plan_tenant
+    from reconciler.desired.config import TenantConfig
+    from reconciler.reconcile.planner import plan_tenant
 
     desired, live = make_data(200)
     plan = plan_tenant("bench", TenantConfig(connectors="c", max_change_fraction=1.0), desired, live)
@@ -31,7 +31,7 @@ def test_planning_benchmark_data_has_the_stated_share_of_changes() -> None:
 
 def test_fleet_benchmark_tenants_share_one_folder_with_their_own_values(tmp_path: Path) -> None:
     from bench.fleet import _write_repo, _write_shared
-    from reconciler.connectors import load_all
+    from reconciler.desired.connectors import load_all
 
     _write_shared(tmp_path / "shared")
     (tmp_path / "ca.pem").write_text("")

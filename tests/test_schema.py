@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from reconciler.cli import cli
-from reconciler.connectors import connector_files
+from reconciler.desired.connectors import connector_files
 from reconciler.model import FIELDS
 from reconciler.schema import CONFIG_FILE, CONNECTOR_FILE, rendered, stale_files
 from reconciler.yamlio import AliasBudget, parse_file, to_python

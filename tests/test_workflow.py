@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.config import ExoformConfig, TenantConfig
-from reconciler.connectors import load_all
+from reconciler.desired.config import ExoformConfig, TenantConfig
+from reconciler.desired.connectors import load_all
 from reconciler.providers.base import BaseProvider
 from reconciler.providers.registry import open_provider
 from reconciler.providers.session import Session

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 if TYPE_CHECKING:
-    from reconciler.config import ExoformConfig
-    from reconciler.connectors import TenantDesired
-    from reconciler.targeting import Target
+    from reconciler.desired.config import ExoformConfig
+    from reconciler.desired.connectors import TenantDesired
+    from reconciler.reconcile.targeting import Target
     from reconciler.workflow import TenantOutcome
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
@@ -40,7 +40,7 @@ def use_color(no_color: bool, stream: Any = None) -> bool:
 
 def fail_on_option(f: Any) -> Any:
     """``--fail-on error|warning|info|never``, the same on every command that has it."""
-    from reconciler.severity import SEVERITIES
+    from reconciler.posture.severity import SEVERITIES
 
     return click.option(
         "--fail-on",
@@ -87,7 +87,7 @@ def target_option(f: Any) -> Any:
 
 def parse_targets_or_exit(texts: tuple[str, ...]) -> tuple[Target, ...]:
     """The ``--target`` options parsed, or exit 1 saying what is wrong."""
-    from reconciler.targeting import parse_targets
+    from reconciler.reconcile.targeting import parse_targets
 
     with user_errors():
         return parse_targets(texts)
@@ -124,7 +124,7 @@ def user_errors() -> Iterator[None]:
 
 def load_config_or_exit(config_path: Path) -> ExoformConfig:
     """exoform.yaml, or exit 1 printing every located problem."""
-    from reconciler.loader import load_config
+    from reconciler.desired.loader import load_config
 
     with user_errors():
         return load_config(config_path)
@@ -145,7 +145,7 @@ def read_tenants(
     Exits on bad input; a tenant that cannot be read or planned is an outcome with an error, not an exit.
     """
     from reconciler.cli.progress import tenant_progress
-    from reconciler.connectors import load_all
+    from reconciler.desired.connectors import load_all
     from reconciler.workflow import RunScope, plan_tenants
 
     scope = RunScope(parse_targets_or_exit(targets), keep_live)
@@ -163,7 +163,7 @@ def _warn_unmatched(
 ) -> None:
     """A warning on stderr for each ``--target`` that matched no connector the run saw (a typo, most
     likely: the plan then says no changes)."""
-    from reconciler.targeting import unmatched
+    from reconciler.reconcile.targeting import unmatched
 
     def seen() -> Iterator[tuple[str, str]]:
         for d in desired:

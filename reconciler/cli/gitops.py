@@ -1,6 +1,6 @@
 """``exoform export``, ``exoform drift``, ``exoform tenants`` and ``exoform status``: GitOps in practice.
 
-- ``export`` adopts a tenant: its live connectors become YAML files (see :mod:`reconciler.exporter`).
+- ``export`` adopts a tenant: its live connectors become YAML files (see :mod:`reconciler.adopt.exporter`).
 - ``drift`` plans every selected tenant and reports what differs: exit 0 none, 2 drift, 1 error.
   Drift is a change in the plan (a connector whose fields differ, one declared but missing, one the
   ``unmanaged: delete`` policy would delete) or a posture finding on the live connectors at or above
@@ -36,11 +36,11 @@ from reconciler.cli.common import (
     use_color,
 )
 from reconciler.cli.plan import make_plan
+from reconciler.desired.sharding import MATRIX_LIMIT
 from reconciler.escape import safe
-from reconciler.sharding import MATRIX_LIMIT
 
 if TYPE_CHECKING:
-    from reconciler.config import ExoformConfig
+    from reconciler.desired.config import ExoformConfig
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -73,12 +73,12 @@ def export(config_path: Path, tenant: str, targets: tuple[str, ...], out: Path |
       exoform export --tenant contoso --out adopted/contoso
       exoform export --tenant contoso --target 'InboundConnector/From Contoso partner'
     """
+    from reconciler.adopt.exporter import export_connectors
     from reconciler.errors import ExoformError
-    from reconciler.exporter import export_connectors
     from reconciler.model import did_you_mean
     from reconciler.providers.registry import open_provider
     from reconciler.providers.session import Session
-    from reconciler.targeting import targeted, unmatched
+    from reconciler.reconcile.targeting import targeted, unmatched
     from reconciler.yamlio import display_path
 
     chosen = parse_targets_or_exit(targets)
@@ -153,7 +153,7 @@ def export(config_path: Path, tenant: str, targets: tuple[str, ...], out: Path |
 def _shared_connectors(config: ExoformConfig, tenant: str) -> set[tuple[str, str]]:
     """``(kind, casefolded name)`` of the connectors a tenant's earlier (shared) folders declare; empty for a
     tenant with one folder or whose files do not load (export then writes every connector)."""
-    from reconciler.connectors import load_tenant
+    from reconciler.desired.connectors import load_tenant
     from reconciler.errors import ExoformError
 
     settings = config.tenants[tenant]
@@ -258,9 +258,9 @@ def tenants(
     Or one job per shard (matrix.args: the shard's --tenant options):
       exoform tenants --json --shards 64
     """
+    from reconciler.desired.loader import select_tenants
+    from reconciler.desired.sharding import matrix, shard
     from reconciler.errors import ConfigError
-    from reconciler.loader import select_tenants
-    from reconciler.sharding import matrix, shard
 
     config = load_config_or_exit(config_path)
     try:
@@ -368,8 +368,8 @@ def status(
 def _validate(
     config_path: Path, tenants: tuple[str, ...], name: str, recipients: tuple[str, ...], fmt: str
 ) -> None:
+    from reconciler.desired.loader import select_tenants
     from reconciler.errors import ConfigError, ExoformError
-    from reconciler.loader import select_tenants
     from reconciler.model import did_you_mean
     from reconciler.normalize import canon_email
     from reconciler.providers.registry import open_provider

@@ -1,11 +1,11 @@
 """``exoform import``: connector configurations exported by PowerShell or kept in Microsoft365DSC -> YAML.
 
-The files are read by :mod:`reconciler.importer` and written by :mod:`reconciler.exporter` exactly as
-``exoform export`` writes them.  Every file is read before anything is written: a file that cannot be read
-(located problems, one a line) stops the import with nothing written.  Every connector found is reported:
-written (created / updated / unchanged) with what was left out of it, or skipped with why.  The same
-connector found twice is imported once, from where it is found first.  Untrusted text (names, properties,
-paths, messages) is escaped before it reaches the terminal.
+The files are read by :mod:`reconciler.adopt.importer` and written by :mod:`reconciler.adopt.exporter` exactly
+as ``exoform export`` writes them. Every file is read before anything is written: a file that cannot be read
+(located problems, one a line) stops the import with nothing written. Every connector found is reported:
+written (created / updated / unchanged) with what was left out of it, or skipped with why. The same connector
+found twice is imported once, from where it is found first. Untrusted text (names, properties, paths,
+messages) is escaped before it reaches the terminal.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import click
 from reconciler.cli.common import EXIT_ERROR, config_option, fail, load_config_or_exit
 
 if TYPE_CHECKING:
-    from reconciler.exporter import ExportReport
-    from reconciler.importer import FileResult, Imported
+    from reconciler.adopt.exporter import ExportReport
+    from reconciler.adopt.importer import FileResult, Imported
 
 
 def shown(text: str) -> str:
@@ -85,10 +85,10 @@ def import_command(
       exoform import inbound.xml outbound.xml --tenant contoso --out adopted/contoso
       exoform import M365TenantConfig.ps1 --tenant contoso --var OrganizationName=contoso.onmicrosoft.com
     """
-    from reconciler.exporter import export_connectors
-    from reconciler.importer import Source, read_file
+    from reconciler.adopt.exporter import export_connectors
+    from reconciler.adopt.importer import Source, read_file
+    from reconciler.live import LiveConnector
     from reconciler.model import did_you_mean
-    from reconciler.providers.base import LiveConnector
     from reconciler.yamlio import display_path
 
     values = _variables(variables)
@@ -182,7 +182,7 @@ def _select(results: list[FileResult]) -> tuple[dict[tuple[str, str], Imported],
 def _print_written(report: ExportReport, chosen: dict[tuple[str, str], Imported]) -> int:
     """Print each written connector with what was left out of it; the number not imported whole or
     breaking the service's rules."""
-    from reconciler.importer import refused_values
+    from reconciler.adopt.importer import refused_values
     from reconciler.model import rule_violations
     from reconciler.yamlio import display_path
 

@@ -33,10 +33,10 @@ from reconciler.cli.common import (
 from reconciler.escape import safe
 
 if TYPE_CHECKING:
-    from reconciler.applier import ChangeResult
-    from reconciler.config import ExoformConfig
-    from reconciler.connectors import TenantDesired
+    from reconciler.desired.config import ExoformConfig
+    from reconciler.desired.connectors import TenantDesired
     from reconciler.plan import Plan
+    from reconciler.reconcile.applier import ChangeResult
     from reconciler.workflow import TenantOutcome
 
 _print_lock = threading.Lock()
@@ -152,7 +152,7 @@ def plan(
 
 
 def _fails_posture(the_plan: Plan, threshold: str) -> bool:
-    from reconciler.findings import failing
+    from reconciler.posture.findings import failing
 
     if threshold == "never":
         return False

@@ -18,13 +18,13 @@ import click
 
 from reconciler.cli.common import fail_on_option
 from reconciler.escape import safe
-from reconciler.severity import at_or_above
+from reconciler.posture.severity import at_or_above
 
 if TYPE_CHECKING:
-    from reconciler.config import ExoformConfig
-    from reconciler.connectors import LoadedConnector, TenantDesired
+    from reconciler.desired.config import ExoformConfig
+    from reconciler.desired.connectors import LoadedConnector, TenantDesired
     from reconciler.errors import Problem
-    from reconciler.findings import Finding
+    from reconciler.posture.findings import Finding
     from reconciler.render.sarif import Located, RuleInfo
 
 
@@ -34,8 +34,8 @@ def locate_findings(
     """Each finding as a problem located at the field it blames in the connector file that declares the
     connector (live findings too, by name), or at the tenant in exoform.yaml; skipped ones carry their
     reason as the suppression."""
+    from reconciler.desired.loader import config_location
     from reconciler.errors import Problem
-    from reconciler.loader import config_location
     from reconciler.render.sarif import Located
 
     by_name: dict[tuple[str | None, str], LoadedConnector] = {}
@@ -155,9 +155,9 @@ def validate(config_path: Path, tenants: tuple[str, ...], check_env: bool, fail_
       exoform validate --fail-on warning
       exoform validate --format sarif > exoform.sarif
     """
-    from reconciler import connectors, loader
+    from reconciler.desired import connectors, loader
+    from reconciler.desired.variables import explained
     from reconciler.errors import ConfigError, InputError
-    from reconciler.variables import explained
 
     problems: list[Any] = []
     try:

@@ -6,5 +6,5 @@ Modules: :mod:`.app` (the service object), :mod:`.transport` (in-process httpx t
 :mod:`.catalogue` (the emulator's own parameter catalogue), :mod:`.identity` (tokens).
 
 Independence rule: nothing here imports ``reconciler.model``, ``reconciler.normalize`` or
-``reconciler.config``.
+``reconciler.desired.config``.
 """

@@ -40,7 +40,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from tenacity import RetryCallState
 
-from reconciler.config import AuthSettings, ExoformConfig, TenantConfig, resolve_secret
+from reconciler.desired.config import AuthSettings, ExoformConfig, TenantConfig, resolve_secret
 from reconciler.errors import AuthError, ConfigError
 from reconciler.providers.retry import RetryPolicy, controller, parse_retry_after
 from reconciler.yamlio import MAX_FILE_BYTES, read_bytes

@@ -20,11 +20,12 @@ from typing import Any, ClassVar, Literal, Protocol
 
 import pydantic
 
-from reconciler.config import ExoformConfig, TenantConfig, resolve_value
+from reconciler.desired.config import ExoformConfig, TenantConfig, resolve_value
 from reconciler.errors import AuthError, ReadError
+from reconciler.live import LiveConnector, LiveState
 from reconciler.model import FIELDS, Connector, Kind, from_live
 from reconciler.providers.auth import TokenSource, msal_credential, resolve_endpoints
-from reconciler.providers.base import BaseProvider, Capability, LiveConnector, LiveState
+from reconciler.providers.base import BaseProvider, Capability
 from reconciler.providers.invoke import CallFailure, InvokeClient
 from reconciler.providers.retry import RetryPolicy, retry_policy
 from reconciler.providers.session import Session

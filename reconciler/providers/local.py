@@ -11,7 +11,7 @@ creates it on first use.
 
 from __future__ import annotations
 
-from reconciler.config import ExoformConfig, TenantConfig
+from reconciler.desired.config import ExoformConfig, TenantConfig
 from reconciler.providers.auth import CLOUDS, TokenSource
 from reconciler.providers.exchange import ExchangeProvider
 from reconciler.providers.invoke import InvokeClient

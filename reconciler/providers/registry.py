@@ -1,7 +1,7 @@
 """Which provider serves a tenant: the one table from ``provider:`` in exoform.yaml to the code that opens it.
 
 A new provider is a module under ``providers/`` subclassing :class:`~reconciler.providers.base.BaseProvider`,
-an opener here, and its own settings in :data:`reconciler.config.PROVIDER_SETTINGS`.
+an opener here, and its own settings in :data:`reconciler.desired.config.PROVIDER_SETTINGS`.
 Openers import their module when called, so a run that plans only real tenants never loads the emulator.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from reconciler.config import ExoformConfig, TenantConfig
+from reconciler.desired.config import ExoformConfig, TenantConfig
 from reconciler.errors import ConfigError
 from reconciler.providers.base import BaseProvider
 from reconciler.providers.session import Session

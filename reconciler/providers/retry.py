@@ -25,7 +25,7 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
-from reconciler.config import TenantConfig
+from reconciler.desired.config import TenantConfig
 
 
 @dataclass(frozen=True)

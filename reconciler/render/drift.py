@@ -24,8 +24,8 @@ from rich.text import Text
 
 from reconciler.diff import FieldChange
 from reconciler.escape import markdown, safe, safe_lines
-from reconciler.findings import Finding, failing
 from reconciler.plan import Change, Plan, TenantPlan
+from reconciler.posture.findings import Finding, failing
 from reconciler.render.console import to_text
 from reconciler.render.markdown import MAX_CHARS, fit_blocks, risks_table
 from reconciler.render.values import code, delta_cells, in_order, show, targets_note

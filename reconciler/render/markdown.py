@@ -14,8 +14,8 @@ summary and the footer are kept, and the comment says what was cut.  Every untru
 from __future__ import annotations
 
 from reconciler.escape import markdown
-from reconciler.findings import Finding
 from reconciler.plan import SYMBOLS, Change, Plan, TenantPlan
+from reconciler.posture.findings import Finding
 from reconciler.render.values import cell, code, create_fields, delete_fields, delta_cells
 
 MARKER = "<!-- exoform-plan -->"

@@ -21,8 +21,8 @@ from reconciler.escape import safe
 from reconciler.render.console import plain_table, to_text
 
 if TYPE_CHECKING:
-    from reconciler.connectors import TenantDesired
-    from reconciler.providers.base import LiveConnector
+    from reconciler.desired.connectors import TenantDesired
+    from reconciler.live import LiveConnector
     from reconciler.workflow import TenantOutcome
 
 FORMAT_VERSION = 1

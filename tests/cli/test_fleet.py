@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from reconciler.cli import cli
-from reconciler.loader import load_config
+from reconciler.desired.loader import load_config
 from reconciler.providers.registry import open_provider
 
 COMMON = {
@@ -236,7 +236,7 @@ def test_the_demo_fleet_plans_resolved_and_posture_clean(
 ) -> None:
     import shutil
 
-    from reconciler.connectors import load_all
+    from reconciler.desired.connectors import load_all
     from reconciler.posture import check
 
     shutil.copy(REPO / "exoform.yaml", tmp_path / "exoform.yaml")

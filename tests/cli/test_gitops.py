@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from reconciler.cli import cli
-from reconciler.loader import load_config
+from reconciler.desired.loader import load_config
 from reconciler.providers.registry import open_provider
 from reconciler.render.markdown import MAX_CHARS
 

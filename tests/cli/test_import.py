@@ -14,7 +14,7 @@ from click.testing import CliRunner, Result
 
 from reconciler.cli import cli
 from reconciler.model import from_live, rule_violations
-from tests.importer.shapes import (
+from tests.adopt.importer.shapes import (
     FIXTURES,
     KINDS,
     SAMPLES,
@@ -24,7 +24,7 @@ from tests.importer.shapes import (
     ps_object,
     sample,
 )
-from tests.importer.test_m365dsc import APPLIED, EXAMPLES
+from tests.adopt.importer.test_m365dsc import APPLIED, EXAMPLES
 
 
 class Repo:

@@ -15,8 +15,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from reconciler.cli import cli
-from reconciler.config import ExoformConfig
-from reconciler.loader import load_config
+from reconciler.desired.config import ExoformConfig
+from reconciler.desired.loader import load_config
 from reconciler.providers.registry import open_provider
 
 

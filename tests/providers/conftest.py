@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from reconciler.config import ExoformConfig, TenantConfig
+from reconciler.desired.config import ExoformConfig, TenantConfig
 from reconciler.emulator.config import OPEN_SECRET
 from reconciler.emulator.server import EmulatorServer
 from reconciler.emulator.store import MemoryStores

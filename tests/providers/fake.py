@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from reconciler.errors import ReadError
+from reconciler.live import LiveConnector, LiveState
 from reconciler.model import FIELDS, MODELS, Connector, Kind
-from reconciler.providers.base import AttemptFailure, BaseProvider, LiveConnector, LiveState
+from reconciler.providers.base import AttemptFailure, BaseProvider
 from reconciler.providers.retry import RetryPolicy
 
 Action = Literal["create", "update", "delete", "list"]

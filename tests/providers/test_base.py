@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from reconciler.errors import ReadError
+from reconciler.live import LiveConnector, LiveState
 from reconciler.model import InboundConnector, OutboundConnector
-from reconciler.providers.base import LiveConnector, LiveState
 
 
 def _in(name: str, guid: str) -> LiveConnector:

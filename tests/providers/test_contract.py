@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import pytest
 
-from reconciler.config import ExoformConfig
+from reconciler.desired.config import ExoformConfig
 from reconciler.emulator.app import Emulator
 from reconciler.emulator.config import OPEN_SECRET
 from reconciler.errors import ExoformError, WriteError

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.config import ExoformConfig
+from reconciler.desired.config import ExoformConfig
 from reconciler.errors import ReadError
 from reconciler.model import OutboundConnector
 from reconciler.providers.exchange import ExchangeProvider

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from reconciler.config import TenantConfig
+from reconciler.desired.config import TenantConfig
 from reconciler.errors import ConfigError
 from reconciler.providers.auth import load_certificate, resolve_endpoints, tls_context
 from reconciler.providers.invoke import service_error, token_expired_reason

@@ -163,7 +163,7 @@ def test_retry_max_seconds_bounds_the_time_spent_retrying(make_rig: Callable[...
 
 
 def test_local_provider_takes_the_retry_limits_of_the_tenant(tmp_path: Path) -> None:
-    from reconciler.config import ExoformConfig
+    from reconciler.desired.config import ExoformConfig
 
     values = {"connectors": "c", "provider": "local", "retry_max_attempts": 2, "retry_max_seconds": 7}
     config = ExoformConfig.model_validate({"tenants": {"demo": values}})

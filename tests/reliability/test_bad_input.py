@@ -26,10 +26,10 @@ from hypothesis import strategies as st
 from reliability_support import Repo, inbound, outbound, tally
 
 from reconciler.cli import cli as cli_group
-from reconciler.config import ExoformConfig
-from reconciler.connectors import load_all
+from reconciler.desired.config import ExoformConfig
+from reconciler.desired.connectors import load_all
+from reconciler.desired.loader import load_config
 from reconciler.errors import ConfigError, ExoformError, InputError, PlanError, Problem
-from reconciler.loader import load_config
 from reconciler.plan import Plan, plan_digest, read_plan, write_plan
 from reconciler.workflow import apply_plan, plan_tenants
 

@@ -37,8 +37,8 @@ from click.testing import CliRunner
 from reliability_support import ORG, Repo, exchange_settings, inbound, outbound, tally
 
 from reconciler.cli import cli
-from reconciler.config import ExoformConfig, TenantConfig
-from reconciler.connectors import TenantDesired, load_all
+from reconciler.desired.config import ExoformConfig, TenantConfig
+from reconciler.desired.connectors import TenantDesired, load_all
 from reconciler.emulator import faults as faults_module
 from reconciler.emulator.app import Emulator
 from reconciler.emulator.faults import Fault, Faults

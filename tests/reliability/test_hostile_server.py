@@ -19,8 +19,8 @@ import pytest
 from hostile_server import MODES, HostileServer
 from reliability_support import ORG, Repo, exchange_settings, inbound, tally
 
-from reconciler.config import ExoformConfig, TenantConfig
-from reconciler.connectors import TenantDesired, load_all
+from reconciler.desired.config import ExoformConfig, TenantConfig
+from reconciler.desired.connectors import TenantDesired, load_all
 from reconciler.emulator.server import EmulatorServer
 from reconciler.emulator.store import MemoryStores
 from reconciler.plan import Plan

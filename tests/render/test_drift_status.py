@@ -81,8 +81,8 @@ def test_status_table_aligns_columns_without_trailing_spaces() -> None:
 
 
 def test_status_shows_the_service_owned_validation_recipients() -> None:
+    from reconciler.live import LiveConnector
     from reconciler.model import from_live
-    from reconciler.providers.base import LiveConnector
     from reconciler.render.status import connector_status
 
     obj = {

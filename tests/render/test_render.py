@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from reconciler.findings import Finding
 from reconciler.plan import Change, Plan, TenantPlan, Unmanaged
+from reconciler.posture.findings import Finding
 from reconciler.render import render, render_markdown, render_text
 from reconciler.render.markdown import MARKER
 

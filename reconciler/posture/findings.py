@@ -1,0 +1,74 @@
+"""The finding: what posture checks report, plans carry and ``--fail-on`` compares.
+
+Contract: a :class:`Finding` is plain data; the same object is made by :mod:`reconciler.posture`, carried
+by a plan, written to and read back from the plan file.  Severities are :mod:`reconciler.posture.severity`'s.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from reconciler.model import Kind
+from reconciler.posture.severity import SEVERITIES, SEVERITY_RANK, Severity, at_or_above
+
+Source = Literal["files", "live"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One risk found in a tenant's connectors.
+
+    ``kind``/``name`` are None for tenant-wide findings; ``field`` is the managed field (snake_case, as in
+    YAML) to blame so ``validate`` can point at its file:line, or None.  ``skipped_reason`` is set when
+    the rule is switched off in YAML for this connector or tenant.  ``source`` says what was checked:
+    the connector files (``files``) or the tenant's live connectors (``live``: a connector no file
+    declares, or live values that differ from the files).
+    """
+
+    rule: str
+    severity: Severity
+    kind: Kind | None
+    name: str | None
+    message: str
+    reference: str = ""
+    field: str | None = None
+    skipped_reason: str | None = None
+    source: Source = "files"
+
+    @property
+    def skipped(self) -> bool:
+        """True when the rule is switched off for this finding; it is shown but never fails a run."""
+        return self.skipped_reason is not None
+
+    def to_json(self) -> dict[str, str | None]:
+        """The finding as the JSON plan carries it (every field, ``None`` as null)."""
+        return {
+            "rule": self.rule,
+            "severity": self.severity,
+            "kind": self.kind,
+            "name": self.name,
+            "message": self.message,
+            "reference": self.reference,
+            "field": self.field,
+            "skipped_reason": self.skipped_reason,
+            "source": self.source,
+        }
+
+
+def failing(findings: Sequence[Finding], threshold: str) -> list[Finding]:
+    """The findings that are not skipped and have ``threshold``'s severity or a higher one.
+
+    Raises ``ValueError`` for a threshold that is not a severity.
+    """
+    at_or_above("error", threshold)  # refuses a threshold that is not a severity, even with no findings
+    return [f for f in findings if not f.skipped and at_or_above(f.severity, threshold)]
+
+
+def fails(findings: Sequence[Finding], threshold: str) -> bool:
+    """True when :func:`failing` finds any (``ValueError`` for a threshold that is not a severity)."""
+    return bool(failing(findings, threshold))
+
+
+__all__ = ["SEVERITIES", "SEVERITY_RANK", "Finding", "Severity", "at_or_above", "failing", "fails"]

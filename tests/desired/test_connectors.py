@@ -1,0 +1,150 @@
+"""Connector files: located, normalized connectors, every problem of every file, file discovery."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reconciler.desired.connectors import connector_files, load_all, load_tenant
+from reconciler.desired.loader import load_config
+from reconciler.errors import ConfigError, InputError, Location
+from reconciler.model import InboundConnector, OutboundConnector
+
+
+def test_load_all_returns_located_normalized_connectors(project: Path) -> None:
+    config, desired = load_all(Path("exoform.yaml"))
+    assert [t.tenant for t in desired] == ["lab", "prod"]
+    prod = desired[1]
+    assert prod.settings.max_deletes == 3
+    names = [(lc.connector.kind, lc.connector.name) for lc in prod.connectors]
+    assert names == [("InboundConnector", "In"), ("OutboundConnector", "Out"), ("InboundConnector", "Sub")]
+    inbound = prod.connectors[0]
+    assert isinstance(inbound.connector, InboundConnector)
+    assert inbound.connector.sender_domains == ["fabrikam.com"]
+    assert inbound.location == Location("conn/prod/b.yaml", 2, 1)
+    assert inbound.field_locations["sender_domains"] == Location("conn/prod/b.yaml", 5, 1)
+    assert inbound.location_of("require_tls") == inbound.location
+    outbound = prod.connectors[1]
+    assert isinstance(outbound.connector, OutboundConnector)
+    assert outbound.location == Location("conn/prod/b.yaml", 7, 1)
+    assert config.path("conn/prod") == (project / "conn" / "prod").resolve()
+
+
+def test_load_all_selects_tenants(project: Path) -> None:
+    _, desired = load_all(Path("exoform.yaml"), ["pro*"])
+    assert [t.tenant for t in desired] == ["prod"]
+
+
+def test_load_tenant_raises_every_problem(project: Path) -> None:
+    (project / "conn" / "lab" / "x.yaml").write_text("kind: InboundConnector\nname: A\n")
+    (project / "conn" / "lab" / "y.yaml").write_text("kind: OutboundConnector\nname: B\n")
+    config = load_config(project / "exoform.yaml")
+    with pytest.raises(InputError) as caught:
+        load_tenant(config, "lab")
+    assert [str(p) for p in caught.value.problems] == [
+        "conn/lab/x.yaml:1:1: error: missing required field 'connector_type'",
+        "conn/lab/x.yaml:1:1: error: missing required field 'sender_domains'",
+        "conn/lab/y.yaml:1:1: error: missing required field 'connector_type'",
+    ]
+    with pytest.raises(ConfigError, match="unknown tenant 'prd'"):
+        load_tenant(config, "prd")
+
+
+def test_connector_files_are_sorted_recursive_and_skip_hidden(project: Path) -> None:
+    files = connector_files(project / "conn" / "prod")
+    assert [f.relative_to(project).as_posix() for f in files] == ["conn/prod/b.yaml", "conn/prod/sub/a.yml"]
+
+
+def test_an_inbound_and_an_outbound_connector_cannot_share_a_name(project: Path) -> None:
+    (project / "conn" / "lab" / "in.yaml").write_text(
+        "kind: InboundConnector\nname: Fabrikam\nconnector_type: Partner\nsender_domains: [fabrikam.com]\n"
+    )
+    (project / "conn" / "lab" / "out.yaml").write_text(
+        "kind: OutboundConnector\nname: FABRIKAM\nconnector_type: Partner\n"
+        "recipient_domains: [fabrikam.com]\n"
+    )
+    config = load_config(project / "exoform.yaml")
+    with pytest.raises(InputError) as caught:
+        load_tenant(config, "lab")
+    problems = [str(p) for p in caught.value.problems]
+    assert len(problems) == 2  # reported at both places, each naming the other
+    assert problems[0].startswith("conn/lab/in.yaml:2:1: error: InboundConnector 'Fabrikam' has the name")
+    assert "OutboundConnector at conn/lab/out.yaml:2:1" in problems[0]
+    assert problems[1].startswith("conn/lab/out.yaml:2:1: error: OutboundConnector 'FABRIKAM' has the name")
+    assert "InboundConnector at conn/lab/in.yaml:2:1" in problems[1]
+    assert all("share one namespace" in p for p in problems)
+
+
+# --- what cannot be read is an error, never "absent" -------------------------------------------------------
+
+
+def _problems(project: Path) -> list[str]:
+    with pytest.raises(InputError) as caught:
+        load_tenant(load_config(project / "exoform.yaml"), "prod")
+    return [str(p) for p in caught.value.problems]
+
+
+def test_a_subfolder_that_cannot_be_listed_is_a_located_error(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    sub = project / "conn" / "prod" / "sub"
+    real_scandir = os.scandir
+
+    def scandir(path: object = ".") -> object:
+        if Path(str(path)) == sub:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    [problem] = _problems(project)
+    assert problem.startswith("conn/prod/sub:1:1: error: cannot list this folder (Permission denied)")
+
+
+def test_a_symlinked_subfolder_is_a_located_error(project: Path) -> None:
+    elsewhere = project / "shared"
+    elsewhere.mkdir()
+    (project / "conn" / "prod" / "linked").symlink_to(elsewhere, target_is_directory=True)
+    [problem] = _problems(project)
+    assert problem.startswith("conn/prod/linked:1:1: error: is a symbolic link to a folder")
+
+
+def test_a_symlinked_file_outside_the_repository_is_refused_unread(
+    project: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    secret = tmp_path_factory.mktemp("home") / "credentials"
+    secret.write_text("aws_secret_access_key: hunter2-very-secret\n")
+    (project / "conn" / "prod" / "creds.yaml").symlink_to(secret)
+    [problem] = _problems(project)
+    assert problem.startswith(
+        "conn/prod/creds.yaml:1:1: error: is a symbolic link to a file outside the repository"
+    )
+    assert "hunter2" not in problem and "aws_secret" not in problem
+
+
+def test_a_symlinked_file_inside_the_repository_is_read(project: Path) -> None:
+    (project / "conn" / "prod" / "sub" / "a.yml").rename(project / "a.yml")
+    (project / "conn" / "prod" / "sub" / "a.yml").symlink_to(project / "a.yml")
+    desired = load_tenant(load_config(project / "exoform.yaml"), "prod")
+    assert "Sub" in [c.connector.name for c in desired.connectors]
+
+
+@pytest.mark.timeout(20)
+def test_a_fifo_is_refused_without_blocking(project: Path) -> None:
+    import os
+
+    os.mkfifo(project / "conn" / "prod" / "pipe.yaml")
+    [problem] = _problems(project)
+    assert (
+        problem
+        == "conn/prod/pipe.yaml:1:1: error: cannot read file: it is a named pipe (FIFO), not a regular file"
+    )
+
+
+def test_a_symlink_loop_is_a_located_error(project: Path) -> None:
+    loop = project / "conn" / "prod" / "loop.yaml"
+    loop.symlink_to(loop)
+    [problem] = _problems(project)
+    assert problem.startswith("conn/prod/loop.yaml:1:1: error: cannot read file: a symbolic link loop")
