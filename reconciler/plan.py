@@ -31,12 +31,12 @@ import hashlib
 import hmac
 import json
 import os
-from dataclasses import asdict, dataclass, field
-from functools import cached_property
+from dataclasses import dataclass, field
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, computed_field
 
 from reconciler import __version__
 from reconciler.diff import FieldChange, field_changes
@@ -68,6 +68,35 @@ def fingerprint(guid: str, fields: dict[str, Any], ignored: frozenset[str] = fro
     return f"sha256:{digest[:32]}"
 
 
+class ItemsDelta(BaseModel):
+    """How a list field changes: the items added and removed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    field: str
+    added: list[Any]
+    removed: list[Any]
+
+
+class ValueDelta(BaseModel):
+    """How any other field changes: its value before and after."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    field: str
+    before: Any
+    after: Any
+
+
+class Counts(BaseModel):
+    """A tenant's changes by action, and its unmanaged connectors."""
+
+    create: int
+    update: int
+    delete: int
+    unmanaged: int
+
+
 @dataclass(frozen=True)
 class Change:
     """One connector to create, update or delete."""
@@ -97,9 +126,16 @@ class Change:
             return ()
         return tuple(field_changes(self.before, self.after, self.fields))
 
-    def to_json(self) -> dict[str, Any]:
-        """The change as the JSON plan carries it; ``field_changes`` is derived and ignored on reading."""
-        return asdict(self) | {"field_changes": [fc.to_json() for fc in self.field_changes]}
+    @computed_field(alias="field_changes")  # type: ignore[prop-decorator]
+    @property
+    def field_deltas(self) -> list[ItemsDelta | ValueDelta]:
+        """``field_changes`` as the JSON plan carries it (derived: ignored when a plan file is read)."""
+        return [
+            ItemsDelta(field=fc.field, added=list(fc.added), removed=list(fc.removed))
+            if fc.items
+            else ValueDelta(field=fc.field, before=fc.before, after=fc.after)
+            for fc in self.field_changes
+        ]
 
 
 @dataclass(frozen=True)
@@ -139,9 +175,21 @@ class TenantPlan:
     def failed(self) -> bool:
         return self.status == "failed"
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def unsafe(self) -> bool:
         return bool(self.unsafe_reasons)
+
+    @computed_field(alias="summary")  # type: ignore[prop-decorator]
+    @property
+    def counts(self) -> Counts:
+        """``summary`` in the JSON plan: the changes by action, and the unmanaged connectors."""
+        return Counts(
+            create=self.count("create"),
+            update=self.count("update"),
+            delete=self.count("delete"),
+            unmanaged=len(self.unmanaged),
+        )
 
     def count(self, action: Action) -> int:
         return sum(1 for c in self.changes if c.action == action)
@@ -162,6 +210,7 @@ class Plan:
     exoform_version: str = __version__
     format_version: int = FORMAT_VERSION
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def has_changes(self) -> bool:
         return any(t.changes for t in self.tenants)
@@ -171,36 +220,21 @@ class Plan:
         """The tenants that could not be planned."""
         return [t for t in self.tenants if t.failed]
 
+    @computed_field(alias="failed")  # type: ignore[prop-decorator]
+    @property
+    def failed_count(self) -> int:
+        """``failed`` in the JSON plan: how many tenants could not be planned."""
+        return len(self.failed)
+
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def unsafe(self) -> bool:
         return any(t.unsafe for t in self.tenants)
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON plan (without digest)."""
-        return {
-            "format_version": self.format_version,
-            "exoform_version": self.exoform_version,
-            "has_changes": self.has_changes,
-            "unsafe": self.unsafe,
-            "failed": len(self.failed),
-            "tenants": [
-                {
-                    "tenant": t.tenant,
-                    "target": t.target,
-                    "status": t.status,
-                    "error": t.error,
-                    "summary": {a: t.count(a) for a in ACTIONS} | {"unmanaged": len(t.unmanaged)},
-                    "existing_count": t.existing_count,
-                    "targets": t.targets,
-                    "unsafe": t.unsafe,
-                    "unsafe_reasons": t.unsafe_reasons,
-                    "changes": [c.to_json() for c in t.changes],
-                    "unmanaged": [asdict(u) for u in t.unmanaged],
-                    "findings": [f.to_json() for f in t.findings],
-                }
-                for t in self.tenants
-            ],
-        }
+        """The JSON plan (without digest): the dataclasses as :func:`plan_adapter` dumps them."""
+        data: dict[str, Any] = plan_adapter().dump_python(self, mode="json", by_alias=True)
+        return data
 
     @classmethod
     def from_json(cls, data: Any) -> Plan:
@@ -215,7 +249,7 @@ class Plan:
             )
         try:
             # Strict JSON validation: the plan file's objects become the dataclasses, no value is coerced.
-            plan = TypeAdapter(Plan).validate_json(json.dumps(data), strict=True)
+            plan = plan_adapter().validate_json(json.dumps(data), strict=True)
         except ValidationError as exc:
             error = exc.errors(include_url=False)[0]
             where = ".".join(str(part) for part in error["loc"]) or "the plan"
@@ -231,6 +265,14 @@ class Plan:
             for change in tplan.changes:
                 _check_change_shape(change)
         return plan
+
+
+@cache
+def plan_adapter() -> TypeAdapter[Plan]:
+    """The one definition of the JSON plan: the dataclasses above, their derived values marked as
+    computed fields.  It dumps the JSON plan, reads plan files and generates ``schemas/plan.schema.json``
+    (:mod:`reconciler.schema`)."""
+    return TypeAdapter(Plan)
 
 
 def _check_change_shape(change: Change) -> None:
