@@ -322,7 +322,9 @@ MAX_PLAN_BYTES = 64 * 1024 * 1024
 MAX_PLAN_DEPTH = 16
 
 
-def _verify_digest(path: Path, body: dict[str, Any], key: bytes | None) -> None:
+def _verify_digest(path: Path, body: dict[str, Any], key: bytes | None, *, unkeyed_ok: bool) -> bool:
+    """Check the digest ``body`` carries; False (unchecked) for an HMAC without ``key`` when
+    ``unkeyed_ok``, else :class:`PlanError` for anything but a match."""
     claimed = body.pop("digest")
     if not isinstance(claimed, str):
         claimed = ""  # matches nothing: reported as a mismatch below
@@ -332,6 +334,8 @@ def _verify_digest(path: Path, body: dict[str, Any], key: bytes | None) -> None:
             f"{PLAN_KEY_VARIABLE}, which is set: make the plan with the same {PLAN_KEY_VARIABLE}"
         )
     if key is None and claimed.startswith(HMAC_PREFIX):
+        if unkeyed_ok:
+            return False
         raise PlanError(
             f"{path}: the plan carries an integrity check made with {PLAN_KEY_VARIABLE}, which is not "
             f"set here: set it to the key the plan was made with"
@@ -339,11 +343,30 @@ def _verify_digest(path: Path, body: dict[str, Any], key: bytes | None) -> None:
     if not hmac.compare_digest(claimed.encode(), plan_digest(body, key).encode()):
         why = "integrity check mismatch: edited, or made with another key" if key else "checksum mismatch"
         raise PlanError(f"{path}: the plan file was edited after it was made ({why}): make a new plan")
+    return True
+
+
+#: What ``show`` says over a keyed plan it could not verify (no key set).
+UNVERIFIED = (
+    f"integrity not verified: the plan carries an integrity check made with {PLAN_KEY_VARIABLE}, which is "
+    f"not set here; set it to verify the plan"
+)
 
 
 def read_plan(path: Path, key: bytes | None = None) -> Plan:
     """A saved plan, verified (its HMAC with ``key``, else its checksum); :class:`PlanError` when it is
     missing, edited, truncated, foreign, or not checked the way ``key`` asks."""
+    plan, _ = _read(path, key, unkeyed_ok=False)
+    return plan
+
+
+def read_plan_to_show(path: Path, key: bytes | None = None) -> tuple[Plan, bool]:
+    """A saved plan to show, and whether its digest was verified: as :func:`read_plan`, except that a
+    plan made with a key reads without one, unverified (``show`` says so: :data:`UNVERIFIED`)."""
+    return _read(path, key, unkeyed_ok=True)
+
+
+def _read(path: Path, key: bytes | None, *, unkeyed_ok: bool) -> tuple[Plan, bool]:
     if not path.exists() and not path.is_symlink():
         raise PlanError(f"{path}: no such plan file")
     data, problems = read_bytes(path, str(path), MAX_PLAN_BYTES)
@@ -363,8 +386,8 @@ def read_plan(path: Path, key: bytes | None = None) -> Plan:
         raise PlanError(f"{path}: not an exoform plan (nested deeper than {MAX_PLAN_DEPTH} levels)")
     if not isinstance(body, dict) or "digest" not in body:
         raise PlanError(f"{path}: not an exoform plan (no digest)")
-    _verify_digest(path, body, key)
+    verified = _verify_digest(path, body, key, unkeyed_ok=unkeyed_ok)
     try:
-        return Plan.from_json(body)
+        return Plan.from_json(body), verified
     except PlanError as exc:
         raise PlanError(f"{path}: {exc}") from None

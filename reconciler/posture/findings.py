@@ -12,6 +12,7 @@ from typing import Literal
 
 from reconciler.model import Kind
 from reconciler.posture.severity import SEVERITIES, SEVERITY_RANK, Severity, at_or_above
+
 # Decided in reconciler.verdicts; re-exported for the posture package's public surface.
 from reconciler.verdicts import failing, fails
 
