@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, comput
 from reconciler import __version__
 from reconciler.diff import FieldChange, field_changes
 from reconciler.errors import PlanError
-from reconciler.model import Kind
+from reconciler.model import FIELDS, Kind
 from reconciler.posture.findings import Finding
 from reconciler.yamlio import nesting_depth, read_bytes, write_atomic
 
@@ -256,14 +256,14 @@ class Plan:
             raise PlanError(f"not a valid exoform plan: {where}: {error['msg']}") from None
         except (RecursionError, ValueError) as exc:
             raise PlanError(f"not a valid exoform plan: {exc}") from None
-        for tplan in plan.tenants:
+        for t, tplan in enumerate(plan.tenants):
             if tplan.failed:
                 raise PlanError(
                     f"not a valid exoform plan: tenant {tplan.tenant!r} failed to plan, so the plan says "
                     "nothing about it: make a new plan"
                 )
-            for change in tplan.changes:
-                _check_change_shape(change)
+            for c, change in enumerate(tplan.changes):
+                _check_change_shape(change, f"tenants.{t}.changes.{c}")
         return plan
 
 
@@ -275,10 +275,20 @@ def plan_adapter() -> TypeAdapter[Plan]:
     return TypeAdapter(Plan)
 
 
-def _check_change_shape(change: Change) -> None:
-    """A change must carry what apply needs: creates and updates their values, updates and deletes the
-    live object's identity and fingerprint."""
+def _check_change_shape(change: Change, where: str) -> None:
+    """A change must name only fields of its kind (``where``, its JSON path, locates one that does not)
+    and carry what apply needs: creates and updates their values, updates and deletes the live object's
+    identity and fingerprint."""
     action, name = change.action, change.name
+    known = FIELDS[change.kind]
+    named = [(f"fields.{i}", f) for i, f in enumerate(change.fields)]
+    named += [(f"{side}.{f}", f) for side in ("before", "after") for f in getattr(change, side) or {}]
+    for path, unknown in named:
+        if unknown not in known:
+            raise PlanError(
+                f"not a valid exoform plan: {where}.{path}: {json.dumps(unknown)} is not a field of "
+                f"{change.kind}"
+            )
     if action in ("create", "update"):
         if change.after is None:
             raise PlanError(f"not a valid exoform plan: the {action} of {name!r} has no 'after' values")
