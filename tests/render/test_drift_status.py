@@ -76,7 +76,9 @@ def doc(rows: list[dict[str, Any]]) -> StatusDocument:
 
 
 def test_status_table_aligns_columns_without_trailing_spaces() -> None:
-    text = status_text(doc([row(), row(kind="InboundConnector", name="Relay", test_mode=None, validated=None)]))
+    text = status_text(
+        doc([row(), row(kind="InboundConnector", name="Relay", test_mode=None, validated=None)])
+    )
     lines = text.splitlines()
     assert lines[0].split("  ")[0] == "TENANT"
     validated = "yes (2026-11-01T10:00:00Z)"
@@ -104,3 +106,14 @@ def test_status_shows_the_service_owned_validation_recipients() -> None:
     assert status["validation_recipients"] == ["postmaster@fabrikam.com"] and status["validated"] is False
     text = status_text(doc([{"tenant": "demo", **status}]))
     assert "no (2026-07-24T18:59:12.0000000) to postmaster@fabrikam.com" in text
+
+
+def test_the_targeted_plan_note_never_puts_a_tenant_name_raw() -> None:
+    evil = "t\n::error::pwned\x1b[2J"
+    plan = hosts_update()
+    plan.tenants[0].tenant, plan.tenants[0].targets = evil, ["OutboundConnector/To*"]
+    for md in (render_markdown(plan), drift_markdown(plan)):
+        assert "\x1b" not in md and "targeted" in md.casefold()
+        assert not [line for line in md.splitlines() if line.lstrip().startswith("::")], md
+        assert "<code>t&#92;n::error::pwned&#92;x1b&#91;2J</code>" in md
+
