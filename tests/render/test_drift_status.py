@@ -116,4 +116,3 @@ def test_the_targeted_plan_note_never_puts_a_tenant_name_raw() -> None:
         assert "\x1b" not in md and "targeted" in md.casefold()
         assert not [line for line in md.splitlines() if line.lstrip().startswith("::")], md
         assert "<code>t&#92;n::error::pwned&#92;x1b&#91;2J</code>" in md
-
