@@ -3,7 +3,9 @@
 Contracts:
 - A :class:`Plan` is plain data; it renders to text, JSON and Markdown (``reconciler.render``) and never
   fetches or decides anything.
-- ``Plan.to_json()`` is the JSON plan format and the saved plan file (``format_version`` 1).  The file
+- ``Plan.to_json()`` is the JSON plan format and the saved plan file (``format_version`` 1): the
+  dataclasses dumped by :func:`plan_adapter`, their one definition (derived values are computed fields,
+  ignored on reading; schemas/plan.schema.json is generated from it).  The file
   carries a ``digest`` of its own content: with a key (``EXOFORM_PLAN_KEY``, :func:`plan_key`) an
   integrity check, ``hmac-sha256:...``, that only a holder of the key can make; without one a plain
   ``sha256:...`` checksum, which catches accidents (an edit, a truncation) but which anyone can recompute.
@@ -11,7 +13,8 @@ Contracts:
   when none is), a file another format version wrote, or one that is not a plan at all, with a
   :class:`PlanError` that says which.  Plan files hold no secret and are written readable by the owner only;
   they are read as :func:`reconciler.yamlio.read_bytes` reads every file (regular files only, a size
-  limit), with a nesting depth limit.
+  limit), with a nesting depth limit.  A change naming a field its kind does not have is refused with
+  the JSON path of the entry.  :func:`read_plan_to_show` reads a keyed plan without the key, unverified.
 - ``before``/``after`` are the connector's normalized managed fields (``None`` where the connector is
   absent); ``fields`` names the fields that change; ``fingerprint`` identifies the live object the change
   was planned against (:func:`fingerprint`), so apply can refuse a plan the world has moved past.

@@ -3,12 +3,13 @@
 Contracts:
 - Drift is a change in the plan: a connector declared but missing (``missing``), one whose fields differ
   (``changed``), one the ``unmanaged: delete`` policy would delete (``unexpected``); and a posture finding
-  on the live connectors (``source: live``, not skipped) at or above ``fail_on`` (:func:`live_risks`):
-  a risk in the tenant is drift even when no file is involved.  Unmanaged connectors under
+  on the live connectors (``source: live``, not skipped) at or above ``fail_on``: a risk in the tenant
+  is drift even when no file is involved.  Both are decided by :mod:`reconciler.verdicts`.  Unmanaged connectors under
   ``unmanaged: report`` are listed but are not drift.
 - Every tenant of the plan is in every format: a failed one with its error (``drift`` null in JSON), and
   no format says "no drift" while a tenant failed.
-- The JSON report carries ``format_version`` (:data:`FORMAT_VERSION`; schemas/drift.schema.json).
+- The JSON report is :class:`DriftDocument` dumped, its one definition (``format_version``
+  :data:`FORMAT_VERSION`; schemas/drift.schema.json is generated from it).
 - Each differing field shows the files' value against the live one; a list field also shows the items
   only in the files and only live (:func:`reconciler.diff.field_changes`).
 - The Markdown body is deterministic (the same drift gives the same text, so a nightly update of an

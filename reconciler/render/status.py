@@ -4,8 +4,9 @@ and the result of ``status --validate`` (Validate-OutboundConnector, one result 
 Contract: rows are plain data (the JSON form prints them as they are); :func:`status_text` renders them
 as a table whose columns are separated by two spaces, with ``(no connectors)`` under an empty one, then
 the posture risks found in the live connectors (marked live) and a failure line per tenant that could
-not be read.  :func:`status_json` is the JSON form (``format_version``; schemas/status.schema.json).
-A validation succeeds only when the service returned results and every one says ``Succeeded``.
+not be read.  :class:`StatusDocument` is the report's one definition: the JSON form is it dumped, and
+schemas/status.schema.json is generated from it.  Whether a validation succeeded is
+:func:`reconciler.verdicts.validation_ok`'s to say.
 Untrusted text is escaped in the text forms (:mod:`reconciler.escape`).
 """
 

@@ -9,12 +9,11 @@ Whether the run fails is :func:`reconciler.verdicts.problem_fails`'s to say.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from reconciler.errors import Problem
-from reconciler.escape import safe
+from reconciler.escape import json_text, safe
 from reconciler.render.sarif import Located, RuleInfo, sarif_log
 from reconciler.verdicts import problem_fails
 
@@ -91,10 +90,10 @@ def validate_json(report: ValidateReport) -> str:
         "tenants": report.tenants,
         "problems": shown,
     }
-    return json.dumps(data, indent=2) + "\n"
+    return json_text(data)
 
 
 def validate_sarif(report: ValidateReport) -> str:
     """The problems as a SARIF 2.1.0 log."""
     log = sarif_log([Located(p) for p in report.ordered], report.rules, version=report.version)
-    return json.dumps(log, indent=2) + "\n"
+    return json_text(log)
