@@ -18,9 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler import __version__
 from reconciler.escape import json_text
 from reconciler.plan import Plan
+from reconciler.render import drift, validate
 from reconciler.render.markdown import render_markdown
+from reconciler.render.sarif import posture_rules, sarif_log
+from reconciler.render.status import status_text
 from reconciler.render.text import render_text
 
 
@@ -41,58 +45,27 @@ def render_json(plan: Plan) -> str:
     return json_text(plan.to_json())
 
 
-def _plan_sarif(located: Any, opts: Options) -> str:
-    from reconciler import __version__
-    from reconciler.render.sarif import posture_rules, sarif_log
-
-    return json_text(sarif_log(located, posture_rules(), version=__version__))
-
-
-def _drift(fmt: str) -> Callable[[Any, Options], str]:
-    def draw(plan: Any, opts: Options) -> str:
-        from reconciler.render import drift
-
-        if fmt == "json":
-            return json_text(drift.drift_json(plan, fail_on=opts.fail_on))
-        if fmt == "markdown":
-            return drift.drift_markdown(plan, fail_on=opts.fail_on)
-        return drift.drift_text(plan, color=opts.color, fail_on=opts.fail_on)
-
-    return draw
-
-
-def _status(fmt: str) -> Callable[[Any, Options], str]:
-    def draw(doc: Any, opts: Options) -> str:
-        from reconciler.render.status import status_text
-
-        return json_text(doc.model_dump(mode="json")) if fmt == "json" else status_text(doc, color=opts.color)
-
-    return draw
-
-
-def _validate(fmt: str) -> Callable[[Any, Options], str]:
-    def draw(report: Any, opts: Options) -> str:
-        from reconciler.render import validate
-
-        if fmt == "json":
-            return validate.validate_json(report)
-        if fmt == "sarif":
-            return validate.validate_sarif(report)
-        return validate.validate_text(report, annotate=opts.annotate)
-
-    return draw
-
-
 _RENDERERS: dict[str, dict[str, Callable[[Any, Options], str]]] = {
     "plan": {
         "text": lambda plan, o: render_text(plan, color=o.color, banner=o.banner),
         "json": lambda plan, o: render_json(plan),
         "markdown": lambda plan, o: render_markdown(plan, commit=o.commit, banner=o.banner),
-        "sarif": _plan_sarif,
+        "sarif": lambda located, o: json_text(sarif_log(located, posture_rules(), version=__version__)),
     },
-    "drift": {fmt: _drift(fmt) for fmt in ("text", "json", "markdown")},
-    "status": {fmt: _status(fmt) for fmt in ("text", "json")},
-    "validate": {fmt: _validate(fmt) for fmt in ("text", "json", "sarif")},
+    "drift": {
+        "text": lambda plan, o: drift.drift_text(plan, color=o.color, fail_on=o.fail_on),
+        "json": lambda plan, o: json_text(drift.drift_json(plan, fail_on=o.fail_on)),
+        "markdown": lambda plan, o: drift.drift_markdown(plan, fail_on=o.fail_on),
+    },
+    "status": {
+        "text": lambda doc, o: status_text(doc, color=o.color),
+        "json": lambda doc, o: json_text(doc.model_dump(mode="json")),
+    },
+    "validate": {
+        "text": lambda report, o: validate.validate_text(report, annotate=o.annotate),
+        "json": lambda report, o: validate.validate_json(report),
+        "sarif": lambda report, o: validate.validate_sarif(report),
+    },
 }
 #: The formats of each report.
 FORMATS: dict[str, tuple[str, ...]] = {report: tuple(table) for report, table in _RENDERERS.items()}

@@ -4,8 +4,8 @@ Contracts:
 - Drift is a change in the plan: a connector declared but missing (``missing``), one whose fields differ
   (``changed``), one the ``unmanaged: delete`` policy would delete (``unexpected``); and a posture finding
   on the live connectors (``source: live``, not skipped) at or above ``fail_on``: a risk in the tenant
-  is drift even when no file is involved.  Both are decided by :mod:`reconciler.verdicts`.  Unmanaged connectors under
-  ``unmanaged: report`` are listed but are not drift.
+  is drift even when no file is involved (both decided by :mod:`reconciler.verdicts`).  Unmanaged
+  connectors under ``unmanaged: report`` are listed but are not drift.
 - Every tenant of the plan is in every format: a failed one with its error (``drift`` null in JSON), and
   no format says "no drift" while a tenant failed.
 - The JSON report is :class:`DriftDocument` dumped, its one definition (``format_version``
