@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from reconciler.errors import Problem
     from reconciler.plan import Plan, TenantPlan
     from reconciler.posture.findings import Finding
+    from reconciler.workflow import TenantApply
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 NEVER = "never"
@@ -94,6 +95,13 @@ def drift_exit(plan: Plan, fail_on: str) -> int:
 def status_exit(failed_tenants: int) -> int:
     """``status``'s exit status: 1 when a tenant could not be read."""
     return EXIT_ERROR if failed_tenants else EXIT_OK
+
+
+def apply_exit(results: Iterable[TenantApply]) -> int:
+    """``apply``'s exit status: 1 unless every tenant's plan was applied whole (none failed, was refused,
+    or left a change failed or not attempted)."""
+    ok = all(r.error is None and r.report is not None and r.report.ok for r in results)
+    return EXIT_OK if ok else EXIT_ERROR
 
 
 def problem_fails(problem: Problem, fail_on: str) -> bool:

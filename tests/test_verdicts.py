@@ -73,3 +73,14 @@ def test_invalid_input_always_fails_validate_a_finding_only_at_the_threshold() -
     invalid, risk = Problem(where, "bad"), Problem(where, "risky", severity="warning", rule="EXO-T")
     assert problem_fails(invalid, "never") and not problem_fails(risk, "never")
     assert validate_exit([risk], "warning") == EXIT_ERROR and validate_exit([risk], "error") == EXIT_OK
+
+
+def test_apply_exits_1_unless_every_tenant_was_applied_whole() -> None:
+    from reconciler.reconcile.applier import ApplyReport
+    from reconciler.verdicts import apply_exit
+    from reconciler.workflow import TenantApply
+
+    applied = TenantApply("t", ApplyReport("t"))
+    assert apply_exit([applied]) == EXIT_OK and apply_exit([]) == EXIT_OK
+    assert apply_exit([applied, TenantApply("bad", error="cannot sign in")]) == EXIT_ERROR
+    assert apply_exit([TenantApply("t", ApplyReport("t", refused=["protected"]))]) == EXIT_ERROR

@@ -181,6 +181,7 @@ def apply(
     """
     from reconciler.plan import plan_key, read_plan
     from reconciler.render import render
+    from reconciler.verdicts import apply_exit
     from reconciler.workflow import apply_plan, plan_of
 
     color = use_color(no_color)
@@ -228,15 +229,12 @@ def apply(
                 )
 
     results = apply_plan(config, the_plan, force=force, parallelism=parallelism, on_result=on_result)
-    ok = True
     for r in results:
         if r.error:
-            ok = False
             echo_error(r.error)
             continue
         assert r.report is not None
         if r.report.refused:
-            ok = False
             echo_error(f"tenant {r.tenant}: the plan was refused, nothing was changed:")
             for reason in r.report.refused:
                 click.echo(f"  {safe(reason)}", err=True)
@@ -246,15 +244,13 @@ def apply(
         if rep.ok:
             click.echo(line + ".")
             continue
-        ok = False
         click.echo(f"{line}, {rep.count('failed')} failed, {rep.count('not attempted')} not attempted.")
         for res in rep.results:
             if res.status == "not attempted":
                 change = res.change
                 click.echo(f'  not attempted: {change.action} {change.kind} "{safe(change.name)}"')
         click.echo("Run exoform plan to see what remains.")
-    if not ok:
-        sys.exit(EXIT_ERROR)
+    sys.exit(apply_exit(results))
 
 
 @click.command()
