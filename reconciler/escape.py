@@ -13,11 +13,15 @@ Contracts:
 - :func:`safe_lines` does the same for each line of a multi-line message exoform composed itself.
 - :func:`markdown` also makes the text inert in GitHub Markdown: HTML and the Markdown characters that
   could format, link, mention or break a table are written as character references.
+- :func:`json_text` writes a JSON document ASCII-only: every control character and every non-ASCII one in
+  a string is a ``\\uNNNN`` escape, so no JSON exoform prints holds a raw control character.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -50,3 +54,8 @@ def safe_lines(text: str) -> str:
 def markdown(text: str) -> str:
     """``text`` safe and literal in GitHub Markdown, also inside a table cell or ``<code>``."""
     return _MARKDOWN.sub(lambda m: _ENTITIES.get(m.group(), f"&#{ord(m.group())};"), safe(text))
+
+
+def json_text(data: Any) -> str:
+    """``data`` as a JSON document (keys sorted, indented, ASCII-only), ending in a newline."""
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=True) + "\n"

@@ -3,7 +3,9 @@
 Contracts:
 - A :class:`Plan` is plain data; it renders to text, JSON and Markdown (``reconciler.render``) and never
   fetches or decides anything.
-- ``Plan.to_json()`` is the JSON plan format and the saved plan file (``format_version`` 1).  The file
+- ``Plan.to_json()`` is the JSON plan format and the saved plan file (``format_version`` 1): the
+  dataclasses dumped by :func:`plan_adapter`, their one definition (derived values are computed fields,
+  ignored on reading; schemas/plan.schema.json is generated from it).  The file
   carries a ``digest`` of its own content: with a key (``EXOFORM_PLAN_KEY``, :func:`plan_key`) an
   integrity check, ``hmac-sha256:...``, that only a holder of the key can make; without one a plain
   ``sha256:...`` checksum, which catches accidents (an edit, a truncation) but which anyone can recompute.
@@ -11,7 +13,8 @@ Contracts:
   when none is), a file another format version wrote, or one that is not a plan at all, with a
   :class:`PlanError` that says which.  Plan files hold no secret and are written readable by the owner only;
   they are read as :func:`reconciler.yamlio.read_bytes` reads every file (regular files only, a size
-  limit), with a nesting depth limit.
+  limit), with a nesting depth limit.  A change naming a field its kind does not have is refused with
+  the JSON path of the entry.  :func:`read_plan_to_show` reads a keyed plan without the key, unverified.
 - ``before``/``after`` are the connector's normalized managed fields (``None`` where the connector is
   absent); ``fields`` names the fields that change; ``fingerprint`` identifies the live object the change
   was planned against (:func:`fingerprint`), so apply can refuse a plan the world has moved past.
@@ -31,17 +34,17 @@ import hashlib
 import hmac
 import json
 import os
-from dataclasses import asdict, dataclass, field
-from functools import cached_property
+from dataclasses import dataclass, field
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError, computed_field
 
 from reconciler import __version__
 from reconciler.diff import FieldChange, field_changes
 from reconciler.errors import PlanError
-from reconciler.model import Kind
+from reconciler.model import FIELDS, Kind
 from reconciler.posture.findings import Finding
 from reconciler.yamlio import nesting_depth, read_bytes, write_atomic
 
@@ -66,6 +69,35 @@ def fingerprint(guid: str, fields: dict[str, Any], ignored: frozenset[str] = fro
     kept = {k: v for k, v in fields.items() if k not in ignored}
     digest = hashlib.sha256(canonical_json({"guid": guid, "fields": kept}).encode()).hexdigest()
     return f"sha256:{digest[:32]}"
+
+
+class ItemsDelta(BaseModel):
+    """How a list field changes: the items added and removed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    field: str
+    added: list[Any]
+    removed: list[Any]
+
+
+class ValueDelta(BaseModel):
+    """How any other field changes: its value before and after."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    field: str
+    before: Any
+    after: Any
+
+
+class Counts(BaseModel):
+    """A tenant's changes by action, and its unmanaged connectors."""
+
+    create: int
+    update: int
+    delete: int
+    unmanaged: int
 
 
 @dataclass(frozen=True)
@@ -97,9 +129,16 @@ class Change:
             return ()
         return tuple(field_changes(self.before, self.after, self.fields))
 
-    def to_json(self) -> dict[str, Any]:
-        """The change as the JSON plan carries it; ``field_changes`` is derived and ignored on reading."""
-        return asdict(self) | {"field_changes": [fc.to_json() for fc in self.field_changes]}
+    @computed_field(alias="field_changes")  # type: ignore[prop-decorator]
+    @property
+    def field_deltas(self) -> list[ItemsDelta | ValueDelta]:
+        """``field_changes`` as the JSON plan carries it (derived: ignored when a plan file is read)."""
+        return [
+            ItemsDelta(field=fc.field, added=list(fc.added), removed=list(fc.removed))
+            if fc.items
+            else ValueDelta(field=fc.field, before=fc.before, after=fc.after)
+            for fc in self.field_changes
+        ]
 
 
 @dataclass(frozen=True)
@@ -139,9 +178,21 @@ class TenantPlan:
     def failed(self) -> bool:
         return self.status == "failed"
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def unsafe(self) -> bool:
         return bool(self.unsafe_reasons)
+
+    @computed_field(alias="summary")  # type: ignore[prop-decorator]
+    @property
+    def counts(self) -> Counts:
+        """``summary`` in the JSON plan: the changes by action, and the unmanaged connectors."""
+        return Counts(
+            create=self.count("create"),
+            update=self.count("update"),
+            delete=self.count("delete"),
+            unmanaged=len(self.unmanaged),
+        )
 
     def count(self, action: Action) -> int:
         return sum(1 for c in self.changes if c.action == action)
@@ -162,6 +213,7 @@ class Plan:
     exoform_version: str = __version__
     format_version: int = FORMAT_VERSION
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def has_changes(self) -> bool:
         return any(t.changes for t in self.tenants)
@@ -171,36 +223,21 @@ class Plan:
         """The tenants that could not be planned."""
         return [t for t in self.tenants if t.failed]
 
+    @computed_field(alias="failed")  # type: ignore[prop-decorator]
+    @property
+    def failed_count(self) -> int:
+        """``failed`` in the JSON plan: how many tenants could not be planned."""
+        return len(self.failed)
+
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def unsafe(self) -> bool:
         return any(t.unsafe for t in self.tenants)
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON plan (without digest)."""
-        return {
-            "format_version": self.format_version,
-            "exoform_version": self.exoform_version,
-            "has_changes": self.has_changes,
-            "unsafe": self.unsafe,
-            "failed": len(self.failed),
-            "tenants": [
-                {
-                    "tenant": t.tenant,
-                    "target": t.target,
-                    "status": t.status,
-                    "error": t.error,
-                    "summary": {a: t.count(a) for a in ACTIONS} | {"unmanaged": len(t.unmanaged)},
-                    "existing_count": t.existing_count,
-                    "targets": t.targets,
-                    "unsafe": t.unsafe,
-                    "unsafe_reasons": t.unsafe_reasons,
-                    "changes": [c.to_json() for c in t.changes],
-                    "unmanaged": [asdict(u) for u in t.unmanaged],
-                    "findings": [f.to_json() for f in t.findings],
-                }
-                for t in self.tenants
-            ],
-        }
+        """The JSON plan (without digest): the dataclasses as :func:`plan_adapter` dumps them."""
+        data: dict[str, Any] = plan_adapter().dump_python(self, mode="json", by_alias=True)
+        return data
 
     @classmethod
     def from_json(cls, data: Any) -> Plan:
@@ -215,28 +252,46 @@ class Plan:
             )
         try:
             # Strict JSON validation: the plan file's objects become the dataclasses, no value is coerced.
-            plan = TypeAdapter(Plan).validate_json(json.dumps(data), strict=True)
+            plan = plan_adapter().validate_json(json.dumps(data), strict=True)
         except ValidationError as exc:
             error = exc.errors(include_url=False)[0]
             where = ".".join(str(part) for part in error["loc"]) or "the plan"
             raise PlanError(f"not a valid exoform plan: {where}: {error['msg']}") from None
         except (RecursionError, ValueError) as exc:
             raise PlanError(f"not a valid exoform plan: {exc}") from None
-        for tplan in plan.tenants:
+        for t, tplan in enumerate(plan.tenants):
             if tplan.failed:
                 raise PlanError(
                     f"not a valid exoform plan: tenant {tplan.tenant!r} failed to plan, so the plan says "
                     "nothing about it: make a new plan"
                 )
-            for change in tplan.changes:
-                _check_change_shape(change)
+            for c, change in enumerate(tplan.changes):
+                _check_change_shape(change, f"tenants.{t}.changes.{c}")
         return plan
 
 
-def _check_change_shape(change: Change) -> None:
-    """A change must carry what apply needs: creates and updates their values, updates and deletes the
-    live object's identity and fingerprint."""
+@cache
+def plan_adapter() -> TypeAdapter[Plan]:
+    """The one definition of the JSON plan: the dataclasses above, their derived values marked as
+    computed fields.  It dumps the JSON plan, reads plan files and generates ``schemas/plan.schema.json``
+    (:mod:`reconciler.schema`)."""
+    return TypeAdapter(Plan)
+
+
+def _check_change_shape(change: Change, where: str) -> None:
+    """A change must name only fields of its kind (``where``, its JSON path, locates one that does not)
+    and carry what apply needs: creates and updates their values, updates and deletes the live object's
+    identity and fingerprint."""
     action, name = change.action, change.name
+    known = FIELDS[change.kind]
+    named = [(f"fields.{i}", f) for i, f in enumerate(change.fields)]
+    named += [(f"{side}.{f}", f) for side in ("before", "after") for f in getattr(change, side) or {}]
+    for path, unknown in named:
+        if unknown not in known:
+            raise PlanError(
+                f"not a valid exoform plan: {where}.{path}: {json.dumps(unknown)} is not a field of "
+                f"{change.kind}"
+            )
     if action in ("create", "update"):
         if change.after is None:
             raise PlanError(f"not a valid exoform plan: the {action} of {name!r} has no 'after' values")
@@ -280,7 +335,9 @@ MAX_PLAN_BYTES = 64 * 1024 * 1024
 MAX_PLAN_DEPTH = 16
 
 
-def _verify_digest(path: Path, body: dict[str, Any], key: bytes | None) -> None:
+def _verify_digest(path: Path, body: dict[str, Any], key: bytes | None, *, unkeyed_ok: bool) -> bool:
+    """Check the digest ``body`` carries; False (unchecked) for an HMAC without ``key`` when
+    ``unkeyed_ok``, else :class:`PlanError` for anything but a match."""
     claimed = body.pop("digest")
     if not isinstance(claimed, str):
         claimed = ""  # matches nothing: reported as a mismatch below
@@ -290,6 +347,8 @@ def _verify_digest(path: Path, body: dict[str, Any], key: bytes | None) -> None:
             f"{PLAN_KEY_VARIABLE}, which is set: make the plan with the same {PLAN_KEY_VARIABLE}"
         )
     if key is None and claimed.startswith(HMAC_PREFIX):
+        if unkeyed_ok:
+            return False
         raise PlanError(
             f"{path}: the plan carries an integrity check made with {PLAN_KEY_VARIABLE}, which is not "
             f"set here: set it to the key the plan was made with"
@@ -297,11 +356,30 @@ def _verify_digest(path: Path, body: dict[str, Any], key: bytes | None) -> None:
     if not hmac.compare_digest(claimed.encode(), plan_digest(body, key).encode()):
         why = "integrity check mismatch: edited, or made with another key" if key else "checksum mismatch"
         raise PlanError(f"{path}: the plan file was edited after it was made ({why}): make a new plan")
+    return True
+
+
+#: What ``show`` says over a keyed plan it could not verify (no key set).
+UNVERIFIED = (
+    f"integrity not verified: the plan carries an integrity check made with {PLAN_KEY_VARIABLE}, which is "
+    f"not set here; set it to verify the plan"
+)
 
 
 def read_plan(path: Path, key: bytes | None = None) -> Plan:
     """A saved plan, verified (its HMAC with ``key``, else its checksum); :class:`PlanError` when it is
     missing, edited, truncated, foreign, or not checked the way ``key`` asks."""
+    plan, _ = _read(path, key, unkeyed_ok=False)
+    return plan
+
+
+def read_plan_to_show(path: Path, key: bytes | None = None) -> tuple[Plan, bool]:
+    """A saved plan to show, and whether its digest was verified: as :func:`read_plan`, except that a
+    plan made with a key reads without one, unverified (``show`` says so: :data:`UNVERIFIED`)."""
+    return _read(path, key, unkeyed_ok=True)
+
+
+def _read(path: Path, key: bytes | None, *, unkeyed_ok: bool) -> tuple[Plan, bool]:
     if not path.exists() and not path.is_symlink():
         raise PlanError(f"{path}: no such plan file")
     data, problems = read_bytes(path, str(path), MAX_PLAN_BYTES)
@@ -321,8 +399,8 @@ def read_plan(path: Path, key: bytes | None = None) -> Plan:
         raise PlanError(f"{path}: not an exoform plan (nested deeper than {MAX_PLAN_DEPTH} levels)")
     if not isinstance(body, dict) or "digest" not in body:
         raise PlanError(f"{path}: not an exoform plan (no digest)")
-    _verify_digest(path, body, key)
+    verified = _verify_digest(path, body, key, unkeyed_ok=unkeyed_ok)
     try:
-        return Plan.from_json(body)
+        return Plan.from_json(body), verified
     except PlanError as exc:
         raise PlanError(f"{path}: {exc}") from None

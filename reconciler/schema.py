@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field, TypeAdapter
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 
 from reconciler.desired.config import ExoformConfig
 from reconciler.desired.overrides import OVERRIDE_KIND, Override
@@ -90,193 +91,60 @@ def config_schema() -> dict[str, Any]:
     }
 
 
-def _object(properties: dict[str, Any], *, optional: tuple[str, ...] = ()) -> dict[str, Any]:
-    """A closed object: every property required but ``optional``, no other property."""
-    return {
-        "type": "object",
-        "properties": properties,
-        "required": [p for p in properties if p not in optional],
-        "additionalProperties": False,
-    }
+class _Emitted(GenerateJsonSchema):
+    """The schema of what a report emits (pydantic's serialization mode): every field is always there
+    (but one left out when empty, ``exclude_if``) and no other field is."""
+
+    def field_is_required(self, field: Any, total: bool) -> bool:
+        return "serialization_exclude_if" not in field
+
+    def dataclass_args_schema(self, schema: Any) -> JsonSchemaValue:
+        return super().dataclass_args_schema(schema) | {"additionalProperties": False}
+
+    def model_fields_schema(self, schema: Any) -> JsonSchemaValue:
+        return super().model_fields_schema(schema) | {"additionalProperties": False}
 
 
-_STR: dict[str, Any] = {"type": "string"}
-_INT: dict[str, Any] = {"type": "integer", "minimum": 0}
-_BOOL: dict[str, Any] = {"type": "boolean"}
-_NULLABLE_STR: dict[str, Any] = {"type": ["string", "null"]}
-_NULLABLE_BOOL: dict[str, Any] = {"type": ["boolean", "null"]}
-_KIND: dict[str, Any] = {"enum": list(KINDS)}
-_STRINGS: dict[str, Any] = {"type": "array", "items": _STR}
-
-
-def _finding(**extra: dict[str, Any]) -> dict[str, Any]:
-    return _object(
-        {
-            **extra,
-            "rule": _STR,
-            "severity": {"enum": ["error", "warning", "info"]},
-            "kind": {"enum": [*KINDS, None]},
-            "name": _NULLABLE_STR,
-            "message": _STR,
-            "reference": _STR,
-            "field": _NULLABLE_STR,
-            "skipped_reason": _NULLABLE_STR,
-            "source": {"enum": ["files", "live"]},
-        }
-    )
-
-
-_UNMANAGED = _object({"kind": _KIND, "name": _STR, "connector_source": _STR})
-_TENANT_STATUS: dict[str, Any] = {"enum": ["planned", "failed"]}
-
-
-def _report(title: str, description: str, version: int, properties: dict[str, Any]) -> dict[str, Any]:
-    schema = _object({"format_version": {"const": version}, **properties})
-    return {"$schema": SCHEMA_DRAFT, "title": title, "description": description, **schema}
+def _report(title: str, description: str, adapter: TypeAdapter[Any]) -> dict[str, Any]:
+    schema = adapter.json_schema(mode="serialization", schema_generator=_Emitted)
+    return {"$schema": SCHEMA_DRAFT, **schema, "title": title, "description": description}
 
 
 def plan_schema() -> dict[str, Any]:
     """The schema of the JSON plan (``plan --format json`` and the plan file, which adds ``digest``)."""
-    from reconciler.plan import ACTIONS, FORMAT_VERSION
+    from reconciler.plan import FORMAT_VERSION, plan_adapter
 
-    field_change = {
-        "oneOf": [
-            _object({"field": _STR, "added": {"type": "array"}, "removed": {"type": "array"}}),
-            _object({"field": _STR, "before": {}, "after": {}}),
-        ]
-    }
-    change = _object(
-        {
-            "action": {"enum": list(ACTIONS)},
-            "kind": _KIND,
-            "name": _STR,
-            "previous_name": _NULLABLE_STR,
-            "fields": _STRINGS,
-            "before": {"type": ["object", "null"]},
-            "after": {"type": ["object", "null"]},
-            "fingerprint": _NULLABLE_STR,
-            "guid": _NULLABLE_STR,
-            "ignored": _STRINGS,
-            "reason": _STR,
-            "when_changed_utc": _NULLABLE_STR,
-            "field_changes": {"type": "array", "items": field_change},
-        }
-    )
-    tenant = _object(
-        {
-            "tenant": _STR,
-            "target": _STR,
-            "status": _TENANT_STATUS,
-            "error": _NULLABLE_STR,
-            "summary": _object({"create": _INT, "update": _INT, "delete": _INT, "unmanaged": _INT}),
-            "existing_count": _INT,
-            "unsafe": _BOOL,
-            "unsafe_reasons": _STRINGS,
-            "changes": {"type": "array", "items": change},
-            "unmanaged": {"type": "array", "items": _UNMANAGED},
-            "findings": {"type": "array", "items": _finding()},
-            "targets": _STRINGS,
-        }
-    )
     schema = _report(
         "exoform plan",
         "The JSON plan: every selected tenant with its outcome (planned, or failed with its error), "
         "changes, unmanaged connectors and posture findings. A plan file adds its digest.",
-        FORMAT_VERSION,
-        {
-            "exoform_version": _STR,
-            "has_changes": _BOOL,
-            "unsafe": _BOOL,
-            "failed": _INT,
-            "tenants": {"type": "array", "items": tenant},
-            "digest": _STR,
-        },
+        plan_adapter(),
     )
-    schema["required"].remove("digest")
+    schema["properties"]["format_version"] = {"const": FORMAT_VERSION}
+    schema["properties"]["digest"] = {"type": "string", "description": "The plan file's digest."}
     return schema
 
 
 def drift_schema() -> dict[str, Any]:
     """The schema of ``drift --format json``."""
-    from reconciler.render.drift import FORMAT_VERSION
+    from reconciler.render.drift import DriftDocument
 
-    field = _object(
-        {
-            "field": _STR,
-            "desired": {},
-            "live": {},
-            "only_in_files": {"type": "array"},
-            "only_live": {"type": "array"},
-        },
-        optional=("only_in_files", "only_live"),
-    )
-    connector = _object(
-        {
-            "kind": _KIND,
-            "name": _STR,
-            "state": {"enum": ["missing", "changed", "unexpected"]},
-            "when_changed_utc": _NULLABLE_STR,
-            "fields": {"type": "array", "items": field},
-        }
-    )
-    tenant = _object(
-        {
-            "tenant": _STR,
-            "target": _STR,
-            "status": _TENANT_STATUS,
-            "error": _NULLABLE_STR,
-            "drift": _NULLABLE_BOOL,
-            "connectors": {"type": "array", "items": connector},
-            "risks": {"type": "array", "items": _finding()},
-            "unmanaged": {"type": "array", "items": _UNMANAGED},
-            "targets": _STRINGS,
-        },
-        optional=("targets",),
-    )
     return _report(
         "exoform drift",
         "The drift report: per tenant, the connectors that differ from the files, the posture risks in "
         "its live connectors that count as drift, its unmanaged connectors, or the error that stopped it.",
-        FORMAT_VERSION,
-        {
-            "exoform_version": _STR,
-            "drift": _BOOL,
-            "errors": _INT,
-            "tenants": {"type": "array", "items": tenant},
-        },
+        TypeAdapter(DriftDocument),
     )
 
 
 def status_schema() -> dict[str, Any]:
     """The schema of ``status --format json``."""
-    from reconciler.render.status import FORMAT_VERSION
+    from reconciler.render.status import StatusDocument
 
-    row = _object(
-        {
-            "tenant": _STR,
-            "kind": _KIND,
-            "name": _STR,
-            "enabled": _BOOL,
-            "test_mode": _NULLABLE_BOOL,
-            "validated": _NULLABLE_BOOL,
-            "last_validated": _NULLABLE_STR,
-            "validation_recipients": {"type": ["array", "null"], "items": _STR},
-            "last_changed": _NULLABLE_STR,
-            "managed": _BOOL,
-            "connector_source": _STR,
-        }
-    )
-    tenant = _object({"tenant": _STR, "status": {"enum": ["read", "failed"]}, "error": _NULLABLE_STR})
     return _report(
         "exoform status",
         "Connector health per tenant, the posture risks in the live connectors, and each tenant's outcome.",
-        FORMAT_VERSION,
-        {
-            "connectors": {"type": "array", "items": row},
-            "risks": {"type": "array", "items": _finding(tenant=_STR)},
-            "tenants": {"type": "array", "items": tenant},
-            "errors": {"type": "array", "items": _object({"tenant": _STR, "error": _NULLABLE_STR})},
-        },
+        TypeAdapter(StatusDocument),
     )
 
 

@@ -132,3 +132,105 @@ def test_demo_config_validates_against_the_schema() -> None:
 def test_schema_rejects_what_the_models_reject(document: dict[str, Any]) -> None:
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(document, _connector_schema())
+
+
+# ------------------------------------------------------------- report schemas, from their one definition
+
+
+def _report_schema(name: str) -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads((SCHEMAS / name).read_text())
+    return schema
+
+
+def _every_kind_of_plan() -> Any:
+    from reconciler.plan import Change, Plan, TenantPlan, Unmanaged
+    from reconciler.posture.findings import Finding
+
+    changes = [
+        Change(
+            "create", "InboundConnector", "new", ["name", "enabled"], None, {"name": "new", "enabled": True}
+        ),
+        Change(
+            "update",
+            "OutboundConnector",
+            "hosts",
+            ["smart_hosts", "enabled", "comment"],
+            {"name": "hosts", "smart_hosts": ["a"], "enabled": True, "comment": None},
+            {"name": "hosts", "smart_hosts": ["b"], "enabled": False, "comment": "c"},
+            previous_name="old",
+            guid="g",
+            fingerprint="sha256:1",
+            when_changed_utc="2026-01-01T00:00:00Z",
+        ),
+        Change(
+            "delete",
+            "InboundConnector",
+            "gone",
+            [],
+            {"name": "gone"},
+            None,
+            guid="g2",
+            fingerprint="sha256:2",
+        ),
+    ]
+    findings = [
+        Finding("EXO-1", "error", "InboundConnector", "new", "m", field="enabled"),
+        Finding("EXO-2", "warning", None, None, "m", skipped_reason="accepted", source="live"),
+        Finding("EXO-3", "info", "OutboundConnector", "hosts", "m", source="live"),
+    ]
+    planned = TenantPlan(
+        "t",
+        "local:t",
+        changes,
+        [Unmanaged("InboundConnector", "legacy")],
+        findings,
+        ["too many"],
+        4,
+        ["InboundConnector/*"],
+    )
+    return Plan([planned, TenantPlan.failed_with("bad", "local:bad", "boom\nsecond line")])
+
+
+def test_every_report_the_tool_emits_matches_its_published_schema() -> None:
+    from reconciler.live import LiveConnector, LiveState
+    from reconciler.model import from_live
+    from reconciler.render.drift import drift_json
+    from reconciler.render.status import status_document
+    from reconciler.workflow import TenantOutcome
+
+    plan = _every_kind_of_plan()
+    data = plan.to_json()
+    jsonschema.validate(data, _report_schema("plan.schema.json"))
+    jsonschema.validate(data | {"digest": "sha256:0"}, _report_schema("plan.schema.json"))
+    for fail_on in ("error", "info", "never"):
+        jsonschema.validate(drift_json(plan, fail_on=fail_on), _report_schema("drift.schema.json"))
+    obj = {"Name": "hosts", "ConnectorType": "Partner", "SmartHosts": ["a"], "IsValidated": True}
+    live = LiveConnector("OutboundConnector", "hosts", "g", from_live("OutboundConnector", obj), obj)
+    outcomes = [
+        TenantOutcome("t", plan=plan.tenants[0], live=LiveState("t", [live])),
+        TenantOutcome("bad", error="boom"),
+    ]
+    status = status_document(outcomes, []).model_dump(mode="json")
+    assert status["risks"] and status["errors"] and status["connectors"]
+    jsonschema.validate(status, _report_schema("status.schema.json"))
+
+
+@pytest.mark.parametrize("name", ["plan.schema.json", "drift.schema.json", "status.schema.json"])
+def test_report_schemas_are_closed_and_name_their_format_version(name: str) -> None:
+    from reconciler.render.drift import drift_json
+    from reconciler.render.status import StatusDocument
+
+    plan = _every_kind_of_plan()
+    document = {
+        "plan.schema.json": plan.to_json(),
+        "drift.schema.json": drift_json(plan),
+        "status.schema.json": StatusDocument(connectors=[], risks=[], tenants=[], errors=[]).model_dump(),
+    }[name]
+    schema = _report_schema(name)
+    jsonschema.validate(document, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(document | {"unexpected": 1}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(document | {"format_version": 2}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({k: v for k, v in document.items() if k != "tenants"}, schema)

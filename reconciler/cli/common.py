@@ -17,13 +17,15 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
+from reconciler.verdicts import EXIT_CHANGES as EXIT_CHANGES
+from reconciler.verdicts import EXIT_ERROR as EXIT_ERROR
+from reconciler.verdicts import EXIT_OK as EXIT_OK
+
 if TYPE_CHECKING:
     from reconciler.desired.config import ExoformConfig
     from reconciler.desired.connectors import TenantDesired
     from reconciler.reconcile.targeting import Target
     from reconciler.workflow import TenantOutcome
-
-EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 
 
 def use_color(no_color: bool, stream: Any = None) -> bool:

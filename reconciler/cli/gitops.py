@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING
 import click
 
 from reconciler.cli.common import (
-    EXIT_CHANGES,
     EXIT_ERROR,
     config_option,
     echo_error,
@@ -209,20 +208,14 @@ def drift(
       exoform drift --tenant contoso --format markdown > issue.md
       exoform drift --target 'OutboundConnector/To Mimecast*'
     """
-    from reconciler.render.drift import drift_json, drift_markdown, drift_text, has_drift
+    from reconciler.render import Options, render
+    from reconciler.verdicts import drift_exit
 
     the_plan, outcomes = make_plan(config_path, tenants, parallelism, targets)
-    if fmt == "json":
-        click.echo(json.dumps(drift_json(the_plan, fail_on=fail_on), indent=2, sort_keys=True))
-    elif fmt == "markdown":
-        click.echo(drift_markdown(the_plan, fail_on=fail_on), nl=False)
-    else:
-        color = use_color(no_color)
-        click.echo(drift_text(the_plan, color=color, fail_on=fail_on), nl=False, color=color)
-    if report_failures(outcomes):
-        sys.exit(EXIT_ERROR)
-    if has_drift(the_plan, fail_on):
-        sys.exit(EXIT_CHANGES)
+    opts = Options(color=use_color(no_color), fail_on=fail_on)
+    click.echo(render("drift", fmt, the_plan, opts), nl=False, color=opts.color)
+    report_failures(outcomes)
+    sys.exit(drift_exit(the_plan, fail_on))
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -343,26 +336,21 @@ def status(
         return
     if recipients:
         fail("--recipient needs --validate CONNECTOR")
-    from reconciler.render.status import live_findings, status_json, status_rows, status_text
+    from reconciler.render import Options, render
+    from reconciler.render.status import status_document
+    from reconciler.verdicts import status_exit
 
     _, desired, outcomes = read_tenants(
         config_path, tenants, parallelism, label="Reading tenants", targets=targets
     )
-    rows = status_rows(outcomes, desired)
-    findings = live_findings(outcomes)
-    failed = [o for o in outcomes if o.live is None]
-    if fmt == "json":
-        click.echo(json.dumps(status_json(rows, findings, outcomes), indent=2, sort_keys=True))
-    else:
-        failures = [(o.tenant, o.error or "") for o in failed]
-        color = use_color(no_color)
-        text = status_text(rows, color=color, findings=findings, failed=failures)
-        click.echo(text, nl=False, color=color)
-    for outcome in failed:
-        echo_error(outcome.error or "")
-    if failed:
-        click.echo(f"{len(failed)} of {len(outcomes)} tenant(s) failed.", err=True)
-        sys.exit(EXIT_ERROR)
+    doc = status_document(outcomes, desired)
+    opts = Options(color=use_color(no_color))
+    click.echo(render("status", fmt, doc, opts), nl=False, color=opts.color)
+    for failed in doc.errors:
+        echo_error(failed.error or "")
+    if doc.errors:
+        click.echo(f"{len(doc.errors)} of {len(outcomes)} tenant(s) failed.", err=True)
+    sys.exit(status_exit(len(doc.errors)))
 
 
 def _validate(
@@ -374,7 +362,8 @@ def _validate(
     from reconciler.normalize import canon_email
     from reconciler.providers.registry import open_provider
     from reconciler.providers.session import Session
-    from reconciler.render.status import validation_json, validation_ok, validation_text
+    from reconciler.render.status import validation_json, validation_text
+    from reconciler.verdicts import validation_ok
 
     if not recipients:
         fail("--validate needs at least one --recipient ADDR (the test mail goes there)")

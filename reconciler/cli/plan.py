@@ -6,7 +6,6 @@ Every selected tenant is in the plan each format prints, failed ones with their 
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import threading
@@ -16,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from reconciler.cli.common import (
-    EXIT_CHANGES,
     EXIT_ERROR,
     config_option,
     echo_error,
@@ -37,6 +35,8 @@ if TYPE_CHECKING:
     from reconciler.desired.connectors import TenantDesired
     from reconciler.plan import Plan
     from reconciler.reconcile.applier import ChangeResult
+    from reconciler.render import Options
+    from reconciler.render.sarif import Located
     from reconciler.workflow import TenantOutcome
 
 _print_lock = threading.Lock()
@@ -63,28 +63,24 @@ def _make_plan(
     return plan_of(outcomes), outcomes, config, desired
 
 
-def _render(the_plan: Plan, fmt: str, color: bool) -> str:
-    """The plan in ``fmt`` (not sarif); the Markdown names the commit from ``GITHUB_SHA`` when set."""
-    from reconciler.render import render
-    from reconciler.render.markdown import render_markdown
-
-    if fmt == "markdown":
-        return render_markdown(the_plan, commit=os.environ.get("GITHUB_SHA") or None)
-    return render(the_plan, fmt, color=color)
-
-
-def _plan_sarif(the_plan: Plan, config: ExoformConfig, desired: list[TenantDesired]) -> dict[str, Any]:
-    from reconciler.cli.validate import locate_findings, posture_rules
-    from reconciler.render.sarif import sarif_log
+def _plan_located(the_plan: Plan, config: ExoformConfig, desired: list[TenantDesired]) -> list[Located]:
+    """The plan's findings located in the files (what its SARIF reports)."""
+    from reconciler.cli.validate import locate_findings
 
     by_tenant = {d.tenant: d for d in desired}
-    items = [
+    return [
         item
         for t in the_plan.tenants
         if t.tenant in by_tenant
         for item in locate_findings(config, by_tenant[t.tenant], t.findings)
     ]
-    return sarif_log(items, posture_rules(), version=the_plan.exoform_version)
+
+
+def _options(no_color: bool, **extra: Any) -> Options:
+    """Render options: colour as the terminal and ``--no-color`` say; Markdown names ``GITHUB_SHA``."""
+    from reconciler.render import Options
+
+    return Options(color=use_color(no_color), commit=os.environ.get("GITHUB_SHA") or None, **extra)
 
 
 @click.command()
@@ -131,13 +127,13 @@ def plan(
       exoform plan --tenant contoso --target 'InboundConnector/From Mimecast*'
     """
     from reconciler.plan import plan_key, write_plan
+    from reconciler.render import render
+    from reconciler.verdicts import plan_exit, posture_failures
 
     the_plan, outcomes, config, desired = _make_plan(config_path, tenants, parallelism, targets)
-    if fmt == "sarif":
-        click.echo(json.dumps(_plan_sarif(the_plan, config, desired), indent=2))
-    else:
-        color = use_color(no_color)
-        click.echo(_render(the_plan, fmt, color), nl=False, color=color)
+    opts = _options(no_color, fail_on=fail_on)
+    data = _plan_located(the_plan, config, desired) if fmt == "sarif" else the_plan
+    click.echo(render("plan", fmt, data, opts), nl=False, color=opts.color)
     failed = report_failures(outcomes)
     if out is not None:
         if failed:
@@ -145,23 +141,10 @@ def plan(
         else:
             write_plan(the_plan, out, plan_key())
             click.echo(f"Plan saved to {out}. Apply it with: exoform apply {out}", err=True)
-    if failed or _fails_posture(the_plan, fail_on):
-        sys.exit(EXIT_ERROR)
-    if detailed_exitcode and the_plan.has_changes:
-        sys.exit(EXIT_CHANGES)
-
-
-def _fails_posture(the_plan: Plan, threshold: str) -> bool:
-    from reconciler.posture.findings import failing
-
-    if threshold == "never":
-        return False
-    # The files' findings only: a risk already in the tenant is shown (marked live) and is drift, but it
-    # is not the change under review (docs/posture.md).
-    hits = [f for t in the_plan.tenants for f in failing(t.findings, threshold) if f.source == "files"]
+    hits = posture_failures(the_plan, fail_on)
     if hits:
-        click.echo(f"error: {len(hits)} posture finding(s) at or above {threshold} (--fail-on)", err=True)
-    return bool(hits)
+        click.echo(f"error: {len(hits)} posture finding(s) at or above {fail_on} (--fail-on)", err=True)
+    sys.exit(plan_exit(the_plan, fail_on, detailed=detailed_exitcode))
 
 
 @click.command()
@@ -197,7 +180,8 @@ def apply(
       exoform apply --tenant contoso --target 'OutboundConnector/To Mimecast'
     """
     from reconciler.plan import plan_key, read_plan
-    from reconciler.render import render_text
+    from reconciler.render import render
+    from reconciler.verdicts import apply_exit
     from reconciler.workflow import apply_plan, plan_of
 
     color = use_color(no_color)
@@ -215,7 +199,7 @@ def apply(
             config_path, tenants, parallelism, targets=targets, keep_live=False
         )
         the_plan = plan_of(outcomes)
-        click.echo(render_text(the_plan, color=color), nl=False, color=color)
+        click.echo(render("plan", "text", the_plan, _options(no_color)), nl=False, color=color)
         if report_failures(outcomes):
             sys.exit(EXIT_ERROR)
         if not the_plan.has_changes:
@@ -245,15 +229,12 @@ def apply(
                 )
 
     results = apply_plan(config, the_plan, force=force, parallelism=parallelism, on_result=on_result)
-    ok = True
     for r in results:
         if r.error:
-            ok = False
             echo_error(r.error)
             continue
         assert r.report is not None
         if r.report.refused:
-            ok = False
             echo_error(f"tenant {r.tenant}: the plan was refused, nothing was changed:")
             for reason in r.report.refused:
                 click.echo(f"  {safe(reason)}", err=True)
@@ -263,15 +244,13 @@ def apply(
         if rep.ok:
             click.echo(line + ".")
             continue
-        ok = False
         click.echo(f"{line}, {rep.count('failed')} failed, {rep.count('not attempted')} not attempted.")
         for res in rep.results:
             if res.status == "not attempted":
                 change = res.change
                 click.echo(f'  not attempted: {change.action} {change.kind} "{safe(change.name)}"')
         click.echo("Run exoform plan to see what remains.")
-    if not ok:
-        sys.exit(EXIT_ERROR)
+    sys.exit(apply_exit(results))
 
 
 @click.command()
@@ -284,16 +263,22 @@ def show(plan_file: Path, fmt: str, no_color: bool) -> None:
     """Render a saved plan file (the artifact a CI job uploaded) without reading any tenant.
 
     The file is verified as apply verifies it (digest, format version); an edited or foreign file is an
-    error (exit 1).
+    error (exit 1).  A plan made with EXOFORM_PLAN_KEY is verified with the key when it is set; without
+    it the plan is shown under an "integrity not verified" banner (on stderr for json).
 
     \b
     Examples:
       exoform show plan.json
       exoform show plan.json --format markdown > comment.md
+      EXOFORM_PLAN_KEY=... exoform show plan.json   # verifies a keyed plan
     """
-    from reconciler.plan import read_plan
+    from reconciler.plan import UNVERIFIED, plan_key, read_plan_to_show
+    from reconciler.render import render
 
     with user_errors():
-        the_plan = read_plan(plan_file)
-    color = use_color(no_color)
-    click.echo(_render(the_plan, fmt, color), nl=False, color=color)
+        the_plan, verified = read_plan_to_show(plan_file, plan_key())
+    banner = None if verified else UNVERIFIED
+    if banner and fmt == "json":
+        click.echo(f"warning: {banner}", err=True)
+    opts = _options(no_color, banner=banner)
+    click.echo(render("plan", fmt, the_plan, opts), nl=False, color=opts.color)

@@ -18,14 +18,13 @@ import click
 
 from reconciler.cli.common import fail_on_option
 from reconciler.escape import safe
-from reconciler.posture.severity import at_or_above
 
 if TYPE_CHECKING:
     from reconciler.desired.config import ExoformConfig
     from reconciler.desired.connectors import LoadedConnector, TenantDesired
     from reconciler.errors import Problem
     from reconciler.posture.findings import Finding
-    from reconciler.render.sarif import Located, RuleInfo
+    from reconciler.render.sarif import Located
 
 
 def locate_findings(
@@ -71,46 +70,9 @@ def posture_problems(config: ExoformConfig, tenant: TenantDesired) -> list[Probl
     return [item.problem for item in locate_findings(config, tenant, findings) if item.suppressed is None]
 
 
-def posture_rules() -> dict[str, RuleInfo]:
-    """Every posture rule as SARIF describes it."""
-    from reconciler import posture
-    from reconciler.render.sarif import RuleInfo
-
-    return {r.id: RuleInfo(r.title, r.severity, r.reference) for r in posture.RULES}
-
-
 #: Extra checks run by validate on every tenant that loaded cleanly: ``check(config, tenant)`` returns
 #: located problems (severity error, warning or info).  Add a checker here to extend validate.
 CHECKERS: list[Callable[[ExoformConfig, TenantDesired], list[Problem]]] = [posture_problems]
-
-
-def _escape_data(text: str) -> str:
-    return safe(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
-
-
-def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
-def _ordered(problems: Sequence[Problem]) -> list[Problem]:
-    return sorted(problems, key=lambda p: (p.location.path, p.location.line, p.location.column))
-
-
-def emit_problems(problems: Sequence[Problem]) -> None:
-    """Print each problem as ``path:line:col: severity: message`` (escaped), sorted by place; under GitHub
-    Actions also as a workflow annotation (its data escaped as the runner reads it)."""
-    ordered = _ordered(problems)
-    annotate = os.environ.get("GITHUB_ACTIONS") == "true"
-    for problem in ordered:
-        click.echo(safe(str(problem)))
-    if annotate:
-        for problem in ordered:
-            level = {"error": "error", "warning": "warning"}.get(problem.severity, "notice")
-            loc = problem.location
-            click.echo(
-                f"::{level} file={_escape_property(loc.path)},line={loc.line},col={loc.column}::"
-                f"{_escape_data(problem.message)}"
-            )
 
 
 @click.command()
@@ -180,46 +142,17 @@ def validate(config_path: Path, tenants: tuple[str, ...], check_env: bool, fail_
     _finish(list(dict.fromkeys(problems)), fail_on, count, len(names), fmt)
 
 
-def _failing(problem: Problem, fail_on: str) -> bool:
-    """Invalid input always fails; a posture finding fails at or above ``fail_on`` (never: never)."""
-    if problem.rule is None:
-        return True
-    return fail_on != "never" and at_or_above(problem.severity, fail_on)
-
-
 def _finish(problems: Sequence[Problem], fail_on: str, connectors: int, tenants: int, fmt: str) -> None:
-    import json
-
     from reconciler import __version__
-    from reconciler.render.sarif import Located, sarif_log
+    from reconciler.render import Options, render
+    from reconciler.render.sarif import posture_rules
+    from reconciler.render.validate import ValidateReport
+    from reconciler.verdicts import validate_exit
 
-    failing = [p for p in problems if _failing(p, fail_on)]
-    if fmt == "sarif":
-        log = sarif_log([Located(p) for p in _ordered(problems)], posture_rules(), version=__version__)
-        click.echo(json.dumps(log, indent=2))
-    elif fmt == "json":
-        shown = [
-            {
-                "path": p.location.path,
-                "line": p.location.line,
-                "column": p.location.column,
-                "severity": p.severity,
-                "rule": p.rule,
-                "message": p.message,
-            }
-            for p in _ordered(problems)
-        ]
-        data = {"valid": not failing, "connectors": connectors, "tenants": tenants, "problems": shown}
-        click.echo(json.dumps(data, indent=2))
-    else:
-        emit_problems(problems)
-    if failing:
-        if fmt == "text":
-            errors = sum(1 for p in problems if p.severity == "error")
-            click.echo(f"{len(problems)} problem(s) found ({errors} error(s))")
-        raise SystemExit(1)
-    if fmt == "text":
-        click.echo(f"{connectors} connector(s) in {tenants} tenant(s) valid")
+    report = ValidateReport(problems, connectors, tenants, fail_on, posture_rules(), __version__)
+    options = Options(annotate=os.environ.get("GITHUB_ACTIONS") == "true")
+    click.echo(render("validate", fmt, report, options), nl=False)
+    raise SystemExit(validate_exit(problems, fail_on))
 
 
 @click.command()

@@ -1,17 +1,20 @@
 """The finding: what posture checks report, plans carry and ``--fail-on`` compares.
 
 Contract: a :class:`Finding` is plain data; the same object is made by :mod:`reconciler.posture`, carried
-by a plan, written to and read back from the plan file.  Severities are :mod:`reconciler.posture.severity`'s.
+by a plan, written to and read back from the plan file.  Severities are :mod:`reconciler.posture.severity`'s;
+whether findings fail a threshold is :mod:`reconciler.verdicts`'s to say.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from reconciler.model import Kind
 from reconciler.posture.severity import SEVERITIES, SEVERITY_RANK, Severity, at_or_above
+
+# Decided in reconciler.verdicts; re-exported for the posture package's public surface.
+from reconciler.verdicts import failing, fails
 
 Source = Literal["files", "live"]
 
@@ -55,20 +58,6 @@ class Finding:
             "skipped_reason": self.skipped_reason,
             "source": self.source,
         }
-
-
-def failing(findings: Sequence[Finding], threshold: str) -> list[Finding]:
-    """The findings that are not skipped and have ``threshold``'s severity or a higher one.
-
-    Raises ``ValueError`` for a threshold that is not a severity.
-    """
-    at_or_above("error", threshold)  # refuses a threshold that is not a severity, even with no findings
-    return [f for f in findings if not f.skipped and at_or_above(f.severity, threshold)]
-
-
-def fails(findings: Sequence[Finding], threshold: str) -> bool:
-    """True when :func:`failing` finds any (``ValueError`` for a threshold that is not a severity)."""
-    return bool(failing(findings, threshold))
 
 
 __all__ = ["SEVERITIES", "SEVERITY_RANK", "Finding", "Severity", "at_or_above", "failing", "fails"]

@@ -3,12 +3,13 @@
 Contracts:
 - Drift is a change in the plan: a connector declared but missing (``missing``), one whose fields differ
   (``changed``), one the ``unmanaged: delete`` policy would delete (``unexpected``); and a posture finding
-  on the live connectors (``source: live``, not skipped) at or above ``fail_on`` (:func:`live_risks`):
-  a risk in the tenant is drift even when no file is involved.  Unmanaged connectors under
-  ``unmanaged: report`` are listed but are not drift.
+  on the live connectors (``source: live``, not skipped) at or above ``fail_on``: a risk in the tenant
+  is drift even when no file is involved (both decided by :mod:`reconciler.verdicts`).  Unmanaged
+  connectors under ``unmanaged: report`` are listed but are not drift.
 - Every tenant of the plan is in every format: a failed one with its error (``drift`` null in JSON), and
   no format says "no drift" while a tenant failed.
-- The JSON report carries ``format_version`` (:data:`FORMAT_VERSION`; schemas/drift.schema.json).
+- The JSON report is :class:`DriftDocument` dumped, its one definition (``format_version``
+  :data:`FORMAT_VERSION`; schemas/drift.schema.json is generated from it).
 - Each differing field shows the files' value against the live one; a list field also shows the items
   only in the files and only live (:func:`reconciler.diff.field_changes`).
 - The Markdown body is deterministic (the same drift gives the same text, so a nightly update of an
@@ -18,19 +19,23 @@ Contracts:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final, Literal
 
+from pydantic import BaseModel, ConfigDict, Field
 from rich.text import Text
 
 from reconciler.diff import FieldChange
-from reconciler.escape import markdown, safe, safe_lines
-from reconciler.plan import Change, Plan, TenantPlan
-from reconciler.posture.findings import Finding, failing
+from reconciler.escape import markdown, safe
+from reconciler.model import Kind
+from reconciler.plan import Change, Plan, TenantPlan, TenantStatus, Unmanaged
+from reconciler.posture.findings import Finding
 from reconciler.render.console import to_text
+from reconciler.render.failed import failed_markdown, failed_text
 from reconciler.render.markdown import MAX_CHARS, fit_blocks, risks_table
-from reconciler.render.values import code, delta_cells, in_order, show, targets_note
+from reconciler.render.values import code, delta_cells, ident, in_order, show, targets_note
+from reconciler.verdicts import drifted, has_drift, live_risks
 
-FORMAT_VERSION = 1
+FORMAT_VERSION: Final = 1
 MARKER = "<!-- exoform-drift -->"
 _STATES = {"create": "missing", "update": "changed", "delete": "unexpected"}
 #: The drift symbol of each plan action: seen from the files, a connector to create is missing.
@@ -48,24 +53,6 @@ def _headline(change: Change) -> str:
     return text
 
 
-def live_risks(t: TenantPlan, fail_on: str) -> list[Finding]:
-    """The posture findings on ``t``'s live connectors that count as drift: not skipped, at or above
-    ``fail_on`` (``never``: none)."""
-    if fail_on == "never":
-        return []
-    return [f for f in failing(t.findings, fail_on) if f.source == "live"]
-
-
-def drifted(t: TenantPlan, fail_on: str) -> bool:
-    """True when a planned tenant has drift: a change in its plan or a live risk at or above ``fail_on``."""
-    return not t.failed and bool(t.changes or live_risks(t, fail_on))
-
-
-def has_drift(plan: Plan, fail_on: str) -> bool:
-    """True when any tenant of ``plan`` drifted (see :func:`drifted`)."""
-    return any(drifted(t, fail_on) for t in plan.tenants)
-
-
 def _counts(tenants: Sequence[TenantPlan], fail_on: str) -> str:
     """``N connector(s) differ from the files`` and ``N risk(s) in the live connectors``, those present."""
     changed = sum(len(t.changes) for t in tenants)
@@ -75,71 +62,110 @@ def _counts(tenants: Sequence[TenantPlan], fail_on: str) -> str:
     return " and ".join(parts)
 
 
-def _field_json(delta: FieldChange) -> dict[str, Any]:
-    data = {"field": delta.field, "desired": delta.after, "live": delta.before}
-    if delta.items:
-        data |= {"only_in_files": in_order(delta.added), "only_live": in_order(delta.removed)}
-    return data
+class _Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _is_none(value: Any) -> bool:
+    return value is None
+
+
+class DriftField(_Closed):
+    """A field that differs: the files' value against the live one; for a list field, also the items
+    only in the files and only live (left out for other fields)."""
+
+    field: str
+    desired: Any
+    live: Any
+    only_in_files: list[Any] | None = Field(default=None, exclude_if=_is_none)
+    only_live: list[Any] | None = Field(default=None, exclude_if=_is_none)
+
+    @classmethod
+    def of(cls, delta: FieldChange) -> DriftField:
+        items = {"only_in_files": in_order(delta.added), "only_live": in_order(delta.removed)}
+        return cls(
+            field=delta.field, desired=delta.after, live=delta.before, **(items if delta.items else {})
+        )
+
+
+class DriftConnector(_Closed):
+    """A drifted connector: missing from the tenant, changed, or unexpected (``unmanaged: delete``)."""
+
+    kind: Kind
+    name: str
+    state: Literal["missing", "changed", "unexpected"]
+    when_changed_utc: str | None
+    fields: list[DriftField]
+
+
+class DriftTenant(_Closed):
+    """A tenant's drift, or (``status`` ``failed``, ``drift`` null) the error that kept it unchecked."""
+
+    tenant: str
+    target: str
+    targets: list[str]
+    status: TenantStatus
+    error: str | None
+    drift: bool | None
+    connectors: list[DriftConnector]
+    risks: list[Finding]
+    unmanaged: list[Unmanaged]
+
+
+class DriftDocument(_Closed):
+    """The drift report (``drift --format json``; schemas/drift.schema.json)."""
+
+    format_version: Literal[1] = FORMAT_VERSION
+    exoform_version: str
+    drift: bool
+    errors: int
+    tenants: list[DriftTenant]
+
+
+def drift_document(plan: Plan, *, fail_on: str = "error") -> DriftDocument:
+    """The drift report as data: per tenant, its drifted connectors, live risks and unmanaged ones, or
+    its error."""
+    return DriftDocument(
+        exoform_version=plan.exoform_version,
+        drift=has_drift(plan, fail_on),
+        errors=len(plan.failed),
+        tenants=[
+            DriftTenant(
+                tenant=t.tenant,
+                target=t.target,
+                targets=t.targets,
+                status=t.status,
+                error=t.error,
+                drift=None if t.failed else drifted(t, fail_on),
+                connectors=[
+                    DriftConnector(
+                        kind=c.kind,
+                        name=c.name,
+                        state=_STATES[c.action],
+                        when_changed_utc=c.when_changed_utc,
+                        fields=[DriftField.of(d) for d in c.field_changes],
+                    )
+                    for c in t.changes
+                ],
+                risks=live_risks(t, fail_on),
+                unmanaged=t.unmanaged,
+            )
+            for t in plan.tenants
+        ],
+    )
 
 
 def drift_json(plan: Plan, *, fail_on: str = "error") -> dict[str, Any]:
-    """The drift report as data: per tenant, its drifted connectors, live risks and unmanaged ones, or
-    its error."""
-    tenants: list[dict[str, Any]] = []
-    for t in plan.tenants:
-        if t.failed:
-            tenants.append(
-                {
-                    "tenant": t.tenant,
-                    "target": t.target,
-                    "status": "failed",
-                    "error": t.error,
-                    "drift": None,
-                    "connectors": [],
-                    "risks": [],
-                    "unmanaged": [],
-                }
-            )
-            continue
-        tenants.append(
-            {
-                "tenant": t.tenant,
-                "target": t.target,
-                "targets": t.targets,
-                "status": "planned",
-                "error": None,
-                "drift": drifted(t, fail_on),
-                "connectors": [
-                    {
-                        "kind": c.kind,
-                        "name": c.name,
-                        "state": _STATES[c.action],
-                        "when_changed_utc": c.when_changed_utc,
-                        "fields": [_field_json(d) for d in c.field_changes],
-                    }
-                    for c in t.changes
-                ],
-                "risks": [f.to_json() for f in live_risks(t, fail_on)],
-                "unmanaged": [
-                    {"kind": u.kind, "name": u.name, "connector_source": u.connector_source}
-                    for u in t.unmanaged
-                ],
-            }
-        )
-    return {
-        "format_version": FORMAT_VERSION,
-        "exoform_version": plan.exoform_version,
-        "drift": has_drift(plan, fail_on),
-        "errors": len(plan.failed),
-        "tenants": tenants,
-    }
+    """:func:`drift_document` as JSON data."""
+    data: dict[str, Any] = drift_document(plan, fail_on=fail_on).model_dump(mode="json")
+    return data
 
 
 def _field_lines(deltas: Sequence[FieldChange]) -> list[Text]:
     width = max((len(d.field) for d in deltas), default=0)
     lines = []
     for d in deltas:
-        lines.append(Text(f"      {d.field:<{width}}  files: {show(d.after)}"))
+        lines.append(Text(f"      {safe(d.field):<{width}}  files: {show(d.after)}"))
         lines.append(Text(f"      {'':<{width}}  live:  {show(d.before)}"))
         if d.items:
             if d.added:
@@ -152,12 +178,9 @@ def _field_lines(deltas: Sequence[FieldChange]) -> list[Text]:
 
 
 def _tenant_text(t: TenantPlan, fail_on: str) -> list[Text]:
-    out = [Text.assemble((f"Tenant {safe(t.tenant)}", "bold"), (f" ({safe(t.target)})", "dim"))]
     if t.failed:
-        first, *rest = safe_lines(t.error or "no error message").split("\n")
-        out.append(Text.assemble(("  ! FAILED: ", "bold red"), first))
-        out.extend(Text(f"    {line}") for line in rest)
-        return out
+        return failed_text(t.tenant, t.error, target=t.target)
+    out = [Text.assemble((f"Tenant {safe(t.tenant)}", "bold"), (f" ({safe(t.target)})", "dim"))]
     if t.targets:
         out.append(Text(f"  ! {targets_note(t.targets)}", "bold"))
     risks = live_risks(t, fail_on)
@@ -176,7 +199,7 @@ def _tenant_text(t: TenantPlan, fail_on: str) -> list[Text]:
         where = f' {f.kind} "{safe(f.name)}"' if f.name else ""
         out.append(
             Text.assemble(
-                "  ", ("!", "bold red"), f" live risk {f.severity} {f.rule}{where}: {safe(f.message)}"
+                "  ", ("!", "bold red"), f" live risk {f.severity} {safe(f.rule)}{where}: {safe(f.message)}"
             )
         )
     if t.unmanaged:
@@ -218,8 +241,7 @@ def drift_text(plan: Plan, *, color: bool = False, fail_on: str = "error") -> st
 
 def _markdown_tenant(t: TenantPlan, fail_on: str) -> list[str]:
     if t.failed:
-        error = "<br>".join(markdown(line) for line in (t.error or "").split("\n"))
-        return [f"### Tenant {code(t.tenant)}\n\n**Failed**, not checked: {error}"]
+        return [failed_markdown(t.tenant, t.error, note=", not checked")]
     risks = live_risks(t, fail_on)
     blocks = [
         f"### Tenant {code(t.tenant)}\n\n{len(t.changes)} connector(s) drifted from the files"
@@ -234,7 +256,7 @@ def _markdown_tenant(t: TenantPlan, fail_on: str) -> list[str]:
             lines += ["| Field | Files (desired) | Tenant (live) |", "|---|---|---|"]
             for d in deltas:
                 live, files = delta_cells(d)
-                lines.append(f"| `{d.field}` | {files} | {live} |")
+                lines.append(f"| {ident(d.field)} | {files} | {live} |")
         blocks.append("\n".join(lines).rstrip())
     if risks:
         blocks.append(risks_table(risks))
@@ -270,7 +292,7 @@ def drift_markdown(plan: Plan, *, max_chars: int = MAX_CHARS, fail_on: str = "er
     else:
         head.append(f"No drift: {len(plan.tenants)} tenant(s) match the files.")
     head += [
-        f"\n> [!IMPORTANT]\n> `{t.tenant}`: {targets_note(t.targets, markdown=True)}"
+        f"\n> [!IMPORTANT]\n> {code(t.tenant)}: {targets_note(t.targets, markdown=True)}"
         for t in plan.tenants
         if t.targets
     ]

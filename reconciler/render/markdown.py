@@ -16,7 +16,8 @@ from __future__ import annotations
 from reconciler.escape import markdown
 from reconciler.plan import SYMBOLS, Change, Plan, TenantPlan
 from reconciler.posture.findings import Finding
-from reconciler.render.values import cell, code, create_fields, delete_fields, delta_cells
+from reconciler.render.failed import failed_markdown, quoted
+from reconciler.render.values import cell, code, create_fields, delete_fields, delta_cells, ident
 
 MARKER = "<!-- exoform-plan -->"
 #: GitHub refuses comments over 65,536 characters; stay below with room for the truncation note.
@@ -24,13 +25,10 @@ MAX_CHARS = 65_000
 _SEVERITY_ICON = {"error": "🛑", "warning": "⚠️", "info": "💡"}
 
 
-def _quote(text: str) -> str:
-    """A multi-line text exoform composed (an error) inside a ``>`` box, escaped line by line."""
-    return "<br>".join(markdown(line) for line in text.split("\n"))
-
-
-def _summary(plan: Plan) -> list[str]:
+def _summary(plan: Plan, banner: str | None) -> list[str]:
     lines = [MARKER, "## exoform plan", ""]
+    if banner:
+        lines += ["> [!WARNING]", f"> **{markdown(banner)}**", ""]
     failed = plan.failed
     if failed:
         lines += [
@@ -38,7 +36,7 @@ def _summary(plan: Plan) -> list[str]:
             f"> **{len(failed)} of {len(plan.tenants)} tenant(s) could not be planned.** "
             "This plan says nothing about them: fix the error and plan again.",
         ]
-        lines += [f"> - {code(t.tenant)}: {_quote(t.error or '')}" for t in failed]
+        lines += [f"> - {code(t.tenant)}: {quoted(t.error)}" for t in failed]
         lines.append("")
     targeted = [t for t in plan.tenants if t.targets]
     if targeted:
@@ -48,7 +46,7 @@ def _summary(plan: Plan) -> list[str]:
             "were not compared.",
             ">",
         ]
-        lines += [f"> - `{t.tenant}`: {', '.join(code(p) for p in t.targets)}" for t in targeted]
+        lines += [f"> - {code(t.tenant)}: {', '.join(code(p) for p in t.targets)}" for t in targeted]
         lines.append("")
     if plan.unsafe:
         lines += ["> [!CAUTION]", "> **Unsafe plan**: apply will refuse it without `--force`."]
@@ -85,14 +83,14 @@ def _field_rows(change: Change) -> list[str]:
     rows = ["| Field | Before | After |", "|---|---|---|"]
     if change.action == "create":
         assert change.after is not None
-        rows += [f"| `{f}` | | {cell(change.after[f])} |" for f in create_fields(change)]
+        rows += [f"| {ident(f)} | | {cell(change.after[f])} |" for f in create_fields(change)]
     elif change.action == "update":
         for delta in change.field_changes:
             before, after = delta_cells(delta)
-            rows.append(f"| `{delta.field}` | {before} | {after} |")
+            rows.append(f"| {ident(delta.field)} | {before} | {after} |")
     else:
         removed = change.before or {}
-        rows += [f"| `{f}` | {cell(removed[f])} | |" for f in delete_fields(change)]
+        rows += [f"| {ident(f)} | {cell(removed[f])} | |" for f in delete_fields(change)]
     return rows
 
 
@@ -121,7 +119,7 @@ def finding_row(f: Finding) -> str:
         severity, message = f"⏭️ skipped ({f.severity})", f"skipped: {markdown(f.skipped_reason)}"
     else:
         severity, message = f"{_SEVERITY_ICON.get(f.severity, '')} {f.severity}", markdown(f.message)
-    return f"| {severity} | `{f.rule}` | {who} | {message} |"
+    return f"| {severity} | {ident(f.rule)} | {who} | {message} |"
 
 
 def risks_table(findings: list[Finding]) -> str:
@@ -132,7 +130,7 @@ def risks_table(findings: list[Finding]) -> str:
 
 def _tenant_blocks(t: TenantPlan) -> list[str]:
     if t.failed:
-        return [f"### Tenant {code(t.tenant)}\n\n**Failed**: {_quote(t.error or '')}"]
+        return [failed_markdown(t.tenant, t.error)]
     blocks = [f"### Tenant {code(t.tenant)}\n\n{t.summary()}."]
     blocks += [_change_block(c) for c in t.changes]
     if t.unmanaged:
@@ -164,10 +162,13 @@ def fit_blocks(head: str, blocks: list[str], limit: int, *, reserve: int = 300) 
     return kept, len(blocks) - len(kept)
 
 
-def render_markdown(plan: Plan, *, max_chars: int = MAX_CHARS, commit: str | None = None) -> str:
+def render_markdown(
+    plan: Plan, *, max_chars: int = MAX_CHARS, commit: str | None = None, banner: str | None = None
+) -> str:
     """The plan as a PR comment of at most ``max_chars`` characters; ``commit`` is the commit the plan
-    was made from (the CLI passes ``GITHUB_SHA``), named in the footer with the plan's exoform version."""
-    head = "\n".join(_summary(plan)) + "\n"
+    was made from (the CLI passes ``GITHUB_SHA``), named in the footer with the plan's exoform version;
+    ``banner`` a warning box first."""
+    head = "\n".join(_summary(plan, banner)) + "\n"
     tail = "\n\n" + footer(plan.exoform_version, commit) + "\n"
     blocks = [b for t in plan.tenants for b in _tenant_blocks(t)]
     body, cut = fit_blocks(head, blocks, max_chars - len(tail))

@@ -76,6 +76,13 @@ def _result(item: Located, index: int) -> dict[str, Any]:
     return result
 
 
+def posture_rules() -> dict[str, RuleInfo]:
+    """Every posture rule as SARIF describes it."""
+    from reconciler import posture
+
+    return {r.id: RuleInfo(r.title, r.severity, r.reference) for r in posture.RULES}
+
+
 def sarif_log(items: Sequence[Located], rules: Mapping[str, RuleInfo], *, version: str) -> dict[str, Any]:
     """The SARIF log of ``items``; ``rules`` describes the posture rules by id."""
     used = sorted({i.problem.rule or INPUT_RULE for i in items})

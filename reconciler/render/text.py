@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from reconciler.escape import safe, safe_lines
+from reconciler.escape import safe
 from reconciler.plan import SYMBOLS, Change, Plan, TenantPlan
 from reconciler.render.console import to_text
+from reconciler.render.failed import failed_text
 from reconciler.render.values import create_fields, delete_fields, in_order, show, targets_note
 
 #: The rich style of each part of a plan.
@@ -31,9 +32,10 @@ def _styled(*parts: str | tuple[str, str]) -> Text:
     return Text.assemble(*(p if isinstance(p, str) else (p[0], STYLES[p[1]]) for p in parts))
 
 
-def render_text(plan: Plan, *, color: bool = False) -> str:
-    """The plan as terminal text; ANSI colour only when ``color`` is true."""
-    out: list[Text] = []
+def render_text(plan: Plan, *, color: bool = False, banner: str | None = None) -> str:
+    """The plan as terminal text; ANSI colour only when ``color`` is true; ``banner`` (text exoform
+    composed, escaped) first."""
+    out: list[Text] = [_styled((f"! {safe(banner)}", "warn")), Text()] if banner else []
     for tplan in plan.tenants:
         out.extend(_tenant(tplan))
         out.append(Text())
@@ -48,13 +50,10 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
 
 
 def _tenant(tplan: TenantPlan) -> list[Text]:
-    lines = [_styled((f"Tenant {safe(tplan.tenant)}", "bold"), (f" ({safe(tplan.target)})", "dim"))]
     if tplan.failed:
-        first, *rest = safe_lines(tplan.error or "no error message").split("\n")
-        lines.append(_styled(("  ! FAILED: ", "warn"), first))
-        lines.extend(Text(f"    {line}") for line in rest)
-        lines.append(_styled((f"Plan for {safe(tplan.tenant)}: failed, not planned.", "warn")))
-        return lines
+        note = f"Plan for {safe(tplan.tenant)}: failed, not planned."
+        return failed_text(tplan.tenant, tplan.error, target=tplan.target, note=note)
+    lines = [_styled((f"Tenant {safe(tplan.tenant)}", "bold"), (f" ({safe(tplan.target)})", "dim"))]
     if tplan.targets:
         lines.append(_styled((f"  ! {targets_note(tplan.targets)}", "warn")))
     if not tplan.changes:
@@ -76,10 +75,10 @@ def _tenant(tplan: TenantPlan) -> list[Text]:
             if f.source == "live":
                 where += " (live)"
             if f.skipped_reason:
-                lines.append(_styled((f"    skipped {f.rule}{where}: {safe(f.skipped_reason)}", "dim")))
+                lines.append(_styled((f"    skipped {safe(f.rule)}{where}: {safe(f.skipped_reason)}", "dim")))
             else:
                 severity = (f.severity, "warn" if f.severity == "error" else "bold")
-                lines.append(_styled("    ", severity, f" {f.rule}{where}: {safe(f.message)}"))
+                lines.append(_styled("    ", severity, f" {safe(f.rule)}{where}: {safe(f.message)}"))
     if tplan.unsafe:
         lines.append(Text())
         for reason in tplan.unsafe_reasons:
@@ -100,11 +99,11 @@ def _change(change: Change) -> list[Text]:
         assert change.after is not None
         width = max((len(f) for f in create_fields(change)), default=0)
         for f in create_fields(change):
-            lines.append(_styled("      ", ("+", "create"), f" {f:<{width}} = {show(change.after[f])}"))
+            lines.append(_styled("      ", ("+", "create"), f" {safe(f):<{width}} = {show(change.after[f])}"))
     elif change.action == "update":
         width = max((len(f) for f in change.fields), default=0)
         for delta in change.field_changes:
-            line = _styled("      ", ("~", "update"), f" {delta.field:<{width}}")
+            line = _styled("      ", ("~", "update"), f" {safe(delta.field):<{width}}")
             if delta.items:
                 for value in in_order(delta.added):
                     line.append_text(_styled(" ", (f"+{show(value)}", "create")))
@@ -117,7 +116,7 @@ def _change(change: Change) -> list[Text]:
         before = change.before or {}
         width = max((len(f) for f in delete_fields(change)), default=0)
         for f in delete_fields(change):
-            lines.append(_styled("      ", ("-", "delete"), f" {f:<{width}} = {show(before[f])}"))
+            lines.append(_styled("      ", ("-", "delete"), f" {safe(f):<{width}} = {show(before[f])}"))
     if change.action != "create" and change.when_changed_utc:
         lines.append(_styled((f"      (live connector last changed {safe(change.when_changed_utc)})", "dim")))
     return lines

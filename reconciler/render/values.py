@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -47,6 +48,15 @@ def code(text: str) -> str:
     return f"<code>{markdown(text)}</code>"
 
 
+_IDENTIFIER = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def ident(text: str) -> str:
+    """A field name or rule id in a Markdown comment: in backticks when it is a plain identifier (all a
+    valid plan holds), else inert in ``<code>`` like any untrusted text."""
+    return f"`{text}`" if _IDENTIFIER.fullmatch(text) else code(text)
+
+
 def cell(value: Any) -> str:
     """A value in a Markdown table cell: shown as JSON, escaped, in ``<code>``."""
     return code(show(value))
@@ -55,7 +65,7 @@ def cell(value: Any) -> str:
 def targets_note(targets: list[str], *, markdown: bool = False) -> str:
     """What a targeted plan says about itself: only the connectors matching its ``--target`` patterns
     (each in ``<code>``, escaped, for ``markdown``)."""
-    shown = [code(t) if markdown else json.dumps(t, ensure_ascii=False) for t in targets]
+    shown = [code(t) if markdown else safe(json.dumps(t, ensure_ascii=False)) for t in targets]
     return (
         f"targeted: only connectors matching {', '.join(shown)} were planned (--target); "
         "other connectors were not compared"

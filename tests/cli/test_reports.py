@@ -521,3 +521,126 @@ def test_a_declined_interactive_apply_exits_1_and_changes_nothing(
     assert "Apply cancelled." in result.output
     assert json.loads((tmp_path / "state" / "t.json").read_text())["InboundConnector"] == []
     assert repo.run("plan", "--detailed-exitcode").exit_code == 2  # still to do
+
+
+# ------------------------------------------------------------------------- show of hostile plan files
+
+#: A name that would end the line, start a workflow command and recolour a terminal if printed raw.
+EVIL = "evil\n::error::pwned\x1b[31m\u2028"
+
+
+def _hostile_plan(path: Path, *, key: bytes | None = None, **change: Any) -> Path:
+    """A plan file whose every untrusted text is hostile, with a valid digest (made with ``key``)."""
+    from reconciler.plan import plan_digest
+
+    create = {
+        "action": "create",
+        "kind": "InboundConnector",
+        "name": EVIL,
+        "fields": ["name", "comment"],
+        "before": None,
+        "after": {"name": EVIL, "comment": EVIL},
+        "reason": EVIL,
+    } | change
+    delete = {
+        "action": "delete",
+        "kind": "OutboundConnector",
+        "name": EVIL,
+        "fields": [],
+        "before": {"name": EVIL, "comment": EVIL},
+        "after": None,
+        "guid": "g",
+        "fingerprint": "sha256:f",
+        "reason": EVIL,
+        "when_changed_utc": EVIL,
+    }
+    finding = {
+        "rule": EVIL,
+        "severity": "error",
+        "kind": "InboundConnector",
+        "name": EVIL,
+        "message": EVIL,
+        "reference": EVIL,
+        "field": EVIL,
+        "skipped_reason": None,
+        "source": "live",
+    }
+    body: dict[str, Any] = {
+        "format_version": 1,
+        "exoform_version": EVIL,
+        "tenants": [
+            {
+                "tenant": EVIL,
+                "target": EVIL,
+                "status": "planned",
+                "error": None,
+                "existing_count": 1,
+                "targets": [EVIL],
+                "unsafe_reasons": [EVIL],
+                "changes": [create, delete],
+                "unmanaged": [{"kind": "InboundConnector", "name": EVIL, "connector_source": EVIL}],
+                "findings": [finding, finding | {"skipped_reason": EVIL, "source": "files"}],
+            }
+        ],
+    }
+    body["digest"] = plan_digest(body, key)
+    path.write_text(json.dumps(body))
+    return path
+
+
+def _inert(output: str) -> None:
+    """No control character (but newlines) and no line that a runner would read as a workflow command."""
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]", output), output
+    assert not [line for line in output.splitlines() if line.lstrip().startswith("::")], output
+
+
+def test_show_of_a_hostile_plan_prints_nothing_raw_in_any_format(tmp_path: Path) -> None:
+    plan_file = _hostile_plan(tmp_path / "plan.json")
+    for fmt in ("text", "markdown", "json"):
+        result = CliRunner().invoke(cli, ["show", str(plan_file), "--format", fmt, "--no-color"])
+        assert result.exit_code == 0, result.output
+        _inert(result.stdout)
+        assert "evil" in result.stdout
+    as_json = CliRunner().invoke(cli, ["show", str(plan_file), "--format", "json"]).stdout
+    assert json.loads(as_json)["tenants"][0]["tenant"] == EVIL  # escaped for the terminal, not changed
+    jsonschema.validate(json.loads(as_json), _schema("plan.schema.json"))
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        ({"fields": ["name", "no_such_field"]}, "tenants.0.changes.0.fields.1"),
+        ({"after": {"name": "x", "comment": "y", "bogus": 1}}, "tenants.0.changes.0.after.bogus"),
+    ],
+)
+def test_show_of_a_change_with_an_unknown_field_is_a_located_error(
+    tmp_path: Path, change: dict[str, Any], where: str
+) -> None:
+    plan_file = _hostile_plan(tmp_path / "plan.json", **change)
+    for fmt in ("text", "markdown"):
+        result = CliRunner().invoke(cli, ["show", str(plan_file), "--format", fmt])
+        assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+        assert f"{plan_file}: not a valid exoform plan: {where}: " in result.stderr
+        assert "is not a field of InboundConnector" in result.stderr and "Traceback" not in result.output
+
+
+def test_show_verifies_a_keyed_plan_with_the_key_and_shows_it_unverified_without(tmp_path: Path) -> None:
+    plan_file = _hostile_plan(tmp_path / "plan.json", key=b"s3cret")
+    banner = "integrity not verified"
+    keyed = CliRunner(env={"EXOFORM_PLAN_KEY": "s3cret"})
+    verified = keyed.invoke(cli, ["show", str(plan_file)])
+    assert verified.exit_code == 0, verified.output
+    assert banner not in verified.output and "evil" in verified.stdout
+    wrong = CliRunner(env={"EXOFORM_PLAN_KEY": "other"}).invoke(cli, ["show", str(plan_file)])
+    assert wrong.exit_code == 1 and "integrity check mismatch" in wrong.stderr
+    unkeyed = CliRunner(env={"EXOFORM_PLAN_KEY": ""})
+    for fmt in ("text", "markdown", "json"):
+        shown = unkeyed.invoke(cli, ["show", str(plan_file), "--format", fmt])
+        assert shown.exit_code == 0, shown.output
+        assert "error" not in shown.stderr and "evil" in shown.stdout
+        assert banner in (shown.stderr if fmt == "json" else shown.stdout.splitlines()[0] + shown.stdout)
+    text = unkeyed.invoke(cli, ["show", str(plan_file)]).stdout
+    assert text.startswith(f"! {banner}")
+    # An edit is still caught without the key only where a checksum can catch it: apply refuses the file.
+    refused = unkeyed.invoke(cli, ["apply", str(plan_file), "--config", str(tmp_path / "none.yaml")])
+    assert refused.exit_code == 1 and "which is not set here" in refused.stderr

@@ -7,7 +7,7 @@ from typing import Any
 from reconciler.plan import Change, Plan, TenantPlan
 from reconciler.render import render_markdown, render_text
 from reconciler.render.drift import drift_json, drift_markdown, drift_text
-from reconciler.render.status import status_text
+from reconciler.render.status import StatusDocument, StatusRow, status_text
 
 
 def hosts_update(name: str = "To filter") -> Plan:
@@ -69,15 +69,23 @@ def row(**kw: Any) -> dict[str, Any]:
     return base | kw
 
 
+def doc(rows: list[dict[str, Any]]) -> StatusDocument:
+    """A status report of ``rows`` (every tenant read, no risks)."""
+    connectors = [StatusRow(**({"validation_recipients": None} | r)) for r in rows]
+    return StatusDocument(connectors=connectors, risks=[], tenants=[], errors=[])
+
+
 def test_status_table_aligns_columns_without_trailing_spaces() -> None:
-    text = status_text([row(), row(kind="InboundConnector", name="Relay", test_mode=None, validated=None)])
+    text = status_text(
+        doc([row(), row(kind="InboundConnector", name="Relay", test_mode=None, validated=None)])
+    )
     lines = text.splitlines()
     assert lines[0].split("  ")[0] == "TENANT"
     validated = "yes (2026-11-01T10:00:00Z)"
     assert lines[1] == f"demo    outbound  To filter  yes      no         {validated}  -             managed"
     assert all(line == line.rstrip() for line in lines)
-    assert status_text([]).splitlines()[1] == "(no connectors)"
-    assert "\x1b[" not in text and "\x1b[1m" in status_text([row()], color=True)
+    assert status_text(doc([])).splitlines()[1] == "(no connectors)"
+    assert "\x1b[" not in text and "\x1b[1m" in status_text(doc([row()]), color=True)
 
 
 def test_status_shows_the_service_owned_validation_recipients() -> None:
@@ -96,5 +104,15 @@ def test_status_shows_the_service_owned_validation_recipients() -> None:
     live = LiveConnector("OutboundConnector", "To filter", "g", from_live("OutboundConnector", obj), obj)
     status = connector_status(live, managed=True)
     assert status["validation_recipients"] == ["postmaster@fabrikam.com"] and status["validated"] is False
-    text = status_text([{"tenant": "demo", **status}])
+    text = status_text(doc([{"tenant": "demo", **status}]))
     assert "no (2026-07-24T18:59:12.0000000) to postmaster@fabrikam.com" in text
+
+
+def test_the_targeted_plan_note_never_puts_a_tenant_name_raw() -> None:
+    evil = "t\n::error::pwned\x1b[2J"
+    plan = hosts_update()
+    plan.tenants[0].tenant, plan.tenants[0].targets = evil, ["OutboundConnector/To*"]
+    for md in (render_markdown(plan), drift_markdown(plan)):
+        assert "\x1b" not in md and "targeted" in md.casefold()
+        assert not [line for line in md.splitlines() if line.lstrip().startswith("::")], md
+        assert "<code>t&#92;n::error::pwned&#92;x1b&#91;2J</code>" in md

@@ -53,7 +53,7 @@ def test_text_marks_unsafe_plans() -> None:
 
 
 def test_json_has_the_documented_shape() -> None:
-    data = json.loads(render(plan_with(change("update", "b", fingerprint="sha256:1")), "json"))
+    data = json.loads(render("plan", "json", plan_with(change("update", "b", fingerprint="sha256:1"))))
     assert {"format_version", "exoform_version", "tenants"} <= set(data)
     t = data["tenants"][0]
     assert t["tenant"] == "demo" and t["unmanaged"] == [
