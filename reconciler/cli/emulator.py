@@ -31,6 +31,9 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
     "--seed", type=click.Path(dir_okay=False, path_type=Path), help="State to start from when none exists."
 )
 @click.option("--config", "config_path", type=_FILE, help="Emulator config.")
+@click.option(
+    "--messages", "messages_path", type=_FILE, help="Message seed for message trace (JSON, see the docs)."
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to bind.")
 @click.option(
     "--port", default=0, show_default=True, type=click.IntRange(0, 65535), help="Port (0: a free one)."
@@ -53,6 +56,7 @@ def serve(
     state_dir: Path | None,
     seed: Path | None,
     config_path: Path | None,
+    messages_path: Path | None,
     host: str,
     port: int,
     latency_ms: float | None,
@@ -89,6 +93,8 @@ def serve(
         config = load_config(config_path) if config_path is not None else EmulatorConfig()
         if older_service:
             config = config.model_copy(update={"service": "older"})
+        if messages_path is not None:
+            config = config.model_copy(update={"messages": str(messages_path)})
         stores: TenantStores
         if state is not None:
             file_store = JsonFileStore(state, seed)
