@@ -303,7 +303,8 @@ class Emulator:
                 return throttled_response(exc)
             except CmdletError as exc:
                 return _error(exc)
-            return self._result_response(request, tenant_name, canonical, Result(values, warnings), offset, page)
+            result = Result(values, warnings)
+            return self._result_response(request, tenant_name, canonical, result, offset, page)
         store = self.stores.get(info.key)
         lacking = self.config.lacking
         try:

@@ -235,7 +235,7 @@ def load_messages(path: str | os.PathLike[str]) -> list[Message]:
     document, locate = read_document(path, "message seed")
     items = document.get("messages") if isinstance(document, dict) else None
     if not isinstance(items, list):
-        raise InputError([Problem(Location(str(path), 1, 1), "a message seed is {\"messages\": [...]}")])
+        raise InputError([Problem(Location(str(path), 1, 1), 'a message seed is {"messages": [...]}')])
     messages: list[Message] = []
     problems: list[Problem] = []
     for index, item in enumerate(items):
@@ -367,8 +367,8 @@ class MessageTrace:
         size = bound.get("ResultSize", DEFAULT_RESULT_SIZE)
         if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= MAX_RESULT_SIZE:
             raise binding(
-                f"Cannot validate argument on parameter 'ResultSize'. The {size} argument is not in the range "
-                f"1 to {MAX_RESULT_SIZE}. Supply an argument that is in that range and try again."
+                f"Cannot validate argument on parameter 'ResultSize'. The {size} argument is not in the "
+                f"range 1 to {MAX_RESULT_SIZE}. Supply an argument that is in that range and try again."
             )
         after = str(bound.get("StartingRecipientAddress") or "").casefold()
         wanted = [m for m in messages if start <= m.received <= end and _matches(m, bound)]
@@ -429,8 +429,8 @@ def throttled_response(exc: Throttled) -> httpx.Response:
             "code": "TooManyRequests",
             "message": (
                 f"Too many requests. The message trace limit of {THROTTLE_REQUESTS} query requests in "
-                f"{int(THROTTLE_WINDOW.total_seconds() // 60)} minutes was reached; the request was throttled, "
-                "please retry later."
+                f"{int(THROTTLE_WINDOW.total_seconds() // 60)} minutes was reached; the request was "
+                "throttled, please retry later."
             ),
         }
     }
