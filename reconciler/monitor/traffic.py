@@ -31,12 +31,16 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from reconciler.errors import ExoformError
 from reconciler.live import LiveConnector, LiveState
 from reconciler.model import Kind
 from reconciler.providers.trace import RETENTION, BudgetExhausted, parse_wire_time
+
+if TYPE_CHECKING:
+    from reconciler.providers.base import BaseProvider
+    from reconciler.reconcile.targeting import Target
 
 INBOUND_KEY = "S:InboundConnectorData=Name="
 OUTBOUND_KEY = "S:Microsoft.Exchange.Hygiene.TenantOutboundConnectorCustomData=Name="
@@ -62,7 +66,8 @@ class TraceBudget(Protocol):
 class TraceSource(Protocol):
     """What :func:`measure` reads message trace through (:class:`~reconciler.providers.trace.TraceReader`)."""
 
-    budget: TraceBudget
+    @property
+    def budget(self) -> TraceBudget: ...
 
     def summary(self, start: datetime, end: datetime) -> list[dict[str, Any]]: ...
 
@@ -380,6 +385,12 @@ def _figure(c: LiveConnector, groups: list[_Group], through: Through) -> Connect
         method: Method = "observed"
         messages: int | None = len(observed)
         how = f"observed: named in the detail events of {len(observed)} message(s); every candidate read"
+    elif own is None and pool is None and not observed:
+        method, messages = "sampled", 0
+        how = (
+            f"sampled: no summary row matches it by {criterion} and no other row it could have carried; "
+            "not named in any detail read"
+        )
     elif own is not None and not own.sampled:
         method, messages = "estimated", round(estimate) + matched
         how = f"estimated: {matched} summary row(s) with {criterion}, no detail events read for them"
@@ -496,7 +507,7 @@ def in_use_summary(report: TenantTraffic, kind: Kind, name: str) -> str:
     """What a review should say about a change to connector ``kind``/``name``: "in use: 1,234 messages in
     the last 48 h, last at ...", "no traffic in the last 48 h", or "traffic unknown: ...".  Pure: it reads
     only ``report``.  A failed or partial read never says "no traffic"."""
-    window = _window_text(report)
+    window = window_text(report)
     figure = report.find(kind, name)
     if figure is None:
         return f"traffic unknown: the connector was not measured ({window})"
@@ -517,12 +528,45 @@ def in_use_summary(report: TenantTraffic, kind: Kind, name: str) -> str:
     )
 
 
-def _window_text(report: TenantTraffic) -> str:
-    hours = report.hours
-    if hours >= 48 and hours % 24 == 0:
-        return f"in the last {int(hours // 24)} days"
-    return f"in the last {hours:g} h"
+def window_text(report: TenantTraffic) -> str:
+    """``in the last 48 h`` / ``in the last 7 days`` (whole hours)."""
+    hours = round(report.hours)
+    if hours > 48 and hours % 24 == 0:
+        return f"in the last {hours // 24} days"
+    return f"in the last {hours} h"
 
 
 def _when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment is not None else "an unknown time"
+
+
+# -- one tenant, through its provider ----------------------------------------------------------------------
+
+
+def tenant_traffic(
+    provider: BaseProvider,
+    *,
+    start: datetime,
+    end: datetime,
+    budget: int = DEFAULT_BUDGET,
+    targets: Sequence[Target] = (),
+) -> TenantTraffic:
+    """Read the tenant's connectors and its message trace through ``provider`` (not closed here) and
+    measure the connectors ``targets`` select (all without targets).  Never raises an
+    :class:`~reconciler.errors.ExoformError`: a tenant that cannot be read is a ``failed`` report."""
+    from reconciler.providers.trace import RequestBudget
+    from reconciler.reconcile.targeting import targeted
+
+    tenant = provider.tenant
+    if "message_trace" not in provider.capabilities:
+        error = f"tenant {tenant}: its provider cannot read message trace"
+        return TenantTraffic(tenant=tenant, start=start, end=end, status="failed", error=error, budget=budget)
+    try:
+        live = provider.read()
+    except ExoformError as exc:
+        return TenantTraffic(
+            tenant=tenant, start=start, end=end, status="failed", error=str(exc), budget=budget
+        )
+    chosen = [c for c in live.connectors if targeted(tuple(targets), c.kind, c.name)]
+    reader = provider.message_trace(RequestBudget(budget))
+    return measure(tenant, live, reader, start=start, end=end, connectors=chosen)
