@@ -203,7 +203,9 @@ def measure(
     sampled = len(details)
     fully = all(len(g.sampled) == len(g.rows) for g in groups)
     sampling = (
-        f"detail events of all {sampled} candidate message(s)"
+        "nothing: no message in the window"
+        if not rows
+        else f"detail events of all {sampled} candidate message(s)"
         if fully
         else f"detail events of {sampled} of {candidates} candidate message(s), evenly spaced in time "
         f"within each of {len(groups)} group(s) (the request budget of {source.budget.limit} allowed no more)"
@@ -384,7 +386,11 @@ def _figure(c: LiveConnector, groups: list[_Group], through: Through) -> Connect
     if exact:
         method: Method = "observed"
         messages: int | None = len(observed)
-        how = f"observed: named in the detail events of {len(observed)} message(s); every candidate read"
+        how = (
+            f"observed: named in the detail events of {len(observed)} message(s); every candidate read"
+            if observed
+            else "observed: not named in the detail events of any message in the window (all read)"
+        )
     elif own is None and pool is None and not observed:
         method, messages = "sampled", 0
         how = (
