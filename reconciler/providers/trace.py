@@ -169,6 +169,8 @@ class TraceReader:
                     before = self.client.requests
                     try:
                         return self.client.call_once(cmdlet, params, write=False)
+                    except CallFailure as failure:
+                        raise self._not_worth_waiting(failure) from None
                     finally:
                         self.budget.charge(self.client.requests - before)
         except CallFailure as failure:
@@ -181,6 +183,19 @@ class TraceReader:
                 message += " (gave up after retries)"
             raise TraceError(self.tenant, f"cannot read message trace: {message}") from None
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+
+    def _not_worth_waiting(self, failure: CallFailure) -> CallFailure:
+        """``failure``, made final when the service asks for a longer wait than the policy's cap: the
+        trace throttle's window is minutes long, and a retry before it moves only spends the budget."""
+        wait = failure.retry_after
+        if not failure.retryable or wait is None or wait <= self.client.policy.retry_after_cap:
+            return failure
+        return CallFailure(
+            f"{failure.message}; the service asks to wait {wait:g} s (the message trace limit is "
+            f"{THROTTLE_REQUESTS} requests in {THROTTLE_WINDOW.total_seconds() / 60:g} minutes per tenant)",
+            code=failure.code,
+            exception_type=failure.exception_type,
+        )
 
     def accepted_domains(self) -> list[str]:
         """The tenant's accepted domain names (Get-AcceptedDomain: a configuration read, not a trace
