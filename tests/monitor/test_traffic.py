@@ -170,3 +170,38 @@ def _budget(limit: int) -> Any:
     from reconciler.providers.trace import RequestBudget
 
     return RequestBudget(limit)
+
+
+def _report(**figure: Any) -> TenantTraffic:
+    from reconciler.monitor.traffic import ConnectorTraffic
+
+    values: dict[str, Any] = {
+        "kind": "InboundConnector",
+        "name": "In",
+        "method": "observed",
+        "messages": 1234,
+        "observed": 1234,
+        "candidates": 0,
+        "first_seen": NOW - timedelta(hours=30),
+        "last_seen": NOW - timedelta(minutes=5),
+        "top_domains": (),
+        "how": "observed: ...",
+    }
+    values.update(figure)
+    return TenantTraffic(
+        tenant="t", start=START, end=NOW, status="complete", connectors=(ConnectorTraffic(**values),)
+    )
+
+
+def test_the_review_sentence_of_a_used_connector() -> None:
+    assert in_use_summary(_report(), "InboundConnector", "in") == (
+        "in use: 1,234 message(s) in the last 48 h, last at 2026-12-06 07:55 UTC (observed)"
+    )
+
+
+def test_an_incomplete_read_says_at_least_what_it_saw_and_never_no_traffic() -> None:
+    seen = _report(method="unknown", messages=None, observed=3, how="unknown: throttled")
+    assert in_use_summary(seen, "InboundConnector", "In").startswith("in use: at least 3 message(s)")
+    unseen = _report(method="unknown", messages=None, observed=0, how="unknown: throttled")
+    assert in_use_summary(unseen, "InboundConnector", "In") == "traffic unknown in the last 48 h: throttled"
+    assert in_use_summary(unseen, "OutboundConnector", "In").startswith("traffic unknown")
