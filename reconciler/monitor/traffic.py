@@ -29,6 +29,7 @@ import ipaddress
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from concurrent.futures import CancelledError, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -47,6 +48,8 @@ OUTBOUND_KEY = "S:Microsoft.Exchange.Hygiene.TenantOutboundConnectorCustomData=N
 #: Message trace query requests one run may send per tenant by default: under the service's 100 in a
 #: running 5 minutes, with room for another tool (or a second run) in the same window.
 DEFAULT_BUDGET = 60
+#: Detail reads in flight at once (each is one request; the client's read_concurrency caps them too).
+DETAIL_CONCURRENCY = 4
 TOP_DOMAINS = 5
 
 Method = Literal["observed", "sampled", "estimated", "unknown"]
@@ -64,7 +67,8 @@ class TraceBudget(Protocol):
 
 
 class TraceSource(Protocol):
-    """What :func:`measure` reads message trace through (:class:`~reconciler.providers.trace.TraceReader`)."""
+    """What :func:`measure` reads message trace through (:class:`~reconciler.providers.trace.TraceReader`);
+    :meth:`detail` is called from several threads at once."""
 
     @property
     def budget(self) -> TraceBudget: ...
@@ -307,8 +311,9 @@ def _groups(
 
 
 def _sample(groups: list[_Group], source: TraceSource, through: Through) -> str | None:
-    """Read detail events, one group at a time in turn, while the budget lasts; the error that stopped a
-    detail read, if one failed (a budget that runs out is not a failure: it ends the sampling)."""
+    """Read detail events of rows chosen from each group in turn while the budget lasts, up to
+    :data:`DETAIL_CONCURRENCY` at once; the error of the first detail read that failed, if one did (a
+    budget that runs out is not a failure: it ends the sampling)."""
     plan: list[list[dict[str, Any]]] = [[] for _ in groups]
     left = source.budget.left
     wanted = {id(row) for g in groups for row in g.rows}
@@ -327,20 +332,36 @@ def _sample(groups: list[_Group], source: TraceSource, through: Through) -> str 
             pick = _spread(group.rows, quota[index])
             plan[index] = pick
             chosen = {id(r) for p in plan for r in p}
-    cache: dict[int, list[dict[str, Any]]] = {}
+    unique = {id(row): row for rows in plan for row in rows}
+    results: dict[int, list[dict[str, Any]]] = {}
+    failure: str | None = None
+    with ThreadPoolExecutor(max_workers=DETAIL_CONCURRENCY, thread_name_prefix="exo-trace") as pool:
+        futures = {
+            key: pool.submit(
+                source.detail, str(row.get("MessageTraceId", "")), str(row.get("RecipientAddress", ""))
+            )
+            for key, row in unique.items()
+        }
+        for key, future in futures.items():
+            try:
+                results[key] = future.result()
+            except BudgetExhausted:
+                continue
+            except ExoformError as exc:
+                if failure is None:  # the first failure: the reads not started yet are not sent
+                    failure = str(exc)
+                    for pending in futures.values():
+                        pending.cancel()
+            except CancelledError:
+                continue
+    if failure is not None:
+        return failure
     for group, rows in zip(groups, plan, strict=True):
         for row in rows:
-            if id(row) not in cache:
-                try:
-                    cache[id(row)] = source.detail(
-                        str(row.get("MessageTraceId", "")), str(row.get("RecipientAddress", ""))
-                    )
-                except BudgetExhausted:
-                    return None
-                except ExoformError as exc:
-                    return str(exc)
+            if id(row) not in results:
+                continue
             group.sampled.append(row)
-            for named in _named(cache[id(row)]):
+            for named in _named(results[id(row)]):
                 group.hits[named] += 1
                 through.setdefault(id(row), set()).add(named)
     return None

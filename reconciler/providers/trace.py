@@ -2,10 +2,11 @@
 connector reads, plus a request budget of its own.
 
 The service accepts at most 100 message trace query requests per tenant in a running 5-minute window
-(Microsoft Learn, "Get-MessageTraceV2"); :class:`TraceReader` stays under that by design: every request
-it sends (retries, token refreshes and redirects included) is charged to a :class:`RequestBudget`, and a
-call starts only while the budget has room.  A call the budget cannot pay for raises
-:class:`BudgetExhausted` before anything is sent.
+(Microsoft Learn, "Get-MessageTraceV2"); :class:`TraceReader` stays under that by design: every attempt
+it sends (a retry is an attempt) is paid from a :class:`RequestBudget` before it is sent, so a run never
+sends more attempts than its budget.  An attempt the budget cannot pay for raises :class:`BudgetExhausted`
+and nothing is sent.  (A token refresh or a redirect inside an attempt, once per token lifetime or
+service move, is the one request not charged.)
 
 Contracts:
 - :meth:`TraceReader.summary` returns every row of the window or raises: it splits the window into
@@ -63,14 +64,12 @@ class RequestBudget:
         with self._lock:
             return max(0, self.limit - self.used)
 
-    def require(self) -> None:
-        """Raise :class:`BudgetExhausted` unless another request fits."""
-        if self.left < 1:
-            raise BudgetExhausted(f"the request budget of {self.limit} message trace requests is spent")
-
-    def charge(self, requests: int) -> None:
+    def take(self) -> None:
+        """Pay for one request, or raise :class:`BudgetExhausted` when none is left."""
         with self._lock:
-            self.used += requests
+            if self.used >= self.limit:
+                raise BudgetExhausted(f"the request budget of {self.limit} message trace requests is spent")
+            self.used += 1
 
 
 def wire_time(moment: datetime) -> str:
@@ -98,8 +97,7 @@ def parse_wire_time(text: Any) -> datetime | None:
 class TraceReader:
     """Message trace of one tenant over ``client``, within ``budget``.
 
-    Calls run one after the other (the budget is charged with the exact number of HTTP requests each one
-    sent, read from the client's counter), so a reader must not be shared between threads.
+    Thread-safe: detail reads may run concurrently (within the client's read concurrency).
     """
 
     def __init__(self, tenant: str, client: InvokeClient, budget: RequestBudget) -> None:
@@ -161,18 +159,15 @@ class TraceReader:
             params["StartingRecipientAddress"] = recipient
 
     def _call(self, cmdlet: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        """One cmdlet call with the client's retries, each attempt paid from the budget first."""
+        """One cmdlet call with the client's retries, each attempt paid from the budget before it is sent."""
         try:
             for attempt in self.client.retrying():
                 with attempt:
-                    self.budget.require()
-                    before = self.client.requests
+                    self.budget.take()
                     try:
                         return self.client.call_once(cmdlet, params, write=False)
                     except CallFailure as failure:
                         raise self._not_worth_waiting(failure) from None
-                    finally:
-                        self.budget.charge(self.client.requests - before)
         except CallFailure as failure:
             message = (
                 failure.message if failure.message.startswith(cmdlet) else f"{cmdlet}: {failure.message}"
