@@ -20,6 +20,7 @@ whose ``Data`` holds ``S:InboundConnectorData=Name=<name>``, or a SEND event wit
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -84,6 +85,16 @@ _DETAIL_PARAMS = (
     "MessageId",
     "SenderAddress",
 )
+_FILTERS = (
+    "SenderAddress",
+    "RecipientAddress",
+    "Status",
+    "MessageId",
+    "FromIP",
+    "ToIP",
+    "MessageTraceId",
+    "Subject",
+)
 _MULTI = {"SenderAddress", "RecipientAddress", "Status", "MessageId", "Action", "Event"}
 _ROW_FIELDS = (
     "Received",
@@ -117,9 +128,18 @@ class Message:
     size: int = 0
     events: list[dict[str, Any]] = field(default_factory=list)
 
+    @functools.cached_property
+    def order(self) -> tuple[float, str, str]:
+        """Where the row sorts in a result: newest first, then by recipient address."""
+        return (-self.received.timestamp(), self.recipient.casefold(), self.trace_id)
+
+    @functools.cached_property
+    def received_text(self) -> str:
+        return format_time(self.received)
+
     def row(self) -> dict[str, Any]:
         return {
-            "Received": format_time(self.received),
+            "Received": self.received_text,
             "SenderAddress": self.sender,
             "RecipientAddress": self.recipient,
             "Subject": self.subject,
@@ -371,10 +391,11 @@ class MessageTrace:
                 f"range 1 to {MAX_RESULT_SIZE}. Supply an argument that is in that range and try again."
             )
         after = str(bound.get("StartingRecipientAddress") or "").casefold()
-        wanted = [m for m in messages if start <= m.received <= end and _matches(m, bound)]
+        filtered = any(bound.get(name) for name in _FILTERS)
+        wanted = [m for m in messages if start <= m.received <= end and (not filtered or _matches(m, bound))]
         if after:
             wanted = [m for m in wanted if m.received < end or m.recipient.casefold() > after]
-        wanted.sort(key=lambda m: (-m.received.timestamp(), m.recipient.casefold(), m.trace_id))
+        wanted.sort(key=lambda m: m.order)
         warnings = [MORE_RESULTS_WARNING] if len(wanted) > size else []
         return [m.row() for m in wanted[:size]], warnings
 
