@@ -200,7 +200,7 @@ def measure(
         return _unknown(chosen, base, source, "failed", str(exc))
 
     groups = _groups(live.connectors, rows, accepted)
-    candidates = sum(len(g.rows) for g in groups)
+    candidates = len({id(row) for g in groups for row in g.rows})
     through: Through = {}
     failure = _sample(groups, source, through)
     details = {id(row) for g in groups for row in g.sampled}
@@ -209,9 +209,9 @@ def measure(
     sampling = (
         "nothing: no message in the window"
         if not rows
-        else f"detail events of all {sampled} candidate message(s)"
+        else f"detail events of all {sampled:,} candidate message(s)"
         if fully
-        else f"detail events of {sampled} of {candidates} candidate message(s), evenly spaced in time "
+        else f"detail events of {sampled:,} of {candidates:,} candidate message(s), evenly spaced in time "
         f"within each of {len(groups)} group(s) (the request budget of {source.budget.limit} allowed no more)"
     )
     if failure is not None:
@@ -280,7 +280,9 @@ def _unknown(
 def _groups(
     connectors: Iterable[LiveConnector], rows: list[dict[str, Any]], accepted: set[str]
 ) -> list[_Group]:
-    """The candidate groups of ``rows``: each connector's own, then the two pools; empty ones left out."""
+    """The candidate groups of ``rows``, empty ones left out.  Per direction they partition the rows: a row
+    belongs to the first connector (in listing order) whose IPs (inbound) or recipient domains (outbound)
+    match it, else to that direction's pool (inbound: any FromIP; outbound: a domain not accepted)."""
     inbound = [c for c in connectors if c.kind == "InboundConnector"]
     outbound = [c for c in connectors if c.kind == "OutboundConnector"]
     networks = {c.name: _networks(getattr(c.connector, "sender_ip_addresses", [])) for c in inbound}
@@ -292,21 +294,14 @@ def _groups(
 
     for row in rows:
         ip = _ip(row.get("FromIP"))
-        matched = False
         if ip is not None:
-            for name, nets in networks.items():
-                if any(_in(ip, net) for net in nets):
-                    add("InboundConnector", name, row)
-                    matched = True
-            if not matched:
-                add("InboundConnector", None, row)
+            owner = next((name for name, nets in networks.items() if any(_in(ip, n) for n in nets)), None)
+            add("InboundConnector", owner, row)
         domain = _domain(row.get("RecipientAddress"))
         if domain:
-            owners = [name for name, scope in scopes.items() if _domain_in(domain, scope)]
-            for name in owners:
-                add("OutboundConnector", name, row)
-            if not owners and domain not in accepted:
-                add("OutboundConnector", None, row)
+            owner = next((name for name, scope in scopes.items() if _domain_in(domain, scope)), None)
+            if owner is not None or domain not in accepted:
+                add("OutboundConnector", owner, row)
     return list(groups.values())
 
 
@@ -398,6 +393,8 @@ def _figure(c: LiveConnector, groups: list[_Group], through: Through) -> Connect
     estimate = 0.0
     exact = True
     for g in groups:
+        if g.direction != c.kind:  # the groups of one direction partition its rows; the other's overlap them
+            continue
         hits = sum(n for (kind, name), n in g.hits.items() if (kind, name.casefold()) == key)
         if g.sampled:
             estimate += hits * len(g.rows) / len(g.sampled)
@@ -420,7 +417,7 @@ def _figure(c: LiveConnector, groups: list[_Group], through: Through) -> Connect
         )
     elif own is not None and not own.sampled:
         method, messages = "estimated", round(estimate) + matched
-        how = f"estimated: {matched} summary row(s) with {criterion}, no detail events read for them"
+        how = f"estimated: {matched:,} summary row(s) with {criterion}, no detail events read for them"
     elif not own and pool is not None and not pool.sampled:
         method, messages = "unknown", None
         how = (
@@ -432,8 +429,8 @@ def _figure(c: LiveConnector, groups: list[_Group], through: Through) -> Connect
         read = (len(own.sampled) if own else 0) + (len(pool.sampled) if pool else 0)
         total = (len(own.rows) if own else 0) + (len(pool.rows) if pool else 0)
         how = (
-            f"sampled: named in {len(observed)} of {read} detail read(s) of {total} candidate row(s); "
-            f"extrapolated to {messages}"
+            f"sampled: named in {len(observed):,} of {read:,} detail read(s) of {total:,} candidate row(s); "
+            f"extrapolated to {messages:,}"
         )
     basis = observed if observed else (own.rows if own and method == "estimated" else [])
     return ConnectorTraffic(

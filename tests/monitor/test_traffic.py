@@ -205,3 +205,28 @@ def test_an_incomplete_read_says_at_least_what_it_saw_and_never_no_traffic() -> 
     unseen = _report(method="unknown", messages=None, observed=0, how="unknown: throttled")
     assert in_use_summary(unseen, "InboundConnector", "In") == "traffic unknown in the last 48 h: throttled"
     assert in_use_summary(unseen, "OutboundConnector", "In").startswith("traffic unknown")
+
+
+def test_rows_in_both_directions_are_not_counted_twice(
+    clock: Clock, in_process: Callable[..., ExchangeProvider]
+) -> None:
+    """Mail in through the filter to a domain the tenant has not accepted is also an outbound candidate: the
+    estimate of the inbound connector uses the inbound groups only."""
+    from reconciler.emulator.trace import send_through
+
+    log = MessageLog()
+    for i in range(40):
+        send_through(
+            log,
+            TENANT,
+            sender=f"u{i}@woodgrove.example",
+            recipients=["ann@contoso.com"],  # not an accepted domain of the tenant
+            received=NOW - timedelta(hours=i + 1),
+            inbound="From Mail Filter",
+            from_ip="198.51.100.25",
+        )
+    emulator = Emulator(stores=MemoryStores(SEED), messages=log, clock=clock)
+    report = tenant_traffic(in_process(emulator), start=START, end=NOW, budget=11)
+
+    mail_filter = _by_name(report)["From Mail Filter"]
+    assert mail_filter.method == "sampled" and mail_filter.messages == 40
