@@ -18,11 +18,14 @@ SECRET_ENV = "EXOFORM_BENCH_SECRET"
 
 
 @contextmanager
-def emulator_process(latency_ms: float, seed: Path | None = None) -> Iterator[tuple[str, str]]:
-    """Start the emulator (from ``seed``, with ``latency_ms`` added to every InvokeCommand request); yields
-    (base URL, CA bundle path); stops it on exit."""
+def emulator_process(
+    latency_ms: float, seed: Path | None = None, *, args: tuple[str, ...] = ()
+) -> Iterator[tuple[str, str]]:
+    """Start the emulator (from ``seed``, with ``latency_ms`` added to every InvokeCommand request and
+    ``args`` given to ``exoform emulator serve``); yields (base URL, CA bundle path); stops it on exit."""
     command = [sys.executable, "-m", "reconciler", "emulator", "serve", "--latency-ms", str(latency_ms)]
     command += ["--seed", str(seed)] if seed is not None else []
+    command += list(args)
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None

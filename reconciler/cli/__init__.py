@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "tenants": ("reconciler.cli.gitops", "tenants", "List the tenants (--json: a GitHub Actions matrix)."),
     "status": ("reconciler.cli.gitops", "status", "Show connector health; run Validate-OutboundConnector."),
     "show": ("reconciler.cli.plan", "show", "Render a saved plan file without reading any tenant."),
+    "traffic": ("reconciler.cli.traffic", "traffic", "Show which connectors carry mail (message trace)."),
 }
 
 

@@ -31,6 +31,9 @@ _FILE = click.Path(dir_okay=False, path_type=Path)
     "--seed", type=click.Path(dir_okay=False, path_type=Path), help="State to start from when none exists."
 )
 @click.option("--config", "config_path", type=_FILE, help="Emulator config.")
+@click.option(
+    "--messages", "messages_path", type=_FILE, help="Message seed for message trace (JSON, see the docs)."
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback address to bind.")
 @click.option(
     "--port", default=0, show_default=True, type=click.IntRange(0, 65535), help="Port (0: a free one)."
@@ -53,6 +56,7 @@ def serve(
     state_dir: Path | None,
     seed: Path | None,
     config_path: Path | None,
+    messages_path: Path | None,
     host: str,
     port: int,
     latency_ms: float | None,
@@ -89,6 +93,8 @@ def serve(
         config = load_config(config_path) if config_path is not None else EmulatorConfig()
         if older_service:
             config = config.model_copy(update={"service": "older"})
+        if messages_path is not None:
+            config = config.model_copy(update={"messages": str(messages_path)})
         stores: TenantStores
         if state is not None:
             file_store = JsonFileStore(state, seed)
@@ -159,3 +165,69 @@ def serve(
             pass
         stats = em.stats.snapshot()
     click.echo(f"Stopped after {stats['requests']} request(s).")
+
+
+@emulator.command("mail")
+@click.argument("messages_file", type=_FILE)
+@click.option(
+    "--through",
+    required=True,
+    metavar="KIND/NAME",
+    help="The connector the mail goes through: InboundConnector/NAME or OutboundConnector/NAME.",
+)
+@click.option("--sender", required=True, help="Sender address.")
+@click.option("--recipient", "recipients", multiple=True, required=True, help="Recipient (repeatable).")
+@click.option("--from-ip", default="", help="FromIP of the summary rows (inbound: the sending server).")
+@click.option("--count", type=click.IntRange(1, 1_000_000), default=1, show_default=True)
+@click.option(
+    "--minutes-ago",
+    type=click.IntRange(0),
+    default=60,
+    show_default=True,
+    help="When the newest message was received; the others one minute apart before it.",
+)
+def mail(
+    messages_file: Path,
+    through: str,
+    sender: str,
+    recipients: tuple[str, ...],
+    from_ip: str,
+    count: int,
+    minutes_ago: int,
+) -> None:
+    """Append messages sent through a connector to a message seed file (for serve --messages).
+
+    Each message gets the detail events the service writes for that connector (docs/emulator.md,
+    "Message trace").
+    """
+    from datetime import UTC, datetime, timedelta
+
+    from reconciler.emulator.trace import MessageLog, dump_messages, load_messages, send_through
+    from reconciler.escape import safe
+    from reconciler.yamlio import write_atomic
+
+    kind, _, name = through.partition("/")
+    if kind.casefold() not in ("inboundconnector", "outboundconnector") or not name:
+        raise click.BadParameter(
+            "expected InboundConnector/NAME or OutboundConnector/NAME", param_hint="--through"
+        )
+    inbound = name if kind.casefold() == "inboundconnector" else None
+    try:
+        existing = load_messages(messages_file) if messages_file.exists() else []
+    except ExoformError as exc:
+        raise click.ClickException(str(exc)) from None
+    log = MessageLog(existing)
+    newest = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+    for i in range(count):
+        send_through(
+            log,
+            "file",
+            sender=sender,
+            recipients=list(recipients),
+            received=newest - timedelta(minutes=i),
+            inbound=inbound,
+            outbound=None if inbound else name,
+            from_ip=from_ip,
+        )
+    write_atomic(messages_file, dump_messages(log.messages("file")))
+    click.echo(f"{safe(str(messages_file))}: {count * len(recipients)} row(s) added through {safe(through)}.")

@@ -52,6 +52,8 @@ from reconciler.emulator.faults import (
 from reconciler.emulator.identity import AuthFailure, Identity, TokenError, oauth_fault_error
 from reconciler.emulator.store import MemoryStores, TenantStores
 from reconciler.emulator.tenant import Result, TenantInfo, invoke
+from reconciler.emulator.trace import CMDLET_NAMES as TRACE_CMDLETS
+from reconciler.emulator.trace import MessageLog, MessageTrace, Throttled, load_messages, throttled_response
 from reconciler.errors import InputError
 from reconciler.yamlio import MAX_DEPTH, nesting_depth
 
@@ -77,6 +79,7 @@ class Emulator:
         config: EmulatorConfig | None = None,
         faults: Faults | None = None,
         clock: Callable[[], float] = time.time,
+        messages: MessageLog | None = None,
     ) -> None:
         self.config = config or EmulatorConfig()
         self.stores = stores or MemoryStores()
@@ -92,6 +95,11 @@ class Emulator:
         self.faults = faults
         self.stats = Stats()
         self.identity = Identity(self.config, clock)
+        if messages is None:
+            seeded = self.config.messages
+            messages = MessageLog(load_messages(seeded) if seeded else ())
+        #: Message trace over the message log (reconciler.emulator.trace), throttled on ``clock``.
+        self.trace = MessageTrace(messages, clock)
         self._in_flight: Counter[str] = Counter()
         self._lock = threading.Lock()
 
@@ -261,7 +269,8 @@ class Emulator:
                     'The request body must be {"CmdletInput": {"CmdletName": ..., "Parameters": {...}}}.',
                 )
             )
-        canonical = cat.CMDLET_NAMES.get(str(cmdlet_name).casefold(), str(cmdlet_name))
+        folded = str(cmdlet_name).casefold()
+        canonical = cat.CMDLET_NAMES.get(folded) or TRACE_CMDLETS.get(folded) or str(cmdlet_name)
         self.stats.count_cmdlet(canonical)
         offset, page = _skip(request)
         selection = Request(info.key, canonical, canonical in cat.WRITE_CMDLETS, page)
@@ -286,6 +295,16 @@ class Emulator:
             self.stats.count_fault(fault.label)
             return _fault_response(fault)
 
+        if canonical in TRACE_CMDLETS.values():
+            try:
+                values, warnings = self.trace.invoke(info.key, canonical, parameters)
+            except Throttled as exc:
+                self.stats.count_fault("trace_throttled")
+                return throttled_response(exc)
+            except CmdletError as exc:
+                return _error(exc)
+            result = Result(values, warnings)
+            return self._result_response(request, tenant_name, canonical, result, offset, page)
         store = self.stores.get(info.key)
         lacking = self.config.lacking
         try:

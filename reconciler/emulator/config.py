@@ -120,6 +120,11 @@ class EmulatorConfig(_Model):
         description="Extra federated issuers: issuer -> PEM public key or certificate verifying its tokens.",
     )
     faults: FaultsConfig = FaultsConfig()
+    messages: str | None = Field(
+        default=None,
+        description="A message seed file (JSON or YAML, docs/emulator.md, 'Message trace'): every tenant's "
+        "message log starts with its messages.",
+    )
     service: Literal["current", "older"] = Field(
         default="current",
         description=(

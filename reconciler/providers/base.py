@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 from tenacity import Retrying
 
@@ -20,6 +20,9 @@ from reconciler.errors import AuthError, ExoformError, ReadError, WriteError
 from reconciler.live import LiveConnector, LiveState
 from reconciler.model import FIELDS, Connector, Kind
 from reconciler.providers.retry import RetryPolicy, controller, log_retries
+
+if TYPE_CHECKING:
+    from reconciler.providers.trace import RequestBudget, TraceReader
 
 T = TypeVar("T")
 
@@ -57,7 +60,7 @@ class AttemptFailure(Exception):
 
 
 #: What a provider can do beyond reading and writing connectors (declared in ``capabilities``).
-Capability = Literal["validate_outbound"]
+Capability = Literal["validate_outbound", "message_trace"]
 
 
 class BaseProvider(ABC):
@@ -105,6 +108,11 @@ class BaseProvider(ABC):
         """Test an outbound connector by sending mail to ``recipients`` (one result object per smart host).
         Only providers whose ``capabilities`` hold ``"validate_outbound"`` implement it."""
         raise ExoformError(f"tenant {self.tenant}: its provider cannot validate outbound connectors")
+
+    def message_trace(self, budget: RequestBudget) -> TraceReader:
+        """The tenant's message trace, read within ``budget`` (:mod:`reconciler.providers.trace`).  Only
+        providers whose ``capabilities`` hold ``"message_trace"`` implement it."""
+        raise ExoformError(f"tenant {self.tenant}: its provider cannot read message trace")
 
     def create(self, connector: Connector, *, skip_fields: frozenset[str] = frozenset()) -> LiveConnector:
         """Create ``connector`` with every managed field but ``skip_fields`` (ignored fields)."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from concurrent.futures import wait
-from typing import Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 import pydantic
 
@@ -29,6 +29,9 @@ from reconciler.providers.base import BaseProvider, Capability
 from reconciler.providers.invoke import CallFailure, InvokeClient
 from reconciler.providers.retry import RetryPolicy, retry_policy
 from reconciler.providers.session import Session
+
+if TYPE_CHECKING:
+    from reconciler.providers.trace import RequestBudget, TraceReader
 
 _PLAIN: dict[str, Any] = {"ResultSize": "Unlimited"}
 _WITH_TEST_MODE: dict[str, Any] = {"ResultSize": "Unlimited", "IncludeTestModeConnectors": True}
@@ -85,7 +88,7 @@ class ExchangeProvider(BaseProvider):
     of its own when opened without one), never what the run shares.
     """
 
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({"validate_outbound"})
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({"validate_outbound", "message_trace"})
 
     def __init__(
         self, tenant: str, client: InvokeClient, session: Session, *, owned: tuple[Closable, ...] = ()
@@ -228,6 +231,12 @@ class ExchangeProvider(BaseProvider):
             return self.client.call_once("Validate-OutboundConnector", params, write=True)
         except CallFailure as failure:
             raise self._write_error("Validate-OutboundConnector", live.name, failure) from None
+
+    def message_trace(self, budget: RequestBudget) -> TraceReader:
+        """Message trace over this provider's InvokeCommand client (same auth, retries and bounds)."""
+        from reconciler.providers.trace import TraceReader
+
+        return TraceReader(self.tenant, self.client, budget)
 
     # -- writing ------------------------------------------------------------------------------------------
 
