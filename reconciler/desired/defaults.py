@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from pydantic import ValidationError
 
-from reconciler.desired.config import TenantDefaults
+from reconciler.desired.config import TenantConfig, TenantDefaults
 from reconciler.errors import Problem
 from reconciler.providers.registry import foreign_settings
 from reconciler.yamlio import AliasBudget, TooBig, YEntry, YMap, YNode, YScalar, deref, to_python
 from reconciler.yamlio.problems import validation_problems
 
-DEFAULT_PROVIDER = "local"
+DEFAULT_PROVIDER: str = TenantConfig.model_fields["provider"].default
 
 
 def _mapping(node: YNode | None) -> YMap | None:
