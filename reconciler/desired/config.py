@@ -95,9 +95,10 @@ class _TenantTarget(BaseModel):
     )
 
 
+# How to reach the tenant is its provider's own settings (reconciler.providers.registry); the base order
+# keeps the settings in the order the file and its schema show them.
 class TenantConfig(AllProviderSettings, _TenantTarget):
-    """One tenant (a target): where its connectors are declared, how to reach it (its provider's own
-    settings, :class:`~reconciler.providers.registry.AllProviderSettings`), and its policy."""
+    """One tenant (a target): where its connectors are declared, how to reach it, and its policy."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
