@@ -35,29 +35,18 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from reconciler.desired.references import ENV_PREFIX, resolve_secret, resolve_value
+# Defined beside the provider settings and the references; the rest of exoform reads them from here.
+from reconciler.desired.references import resolve_secret as resolve_secret
+from reconciler.desired.references import resolve_value as resolve_value
 from reconciler.errors import quote
 from reconciler.model import FIELDS, SkipCheck, did_you_mean
 from reconciler.providers.registry import (
     PROVIDERS,
     AllProviderSettings,
-    AuthSettings,
-    CertificateAuth,
     ProviderName,
 )
-
-# AuthSettings, CertificateAuth and the env: resolvers are defined with the provider settings and the
-# references, and read from here by the rest of exoform.
-__all__ = [
-    "ENV_PREFIX",
-    "AuthSettings",
-    "CertificateAuth",
-    "ExoformConfig",
-    "TenantConfig",
-    "TenantDefaults",
-    "resolve_secret",
-    "resolve_value",
-]
+from reconciler.providers.registry import AuthSettings as AuthSettings
+from reconciler.providers.registry import CertificateAuth as CertificateAuth
 
 
 def _known_field(value: str) -> str:
