@@ -185,9 +185,9 @@ class AllProviderSettings(LocalSettings, ExchangeSettings):
 
 #: ``opener(tenant, settings, config, session, write)``: the tenant's provider, no network traffic yet;
 #: ``write`` asks for the tenant's write identity where the provider has one.
-Opener = Callable[["str", "TenantConfig", "ExoformConfig", "Session | None", bool], "BaseProvider"]
+Opener = Callable[[str, "TenantConfig", "ExoformConfig", "Session | None", bool], "BaseProvider"]
 #: ``target(tenant, settings, config)``: what a tenant's plan is made against (see :func:`target_of`).
-Target = Callable[["str", "TenantConfig", "ExoformConfig"], str]
+Target = Callable[[str, "TenantConfig", "ExoformConfig"], str]
 
 
 @dataclass(frozen=True)
