@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import signal
 import threading
 from pathlib import Path
@@ -69,7 +70,15 @@ def serve(
     """Serve the emulator over HTTPS on loopback until SIGINT or SIGTERM.
 
     Prints the base URL, the authority URL template for msal and the path of the CA bundle to trust.
+    Needs the ``emulator`` extra (its certificate authority); says how to install it when it is missing.
     """
+    try:
+        importlib.import_module("trustme")
+    except ImportError:
+        raise click.ClickException(
+            "exoform emulator serve needs the emulator extra (a throw-away certificate authority for its "
+            "HTTPS): pip install 'exoform[emulator]'"
+        ) from None
     from reconciler.emulator.app import Emulator
     from reconciler.emulator.config import OPEN_SECRET, EmulatorConfig, load_config
     from reconciler.emulator.faults import Fault, Faults

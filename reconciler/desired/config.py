@@ -17,8 +17,6 @@ Contracts:
 
 from __future__ import annotations
 
-import os
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, cast
 
@@ -37,45 +35,18 @@ from pydantic import (
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from reconciler.errors import ConfigError, quote
+# Defined beside the provider settings and the references; the rest of exoform reads them from here.
+from reconciler.desired.references import resolve_secret as resolve_secret
+from reconciler.desired.references import resolve_value as resolve_value
+from reconciler.errors import quote
 from reconciler.model import FIELDS, SkipCheck, did_you_mean
-
-Cloud = Literal["commercial", "gcc", "gcc-high", "dod", "china"]
-ProviderName = Literal["local", "exchange"]
-ENV_PREFIX = "env:"
-
-#: The settings only one provider takes; every other setting of :class:`TenantConfig` applies to all.
-PROVIDER_SETTINGS: dict[ProviderName, frozenset[str]] = {
-    "local": frozenset({"state", "seed"}),
-    "exchange": frozenset(
-        {"organization", "tenant_id", "cloud", "auth", "apply_auth", "endpoint", "authority", "ca_bundle"}
-    ),
-}
-
-
-_ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def _env_reference(value: str) -> str:
-    # Neither message quotes the value: text after env: that is not a variable name is likely the secret.
-    if not value.startswith(ENV_PREFIX) or len(value) == len(ENV_PREFIX):
-        raise ValueError(
-            "a secret is never written in exoform.yaml: use env:NAME to read it from the environment"
-        )
-    if not _ENV_NAME_RE.fullmatch(value.removeprefix(ENV_PREFIX)):
-        raise ValueError(
-            "env: must be followed by an environment variable name (letters, digits and _, not starting "
-            "with a digit); the value is not shown, in case it is the secret itself"
-        )
-    return value
-
-
-def _optional_env_reference(value: str | None) -> str | None:
-    return None if value is None else _env_reference(value)
-
-
-def _literal_or_env_reference(value: str) -> str:
-    return _env_reference(value) if value.startswith(ENV_PREFIX) else value
+from reconciler.providers.registry import (
+    PROVIDERS,
+    AllProviderSettings,
+    ProviderName,
+)
+from reconciler.providers.registry import AuthSettings as AuthSettings
+from reconciler.providers.registry import CertificateAuth as CertificateAuth
 
 
 def _known_field(value: str) -> str:
@@ -87,9 +58,6 @@ def _known_field(value: str) -> str:
     return value
 
 
-SecretRef = Annotated[str, AfterValidator(_env_reference)]
-#: A setting written in the file or read from the environment (``env:NAME``).
-LiteralOrEnv = Annotated[str, AfterValidator(_literal_or_env_reference)]
 FieldList = list[Annotated[str, AfterValidator(_known_field)]]
 #: A variable's name, as ``${vars.NAME}`` refers to it.
 VarName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
@@ -98,62 +66,8 @@ VarScalar = str | bool | int | float
 VarValue = VarScalar | list[VarScalar]
 
 
-def resolve_secret(reference: str) -> str:
-    """The value behind an ``env:NAME`` reference; :class:`ConfigError` when the variable is unset."""
-    name = reference.removeprefix(ENV_PREFIX)
-    value = os.environ.get(name)
-    if value is None or value == "":
-        raise ConfigError(f"environment variable {name} is not set (referenced as {reference})")
-    return value
-
-
-def resolve_value(value: str) -> str:
-    """``value``, or its variable's value when it is ``env:NAME`` (unset: see :func:`resolve_secret`)."""
-    return resolve_secret(value) if value.startswith(ENV_PREFIX) else value
-
-
-class CertificateAuth(BaseModel):
-    """A certificate credential: a PEM file, or PEM content from the environment."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    path: str | None = Field(default=None, description="PEM file holding the private key and certificate.")
-    pem: SecretRef | None = Field(default=None, description="env:NAME of a variable holding the PEM content.")
-    passphrase: Annotated[str | None, AfterValidator(_optional_env_reference)] = Field(
-        default=None, description="env:NAME of the private key's passphrase, if it has one."
-    )
-
-    @model_validator(mode="after")
-    def _one_source(self) -> CertificateAuth:
-        if (self.path is None) == (self.pem is None):
-            raise ValueError("give exactly one of path or pem")
-        return self
-
-
-class AuthSettings(BaseModel):
-    """An Entra ID app registration with Exchange.ManageAsApp; exactly one credential."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    client_id: LiteralOrEnv = Field(
-        min_length=1, description="Application (client) id of the app registration, or env:NAME."
-    )
-    client_secret: SecretRef | None = Field(default=None, description="env:NAME of a client secret.")
-    certificate: CertificateAuth | None = Field(default=None, description="A certificate credential.")
-    federated: Literal["github"] | None = Field(
-        default=None, description="github: GitHub Actions OIDC workload identity federation (no secret)."
-    )
-
-    @model_validator(mode="after")
-    def _one_credential(self) -> AuthSettings:
-        given = [c for c in (self.client_secret, self.certificate, self.federated) if c is not None]
-        if len(given) != 1:
-            raise ValueError("give exactly one of client_secret, certificate or federated")
-        return self
-
-
-class TenantConfig(BaseModel):
-    """One tenant (a target): where its connectors are declared, how to reach it, and its policy."""
+class _TenantTarget(BaseModel):
+    """What every tenant states first: its connector folders, their variables and its provider."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -168,28 +82,15 @@ class TenantConfig(BaseModel):
     provider: ProviderName = Field(
         default="local", description="local: the built-in emulator; exchange: a real Exchange Online tenant."
     )
-    organization: str | None = Field(default=None, description="The tenant's *.onmicrosoft.com domain.")
-    tenant_id: str | None = Field(default=None, description="The tenant's id (a GUID).")
-    cloud: Cloud = Field(default="commercial", description="commercial, gcc, gcc-high, dod or china.")
-    auth: AuthSettings | None = Field(
-        default=None,
-        description="The read identity (exchange provider): plan, drift, status, export sign in with it; "
-        "a read-only role (Global Reader or View-Only Configuration) is enough when apply_auth is given.",
-    )
-    apply_auth: AuthSettings | None = Field(
-        default=None,
-        description="The write identity (exchange provider), same shape as auth: only apply and status "
-        "--validate sign in with it. Without it they use auth.",
-    )
-    endpoint: str | None = Field(default=None, description="API base URL override (tests, proxies).")
-    authority: str | None = Field(default=None, description="Full authority URL override handed to msal.")
-    ca_bundle: LiteralOrEnv | None = Field(
-        default=None, description="PEM file of extra CAs to trust, or env:NAME of a variable naming it."
-    )
-    state: str | None = Field(default=None, description="local provider: the tenant's state file.")
-    seed: str | None = Field(
-        default=None, description="local provider: state to start from when the state file does not exist."
-    )
+
+
+# How to reach the tenant is its provider's own settings (reconciler.providers.registry); the base order
+# keeps the settings in the order the file and its schema show them.
+class TenantConfig(AllProviderSettings, _TenantTarget):
+    """One tenant (a target): where its connectors are declared, how to reach it, and its policy."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
     unmanaged: Literal["report", "ignore", "delete"] = Field(
         default="report",
         description="Connectors no file declares: report (list them), ignore (hide), delete (plan deletion).",
@@ -225,15 +126,15 @@ class TenantConfig(BaseModel):
         default=180, gt=0, le=3600, description="Longest time one request may spend retrying, in seconds."
     )
 
-    # The settings of PROVIDER_SETTINGS are taken only by their provider: another provider's setting is
-    # refused at its key, once the tenant's other settings are valid (a local tenant given auth, say, has
-    # its auth errors reported first).
+    # A provider's own settings are taken only by that provider: another provider's setting is refused at
+    # its key, once the tenant's other settings are valid (a local tenant given auth, say, has its auth
+    # errors reported first).
     @model_validator(mode="wrap")
     @classmethod
     def _only_own_provider_settings(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> TenantConfig:
         tenant = handler(data)
         assert isinstance(tenant, TenantConfig)
-        foreign = [
+        errors = [
             InitErrorDetails(
                 type=PydanticCustomError(
                     "provider_setting",
@@ -243,29 +144,20 @@ class TenantConfig(BaseModel):
                 loc=(name,),
                 input=getattr(tenant, name),
             )
-            for other, names in PROVIDER_SETTINGS.items()
+            for other, entry in PROVIDERS.items()
             if other != tenant.provider
-            for name in sorted(names & tenant.model_fields_set)
+            for name in sorted(entry.settings.model_fields.keys() & tenant.model_fields_set)
         ]
-        if foreign:
-            raise ValidationError.from_exception_data(cls.__name__, foreign)
+        if errors:
+            raise ValidationError.from_exception_data(cls.__name__, errors)
         return tenant
 
     @model_validator(mode="after")
     def _provider_settings(self) -> TenantConfig:
-        if self.provider == "exchange":
-            if not (self.organization or self.tenant_id):
-                raise ValueError("the exchange provider needs organization or tenant_id")
-            if self.auth is None:
-                raise ValueError("the exchange provider needs auth")
+        missing = PROVIDERS[self.provider].settings.missing(self)
+        if missing is not None:
+            raise ValueError(missing)
         return self
-
-    def identity(self, *, write: bool) -> tuple[str, AuthSettings | None]:
-        """The identity to sign in with and its setting's name: ``apply_auth`` for writes when given, else
-        ``auth``."""
-        if write and self.apply_auth is not None:
-            return "apply_auth", self.apply_auth
-        return "auth", self.auth
 
     def folders(self) -> list[str]:
         """The tenant's connector folders, in order (relative to exoform.yaml)."""

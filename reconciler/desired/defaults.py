@@ -5,21 +5,23 @@ Contracts:
   problem located in the block.
 - :func:`with_defaults` returns the file's tree with each tenant's mapping completed by the defaults it
   does not set itself, key by key; ``vars`` are merged by name (the tenant's value wins).  A default that
-  belongs to another provider than the tenant's (see :data:`.config.PROVIDER_SETTINGS`) is not
-  inherited.  Inherited nodes keep their marks, so a later error about an inherited value points at the
-  line of ``defaults:`` that wrote it.  The input tree is not modified.
+  belongs to another provider than the tenant's (a setting of another provider's settings model, see
+  :func:`reconciler.providers.registry.foreign_settings`) is not inherited.  Inherited nodes keep their
+  marks, so a later error about an inherited value points at the line of ``defaults:`` that wrote it.
+  The input tree is not modified.
 """
 
 from __future__ import annotations
 
 from pydantic import ValidationError
 
-from reconciler.desired.config import PROVIDER_SETTINGS, TenantDefaults
+from reconciler.desired.config import TenantConfig, TenantDefaults
 from reconciler.errors import Problem
+from reconciler.providers.registry import foreign_settings
 from reconciler.yamlio import AliasBudget, TooBig, YEntry, YMap, YNode, YScalar, deref, to_python
 from reconciler.yamlio.problems import validation_problems
 
-DEFAULT_PROVIDER = "local"
+DEFAULT_PROVIDER: str = TenantConfig.model_fields["provider"].default
 
 
 def _mapping(node: YNode | None) -> YMap | None:
@@ -63,7 +65,7 @@ def _provider(tenant: YMap, defaults: YMap) -> str:
 
 def _merged(tenant: YMap, defaults: YMap) -> YMap:
     provider = _provider(tenant, defaults)
-    foreign = {name for other, names in PROVIDER_SETTINGS.items() if other != provider for name in names}
+    foreign = foreign_settings(provider)
     entries = {key: e for key, e in defaults.entries.items() if key not in foreign}
     entries.update(tenant.entries)
     inherited, own = _mapping(defaults.entries["vars"].value) if "vars" in defaults.entries else None, None

@@ -25,7 +25,6 @@ from types import TracebackType
 from typing import Any
 
 import httpx
-import trustme
 
 from reconciler.emulator.app import Emulator
 from reconciler.emulator.config import EmulatorConfig
@@ -222,6 +221,8 @@ class EmulatorServer:
         """Bind, write the CA bundle and serve in a background thread.  Returns self."""
         if self._server is not None:
             return self
+        import trustme  # the emulator extra: only the HTTPS server needs a throw-away CA
+
         ca = trustme.CA(organization_name="exoform emulator")
         names = ["localhost", "127.0.0.1", "::1"]
         if self.host not in names:

@@ -166,12 +166,23 @@ class JsonFileStore(Store):
                 fcntl.flock(lock_file.fileno(), fcntl.LOCK_UN)
 
     def _open_lock_file(self) -> BinaryIO:
+        """``<file>.lock``, created if needed; :class:`InputError` naming it when it is a symbolic link
+        (never followed: it could make exoform create or lock a file elsewhere)."""
         name = self.path.with_name(self.path.name + ".lock")
+        flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
         try:
-            return open(name, "a+b")
-        except FileNotFoundError:  # the folder was removed since: make it again
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            return open(name, "a+b")
+            try:
+                descriptor = os.open(name, flags, 0o600)
+            except FileNotFoundError:  # the folder was removed since: make it again
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                descriptor = os.open(name, flags, 0o600)
+        except OSError:
+            if name.is_symlink():
+                raise InputError(
+                    [Problem(Location(str(name)), "the lock file is a symbolic link; refusing to follow it")]
+                ) from None
+            raise
+        return open(descriptor, "a+b")
 
     def _read_text(self) -> str | None:
         """The state file's text, None when there is none yet; :class:`InputError` when it is not a

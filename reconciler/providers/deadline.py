@@ -1,12 +1,12 @@
 """A total deadline per HTTP request, on top of httpx's per-read timeout.
 
 httpx times out each read, so a server that sends one byte at a time (inside the headers or the body)
-holds a request forever.  :class:`DeadlineTransport` is httpx's own transport with a network backend whose
-every read and write is bounded by the time left before the request's deadline: a request that carries the
-extension ``DEADLINE`` (an absolute :func:`time.monotonic` value) fails with ``httpx.ReadTimeout`` (or
-``WriteTimeout``) once it is past, wherever the bytes are, response body included (it is read in the same
-thread as the request).  A request without the extension has no deadline (msal's token requests keep their
-own timeouts).
+holds a request forever.  :class:`DeadlineTransport` is an httpx transport over httpcore's connection pool
+with a network backend (both public interfaces) whose every read and write is bounded by the time left
+before the request's deadline: a request that carries the extension ``DEADLINE`` (an absolute
+:func:`time.monotonic` value) fails with ``httpx.ReadTimeout`` (or ``WriteTimeout``) once it is past,
+wherever the bytes are, response body included (it is read in the same thread as the request).  A request
+without the extension has no deadline (msal's token requests keep their own timeouts).
 
 Contract: the deadline belongs to the thread that sends the request (the protocol client is synchronous),
 kept on the transport, never in module state.
@@ -80,22 +80,83 @@ class _Backend(httpcore.SyncBackend):
         return _Stream(stream, self._deadlines)
 
 
-class DeadlineTransport(httpx.HTTPTransport):
-    """httpx's HTTP/1.1 transport (TLS verified with ``context``) honouring :data:`DEADLINE`."""
+#: httpcore's failures of a request in flight, raised again as httpx's of the same name.
+_HTTPCORE_ERRORS = (httpcore.NetworkError, httpcore.TimeoutException, httpcore.ProtocolError)
+
+
+def _httpx_error(exc: Exception) -> type[httpx.TransportError]:
+    """The httpx exception named like httpcore's ``exc`` (httpx mirrors httpcore's exception names)."""
+    for cls in type(exc).__mro__:
+        mapped = getattr(httpx, cls.__name__, None)
+        if isinstance(mapped, type) and issubclass(mapped, httpx.TransportError):
+            return mapped
+    return httpx.TransportError
+
+
+class _ResponseStream(httpx.SyncByteStream):
+    """httpcore's response body as httpx reads it, its failures raised as httpx's."""
+
+    def __init__(self, stream: typing.Iterable[bytes]) -> None:
+        self.stream = stream
+
+    def __iter__(self) -> typing.Iterator[bytes]:
+        try:
+            yield from self.stream
+        except _HTTPCORE_ERRORS as exc:
+            raise _httpx_error(exc)(str(exc)) from exc
+
+    def close(self) -> None:
+        closer = getattr(self.stream, "close", None)
+        if callable(closer):
+            closer()
+
+
+class DeadlineTransport(httpx.BaseTransport):
+    """An HTTP/1.1 transport (TLS verified with ``context``) honouring :data:`DEADLINE`.
+
+    Built on public interfaces only: an ``httpcore.ConnectionPool`` given the deadline-bounded network
+    backend (httpcore's ``network_backend`` parameter), behind httpx's transport interface.
+    """
 
     def __init__(self, context: ssl.SSLContext, limits: httpx.Limits) -> None:
-        super().__init__(verify=context, limits=limits)
-        self._deadlines = _Deadlines()
-        # The same pool httpx builds, with the deadline-bounded backend (httpx has no parameter for it).
-        self._pool = httpcore.ConnectionPool(
+        self.deadlines = _Deadlines()
+        self.pool = httpcore.ConnectionPool(
             ssl_context=context,
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
-            network_backend=_Backend(self._deadlines),
+            network_backend=_Backend(self.deadlines),
         )
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         deadline = request.extensions.get(DEADLINE)
-        self._deadlines.deadline = float(deadline) if isinstance(deadline, int | float) else None
-        return super().handle_request(request)
+        self.deadlines.deadline = float(deadline) if isinstance(deadline, int | float) else None
+        assert isinstance(request.stream, httpx.SyncByteStream)
+        core_request = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(
+                scheme=request.url.raw_scheme,
+                host=request.url.raw_host,
+                port=request.url.port,
+                target=request.url.raw_path,
+            ),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
+        )
+        try:
+            response = self.pool.handle_request(core_request)
+        except _HTTPCORE_ERRORS as exc:
+            raise _httpx_error(exc)(str(exc)) from exc
+        except httpcore.UnsupportedProtocol as exc:
+            raise httpx.UnsupportedProtocol(str(exc)) from exc
+        assert isinstance(response.stream, typing.Iterable)
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.headers,
+            stream=_ResponseStream(response.stream),
+            extensions=response.extensions,
+        )
+
+    def close(self) -> None:
+        self.pool.close()

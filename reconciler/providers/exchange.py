@@ -15,16 +15,18 @@ Contracts:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from concurrent.futures import wait
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
+import httpx
 import pydantic
 
 from reconciler.desired.config import ExoformConfig, TenantConfig, resolve_value
 from reconciler.errors import AuthError, ReadError
 from reconciler.live import LiveConnector, LiveState
 from reconciler.model import FIELDS, Connector, Kind, from_live
-from reconciler.providers.auth import TokenSource, msal_credential, resolve_endpoints
+from reconciler.providers.auth import Endpoints, TokenSource, msal_credential, resolve_endpoints
 from reconciler.providers.base import BaseProvider, Capability
 from reconciler.providers.invoke import CallFailure, InvokeClient
 from reconciler.providers.retry import RetryPolicy, retry_policy
@@ -337,17 +339,49 @@ def open_exchange(
             session.close()
         raise
     policy = policy or retry_policy(settings, session.retry)
+    client = build_invoke_client(
+        tenant,
+        settings,
+        http=http,
+        session=session,
+        policy=policy,
+        endpoints=endpoints,
+        client_id=client_id,
+        credential=lambda: msal_credential(tenant, auth, config, http),
+        page_size=page_size,
+        identity=f"{identity} (client id {client_id})",
+    )
+    return ExchangeProvider(tenant, client, session, owned=(session,) if owned else ())
+
+
+def build_invoke_client(
+    tenant: str,
+    settings: TenantConfig,
+    *,
+    http: httpx.Client,
+    session: Session,
+    policy: RetryPolicy,
+    endpoints: Endpoints,
+    client_id: str,
+    credential: Callable[[], str | dict[str, Any]],
+    page_size: int = 1000,
+    identity: str = "",
+) -> InvokeClient:
+    """The InvokeCommand client of one tenant, for ``exchange`` and ``local`` alike: it signs in at
+    ``endpoints.authority`` as ``client_id`` with ``credential`` (called when a token is needed), over
+    ``http``, on ``session``'s clock and within ``policy`` (sign-in retries within the tenant's limits too),
+    with the tenant's read and write concurrency."""
     tokens = TokenSource(
         tenant,
         client_id=client_id,
-        credential=lambda: msal_credential(tenant, auth, config, http),
+        credential=credential,
         authority=endpoints.authority,
         scope=endpoints.scope,
         http=http,
         clock=session.clock,
-        retry=policy,  # sign-in retries within the tenant's limits too
+        retry=policy,
     )
-    client = InvokeClient(
+    return InvokeClient(
         tenant,
         http=http,
         tokens=tokens,
@@ -357,9 +391,8 @@ def open_exchange(
         read_concurrency=settings.read_concurrency,
         write_concurrency=settings.write_concurrency,
         page_size=page_size,
-        identity=f"{identity} (client id {client_id})",
+        identity=identity,
     )
-    return ExchangeProvider(tenant, client, session, owned=(session,) if owned else ())
 
 
 def _refused_property(failure: CallFailure, select: list[str]) -> str | None:

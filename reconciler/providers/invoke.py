@@ -433,10 +433,12 @@ class InvokeClient:
                 )
             raise CallFailure(text, code=code, exception_type=exc_type)
         admin_errors = body.get("@adminapi.errors")
-        if isinstance(admin_errors, list) and admin_errors:
-            first = admin_errors[0]
-            text = str(first.get("message") if isinstance(first, dict) else first)
-            raise CallFailure(text)
+        if admin_errors is not None and admin_errors != []:
+            # Errors in any shape (a list, or one object) fail the call: an answer carrying errors is never
+            # read as success, whatever 'value' holds beside them.
+            first = admin_errors[0] if isinstance(admin_errors, list) else admin_errors
+            message = first.get("message") if isinstance(first, dict) else first
+            raise CallFailure(str(message) if message else f"{cmdlet}: the service reported an error")
         value = body.get("value")
         if value is None and write:
             value = []

@@ -24,6 +24,7 @@ from reconciler.errors import PlanError
 from reconciler.live import LiveConnector, LiveState
 from reconciler.model import FIELDS, Connector, Kind
 from reconciler.plan import Change, TenantPlan, Unmanaged, fingerprint
+from reconciler.providers import registry
 from reconciler.reconcile.policy import hybrid_wizard_guids, protection_violations, unsafe_reasons
 from reconciler.reconcile.targeting import Target, select
 
@@ -31,19 +32,8 @@ _ACTION_ORDER = {"create": 0, "update": 1, "delete": 2}
 
 
 def target_of(tenant: str, settings: TenantConfig, config: ExoformConfig) -> str:
-    """What a tenant's plan is made against, as apply checks it again: for ``exchange`` the cloud, the
-    resolved API base URL and the organization or tenant id; for ``local`` the resolved state file.  A plan
-    made against an emulator or a test endpoint is thus never applied to another.  :class:`ConfigError`
-    when the settings cannot be resolved (an endpoint that is not https)."""
-    if settings.provider == "exchange":
-        from reconciler.providers.auth import resolve_endpoints  # msal: loaded for exchange tenants only
-
-        api_base = resolve_endpoints(tenant, settings).api_base
-        segment = (settings.tenant_id or settings.organization or "").lower()
-        return f"exchange:{settings.cloud}:{api_base}:{segment}"
-    # A local tenant without ``state:`` keeps its state in .exoform/<tenant>.json (docs/emulator.md).
-    state = settings.state or f".exoform/{tenant}.json"
-    return f"local:{config.path(state)}"
+    """What a tenant's plan is made against: its provider's target (:func:`.registry.target_of`)."""
+    return registry.target_of(tenant, settings, config)
 
 
 def ignored_fields(kind: Kind, settings: TenantConfig, connector: Connector | None) -> frozenset[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from reconciler.model import OutboundConnector
 from reconciler.providers.exchange import ExchangeProvider
 from reconciler.providers.invoke import InvokeClient
 from reconciler.providers.registry import open_provider
+from reconciler.providers.session import Session
 
 SEED = """\
 InboundConnector:
@@ -82,14 +84,47 @@ def test_local_state_defaults_next_to_exoform_yaml(tmp_path: Path) -> None:
     assert (tmp_path / ".exoform" / "demo.json").exists()
 
 
-def test_local_unreadable_state_names_the_file(tmp_path: Path) -> None:
+def _read_once(config: ExoformConfig) -> tuple[str, list[float]]:
+    """Read the tenant on a session that records its waits; the error's message and the waits."""
+    waits: list[float] = []
+    with Session(sleep=waits.append) as session:
+        provider = open_provider("demo", config.tenants["demo"], config, session=session)
+        try:
+            with pytest.raises(ReadError) as caught:
+                provider.read()
+        finally:
+            provider.close()
+    return str(caught.value), waits
+
+
+def test_a_corrupt_local_state_fails_at_once_naming_the_file(tmp_path: Path) -> None:
     (tmp_path / "demo.json").write_text('{"InboundConnector": [}')
+    message, waits = _read_once(_config(tmp_path, state="demo.json"))
+    assert re.search(r"demo\.json:1:23: error: invalid JSON", message), message
+    assert waits == [], "a corrupt file was retried as if the service had failed"
+    assert "service failed" not in message and "retries" not in message, message
+
+
+def test_an_unreadable_local_state_fails_at_once_naming_the_file(tmp_path: Path) -> None:
+    (tmp_path / "demo.json").mkdir()  # a folder where the state file belongs: unreadable as a file
+    message, waits = _read_once(_config(tmp_path, state="demo.json"))
+    assert f"{tmp_path / 'demo.json'}" in message, message
+    assert waits == [] and "service failed" not in message, message
+
+
+def test_a_symlink_at_the_local_state_lock_is_refused_not_followed(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    (tmp_path / "demo.json.lock").symlink_to(elsewhere)
     provider = _open(_config(tmp_path, state="demo.json"))
     try:
-        with pytest.raises(ReadError, match=r"demo\.json:1:23: error: invalid JSON"):
-            provider.read()
+        with pytest.raises(ReadError, match=r"demo\.json\.lock.*symbolic link; refusing to follow it"):
+            provider.create(
+                OutboundConnector(name="Only", connector_type="Partner", recipient_domains=["contoso.com"])
+            )
     finally:
         provider.close()
+    assert not elsewhere.exists(), "the lock file's link was followed"
+    assert not (tmp_path / "demo.json").exists()
 
 
 def test_exchange_tenants_get_the_exchange_provider(tmp_path: Path) -> None:

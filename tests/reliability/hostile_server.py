@@ -18,6 +18,8 @@ Modes (``None``: a faithful proxy):
 - ``gzip_bomb``: a gzip body that decompresses to 80 MiB of valid JSON.
 - ``duplicate_guid``: a listing holds its first connector twice; ``case_twin``: a listing holds, besides its
   first connector, one more whose name differs only in case (with a Guid of its own).
+- ``errors_object``: a listing answers ``{"@adminapi.errors": {...}, "value": []}``, errors as one object
+  instead of a list (read as "no connectors", a plan would create every declared one).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ MODES = (
     "gzip_bomb",
     "duplicate_guid",
     "case_twin",
+    "errors_object",
 )
 _WRITE_VERBS = ("new-", "set-", "remove-")
 
@@ -148,6 +151,9 @@ class HostileServer:
                     twin["Guid"] = str(uuid.uuid4())
                 page["value"].append(twin)
             content = json.dumps(page).encode()
+        if mode == "errors_object" and listing:
+            errors = {"message": "hostile: errors as an object"}
+            content = json.dumps({"@adminapi.errors": errors, "value": []}).encode()
         out = {"content-type": upstream.headers.get("content-type", "application/json")}
         if mode == "gzip_bomb" and upstream.is_success and not is_write:
             out["content-encoding"] = "gzip"

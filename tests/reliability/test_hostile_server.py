@@ -102,6 +102,7 @@ DURING_PLAN = {
     "gzip_bomb": "larger than 64 MiB once decompressed",
     "duplicate_guid": "share the Guid",
     "case_twin": "share a name",
+    "errors_object": "hostile: errors as an object",
 }
 DURING_APPLY = {
     "redirect_writes_offhost": "which is not a host of the configured endpoint",
