@@ -2,27 +2,36 @@
 # Written by `exoform init`.  Reads the per-tenant outcomes that apply-plan.sh left in $1 and writes the
 # apply matrix to $GITHUB_OUTPUT: `matrix={"include":[{"shard":"1-of-N","tenants":[...]},...]}` with the
 # tenants whose plan has changes, in at most 256 balanced shards (GitHub's matrix limit; one tenant each
-# up to 256), and `any=true|false`.  A tenant whose plan failed, was cancelled or had no changes is not applied.
+# up to 256), and `any=true|false`.  A tenant whose plan failed, was cancelled or had no changes is not
+# applied, nor is a name that breaks exoform.yaml's rule.
 #   TENANTS  the tenants matrix ({"tenant":[...]}) of this run
 set -euo pipefail
+set -f # nothing is a glob
 results=$1
 out=${GITHUB_OUTPUT:-/dev/stdout}
 summary=${GITHUB_STEP_SUMMARY:-/dev/null}
+name_re='^@@TENANT_NAME_RE@@$'
+jq -e '.tenant | type == "array"' <<< "$TENANTS" > /dev/null
 apply=()
-for tenant in $(jq -r '.tenant[]' <<< "$TENANTS"); do
-  outcome=$(cat "$results/$tenant" 2> /dev/null || echo "no result")
-  case $outcome in
+while IFS= read -r -d '' tenant; do
+  if ! [[ $tenant =~ $name_re ]]; then
+    printf -- '- a name that breaks the rule of tenant names: not applied\n' | tee -a "$summary"
+    continue
+  fi
+  shown=$(jq -rn --arg s "$tenant" '$s | gsub("(?<c>[&<>|`*_\\[\\]\\\\~#@])"; "&#\(.c | explode[0]);")')
+  case $(cat -- "$results/$tenant" 2> /dev/null || echo "no result") in
     changes) apply+=("$tenant"); reason="changes: apply after approval" ;;
     none) reason="no changes: nothing to apply" ;;
     failed) reason="plan failed: not applied" ;;
     *) reason="no plan (cancelled or not run): not applied" ;;
   esac
-  echo "- \`$tenant\`: $reason" | tee -a "$summary"
-done
-matrix=$(jq -cn --argjson limit 256 '
-  $ARGS.positional as $t | ($t | length) as $n | ([$n, $limit] | min) as $jobs
+  printf -- '- <code>%s</code>: %s\n' "$shown" "$reason" | tee -a "$summary"
+done < <(jq -j '.tenant[] | tostring | (., "\u0000")' <<< "$TENANTS")
+# the names go to jq on its input, never as arguments it could read as options
+matrix=$(if [ ${#apply[@]} -gt 0 ]; then printf '%s\0' "${apply[@]}"; fi | jq -cRs --argjson limit 256 '
+  split("\u0000")[:-1] as $t | ($t | length) as $n | ([$n, $limit] | min) as $jobs
   | {include: [range(0; $jobs) as $i | (($n - $n % $jobs) / $jobs) as $q | ($n % $jobs) as $r
       | ($i * $q + ([$i, $r] | min)) as $s | ($s + $q + (if $i < $r then 1 else 0 end)) as $e
-      | {shard: "\($i + 1)-of-\($jobs)", tenants: $t[$s:$e]}]}' --args "${apply[@]}")
+      | {shard: "\($i + 1)-of-\($jobs)", tenants: $t[$s:$e]}]}')
 echo "matrix=$matrix" >> "$out"
 if [ ${#apply[@]} -gt 0 ]; then echo "any=true" >> "$out"; else echo "any=false" >> "$out"; fi
