@@ -348,7 +348,9 @@ def init(
     if not names:
         names = ("contoso",)
     if not organizations:
-        organizations = tuple(f"{name}.onmicrosoft.com" for name in names)
+        organizations = tuple(
+            f"{re.sub(r'[^A-Za-z0-9-]', '', name) or 'tenant'}.onmicrosoft.com" for name in names
+        )
     if len(organizations) != len(names):
         raise click.UsageError("give one --organization per --tenant")
     for name in names:
@@ -357,14 +359,17 @@ def init(
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="'--tenant'") from None
     # Each is written into YAML or a shell line as it is: only characters that need no quoting.
-    for hint, given, pattern in [
-        *(("'--organization'", org, _ORGANIZATION) for org in organizations),
-        ("'--environment'", environment, _ENVIRONMENT),
-        ("'--plan-environment'", plan_environment, _ENVIRONMENT),
-        ("'--python'", python, _PYTHON),
+    for hint, given, pattern, expected in [
+        *(
+            ("'--organization'", org, _ORGANIZATION, "a domain name (contoso.onmicrosoft.com)")
+            for org in organizations
+        ),
+        ("'--environment'", environment, _ENVIRONMENT, "letters, digits, '.', '_' and '-'"),
+        ("'--plan-environment'", plan_environment, _ENVIRONMENT, "letters, digits, '.', '_' and '-'"),
+        ("'--python'", python, _PYTHON, "a Python version (3.12)"),
     ]:
         if not pattern.fullmatch(given):
-            raise click.BadParameter(f"{quote(given)} is not a {pattern.pattern} value", param_hint=hint)
+            raise click.BadParameter(f"{quote(given)}: expected {expected}", param_hint=hint)
     tenants = [Tenant(n, o) for n, o in zip(names, organizations, strict=True)]
     files = render_files(
         tenants,
