@@ -89,7 +89,9 @@ def pip_spec(install_from: str, version: str = __version__) -> str:
         )
     if install_from.startswith("git+"):
         parts = urlsplit(install_from.removeprefix("git+"))
-        path, _, ref = parts.path.rpartition("@")
+        path, tagged, ref = parts.path.rpartition("@")
+        if not tagged:
+            path, ref = ref, ""
         if parts.scheme != "https" or not parts.hostname or "@" in parts.netloc or not path.strip("/"):
             raise click.BadParameter(
                 f"{quote(install_from)}: a git URL is git+https://HOST/PATH@vX.Y.Z (https, no user or "

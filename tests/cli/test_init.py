@@ -28,7 +28,9 @@ from ruamel.yaml import YAML
 
 from reconciler import __version__
 from reconciler.cli import COMMANDS, cli
-from reconciler.cli.init import ACTIONS, DEFAULT_SOURCE, RETENTION_DAYS, Tenant, render_files
+from reconciler.cli.init import ACTIONS, RETENTION_DAYS, Tenant, render_files
+from reconciler.desired.config import TENANT_NAME_RE
+from reconciler.escape import markdown
 
 BIN = Path(sys.executable).parent
 READ_APP = "11111111-2222-3333-4444-555555555555"
@@ -106,26 +108,28 @@ def test_init_refuses_mismatched_tenants_and_organizations(tmp_path: Path) -> No
 
 def test_readme_explains_the_two_app_registrations_and_their_federated_credentials(generated: Path) -> None:
     readme = (generated / "README.md").read_text()
-    assert "`repo:OWNER/REPO:pull_request` and `repo:OWNER/REPO:ref:refs/heads/main`" in readme
+    assert "`repo:OWNER/REPO:pull_request`, `repo:OWNER/REPO:environment:exoform-plan`" in readme
+    assert "`repo:OWNER/REPO:ref:refs/heads/main` (drift)" in readme
     assert "**only** `repo:OWNER/REPO:environment:exoform-apply`" in readme
     assert "Global Reader" in readme and "Exchange Administrator" in readme
     assert "EXOFORM_READ_CLIENT_ID" in readme and "EXOFORM_WRITE_CLIENT_ID" in readme
     assert f"artifact for {RETENTION_DAYS} days" in readme
 
 
+GIT = f"git+https://git.example.com/mirror/exoform@v{__version__}"
+WHEEL = f"wheels/exoform-{__version__}-py3-none-any.whl"
+
+
 @pytest.mark.parametrize(
     ("install_from", "spec"),
     [
-        ("git", f"exoform @ git+{DEFAULT_SOURCE}@v{__version__}"),
-        (
-            "wheel",
-            f"exoform @ {DEFAULT_SOURCE}/releases/download/v{__version__}"
-            f"/exoform-{__version__}-py3-none-any.whl",
-        ),
         ("pypi", f"exoform=={__version__}"),
+        (GIT, f"exoform @ {GIT}"),
+        (WHEEL, f"./{WHEEL}"),
+        (f"./{WHEEL}", f"./{WHEEL}"),
     ],
 )
-def test_workflows_install_the_version_that_wrote_them(install_from: str, spec: str) -> None:
+def test_workflows_and_hook_install_the_version_that_wrote_them(install_from: str, spec: str) -> None:
     files = render_files([Tenant("contoso", "contoso.onmicrosoft.com")], install_from=install_from)
     for name in WORKFLOWS:
         workflow = YAML(typ="safe").load(files[f".github/workflows/{name}.yml"])
@@ -134,13 +138,55 @@ def test_workflows_install_the_version_that_wrote_them(install_from: str, spec: 
         assert 'python -m pip install "$EXOFORM_PIP"' in text
         # a connectors repository has no requirements file and no Makefile
         assert "cache:" not in text and "make " not in text
-    assert f"rev: v{__version__}" in files[".pre-commit-config.yaml"]
+    (repo,) = YAML(typ="safe").load(files[".pre-commit-config.yaml"])["repos"]
+    (hook,) = repo["hooks"]
+    assert repo["repo"] == "local" and hook["entry"] == "exoform validate"
+    if spec.startswith("./"):  # pre-commit installs from its own folder, where the wheel is not
+        assert hook["language"] == "system" and f'pip install "{spec}"' in files[".pre-commit-config.yaml"]
+    else:
+        assert hook["language"] == "python" and hook["additional_dependencies"] == [spec]
 
 
-def test_source_option_changes_where_exoform_comes_from(tmp_path: Path) -> None:
-    assert _init(tmp_path, "--source", "https://github.com/acme/exoform-fork/").exit_code == 0
-    plan = _workflow(tmp_path, "plan")
-    assert plan["env"]["EXOFORM_PIP"] == f"exoform @ git+https://github.com/acme/exoform-fork@v{__version__}"
+def test_default_install_is_the_package_index_at_this_version(tmp_path: Path) -> None:
+    result = _init(tmp_path)
+    assert result.exit_code == 0, result.output
+    for name in WORKFLOWS:
+        assert _workflow(tmp_path, name)["env"]["EXOFORM_PIP"] == f"exoform=={__version__}"
+        assert f"# Written by `exoform init` (exoform {__version__})" in (
+            tmp_path / ".github" / "workflows" / f"{name}.yml"
+        ).read_text()
+    assert f"exoform=={__version__}" in (tmp_path / ".pre-commit-config.yaml").read_text()
+    assert f"(exoform {__version__})" in (tmp_path / "exoform.yaml").read_text()
+    assert CliRunner().invoke(cli, ["--version"]).output == f"exoform, version {__version__}\n"
+
+
+@pytest.mark.parametrize(
+    ("install_from", "says"),
+    [
+        ("git+https://git.example.com/exoform", "end the URL with @v"),
+        ("git+https://git.example.com/exoform@v0.0.1", f"end the URL with @v{__version__}"),
+        (f"git+http://git.example.com/exoform@v{__version__}", "https, no user or token"),
+        (f"git+https://user:tok@git.example.com/x@v{__version__}", "https, no user or token"),
+        (f"git+https://git.example.com/x@v{__version__};id", "a character a workflow cannot carry"),
+        (f"/abs/exoform-{__version__}-py3-none-any.whl", "stays inside it"),
+        (f"../exoform-{__version__}-py3-none-any.whl", "stays inside it"),
+        ("wheels/exoform-0.0.1-py3-none-any.whl", "the wheel of this version"),
+        ('pypi" x', "a character a workflow cannot carry"),
+        ("https://github.com/acme/exoform", "give 'pypi', a git URL"),
+    ],
+)
+def test_install_from_is_refused_with_what_is_wrong(tmp_path: Path, install_from: str, says: str) -> None:
+    result = _init(tmp_path, "--install-from", install_from)
+    assert result.exit_code == 1, result.output
+    assert "Invalid value for '--install-from'" in result.output and says in result.output
+    assert not (tmp_path / "exoform.yaml").exists()
+
+
+def test_no_placeholder_source_remains_in_what_init_writes(generated: Path) -> None:
+    for path in generated.rglob("*"):
+        if path.is_file():
+            text = path.read_text()
+            assert "github.com/exoform" not in text and "rev:" not in text and "@@" not in text, path
 
 
 # -------------------------------------------------------------------------------------------- workflows
@@ -248,17 +294,46 @@ def test_the_wheel_carries_every_template(generated: Path) -> None:
             )
 
 
-def test_plan_always_reports_and_shares_a_concurrency_group_with_apply(generated: Path) -> None:
+def test_plan_always_reports_and_apply_runs_never_overlap(generated: Path) -> None:
     plan = _workflow(generated, "plan")
     assert plan["on"] == {"pull_request": None}  # no paths filter: the check never waits forever
     assert "if" not in plan["jobs"]["plan"]
-    apply = _jobs(generated, "apply")
-    # One tenant per job up to 256 tenants, so a tenant's plan and apply share the group.
-    group = {"group": "exoform-${{ join(matrix.tenants, ',') }}", "cancel-in-progress": False}
-    assert apply["plan"]["concurrency"] == group == apply["apply"]["concurrency"]
-    assert apply["apply"]["environment"] == "exoform-apply"
-    assert apply["apply"]["strategy"]["matrix"] == "${{ fromJSON(needs.decide.outputs.matrix) }}"
-    assert apply["apply"]["if"] == "${{ !cancelled() && needs.decide.outputs.any == 'true' }}"
+    apply = _workflow(generated, "apply")
+    # one run at a time: a tenant's plan and apply never overlap another push's
+    assert apply["concurrency"] == {"group": "exoform-apply", "cancel-in-progress": False}
+    jobs = apply["jobs"]
+    assert jobs["apply"]["environment"] == "exoform-apply"
+    assert jobs["apply"]["strategy"]["matrix"] == "${{ fromJSON(needs.decide.outputs.matrix) }}"
+    assert jobs["apply"]["if"] == "${{ !cancelled() && needs.decide.outputs.any == 'true' }}"
+
+
+def test_the_plan_key_is_read_only_in_jobs_bound_to_an_environment(generated: Path) -> None:
+    """A repository secret is readable by any branch's workflow; an environment's secret only by the
+    jobs of its deployment branches (main)."""
+    for name in WORKFLOWS:
+        for job_name, job in _jobs(generated, name).items():
+            if "secrets." in json.dumps(job):
+                assert (name, job_name) in {("apply", "plan"), ("apply", "apply")}, (name, job_name)
+                assert job["environment"] in {"exoform-plan", "exoform-apply"}, (name, job_name)
+    assert _jobs(generated, "apply")["plan"]["environment"] == "exoform-plan"
+    assert _jobs(generated, "apply")["plan"]["env"]["EXOFORM_PLAN_KEY"] == "${{ secrets.EXOFORM_PLAN_KEY }}"
+    readme = (generated / "README.md").read_text()
+    assert "`repo:OWNER/REPO:environment:exoform-plan`" in readme
+    assert "**environment secret** `EXOFORM_PLAN_KEY`" in readme
+
+
+def test_zizmor_auditor_reports_nothing_above_informational(generated: Path) -> None:
+    result = subprocess.run(
+        [str(BIN / "zizmor"), "--offline", "--no-progress", "--persona", "auditor", "--format", "json"]
+        + [str(generated / ".github" / "workflows")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    findings = json.loads(result.stdout)
+    assert findings, result.stderr  # the auditor persona does report (informational) findings
+    above = [(f["ident"], f["determinations"]["severity"]) for f in findings]
+    assert [a for a in above if a[1] != "Informational"] == []
 
 
 def _exoform_lines(root: Path) -> list[str]:
@@ -525,7 +600,7 @@ def test_apply_plan_records_whether_the_tenant_has_changes(
     result = repo.run("apply-plan.sh", "contoso", "results")
     assert result.returncode == code, result.stderr
     assert (tmp_path / "results" / "contoso").read_text() == f"{outcome}\n"
-    assert f"Plan of `contoso`: {outcome}." in repo.summary.read_text()
+    assert f"Plan of <code>contoso</code>: {outcome}." in repo.summary.read_text()
     # only a plan with changes is uploaded, so only it can ever be applied
     assert (tmp_path / "plan.json").exists() == (outcome == "changes")
 
@@ -569,10 +644,10 @@ def test_apply_matrix_holds_only_tenants_whose_saved_plan_has_changes(tmp_path: 
     assert result.returncode == 0, result.stderr
     assert output.read_text() == 'matrix={"include":[{"shard":"1-of-1","tenants":["contoso"]}]}\nany=true\n'
     assert summary.read_text().splitlines() == [
-        "- `contoso`: changes: apply after approval",
-        "- `fabrikam`: plan failed: not applied",
-        "- `northwind`: no changes: nothing to apply",
-        "- `cancelled`: no plan (cancelled or not run): not applied",
+        "- <code>contoso</code>: changes: apply after approval",
+        "- <code>fabrikam</code>: plan failed: not applied",
+        "- <code>northwind</code>: no changes: nothing to apply",
+        "- <code>cancelled</code>: no plan (cancelled or not run): not applied",
     ]
     (results / "contoso").write_text("none\n")
     output.write_text("")
@@ -650,14 +725,14 @@ def test_drift_issues_are_opened_updated_and_closed_including_removed_tenants(tm
         [
             "close",
             "7",
-            "No drift any more in `northwind`: the tenant matches the files "
+            "No drift any more in <code>northwind</code>: the tenant matches the files "
             "(checked by https://github.com/acme/mail-flow/actions/runs/42).\n",
         ],
         ["edit", "10", "drift of woodgrove\n"],
         [
             "close",
             "9",
-            "Tenant `retired` is no longer in exoform.yaml: closing its drift issue "
+            "Tenant <code>retired</code> is no longer in exoform.yaml: closing its drift issue "
             "(https://github.com/acme/mail-flow/actions/runs/42).\n",
         ],
     ]  # fabrikam could not be checked: its issue stays as it is
@@ -794,6 +869,6 @@ def test_apply_plans_and_applies_each_tenant_of_its_shard(generated: Path, tmp_p
     assert (tmp_path / "log").read_text().splitlines() == [
         "plan a results plans/a.json",
         "plan b c results plans/b c.json",
-        "exoform apply plans/a.json",
-        "exoform apply plans/b c.json",
+        "exoform apply -- plans/a.json",
+        "exoform apply -- plans/b c.json",
     ]

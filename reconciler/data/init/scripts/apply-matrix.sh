@@ -27,9 +27,9 @@ while IFS= read -r -d '' tenant; do
   esac
   printf -- '- <code>%s</code>: %s\n' "$shown" "$reason" | tee -a "$summary"
 done < <(jq -j '.tenant[] | tostring | (., "\u0000")' <<< "$TENANTS")
-# the names go to jq on its input, never as arguments it could read as options
-matrix=$(if [ ${#apply[@]} -gt 0 ]; then printf '%s\0' "${apply[@]}"; fi | jq -cRs --argjson limit 256 '
-  split("\u0000")[:-1] as $t | ($t | length) as $n | ([$n, $limit] | min) as $jobs
+# the names (no newline in any: the rule) go to jq on its input, never as arguments it could take for options
+matrix=$(if [ ${#apply[@]} -gt 0 ]; then printf '%s\n' "${apply[@]}"; fi | jq -cRs --argjson limit 256 '
+  split("\n")[:-1] as $t | ($t | length) as $n | ([$n, $limit] | min) as $jobs
   | {include: [range(0; $jobs) as $i | (($n - $n % $jobs) / $jobs) as $q | ($n % $jobs) as $r
       | ($i * $q + ([$i, $r] | min)) as $s | ($s + $q + (if $i < $r then 1 else 0 end)) as $e
       | {shard: "\($i + 1)-of-\($jobs)", tenants: $t[$s:$e]}]}')

@@ -43,7 +43,7 @@ while IFS= read -r -d '' tenant; do
       ;;
     0)
       if [ -n "$number" ]; then
-        jq -rn --arg t "$tenant" --arg run "$run" "$md"'
+        jq -jn --arg t "$tenant" --arg run "$run" "$md"'
           "No drift any more in \($t | md): the tenant matches the files (checked by \($run)).\n"' > "$out/$n.md"
         printf 'close\t%s\t%s\n' "$number" "$n.md" >> "$out/actions.tsv"
       fi
@@ -56,7 +56,7 @@ jq -r --arg p "$prefix" --argjson known "$TENANTS" '
   .[] | select((.title | startswith($p)) and (.number | type == "number"))
   | select(.title | ltrimstr($p) as $t | $known.tenant | index($t) | not) | .number' "$issues" |
   while IFS= read -r number; do
-    jq -r --arg p "$prefix" --arg run "$run" --argjson n "$number" "$md"'
+    jq -j --arg p "$prefix" --arg run "$run" --argjson n "$number" "$md"'
       .[] | select(.number == $n) | .title | ltrimstr($p)
       | "Tenant \(md) is no longer in exoform.yaml: closing its drift issue (\($run)).\n"' "$issues" \
       > "$out/removed-$number.md"
