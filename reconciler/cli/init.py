@@ -25,6 +25,7 @@ import click
 from reconciler import __version__
 from reconciler.desired.config import TENANT_NAME_RE, check_tenant_name
 from reconciler.errors import quote
+from reconciler.escape import safe
 
 #: Every action the templates use, pinned to the commit of its release tag (looked up in the action's
 #: own repository).  exoform's own workflows use the same pins (tests/test_workflows.py checks it).
@@ -256,7 +257,7 @@ def write_files(root: Path, files: dict[str, str], force: bool) -> tuple[list[st
     """
     links = sorted({link for relative in files for link in _links(root, relative)})
     if links and not force:
-        shown = ", ".join(quote(str(link)) for link in links)
+        shown = ", ".join(safe(str(link)) for link in links)
         raise click.ClickException(
             f"{shown}: a symbolic link where exoform init writes; nothing was written (init never writes "
             "through a link: remove it, or --force replaces the link itself, never what it points to)"

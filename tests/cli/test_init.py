@@ -106,6 +106,81 @@ def test_init_refuses_mismatched_tenants_and_organizations(tmp_path: Path) -> No
     assert not (tmp_path / "exoform.yaml").exists()
 
 
+def test_init_refuses_a_tenant_name_the_workflows_could_not_carry(tmp_path: Path) -> None:
+    result = _init(tmp_path, "--tenant", "a b")
+    assert result.exit_code == 1
+    assert "Invalid value for '--tenant': tenant name 'a b': use letters, digits" in result.output
+    assert not (tmp_path / "exoform.yaml").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--organization", "x.onmicrosoft.com\nauth: {}"), ("--environment", "a: b"), ("--python", "3.12'")],
+)
+def test_init_refuses_values_it_would_write_unquoted(tmp_path: Path, option: str, value: str) -> None:
+    result = _init(tmp_path, option, value)
+    assert result.exit_code == 1
+    assert f"Invalid value for '{option}'" in result.output
+    assert not (tmp_path / "exoform.yaml").exists()
+
+
+def test_init_never_writes_through_a_dangling_link(tmp_path: Path) -> None:
+    root, outside = tmp_path / "repo", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    (root / "README.md").symlink_to(outside / "stolen.md")  # dangling: its target does not exist
+    result = _init(root)
+    assert result.exit_code == 1
+    assert f"{root / 'README.md'}: a symbolic link where exoform init writes; nothing was written" in (
+        result.output
+    )
+    assert not (root / "exoform.yaml").exists() and list(outside.iterdir()) == []
+    forced = _init(root, "--force")
+    assert forced.exit_code == 0, forced.output
+    assert not (root / "README.md").is_symlink() and (root / "README.md").read_text().startswith("# Mail")
+    assert list(outside.iterdir()) == []  # the link was replaced, its target never written
+
+
+def test_init_never_writes_into_a_linked_workflows_folder(tmp_path: Path) -> None:
+    root, outside = tmp_path / "repo", tmp_path / "outside"
+    (root / ".github").mkdir(parents=True)
+    outside.mkdir()
+    (outside / "plan.yml").write_text("theirs\n")
+    (root / ".github" / "workflows").symlink_to(outside, target_is_directory=True)
+    result = _init(root)
+    assert result.exit_code == 1
+    assert f"{root / '.github' / 'workflows'}: a symbolic link" in result.output
+    assert not (root / "exoform.yaml").exists()
+    assert _init(root, "--force").exit_code == 0
+    assert not (root / ".github" / "workflows").is_symlink()
+    assert (root / ".github" / "workflows" / "plan.yml").read_text().startswith("# Written by `exoform init`")
+    assert [p.name for p in outside.iterdir()] == ["plan.yml"]
+    assert (outside / "plan.yml").read_text() == "theirs\n"
+
+
+def test_fleet_init_writes_the_shared_settings_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from reconciler.desired.loader import load_config
+
+    result = _init(tmp_path, "--fleet", "--tenant", "contoso", "--tenant", "fabrikam", "--tenant", "a_b-1")
+    assert result.exit_code == 0, result.output
+    assert "wrote connectors/common/README.md" in result.output
+    assert not (tmp_path / "connectors" / "contoso").exists()
+    text = (tmp_path / "exoform.yaml").read_text()
+    # one copy of each shared setting, however many tenants
+    assert text.count("client_id: env:EXOFORM_READ_CLIENT_ID") == 1 and text.count("max_deletes") == 1
+    raw = YAML(typ="safe").load(text)
+    assert raw["defaults"]["connectors"] == ["connectors/common"]
+    assert raw["tenants"]["fabrikam"] == {"organization": "fabrikam.onmicrosoft.com"}
+    config = load_config(tmp_path / "exoform.yaml")
+    for name, tenant in config.tenants.items():
+        assert tenant.folders() == ["connectors/common"], name
+        assert tenant.provider == "exchange" and tenant.max_deletes == 1 and tenant.apply_auth is not None
+    monkeypatch.setenv("EXOFORM_READ_CLIENT_ID", READ_APP)
+    monkeypatch.setenv("EXOFORM_WRITE_CLIENT_ID", WRITE_APP)
+    validate = CliRunner().invoke(cli, ["validate", "--config", str(tmp_path / "exoform.yaml")])
+    assert validate.exit_code == 0, validate.output
+
+
 def test_readme_explains_the_two_app_registrations_and_their_federated_credentials(generated: Path) -> None:
     readme = (generated / "README.md").read_text()
     assert "`repo:OWNER/REPO:pull_request`, `repo:OWNER/REPO:environment:exoform-plan`" in readme
@@ -422,7 +497,8 @@ class Repo:
         suffix = uuid.uuid4().hex[:8]  # the emulator is shared: each test gets its own organizations
         args: list[str] = []
         for tenant in tenants:
-            args += ["--tenant", tenant, "--organization", f"{tenant}-{suffix}.onmicrosoft.com"]
+            org = re.sub(r"[^a-z0-9-]", "", tenant.lower())
+            args += ["--tenant", tenant, "--organization", f"{org}-{suffix}.onmicrosoft.com"]
         result = _init(root, *args)
         assert result.exit_code == 0, result.output
         yaml = YAML()
