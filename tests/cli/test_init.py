@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -227,9 +228,10 @@ def test_default_install_is_the_package_index_at_this_version(tmp_path: Path) ->
     assert result.exit_code == 0, result.output
     for name in WORKFLOWS:
         assert _workflow(tmp_path, name)["env"]["EXOFORM_PIP"] == f"exoform=={__version__}"
-        assert f"# Written by `exoform init` (exoform {__version__})" in (
-            tmp_path / ".github" / "workflows" / f"{name}.yml"
-        ).read_text()
+        assert (
+            f"# Written by `exoform init` (exoform {__version__})"
+            in (tmp_path / ".github" / "workflows" / f"{name}.yml").read_text()
+        )
     assert f"exoform=={__version__}" in (tmp_path / ".pre-commit-config.yaml").read_text()
     assert f"(exoform {__version__})" in (tmp_path / "exoform.yaml").read_text()
     assert CliRunner().invoke(cli, ["--version"]).output == f"exoform, version {__version__}\n"
@@ -669,14 +671,14 @@ BAD_APP = "99999999-0000-0000-0000-000000000000"  # not registered: the tenant's
 def test_apply_plan_records_whether_the_tenant_has_changes(
     tmp_path: Path, emulator: dict[str, str], connector: bool, client_id: str, outcome: str, code: int
 ) -> None:
-    repo = Repo(tmp_path, emulator, ["contoso"])
+    repo = Repo(tmp_path, emulator, ["a_b-1"])
     if connector:
-        (tmp_path / "connectors" / "contoso" / "relay.yaml").write_text(RELAY)
-    repo.tenant_settings("contoso", client_id=client_id)
-    result = repo.run("apply-plan.sh", "contoso", "results")
+        (tmp_path / "connectors" / "a_b-1" / "relay.yaml").write_text(RELAY)
+    repo.tenant_settings("a_b-1", client_id=client_id)
+    result = repo.run("apply-plan.sh", "a_b-1", "results")
     assert result.returncode == code, result.stderr
-    assert (tmp_path / "results" / "contoso").read_text() == f"{outcome}\n"
-    assert f"Plan of <code>contoso</code>: {outcome}." in repo.summary.read_text()
+    assert (tmp_path / "results" / "a_b-1").read_text() == f"{outcome}\n"
+    assert f"Plan of <code>a&#95;b-1</code>: {outcome}." in repo.summary.read_text()
     # only a plan with changes is uploaded, so only it can ever be applied
     assert (tmp_path / "plan.json").exists() == (outcome == "changes")
 
@@ -754,14 +756,14 @@ def _fake_gh(root: Path) -> dict[str, str]:
 def test_drift_check_writes_the_issue_body_and_the_outcome(
     tmp_path: Path, emulator: dict[str, str], connector: bool, client_id: str, code: int
 ) -> None:
-    repo = Repo(tmp_path, emulator, ["contoso"])
+    repo = Repo(tmp_path, emulator, ["a.b"])
     if connector:
-        (tmp_path / "connectors" / "contoso" / "relay.yaml").write_text(RELAY)  # declared, not in the tenant
-    repo.tenant_settings("contoso", client_id=client_id)
-    result = repo.run("drift-check.sh", "contoso", "drift")
+        (tmp_path / "connectors" / "a.b" / "relay.yaml").write_text(RELAY)  # declared, not in the tenant
+    repo.tenant_settings("a.b", client_id=client_id)
+    result = repo.run("drift-check.sh", "a.b", "drift")
     assert result.returncode == (1 if code == 1 else 0), result.stderr  # only an error fails the job
-    assert (tmp_path / "drift" / "contoso.code").read_text() == f"{code}\n"
-    body = (tmp_path / "drift" / "contoso.md").read_text()
+    assert (tmp_path / "drift" / "a.b.code").read_text() == f"{code}\n"
+    body = (tmp_path / "drift" / "a.b.md").read_text()
     assert ("Printer relay" in body) == connector
     _footer(body)
 
@@ -947,4 +949,159 @@ def test_apply_plans_and_applies_each_tenant_of_its_shard(generated: Path, tmp_p
         "plan b c results plans/b c.json",
         "exoform apply -- plans/a.json",
         "exoform apply -- plans/b c.json",
+    ]
+
+
+# ------------------------------------------------------------- the worst tenant names the rule allows
+
+WORST = ["_x", "a.b", "a_b-1", "A..b", "9"]
+
+STUB_EXOFORM = """#!{python}
+import json, os, sys
+args = sys.argv[1:]
+with open(os.environ["STUB_LOG"], "a") as log:
+    log.write(json.dumps(args) + "\\n")
+if args == ["--version"]:
+    print("exoform, version 9.9.9")
+    sys.exit(0)
+if args[0] in ("plan", "drift"):
+    tenant = next(a.split("=", 1)[1] for a in args if a.startswith("--tenant="))
+    if "--out" in args:
+        with open(args[args.index("--out") + 1], "w") as out:
+            out.write(json.dumps({{"tenant": tenant}}))
+    print(f"report of {{tenant}}")
+    sys.exit(2)
+"""
+
+
+def _stub_env(root: Path, **extra: str) -> dict[str, str]:
+    """An environment whose ``exoform`` records its arguments (one JSON list a line in ``stub.log``)."""
+    bin_dir = root / "stub-bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "exoform").write_text(STUB_EXOFORM.format(python=sys.executable))
+    (bin_dir / "exoform").chmod(0o755)
+    return {
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "STUB_LOG": str(root / "stub.log"),
+        "GITHUB_OUTPUT": str(root / "output"),
+        "GITHUB_STEP_SUMMARY": str(root / "summary"),
+        **extra,
+    }
+
+
+def _calls(root: Path) -> list[list[str]]:
+    log = root / "stub.log"
+    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    log.unlink(missing_ok=True)
+    return calls
+
+
+def _step(
+    root: Path, workflow: str, job: str, needle: str, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """Runs the ``run:`` block of the step of ``workflow``'s ``job`` that mentions ``needle``, as GitHub
+    runs it (bash -e)."""
+    steps = _jobs(root, workflow)[job]["steps"]
+    script = next(s["run"] for s in steps if needle in str(s.get("run", "")))
+    return subprocess.run(["bash", "-e", "-c", script], cwd=root, env=env, capture_output=True, text=True)
+
+
+def test_the_worst_names_the_rule_allows_pass_through_every_step_intact(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    args = [a for name in WORST for a in ("--tenant", name)]
+    assert _init(root, *args).exit_code == 0
+    assert all(TENANT_NAME_RE.fullmatch(name) for name in WORST)
+    shown = {name: f"<code>{markdown(name)}</code>" for name in WORST}
+    env = _stub_env(tmp_path, SHARD_TENANTS=json.dumps(WORST), TENANTS=json.dumps({"tenant": WORST}))
+
+    # apply.yml, plan job: each name planned exactly (a literal --tenant=NAME), recorded in its own file
+    planned = _step(root, "apply", "plan", "apply-plan.sh", env)
+    assert planned.returncode == 0, planned.stderr
+    assert [call[:2] for call in _calls(tmp_path)] == [["plan", f"--tenant={name}"] for name in WORST]
+    for name in WORST:
+        assert (root / "results" / name).read_text() == "changes\n"
+        assert json.loads((root / "plans" / f"{name}.json").read_text()) == {"tenant": name}
+    summary = (tmp_path / "summary").read_text()
+    assert all(f"Plan of {shown[name]}: changes." in summary for name in WORST)
+
+    # the decide job: every name in the matrix, as written, and escaped in the summary
+    (tmp_path / "summary").write_text("")
+    decided = _script(root, "apply-matrix.sh", "results", env=env)
+    assert decided.returncode == 0, decided.stderr
+    matrix = json.loads((tmp_path / "output").read_text().splitlines()[0].removeprefix("matrix="))
+    assert [t for entry in matrix["include"] for t in entry["tenants"]] == WORST
+    assert (tmp_path / "summary").read_text().splitlines() == [
+        f"- {shown[name]}: changes: apply after approval" for name in WORST
+    ]
+
+    # the apply job: each saved plan applied, the path after --
+    applied = _step(root, "apply", "apply", "exoform apply", env)
+    assert applied.returncode == 0, applied.stderr
+    assert _calls(tmp_path) == [["apply", "--", f"plans/{name}.json"] for name in WORST]
+
+    # drift.yml: each name checked exactly, its results in drift/
+    checked = _step(root, "drift", "drift", "drift-check.sh", env)
+    assert checked.returncode == 0, checked.stderr
+    assert [c[:2] for c in _calls(tmp_path) if c[0] == "drift"] == [["drift", f"--tenant={n}"] for n in WORST]
+    assert sorted(p.name for p in (root / "drift").iterdir()) == sorted(
+        f"{name}.{ext}" for name in WORST for ext in ("code", "md")
+    )
+    # nothing was written outside the repository
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["output", "repo", "stub-bin", "summary"]
+
+
+@pytest.mark.parametrize("name", ["../escape", "-x", "a b", "*", "a/b", "", ".hidden"])
+@pytest.mark.parametrize("script", ["apply-plan.sh", "drift-check.sh"])
+def test_scripts_refuse_a_name_outside_the_rule_without_running_exoform(
+    generated: Path, tmp_path: Path, name: str, script: str
+) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    shutil.copytree(generated / ".github", root / ".github")
+    result = _script(root, script, name, "out", env=_stub_env(tmp_path))
+    assert result.returncode == 1
+    assert result.stderr == f"::error::{script}: not a tenant name (letters, digits, '.', '_', '-')\n"
+    assert _calls(tmp_path) == []
+    assert sorted(p.name for p in root.iterdir()) == [".github"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["repo", "stub-bin"]
+
+
+def test_decide_skips_a_name_outside_the_rule_and_never_shows_it(tmp_path: Path) -> None:
+    assert _init(tmp_path).exit_code == 0
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "ok").write_text("changes\n")
+    names = ["ok", "-x", "a b", "`@here`", "../results/ok"]
+    env = _stub_env(tmp_path, TENANTS=json.dumps({"tenant": names}))
+    result = _script(tmp_path, "apply-matrix.sh", "results", env=env)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "output").read_text().splitlines()[
+        0
+    ] == 'matrix={"include":[{"shard":"1-of-1","tenants":["ok"]}]}'
+    assert (tmp_path / "summary").read_text().splitlines() == [
+        "- <code>ok</code>: changes: apply after approval",
+        *["- a name that breaks the rule of tenant names: not applied"] * 4,
+    ]
+
+
+def test_drift_issue_comments_escape_names_even_from_hostile_titles(tmp_path: Path) -> None:
+    assert _init(tmp_path).exit_code == 0
+    open_issues = [
+        {"number": 4, "title": "exoform drift: a_b-1", "body": "old"},
+        {"number": 5, "title": "exoform drift: `x` @here <img src=x>|*y*\n::error::z", "body": "old"},
+    ]
+    actions = _drift_issues(tmp_path, {"a_b-1": 0}, open_issues)
+    assert actions == [
+        [
+            "close",
+            "4",
+            "No drift any more in <code>a&#95;b-1</code>: the tenant matches the files "
+            "(checked by https://github.com/acme/mail-flow/actions/runs/42).\n",
+        ],
+        [
+            "close",
+            "5",
+            "Tenant <code>&#96;x&#96; &#64;here &#60;img src=x&#62;&#124;&#42;y&#42;&#10;::error::z</code> is no "
+            "longer in exoform.yaml: closing its drift issue (https://github.com/acme/mail-flow/actions/runs/42).\n",
+        ],
     ]
