@@ -14,9 +14,12 @@ import re
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import tomllib
+import traceback
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -400,9 +403,18 @@ def test_the_plan_key_is_read_only_in_jobs_bound_to_an_environment(generated: Pa
 
 
 def test_zizmor_auditor_reports_nothing_above_informational(generated: Path) -> None:
+    workflows = str(generated / ".github" / "workflows")
     result = subprocess.run(
-        [str(BIN / "zizmor"), "--offline", "--no-progress", "--persona", "auditor", "--format", "json"]
-        + [str(generated / ".github" / "workflows")],
+        [
+            str(BIN / "zizmor"),
+            "--offline",
+            "--no-progress",
+            "--persona",
+            "auditor",
+            "--format",
+            "json",
+            workflows,
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -490,11 +502,76 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str
         process.communicate(timeout=10)
 
 
+INPROC_CLIENT = """#!{python} -IS
+import json, os, socket, sys
+with socket.socket(socket.AF_UNIX) as conn:
+    conn.connect(os.environ["EXOFORM_INPROC"])
+    conn.sendall(json.dumps({{"argv": sys.argv[1:], "cwd": os.getcwd(), "env": dict(os.environ)}}).encode())
+    conn.shutdown(socket.SHUT_WR)
+    reply = json.loads(b"".join(iter(lambda: conn.recv(65536), b"")))
+sys.stdout.write(reply["stdout"])
+sys.stderr.write(reply["stderr"])
+sys.exit(reply["code"])
+"""
+
+
+def _read_all(conn: socket.socket) -> bytes:
+    return b"".join(iter(lambda: conn.recv(65536), b""))
+
+
+def _serve_cli(server: socket.socket) -> None:
+    """Runs each command a client sends in this process (CliRunner, in the client's folder and
+    environment) and sends back its output and exit code; the test thread waits on the client meanwhile."""
+    while True:
+        try:
+            conn, _ = server.accept()
+        except OSError:  # closed: the module's tests are done
+            return
+        with conn:
+            request = json.loads(_read_all(conn))
+            env = {name: None for name in os.environ if name not in request["env"]} | request["env"]
+            here = os.getcwd()
+            os.chdir(request["cwd"])
+            try:
+                result = CliRunner().invoke(cli, request["argv"], env=env, prog_name="exoform")
+            finally:
+                os.chdir(here)
+            stderr = result.stderr
+            if result.exc_info is not None and not isinstance(result.exception, SystemExit):
+                stderr += "".join(traceback.format_exception(*result.exc_info))
+            reply = {"stdout": result.stdout, "stderr": stderr, "code": result.exit_code}
+            conn.sendall(json.dumps(reply).encode())
+
+
+@pytest.fixture(scope="module")
+def inproc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A folder holding an ``exoform`` that runs each command inside this test process (imports paid
+    once): put it first on a script's PATH, so the script runs as a real bash process and each exoform
+    command it starts costs milliseconds instead of a Python start-up."""
+    folder = tmp_path_factory.mktemp("inproc")
+    client = folder / "exoform"
+    client.write_text(INPROC_CLIENT.format(python=sys.executable))
+    client.chmod(0o755)
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(folder / "cli.sock"))
+    server.listen()
+    thread = threading.Thread(target=_serve_cli, args=(server,), daemon=True)
+    thread.start()
+    try:
+        yield folder
+    finally:
+        server.shutdown(socket.SHUT_RDWR)
+        server.close()
+        thread.join(timeout=10)
+
+
 class Repo:
     """A repository written by ``exoform init`` whose tenants point at the emulator, and the scripts'
     environment as GitHub Actions gives it (outputs, summary, OIDC request URL)."""
 
-    def __init__(self, root: Path, emulator: dict[str, str], tenants: list[str]) -> None:
+    def __init__(
+        self, root: Path, emulator: dict[str, str], tenants: list[str], inproc: Path | None = None
+    ) -> None:
         self.root = root
         suffix = uuid.uuid4().hex[:8]  # the emulator is shared: each test gets its own organizations
         args: list[str] = []
@@ -514,8 +591,10 @@ class Repo:
             yaml.dump(config, stream)
         self.output = root / "github-output"
         self.summary = root / "github-summary"
+        first = f"{inproc}{os.pathsep}" if inproc else ""  # the in-process exoform, else the real one
         self.env = {
-            "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+            "EXOFORM_INPROC": str(inproc / "cli.sock") if inproc else "",
+            "PATH": f"{first}{BIN}{os.pathsep}{os.environ['PATH']}",
             "HOME": str(root),
             "NO_COLOR": "1",
             "ACTIONS_ID_TOKEN_REQUEST_URL": f"{emulator['base']}/_github/oidc/token",
@@ -601,8 +680,8 @@ def test_pr_plan_comment_shows_the_plan_and_the_failing_tenant(
     assert "[run log](https://github.com/acme/mail-flow/actions/runs/42)" in body
 
 
-def test_pr_plan_comment_of_a_clean_plan(tmp_path: Path, emulator: dict[str, str]) -> None:
-    repo = Repo(tmp_path, emulator, ["contoso"])
+def test_pr_plan_comment_of_a_clean_plan(tmp_path: Path, emulator: dict[str, str], inproc: Path) -> None:
+    repo = Repo(tmp_path, emulator, ["contoso"], inproc)
     result = repo.run("plan-comment.sh", "comment.md", PLAN="true", FORK="false")
     assert result.returncode == 0, result.stderr
     assert repo.outputs()["code"] == "0"
@@ -612,8 +691,10 @@ def test_pr_plan_comment_of_a_clean_plan(tmp_path: Path, emulator: dict[str, str
     _footer(body)
 
 
-def test_fork_pr_is_validated_only_and_the_comment_says_why(tmp_path: Path, emulator: dict[str, str]) -> None:
-    repo = Repo(tmp_path, emulator, ["contoso"])
+def test_fork_pr_is_validated_only_and_the_comment_says_why(
+    tmp_path: Path, emulator: dict[str, str], inproc: Path
+) -> None:
+    repo = Repo(tmp_path, emulator, ["contoso"], inproc)
     scope = repo.run("scope.sh", FORK="true")
     assert scope.returncode == 0, scope.stderr
     assert repo.outputs() == {"plan": "false"}
@@ -637,9 +718,9 @@ def _git(root: Path, *args: str) -> None:
 
 
 def test_scope_plans_only_pull_requests_that_touch_connector_files(
-    tmp_path: Path, emulator: dict[str, str]
+    tmp_path: Path, emulator: dict[str, str], inproc: Path
 ) -> None:
-    repo = Repo(tmp_path, emulator, ["contoso"])
+    repo = Repo(tmp_path, emulator, ["contoso"], inproc)
     _git(tmp_path, "init", "-q")
     _git(tmp_path, "add", "-A")
     _git(tmp_path, "commit", "-qm", "init")
@@ -669,9 +750,15 @@ BAD_APP = "99999999-0000-0000-0000-000000000000"  # not registered: the tenant's
     [(True, READ_APP, "changes", 0), (False, READ_APP, "none", 0), (True, BAD_APP, "failed", 1)],
 )
 def test_apply_plan_records_whether_the_tenant_has_changes(
-    tmp_path: Path, emulator: dict[str, str], connector: bool, client_id: str, outcome: str, code: int
+    tmp_path: Path,
+    emulator: dict[str, str],
+    inproc: Path,
+    connector: bool,
+    client_id: str,
+    outcome: str,
+    code: int,
 ) -> None:
-    repo = Repo(tmp_path, emulator, ["a_b-1"])
+    repo = Repo(tmp_path, emulator, ["a_b-1"], inproc)
     if connector:
         (tmp_path / "connectors" / "a_b-1" / "relay.yaml").write_text(RELAY)
     repo.tenant_settings("a_b-1", client_id=client_id)
@@ -683,8 +770,10 @@ def test_apply_plan_records_whether_the_tenant_has_changes(
     assert (tmp_path / "plan.json").exists() == (outcome == "changes")
 
 
-def test_the_saved_plan_applies_with_exoform_apply(tmp_path: Path, emulator: dict[str, str]) -> None:
-    repo = Repo(tmp_path, emulator, ["contoso"])
+def test_the_saved_plan_applies_with_exoform_apply(
+    tmp_path: Path, emulator: dict[str, str], inproc: Path
+) -> None:
+    repo = Repo(tmp_path, emulator, ["contoso"], inproc)
     (tmp_path / "connectors" / "contoso" / "relay.yaml").write_text(RELAY)
     assert repo.run("apply-plan.sh", "contoso", "results").returncode == 0  # as the read app
     applied = repo.exoform("apply", "plan.json")  # as the write app: the read app may not write
@@ -693,9 +782,9 @@ def test_the_saved_plan_applies_with_exoform_apply(tmp_path: Path, emulator: dic
 
 
 def test_apply_as_the_read_app_is_refused_naming_the_identity_and_role(
-    tmp_path: Path, emulator: dict[str, str]
+    tmp_path: Path, emulator: dict[str, str], inproc: Path
 ) -> None:
-    repo = Repo(tmp_path, emulator, ["contoso"])
+    repo = Repo(tmp_path, emulator, ["contoso"], inproc)
     (tmp_path / "connectors" / "contoso" / "relay.yaml").write_text(RELAY)
     assert repo.run("apply-plan.sh", "contoso", "results").returncode == 0
     repo.env["EXOFORM_WRITE_CLIENT_ID"] = READ_APP  # the variable set to the wrong app
@@ -754,9 +843,9 @@ def _fake_gh(root: Path) -> dict[str, str]:
     ("connector", "client_id", "code"), [(True, READ_APP, 2), (False, READ_APP, 0), (False, BAD_APP, 1)]
 )
 def test_drift_check_writes_the_issue_body_and_the_outcome(
-    tmp_path: Path, emulator: dict[str, str], connector: bool, client_id: str, code: int
+    tmp_path: Path, emulator: dict[str, str], inproc: Path, connector: bool, client_id: str, code: int
 ) -> None:
-    repo = Repo(tmp_path, emulator, ["a.b"])
+    repo = Repo(tmp_path, emulator, ["a.b"], inproc)
     if connector:
         (tmp_path / "connectors" / "a.b" / "relay.yaml").write_text(RELAY)  # declared, not in the tenant
     repo.tenant_settings("a.b", client_id=client_id)
@@ -956,7 +1045,7 @@ def test_apply_plans_and_applies_each_tenant_of_its_shard(generated: Path, tmp_p
 
 WORST = ["_x", "a.b", "a_b-1", "A..b", "9"]
 
-STUB_EXOFORM = """#!{python}
+STUB_EXOFORM = """#!{python} -IS
 import json, os, sys
 args = sys.argv[1:]
 with open(os.environ["STUB_LOG"], "a") as log:
@@ -1101,7 +1190,8 @@ def test_drift_issue_comments_escape_names_even_from_hostile_titles(tmp_path: Pa
         [
             "close",
             "5",
-            "Tenant <code>&#96;x&#96; &#64;here &#60;img src=x&#62;&#124;&#42;y&#42;&#10;::error::z</code> is no "
-            "longer in exoform.yaml: closing its drift issue (https://github.com/acme/mail-flow/actions/runs/42).\n",
+            "Tenant <code>&#96;x&#96; &#64;here &#60;img src=x&#62;&#124;&#42;y&#42;&#10;::error::z</code> "
+            "is no longer in exoform.yaml: closing its drift issue "
+            "(https://github.com/acme/mail-flow/actions/runs/42).\n",
         ],
     ]

@@ -18,14 +18,16 @@ while IFS= read -r -d '' tenant; do
     printf -- '- a name that breaks the rule of tenant names: not applied\n' | tee -a "$summary"
     continue
   fi
-  shown=$(jq -rn --arg s "$tenant" '$s | gsub("(?<c>[&<>|`*_\\[\\]\\\\~#@])"; "&#\(.c | explode[0]);")')
-  case $(cat -- "$results/$tenant" 2> /dev/null || echo "no result") in
+  outcome="no result"
+  if [ -f "$results/$tenant" ]; then read -r outcome < "$results/$tenant" || true; fi
+  case $outcome in
     changes) apply+=("$tenant"); reason="changes: apply after approval" ;;
     none) reason="no changes: nothing to apply" ;;
     failed) reason="plan failed: not applied" ;;
     *) reason="no plan (cancelled or not run): not applied" ;;
   esac
-  printf -- '- <code>%s</code>: %s\n' "$shown" "$reason" | tee -a "$summary"
+  # Markdown-literal: of the characters a name may hold, only '_' could format
+  printf -- '- <code>%s</code>: %s\n' "${tenant//_/"&#95;"}" "$reason" | tee -a "$summary"
 done < <(jq -j '.tenant[] | tostring | (., "\u0000")' <<< "$TENANTS")
 # the names (no newline in any: the rule) go to jq on its input, never as arguments it could take for options
 matrix=$(if [ ${#apply[@]} -gt 0 ]; then printf '%s\n' "${apply[@]}"; fi | jq -cRs --argjson limit 256 '

@@ -12,7 +12,6 @@ if ! [[ $tenant =~ $name_re ]]; then
   echo "::error::apply-plan.sh: not a tenant name (letters, digits, '.', '_', '-')" >&2
   exit 1
 fi
-shown=$(jq -rn --arg s "$tenant" '$s | gsub("(?<c>[&<>|`*_\\[\\]\\\\~#@])"; "&#\(.c | explode[0]);")')
 mkdir -p -- "$results" "$(dirname -- "$plan")"
 exoform plan --tenant="$tenant" --no-color --format markdown --detailed-exitcode --out "$plan" > plan.md
 code=$?
@@ -24,7 +23,8 @@ esac
 printf '%s\n' "$outcome" > "$results/$tenant"
 {
   cat plan.md
-  printf '\nPlan of <code>%s</code>: %s.\n' "$shown" "$outcome"
+  # Markdown-literal: of the characters a name may hold, only '_' could format
+  printf '\nPlan of <code>%s</code>: %s.\n' "${tenant//_/"&#95;"}" "$outcome"
 } >> "${GITHUB_STEP_SUMMARY:-/dev/null}"
 printf 'Plan of %s: %s.\n' "$tenant" "$outcome"
 [ "$outcome" != failed ]
