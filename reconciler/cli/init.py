@@ -164,7 +164,7 @@ def render_precommit(spec: str) -> str:
 
     pre-commit installs a local python hook's ``additional_dependencies`` into its own environment, so
     the hook runs the same exoform version as the workflows, from the index or a git tag, with no
-    ``rev:`` to keep in step.  pre-commit installs them from its own folder, where a wheel path of this
+    revision to keep in step.  pre-commit installs them from its own folder, where a wheel path of this
     repository does not exist: with a wheel the hook runs the ``exoform`` installed beside pre-commit."""
     lines = [
         f"# Written by `exoform init` (exoform {__version__}): `pre-commit install` runs `exoform validate`",
