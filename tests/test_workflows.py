@@ -169,7 +169,7 @@ def test_pre_commit_hook_runs_exoform_validate(tmp_path: Path) -> None:
 
 def test_no_placeholder_owner_or_release_remains_in_the_repository() -> None:
     """Every URL exoform points users at comes from the release (the package index): no invented
-    GitHub owner, no tag that was never made, no pre-commit ``rev:`` to keep in step."""
+    GitHub owner, no tag that was never made, no pre-commit revision to keep in step."""
     files = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
         cwd=ROOT,
