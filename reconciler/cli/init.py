@@ -24,6 +24,7 @@ import click
 
 from reconciler import __version__
 from reconciler.desired.config import TENANT_NAME_RE, check_tenant_name
+from reconciler.desired.sharding import MATRIX_LIMIT
 from reconciler.errors import quote
 from reconciler.escape import safe
 
@@ -196,9 +197,19 @@ def render_files(
     environment: str = "exoform-apply",
     plan_environment: str = "exoform-plan",
     fleet: bool = False,
+    max_per_job: int | None = None,
 ) -> dict[str, str]:
-    """Every file ``exoform init`` writes: relative path -> text.  Pure: nothing is written."""
+    """Every file ``exoform init`` writes: relative path -> text.  Pure: nothing is written.
+
+    ``max_per_job``: the plan, apply and drift jobs of the apply and drift workflows each take at most
+    that many tenants (the fewest jobs that hold them); None: one tenant per job up to GitHub's 256."""
     spec = pip_spec(install_from)
+    if max_per_job is None:
+        jobs = "one per tenant; past 256 tenants, GitHub's matrix limit, balanced shards of tenants"
+        sharding = f"--shards {MATRIX_LIMIT}"
+    else:
+        jobs = f"at most {max_per_job} tenant(s) per job, the fewest jobs that hold them"
+        sharding = f"--max-per-job {max_per_job}"
     values = {
         "VERSION": __version__,
         "PIP_SPEC": spec,
@@ -208,6 +219,9 @@ def render_files(
         "RETENTION_DAYS": str(RETENTION_DAYS),
         "TENANT_LIST": ", ".join(f"`{t.name}`" for t in tenants),
         "TENANT_NAME_RE": TENANT_NAME_RE.pattern,
+        "JOBS": jobs,
+        "SHARDING": sharding,
+        "MAX_PER_JOB": str(max_per_job or 0),
         **ACTIONS,
     }
     files = {
@@ -310,6 +324,12 @@ def write_files(root: Path, files: dict[str, str], force: bool) -> tuple[list[st
     help="Where the workflows and the hook install this exoform version from: the package index, a git "
     "tag, or a wheel path in the repository.",
 )
+@click.option(
+    "--max-per-job",
+    type=click.IntRange(1),
+    help="Tenants per job of the apply and drift workflows (plan, apply, drift): fewer, larger jobs.  "
+    "[default: one tenant per job up to 256]",
+)
 @click.option("--python", default="3.12", show_default=True, help="Python version of the workflows.")
 @click.option(
     "--environment",
@@ -333,6 +353,7 @@ def init(
     python: str,
     environment: str,
     plan_environment: str,
+    max_per_job: int | None,
     force: bool,
 ) -> None:
     """Write a ready connectors repository into DIRECTORY (default: here).
@@ -345,7 +366,7 @@ def init(
     \b
     Examples:
       exoform init mail-flow --tenant contoso --organization contoso.onmicrosoft.com
-      exoform init --fleet --tenant contoso --tenant fabrikam
+      exoform init --fleet --tenant contoso --tenant fabrikam --max-per-job 10
       exoform init --install-from git+https://git.example.com/mirror/exoform@vX.Y.Z --force
     """
     if not names:
@@ -381,6 +402,7 @@ def init(
         environment=environment,
         plan_environment=plan_environment,
         fleet=fleet,
+        max_per_job=max_per_job,
     )
     written, skipped = write_files(directory, files, force)
     for relative in written:

@@ -266,7 +266,9 @@ def test_no_placeholder_source_remains_in_what_init_writes(generated: Path) -> N
     for path in generated.rglob("*"):
         if path.is_file():
             text = path.read_text()
-            assert "github.com/" + "exoform" not in text and "rev" + ":" not in text and "@@" not in text, path
+            assert "github.com/" + "exoform" not in text and "rev" + ":" not in text and "@@" not in text, (
+                path
+            )
 
 
 # -------------------------------------------------------------------------------------------- workflows
@@ -1195,3 +1197,37 @@ def test_drift_issue_comments_escape_names_even_from_hostile_titles(tmp_path: Pa
             "(https://github.com/acme/mail-flow/actions/runs/42).\n",
         ],
     ]
+
+
+def test_max_per_job_sets_how_many_tenants_share_a_plan_apply_and_drift_job(tmp_path: Path) -> None:
+    names = [f"t{i}" for i in range(5)]
+    assert _init(tmp_path, *[a for n in names for a in ("--tenant", n)], "--max-per-job", "2").exit_code == 0
+    for workflow, job in (("apply", "plan"), ("drift", "drift")):
+        step = next(s for s in _jobs(tmp_path, workflow)["tenants"]["steps"] if s.get("id") == "tenants")
+        assert "exoform tenants --json --max-per-job 2" in step["run"]
+        assert (
+            _jobs(tmp_path, workflow)[job]["strategy"]["matrix"]
+            == "${{ fromJSON(needs.tenants.outputs.matrix) }}"
+        )
+    listed = CliRunner().invoke(
+        cli, ["tenants", "--json", "--max-per-job", "2", "--config", str(tmp_path / "exoform.yaml")]
+    )
+    assert [e["tenants"] for e in json.loads(listed.stdout)["include"]] == [
+        ["t0", "t1"],
+        ["t2", "t3"],
+        ["t4"],
+    ]
+    # the apply job: the tenants with changes, at most 2 a job
+    (tmp_path / "results").mkdir()
+    for name in names:
+        (tmp_path / "results" / name).write_text("changes\n" if name != "t1" else "none\n")
+    decide = next(s for s in _jobs(tmp_path, "apply")["decide"]["steps"] if s.get("id") == "decide")
+    env = _stub_env(tmp_path, **decide["env"]) | {"TENANTS": json.dumps({"tenant": names})}
+    assert env["MAX_PER_JOB"] == "2"
+    assert _script(tmp_path, "apply-matrix.sh", "results", env=env).returncode == 0
+    matrix = json.loads((tmp_path / "output").read_text().splitlines()[0].removeprefix("matrix="))
+    assert [e["tenants"] for e in matrix["include"]] == [["t0", "t2"], ["t3", "t4"]]
+    # without the option: one tenant per job
+    default = render_files([Tenant("a", "a.onmicrosoft.com")])
+    assert "exoform tenants --json --shards 256" in default[".github/workflows/apply.yml"]
+    assert 'MAX_PER_JOB: "0"' in default[".github/workflows/apply.yml"]
