@@ -248,17 +248,15 @@ def _template(name: str, values: dict[str, str]) -> str:
     return re.sub(r"@@([A-Z_]+)@@", lambda m: values[m.group(1)], text)
 
 
-def _links(root: Path, relative: str) -> list[Path]:
-    """The symbolic links (dangling or not) on the way from ``root`` to ``root/relative``, nearest
-    first; ``root`` itself is the user's choice and is not checked."""
-    found: list[Path] = []
+def _first_link(root: Path, relative: str) -> Path | None:
+    """The first symbolic link (dangling or not) on the way from ``root`` to ``root/relative``: what lies
+    beyond it is outside the target folder.  ``root`` itself is the user's choice and is not checked."""
     path = root
     for part in PurePosixPath(relative).parts:
         path = path / part
         if path.is_symlink():
-            found.append(path)
-            break  # what lies beyond a link is outside the target folder
-    return found
+            return path
+    return None
 
 
 def write_files(root: Path, files: dict[str, str], force: bool) -> tuple[list[str], list[str]]:
@@ -269,7 +267,7 @@ def write_files(root: Path, files: dict[str, str], force: bool) -> tuple[list[st
     anything is written (:class:`click.ClickException` naming every link); with ``force`` the link is
     removed and a real file or folder written in its place, so nothing outside ``root`` is touched.
     """
-    links = sorted({link for relative in files for link in _links(root, relative)})
+    links = sorted({link for relative in files if (link := _first_link(root, relative)) is not None})
     if links and not force:
         shown = ", ".join(safe(str(link)) for link in links)
         raise click.ClickException(
