@@ -370,8 +370,9 @@ def init(
     if not names:
         names = ("contoso",)
     if not organizations:
+        # a guess to edit: the name without what a domain label cannot hold
         organizations = tuple(
-            f"{re.sub(r'[^A-Za-z0-9-]', '', name) or 'tenant'}.onmicrosoft.com" for name in names
+            f"{re.sub(r'[^A-Za-z0-9-]', '', name).strip('-') or 'tenant'}.onmicrosoft.com" for name in names
         )
     if len(organizations) != len(names):
         raise click.UsageError("give one --organization per --tenant")
