@@ -11,12 +11,14 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 from ruamel.yaml import YAML
 
@@ -163,3 +165,123 @@ def test_pre_commit_hook_runs_exoform_validate(tmp_path: Path) -> None:
     broken = CliRunner().invoke(cli, argv)
     assert broken.exit_code == 1
     assert "relay.yaml:3:" in broken.output
+
+
+def test_no_placeholder_owner_or_release_remains_in_the_repository() -> None:
+    """Every URL exoform points users at comes from the release (the package index): no invented
+    GitHub owner, no tag that was never made, no pre-commit revision to keep in step."""
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    owner = "github.com/" + "exoform"
+    placeholders = (owner, "exoform/" + "exoform", "v0.1" + ".0", "rev" + ":")
+    found = []
+    for name in files:
+        path = ROOT / name
+        if path.suffix in {".py", ".md", ".yml", ".yaml", ".toml", ".sh", ".json", ".txt"} and path.is_file():
+            text = path.read_text(encoding="utf-8", errors="replace")
+            found += [f"{name}: {p}" for p in placeholders if p in text]
+    assert found == []
+
+
+def test_the_version_has_one_home() -> None:
+    metadata = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "version" not in metadata["project"] and metadata["project"]["dynamic"] == ["version"]
+    assert metadata["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "reconciler.__version__"}
+    from reconciler import __version__
+
+    assert re.fullmatch(r"\d+\.\d+\.\d+", __version__)
+    assert CliRunner().invoke(cli, ["--version"]).output == f"exoform, version {__version__}\n"
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    assert changelog.startswith("# Changelog\n") and "## [Unreleased]" in changelog
+
+
+def _release_steps() -> str:
+    return "\n".join(str(s.get("run", "")) for s in _workflow("release")["jobs"]["build"]["steps"])
+
+
+@pytest.mark.long
+def test_the_release_build_installs_into_a_fresh_venv_and_init_names_its_version(tmp_path: Path) -> None:
+    """What release.yml does (``python -m build``), from a copy of the tree: the sdist and the wheel
+    build, and the wheel, installed alone in a new venv, runs ``exoform init`` whose files install
+    exactly its own version from the package index."""
+    from reconciler import __version__
+
+    assert "python -m build" in _release_steps()
+    tree = tmp_path / "tree"
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    for name in files:
+        if (ROOT / name).is_file():
+            (tree / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, tree / name)
+    dist = tmp_path / "dist"
+    built = subprocess.run(
+        [sys.executable, "-m", "build", "--sdist", "--wheel", "--outdir", str(dist), str(tree)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    names = sorted(p.name for p in dist.iterdir())
+    assert names == [f"exoform-{__version__}-py3-none-any.whl", f"exoform-{__version__}.tar.gz"]
+
+    # a fresh venv holding only the wheel; its dependencies come from this venv's site-packages (read
+    # after its own, so the wheel's reconciler is the one imported), so nothing is downloaded
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    ours = subprocess.run(
+        [sys.executable, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    wheel = str(dist / names[0])
+    installed = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index", wheel],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert installed.returncode == 0, installed.stdout[-2000:] + installed.stderr[-2000:]
+    Path(site, "zz-dependencies.pth").write_text(ours + "\n")
+
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {"PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}", "HOME": str(tmp_path)}
+    where = subprocess.run(
+        [str(python), "-c", "import reconciler; print(reconciler.__file__)"],
+        cwd=work, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert where.stdout.startswith(site), where.stdout
+    version = subprocess.run([str(venv / "bin" / "exoform"), "--version"], cwd=work, env=env,
+                             capture_output=True, text=True, check=True)  # fmt: skip
+    assert version.stdout == f"exoform, version {__version__}\n"
+    init = subprocess.run(
+        [str(venv / "bin" / "exoform"), "init", "repo", "--fleet", "--tenant", "contoso"],
+        cwd=work, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert init.returncode == 0, init.stderr
+    for workflow in ("plan", "apply", "drift"):
+        data = _load(work / "repo" / ".github" / "workflows" / f"{workflow}.yml")
+        assert data["env"]["EXOFORM_PIP"] == f"exoform=={__version__}"
+    hooks = _load(work / "repo" / ".pre-commit-config.yaml")
+    assert hooks["repos"][0]["hooks"][0]["additional_dependencies"] == [f"exoform=={__version__}"]

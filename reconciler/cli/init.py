@@ -1,26 +1,32 @@
 """``exoform init``: write a ready connectors repository (config, workflows, hooks, docs).
 
 The files come from the templates in ``reconciler/data/init/``; ``@@NAME@@`` placeholders are filled in
-(GitHub's own ``${{ }}`` expressions pass through untouched).  The workflows install the exoform version
-that wrote them, from a source that exists (a git tag, a release wheel, or the package index), and pin
-every action to a full commit SHA.  An existing file is never overwritten without ``--force``; the
-command lists what it wrote and what it skipped.
+(GitHub's own ``${{ }}`` expressions pass through untouched).  The workflows and the pre-commit hook
+install the exoform version that wrote them (:func:`pip_spec`: the package index by default, a git tag or
+a wheel in the repository on request) and pin every action to a full commit SHA.
+
+Writing (:func:`write_files`) never follows a symbolic link under the target folder: a link where a file
+or folder would go is refused with its path, and ``--force`` replaces the link itself, never its target.
+An existing file is never overwritten without ``--force``; the command lists what it wrote and skipped.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import stat
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
 
 import click
 
 from reconciler import __version__
-
-#: Where the workflows install exoform from (``--source``): exoform's GitHub repository.
-DEFAULT_SOURCE = "https://github.com/exoform/exoform"
+from reconciler.desired.config import TENANT_NAME_RE, check_tenant_name
+from reconciler.desired.sharding import MATRIX_LIMIT
+from reconciler.errors import quote
+from reconciler.escape import safe
 
 #: Every action the templates use, pinned to the commit of its release tag (looked up in the action's
 #: own repository).  exoform's own workflows use the same pins (tests/test_workflows.py checks it).
@@ -37,6 +43,9 @@ RETENTION_DAYS = 14
 READ_CLIENT_ID_VAR = "EXOFORM_READ_CLIENT_ID"
 WRITE_CLIENT_ID_VAR = "EXOFORM_WRITE_CLIENT_ID"
 
+#: The shared connector folder of ``init --fleet``.
+COMMON_FOLDER = "connectors/common"
+
 _SCRIPTS = (
     "scope.sh",
     "plan-comment.sh",
@@ -47,7 +56,12 @@ _SCRIPTS = (
     "drift-issues.sh",
     "post-issues.sh",
 )
-_TENANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+#: What a git URL or a wheel path may hold: it is written into YAML and shell lines, so no quote, space,
+#: ``$`` or other shell or YAML character.
+_SPEC_CHARS = re.compile(r"[A-Za-z0-9._~/:@+=-]+")
+_ORGANIZATION = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*(\.[A-Za-z0-9][A-Za-z0-9-]*)+")
+_ENVIRONMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
+_PYTHON = re.compile(r"3\.\d+")
 
 
 @dataclass(frozen=True)
@@ -58,92 +72,210 @@ class Tenant:
     organization: str
 
 
-def pip_spec(install_from: str, source: str, version: str = __version__) -> str:
-    """The pip requirement that installs exactly ``version`` of exoform.
+def pip_spec(install_from: str, version: str = __version__) -> str:
+    """The pip requirement that installs exactly ``version`` of exoform from ``install_from``.
 
-    ``git``: the version's tag of the ``source`` repository; ``wheel``: the wheel attached to that
-    tag's GitHub release (release.yml puts it there); ``pypi``: the package index.
+    - ``pypi``: ``exoform==VERSION`` from the package index (what release.yml publishes);
+    - ``git+https://HOST/PATH@vVERSION``: that tag of a git repository (a fork, a mirror);
+    - a wheel path inside the repository (relative, no ``..``), named ``exoform-VERSION-*.whl``.
+
+    Raises :class:`click.BadParameter` saying what is wrong and what is accepted.
     """
-    source = source.rstrip("/")
-    if install_from == "git":
-        return f"exoform @ git+{source}@v{version}"
-    if install_from == "wheel":
-        return f"exoform @ {source}/releases/download/v{version}/exoform-{version}-py3-none-any.whl"
     if install_from == "pypi":
         return f"exoform=={version}"
-    raise ValueError(f"unknown install source {install_from!r}")
+    if not _SPEC_CHARS.fullmatch(install_from):
+        raise click.BadParameter(
+            f"{quote(install_from)} holds a character a workflow cannot carry safely (a space, a quote, "
+            "'$', '%', ...): give 'pypi', a git URL (git+https://HOST/PATH@vX.Y.Z) or a wheel path",
+            param_hint="'--install-from'",
+        )
+    if install_from.startswith("git+"):
+        parts = urlsplit(install_from.removeprefix("git+"))
+        path, tagged, ref = parts.path.rpartition("@")
+        if not tagged:
+            path, ref = ref, ""
+        if parts.scheme != "https" or not parts.hostname or "@" in parts.netloc or not path.strip("/"):
+            raise click.BadParameter(
+                f"{quote(install_from)}: a git URL is git+https://HOST/PATH@vX.Y.Z (https, no user or "
+                "token in it)",
+                param_hint="'--install-from'",
+            )
+        if ref != f"v{version}":
+            raise click.BadParameter(
+                f"{quote(install_from)}: end the URL with @v{version}, the tag of the exoform version that "
+                f"writes these files (got {quote('@' + ref) if ref else 'no tag'})",
+                param_hint="'--install-from'",
+            )
+        return f"exoform @ {install_from}"
+    wheel = PurePosixPath(install_from)
+    if wheel.is_absolute() or ".." in wheel.parts:
+        raise click.BadParameter(
+            f"{quote(install_from)}: a wheel path is relative to the repository and stays inside it "
+            "(no leading '/', no '..')",
+            param_hint="'--install-from'",
+        )
+    if not re.fullmatch(rf"exoform-{re.escape(version)}-[^/]+\.whl", wheel.name):
+        raise click.BadParameter(
+            f"{quote(install_from)}: give 'pypi', a git URL (git+https://HOST/PATH@v{version}) or the path "
+            f"of the wheel of this version in the repository (exoform-{version}-py3-none-any.whl)",
+            param_hint="'--install-from'",
+        )
+    return f"./{wheel.as_posix()}"
 
 
-def render_config(tenants: list[Tenant]) -> str:
+def render_config(tenants: list[Tenant], *, fleet: bool = False) -> str:
     """``exoform.yaml`` for ``tenants``: ``auth`` is the read app and ``apply_auth`` the write app, both
-    ``client_id: env:NAME`` from the repository variables the workflows pass on."""
+    ``client_id: env:NAME`` from the repository variables the workflows pass on.
+
+    With ``fleet`` the settings every tenant shares are written once under ``defaults:`` (with the shared
+    folder :data:`COMMON_FOLDER`), and each tenant holds only its organization."""
+    shared = [
+        "provider: exchange",
+        "auth:                       # the read-only app: plan, drift, status, export",
+        f"  client_id: env:{READ_CLIENT_ID_VAR}",
+        "  federated: github",
+        "apply_auth:                 # the write app: apply only",
+        f"  client_id: env:{WRITE_CLIENT_ID_VAR}",
+        "  federated: github",
+        "unmanaged: report           # connectors no file declares are listed, never touched",
+        "max_deletes: 1              # a plan deleting more is unsafe: apply refuses it",
+    ]
     lines = [
         "# yaml-language-server: $schema=schemas/exoform.schema.json",
         f"# Written by `exoform init` (exoform {__version__}).  Reference: exoform's docs/yaml-reference.md",
-        "tenants:",
     ]
-    for tenant in tenants:
-        lines += [
-            f"  {tenant.name}:",
-            "    provider: exchange",
-            f"    organization: {tenant.organization}",
-            f"    connectors: connectors/{tenant.name}",
-            "    auth:                     # the read-only app: plan, drift, status, export",
-            f"      client_id: env:{READ_CLIENT_ID_VAR}",
-            "      federated: github",
-            "    apply_auth:               # the write app: apply only",
-            f"      client_id: env:{WRITE_CLIENT_ID_VAR}",
-            "      federated: github",
-            "    unmanaged: report         # connectors no file declares are listed, never touched",
-            "    max_deletes: 1            # a plan deleting more is unsafe: apply refuses it",
-        ]
+    if fleet:
+        lines += ["defaults:", f"  connectors: [{COMMON_FOLDER}]  # the set every tenant shares"]
+        lines += [f"  {line}" for line in shared]
+        lines += ["tenants:"]
+        for tenant in tenants:
+            lines += [f"  {tenant.name}:", f"    organization: {tenant.organization}"]
+    else:
+        lines += ["tenants:"]
+        for tenant in tenants:
+            lines += [f"  {tenant.name}:"]
+            lines += [f"    {line}" for line in shared[:1]]
+            lines += [f"    organization: {tenant.organization}", f"    connectors: connectors/{tenant.name}"]
+            lines += [f"    {line}" for line in shared[1:]]
+    return "\n".join(lines) + "\n"
+
+
+def render_precommit(spec: str) -> str:
+    """``.pre-commit-config.yaml``: a ``repo: local`` hook running ``exoform validate``.
+
+    pre-commit installs a local python hook's ``additional_dependencies`` into its own environment, so
+    the hook runs the same exoform version as the workflows, from the index or a git tag, with no
+    revision to keep in step.  pre-commit installs them from its own folder, where a wheel path of this
+    repository does not exist: with a wheel the hook runs the ``exoform`` installed beside pre-commit."""
+    lines = [
+        f"# Written by `exoform init` (exoform {__version__}): `pre-commit install` runs `exoform validate`",
+        "# before every commit that changes a YAML file (nothing talks to a tenant).",
+    ]
+    if spec.startswith("./"):
+        lines.append(f'# The hook runs the exoform on PATH: install it first, `pip install "{spec}"`.')
+    lines += [
+        "repos:",
+        "  - repo: local",
+        "    hooks:",
+        "      - id: exoform-validate",
+        "        name: exoform validate",
+        "        entry: exoform validate",
+    ]
+    if spec.startswith("./"):
+        lines.append("        language: system")
+    else:
+        lines += ["        language: python", f'        additional_dependencies: ["{spec}"]']
+    lines += ["        files: \\.ya?ml$", "        pass_filenames: false", "        require_serial: true"]
     return "\n".join(lines) + "\n"
 
 
 def render_files(
     tenants: list[Tenant],
     *,
-    source: str = DEFAULT_SOURCE,
-    install_from: str = "git",
+    install_from: str = "pypi",
     python: str = "3.12",
     environment: str = "exoform-apply",
+    plan_environment: str = "exoform-plan",
+    fleet: bool = False,
+    max_per_job: int | None = None,
 ) -> dict[str, str]:
-    """Every file ``exoform init`` writes: relative path -> text.  Pure: nothing is written."""
+    """Every file ``exoform init`` writes: relative path -> text.  Pure: nothing is written.
+
+    ``max_per_job``: the plan, apply and drift jobs of the apply and drift workflows each take at most
+    that many tenants (the fewest jobs that hold them); None: one tenant per job up to GitHub's 256."""
+    spec = pip_spec(install_from)
+    if max_per_job is None:
+        jobs = "one per tenant; past 256 tenants, GitHub's matrix limit, balanced shards of tenants"
+        sharding = f"--shards {MATRIX_LIMIT}"
+    else:
+        jobs = f"at most {max_per_job} tenant(s) per job, the fewest jobs that hold them"
+        sharding = f"--max-per-job {max_per_job}"
     values = {
         "VERSION": __version__,
-        "PIP_SPEC": pip_spec(install_from, source),
-        "SOURCE": source.rstrip("/"),
+        "PIP_SPEC": spec,
         "PYTHON": python,
         "ENVIRONMENT": environment,
+        "PLAN_ENVIRONMENT": plan_environment,
         "RETENTION_DAYS": str(RETENTION_DAYS),
         "TENANT_LIST": ", ".join(f"`{t.name}`" for t in tenants),
+        "TENANT_NAME_RE": TENANT_NAME_RE.pattern,
+        "JOBS": jobs,
+        "SHARDING": sharding,
+        "MAX_PER_JOB": str(max_per_job or 0),
         **ACTIONS,
     }
     files = {
-        "exoform.yaml": render_config(tenants),
+        "exoform.yaml": render_config(tenants, fleet=fleet),
         ".gitignore": _template("gitignore", values),
-        ".pre-commit-config.yaml": _template("pre-commit-config.yaml", values),
+        ".pre-commit-config.yaml": render_precommit(spec),
         "README.md": _template("README.md", values),
     }
     for name in ("plan", "apply", "drift"):
         files[f".github/workflows/{name}.yml"] = _template(f"workflows/{name}.yml", values)
     for script in _SCRIPTS:
         files[f".github/exoform/{script}"] = _template(f"scripts/{script}", values)
-    for tenant in tenants:
-        per_tenant = dict(values, TENANT=tenant.name, ORGANIZATION=tenant.organization)
-        files[f"connectors/{tenant.name}/README.md"] = _template("connectors-README.md", per_tenant)
+    if fleet:
+        files[f"{COMMON_FOLDER}/README.md"] = _template("common-README.md", values)
+    else:
+        for tenant in tenants:
+            per_tenant = dict(values, TENANT=tenant.name, ORGANIZATION=tenant.organization)
+            files[f"connectors/{tenant.name}/README.md"] = _template("connectors-README.md", per_tenant)
     return files
 
 
 def _template(name: str, values: dict[str, str]) -> str:
     text = resources.files("reconciler").joinpath("data", "init", *name.split("/")).read_text("utf-8")
-    filled = re.sub(r"@@([A-Z_]+)@@", lambda m: values[m.group(1)], text)
-    return filled
+    return re.sub(r"@@([A-Z_]+)@@", lambda m: values[m.group(1)], text)
+
+
+def _first_link(root: Path, relative: str) -> Path | None:
+    """The first symbolic link (dangling or not) on the way from ``root`` to ``root/relative``: what lies
+    beyond it is outside the target folder.  ``root`` itself is the user's choice and is not checked."""
+    path = root
+    for part in PurePosixPath(relative).parts:
+        path = path / part
+        if path.is_symlink():
+            return path
+    return None
 
 
 def write_files(root: Path, files: dict[str, str], force: bool) -> tuple[list[str], list[str]]:
     """Write ``files`` under ``root``; returns (written, skipped).  An existing file is skipped unless
-    ``force``; scripts under ``.github/exoform/`` are made executable."""
+    ``force``; scripts under ``.github/exoform/`` are made executable.
+
+    A symbolic link on the way to a file (the file itself or a folder above it) is refused before
+    anything is written (:class:`click.ClickException` naming every link); with ``force`` the link is
+    removed and a real file or folder written in its place, so nothing outside ``root`` is touched.
+    """
+    links = sorted({link for relative in files if (link := _first_link(root, relative)) is not None})
+    if links and not force:
+        shown = ", ".join(safe(str(link)) for link in links)
+        raise click.ClickException(
+            f"{shown}: a symbolic link where exoform init writes; nothing was written (init never writes "
+            "through a link: remove it, or --force replaces the link itself, never what it points to)"
+        )
+    for link in links:
+        link.unlink()
     written: list[str] = []
     skipped: list[str] = []
     for relative, text in files.items():
@@ -152,7 +284,11 @@ def write_files(root: Path, files: dict[str, str], force: bool) -> tuple[list[st
             skipped.append(relative)
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        mode = 0o755 if relative.endswith(".sh") else 0o644
+        # O_NOFOLLOW: a link that appeared since the check above is refused, never followed.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            stream.write(text)
         if relative.endswith(".sh"):
             path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
         written.append(relative)
@@ -173,59 +309,99 @@ def write_files(root: Path, files: dict[str, str], force: bool) -> tuple[list[st
     multiple=True,
     help="The tenant's *.onmicrosoft.com name, one per --tenant.",
 )
-@click.option("--source", default=DEFAULT_SOURCE, show_default=True, help="exoform's repository URL.")
+@click.option(
+    "--fleet",
+    is_flag=True,
+    help=f"Write the shared settings once under defaults: and one shared folder, {COMMON_FOLDER}/.",
+)
 @click.option(
     "--install-from",
-    type=click.Choice(["git", "wheel", "pypi"]),
-    default="git",
+    default="pypi",
     show_default=True,
-    help="Install exoform from the version's git tag, its release wheel, or the package index.",
+    metavar="pypi|git+https://HOST/PATH@vX.Y.Z|WHEEL",
+    help="Where the workflows and the hook install this exoform version from: the package index, a git "
+    "tag, or a wheel path in the repository.",
+)
+@click.option(
+    "--max-per-job",
+    type=click.IntRange(1),
+    help="Tenants per job of the apply and drift workflows (plan, apply, drift): fewer, larger jobs.  "
+    "[default: one tenant per job up to 256]",
 )
 @click.option("--python", default="3.12", show_default=True, help="Python version of the workflows.")
 @click.option(
     "--environment",
     default="exoform-apply",
     show_default=True,
-    help="GitHub Environment that guards apply.",
+    help="GitHub Environment that guards apply (required reviewers).",
 )
-@click.option("--force", is_flag=True, help="Overwrite files that exist.")
+@click.option(
+    "--plan-environment",
+    default="exoform-plan",
+    show_default=True,
+    help="GitHub Environment of the plans made before apply (holds the plan key; no reviewers).",
+)
+@click.option("--force", is_flag=True, help="Overwrite files that exist (and replace symbolic links).")
 def init(
     directory: Path,
     names: tuple[str, ...],
     organizations: tuple[str, ...],
-    source: str,
+    fleet: bool,
     install_from: str,
     python: str,
     environment: str,
+    plan_environment: str,
+    max_per_job: int | None,
     force: bool,
 ) -> None:
     """Write a ready connectors repository into DIRECTORY (default: here).
 
-    Writes exoform.yaml, connectors/NAME/, .github/workflows/{plan,apply,drift}.yml with their scripts in
-    .github/exoform/, .pre-commit-config.yaml, .gitignore and a README.md with the two app registrations.
-    Existing files are kept unless --force.
+    Writes exoform.yaml, connectors/NAME/ (with --fleet: defaults and connectors/common/),
+    .github/workflows/{plan,apply,drift}.yml with their scripts in .github/exoform/,
+    .pre-commit-config.yaml, .gitignore and a README.md with the two app registrations.
+    Existing files are kept unless --force; a symbolic link is never written through.
 
     \b
     Examples:
       exoform init mail-flow --tenant contoso --organization contoso.onmicrosoft.com
-      exoform init --install-from wheel --force
+      exoform init --fleet --tenant contoso --tenant fabrikam --max-per-job 10
+      exoform init --install-from git+https://git.example.com/mirror/exoform@vX.Y.Z --force
     """
     if not names:
         names = ("contoso",)
     if not organizations:
-        organizations = tuple(f"{name}.onmicrosoft.com" for name in names)
+        # a guess to edit: the name without what a domain label cannot hold
+        organizations = tuple(
+            f"{re.sub(r'[^A-Za-z0-9-]', '', name).strip('-') or 'tenant'}.onmicrosoft.com" for name in names
+        )
     if len(organizations) != len(names):
         raise click.UsageError("give one --organization per --tenant")
     for name in names:
-        if not _TENANT_NAME.match(name):
-            raise click.UsageError(f"tenant name {name!r}: use letters, digits, '.', '_' and '-'")
+        try:
+            check_tenant_name(name)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--tenant'") from None
+    # Each is written into YAML or a shell line as it is: only characters that need no quoting.
+    for hint, given, pattern, expected in [
+        *(
+            ("'--organization'", org, _ORGANIZATION, "a domain name (contoso.onmicrosoft.com)")
+            for org in organizations
+        ),
+        ("'--environment'", environment, _ENVIRONMENT, "letters, digits, '.', '_' and '-'"),
+        ("'--plan-environment'", plan_environment, _ENVIRONMENT, "letters, digits, '.', '_' and '-'"),
+        ("'--python'", python, _PYTHON, "a Python version (3.12)"),
+    ]:
+        if not pattern.fullmatch(given):
+            raise click.BadParameter(f"{quote(given)}: expected {expected}", param_hint=hint)
     tenants = [Tenant(n, o) for n, o in zip(names, organizations, strict=True)]
     files = render_files(
         tenants,
-        source=source,
         install_from=install_from,
         python=python,
         environment=environment,
+        plan_environment=plan_environment,
+        fleet=fleet,
+        max_per_job=max_per_job,
     )
     written, skipped = write_files(directory, files, force)
     for relative in written:

@@ -184,6 +184,24 @@ def _defaults_model() -> type[BaseModel]:
 TenantDefaults = _defaults_model()
 
 
+#: A tenant name: letters and digits (ASCII), ``.``, ``_`` and ``-``, at most 64, not starting with ``-`` or
+#: ``.``.  The name becomes a file name, a folder, a command-line argument and an issue title in the
+#: workflows ``exoform init`` writes: so it never holds a space, a glob or shell character or a path
+#: separator, never reads as an option (``-x``) or a hidden or parent folder (``.``, ``..``).
+TENANT_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+TENANT_NAME_RULE = "use letters, digits, '.', '_' and '-' (at most 64), not starting with '-' or '.'"
+
+
+def check_tenant_name(name: str) -> str:
+    """``name`` when it follows :data:`TENANT_NAME_RE`; else ``ValueError`` quoting it and the rule."""
+    if not TENANT_NAME_RE.fullmatch(name):
+        raise ValueError(f"tenant name {quote(name)}: {TENANT_NAME_RULE}")
+    return name
+
+
+TenantName = Annotated[str, AfterValidator(check_tenant_name)]
+
+
 class ExoformConfig(BaseModel):
     """The whole of ``exoform.yaml``."""
 
@@ -194,7 +212,11 @@ class ExoformConfig(BaseModel):
         description="Settings every tenant inherits unless it sets them itself; vars are merged by name. "
         "A default of another provider than the tenant's is not inherited.",
     )
-    tenants: dict[str, TenantConfig] = Field(min_length=1, description="Tenants by name.")
+    tenants: dict[TenantName, TenantConfig] = Field(
+        min_length=1,
+        description=f"Tenants by name ({TENANT_NAME_RULE}).",
+        json_schema_extra={"propertyNames": {"pattern": f"^{TENANT_NAME_RE.pattern}$"}},
+    )
     base_dir: SkipJsonSchema[Path] = Field(
         default=Path("."), exclude=True, description="Folder of exoform.yaml."
     )

@@ -96,7 +96,7 @@ def sarif_log(items: Sequence[Located], rules: Mapping[str, RuleInfo], *, versio
                     "driver": {
                         "name": "exoform",
                         "version": version,
-                        "informationUri": "https://github.com/exoform/exoform",
+                        "informationUri": "https://pypi.org/project/exoform/",
                         "rules": [_rule_json(r, rules.get(r, _INPUT)) for r in used],
                     }
                 },

@@ -128,6 +128,11 @@ def validation_problems(
                 Problem(locate(root, path, at_key=True), f"unknown field {quote(name)}{scope}{hint}")
             )
             continue
+        if path and path[-1] == "[key]":  # a mapping key refused: located at the key, shown by its parent
+            message = str(error["msg"]).removeprefix("Value error, ")
+            where = _shown([*prefix, *path[:-2]])
+            problems.append(Problem(locate(root, path[:-1], at_key=True), f"{where}: {message}"))
+            continue
         if kind == "missing":
             parent = path[:-1]
             loc = locate(root, parent, at_key=True) if parent else doc_loc

@@ -12,10 +12,14 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import tomllib
+import traceback
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +32,9 @@ from ruamel.yaml import YAML
 
 from reconciler import __version__
 from reconciler.cli import COMMANDS, cli
-from reconciler.cli.init import ACTIONS, DEFAULT_SOURCE, RETENTION_DAYS, Tenant, render_files
+from reconciler.cli.init import ACTIONS, RETENTION_DAYS, Tenant, render_files
+from reconciler.desired.config import TENANT_NAME_RE
+from reconciler.escape import markdown
 
 BIN = Path(sys.executable).parent
 READ_APP = "11111111-2222-3333-4444-555555555555"
@@ -104,28 +110,105 @@ def test_init_refuses_mismatched_tenants_and_organizations(tmp_path: Path) -> No
     assert not (tmp_path / "exoform.yaml").exists()
 
 
+def test_init_refuses_a_tenant_name_the_workflows_could_not_carry(tmp_path: Path) -> None:
+    result = _init(tmp_path, "--tenant", "a b")
+    assert result.exit_code == 1
+    assert "Invalid value for '--tenant': tenant name 'a b': use letters, digits" in result.output
+    assert not (tmp_path / "exoform.yaml").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--organization", "x.onmicrosoft.com\nauth: {}"), ("--environment", "a: b"), ("--python", "3.12'")],
+)
+def test_init_refuses_values_it_would_write_unquoted(tmp_path: Path, option: str, value: str) -> None:
+    result = _init(tmp_path, option, value)
+    assert result.exit_code == 1
+    assert f"Invalid value for '{option}'" in result.output
+    assert not (tmp_path / "exoform.yaml").exists()
+
+
+def test_init_never_writes_through_a_dangling_link(tmp_path: Path) -> None:
+    root, outside = tmp_path / "repo", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    (root / "README.md").symlink_to(outside / "stolen.md")  # dangling: its target does not exist
+    result = _init(root)
+    assert result.exit_code == 1
+    assert f"{root / 'README.md'}: a symbolic link where exoform init writes; nothing was written" in (
+        result.output
+    )
+    assert not (root / "exoform.yaml").exists() and list(outside.iterdir()) == []
+    forced = _init(root, "--force")
+    assert forced.exit_code == 0, forced.output
+    assert not (root / "README.md").is_symlink() and (root / "README.md").read_text().startswith("# Mail")
+    assert list(outside.iterdir()) == []  # the link was replaced, its target never written
+
+
+def test_init_never_writes_into_a_linked_workflows_folder(tmp_path: Path) -> None:
+    root, outside = tmp_path / "repo", tmp_path / "outside"
+    (root / ".github").mkdir(parents=True)
+    outside.mkdir()
+    (outside / "plan.yml").write_text("theirs\n")
+    (root / ".github" / "workflows").symlink_to(outside, target_is_directory=True)
+    result = _init(root)
+    assert result.exit_code == 1
+    assert f"{root / '.github' / 'workflows'}: a symbolic link" in result.output
+    assert not (root / "exoform.yaml").exists()
+    assert _init(root, "--force").exit_code == 0
+    assert not (root / ".github" / "workflows").is_symlink()
+    assert (root / ".github" / "workflows" / "plan.yml").read_text().startswith("# Written by `exoform init`")
+    assert [p.name for p in outside.iterdir()] == ["plan.yml"]
+    assert (outside / "plan.yml").read_text() == "theirs\n"
+
+
+def test_fleet_init_writes_the_shared_settings_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from reconciler.desired.loader import load_config
+
+    result = _init(tmp_path, "--fleet", "--tenant", "contoso", "--tenant", "fabrikam", "--tenant", "a_b-1")
+    assert result.exit_code == 0, result.output
+    assert "wrote connectors/common/README.md" in result.output
+    assert not (tmp_path / "connectors" / "contoso").exists()
+    text = (tmp_path / "exoform.yaml").read_text()
+    # one copy of each shared setting, however many tenants
+    assert text.count("client_id: env:EXOFORM_READ_CLIENT_ID") == 1 and text.count("max_deletes") == 1
+    raw = YAML(typ="safe").load(text)
+    assert raw["defaults"]["connectors"] == ["connectors/common"]
+    assert raw["tenants"]["fabrikam"] == {"organization": "fabrikam.onmicrosoft.com"}
+    config = load_config(tmp_path / "exoform.yaml")
+    for name, tenant in config.tenants.items():
+        assert tenant.folders() == ["connectors/common"], name
+        assert tenant.provider == "exchange" and tenant.max_deletes == 1 and tenant.apply_auth is not None
+    monkeypatch.setenv("EXOFORM_READ_CLIENT_ID", READ_APP)
+    monkeypatch.setenv("EXOFORM_WRITE_CLIENT_ID", WRITE_APP)
+    validate = CliRunner().invoke(cli, ["validate", "--config", str(tmp_path / "exoform.yaml")])
+    assert validate.exit_code == 0, validate.output
+
+
 def test_readme_explains_the_two_app_registrations_and_their_federated_credentials(generated: Path) -> None:
     readme = (generated / "README.md").read_text()
-    assert "`repo:OWNER/REPO:pull_request` and `repo:OWNER/REPO:ref:refs/heads/main`" in readme
+    assert "`repo:OWNER/REPO:pull_request`, `repo:OWNER/REPO:environment:exoform-plan`" in readme
+    assert "`repo:OWNER/REPO:ref:refs/heads/main` (drift)" in readme
     assert "**only** `repo:OWNER/REPO:environment:exoform-apply`" in readme
     assert "Global Reader" in readme and "Exchange Administrator" in readme
     assert "EXOFORM_READ_CLIENT_ID" in readme and "EXOFORM_WRITE_CLIENT_ID" in readme
     assert f"artifact for {RETENTION_DAYS} days" in readme
 
 
+GIT = f"git+https://git.example.com/mirror/exoform@v{__version__}"
+WHEEL = f"wheels/exoform-{__version__}-py3-none-any.whl"
+
+
 @pytest.mark.parametrize(
     ("install_from", "spec"),
     [
-        ("git", f"exoform @ git+{DEFAULT_SOURCE}@v{__version__}"),
-        (
-            "wheel",
-            f"exoform @ {DEFAULT_SOURCE}/releases/download/v{__version__}"
-            f"/exoform-{__version__}-py3-none-any.whl",
-        ),
         ("pypi", f"exoform=={__version__}"),
+        (GIT, f"exoform @ {GIT}"),
+        (WHEEL, f"./{WHEEL}"),
+        (f"./{WHEEL}", f"./{WHEEL}"),
     ],
 )
-def test_workflows_install_the_version_that_wrote_them(install_from: str, spec: str) -> None:
+def test_workflows_and_hook_install_the_version_that_wrote_them(install_from: str, spec: str) -> None:
     files = render_files([Tenant("contoso", "contoso.onmicrosoft.com")], install_from=install_from)
     for name in WORKFLOWS:
         workflow = YAML(typ="safe").load(files[f".github/workflows/{name}.yml"])
@@ -134,13 +217,58 @@ def test_workflows_install_the_version_that_wrote_them(install_from: str, spec: 
         assert 'python -m pip install "$EXOFORM_PIP"' in text
         # a connectors repository has no requirements file and no Makefile
         assert "cache:" not in text and "make " not in text
-    assert f"rev: v{__version__}" in files[".pre-commit-config.yaml"]
+    (repo,) = YAML(typ="safe").load(files[".pre-commit-config.yaml"])["repos"]
+    (hook,) = repo["hooks"]
+    assert repo["repo"] == "local" and hook["entry"] == "exoform validate"
+    if spec.startswith("./"):  # pre-commit installs from its own folder, where the wheel is not
+        assert hook["language"] == "system" and f'pip install "{spec}"' in files[".pre-commit-config.yaml"]
+    else:
+        assert hook["language"] == "python" and hook["additional_dependencies"] == [spec]
 
 
-def test_source_option_changes_where_exoform_comes_from(tmp_path: Path) -> None:
-    assert _init(tmp_path, "--source", "https://github.com/acme/exoform-fork/").exit_code == 0
-    plan = _workflow(tmp_path, "plan")
-    assert plan["env"]["EXOFORM_PIP"] == f"exoform @ git+https://github.com/acme/exoform-fork@v{__version__}"
+def test_default_install_is_the_package_index_at_this_version(tmp_path: Path) -> None:
+    result = _init(tmp_path)
+    assert result.exit_code == 0, result.output
+    for name in WORKFLOWS:
+        assert _workflow(tmp_path, name)["env"]["EXOFORM_PIP"] == f"exoform=={__version__}"
+        assert (
+            f"# Written by `exoform init` (exoform {__version__})"
+            in (tmp_path / ".github" / "workflows" / f"{name}.yml").read_text()
+        )
+    assert f"exoform=={__version__}" in (tmp_path / ".pre-commit-config.yaml").read_text()
+    assert f"(exoform {__version__})" in (tmp_path / "exoform.yaml").read_text()
+    assert CliRunner().invoke(cli, ["--version"]).output == f"exoform, version {__version__}\n"
+
+
+@pytest.mark.parametrize(
+    ("install_from", "says"),
+    [
+        ("git+https://git.example.com/exoform", "end the URL with @v"),
+        ("git+https://git.example.com/exoform@v0.0.1", f"end the URL with @v{__version__}"),
+        (f"git+http://git.example.com/exoform@v{__version__}", "https, no user or token"),
+        (f"git+https://user:tok@git.example.com/x@v{__version__}", "https, no user or token"),
+        (f"git+https://git.example.com/x@v{__version__};id", "a character a workflow cannot carry"),
+        (f"/abs/exoform-{__version__}-py3-none-any.whl", "stays inside it"),
+        (f"../exoform-{__version__}-py3-none-any.whl", "stays inside it"),
+        ("wheels/exoform-0.0.1-py3-none-any.whl", "the wheel of this version"),
+        ('pypi" x', "a character a workflow cannot carry"),
+        ("https://github.com/acme/exoform", "give 'pypi', a git URL"),
+    ],
+)
+def test_install_from_is_refused_with_what_is_wrong(tmp_path: Path, install_from: str, says: str) -> None:
+    result = _init(tmp_path, "--install-from", install_from)
+    assert result.exit_code == 1, result.output
+    assert "Invalid value for '--install-from'" in result.output and says in result.output
+    assert not (tmp_path / "exoform.yaml").exists()
+
+
+def test_no_placeholder_source_remains_in_what_init_writes(generated: Path) -> None:
+    for path in generated.rglob("*"):
+        if path.is_file():
+            text = path.read_text()
+            assert "github.com/" + "exoform" not in text and "rev" + ":" not in text and "@@" not in text, (
+                path
+            )
 
 
 # -------------------------------------------------------------------------------------------- workflows
@@ -248,17 +376,55 @@ def test_the_wheel_carries_every_template(generated: Path) -> None:
             )
 
 
-def test_plan_always_reports_and_shares_a_concurrency_group_with_apply(generated: Path) -> None:
+def test_plan_always_reports_and_apply_runs_never_overlap(generated: Path) -> None:
     plan = _workflow(generated, "plan")
     assert plan["on"] == {"pull_request": None}  # no paths filter: the check never waits forever
     assert "if" not in plan["jobs"]["plan"]
-    apply = _jobs(generated, "apply")
-    # One tenant per job up to 256 tenants, so a tenant's plan and apply share the group.
-    group = {"group": "exoform-${{ join(matrix.tenants, ',') }}", "cancel-in-progress": False}
-    assert apply["plan"]["concurrency"] == group == apply["apply"]["concurrency"]
-    assert apply["apply"]["environment"] == "exoform-apply"
-    assert apply["apply"]["strategy"]["matrix"] == "${{ fromJSON(needs.decide.outputs.matrix) }}"
-    assert apply["apply"]["if"] == "${{ !cancelled() && needs.decide.outputs.any == 'true' }}"
+    apply = _workflow(generated, "apply")
+    # one run at a time: a tenant's plan and apply never overlap another push's
+    assert apply["concurrency"] == {"group": "exoform-apply", "cancel-in-progress": False}
+    jobs = apply["jobs"]
+    assert jobs["apply"]["environment"] == "exoform-apply"
+    assert jobs["apply"]["strategy"]["matrix"] == "${{ fromJSON(needs.decide.outputs.matrix) }}"
+    assert jobs["apply"]["if"] == "${{ !cancelled() && needs.decide.outputs.any == 'true' }}"
+
+
+def test_the_plan_key_is_read_only_in_jobs_bound_to_an_environment(generated: Path) -> None:
+    """A repository secret is readable by any branch's workflow; an environment's secret only by the
+    jobs of its deployment branches (main)."""
+    for name in WORKFLOWS:
+        for job_name, job in _jobs(generated, name).items():
+            if "secrets." in json.dumps(job):
+                assert (name, job_name) in {("apply", "plan"), ("apply", "apply")}, (name, job_name)
+                assert job["environment"] in {"exoform-plan", "exoform-apply"}, (name, job_name)
+    assert _jobs(generated, "apply")["plan"]["environment"] == "exoform-plan"
+    assert _jobs(generated, "apply")["plan"]["env"]["EXOFORM_PLAN_KEY"] == "${{ secrets.EXOFORM_PLAN_KEY }}"
+    readme = (generated / "README.md").read_text()
+    assert "`repo:OWNER/REPO:environment:exoform-plan`" in readme
+    assert "**environment secret** `EXOFORM_PLAN_KEY`" in readme
+
+
+def test_zizmor_auditor_reports_nothing_above_informational(generated: Path) -> None:
+    workflows = str(generated / ".github" / "workflows")
+    result = subprocess.run(
+        [
+            str(BIN / "zizmor"),
+            "--offline",
+            "--no-progress",
+            "--persona",
+            "auditor",
+            "--format",
+            "json",
+            workflows,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    findings = json.loads(result.stdout)
+    assert findings, result.stderr  # the auditor persona does report (informational) findings
+    above = [(f["ident"], f["determinations"]["severity"]) for f in findings]
+    assert [a for a in above if a[1] != "Informational"] == []
 
 
 def _exoform_lines(root: Path) -> list[str]:
@@ -338,16 +504,82 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str
         process.communicate(timeout=10)
 
 
+INPROC_CLIENT = """#!{python} -IS
+import json, os, socket, sys
+with socket.socket(socket.AF_UNIX) as conn:
+    conn.connect(os.environ["EXOFORM_INPROC"])
+    conn.sendall(json.dumps({{"argv": sys.argv[1:], "cwd": os.getcwd(), "env": dict(os.environ)}}).encode())
+    conn.shutdown(socket.SHUT_WR)
+    reply = json.loads(b"".join(iter(lambda: conn.recv(65536), b"")))
+sys.stdout.write(reply["stdout"])
+sys.stderr.write(reply["stderr"])
+sys.exit(reply["code"])
+"""
+
+
+def _read_all(conn: socket.socket) -> bytes:
+    return b"".join(iter(lambda: conn.recv(65536), b""))
+
+
+def _serve_cli(server: socket.socket) -> None:
+    """Runs each command a client sends in this process (CliRunner, in the client's folder and
+    environment) and sends back its output and exit code; the test thread waits on the client meanwhile."""
+    while True:
+        try:
+            conn, _ = server.accept()
+        except OSError:  # closed: the module's tests are done
+            return
+        with conn:
+            request = json.loads(_read_all(conn))
+            env = {name: None for name in os.environ if name not in request["env"]} | request["env"]
+            here = os.getcwd()
+            os.chdir(request["cwd"])
+            try:
+                result = CliRunner().invoke(cli, request["argv"], env=env, prog_name="exoform")
+            finally:
+                os.chdir(here)
+            stderr = result.stderr
+            if result.exc_info is not None and not isinstance(result.exception, SystemExit):
+                stderr += "".join(traceback.format_exception(*result.exc_info))
+            reply = {"stdout": result.stdout, "stderr": stderr, "code": result.exit_code}
+            conn.sendall(json.dumps(reply).encode())
+
+
+@pytest.fixture(scope="module")
+def inproc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A folder holding an ``exoform`` that runs each command inside this test process (imports paid
+    once): put it first on a script's PATH, so the script runs as a real bash process and each exoform
+    command it starts costs milliseconds instead of a Python start-up."""
+    folder = tmp_path_factory.mktemp("inproc")
+    client = folder / "exoform"
+    client.write_text(INPROC_CLIENT.format(python=sys.executable))
+    client.chmod(0o755)
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(folder / "cli.sock"))
+    server.listen()
+    thread = threading.Thread(target=_serve_cli, args=(server,), daemon=True)
+    thread.start()
+    try:
+        yield folder
+    finally:
+        server.shutdown(socket.SHUT_RDWR)
+        server.close()
+        thread.join(timeout=10)
+
+
 class Repo:
     """A repository written by ``exoform init`` whose tenants point at the emulator, and the scripts'
     environment as GitHub Actions gives it (outputs, summary, OIDC request URL)."""
 
-    def __init__(self, root: Path, emulator: dict[str, str], tenants: list[str]) -> None:
+    def __init__(
+        self, root: Path, emulator: dict[str, str], tenants: list[str], inproc: Path | None = None
+    ) -> None:
         self.root = root
         suffix = uuid.uuid4().hex[:8]  # the emulator is shared: each test gets its own organizations
         args: list[str] = []
         for tenant in tenants:
-            args += ["--tenant", tenant, "--organization", f"{tenant}-{suffix}.onmicrosoft.com"]
+            org = re.sub(r"[^a-z0-9-]", "", tenant.lower())
+            args += ["--tenant", tenant, "--organization", f"{org}-{suffix}.onmicrosoft.com"]
         result = _init(root, *args)
         assert result.exit_code == 0, result.output
         yaml = YAML()
@@ -361,8 +593,10 @@ class Repo:
             yaml.dump(config, stream)
         self.output = root / "github-output"
         self.summary = root / "github-summary"
+        first = f"{inproc}{os.pathsep}" if inproc else ""  # the in-process exoform, else the real one
         self.env = {
-            "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+            "EXOFORM_INPROC": str(inproc / "cli.sock") if inproc else "",
+            "PATH": f"{first}{BIN}{os.pathsep}{os.environ['PATH']}",
             "HOME": str(root),
             "NO_COLOR": "1",
             "ACTIONS_ID_TOKEN_REQUEST_URL": f"{emulator['base']}/_github/oidc/token",
@@ -448,8 +682,8 @@ def test_pr_plan_comment_shows_the_plan_and_the_failing_tenant(
     assert "[run log](https://github.com/acme/mail-flow/actions/runs/42)" in body
 
 
-def test_pr_plan_comment_of_a_clean_plan(tmp_path: Path, emulator: dict[str, str]) -> None:
-    repo = Repo(tmp_path, emulator, ["contoso"])
+def test_pr_plan_comment_of_a_clean_plan(tmp_path: Path, emulator: dict[str, str], inproc: Path) -> None:
+    repo = Repo(tmp_path, emulator, ["contoso"], inproc)
     result = repo.run("plan-comment.sh", "comment.md", PLAN="true", FORK="false")
     assert result.returncode == 0, result.stderr
     assert repo.outputs()["code"] == "0"
@@ -459,8 +693,10 @@ def test_pr_plan_comment_of_a_clean_plan(tmp_path: Path, emulator: dict[str, str
     _footer(body)
 
 
-def test_fork_pr_is_validated_only_and_the_comment_says_why(tmp_path: Path, emulator: dict[str, str]) -> None:
-    repo = Repo(tmp_path, emulator, ["contoso"])
+def test_fork_pr_is_validated_only_and_the_comment_says_why(
+    tmp_path: Path, emulator: dict[str, str], inproc: Path
+) -> None:
+    repo = Repo(tmp_path, emulator, ["contoso"], inproc)
     scope = repo.run("scope.sh", FORK="true")
     assert scope.returncode == 0, scope.stderr
     assert repo.outputs() == {"plan": "false"}
@@ -484,9 +720,9 @@ def _git(root: Path, *args: str) -> None:
 
 
 def test_scope_plans_only_pull_requests_that_touch_connector_files(
-    tmp_path: Path, emulator: dict[str, str]
+    tmp_path: Path, emulator: dict[str, str], inproc: Path
 ) -> None:
-    repo = Repo(tmp_path, emulator, ["contoso"])
+    repo = Repo(tmp_path, emulator, ["contoso"], inproc)
     _git(tmp_path, "init", "-q")
     _git(tmp_path, "add", "-A")
     _git(tmp_path, "commit", "-qm", "init")
@@ -516,22 +752,30 @@ BAD_APP = "99999999-0000-0000-0000-000000000000"  # not registered: the tenant's
     [(True, READ_APP, "changes", 0), (False, READ_APP, "none", 0), (True, BAD_APP, "failed", 1)],
 )
 def test_apply_plan_records_whether_the_tenant_has_changes(
-    tmp_path: Path, emulator: dict[str, str], connector: bool, client_id: str, outcome: str, code: int
+    tmp_path: Path,
+    emulator: dict[str, str],
+    inproc: Path,
+    connector: bool,
+    client_id: str,
+    outcome: str,
+    code: int,
 ) -> None:
-    repo = Repo(tmp_path, emulator, ["contoso"])
+    repo = Repo(tmp_path, emulator, ["a_b-1"], inproc)
     if connector:
-        (tmp_path / "connectors" / "contoso" / "relay.yaml").write_text(RELAY)
-    repo.tenant_settings("contoso", client_id=client_id)
-    result = repo.run("apply-plan.sh", "contoso", "results")
+        (tmp_path / "connectors" / "a_b-1" / "relay.yaml").write_text(RELAY)
+    repo.tenant_settings("a_b-1", client_id=client_id)
+    result = repo.run("apply-plan.sh", "a_b-1", "results")
     assert result.returncode == code, result.stderr
-    assert (tmp_path / "results" / "contoso").read_text() == f"{outcome}\n"
-    assert f"Plan of `contoso`: {outcome}." in repo.summary.read_text()
+    assert (tmp_path / "results" / "a_b-1").read_text() == f"{outcome}\n"
+    assert f"Plan of <code>a&#95;b-1</code>: {outcome}." in repo.summary.read_text()
     # only a plan with changes is uploaded, so only it can ever be applied
     assert (tmp_path / "plan.json").exists() == (outcome == "changes")
 
 
-def test_the_saved_plan_applies_with_exoform_apply(tmp_path: Path, emulator: dict[str, str]) -> None:
-    repo = Repo(tmp_path, emulator, ["contoso"])
+def test_the_saved_plan_applies_with_exoform_apply(
+    tmp_path: Path, emulator: dict[str, str], inproc: Path
+) -> None:
+    repo = Repo(tmp_path, emulator, ["contoso"], inproc)
     (tmp_path / "connectors" / "contoso" / "relay.yaml").write_text(RELAY)
     assert repo.run("apply-plan.sh", "contoso", "results").returncode == 0  # as the read app
     applied = repo.exoform("apply", "plan.json")  # as the write app: the read app may not write
@@ -540,9 +784,9 @@ def test_the_saved_plan_applies_with_exoform_apply(tmp_path: Path, emulator: dic
 
 
 def test_apply_as_the_read_app_is_refused_naming_the_identity_and_role(
-    tmp_path: Path, emulator: dict[str, str]
+    tmp_path: Path, emulator: dict[str, str], inproc: Path
 ) -> None:
-    repo = Repo(tmp_path, emulator, ["contoso"])
+    repo = Repo(tmp_path, emulator, ["contoso"], inproc)
     (tmp_path / "connectors" / "contoso" / "relay.yaml").write_text(RELAY)
     assert repo.run("apply-plan.sh", "contoso", "results").returncode == 0
     repo.env["EXOFORM_WRITE_CLIENT_ID"] = READ_APP  # the variable set to the wrong app
@@ -569,10 +813,10 @@ def test_apply_matrix_holds_only_tenants_whose_saved_plan_has_changes(tmp_path: 
     assert result.returncode == 0, result.stderr
     assert output.read_text() == 'matrix={"include":[{"shard":"1-of-1","tenants":["contoso"]}]}\nany=true\n'
     assert summary.read_text().splitlines() == [
-        "- `contoso`: changes: apply after approval",
-        "- `fabrikam`: plan failed: not applied",
-        "- `northwind`: no changes: nothing to apply",
-        "- `cancelled`: no plan (cancelled or not run): not applied",
+        "- <code>contoso</code>: changes: apply after approval",
+        "- <code>fabrikam</code>: plan failed: not applied",
+        "- <code>northwind</code>: no changes: nothing to apply",
+        "- <code>cancelled</code>: no plan (cancelled or not run): not applied",
     ]
     (results / "contoso").write_text("none\n")
     output.write_text("")
@@ -601,16 +845,16 @@ def _fake_gh(root: Path) -> dict[str, str]:
     ("connector", "client_id", "code"), [(True, READ_APP, 2), (False, READ_APP, 0), (False, BAD_APP, 1)]
 )
 def test_drift_check_writes_the_issue_body_and_the_outcome(
-    tmp_path: Path, emulator: dict[str, str], connector: bool, client_id: str, code: int
+    tmp_path: Path, emulator: dict[str, str], inproc: Path, connector: bool, client_id: str, code: int
 ) -> None:
-    repo = Repo(tmp_path, emulator, ["contoso"])
+    repo = Repo(tmp_path, emulator, ["a.b"], inproc)
     if connector:
-        (tmp_path / "connectors" / "contoso" / "relay.yaml").write_text(RELAY)  # declared, not in the tenant
-    repo.tenant_settings("contoso", client_id=client_id)
-    result = repo.run("drift-check.sh", "contoso", "drift")
+        (tmp_path / "connectors" / "a.b" / "relay.yaml").write_text(RELAY)  # declared, not in the tenant
+    repo.tenant_settings("a.b", client_id=client_id)
+    result = repo.run("drift-check.sh", "a.b", "drift")
     assert result.returncode == (1 if code == 1 else 0), result.stderr  # only an error fails the job
-    assert (tmp_path / "drift" / "contoso.code").read_text() == f"{code}\n"
-    body = (tmp_path / "drift" / "contoso.md").read_text()
+    assert (tmp_path / "drift" / "a.b.code").read_text() == f"{code}\n"
+    body = (tmp_path / "drift" / "a.b.md").read_text()
     assert ("Printer relay" in body) == connector
     _footer(body)
 
@@ -650,14 +894,14 @@ def test_drift_issues_are_opened_updated_and_closed_including_removed_tenants(tm
         [
             "close",
             "7",
-            "No drift any more in `northwind`: the tenant matches the files "
+            "No drift any more in <code>northwind</code>: the tenant matches the files "
             "(checked by https://github.com/acme/mail-flow/actions/runs/42).\n",
         ],
         ["edit", "10", "drift of woodgrove\n"],
         [
             "close",
             "9",
-            "Tenant `retired` is no longer in exoform.yaml: closing its drift issue "
+            "Tenant <code>retired</code> is no longer in exoform.yaml: closing its drift issue "
             "(https://github.com/acme/mail-flow/actions/runs/42).\n",
         ],
     ]  # fabrikam could not be checked: its issue stays as it is
@@ -794,6 +1038,196 @@ def test_apply_plans_and_applies_each_tenant_of_its_shard(generated: Path, tmp_p
     assert (tmp_path / "log").read_text().splitlines() == [
         "plan a results plans/a.json",
         "plan b c results plans/b c.json",
-        "exoform apply plans/a.json",
-        "exoform apply plans/b c.json",
+        "exoform apply -- plans/a.json",
+        "exoform apply -- plans/b c.json",
     ]
+
+
+# ------------------------------------------------------------- the worst tenant names the rule allows
+
+WORST = ["_x", "a.b", "a_b-1", "A..b", "9"]
+
+STUB_EXOFORM = """#!{python} -IS
+import json, os, sys
+args = sys.argv[1:]
+with open(os.environ["STUB_LOG"], "a") as log:
+    log.write(json.dumps(args) + "\\n")
+if args == ["--version"]:
+    print("exoform, version 9.9.9")
+    sys.exit(0)
+if args[0] in ("plan", "drift"):
+    tenant = next(a.split("=", 1)[1] for a in args if a.startswith("--tenant="))
+    if "--out" in args:
+        with open(args[args.index("--out") + 1], "w") as out:
+            out.write(json.dumps({{"tenant": tenant}}))
+    print(f"report of {{tenant}}")
+    sys.exit(2)
+"""
+
+
+def _stub_env(root: Path, **extra: str) -> dict[str, str]:
+    """An environment whose ``exoform`` records its arguments (one JSON list a line in ``stub.log``)."""
+    bin_dir = root / "stub-bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "exoform").write_text(STUB_EXOFORM.format(python=sys.executable))
+    (bin_dir / "exoform").chmod(0o755)
+    return {
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "STUB_LOG": str(root / "stub.log"),
+        "GITHUB_OUTPUT": str(root / "output"),
+        "GITHUB_STEP_SUMMARY": str(root / "summary"),
+        **extra,
+    }
+
+
+def _calls(root: Path) -> list[list[str]]:
+    log = root / "stub.log"
+    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    log.unlink(missing_ok=True)
+    return calls
+
+
+def _step(
+    root: Path, workflow: str, job: str, needle: str, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """Runs the ``run:`` block of the step of ``workflow``'s ``job`` that mentions ``needle``, as GitHub
+    runs it (bash -e)."""
+    steps = _jobs(root, workflow)[job]["steps"]
+    script = next(s["run"] for s in steps if needle in str(s.get("run", "")))
+    return subprocess.run(["bash", "-e", "-c", script], cwd=root, env=env, capture_output=True, text=True)
+
+
+def test_the_worst_names_the_rule_allows_pass_through_every_step_intact(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    args = [a for name in WORST for a in ("--tenant", name)]
+    assert _init(root, *args).exit_code == 0
+    assert all(TENANT_NAME_RE.fullmatch(name) for name in WORST)
+    shown = {name: f"<code>{markdown(name)}</code>" for name in WORST}
+    env = _stub_env(tmp_path, SHARD_TENANTS=json.dumps(WORST), TENANTS=json.dumps({"tenant": WORST}))
+
+    # apply.yml, plan job: each name planned exactly (a literal --tenant=NAME), recorded in its own file
+    planned = _step(root, "apply", "plan", "apply-plan.sh", env)
+    assert planned.returncode == 0, planned.stderr
+    assert [call[:2] for call in _calls(tmp_path)] == [["plan", f"--tenant={name}"] for name in WORST]
+    for name in WORST:
+        assert (root / "results" / name).read_text() == "changes\n"
+        assert json.loads((root / "plans" / f"{name}.json").read_text()) == {"tenant": name}
+    summary = (tmp_path / "summary").read_text()
+    assert all(f"Plan of {shown[name]}: changes." in summary for name in WORST)
+
+    # the decide job: every name in the matrix, as written, and escaped in the summary
+    (tmp_path / "summary").write_text("")
+    decided = _script(root, "apply-matrix.sh", "results", env=env)
+    assert decided.returncode == 0, decided.stderr
+    matrix = json.loads((tmp_path / "output").read_text().splitlines()[0].removeprefix("matrix="))
+    assert [t for entry in matrix["include"] for t in entry["tenants"]] == WORST
+    assert (tmp_path / "summary").read_text().splitlines() == [
+        f"- {shown[name]}: changes: apply after approval" for name in WORST
+    ]
+
+    # the apply job: each saved plan applied, the path after --
+    applied = _step(root, "apply", "apply", "exoform apply", env)
+    assert applied.returncode == 0, applied.stderr
+    assert _calls(tmp_path) == [["apply", "--", f"plans/{name}.json"] for name in WORST]
+
+    # drift.yml: each name checked exactly, its results in drift/
+    checked = _step(root, "drift", "drift", "drift-check.sh", env)
+    assert checked.returncode == 0, checked.stderr
+    assert [c[:2] for c in _calls(tmp_path) if c[0] == "drift"] == [["drift", f"--tenant={n}"] for n in WORST]
+    assert sorted(p.name for p in (root / "drift").iterdir()) == sorted(
+        f"{name}.{ext}" for name in WORST for ext in ("code", "md")
+    )
+    # nothing was written outside the repository
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["output", "repo", "stub-bin", "summary"]
+
+
+@pytest.mark.parametrize("name", ["../escape", "-x", "a b", "*", "a/b", "", ".hidden"])
+@pytest.mark.parametrize("script", ["apply-plan.sh", "drift-check.sh"])
+def test_scripts_refuse_a_name_outside_the_rule_without_running_exoform(
+    generated: Path, tmp_path: Path, name: str, script: str
+) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    shutil.copytree(generated / ".github", root / ".github")
+    result = _script(root, script, name, "out", env=_stub_env(tmp_path))
+    assert result.returncode == 1
+    assert result.stderr == f"::error::{script}: not a tenant name (letters, digits, '.', '_', '-')\n"
+    assert _calls(tmp_path) == []
+    assert sorted(p.name for p in root.iterdir()) == [".github"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["repo", "stub-bin"]
+
+
+def test_decide_skips_a_name_outside_the_rule_and_never_shows_it(tmp_path: Path) -> None:
+    assert _init(tmp_path).exit_code == 0
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "ok").write_text("changes\n")
+    names = ["ok", "-x", "a b", "`@here`", "../results/ok"]
+    env = _stub_env(tmp_path, TENANTS=json.dumps({"tenant": names}))
+    result = _script(tmp_path, "apply-matrix.sh", "results", env=env)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "output").read_text().splitlines()[
+        0
+    ] == 'matrix={"include":[{"shard":"1-of-1","tenants":["ok"]}]}'
+    assert (tmp_path / "summary").read_text().splitlines() == [
+        "- <code>ok</code>: changes: apply after approval",
+        *["- a name that breaks the rule of tenant names: not applied"] * 4,
+    ]
+
+
+def test_drift_issue_comments_escape_names_even_from_hostile_titles(tmp_path: Path) -> None:
+    assert _init(tmp_path).exit_code == 0
+    open_issues = [
+        {"number": 4, "title": "exoform drift: a_b-1", "body": "old"},
+        {"number": 5, "title": "exoform drift: `x` @here <img src=x>|*y*\n::error::z", "body": "old"},
+    ]
+    actions = _drift_issues(tmp_path, {"a_b-1": 0}, open_issues)
+    assert actions == [
+        [
+            "close",
+            "4",
+            "No drift any more in <code>a&#95;b-1</code>: the tenant matches the files "
+            "(checked by https://github.com/acme/mail-flow/actions/runs/42).\n",
+        ],
+        [
+            "close",
+            "5",
+            "Tenant <code>&#96;x&#96; &#64;here &#60;img src=x&#62;&#124;&#42;y&#42;&#10;::error::z</code> "
+            "is no longer in exoform.yaml: closing its drift issue "
+            "(https://github.com/acme/mail-flow/actions/runs/42).\n",
+        ],
+    ]
+
+
+def test_max_per_job_sets_how_many_tenants_share_a_plan_apply_and_drift_job(tmp_path: Path) -> None:
+    names = [f"t{i}" for i in range(5)]
+    assert _init(tmp_path, *[a for n in names for a in ("--tenant", n)], "--max-per-job", "2").exit_code == 0
+    for workflow, job in (("apply", "plan"), ("drift", "drift")):
+        step = next(s for s in _jobs(tmp_path, workflow)["tenants"]["steps"] if s.get("id") == "tenants")
+        assert "exoform tenants --json --max-per-job 2" in step["run"]
+        assert (
+            _jobs(tmp_path, workflow)[job]["strategy"]["matrix"]
+            == "${{ fromJSON(needs.tenants.outputs.matrix) }}"
+        )
+    listed = CliRunner().invoke(
+        cli, ["tenants", "--json", "--max-per-job", "2", "--config", str(tmp_path / "exoform.yaml")]
+    )
+    assert [e["tenants"] for e in json.loads(listed.stdout)["include"]] == [
+        ["t0", "t1"],
+        ["t2", "t3"],
+        ["t4"],
+    ]
+    # the apply job: the tenants with changes, at most 2 a job
+    (tmp_path / "results").mkdir()
+    for name in names:
+        (tmp_path / "results" / name).write_text("changes\n" if name != "t1" else "none\n")
+    decide = next(s for s in _jobs(tmp_path, "apply")["decide"]["steps"] if s.get("id") == "decide")
+    env = _stub_env(tmp_path, **decide["env"]) | {"TENANTS": json.dumps({"tenant": names})}
+    assert env["MAX_PER_JOB"] == "2"
+    assert _script(tmp_path, "apply-matrix.sh", "results", env=env).returncode == 0
+    matrix = json.loads((tmp_path / "output").read_text().splitlines()[0].removeprefix("matrix="))
+    assert [e["tenants"] for e in matrix["include"]] == [["t0", "t2"], ["t3", "t4"]]
+    # without the option: one tenant per job
+    default = render_files([Tenant("a", "a.onmicrosoft.com")])
+    assert "exoform tenants --json --shards 256" in default[".github/workflows/apply.yml"]
+    assert 'MAX_PER_JOB: "0"' in default[".github/workflows/apply.yml"]

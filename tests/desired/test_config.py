@@ -16,7 +16,7 @@ from reconciler.desired.config import (
     TenantConfig,
     resolve_secret,
 )
-from reconciler.errors import ConfigError
+from reconciler.errors import ConfigError, quote
 
 EXCHANGE: dict[str, Any] = {
     "connectors": "c",
@@ -198,3 +198,32 @@ def test_apply_auth_is_the_write_identity_and_auth_the_fallback() -> None:
     assert split.identity(write=False) == ("auth", split.auth)
     name, auth = split.identity(write=True)
     assert name == "apply_auth" and auth is not None and auth.client_id == "w"
+
+
+def test_tenant_names_follow_one_rule_refused_at_their_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A name that a workflow would split, glob, read as an option or use to leave its folder is refused
+    where it is written; the worst names the rule allows load."""
+    from click.testing import CliRunner
+
+    from reconciler.cli import cli
+
+    (tmp_path / "conn").mkdir()
+    monkeypatch.chdir(tmp_path)
+    allowed = ["_x", "a.b", "a_b-1", "A..b", "9", "x" * 64]
+    refused = ["-x", ".hidden", "..", "a b", "a*", "a/b", "a[1]", "ä", "x" * 65, "$(id)"]
+    lines = [f"  {name!r}: {{connectors: conn}}" for name in allowed + refused]
+    (tmp_path / "exoform.yaml").write_text("tenants:\n" + "\n".join(lines).replace("'", '"') + "\n")
+    result = CliRunner().invoke(cli, ["validate", "--config", "exoform.yaml"])
+    assert result.exit_code == 1
+    errors = [line for line in result.output.splitlines() if ": error: " in line]
+    rule = "use letters, digits, '.', '_' and '-' (at most 64), not starting with '-' or '.'"
+    assert errors == [
+        f"exoform.yaml:{len(allowed) + 2 + i}:3: error: tenants: tenant name {quote(name)}: {rule}"
+        for i, name in enumerate(refused)
+    ]
+    with pytest.raises(ValidationError, match="tenant name '-x'"):
+        ExoformConfig.model_validate({"tenants": {"-x": {"connectors": "conn"}}})
+    for name in allowed:
+        assert list(ExoformConfig.model_validate({"tenants": {name: {"connectors": "c"}}}).tenants) == [name]

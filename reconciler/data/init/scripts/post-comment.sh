@@ -4,6 +4,7 @@
 # With UPDATE_ONLY=true (no plan was needed) it only replaces an earlier comment, which would be stale.
 #   GH_TOKEN, GITHUB_REPOSITORY, PR_NUMBER, UPDATE_ONLY
 set -euo pipefail
+set -f # nothing is a glob
 body=$1
 id=$(gh api --paginate "repos/$GITHUB_REPOSITORY/issues/$PR_NUMBER/comments" \
   --jq '.[] | select(.body | startswith("<!-- exoform-plan -->")) | .id' | sed -n 1p)

@@ -2,6 +2,7 @@
 # Written by `exoform init`.  Carries out $1/actions.tsv (from drift-issues.sh) with gh.
 #   GH_TOKEN, GITHUB_REPOSITORY (gh reads both)
 set -euo pipefail
+set -f # nothing is a glob
 dir=$1
 if grep -q '^create' "$dir/actions.tsv"; then
   gh label create exoform-drift --color D93F0B --description "exoform found drift" --force

@@ -6,6 +6,7 @@
 #   BASE, HEAD    the commits to compare (default: the checked-out merge commit and its first parent)
 #   EXOFORM_PATHS space-separated path prefixes that need a plan (default below)
 set -euo pipefail
+set -f # nothing is a glob
 paths=${EXOFORM_PATHS:-"exoform.yaml connectors/ .github/workflows/plan.yml .github/exoform/"}
 out=${GITHUB_OUTPUT:-/dev/stdout}
 if [ "${FORK:-false}" = true ]; then
@@ -13,15 +14,18 @@ if [ "${FORK:-false}" = true ]; then
   echo "This pull request comes from a fork: validation only, no plan."
   exit 0
 fi
-changed=$(git diff --name-only "${BASE:-HEAD^1}" "${HEAD:-HEAD}")
-for file in $changed; do
-  for prefix in $paths; do
+read -r -a prefixes <<< "$paths"
+changed=$(mktemp)
+trap 'rm -f -- "$changed"' EXIT
+git diff -z --name-only "${BASE:-HEAD^1}" "${HEAD:-HEAD}" -- > "$changed" # a failed diff fails the step
+while IFS= read -r -d '' file; do
+  for prefix in "${prefixes[@]}"; do
     if [ "$file" = "$prefix" ] || { [ "${prefix%/}" != "$prefix" ] && [ "${file#"$prefix"}" != "$file" ]; }; then
       echo "plan=true" >> "$out"
-      echo "$file needs a plan."
+      printf '%q needs a plan.\n' "$file"
       exit 0
     fi
   done
-done
+done < "$changed"
 echo "plan=false" >> "$out"
 echo "No connector file changed: nothing to plan."
