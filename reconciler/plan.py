@@ -69,8 +69,29 @@ def fingerprint(guid: str, fields: dict[str, Any], ignored: frozenset[str] = fro
 
 
 @dataclass(frozen=True)
+class Source:
+    """Where a planned change's connector is declared: ``file:line:column`` of its document (of the
+    ``absent: true`` that deletes it), the tenant folder it comes from, and each ``kind: Override`` merged
+    into it (or dropping it) as ``file:line:column``."""
+
+    file: str
+    line: int
+    column: int = 1
+    folder: str | None = None
+    overrides: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True)
 class Change:
-    """One connector to create, update or delete."""
+    """One connector to create, update or delete.
+
+    ``source`` says where the files declare the connector (None for a delete of a connector no file
+    declares, under ``unmanaged: delete``); a delete with a ``source`` is one the files declare
+    (``absent: true``), allowed under every ``unmanaged`` policy.
+    """
 
     action: Action
     kind: Kind
@@ -84,6 +105,12 @@ class Change:
     ignored: list[str] = field(default_factory=list)
     reason: str = ""
     when_changed_utc: str | None = None
+    source: Source | None = None
+
+    @property
+    def declared_absent(self) -> bool:
+        """True for a delete the files ask for (``absent: true``), not one of the ``unmanaged`` policy."""
+        return self.action == "delete" and self.source is not None
 
     @property
     def key(self) -> tuple[Kind, str]:
@@ -104,11 +131,13 @@ class Change:
 
 @dataclass(frozen=True)
 class Unmanaged:
-    """A live connector that no file declares, left alone under the ``report`` policy."""
+    """A live connector that no file declares, left alone: under the ``report`` policy, or (``reason``
+    says why) kept under ``unmanaged: delete`` because it is protected."""
 
     kind: Kind
     name: str
     connector_source: str = "Default"
+    reason: str = ""
 
 
 @dataclass
@@ -161,6 +190,8 @@ class Plan:
     tenants: list[TenantPlan]
     exoform_version: str = __version__
     format_version: int = FORMAT_VERSION
+    #: Why the run as a whole is unsafe (``max_tenants_changed``); each tenant's own are on the tenant.
+    unsafe_reasons: list[str] = field(default_factory=list)
 
     @property
     def has_changes(self) -> bool:
@@ -173,7 +204,7 @@ class Plan:
 
     @property
     def unsafe(self) -> bool:
-        return any(t.unsafe for t in self.tenants)
+        return bool(self.unsafe_reasons) or any(t.unsafe for t in self.tenants)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON plan (without digest)."""
@@ -200,6 +231,7 @@ class Plan:
                 }
                 for t in self.tenants
             ],
+            "unsafe_reasons": self.unsafe_reasons,
         }
 
     @classmethod

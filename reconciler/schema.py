@@ -126,7 +126,10 @@ def _finding(**extra: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-_UNMANAGED = _object({"kind": _KIND, "name": _STR, "connector_source": _STR})
+_UNMANAGED = _object({"kind": _KIND, "name": _STR, "connector_source": _STR, "reason": _STR})
+_SOURCE = _object(
+    {"file": _STR, "line": _INT, "column": _INT, "folder": _NULLABLE_STR, "overrides": _STRINGS}
+)
 _TENANT_STATUS: dict[str, Any] = {"enum": ["planned", "failed"]}
 
 
@@ -160,6 +163,7 @@ def plan_schema() -> dict[str, Any]:
             "reason": _STR,
             "when_changed_utc": _NULLABLE_STR,
             "field_changes": {"type": "array", "items": field_change},
+            "source": {"oneOf": [{"type": "null"}, _SOURCE]},
         }
     )
     tenant = _object(
@@ -189,6 +193,7 @@ def plan_schema() -> dict[str, Any]:
             "unsafe": _BOOL,
             "failed": _INT,
             "tenants": {"type": "array", "items": tenant},
+            "unsafe_reasons": _STRINGS,
             "digest": _STR,
         },
     )

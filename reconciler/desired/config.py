@@ -152,6 +152,12 @@ class AuthSettings(BaseModel):
         return self
 
 
+#: ``max_changes`` unless set: a typical tenant holds 4 to 7 connectors and a reviewed change touches one
+#: or two of them, while ``max_change_fraction`` only starts at 10 connectors; more than 3 updated or
+#: deleted connectors in one tenant is a whole-tenant rewrite (a bad shared variable, say).
+DEFAULT_MAX_CHANGES = 3
+
+
 class TenantConfig(BaseModel):
     """One tenant (a target): where its connectors are declared, how to reach it, and its policy."""
 
@@ -210,6 +216,18 @@ class TenantConfig(BaseModel):
         le=1,
         description="More changed connectors than this fraction of existing ones makes the plan unsafe "
         "(tenants with 10 or more connectors).",
+    )
+    max_changes: int | None = Field(
+        default=DEFAULT_MAX_CHANGES,
+        ge=0,
+        description="More existing connectors updated or deleted in one plan than this makes the plan "
+        "unsafe (creates do not count); null: no limit.",
+    )
+    ring: int = Field(
+        default=0,
+        ge=0,
+        description="Rollout ring: apply --ring N applies the tenants of ring N only, and refuses while a "
+        "tenant of an earlier ring still lacks the plan's changes.",
     )
     ignore_fields: FieldList = Field(default_factory=list, description="Fields never diffed nor written.")
     skip_checks: list[SkipCheck] = Field(
@@ -303,6 +321,12 @@ class ExoformConfig(BaseModel):
         "A default of another provider than the tenant's is not inherited.",
     )
     tenants: dict[str, TenantConfig] = Field(min_length=1, description="Tenants by name.")
+    max_tenants_changed: int | None = Field(
+        default=None,
+        ge=0,
+        description="A plan that changes more tenants than this is unsafe (apply refuses it without "
+        "--force); null: no limit.",
+    )
     base_dir: SkipJsonSchema[Path] = Field(
         default=Path("."), exclude=True, description="Folder of exoform.yaml."
     )
