@@ -36,6 +36,7 @@ from typing import Literal
 from pydantic import ValidationError
 
 from reconciler.desired.config import TenantConfig
+from reconciler.diff import changed_fields
 from reconciler.errors import ExoformError
 from reconciler.live import LiveConnector, LiveState
 from reconciler.model import FIELDS, MODELS, Connector
@@ -104,6 +105,28 @@ def stale_reasons(tplan: TenantPlan, live: LiveState) -> list[str]:
             if clash is not None and clash.guid != current.guid:
                 reasons.append(f"{change.kind} '{change.name}' now exists; the plan would rename onto it")
     return reasons
+
+
+def pending_changes(tplan: TenantPlan, live: LiveState) -> list[str]:
+    """The changes of ``tplan`` that ``live`` does not show yet: a connector to create that does not exist
+    or to update whose changed fields differ from the plan's values, one to delete that still exists.
+    Empty once the plan has been applied (``apply --ring`` asks this of the earlier rings' tenants)."""
+    pending: list[str] = []
+    for change in tplan.changes:
+        current = (
+            live.find(change.kind, change.name) if change.action == "create" else _live_for(change, live)
+        )
+        label = f"{change.action} {change.kind} '{change.name}'"
+        if change.action == "delete":
+            if current is not None:
+                pending.append(label)
+        elif current is None or changed_fields(
+            {f: (change.after or {}).get(f) for f in change.fields},
+            current.connector.managed_fields(),
+            frozenset(change.ignored),
+        ):
+            pending.append(label)
+    return pending
 
 
 def shape_reasons(tplan: TenantPlan, live: LiveState) -> list[str]:

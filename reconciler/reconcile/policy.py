@@ -10,11 +10,11 @@ Thresholds mark a plan unsafe; apply refuses an unsafe plan unless forced: per t
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
-from reconciler.plan import Change, Plan
+from reconciler.plan import Change, Plan, TenantPlan
 
 if TYPE_CHECKING:
     from reconciler.live import LiveState
@@ -126,3 +126,14 @@ def fleet_unsafe_reasons(plan: Plan, max_tenants_changed: int | None) -> list[st
     if max_tenants_changed is None or changed <= max_tenants_changed:
         return []
     return [f"{changed} tenants change, more than max_tenants_changed {max_tenants_changed}"]
+
+
+def ring_split(
+    plan: Plan, rings: Mapping[str, int], ring: int
+) -> tuple[list[TenantPlan], list[tuple[int, TenantPlan]]]:
+    """The tenants of ``plan`` in ``ring`` (by ``rings``, the tenants' current ``ring`` setting; a tenant
+    ``rings`` does not know is kept, so apply reports it), and the tenants with changes of earlier rings,
+    each with its ring: ``apply --ring`` applies the first once the second show the plan's changes."""
+    mine = [t for t in plan.tenants if rings.get(t.tenant, ring) == ring]
+    earlier = [(rings[t.tenant], t) for t in plan.tenants if t.changes and rings.get(t.tenant, ring) < ring]
+    return mine, earlier
