@@ -126,7 +126,7 @@ def _finding(**extra: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-_UNMANAGED = _object({"kind": _KIND, "name": _STR, "connector_source": _STR, "reason": _STR})
+_UNMANAGED = _object({"kind": _KIND, "name": _STR, "connector_source": _STR})
 _SOURCE = _object(
     {"file": _STR, "line": _INT, "column": _INT, "folder": _NULLABLE_STR, "overrides": _STRINGS}
 )
@@ -177,7 +177,7 @@ def plan_schema() -> dict[str, Any]:
             "unsafe": _BOOL,
             "unsafe_reasons": _STRINGS,
             "changes": {"type": "array", "items": change},
-            "unmanaged": {"type": "array", "items": _UNMANAGED},
+            "unmanaged": {"type": "array", "items": _object({**_UNMANAGED["properties"], "reason": _STR})},
             "findings": {"type": "array", "items": _finding()},
             "targets": _STRINGS,
         }

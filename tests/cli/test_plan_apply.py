@@ -178,14 +178,27 @@ def test_removed_file_under_each_unmanaged_policy(tmp_path: Path, policy: str) -
     assert (("InboundConnector", "Printer relay") in repo.live()) == (policy != "delete")
 
 
-def test_protected_connector_cannot_be_deleted(tmp_path: Path) -> None:
+def test_a_protected_connector_no_file_declares_is_kept_and_an_absent_one_refused(tmp_path: Path) -> None:
     repo = Repo(tmp_path, unmanaged="delete", protect=["printer*"])
     repo.write("relay.yaml", RELAY)
+    repo.write("out.yaml", FILTER_OUT)
     assert repo.plan_and_apply().exit_code == 0
     repo.remove("relay.yaml")
+    repo.remove("out.yaml")
     plan = repo.run("plan")
-    assert plan.exit_code == 1
-    assert "'Printer relay' is protected" in plan.output
+    assert plan.exit_code == 0, plan.output
+    assert '- OutboundConnector "To filter"' in plan.output
+    assert (
+        '? InboundConnector "Printer relay" (kept under unmanaged: delete: protected (protect in'
+        in plan.output
+    )
+    assert repo.plan_and_apply().exit_code == 0
+    assert ("InboundConnector", "Printer relay") in repo.live()
+    repo.write("relay.yaml", RELAY + "    absent: true\n")
+    refused = repo.run("plan")
+    assert refused.exit_code == 1
+    assert "'Printer relay' is protected (protect in exoform.yaml) but the plan deletes it" in refused.output
+    assert "connectors/relay.yaml:1 or remove it from protect" in refused.output
     assert ("InboundConnector", "Printer relay") in repo.live()
 
 
@@ -230,11 +243,13 @@ def test_hybrid_wizard_connectors_are_protected_unless_the_tenant_opts_out(
         assert plan.exit_code == 0, plan.output
         assert '- InboundConnector "Inbound from 4f1c1e2a' in plan.output
         assert '- OutboundConnector "Outbound to 4f1c1e2a' in plan.output
-    else:
-        assert plan.exit_code == 1
-        assert "Hybrid Configuration Wizard" in plan.output and "protect_hybrid_wizard" in plan.output
-        assert "'Inbound from 4f1c1e2a-7d0b-4a53-9a4e-2b8f3c6d9e10' is protected" in plan.output
-        assert "'Outbound to 4f1c1e2a-7d0b-4a53-9a4e-2b8f3c6d9e10' is protected" in plan.output
+    else:  # kept, listed with the reason; the tenant plans (and applies) normally
+        assert plan.exit_code == 0, plan.output
+        assert "0 to delete" in plan.output and "2 unmanaged" in plan.output
+        assert plan.output.count("(kept under unmanaged: delete: protected (made by the Hybrid") == 2
+        repo.write("relay.yaml", RELAY)
+        assert repo.plan_and_apply().exit_code == 0
+        assert len(repo.live()) == 3
 
 
 def test_hybrid_wizard_connector_cannot_be_renamed_away(tmp_path: Path) -> None:
