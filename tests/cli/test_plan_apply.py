@@ -161,6 +161,79 @@ def test_rename_keeps_the_connector(repo: Repo) -> None:
     assert live[("InboundConnector", "Device relay")]["Guid"] == guid
 
 
+@pytest.mark.parametrize("target", ["InboundConnector/Printer relay", "InboundConnector/Device relay"])
+def test_a_targeted_rename_under_unmanaged_delete_never_deletes(tmp_path: Path, target: str) -> None:
+    repo = Repo(tmp_path, unmanaged="delete")
+    repo.write("relay.yaml", RELAY)
+    assert repo.plan_and_apply().exit_code == 0
+    guid = repo.live()[("InboundConnector", "Printer relay")]["Guid"]
+    repo.write(
+        "relay.yaml",
+        RELAY.replace("name: Printer relay", "name: Device relay\n    renamed_from: [Printer relay]"),
+    )
+    path = str(repo.root / "plan.json")
+    plan = repo.run("plan", "--target", target, "--out", path)
+    assert plan.exit_code == 0, plan.output
+    assert '~ InboundConnector "Device relay" (renamed from "Printer relay")' in plan.output
+    assert "0 to create, 1 to update, 0 to delete" in plan.output
+    assert repo.run("apply", path).exit_code == 0
+    assert repo.live()[("InboundConnector", "Device relay")]["Guid"] == guid
+
+
+@pytest.mark.parametrize("policy", ["report", "ignore"])
+def test_absent_deletes_a_connector_under_any_policy_as_a_reviewed_change(
+    tmp_path: Path, policy: str
+) -> None:
+    repo = Repo(tmp_path, unmanaged=policy)
+    repo.write("relay.yaml", RELAY)
+    repo.write("out.yaml", FILTER_OUT)
+    assert repo.plan_and_apply().exit_code == 0
+    repo.write("relay.yaml", RELAY + "    absent: true\n")
+    plan = repo.run("plan", "--detailed-exitcode")
+    assert plan.exit_code == 2, plan.output
+    assert '- InboundConnector "Printer relay" (declared absent in ' in plan.output
+    assert "connectors/relay.yaml:1)" in plan.output
+    assert "0 to create, 0 to update, 1 to delete" in plan.output
+    applied = repo.plan_and_apply()
+    assert applied.exit_code == 0, applied.output
+    assert 't: deleted InboundConnector "Printer relay"' in applied.output
+    assert ("InboundConnector", "Printer relay") not in repo.live()
+    again = repo.run("plan", "--detailed-exitcode")
+    assert again.exit_code == 0, again.output  # absent and not live: nothing to do
+
+
+def test_absent_takes_only_a_boolean(repo: Repo) -> None:
+    repo.write("relay.yaml", RELAY + "    absent: yes please\n")
+    result = repo.run("validate")
+    assert result.exit_code == 1
+    assert "relay.yaml:6:9: error: absent must be true or false" in result.output
+
+
+def test_export_and_import_never_write_absent(tmp_path: Path) -> None:
+    seed = {
+        "InboundConnector": [
+            {
+                "Name": "Printer relay",
+                "ConnectorType": "OnPremises",
+                "SenderDomains": ["smtp:contoso.com;1"],
+                "SenderIPAddresses": ["203.0.113.10"],
+            }
+        ],
+        "OutboundConnector": [{"Name": "Out", "ConnectorType": "Partner", "RecipientDomains": ["*"]}],
+    }
+    (tmp_path / "seed.json").write_text(json.dumps(seed))
+    repo = Repo(tmp_path, seed="seed.json")
+    exported = repo.run("export", "--tenant", "t")
+    assert exported.exit_code == 0, exported.output
+    imported = repo.run(
+        "import", str(tmp_path / "seed.json"), "--tenant", "t", "--out", str(tmp_path / "imp")
+    )
+    assert imported.exit_code == 0, imported.output
+    written = [*repo.dir.glob("*.yaml"), *(tmp_path / "imp").glob("*.yaml")]
+    assert len(written) == 4
+    assert all("absent" not in path.read_text() for path in written)
+
+
 @pytest.mark.parametrize("policy", ["report", "ignore", "delete"])
 def test_removed_file_under_each_unmanaged_policy(tmp_path: Path, policy: str) -> None:
     repo = Repo(tmp_path, unmanaged=policy)
