@@ -85,11 +85,14 @@ def posture_findings(desired: TenantDesired, live: LiveState | None = None) -> l
 
     A live connector that a file declares takes that file's ``skip_checks``.  A live finding equal to a
     files finding (same rule, connector, field and message: the live values are the files') is left out;
-    the others are marked ``source: live``, after the files' findings.
+    the others are marked ``source: live``, after the files' findings.  The files are also checked
+    together with the live connectors no file declares (nor declares absent): what only that
+    combination finds (a create whose sender IPs overlap an unmanaged connector's) is a files finding.
     """
     from reconciler import posture
 
-    files = posture.check([c.connector for c in desired.connectors], desired.settings.skip_checks)
+    skips = desired.settings.skip_checks
+    files = posture.check([c.connector for c in desired.connectors], skips)
     if live is None:
         return files
     declared = {}
@@ -97,6 +100,13 @@ def posture_findings(desired: TenantDesired, live: LiveState | None = None) -> l
         c = loaded.connector
         for name in (c.name, *c.renamed_from):
             declared[(c.kind, name.casefold())] = c
+    gone = {(a.kind, a.name.casefold()) for a in desired.absent}
+    known = declared.keys() | gone
+    others = [lc.connector for lc in live.connectors if (lc.kind, lc.name.casefold()) not in known]
+    if others:
+        alone = {_same(f) for f in files} | {_same(f) for f in posture.check(others, skips)}
+        both = posture.check([c.connector for c in desired.connectors] + others, skips)
+        files += [f for f in both if _same(f) not in alone]
     connectors = []
     for lc in live.connectors:
         mine = declared.get((lc.kind, lc.name.casefold()))

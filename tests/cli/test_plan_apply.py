@@ -209,6 +209,31 @@ def test_absent_takes_only_a_boolean(repo: Repo) -> None:
     assert "relay.yaml:6:9: error: absent must be true or false" in result.output
 
 
+def test_a_create_overlapping_a_live_unmanaged_connectors_ips_gets_the_overlap_warning(
+    tmp_path: Path,
+) -> None:
+    seed = {
+        "InboundConnector": [
+            {
+                "Name": "Old relay",
+                "ConnectorType": "OnPremises",
+                "SenderDomains": ["smtp:contoso.com;1"],
+                "SenderIPAddresses": ["203.0.113.0/28"],
+            }
+        ]
+    }
+    (tmp_path / "seed.json").write_text(json.dumps(seed))
+    repo = Repo(tmp_path, seed="seed.json")
+    repo.write("relay.yaml", RELAY)
+    plan = repo.run("plan")
+    assert plan.exit_code == 0, plan.output
+    assert "warning EXO-IP-001" in plan.output
+    assert "overlap those of inbound connector 'Old relay' (203.0.113.10 and 203.0.113.0/28)" in plan.output
+    assert "(live)" not in plan.output
+    repo.write("relay.yaml", RELAY.replace("203.0.113.10", "198.51.100.10"))
+    assert "EXO-IP-001" not in repo.run("plan").output
+
+
 def test_export_and_import_never_write_absent(tmp_path: Path) -> None:
     seed = {
         "InboundConnector": [
