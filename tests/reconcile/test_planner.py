@@ -276,5 +276,5 @@ def test_max_changes_guards_a_small_tenant_by_default() -> None:
         "4 existing connectors change (updated or deleted), more than max_changes 3"
     ]
     # three updates and any number of creates are within the default
-    assert not plan_tenant("t", settings(), rewritten[1:] + [inbound("N2"), inbound("N3")], live).unsafe
+    assert not plan_tenant("t", settings(), [*rewritten[1:], inbound("N2"), inbound("N3")], live).unsafe
     assert not plan_tenant("t", settings(max_changes=4), rewritten, live).unsafe
