@@ -365,7 +365,8 @@ def test_max_tenants_changed_makes_the_run_unsafe_in_every_format_and_apply_rech
 
 
 def test_apply_ring_applies_one_ring_after_the_earlier_ones(msp: Msp) -> None:
-    msp.write("exoform.yaml", CONFIG.replace("  fabrikam:\n", "  fabrikam:\n    ring: 1\n"))
+    ringed = CONFIG.replace("  provider: local\n", "  provider: local\n  ring: 1\n")  # in defaults
+    msp.write("exoform.yaml", ringed.replace("  contoso:\n", "  contoso:\n    ring: 0\n"))
     assert msp.run("plan", "--out", "plan.json").exit_code == 0
     early = msp.run("apply", "plan.json", "--ring", "1")
     assert early.exit_code == 1
