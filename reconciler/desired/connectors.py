@@ -48,6 +48,7 @@ from reconciler.yamlio import (
     YDocument,
     YMap,
     YScalar,
+    YSeq,
     deref,
     display_path,
     parse_file,
@@ -509,30 +510,26 @@ def _apply_overrides(
 
 
 def _renamed_hint(declared: Sequence[_Document], kind: str, name: str) -> str:
-    """`` (renamed to 'NEW' at FILE:LINE: target that name)`` when a declared connector of ``kind`` lists
-    ``name`` in its ``renamed_from``: a stale override after a rename; else the empty string."""
+    """`` (it was renamed to 'NEW' at FILE:LINE:COL: did you mean ...?)`` when a declared connector of
+    ``kind`` lists ``name`` in its ``renamed_from`` (an override left behind by a rename); else ``""``."""
     for item in declared:
         target = deref(item.document.root) if item.document.root is not None else None
         if not isinstance(target, YMap) or _kind_of(item.document) != kind:
             continue
-        entry = target.entries.get("renamed_from")
+        entry, name_entry = target.entries.get("renamed_from"), target.entries.get("name")
         olds = deref(entry.value) if entry is not None else None
-        try:
-            values = to_python(olds, AliasBudget(item.display)) if olds is not None else None
-        except TooBig:
+        new = deref(name_entry.value) if name_entry is not None else None
+        if not isinstance(new, YScalar) or not isinstance(new.value, str) or name_entry is None:
             continue
-        if isinstance(values, str):
-            values = [values]
-        if isinstance(values, list) and any(
-            isinstance(v, str) and v.casefold() == name.casefold() for v in values
+        items = olds.items if isinstance(olds, YSeq) else [olds]
+        if any(
+            isinstance(old, YScalar) and str(old.value).casefold() == name.casefold()
+            for old in (deref(i) if i is not None else None for i in items)
         ):
-            new = target.entries.get("name")
-            new_node = deref(new.value) if new is not None else None
-            if isinstance(new_node, YScalar) and isinstance(new_node.value, str):
-                return (
-                    f" (it was renamed to '{new_node.value}' at {new.key_loc if new else item.document.loc}: "
-                    f"did you mean target: {{kind: {kind}, name: {new_node.value}}}?)"
-                )
+            return (
+                f" (it was renamed to '{new.value}' at {name_entry.key_loc}: did you mean "
+                f"target: {{kind: {kind}, name: {new.value}}}?)"
+            )
     return ""
 
 

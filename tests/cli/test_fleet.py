@@ -306,6 +306,8 @@ def test_an_absent_override_drops_a_shared_connector_for_one_customer(msp: Msp) 
         f'- OutboundConnector "To mail filter" (declared absent for this tenant by an Override in {where})'
         in (text.stdout)
     )
+    drift = msp.run("drift", "--tenant", "contoso")
+    assert f"in the tenant, declared absent for this tenant by an Override in {where}" in drift.stdout
     assert msp.run("apply", "plan.json").exit_code == 0
     assert ("OutboundConnector", "To mail filter") not in msp.live("contoso")
     assert ("OutboundConnector", "To mail filter") in msp.live("fabrikam")
