@@ -173,3 +173,21 @@ def test_absent_needs_only_kind_and_name_and_conflicts_with_a_declaration(projec
     (folder / "gone.yaml").write_text("kind: InboundConnector\nabsent: true\n")
     with pytest.raises(InputError, match="absent: true needs the name of the connector"):
         load_tenant(config, "prod")
+
+
+def test_the_connector_schema_needs_only_kind_and_name_of_an_absent_connector() -> None:
+    import json
+
+    import jsonschema
+
+    schema = json.loads((Path(__file__).parents[2] / "schemas" / "connector.schema.json").read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    assert validator.is_valid({"kind": "OutboundConnector", "name": "Old route", "absent": True})
+    assert not validator.is_valid({"kind": "OutboundConnector", "name": "Old route", "absent": False})
+    assert not validator.is_valid({"kind": "OutboundConnector", "absent": True})
+    override = {
+        "kind": "Override",
+        "target": {"kind": "OutboundConnector", "name": "Old route"},
+        "absent": True,
+    }
+    assert validator.is_valid(override)
