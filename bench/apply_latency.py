@@ -60,7 +60,9 @@ def outbound(i: int) -> str:
 
 
 def write_repo(root: Path, base: str, ca: str, write_concurrency: int) -> Path:
-    settings = tenant_settings(base, ca, write_concurrency=write_concurrency, max_change_fraction=1.0)
+    settings = tenant_settings(
+        base, ca, write_concurrency=write_concurrency, max_change_fraction=1.0, max_changes=None
+    )
     config = root / "exoform.yaml"
     config.write_text(json.dumps({"tenants": {"bench": settings}}))
     (root / "connectors").mkdir(exist_ok=True)

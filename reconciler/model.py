@@ -149,15 +149,32 @@ class SkipCheck(BaseModel):
     reason: str = Field(min_length=1, description="Why the rule does not apply; shown in the plan.")
 
 
+def check_printable_name(name: str) -> None:
+    """``ValueError`` when a name from a file holds a control character: the service refuses them."""
+    if any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in name):
+        raise ValueError("a connector name cannot contain control characters (newlines, tabs, escapes)")
+
+
+def _absent_needs_only_a_name(schema: dict[str, Any]) -> None:
+    """JSON Schema: a document with ``absent: true`` needs only ``kind`` and ``name`` (the loader reads
+    nothing else of it); any other needs every required field."""
+    required = schema.pop("required", [])
+    schema["if"] = {"properties": {"absent": {"const": True}}, "required": ["absent"]}
+    schema["then"] = {"required": ["name"]}
+    schema["else"] = {"required": required}
+
+
 class ConnectorBase(BaseModel):
     """Fields and behaviour common to both kinds of connector."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, validate_default=True)
+    model_config = ConfigDict(
+        extra="forbid", strict=True, validate_default=True, json_schema_extra=_absent_needs_only_a_name
+    )
 
     KIND: ClassVar[Kind]
     #: Fields that are about exoform's handling of the connector, not the connector itself.
     META_FIELDS: ClassVar[frozenset[str]] = frozenset(
-        {"kind", "renamed_from", "ignore_fields", "skip_checks"}
+        {"kind", "renamed_from", "ignore_fields", "skip_checks", "absent"}
     )
 
     name: str = Field(
@@ -196,6 +213,11 @@ class ConnectorBase(BaseModel):
     )
     skip_checks: list[SkipCheck] = Field(
         default_factory=list, description="Posture rules switched off for this connector, each with a reason."
+    )
+    absent: bool = Field(
+        default=False,
+        description="true: the connector must not exist; the plan deletes it if it does (under every "
+        "unmanaged policy, subject to protect and max_deletes). Only kind and name are read then.",
     )
 
     @classmethod
@@ -242,10 +264,7 @@ class ConnectorBase(BaseModel):
         if info.context and info.context.get("live"):
             return value
         for name in [value] if isinstance(value, str) else value:
-            if any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in name):
-                raise ValueError(
-                    "a connector name cannot contain control characters (newlines, tabs, escapes)"
-                )
+            check_printable_name(name)
         return value
 
     @field_validator("ignore_fields")

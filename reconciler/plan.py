@@ -101,8 +101,29 @@ class Counts(BaseModel):
 
 
 @dataclass(frozen=True)
+class Source:
+    """Where a planned change's connector is declared: ``file:line:column`` of its document (of the
+    ``absent: true`` that deletes it), the tenant folder it comes from, and each ``kind: Override`` merged
+    into it (or dropping it) as ``file:line:column``."""
+
+    file: str
+    line: int
+    column: int = 1
+    folder: str | None = None
+    overrides: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True)
 class Change:
-    """One connector to create, update or delete."""
+    """One connector to create, update or delete.
+
+    ``source`` says where the files declare the connector (None for a delete of a connector no file
+    declares, under ``unmanaged: delete``); a delete with a ``source`` is one the files declare
+    (``absent: true``), allowed under every ``unmanaged`` policy.
+    """
 
     action: Action
     kind: Kind
@@ -116,6 +137,12 @@ class Change:
     ignored: list[str] = field(default_factory=list)
     reason: str = ""
     when_changed_utc: str | None = None
+    source: Source | None = None
+
+    @property
+    def declared_absent(self) -> bool:
+        """True for a delete the files ask for (``absent: true``), not one of the ``unmanaged`` policy."""
+        return self.action == "delete" and self.source is not None
 
     @property
     def key(self) -> tuple[Kind, str]:
@@ -143,11 +170,13 @@ class Change:
 
 @dataclass(frozen=True)
 class Unmanaged:
-    """A live connector that no file declares, left alone under the ``report`` policy."""
+    """A live connector that no file declares, left alone: under the ``report`` policy, or (``reason``
+    says why) kept under ``unmanaged: delete`` because it is protected."""
 
     kind: Kind
     name: str
     connector_source: str = "Default"
+    reason: str = ""
 
 
 @dataclass
@@ -212,6 +241,8 @@ class Plan:
     tenants: list[TenantPlan]
     exoform_version: str = __version__
     format_version: int = FORMAT_VERSION
+    #: Why the run as a whole is unsafe (``max_tenants_changed``); each tenant's own are on the tenant.
+    unsafe_reasons: list[str] = field(default_factory=list)
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -232,7 +263,7 @@ class Plan:
     @computed_field  # type: ignore[prop-decorator]
     @property
     def unsafe(self) -> bool:
-        return any(t.unsafe for t in self.tenants)
+        return bool(self.unsafe_reasons) or any(t.unsafe for t in self.tenants)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON plan (without digest): the dataclasses as :func:`plan_adapter` dumps them."""

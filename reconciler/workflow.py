@@ -11,7 +11,9 @@ Contracts:
   and one the files give too is not repeated (see docs/posture.md).
 - :func:`apply_plan` applies only tenants the plan names, refusing any whose target (cloud, endpoint and
   organization; or the local state file) is no longer the one the plan was made against, and checks each
-  tenant's plan again under the current ``exoform.yaml`` (:func:`reconciler.reconcile.applier.apply_tenant`).
+  tenant's plan again under the current ``exoform.yaml`` (:func:`reconciler.reconcile.applier.apply_tenant`),
+  and the whole plan against ``max_tenants_changed`` (unless forced).  With a ``ring`` it applies only
+  that ring's tenants, and none of them while a tenant of an earlier ring lacks the plan's changes.
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ from reconciler.plan import Plan, TenantPlan
 from reconciler.posture.findings import Finding
 from reconciler.providers.base import BaseProvider
 from reconciler.providers.session import Session
-from reconciler.reconcile.applier import ApplyReport, ChangeResult, apply_tenant
+from reconciler.reconcile.applier import ApplyReport, ChangeResult, apply_tenant, pending_changes
 from reconciler.reconcile.planner import plan_tenant, target_of
+from reconciler.reconcile.policy import fleet_unsafe_reasons, ring_split
 from reconciler.reconcile.targeting import Target, select, targeted
 
 #: ``opener(tenant, settings, config)``: a tenant's provider (tests pass their own).
@@ -82,11 +85,14 @@ def posture_findings(desired: TenantDesired, live: LiveState | None = None) -> l
 
     A live connector that a file declares takes that file's ``skip_checks``.  A live finding equal to a
     files finding (same rule, connector, field and message: the live values are the files') is left out;
-    the others are marked ``source: live``, after the files' findings.
+    the others are marked ``source: live``, after the files' findings.  The files are also checked
+    together with the live connectors no file declares (nor declares absent): what only that
+    combination finds (a create whose sender IPs overlap an unmanaged connector's) is a files finding.
     """
     from reconciler import posture
 
-    files = posture.check([c.connector for c in desired.connectors], desired.settings.skip_checks)
+    skips = desired.settings.skip_checks
+    files = posture.check([c.connector for c in desired.connectors], skips)
     if live is None:
         return files
     declared = {}
@@ -94,6 +100,13 @@ def posture_findings(desired: TenantDesired, live: LiveState | None = None) -> l
         c = loaded.connector
         for name in (c.name, *c.renamed_from):
             declared[(c.kind, name.casefold())] = c
+    gone = {(a.kind, a.name.casefold()) for a in desired.absent}
+    known = declared.keys() | gone
+    others = [lc.connector for lc in live.connectors if (lc.kind, lc.name.casefold()) not in known]
+    if others:
+        alone = {_same(f) for f in files} | {_same(f) for f in posture.check(others, skips)}
+        both = posture.check([c.connector for c in desired.connectors] + others, skips)
+        files += [f for f in both if _same(f) not in alone]
     connectors = []
     for lc in live.connectors:
         mine = declared.get((lc.kind, lc.name.casefold()))
@@ -156,6 +169,8 @@ def _read_and_plan(
             live,
             scope.targets,
             target=outcome.target,
+            absent=desired.absent,
+            sources=desired.sources(),
         )
         outcome.plan.findings = [
             f
@@ -262,20 +277,60 @@ def apply_plan(
     opener: Opener | None = None,
     session: Session | None = None,
     on_result: Callable[[str, ChangeResult], None] | None = None,
+    ring: int | None = None,
 ) -> list[TenantApply]:
     """Apply each tenant of ``plan`` (see :mod:`.reconcile.applier`), signed in with each tenant's write
-    identity (``apply_auth``, else ``auth``); planning never uses it."""
+    identity (``apply_auth``, else ``auth``); planning never uses it.  With ``ring``, only the tenants of
+    that ring (their ``ring`` in ``exoform.yaml`` now) are applied, and each is refused while a tenant of
+    an earlier ring does not show the plan's changes yet."""
     with _opening(opener, session, write=True) as open_:
-        return _apply_all(config, plan, force, max(1, parallelism), open_, on_result)
+        refusal = "" if force else "; ".join(fleet_unsafe_reasons(plan, config.max_tenants_changed))
+        if refusal:
+            refusal = (
+                f"the plan is unsafe under exoform.yaml now: {refusal}; review it and apply with --force"
+            )
+        tenants = plan.tenants
+        if ring is not None:
+            tenants, earlier = ring_split(plan, {n: t.ring for n, t in config.tenants.items()}, ring)
+            waiting = _not_yet_applied(config, earlier, open_, max(1, parallelism))
+            if waiting and not refusal:
+                refusal = f"ring {ring} waits for earlier rings: " + "; ".join(waiting)
+        return _apply_all(config, tenants, force, max(1, parallelism), open_, on_result, refusal)
+
+
+def _not_yet_applied(
+    config: ExoformConfig, earlier: Sequence[tuple[int, TenantPlan]], open_: Opener, width: int
+) -> list[str]:
+    """For each earlier-ring tenant that does not show its planned changes yet (or cannot be read), why."""
+
+    def check(item: tuple[int, TenantPlan]) -> str | None:
+        ring, tplan = item
+        label = f"tenant {tplan.tenant} (ring {ring})"
+        try:
+            provider = open_(tplan.tenant, config.tenants[tplan.tenant], config)
+            try:
+                pending = pending_changes(tplan, provider.read())
+            finally:
+                provider.close()
+        except ExoformError as exc:
+            return f"{label} could not be read: {exc}"
+        if not pending:
+            return None
+        shown = ", ".join(pending)
+        return f"{label} does not show {len(pending)} of its changes yet ({shown}): apply ring {ring} first"
+
+    with ThreadPoolExecutor(max_workers=width) as pool:
+        return [why for why in pool.map(check, earlier) if why]
 
 
 def _apply_all(
     config: ExoformConfig,
-    plan: Plan,
+    tenants: Sequence[TenantPlan],
     force: bool,
     width: int,
     open_: Opener,
     on_result: Callable[[str, ChangeResult], None] | None,
+    refusal: str = "",
 ) -> list[TenantApply]:
     def run(tplan: TenantPlan) -> TenantApply:
         result = TenantApply(tplan.tenant)
@@ -290,6 +345,9 @@ def _apply_all(
             return result
         if not tplan.changes:
             result.report = ApplyReport(tplan.tenant)
+            return result
+        if refusal:
+            result.error = f"tenant {tplan.tenant}: nothing was changed: {refusal}"
             return result
         try:
             target = target_of(tplan.tenant, settings, config)
@@ -315,4 +373,4 @@ def _apply_all(
         return result
 
     with ThreadPoolExecutor(max_workers=width) as pool:
-        return list(pool.map(run, plan.tenants))
+        return list(pool.map(run, tenants))

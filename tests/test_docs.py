@@ -59,8 +59,9 @@ def _definition(kind: str) -> dict[str, Any]:
 
 
 def expected_table(definition: dict[str, Any]) -> str:
-    """The Markdown table of one kind's managed fields, from its schema definition."""
-    required = definition.get("required", [])
+    """The Markdown table of one kind's managed fields, from its schema definition (a document that is not
+    ``absent: true`` needs the fields its ``else`` branch requires)."""
+    required = definition.get("required", []) + definition.get("else", {}).get("required", [])
     rows = [
         f"| `{name}` | {prop['x-exchange-parameter']} | {_type(prop)} | "
         f"{_default(name, prop, required)} | {_meaning(prop)} |"

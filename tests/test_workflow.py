@@ -181,8 +181,9 @@ def test_outcomes_keep_the_live_state_only_when_asked_even_when_the_plan_is_refu
     from reconciler.workflow import RunScope
 
     config_path = _repo(tmp_path, ["a"])
-    text = config_path.read_text() + "    unmanaged: delete\n    protect: [Legacy]\n"
-    config_path.write_text(text)  # the plan would delete the protected Legacy: refused
+    config_path.write_text(config_path.read_text() + "    protect: [Legacy]\n")
+    gone = "kind: InboundConnector\nname: Legacy\nabsent: true\n"
+    (tmp_path / "connectors" / "a" / "legacy.yaml").write_text(gone)  # deletes the protected Legacy: refused
     config, desired = load_all(config_path)
     [kept] = plan_tenants(config, desired)
     assert kept.error and "protected" in kept.error

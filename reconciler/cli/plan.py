@@ -55,12 +55,15 @@ def make_plan(
 def _make_plan(
     config_path: Path, tenants: tuple[str, ...], parallelism: int, targets: tuple[str, ...] = ()
 ) -> tuple[Plan, list[TenantOutcome], ExoformConfig, list[TenantDesired]]:
+    from reconciler.reconcile.policy import fleet_unsafe_reasons
     from reconciler.workflow import plan_of
 
     config, desired, outcomes = read_tenants(
         config_path, tenants, parallelism, targets=targets, keep_live=False
     )
-    return plan_of(outcomes), outcomes, config, desired
+    the_plan = plan_of(outcomes)
+    the_plan.unsafe_reasons = fleet_unsafe_reasons(the_plan, config.max_tenants_changed)
+    return the_plan, outcomes, config, desired
 
 
 def _plan_located(the_plan: Plan, config: ExoformConfig, desired: list[TenantDesired]) -> list[Located]:
@@ -154,6 +157,11 @@ def plan(
 @target_option
 @click.option("--force", is_flag=True, help="Apply a plan marked unsafe (too many deletes or changes).")
 @click.option("--auto-approve", is_flag=True, help="Without PLAN_FILE: apply without asking.")
+@click.option(
+    "--ring",
+    type=click.IntRange(0),
+    help="With PLAN_FILE: apply only the tenants of this ring, once earlier rings show their changes.",
+)
 @click.option("--no-color", is_flag=True, help="No colour.")
 @click.option(
     "--parallelism", type=click.IntRange(1, 64), default=8, show_default=True, help="Tenants at once."
@@ -165,6 +173,7 @@ def apply(
     targets: tuple[str, ...],
     force: bool,
     auto_approve: bool,
+    ring: int | None,
     no_color: bool,
     parallelism: int,
 ) -> None:
@@ -178,11 +187,12 @@ def apply(
       exoform apply --tenant contoso            # asks for yes
       exoform apply --auto-approve              # CI without a saved plan
       exoform apply --tenant contoso --target 'OutboundConnector/To Mimecast'
+      exoform apply plan.json --ring 0 && exoform apply plan.json --ring 1
     """
     from reconciler.plan import plan_key, read_plan
     from reconciler.render import render
     from reconciler.verdicts import apply_exit
-    from reconciler.workflow import apply_plan, plan_of
+    from reconciler.workflow import apply_plan
 
     color = use_color(no_color)
     if plan_file is not None:
@@ -195,10 +205,12 @@ def apply(
             the_plan = read_plan(plan_file, plan_key())
         config = load_config_or_exit(config_path)
     else:
-        config, _, outcomes = read_tenants(
-            config_path, tenants, parallelism, targets=targets, keep_live=False
-        )
-        the_plan = plan_of(outcomes)
+        if ring is not None:
+            fail(
+                "--ring needs a plan file: it applies one ring of a reviewed plan "
+                "(exoform apply plan.json --ring N)"
+            )
+        the_plan, outcomes, config, _ = _make_plan(config_path, tenants, parallelism, targets)
         click.echo(render("plan", "text", the_plan, _options(no_color)), nl=False, color=color)
         if report_failures(outcomes):
             sys.exit(EXIT_ERROR)
@@ -228,7 +240,11 @@ def apply(
                     f"{safe(result.message)}"
                 )
 
-    results = apply_plan(config, the_plan, force=force, parallelism=parallelism, on_result=on_result)
+    results = apply_plan(
+        config, the_plan, force=force, parallelism=parallelism, on_result=on_result, ring=ring
+    )
+    if ring is not None and not results:
+        click.echo(f"No tenant of the plan is in ring {ring}.")
     for r in results:
         if r.error:
             echo_error(r.error)

@@ -17,6 +17,7 @@ Contracts:
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, cast
 
@@ -66,6 +67,12 @@ VarScalar = str | bool | int | float
 VarValue = VarScalar | list[VarScalar]
 
 
+#: ``max_changes`` unless set: a typical tenant holds 4 to 7 connectors and a reviewed change touches one
+#: or two of them, while ``max_change_fraction`` only starts at 10 connectors; more than 3 updated or
+#: deleted connectors in one tenant is a whole-tenant rewrite (a bad shared variable, say).
+DEFAULT_MAX_CHANGES = 3
+
+
 class _TenantTarget(BaseModel):
     """What every tenant states first: its connector folders, their variables and its provider."""
 
@@ -111,6 +118,18 @@ class TenantConfig(AllProviderSettings, _TenantTarget):
         le=1,
         description="More changed connectors than this fraction of existing ones makes the plan unsafe "
         "(tenants with 10 or more connectors).",
+    )
+    max_changes: int | None = Field(
+        default=DEFAULT_MAX_CHANGES,
+        ge=0,
+        description="More existing connectors updated or deleted in one plan than this makes the plan "
+        "unsafe (creates do not count); null: no limit.",
+    )
+    ring: int = Field(
+        default=0,
+        ge=0,
+        description="Rollout ring: apply --ring N applies the tenants of ring N only, and refuses while a "
+        "tenant of an earlier ring still lacks the plan's changes.",
     )
     ignore_fields: FieldList = Field(default_factory=list, description="Fields never diffed nor written.")
     skip_checks: list[SkipCheck] = Field(
@@ -216,6 +235,12 @@ class ExoformConfig(BaseModel):
         min_length=1,
         description=f"Tenants by name ({TENANT_NAME_RULE}).",
         json_schema_extra={"propertyNames": {"pattern": f"^{TENANT_NAME_RE.pattern}$"}},
+    )
+    max_tenants_changed: int | None = Field(
+        default=None,
+        ge=0,
+        description="A plan that changes more tenants than this is unsafe (apply refuses it without "
+        "--force); null: no limit.",
     )
     base_dir: SkipJsonSchema[Path] = Field(
         default=Path("."), exclude=True, description="Folder of exoform.yaml."

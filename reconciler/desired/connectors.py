@@ -18,6 +18,7 @@ Contracts:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,13 +31,24 @@ from reconciler.desired.loader import config_location, load_config, select_tenan
 from reconciler.desired.overrides import OVERRIDE_KIND, OWN_KEYS, Override, merge
 from reconciler.desired.variables import Binding, Scope, explained, resolve
 from reconciler.errors import ConfigError, InputError, Location, Problem, quote
-from reconciler.model import KINDS, MODELS, Connector, did_you_mean, rule_violations
+from reconciler.model import (
+    KINDS,
+    MAX_NAME_LENGTH,
+    MODELS,
+    Connector,
+    Kind,
+    check_printable_name,
+    did_you_mean,
+    rule_violations,
+)
+from reconciler.plan import Source
 from reconciler.yamlio import (
     AliasBudget,
     TooBig,
     YDocument,
     YMap,
     YScalar,
+    YSeq,
     deref,
     display_path,
     parse_file,
@@ -57,10 +69,40 @@ class LoadedConnector:
     location: Location
     #: Top-level key -> where that key is written.
     field_locations: dict[str, Location]
+    #: The tenant folder (as exoform.yaml names it) the document is in.
+    folder: str | None = None
+    #: Where each ``kind: Override`` merged into it starts.
+    overrides: tuple[Location, ...] = ()
 
     def location_of(self, field_name: str) -> Location:
         """Where ``field_name`` is written, or the document's start when the file leaves it out."""
         return self.field_locations.get(field_name, self.location)
+
+    def source(self) -> Source:
+        """Where the connector is declared, as a plan's change carries it."""
+        return _source(self.location, self.folder, self.overrides)
+
+
+@dataclass(frozen=True)
+class AbsentConnector:
+    """A connector the files say must not exist: a connector document with ``absent: true``, or a
+    ``kind: Override`` with ``absent: true`` dropping a connector of an earlier folder for one tenant
+    (``overrides`` then holds that override's place, which is also ``location``)."""
+
+    kind: Kind
+    name: str
+    #: Where ``absent: true`` is written (the document's first key).
+    location: Location
+    folder: str | None = None
+    overrides: tuple[Location, ...] = ()
+
+    def source(self) -> Source:
+        """Where the connector is declared absent, as the plan's delete carries it."""
+        return _source(self.location, self.folder, self.overrides)
+
+
+def _source(location: Location, folder: str | None, overrides: Sequence[Location]) -> Source:
+    return Source(location.path, location.line, location.column, folder, [str(o) for o in overrides])
 
 
 @dataclass(frozen=True)
@@ -73,6 +115,12 @@ class TenantDesired:
     #: Where a substituted value came from, by the places it is reported at (see
     #: :func:`reconciler.desired.variables.explained`).
     origins: dict[Location, str] = field(default_factory=dict)
+    #: The connectors the files say must not exist (``absent: true``).
+    absent: list[AbsentConnector] = field(default_factory=list)
+
+    def sources(self) -> dict[tuple[str, str], Source]:
+        """Where each declared connector is written, by kind and case-folded name."""
+        return {(c.connector.kind, c.connector.name.casefold()): c.source() for c in self.connectors}
 
 
 def find_connector_files(folder: Path) -> tuple[list[Path], list[Problem]]:
@@ -137,12 +185,14 @@ def load_connector_documents(
     for document in documents:
         connector, found = _load_document(document, budget)
         problems += found
-        if connector is not None:
+        if isinstance(connector, LoadedConnector):
             loaded.append(connector)
     return loaded, problems
 
 
-def _load_document(document: YDocument, budget: AliasBudget) -> tuple[LoadedConnector | None, list[Problem]]:
+def _load_document(
+    document: YDocument, budget: AliasBudget
+) -> tuple[LoadedConnector | AbsentConnector | None, list[Problem]]:
     root = document.root
     target = deref(root) if root is not None else None
     if root is None or (isinstance(target, YScalar) and target.value is None):
@@ -172,6 +222,13 @@ def _load_document(document: YDocument, budget: AliasBudget) -> tuple[LoadedConn
         shown = repr(kind_node.text) if isinstance(kind_node, YScalar) else "a list or mapping"
         hint = did_you_mean(kind, [*KINDS, OVERRIDE_KIND]) if isinstance(kind, str) else ""
         return None, [Problem(kind_entry.value.loc, f"unknown kind {shown}{hint}; use {' or '.join(KINDS)}")]
+    absent_entry = mapping.entries.get("absent")
+    if absent_entry is not None:
+        absent = deref(absent_entry.value)
+        if not (isinstance(absent, YScalar) and isinstance(absent.value, bool)):
+            return None, [Problem(absent_entry.value.loc, "absent must be true or false")]
+        if absent.value:
+            return _absent_document(kind, mapping, doc_loc)
     model = MODELS[kind]
     try:
         data = to_python(root, budget)
@@ -187,6 +244,54 @@ def _load_document(document: YDocument, budget: AliasBudget) -> tuple[LoadedConn
         Problem(loaded.location_of(field_name), message) for field_name, message in rule_violations(connector)
     ]
     return (None if problems else loaded), problems
+
+
+def _absent_document(
+    kind: Kind, mapping: YMap, doc_loc: Location
+) -> tuple[AbsentConnector | None, list[Problem]]:
+    """A connector document with ``absent: true``: only its name is read (the rest may stay, unread, so
+    a connector is deleted by adding one line to its file)."""
+    entry = mapping.entries.get("name")
+    if entry is None:
+        return None, [Problem(doc_loc, "missing 'name': absent: true needs the name of the connector")]
+    node = deref(entry.value)
+    name = node.value if isinstance(node, YScalar) else None
+    if not isinstance(name, str) or not 1 <= len(name) <= MAX_NAME_LENGTH:
+        return None, [Problem(entry.value.loc, f"name must be text of 1 to {MAX_NAME_LENGTH} characters")]
+    try:
+        check_printable_name(name)
+    except ValueError as exc:
+        return None, [Problem(entry.value.loc, str(exc))]
+    return AbsentConnector(kind, name, doc_loc), []
+
+
+def absent_conflicts(
+    connectors: Sequence[LoadedConnector], absent: Sequence[AbsentConnector]
+) -> list[Problem]:
+    """A connector both declared (by name or ``renamed_from``) and declared absent, or declared absent
+    twice, for one tenant: reported where ``absent`` is written."""
+    declared: dict[tuple[str, str], Location] = {}
+    for loaded in connectors:
+        c = loaded.connector
+        declared[(c.kind, c.name.casefold())] = loaded.location_of("name")
+        for old in c.renamed_from:
+            declared.setdefault((c.kind, old.casefold()), loaded.location_of("renamed_from"))
+    problems: list[Problem] = []
+    for gone in absent:
+        key = (gone.kind, gone.name.casefold())
+        other = declared.get(key)
+        if other is not None:
+            problems.append(
+                Problem(
+                    gone.location,
+                    f"{gone.kind} {quote(gone.name)} is declared absent here and declared at {other}: remove "
+                    "one (to drop a connector of a shared folder for one tenant, use a kind: Override with "
+                    "absent: true in the tenant's own folder)",
+                )
+            )
+        else:
+            declared[key] = gone.location
+    return problems
 
 
 def cross_check(connectors: Sequence[LoadedConnector]) -> list[Problem]:
@@ -297,6 +402,8 @@ class _Document:
     folder: int
     document: YDocument
     display: str
+    #: Where each override merged into the document starts.
+    overrides: tuple[Location, ...] = ()
 
 
 def _kind_of(document: YDocument) -> str | None:
@@ -319,10 +426,12 @@ def _identity(document: YDocument) -> tuple[str, str] | None:
 
 def _apply_overrides(
     declared: list[_Document], overrides: Sequence[_Document], tenant: str, folders: Sequence[str]
-) -> tuple[list[_Document], list[Problem]]:
-    """``declared`` with each override merged into its target (declared in an earlier folder)."""
+) -> tuple[list[_Document], list[AbsentConnector], list[Problem]]:
+    """``declared`` with each override merged into its target (declared in an earlier folder), and the
+    targets an ``absent: true`` override drops, as absent connectors."""
     problems: list[Problem] = []
-    merged = list(declared)
+    merged: list[_Document | None] = list(declared)
+    dropped: dict[int, AbsentConnector] = {}
     position: dict[tuple[str, str], int] = {}
     for i, item in enumerate(declared):
         identity = _identity(item.document)
@@ -351,10 +460,22 @@ def _apply_overrides(
             continue
         found = position.get((spec.target.kind, spec.target.name.casefold()))
         target_loc = mapping.entries["target"].key_loc
-        if found is None or merged[found].folder >= item.folder:
+        if found is not None and found in dropped:
+            problems.append(
+                Problem(
+                    target_loc,
+                    f"tenant {tenant}: override target {spec.target.kind} '{spec.target.name}' is dropped "
+                    f"by the override at {dropped[found].location} (absent: true)",
+                )
+            )
+            continue
+        base = merged[found] if found is not None else None
+        if base is None or base.folder >= item.folder:
             where = ""
-            if found is not None:
-                where = f" (it is declared in {folders[merged[found].folder]}, not before this folder)"
+            if base is not None:
+                where = f" (it is declared in {folders[base.folder]}, not before this folder)"
+            else:
+                where = _renamed_hint(declared, spec.target.kind, spec.target.name)
             problems.append(
                 Problem(
                     target_loc,
@@ -363,12 +484,53 @@ def _apply_overrides(
                 )
             )
             continue
-        base = merged[found]
+        assert found is not None
+        here = root.loc
+        if spec.absent:
+            fields = [key for key in mapping.entries if key not in OWN_KEYS]
+            if fields:
+                problems.append(
+                    Problem(
+                        mapping.entries[fields[0]].key_loc,
+                        "an override with absent: true drops its target for this tenant and sets no "
+                        f"field; remove {', '.join(fields)}",
+                    )
+                )
+                continue
+            dropped[found] = AbsentConnector(
+                spec.target.kind, spec.target.name, here, folders[item.folder], (here,)
+            )
+            merged[found] = None
+            continue
         base_map = deref(base.document.root) if base.document.root is not None else None
         assert isinstance(base_map, YMap)
         document = YDocument(base.document.loc, merge(base_map, mapping))
-        merged[found] = _Document(base.folder, document, base.display)
-    return merged, problems
+        merged[found] = _Document(base.folder, document, base.display, (*base.overrides, here))
+    return [d for d in merged if d is not None], list(dropped.values()), problems
+
+
+def _renamed_hint(declared: Sequence[_Document], kind: str, name: str) -> str:
+    """`` (it was renamed to 'NEW' at FILE:LINE:COL: did you mean ...?)`` when a declared connector of
+    ``kind`` lists ``name`` in its ``renamed_from`` (an override left behind by a rename); else ``""``."""
+    for item in declared:
+        target = deref(item.document.root) if item.document.root is not None else None
+        if not isinstance(target, YMap) or _kind_of(item.document) != kind:
+            continue
+        entry, name_entry = target.entries.get("renamed_from"), target.entries.get("name")
+        olds = deref(entry.value) if entry is not None else None
+        new = deref(name_entry.value) if name_entry is not None else None
+        if not isinstance(new, YScalar) or not isinstance(new.value, str) or name_entry is None:
+            continue
+        items = olds.items if isinstance(olds, YSeq) else [olds]
+        if any(
+            isinstance(old, YScalar) and str(old.value).casefold() == name.casefold()
+            for old in (deref(i) if i is not None else None for i in items)
+        ):
+            return (
+                f" (it was renamed to '{new.value}' at {name_entry.key_loc}: did you mean "
+                f"target: {{kind: {kind}, name: {new.value}}}?)"
+            )
+    return ""
 
 
 def load_tenant(config: ExoformConfig, tenant: str, files: ParsedFiles | None = None) -> TenantDesired:
@@ -410,20 +572,25 @@ def load_tenant(config: ExoformConfig, tenant: str, files: ParsedFiles | None = 
                     document = YDocument(document.loc, resolved.root)
                 item = _Document(index, document, display)
                 (overrides if _kind_of(document) == OVERRIDE_KIND else declared).append(item)
-    declared, found = _apply_overrides(declared, overrides, tenant, folders)
+    declared, absent, found = _apply_overrides(declared, overrides, tenant, folders)
     problems += found
     connectors: list[LoadedConnector] = []
     budgets: dict[str, AliasBudget] = {}
     for item in declared:
         budget = budgets.setdefault(item.display, AliasBudget(item.display))
-        connector, found = _load_document(item.document, budget)
+        loaded, found = _load_document(item.document, budget)
         problems += found
-        if connector is not None:
-            connectors.append(connector)
+        if isinstance(loaded, LoadedConnector):
+            connectors.append(
+                dataclasses.replace(loaded, folder=folders[item.folder], overrides=item.overrides)
+            )
+        elif loaded is not None:
+            absent.append(dataclasses.replace(loaded, folder=folders[item.folder]))
     problems += cross_check(connectors)
+    problems += absent_conflicts(connectors, absent)
     if problems:
         raise InputError(explained(problems, origins))
-    return TenantDesired(tenant, settings, connectors, origins)
+    return TenantDesired(tenant, settings, connectors, origins, absent)
 
 
 def load_tenants(config: ExoformConfig, names: Sequence[str]) -> tuple[list[TenantDesired], list[Problem]]:

@@ -12,6 +12,8 @@ Contracts:
 - :func:`merge` returns the target's tree with the override's fields in place of the target's (new nodes,
   inputs untouched), so every field keeps the mark of the file that wrote it.
 - ``name`` cannot be overridden (a rename belongs in the connector's own file, ``renamed_from``).
+- ``absent: true`` (and no connector field) drops the target for this tenant: the plan deletes it if it
+  is live, as for a connector document with ``absent: true``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from reconciler.yamlio import YMap
 
 OVERRIDE_KIND = "Override"
 #: Keys of an override document that are about the override, not fields of the target.
-OWN_KEYS = ("kind", "target")
+OWN_KEYS = ("kind", "target", "absent")
 
 
 class OverrideTarget(BaseModel):
@@ -48,6 +50,11 @@ class Override(BaseModel):
 
     kind: str = Field(pattern="^Override$", description="Override.")
     target: OverrideTarget = Field(description="The connector to change.")
+    absent: bool = Field(
+        default=False,
+        description="true: this tenant must not have the target (the plan deletes it if it is live); "
+        "the override then sets no field.",
+    )
 
 
 def merge(target: YMap, override: YMap) -> YMap:

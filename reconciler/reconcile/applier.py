@@ -11,9 +11,12 @@ Contracts:
     name than the change shows, a field that is not a connector field or can only be set on create;
   - the current policy forbids it: a delete or rename-away of a ``protect``ed connector (judged by the
     live connector's own name, not the name the plan gives it) or of one the Hybrid Configuration Wizard
-    made (unless ``protect_hybrid_wizard: false``), a delete while ``unmanaged`` is not
-    ``delete``, or (without ``force``) more deletes than ``max_deletes`` or more changes than
-    ``max_change_fraction`` of the connectors the tenant has now.
+    made (unless ``protect_hybrid_wizard: false``; the planner keeps such a connector when no file
+    declares it, so a plan holding its delete predates the protection), a delete of a connector no file
+    declares while ``unmanaged`` is not ``delete`` (a delete the plan says the files declare, ``absent``,
+    is allowed under every policy), or (without ``force``) more deletes than ``max_deletes``, more updated
+    and deleted connectors than ``max_changes``, or more than ``max_change_fraction`` of the connectors
+    the tenant has now.
   The plan's own ``unsafe_reasons`` are not consulted.
 - Creates and updates run before deletes, so mail flow never loses a route midway.  Writes go one at a
   time unless ``write_concurrency`` says otherwise.
@@ -33,6 +36,7 @@ from typing import Literal
 from pydantic import ValidationError
 
 from reconciler.desired.config import TenantConfig
+from reconciler.diff import changed_fields
 from reconciler.errors import ExoformError
 from reconciler.live import LiveConnector, LiveState
 from reconciler.model import FIELDS, MODELS, Connector
@@ -103,6 +107,28 @@ def stale_reasons(tplan: TenantPlan, live: LiveState) -> list[str]:
     return reasons
 
 
+def pending_changes(tplan: TenantPlan, live: LiveState) -> list[str]:
+    """The changes of ``tplan`` that ``live`` does not show yet: a connector to create that does not exist
+    or to update whose changed fields differ from the plan's values, one to delete that still exists.
+    Empty once the plan has been applied (``apply --ring`` asks this of the earlier rings' tenants)."""
+    pending: list[str] = []
+    for change in tplan.changes:
+        current = (
+            live.find(change.kind, change.name) if change.action == "create" else _live_for(change, live)
+        )
+        label = f"{change.action} {change.kind} '{change.name}'"
+        if change.action == "delete":
+            if current is not None:
+                pending.append(label)
+        elif current is None or changed_fields(
+            {f: (change.after or {}).get(f) for f in change.fields},
+            current.connector.managed_fields(),
+            frozenset(change.ignored),
+        ):
+            pending.append(label)
+    return pending
+
+
 def shape_reasons(tplan: TenantPlan, live: LiveState) -> list[str]:
     """Why changes of the plan are malformed: values that are not a valid connector, a name that is not
     the one written, a guid of another kind, fields that cannot be written."""
@@ -163,7 +189,7 @@ def policy_reasons(
     reasons = protection_violations(
         as_live, settings.protect, hybrid_wizard_guids(live, settings.protect_hybrid_wizard)
     )
-    deletes = [c for c in as_live if c.action == "delete"]
+    deletes = [c for c in as_live if c.action == "delete" and not c.declared_absent]
     if deletes and settings.unmanaged != "delete":
         names = ", ".join(f"{c.kind} {c.name!r}" for c in deletes)
         reasons.append(f"the plan deletes {names}, but exoform.yaml now says unmanaged: {settings.unmanaged}")
@@ -173,6 +199,7 @@ def policy_reasons(
             len(live.connectors),
             max_deletes=settings.max_deletes,
             max_change_fraction=settings.max_change_fraction,
+            max_changes=settings.max_changes,
         )
         if unsafe:
             reasons += [f"the plan is unsafe under exoform.yaml now: {r}" for r in unsafe]

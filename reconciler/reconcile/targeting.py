@@ -5,9 +5,10 @@ Contracts:
   (connector names are), and the kind part must match ``InboundConnector`` or ``OutboundConnector``.
   :func:`parse_targets` raises :class:`ConfigError` for anything else.
 - No targets means everything: every function here is then the identity.
-- :func:`select` keeps the desired connectors a target matches and the live connectors a target matches
-  or that a kept connector's ``renamed_from`` names (so a targeted rename is still a rename); everything
-  else is out of the run, and the ``unmanaged`` policy only sees the live connectors kept.
+- :func:`select` keeps the desired connectors a target matches by name or by a ``renamed_from`` name,
+  and the live connectors a target matches or that a kept connector's ``renamed_from`` names: a target
+  matching either name of a rename plans the rename, never a delete.  Everything else is out of the run,
+  and the ``unmanaged`` policy only sees the live connectors kept.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def select(
     """The desired connectors and the live state within ``targets`` (see the module's contracts)."""
     if not targets:
         return list(desired), live
-    chosen = [c for c in desired if targeted(targets, c.KIND, c.name)]
+    chosen = [c for c in desired if any(targeted(targets, c.KIND, n) for n in (c.name, *c.renamed_from))]
     renamed = {(c.KIND, old.casefold()) for c in chosen for old in c.renamed_from}
     kept = [
         c

@@ -45,6 +45,8 @@ _SYMBOLS = {"create": "-", "update": "~", "delete": "+"}
 def _headline(change: Change) -> str:
     if change.action == "create":
         return "declared in the files, missing from the tenant"
+    if change.declared_absent:
+        return f"in the tenant, {change.reason}"
     if change.action == "delete":
         return f"in the tenant, in no file ({change.reason or 'unmanaged: delete'})"
     text = f"{len(change.fields)} field(s) differ"

@@ -50,6 +50,7 @@ def _summary(plan: Plan, banner: str | None) -> list[str]:
         lines.append("")
     if plan.unsafe:
         lines += ["> [!CAUTION]", "> **Unsafe plan**: apply will refuse it without `--force`."]
+        lines += [f"> - {markdown(r)}" for r in plan.unsafe_reasons]
         for t in plan.tenants:
             lines += [f"> - {code(t.tenant)}: {markdown(r)}" for r in t.unsafe_reasons]
         lines.append("")
@@ -134,7 +135,9 @@ def _tenant_blocks(t: TenantPlan) -> list[str]:
     blocks = [f"### Tenant {code(t.tenant)}\n\n{t.summary()}."]
     blocks += [_change_block(c) for c in t.changes]
     if t.unmanaged:
-        names = ", ".join(f"{u.kind} {code(u.name)}" for u in t.unmanaged)
+        names = ", ".join(
+            f"{u.kind} {code(u.name)}" + (f" ({markdown(u.reason)})" if u.reason else "") for u in t.unmanaged
+        )
         blocks.append(f"**Unmanaged** (no file declares them; left alone): {names}")
     if t.findings:
         blocks.append(risks_table(t.findings))

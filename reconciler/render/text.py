@@ -43,6 +43,8 @@ def render_text(plan: Plan, *, color: bool = False, banner: str | None = None) -
         out.append(Text("No tenants selected."))
     while out and not out[-1].plain:
         out.pop()
+    for reason in plan.unsafe_reasons:
+        out += [Text(), _styled((f"! UNSAFE PLAN: {safe(reason)}; apply needs --force", "warn"))]
     if plan.failed:
         summary = f"{len(plan.failed)} of {len(plan.tenants)} tenant(s) failed: the plan is incomplete."
         out += [Text(), _styled((summary, "warn"))]
@@ -63,10 +65,11 @@ def _tenant(tplan: TenantPlan) -> list[Text]:
         lines.extend(_change(change))
     if tplan.unmanaged:
         lines.append(Text())
-        lines.append(Text("  Unmanaged (no file declares them; left alone under unmanaged: report):"))
+        lines.append(Text("  Unmanaged (no file declares them; left alone):"))
         for u in tplan.unmanaged:
             source = f" [{u.connector_source}]" if u.connector_source not in ("Default", "") else ""
-            lines.append(Text(f'    ? {u.kind} "{safe(u.name)}"{safe(source)}'))
+            reason = f" ({u.reason})" if u.reason else ""
+            lines.append(Text(f'    ? {u.kind} "{safe(u.name)}"{safe(source)}{safe(reason)}'))
     if tplan.findings:
         lines.append(Text())
         lines.append(Text("  Risks:"))

@@ -273,3 +273,116 @@ def test_a_target_that_matches_nothing_is_warned_about(msp: Msp) -> None:
     assert result.exit_code == 0, result.output
     assert 'warning: --target "InboundConnector/From mail filtr" matches no connector' in result.stderr
     assert IN not in result.stderr
+
+
+DROP = """\
+kind: Override
+target: {kind: OutboundConnector, name: To mail filter}
+absent: true
+"""
+
+
+def test_an_absent_override_drops_a_shared_connector_for_one_customer(msp: Msp) -> None:
+    assert msp.run("plan", "--out", "plan.json").exit_code == 0
+    assert msp.run("apply", "plan.json").exit_code == 0
+    msp.write("connectors/contoso/route.yaml", DROP)
+    plan = msp.run("plan", "--format", "json", "--out", "plan.json")
+    assert plan.exit_code == 0, plan.output
+    tenants = {t["tenant"]: t for t in json.loads(plan.stdout)["tenants"]}
+    assert tenants["fabrikam"]["changes"] == []
+    (delete,) = tenants["contoso"]["changes"]
+    assert (delete["action"], delete["name"]) == ("delete", "To mail filter")
+    where = "connectors/contoso/route.yaml:1"
+    assert delete["reason"] == f"declared absent for this tenant by an Override in {where}"
+    assert delete["source"] == {
+        "file": "connectors/contoso/route.yaml",
+        "line": 1,
+        "column": 1,
+        "folder": "connectors/contoso",
+        "overrides": [f"{where}:1"],
+    }
+    text = CliRunner().invoke(cli, ["show", "plan.json"])
+    assert (
+        f'- OutboundConnector "To mail filter" (declared absent for this tenant by an Override in {where})'
+        in (text.stdout)
+    )
+    drift = msp.run("drift", "--tenant", "contoso")
+    assert f"in the tenant, declared absent for this tenant by an Override in {where}" in drift.stdout
+    assert msp.run("apply", "plan.json").exit_code == 0
+    assert ("OutboundConnector", "To mail filter") not in msp.live("contoso")
+    assert ("OutboundConnector", "To mail filter") in msp.live("fabrikam")
+    again = msp.run("plan", "--detailed-exitcode")
+    assert again.exit_code == 0, again.output
+
+
+def test_changes_carry_the_file_folder_and_overrides_of_their_connector(msp: Msp) -> None:
+    plan = msp.run("plan", "--tenant", "contoso", "--format", "json")
+    changes = {c["name"]: c for c in json.loads(plan.stdout)["tenants"][0]["changes"]}
+    assert changes["To mail filter"]["source"] == {
+        "file": "connectors/common/filter-out.yaml",
+        "line": 1,
+        "column": 1,
+        "folder": "connectors/common",
+        "overrides": ["connectors/contoso/route.yaml:1:1"],
+    }
+    assert changes["From mail filter"]["source"]["overrides"] == []
+
+
+def test_a_stale_override_after_a_rename_suggests_the_new_name(msp: Msp) -> None:
+    renamed = COMMON["filter-out.yaml"].replace(
+        "name: To mail filter", "name: To mail filter v2\nrenamed_from: [To mail filter]"
+    )
+    msp.write("connectors/common/filter-out.yaml", renamed)
+    result = msp.run("validate")
+    assert result.exit_code == 1
+    assert "override target OutboundConnector 'To mail filter' is not declared in an earlier folder" in (
+        result.stdout
+    )
+    assert (
+        "it was renamed to 'To mail filter v2' at connectors/common/filter-out.yaml:2:1: did you mean "
+        "target: {kind: OutboundConnector, name: To mail filter v2}?" in result.stdout
+    )
+
+
+def test_max_tenants_changed_makes_the_run_unsafe_in_every_format_and_apply_rechecks(msp: Msp) -> None:
+    msp.write("exoform.yaml", "max_tenants_changed: 1\n" + CONFIG)
+    reason = "2 tenants change, more than max_tenants_changed 1"
+    text = msp.run("plan", "--out", "plan.json")
+    assert f"! UNSAFE PLAN: {reason}; apply needs --force" in text.stdout
+    data = json.loads(msp.run("plan", "--format", "json").stdout)
+    assert data["unsafe"] is True and data["unsafe_reasons"] == [reason]
+    assert all(not t["unsafe"] for t in data["tenants"])
+    markdown = msp.run("plan", "--format", "markdown").stdout
+    assert "**Unsafe plan**" in markdown
+    assert "> - 2 tenants change, more than max&#95;tenants&#95;changed 1" in markdown
+    refused = msp.run("apply", "plan.json")
+    assert refused.exit_code == 1
+    assert f"tenant contoso: nothing was changed: the plan is unsafe under exoform.yaml now: {reason}" in (
+        refused.output
+    )
+    assert ("InboundConnector", "From mail filter") not in msp.live("contoso")
+    forced = msp.run("apply", "plan.json", "--force")
+    assert forced.exit_code == 0, forced.output
+    assert ("InboundConnector", "From mail filter") in msp.live("fabrikam")
+
+
+def test_apply_ring_applies_one_ring_after_the_earlier_ones(msp: Msp) -> None:
+    ringed = CONFIG.replace("  provider: local\n", "  provider: local\n  ring: 1\n")  # in defaults
+    msp.write("exoform.yaml", ringed.replace("  contoso:\n", "  contoso:\n    ring: 0\n"))
+    assert msp.run("plan", "--out", "plan.json").exit_code == 0
+    early = msp.run("apply", "plan.json", "--ring", "1")
+    assert early.exit_code == 1
+    assert (
+        "tenant fabrikam: nothing was changed: ring 1 waits for earlier rings: tenant contoso (ring 0) does "
+        "not show 2 of its changes yet" in early.output
+    )
+    assert ("InboundConnector", "From mail filter") not in msp.live("fabrikam")
+    first = msp.run("apply", "plan.json", "--ring", "0")
+    assert first.exit_code == 0, first.output
+    assert "Apply for contoso: 2 applied." in first.output and "fabrikam" not in first.output
+    assert ("InboundConnector", "From mail filter") not in msp.live("fabrikam")
+    second = msp.run("apply", "plan.json", "--ring", "1")
+    assert second.exit_code == 0, second.output
+    assert "Apply for fabrikam: 2 applied." in second.output and "contoso" not in second.output
+    assert msp.run("apply", "plan.json", "--ring", "2").output == "No tenant of the plan is in ring 2.\n"
+    assert "--ring needs a plan file" in msp.run("apply", "--ring", "0", "--auto-approve").output

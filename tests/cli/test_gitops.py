@@ -159,7 +159,12 @@ def test_drift_exits_2_with_fields_desired_against_live_and_when_changed(fleet: 
         drifted["fields"]
     )
     assert tenant["unmanaged"] == [
-        {"kind": "OutboundConnector", "name": "Pilot (admin center)", "connector_source": "AdminUI"}
+        {
+            "kind": "OutboundConnector",
+            "name": "Pilot (admin center)",
+            "connector_source": "AdminUI",
+            "reason": "",
+        }
     ]
 
     markdown = fleet.run("drift", "--format", "markdown")

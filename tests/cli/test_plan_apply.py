@@ -161,6 +161,104 @@ def test_rename_keeps_the_connector(repo: Repo) -> None:
     assert live[("InboundConnector", "Device relay")]["Guid"] == guid
 
 
+@pytest.mark.parametrize("target", ["InboundConnector/Printer relay", "InboundConnector/Device relay"])
+def test_a_targeted_rename_under_unmanaged_delete_never_deletes(tmp_path: Path, target: str) -> None:
+    repo = Repo(tmp_path, unmanaged="delete")
+    repo.write("relay.yaml", RELAY)
+    assert repo.plan_and_apply().exit_code == 0
+    guid = repo.live()[("InboundConnector", "Printer relay")]["Guid"]
+    repo.write(
+        "relay.yaml",
+        RELAY.replace("name: Printer relay", "name: Device relay\n    renamed_from: [Printer relay]"),
+    )
+    path = str(repo.root / "plan.json")
+    plan = repo.run("plan", "--target", target, "--out", path)
+    assert plan.exit_code == 0, plan.output
+    assert '~ InboundConnector "Device relay" (renamed from "Printer relay")' in plan.output
+    assert "0 to create, 1 to update, 0 to delete" in plan.output
+    assert repo.run("apply", path).exit_code == 0
+    assert repo.live()[("InboundConnector", "Device relay")]["Guid"] == guid
+
+
+@pytest.mark.parametrize("policy", ["report", "ignore"])
+def test_absent_deletes_a_connector_under_any_policy_as_a_reviewed_change(
+    tmp_path: Path, policy: str
+) -> None:
+    repo = Repo(tmp_path, unmanaged=policy)
+    repo.write("relay.yaml", RELAY)
+    repo.write("out.yaml", FILTER_OUT)
+    assert repo.plan_and_apply().exit_code == 0
+    repo.write("relay.yaml", RELAY + "    absent: true\n")
+    plan = repo.run("plan", "--detailed-exitcode")
+    assert plan.exit_code == 2, plan.output
+    assert '- InboundConnector "Printer relay" (declared absent in ' in plan.output
+    assert "connectors/relay.yaml:1)" in plan.output
+    assert "0 to create, 0 to update, 1 to delete" in plan.output
+    applied = repo.plan_and_apply()
+    assert applied.exit_code == 0, applied.output
+    assert 't: deleted InboundConnector "Printer relay"' in applied.output
+    assert ("InboundConnector", "Printer relay") not in repo.live()
+    again = repo.run("plan", "--detailed-exitcode")
+    assert again.exit_code == 0, again.output  # absent and not live: nothing to do
+
+
+def test_absent_takes_only_a_boolean(repo: Repo) -> None:
+    repo.write("relay.yaml", RELAY + "    absent: yes please\n")
+    result = repo.run("validate")
+    assert result.exit_code == 1
+    assert "relay.yaml:6:9: error: absent must be true or false" in result.output
+
+
+def test_a_create_overlapping_a_live_unmanaged_connectors_ips_gets_the_overlap_warning(
+    tmp_path: Path,
+) -> None:
+    seed = {
+        "InboundConnector": [
+            {
+                "Name": "Old relay",
+                "ConnectorType": "OnPremises",
+                "SenderDomains": ["smtp:contoso.com;1"],
+                "SenderIPAddresses": ["203.0.113.0/28"],
+            }
+        ]
+    }
+    (tmp_path / "seed.json").write_text(json.dumps(seed))
+    repo = Repo(tmp_path, seed="seed.json")
+    repo.write("relay.yaml", RELAY)
+    plan = repo.run("plan")
+    assert plan.exit_code == 0, plan.output
+    assert "warning EXO-IP-001" in plan.output
+    assert "overlap those of inbound connector 'Old relay' (203.0.113.10 and 203.0.113.0/28)" in plan.output
+    assert "(live)" not in plan.output
+    repo.write("relay.yaml", RELAY.replace("203.0.113.10", "198.51.100.10"))
+    assert "EXO-IP-001" not in repo.run("plan").output
+
+
+def test_export_and_import_never_write_absent(tmp_path: Path) -> None:
+    seed = {
+        "InboundConnector": [
+            {
+                "Name": "Printer relay",
+                "ConnectorType": "OnPremises",
+                "SenderDomains": ["smtp:contoso.com;1"],
+                "SenderIPAddresses": ["203.0.113.10"],
+            }
+        ],
+        "OutboundConnector": [{"Name": "Out", "ConnectorType": "Partner", "RecipientDomains": ["*"]}],
+    }
+    (tmp_path / "seed.json").write_text(json.dumps(seed))
+    repo = Repo(tmp_path, seed="seed.json")
+    exported = repo.run("export", "--tenant", "t")
+    assert exported.exit_code == 0, exported.output
+    imported = repo.run(
+        "import", str(tmp_path / "seed.json"), "--tenant", "t", "--out", str(tmp_path / "imp")
+    )
+    assert imported.exit_code == 0, imported.output
+    written = [*repo.dir.glob("*.yaml"), *(tmp_path / "imp").glob("*.yaml")]
+    assert len(written) == 4
+    assert all("absent" not in path.read_text() for path in written)
+
+
 @pytest.mark.parametrize("policy", ["report", "ignore", "delete"])
 def test_removed_file_under_each_unmanaged_policy(tmp_path: Path, policy: str) -> None:
     repo = Repo(tmp_path, unmanaged=policy)
@@ -178,14 +276,27 @@ def test_removed_file_under_each_unmanaged_policy(tmp_path: Path, policy: str) -
     assert (("InboundConnector", "Printer relay") in repo.live()) == (policy != "delete")
 
 
-def test_protected_connector_cannot_be_deleted(tmp_path: Path) -> None:
+def test_a_protected_connector_no_file_declares_is_kept_and_an_absent_one_refused(tmp_path: Path) -> None:
     repo = Repo(tmp_path, unmanaged="delete", protect=["printer*"])
     repo.write("relay.yaml", RELAY)
+    repo.write("out.yaml", FILTER_OUT)
     assert repo.plan_and_apply().exit_code == 0
     repo.remove("relay.yaml")
+    repo.remove("out.yaml")
     plan = repo.run("plan")
-    assert plan.exit_code == 1
-    assert "'Printer relay' is protected" in plan.output
+    assert plan.exit_code == 0, plan.output
+    assert '- OutboundConnector "To filter"' in plan.output
+    assert (
+        '? InboundConnector "Printer relay" (kept under unmanaged: delete: protected (protect in'
+        in plan.output
+    )
+    assert repo.plan_and_apply().exit_code == 0
+    assert ("InboundConnector", "Printer relay") in repo.live()
+    repo.write("relay.yaml", RELAY + "    absent: true\n")
+    refused = repo.run("plan")
+    assert refused.exit_code == 1
+    assert "'Printer relay' is protected (protect in exoform.yaml) but the plan deletes it" in refused.output
+    assert "connectors/relay.yaml:1 or remove it from protect" in refused.output
     assert ("InboundConnector", "Printer relay") in repo.live()
 
 
@@ -230,11 +341,13 @@ def test_hybrid_wizard_connectors_are_protected_unless_the_tenant_opts_out(
         assert plan.exit_code == 0, plan.output
         assert '- InboundConnector "Inbound from 4f1c1e2a' in plan.output
         assert '- OutboundConnector "Outbound to 4f1c1e2a' in plan.output
-    else:
-        assert plan.exit_code == 1
-        assert "Hybrid Configuration Wizard" in plan.output and "protect_hybrid_wizard" in plan.output
-        assert "'Inbound from 4f1c1e2a-7d0b-4a53-9a4e-2b8f3c6d9e10' is protected" in plan.output
-        assert "'Outbound to 4f1c1e2a-7d0b-4a53-9a4e-2b8f3c6d9e10' is protected" in plan.output
+    else:  # kept, listed with the reason; the tenant plans (and applies) normally
+        assert plan.exit_code == 0, plan.output
+        assert "0 to delete" in plan.output and "2 unmanaged" in plan.output
+        assert plan.output.count("(kept under unmanaged: delete: protected (made by the Hybrid") == 2
+        repo.write("relay.yaml", RELAY)
+        assert repo.plan_and_apply().exit_code == 0
+        assert len(repo.live()) == 3
 
 
 def test_hybrid_wizard_connector_cannot_be_renamed_away(tmp_path: Path) -> None:

@@ -148,3 +148,46 @@ def test_a_symlink_loop_is_a_located_error(project: Path) -> None:
     loop.symlink_to(loop)
     [problem] = _problems(project)
     assert problem.startswith("conn/prod/loop.yaml:1:1: error: cannot read file: a symbolic link loop")
+
+
+def test_absent_needs_only_kind_and_name_and_conflicts_with_a_declaration(project: Path) -> None:
+    folder = project / "conn" / "prod"
+    (folder / "gone.yaml").write_text(
+        "kind: OutboundConnector\nname: Old route\nabsent: true\nsmart_hosts: not even valid\n"
+    )
+    config = load_config(Path("exoform.yaml"))
+    prod = load_tenant(config, "prod")
+    assert [(a.kind, a.name, str(a.location), a.folder) for a in prod.absent] == [
+        ("OutboundConnector", "Old route", "conn/prod/gone.yaml:1:1", "conn/prod")
+    ]
+    assert [c.connector.name for c in prod.connectors] == ["In", "Out", "Sub"]
+    assert prod.sources()[("InboundConnector", "sub")].file == "conn/prod/sub/a.yml"
+    (folder / "gone.yaml").write_text("kind: InboundConnector\nname: SUB\nabsent: true\n")
+    with pytest.raises(InputError) as exc:
+        load_tenant(config, "prod")
+    [problem] = exc.value.problems
+    assert str(problem.location) == "conn/prod/gone.yaml:1:1"
+    assert problem.message.startswith(
+        "InboundConnector 'SUB' is declared absent here and declared at conn/prod/sub/a.yml:2:1: remove one"
+    )
+    (folder / "gone.yaml").write_text("kind: InboundConnector\nabsent: true\n")
+    with pytest.raises(InputError, match="absent: true needs the name of the connector"):
+        load_tenant(config, "prod")
+
+
+def test_the_connector_schema_needs_only_kind_and_name_of_an_absent_connector() -> None:
+    import json
+
+    import jsonschema
+
+    schema = json.loads((Path(__file__).parents[2] / "schemas" / "connector.schema.json").read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    assert validator.is_valid({"kind": "OutboundConnector", "name": "Old route", "absent": True})
+    assert not validator.is_valid({"kind": "OutboundConnector", "name": "Old route", "absent": False})
+    assert not validator.is_valid({"kind": "OutboundConnector", "absent": True})
+    override = {
+        "kind": "Override",
+        "target": {"kind": "OutboundConnector", "name": "Old route"},
+        "absent": True,
+    }
+    assert validator.is_valid(override)

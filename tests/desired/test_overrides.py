@@ -149,3 +149,105 @@ def test_a_missing_folder_of_a_list_is_located_at_its_item(repo: Path) -> None:
     assert [str(p) for p in caught.value.problems] == [
         "exoform.yaml:3:26: error: tenant contoso: connectors folder nowhere does not exist"
     ]
+
+
+def test_an_absent_override_drops_a_shared_connector_for_its_tenant_only(repo: Path) -> None:
+    _write(
+        repo / "contoso" / "drop.yaml",
+        """\
+        # Contoso has its own filter
+        kind: Override
+        target: {kind: InboundConnector, name: from mimecast}
+        absent: true
+        """,
+    )
+    _, desired = load_all(Path("exoform.yaml"))
+    contoso, fabrikam = desired
+    assert contoso.connectors == [] and len(fabrikam.connectors) == 1 and fabrikam.absent == []
+    [gone] = contoso.absent
+    assert (gone.kind, gone.name, str(gone.location)) == (
+        "InboundConnector",
+        "from mimecast",
+        "contoso/drop.yaml:2:1",
+    )
+    source = gone.source()
+    assert (source.file, source.line, source.folder, source.overrides) == (
+        "contoso/drop.yaml",
+        2,
+        "contoso",
+        ["contoso/drop.yaml:2:1"],
+    )
+
+
+def test_an_absent_override_sets_no_field_and_drops_once(repo: Path) -> None:
+    _write(
+        repo / "contoso" / "a.yaml",
+        """\
+        kind: Override
+        target: {kind: InboundConnector, name: From Mimecast}
+        absent: true
+        comment: why
+        ---
+        kind: Override
+        target: {kind: InboundConnector, name: From Mimecast}
+        absent: true
+        ---
+        kind: Override
+        target: {kind: InboundConnector, name: From Mimecast}
+        comment: too late
+        """,
+    )
+    with pytest.raises(InputError) as exc:
+        load_all(Path("exoform.yaml"), ["contoso"])
+    messages = [f"{p.location}: {p.message}" for p in exc.value.problems]
+    assert messages[0] == (
+        "contoso/a.yaml:4:1: an override with absent: true drops its target for this tenant and sets no "
+        "field; remove comment"
+    )
+    assert messages[1] == (
+        "contoso/a.yaml:11:1: tenant contoso: override target InboundConnector 'From Mimecast' is dropped by "
+        "the override at contoso/a.yaml:6:1 (absent: true)"
+    )
+    assert len(messages) == 2
+
+
+def test_a_merged_connector_knows_its_folder_and_overrides(repo: Path) -> None:
+    _write(
+        repo / "contoso" / "ips.yaml",
+        """\
+        kind: Override
+        target: {kind: InboundConnector, name: From Mimecast}
+        comment: Contoso
+        """,
+    )
+    _, desired = load_all(Path("exoform.yaml"))
+    contoso, fabrikam = desired
+    assert contoso.sources()[("InboundConnector", "from mimecast")].overrides == ["contoso/ips.yaml:1:1"]
+    shared = fabrikam.sources()[("InboundConnector", "from mimecast")]
+    assert (shared.file, shared.line, shared.folder, shared.overrides) == (
+        "common/filter.yaml",
+        1,
+        "common",
+        [],
+    )
+
+
+def test_a_stale_override_after_a_rename_suggests_the_new_name(repo: Path) -> None:
+    (repo / "common" / "filter.yaml").write_text(
+        FILTER.replace("name: From Mimecast", "name: From filter\nrenamed_from: [From Mimecast]")
+    )
+    _write(
+        repo / "contoso" / "ips.yaml",
+        """\
+        kind: Override
+        target: {kind: InboundConnector, name: From Mimecast}
+        comment: Contoso
+        """,
+    )
+    with pytest.raises(InputError) as exc:
+        load_all(Path("exoform.yaml"), ["contoso"])
+    [problem] = exc.value.problems
+    assert (
+        "(it was renamed to 'From filter' at common/filter.yaml:2:1: did you mean target: " in problem.message
+    )
+    assert "{kind: InboundConnector, name: From filter}?)" in problem.message

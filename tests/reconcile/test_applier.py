@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 
 from reconciler.desired.config import TenantConfig
+from reconciler.desired.connectors import AbsentConnector
+from reconciler.errors import Location
 from reconciler.model import InboundConnector
 from reconciler.plan import TenantPlan
-from reconciler.reconcile.applier import ChangeResult, apply_tenant
+from reconciler.reconcile.applier import ChangeResult, apply_tenant, pending_changes
 from reconciler.reconcile.planner import plan_tenant
 from tests.providers.fake import FakeProvider
 
@@ -223,3 +225,51 @@ def test_a_delete_whose_guid_is_another_connectors_is_refused() -> None:
     report = apply_tenant(tplan, provider, SETTINGS)
     assert any("names the guid of 'Kept', which it would change instead" in r for r in report.refused)
     assert provider.names("InboundConnector") == ["Kept", "Old"]
+
+
+# --- absent, max_changes, rings ------------------------------------------------------------------
+
+REPORT = SETTINGS.model_copy(update={"unmanaged": "report"})
+
+
+def _absent(name: str) -> AbsentConnector:
+    return AbsentConnector("InboundConnector", name, Location("c/gone.yaml", 4, 1), "c")
+
+
+def test_a_delete_the_files_declare_is_applied_under_unmanaged_report_and_protection_rechecked() -> None:
+    provider = FakeProvider(connectors=[_inbound("Old"), _inbound("Stray")])
+    tplan = plan_tenant("t", REPORT, [], provider.read(), absent=[_absent("old")])
+    assert [(c.action, c.name, c.reason) for c in tplan.changes] == [
+        ("delete", "Old", "declared absent in c/gone.yaml:4")
+    ]
+    protected = apply_tenant(tplan, provider, REPORT.model_copy(update={"protect": ["old"]}))
+    assert protected.refused and "remove absent: true at c/gone.yaml:4" in protected.refused[0]
+    assert provider.attempts == []
+    assert apply_tenant(tplan, provider, REPORT).ok
+    assert provider.names("InboundConnector") == ["Stray"]
+
+
+def test_apply_rechecks_max_changes_under_the_current_config() -> None:
+    provider = FakeProvider(connectors=[_inbound(f"C{i}") for i in range(4)])
+    loose = SETTINGS.model_copy(update={"max_changes": None})
+    tplan = _plan(provider, *[_inbound(f"C{i}", comment="rewritten") for i in range(4)], settings=loose)
+    assert not tplan.unsafe
+    report = apply_tenant(tplan, provider, SETTINGS)
+    assert any(
+        "4 existing connectors change (updated or deleted), more than max_changes 3" in r
+        for r in report.refused
+    )
+    assert provider.attempts == []
+    assert apply_tenant(tplan, provider, SETTINGS, force=True).ok
+
+
+def test_pending_changes_lists_what_the_tenant_does_not_show_yet() -> None:
+    provider = FakeProvider(connectors=[_inbound("Old"), _inbound("Kept", comment="before")])
+    tplan = _plan(provider, _inbound("Kept", comment="after"), _inbound("New"))
+    assert pending_changes(tplan, provider.read()) == [
+        "create InboundConnector 'New'",
+        "update InboundConnector 'Kept'",
+        "delete InboundConnector 'Old'",
+    ]
+    assert apply_tenant(tplan, provider, SETTINGS).ok
+    assert pending_changes(tplan, provider.read()) == []

@@ -8,10 +8,13 @@ from typing import Any
 import pytest
 
 from reconciler.desired.config import TenantConfig
-from reconciler.errors import PlanError
+from reconciler.desired.connectors import AbsentConnector
+from reconciler.errors import Location, PlanError
 from reconciler.live import LiveConnector, LiveState
 from reconciler.model import MODELS, Connector, Kind
+from reconciler.plan import Source
 from reconciler.reconcile.planner import plan_tenant
+from reconciler.reconcile.targeting import parse_targets
 
 
 def inbound(name: str, **fields: Any) -> Connector:
@@ -94,10 +97,14 @@ def test_rename_is_an_update_of_name_not_delete_and_create() -> None:
     assert plan.changes[0].fields == ["name"]
 
 
-def test_protect_refuses_delete_by_policy_and_rename_away() -> None:
+def test_protect_keeps_an_undeclared_connector_and_refuses_rename_away() -> None:
+    live = live_of(inbound("Hybrid inbound"), inbound("Stray"))
+    plan = plan_tenant("t", settings(unmanaged="delete", protect=["hybrid*"]), [], live)
+    assert actions(plan) == [("delete", "InboundConnector", "Stray")]
+    assert [(u.name, u.reason) for u in plan.unmanaged] == [
+        ("Hybrid inbound", "kept under unmanaged: delete: protected (protect in exoform.yaml)")
+    ]
     live = live_of(inbound("Hybrid inbound"))
-    with pytest.raises(PlanError, match="'Hybrid inbound' is protected"):
-        plan_tenant("t", settings(unmanaged="delete", protect=["hybrid*"]), [], live)
     desired = [inbound("Other", renamed_from=["Hybrid inbound"])]
     with pytest.raises(PlanError, match="renames it away"):
         plan_tenant("t", settings(protect=["Hybrid*"]), desired, live)
@@ -112,8 +119,10 @@ def test_hybrid_wizard_connectors_are_protected_by_default() -> None:
     live.connectors[0] = LiveConnector(
         wizard.kind, wizard.name, wizard.guid, wizard.connector, raw={"ConnectorSource": "HybridWizard"}
     )
-    with pytest.raises(PlanError, match="Hybrid Configuration Wizard"):
-        plan_tenant("t", settings(unmanaged="delete", max_deletes=2), [], live)
+    plan = plan_tenant("t", settings(unmanaged="delete", max_deletes=2), [], live)
+    assert actions(plan) == [("delete", "InboundConnector", "Stray")]
+    assert [u.name for u in plan.unmanaged] == [wizard.name]
+    assert "Hybrid Configuration Wizard" in plan.unmanaged[0].reason
     plan = plan_tenant(
         "t", settings(unmanaged="delete", max_deletes=2, protect_hybrid_wizard=False), [], live
     )
@@ -131,10 +140,10 @@ def test_change_fraction_applies_only_from_ten_connectors() -> None:
     names = [f"C{i}" for i in range(10)]
     live = live_of(*(inbound(n) for n in names))
     desired = [inbound(n, comment="x" if i < 4 else "") for i, n in enumerate(names)]
-    plan = plan_tenant("t", settings(), desired, live)
+    plan = plan_tenant("t", settings(max_changes=None), desired, live)
     assert plan.unsafe and "4 of 10 existing connectors change" in plan.unsafe_reasons[0]
     small = live_of(*(inbound(n) for n in names[:9]))
-    assert not plan_tenant("t", settings(), desired[:9], small).unsafe
+    assert not plan_tenant("t", settings(max_changes=None), desired[:9], small).unsafe
 
 
 def test_ignore_fields_are_not_diffed_tenant_and_connector_level() -> None:
@@ -197,3 +206,75 @@ def test_fingerprint_does_not_follow_unmanaged_validation_recipients() -> None:
     revalidated = live_of(outbound("Out", validation_recipients=["a@fabrikam.com"]))
     after = plan_tenant("t", settings(), [outbound("Out", comment="x")], revalidated)
     assert before.changes[0].fingerprint == after.changes[0].fingerprint
+
+
+def gone(name: str, kind: Kind = "InboundConnector", *, override: bool = False) -> AbsentConnector:
+    where = Location("connectors/common/relay.yaml", 7, 1)
+    return AbsentConnector(kind, name, where, "connectors/common", (where,) if override else ())
+
+
+@pytest.mark.parametrize("policy", ["report", "ignore", "delete"])
+def test_absent_deletes_a_live_connector_under_every_policy(policy: str) -> None:
+    live = live_of(inbound("Printer relay"), inbound("Stray"))
+    plan = plan_tenant(
+        "t", settings(unmanaged=policy, max_deletes=2), [], live, absent=[gone("printer RELAY")]
+    )
+    deletes = [c for c in plan.changes if c.action == "delete"]
+    assert deletes[0].name == "Printer relay"
+    assert deletes[0].reason == "declared absent in connectors/common/relay.yaml:7"
+    assert deletes[0].declared_absent and deletes[0].source is not None
+    assert deletes[0].source.file == "connectors/common/relay.yaml"
+    # the policy still decides about the connector nobody declared
+    assert [c.name for c in deletes[1:]] == (["Stray"] if policy == "delete" else [])
+    assert [u.name for u in plan.unmanaged] == (["Stray"] if policy == "report" else [])
+
+
+def test_absent_of_a_connector_that_is_not_live_plans_nothing() -> None:
+    plan = plan_tenant("t", settings(), [], live_of(), absent=[gone("Printer relay")])
+    assert plan.changes == [] and not plan.unsafe
+
+
+def test_absent_from_an_override_says_so_and_counts_against_max_deletes() -> None:
+    live = live_of(inbound("A"), inbound("B"))
+    plan = plan_tenant("t", settings(), [], live, absent=[gone("A", override=True), gone("B")])
+    assert plan.changes[0].reason.startswith("declared absent for this tenant by an Override in ")
+    assert plan.unsafe and "2 deletes exceed max_deletes 1" in plan.unsafe_reasons[0]
+
+
+def test_absent_of_a_protected_connector_is_refused_naming_both() -> None:
+    live = live_of(inbound("Hybrid inbound"))
+    with pytest.raises(PlanError) as refused:
+        plan_tenant("t", settings(protect=["hybrid*"]), [], live, absent=[gone("Hybrid inbound")])
+    assert "'Hybrid inbound' is protected (protect in exoform.yaml)" in str(refused.value)
+    assert "remove absent: true at connectors/common/relay.yaml:7" in str(refused.value)
+
+
+@pytest.mark.parametrize("pattern", ["InboundConnector/Printer relay", "*/printer relay v2"])
+def test_a_target_on_either_name_of_a_rename_plans_the_rename_never_a_delete(pattern: str) -> None:
+    live = live_of(inbound("Printer relay"), inbound("Other"))
+    desired = [inbound("Printer relay v2", renamed_from=["Printer relay"]), inbound("Other")]
+    plan = plan_tenant("t", settings(unmanaged="delete"), desired, live, parse_targets([pattern]))
+    assert actions(plan) == [("update", "InboundConnector", "Printer relay v2")]
+    assert plan.changes[0].previous_name == "Printer relay"
+
+
+def test_changes_carry_where_their_connector_is_declared() -> None:
+    where = Source("connectors/common/mail.yaml", 3, 1, "connectors/common", ["connectors/t/o.yaml:1:1"])
+    live = live_of(inbound("Old"))
+    desired = [inbound("New"), inbound("Old", comment="x")]
+    sources = {("InboundConnector", "new"): where, ("InboundConnector", "old"): where}
+    plan = plan_tenant("t", settings(), desired, live, sources=sources)
+    assert [c.source for c in plan.changes] == [where, where]
+
+
+def test_max_changes_guards_a_small_tenant_by_default() -> None:
+    names = ["A", "B", "C", "D", "E"]
+    live = live_of(*(inbound(n) for n in names))
+    rewritten = [inbound(n, comment="bad variable") for n in names[:4]] + [inbound("E"), inbound("New")]
+    plan = plan_tenant("t", settings(), rewritten, live)
+    assert plan.unsafe_reasons == [
+        "4 existing connectors change (updated or deleted), more than max_changes 3"
+    ]
+    # three updates and any number of creates are within the default
+    assert not plan_tenant("t", settings(), [*rewritten[1:], inbound("N2"), inbound("N3")], live).unsafe
+    assert not plan_tenant("t", settings(max_changes=4), rewritten, live).unsafe

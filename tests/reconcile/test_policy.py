@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from reconciler.plan import Action, Change
+from reconciler.plan import Action, Change, Plan, TenantPlan
 from reconciler.reconcile.policy import (
     MIN_EXISTING_FOR_FRACTION,
+    fleet_unsafe_reasons,
     is_protected,
     protection_violations,
+    ring_split,
     unsafe_reasons,
 )
 
@@ -99,3 +101,36 @@ def test_the_fraction_applies_only_from_10_existing_connectors_on() -> None:
     every = [change("update", f"c{i}") for i in range(9)]
     assert unsafe_reasons(every, 9, max_deletes=5, max_change_fraction=0.3) == []
     assert unsafe_reasons([*every, change("update", "c9")], 10, max_deletes=5, max_change_fraction=0.3)
+
+
+def test_more_updated_and_deleted_connectors_than_max_changes_is_unsafe_creates_aside() -> None:
+    touched = [change("update", "a"), change("update", "b"), change("delete", "c")]
+    creates = [change("create", f"n{i}") for i in range(5)]
+    assert unsafe_reasons(touched + creates, 4, max_deletes=5, max_change_fraction=1, max_changes=3) == []
+    assert unsafe_reasons(
+        [*touched, change("update", "d")], 4, max_deletes=5, max_change_fraction=1, max_changes=3
+    ) == ["4 existing connectors change (updated or deleted), more than max_changes 3"]
+    assert unsafe_reasons(touched, 4, max_deletes=5, max_change_fraction=1, max_changes=None) == []
+
+
+def _fleet(*changed: bool) -> Plan:
+    return Plan(
+        [TenantPlan(f"t{i}", "", changes=[change("create", "x")] if c else []) for i, c in enumerate(changed)]
+    )
+
+
+def test_more_tenants_with_changes_than_max_tenants_changed_makes_the_run_unsafe() -> None:
+    plan = _fleet(True, False, True, True)
+    assert fleet_unsafe_reasons(plan, None) == []
+    assert fleet_unsafe_reasons(plan, 3) == []
+    assert fleet_unsafe_reasons(plan, 2) == ["3 tenants change, more than max_tenants_changed 2"]
+
+
+def test_ring_split_picks_a_ring_and_the_earlier_rings_tenants_with_changes() -> None:
+    plan = _fleet(True, False, True, True)
+    rings = {"t0": 0, "t1": 0, "t2": 1, "t3": 2}
+    mine, earlier = ring_split(plan, rings, 2)
+    assert [t.tenant for t in mine] == ["t3"]
+    assert [(r, t.tenant) for r, t in earlier] == [(0, "t0"), (1, "t2")]  # t1 has no changes
+    mine, earlier = ring_split(plan, rings, 0)
+    assert [t.tenant for t in mine] == ["t0", "t1"] and earlier == []

@@ -90,6 +90,7 @@ class Tenant:
             "unmanaged": "delete",
             "max_deletes": 10,
             "max_change_fraction": 1.0,
+            "max_changes": None,
         }
 
     def copy(self, root: Path) -> Repo:

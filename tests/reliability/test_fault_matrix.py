@@ -103,6 +103,7 @@ class Bench:
             unmanaged="delete",
             max_deletes=5,
             max_change_fraction=1.0,
+            max_changes=None,
         )
         self.repo = Repo(root, self.settings)
         for name, text in INITIAL.items():

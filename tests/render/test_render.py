@@ -57,7 +57,7 @@ def test_json_has_the_documented_shape() -> None:
     assert {"format_version", "exoform_version", "tenants"} <= set(data)
     t = data["tenants"][0]
     assert t["tenant"] == "demo" and t["unmanaged"] == [
-        {"kind": "InboundConnector", "name": "Portal made", "connector_source": "Default"}
+        {"kind": "InboundConnector", "name": "Portal made", "connector_source": "Default", "reason": ""}
     ]
     c = t["changes"][0]
     assert c["action"] == "update" and c["previous_name"] is None and c["fingerprint"] == "sha256:1"
