@@ -242,7 +242,7 @@ class TokenSource:
     def _refusal(self, body: dict[str, Any]) -> str:
         """``token request failed: error: description; what to do`` for an OAuth error answer."""
         error = str(body.get("error", "unknown_error"))
-        description = _first_line(str(body.get("error_description", "")))
+        description = _first_line(str(body.get("error_description", ""))).rstrip(".")
         hint = sign_in_hint(body, authority=self._authority, client_id=self._client_id)
         return f"token request failed: {error}: {description}{hint}"
 
