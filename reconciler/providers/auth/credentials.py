@@ -114,6 +114,16 @@ def msal_credential(
     """The msal ``client_credential`` for ``auth``; reads secrets and files now (ConfigError if missing).
 
     ``policy`` bounds the request a federated credential makes (see :class:`GitHubAssertion`)."""
+    try:
+        return _credential(tenant, auth, config, http, policy)
+    except ConfigError as exc:
+        text = str(exc)
+        raise ConfigError(text if text.startswith("tenant ") else f"tenant {tenant}: {text}") from None
+
+
+def _credential(
+    tenant: str, auth: AuthSettings, config: ExoformConfig, http: httpx.Client, policy: RetryPolicy | None
+) -> str | dict[str, Any]:
     if auth.client_secret is not None:
         return resolve_secret(auth.client_secret)
     if auth.certificate is not None:
