@@ -186,9 +186,11 @@ def _warn_unmatched(
 
 def report_failures(outcomes: list[TenantOutcome]) -> bool:
     """Print every failed tenant's error to stderr; True when any failed."""
+    from reconciler.desired.loader import once_per_cause
+
     failed = [o for o in outcomes if o.error]
-    for outcome in failed:
-        echo_error(outcome.error or "")
+    for line in once_per_cause([(o.tenant, o.error or "") for o in failed]):
+        echo_error(line)
     if failed:
         click.echo(f"{len(failed)} of {len(outcomes)} tenant(s) failed.", err=True)
     return bool(failed)

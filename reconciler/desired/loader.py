@@ -13,6 +13,7 @@ Contracts:
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -112,9 +113,10 @@ def check_env(config: ExoformConfig, tenants: Sequence[str]) -> list[Problem]:
     """A located problem for every ``env:`` reference of ``tenants`` whose variable is unset: credentials
     of ``auth`` and ``apply_auth``, their ``client_id``, and ``ca_bundle``.
 
-    Values are read only to see that they exist; they never appear in a problem.
+    A reference several tenants inherit from ``defaults:`` is one problem, located there and naming the
+    tenants.  Values are read only to see that they exist; they never appear in a problem.
     """
-    problems: list[Problem] = []
+    found: dict[tuple[Location, str], list[str]] = {}
     for tenant in tenants:
         settings = config.tenants[tenant]
         references: list[tuple[tuple[str, ...], str | None]] = [(("ca_bundle",), settings.ca_bundle)]
@@ -135,5 +137,30 @@ def check_env(config: ExoformConfig, tenants: Sequence[str]) -> list[Problem]:
                 resolve_value(reference)
             except ConfigError as exc:
                 loc = config_location(config, "tenants", tenant, *path)
-                problems.append(Problem(loc, f"tenant {tenant}: {exc}"))
-    return problems
+                found.setdefault((loc, str(exc)), []).append(tenant)
+    return [Problem(loc, f"{_tenants(names)}: {text}") for (loc, text), names in found.items()]
+
+
+def once_per_cause(failures: Sequence[tuple[str, str]]) -> list[str]:
+    """Tenants' error messages, ``(tenant, message)``, as lines to print: a missing environment variable
+    that several tenants share (one inherited from ``defaults:``) once, naming the tenants; every other
+    message as it is, in the order first seen."""
+    groups: dict[str, list[str]] = {}
+    lines: list[str | tuple[str]] = []
+    for tenant, message in failures:
+        cause = message.removeprefix(f"tenant {tenant}: ")
+        if not _UNSET_RE.match(cause):
+            lines.append(message)
+            continue
+        if cause not in groups:
+            groups[cause] = []
+            lines.append((cause,))
+        groups[cause].append(tenant)
+    return [line if isinstance(line, str) else f"{_tenants(groups[line[0]])}: {line[0]}" for line in lines]
+
+
+_UNSET_RE = re.compile(r"environment variable \S+ is not set\b")
+
+
+def _tenants(names: list[str]) -> str:
+    return f"tenant {names[0]}" if len(names) == 1 else f"tenants {', '.join(names)}"

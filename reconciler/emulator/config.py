@@ -49,6 +49,9 @@ class AppConfig(_Model):
 
     client_id: str
     client_secret: str | None = Field(default=None, description="Client secret, if the app has one.")
+    secret_expired: bool = Field(
+        default=False, description="The client secret has expired: Entra ID refuses it (AADSTS7000222)."
+    )
     certificates: tuple[str, ...] = Field(
         default=(), description="PEM public certificates whose keys may sign client assertions."
     )

@@ -13,8 +13,12 @@ client never checks an access token's signature: it is opaque to it).  Client as
 with the client's RSA/EC keys, as Entra ID does.  :meth:`expire_tokens` invalidates every token issued so
 far (the "token expiry mid-run" fault).
 
-Error bodies follow Entra ID's shape (``error``, ``error_description`` with an ``AADSTS`` code).  They never
-echo a secret or an assertion.
+Error bodies follow Entra ID's shape (``error``, ``error_description`` starting with the ``AADSTS`` code,
+``error_codes``, ``timestamp``, ``trace_id``, ``correlation_id``, ``error_uri``), with the codes Entra ID
+sends for the same cause: 700016 (no such app in the directory), 7000229 (a multi-tenant app without a
+service principal in this tenant: not consented), 7000215 (wrong secret), 7000222 (expired secret),
+700027 (a certificate the app does not know), 90002 (no such tenant), 7002xx (federated credentials).
+They never echo a secret or an assertion.
 """
 
 from __future__ import annotations
@@ -82,6 +86,7 @@ class TokenError(Exception):
             "timestamp": time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime()),
             "trace_id": str(uuid.uuid4()),
             "correlation_id": str(uuid.uuid4()),
+            "error_uri": f"https://login.microsoftonline.com/error?code={self.code}",
         }
 
 
@@ -208,17 +213,20 @@ class Identity:
                 "unauthorized_client",
                 700016,
                 f"Application with identifier '{client_id}' was not found in the directory "
-                f"'{info.initial_domain}'.",
+                f"'{info.initial_domain}'. This can happen if the application has not been installed by the "
+                "administrator of the tenant or consented to by any user in the tenant. You may have sent "
+                "your authentication request to the wrong tenant.",
             )
         if app is not None and app.tenants is not None and not _consented(app, info):
             raise TokenError(
                 400,
                 "invalid_client",
                 7000229,
-                f"The app '{client_id}' has no service principal in the tenant '{info.initial_domain}'.",
+                f"The client application {client_id} is missing service principal in the tenant "
+                f"{info.tenant_id}.",
             )
         if "client_secret" in form:
-            self._check_secret(app, form["client_secret"])
+            self._check_secret(app, client_id, form["client_secret"])
         elif form.get("client_assertion_type") == ASSERTION_TYPE and form.get("client_assertion"):
             self._check_assertion(app, client_id, form["client_assertion"], token_url)
         else:
@@ -246,7 +254,7 @@ class Identity:
             )
         return scopes[0][: -len("/.default")]
 
-    def _check_secret(self, app: AppConfig | None, secret: str) -> None:
+    def _check_secret(self, app: AppConfig | None, client_id: str, secret: str) -> None:
         expected = app.client_secret if app is not None else OPEN_SECRET
         if expected is None or not _same(secret, expected):
             raise TokenError(
@@ -255,6 +263,14 @@ class Identity:
                 7000215,
                 "Invalid client secret provided. Ensure the secret being sent in the request is the client "
                 "secret value, not the client secret ID.",
+            )
+        if app is not None and app.secret_expired:
+            raise TokenError(
+                401,
+                "invalid_client",
+                7000222,
+                f"The provided client secret keys for app '{client_id}' are expired. Visit the Azure portal "
+                "to create new keys for your app.",
             )
 
     def _check_assertion(self, app: AppConfig | None, client_id: str, assertion: str, token_url: str) -> None:

@@ -76,3 +76,57 @@ def test_demo_config_names_the_local_demo_tenant(monkeypatch: pytest.MonkeyPatch
     assert demo.connectors == "connectors/demo"
     assert demo.state == ".exoform/demo-state.json"
     assert demo.seed == "connectors/demo-seed.json"
+
+
+INHERITED = """\
+defaults:
+  provider: exchange
+  authority: https://login.exoform.invalid/common
+  auth: {client_id: app, client_secret: env:EXO_T_SHARED}
+tenants:
+  a: {connectors: c, organization: a.onmicrosoft.com}
+  b: {connectors: c, organization: b.onmicrosoft.com}
+  c:
+    connectors: c
+    organization: c.onmicrosoft.com
+    auth: {client_id: app2, client_secret: env:EXO_T_OWN}
+"""
+
+
+def test_a_missing_inherited_variable_is_one_problem_naming_the_tenants(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "exoform.yaml").write_text(INHERITED)
+    monkeypatch.delenv("EXO_T_SHARED", raising=False)
+    monkeypatch.delenv("EXO_T_OWN", raising=False)
+    monkeypatch.chdir(tmp_path)
+    config = load_config(Path("exoform.yaml"))
+    assert [str(p) for p in check_env(config, ["a", "b", "c"])] == [
+        "exoform.yaml:4:41: error: tenants a, b: environment variable EXO_T_SHARED is not set "
+        "(referenced as env:EXO_T_SHARED)",
+        "exoform.yaml:11:44: error: tenant c: environment variable EXO_T_OWN is not set "
+        "(referenced as env:EXO_T_OWN)",
+    ]
+
+
+def test_sign_in_errors_name_a_shared_missing_variable_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``exoform plan``: the tenants that inherit an unset variable fail with one line naming them."""
+    from click.testing import CliRunner
+
+    from reconciler.cli import cli
+
+    (tmp_path / "exoform.yaml").write_text(INHERITED)
+    (tmp_path / "c").mkdir()
+    monkeypatch.delenv("EXO_T_SHARED", raising=False)
+    monkeypatch.setenv("EXO_T_OWN", "x")
+    monkeypatch.setenv("EXO_T_SHARED_UNUSED", "x")
+    result = CliRunner().invoke(
+        cli, ["plan", "--tenant", "a", "--tenant", "b", "--config", str(tmp_path / "exoform.yaml")]
+    )
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert errors == [
+        "error: tenants a, b: environment variable EXO_T_SHARED is not set (referenced as env:EXO_T_SHARED)"
+    ], result.output
+    assert result.exit_code != 0

@@ -268,3 +268,75 @@ def test_openid_configuration(http: Any) -> None:
     assert "authorization_endpoint" in config
     keys = client.get(config["jwks_uri"]).json()["keys"]
     assert keys and keys[0]["kty"] == "RSA"
+
+
+@pytest.mark.parametrize(
+    ("app", "tenant", "client_id", "secret", "status", "error", "code"),
+    [
+        (
+            AppConfig(client_id="a", client_secret="right-secret"),
+            TENANT,
+            "unknown-app",
+            "right-secret",
+            400,
+            "unauthorized_client",
+            700016,
+        ),
+        (
+            AppConfig(client_id="a", client_secret="right-secret", tenants=("other.onmicrosoft.com",)),
+            TENANT,
+            "a",
+            "right-secret",
+            400,
+            "invalid_client",
+            7000229,
+        ),
+        (
+            AppConfig(client_id="a", client_secret="right-secret"),
+            TENANT,
+            "a",
+            "wrong-secret",
+            401,
+            "invalid_client",
+            7000215,
+        ),
+        (
+            AppConfig(client_id="a", client_secret="right-secret", secret_expired=True),
+            TENANT,
+            "a",
+            "right-secret",
+            401,
+            "invalid_client",
+            7000222,
+        ),
+        (
+            AppConfig(client_id="a", client_secret="right-secret"),
+            "nowhere.onmicrosoft.com",
+            "a",
+            "right-secret",
+            400,
+            "invalid_request",
+            90002,
+        ),
+    ],
+)
+def test_token_refusals_have_entra_ids_shape(
+    app: AppConfig, tenant: str, client_id: str, secret: str, status: int, error: str, code: int
+) -> None:
+    """error, error_description starting with the AADSTS code, error_codes and error_uri, as Entra ID sends
+    them; never the secret sent."""
+    config = EmulatorConfig(apps=(app,), tenants=({"name": TENANT},))  # type: ignore[arg-type]
+    http = httpx.Client(transport=EmulatorTransport(Emulator(config=config)))
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": client_id,
+        "client_secret": secret,
+        "scope": SCOPE[0],
+    }
+    response = http.post(f"https://login.emulator.invalid/{tenant}/oauth2/v2.0/token", data=form)
+    body = response.json()
+    assert response.status_code == status
+    assert body["error"] == error and body["error_codes"] == [code]
+    assert body["error_description"].startswith(f"AADSTS{code}: ")
+    assert body["error_uri"].endswith(f"?code={code}")
+    assert secret not in response.text

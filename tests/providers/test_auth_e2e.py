@@ -418,3 +418,70 @@ def test_a_ca_bundle_that_is_a_fifo_is_refused_without_blocking(tmp_path: Path) 
     os.mkfifo(tmp_path / "cas.pem")
     with pytest.raises(ConfigError, match="named pipe"):
         tls_context(tmp_path / "cas.pem")
+
+
+# -- refusals say what to do: Entra ID's AADSTS codes, as the emulator answers them -----------------------
+
+
+def _refusal(rig: Rig, auth: dict[str, object], **extra: object) -> str:
+    with pytest.raises(AuthError) as caught:
+        rig.provider(auth, **extra).read()
+    return str(caught.value)
+
+
+def test_an_app_not_consented_in_the_customer_tenant_gets_that_tenants_consent_url(
+    make_rig: Callable[..., Rig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AADSTS7000229: the multi-tenant app has no service principal here; the admin-consent URL is the
+    customer tenant's own, at the authority the tenant signs in at."""
+    app = AppConfig(client_id=CLIENT_ID, client_secret="right-secret", tenants=("fabrikam.onmicrosoft.com",))
+    rig = make_rig(config=_emulator_with(app))
+    monkeypatch.setenv("EXO_APP_SECRET", "right-secret")
+    message = _refusal(rig, {"client_id": CLIENT_ID, "client_secret": "env:EXO_APP_SECRET"})
+    assert "AADSTS7000229" in message and "no service principal in this tenant" in message
+    assert f"{rig.server.authority(TENANT)}/adminconsent?client_id={CLIENT_ID}" in message
+    assert "right-secret" not in message
+
+
+@pytest.mark.parametrize(
+    ("case", "code", "advice"),
+    [
+        ("unknown app", 700016, "no app with client id"),
+        ("wrong secret", 7000215, "use the secret's value (not its secret ID)"),
+        ("expired secret", 7000222, "the client secret has expired: create a new secret"),
+        ("unknown certificate", 700027, "upload its public certificate to the app registration"),
+        ("unknown tenant", 90002, "the tenant nowhere.onmicrosoft.com was not found"),
+    ],
+)
+def test_sign_in_refusals_say_what_to_do(
+    make_rig: Callable[..., Rig],
+    monkeypatch: pytest.MonkeyPatch,
+    pem_files: dict[str, bytes],
+    tmp_path: Path,
+    case: str,
+    code: int,
+    advice: str,
+) -> None:
+    app = AppConfig(
+        client_id=CLIENT_ID, client_secret="right-secret", secret_expired=case == "expired secret"
+    )
+    rig = make_rig(config=_emulator_with(app, tenants=[{"name": TENANT}]))  # no other tenant exists
+    monkeypatch.setenv("EXO_APP_SECRET", "wrong-secret-value" if case == "wrong secret" else "right-secret")
+    auth: dict[str, object] = {"client_id": CLIENT_ID, "client_secret": "env:EXO_APP_SECRET"}
+    extra: dict[str, object] = {}
+    if case == "unknown app":
+        auth["client_id"] = "99999999-0000-0000-0000-999999999999"
+    if case == "unknown certificate":
+        (tmp_path / "app.pem").write_bytes(pem_files["plain"])
+        auth = {"client_id": CLIENT_ID, "certificate": {"path": "app.pem"}}
+    if case == "unknown tenant":
+        extra = {
+            "organization": "nowhere.onmicrosoft.com",
+            "authority": rig.server.authority("nowhere.onmicrosoft.com"),
+        }
+    message = _refusal(rig, auth, **extra)
+    assert message.startswith("tenant contoso: token request failed:"), message
+    assert f"AADSTS{code}" in message and advice in message, message
+    assert "gave up" not in message  # a refusal is not retried
+    assert "wrong-secret-value" not in message and "right-secret" not in message
+    assert "PRIVATE KEY" not in message

@@ -14,6 +14,7 @@ from click.testing import CliRunner, Result
 
 from reconciler.cli import cli
 from reconciler.emulator.config import AppConfig, EmulatorConfig
+from reconciler.emulator.config import TenantConfig as EmulatorTenant
 from reconciler.emulator.store import load_seed
 from tests.providers.conftest import TENANT, Rig
 
@@ -146,3 +147,38 @@ def test_an_unset_client_id_variable_is_named(
     checked = _run(config, "validate", "--check-env")
     assert checked.exit_code != 0
     assert "EXO_READ_CLIENT_ID" in checked.output
+
+
+def test_a_fleet_tenant_that_has_not_consented_gets_its_own_consent_url(
+    make_rig: Callable[..., Rig], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The MSP model: one multi-tenant read app for every tenant (from ``defaults:``), consented in contoso
+    only.  fabrikam's plan fails with the admin-consent URL of fabrikam, for that app; contoso plans."""
+    fabrikam = "fabrikam.onmicrosoft.com"
+    emulator = EmulatorConfig(
+        apps=(AppConfig(client_id=READ_APP, client_secret="read-secret", tenants=(TENANT,)),),
+        tenants=(EmulatorTenant(name=TENANT), EmulatorTenant(name=fabrikam)),
+    )
+    rig = make_rig(config=emulator)
+    monkeypatch.setenv("EXO_READ_SECRET", "read-secret")
+    for name in ("contoso", "fabrikam"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "exoform.yaml").write_text(
+        f"""defaults:
+  provider: exchange
+  endpoint: {rig.server.base_url}
+  ca_bundle: {rig.server.ca_path}
+  auth: {{client_id: {READ_APP}, client_secret: env:EXO_READ_SECRET}}
+tenants:
+  contoso: {{connectors: contoso, organization: {TENANT}, authority: {rig.server.authority(TENANT)}}}
+  fabrikam: {{connectors: fabrikam, organization: {fabrikam}, authority: {rig.server.authority(fabrikam)}}}
+"""
+    )
+    result = _run(tmp_path / "exoform.yaml", "plan")
+    assert result.exit_code == 1, result.output
+    failed = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(failed) == 1 and "tenant fabrikam:" in failed[0] and "AADSTS7000229" in failed[0], (
+        result.output
+    )
+    assert f"{rig.server.authority(fabrikam)}/adminconsent?client_id={READ_APP}" in failed[0]
+    assert "read-secret" not in result.output

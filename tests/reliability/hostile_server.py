@@ -20,6 +20,15 @@ Modes (``None``: a faithful proxy):
   first connector, one more whose name differs only in case (with a Guid of its own).
 - ``errors_object``: a listing answers ``{"@adminapi.errors": {...}, "value": []}``, errors as one object
   instead of a list (read as "no connectors", a plan would create every declared one).
+
+Sign-in modes (:attr:`HostileServer.sign_in_mode`; a tenant whose ``authority`` is :meth:`authority`
+signs in through the server, which passes discovery and token requests on to the emulator's identity
+endpoint and puts its own address into the discovery document):
+
+- ``token_drip`` / ``discovery_drip``: the answer is sent one byte every 3 s (:data:`SLOW_DRIP`);
+- ``token_gzip_bomb`` / ``discovery_gzip_bomb``: a gzip body of 1 GiB of zeros (about 1 MB on the wire);
+- ``token_redirect_offhost`` / ``discovery_redirect_offhost``: a 307 to the same server as ``localhost``;
+- ``discovery_offhost_token_endpoint``: the discovery document names a token endpoint on ``localhost``.
 """
 
 from __future__ import annotations
@@ -27,13 +36,16 @@ from __future__ import annotations
 import gzip
 import json
 import ssl
+import struct
 import threading
 import time
 import uuid
+import zlib
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import trustme
@@ -54,6 +66,32 @@ MODES = (
     "errors_object",
 )
 _WRITE_VERBS = ("new-", "set-", "remove-")
+SIGN_IN_MODES = (
+    "token_drip",
+    "token_gzip_bomb",
+    "token_redirect_offhost",
+    "discovery_drip",
+    "discovery_gzip_bomb",
+    "discovery_redirect_offhost",
+    "discovery_offhost_token_endpoint",
+)
+#: Seconds between two bytes of a dripping sign-in answer.
+SLOW_DRIP = 3.0
+
+
+@cache
+def zeros_gzip(size: int = 1 << 30, block: int = 1 << 20) -> bytes:
+    """A valid gzip file of ``size`` zero bytes, built without holding them: one compressed block of zeros
+    (fully flushed, so every copy is the same bytes) repeated, then the trailer (CRC-32 and length)."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    zeros = bytes(block)
+    one = compressor.compress(zeros) + compressor.flush(zlib.Z_FULL_FLUSH)
+    crc = 0
+    for _ in range(size // block):
+        crc = zlib.crc32(zeros, crc)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+    trailer = compressor.flush(zlib.Z_FINISH) + struct.pack("<II", crc, size & 0xFFFFFFFF)
+    return header + one * (size // block) + trailer
 
 
 @cache
@@ -73,6 +111,8 @@ class HostileServer:
     def __init__(self, upstream: EmulatorServer, folder: Path) -> None:
         self.upstream = upstream
         self.mode: str | None = None
+        #: How sign-in requests (discovery, token) are answered; None: passed on faithfully.
+        self.sign_in_mode: str | None = None
         #: (path, carried a token, body bytes) of every request that reached the "other host".
         self.offhost_hits: list[tuple[str, bool, int]] = []
         ca = trustme.CA()
@@ -88,6 +128,9 @@ class HostileServer:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
                 hostile.handle(self, body)
 
+            def do_GET(self) -> None:
+                hostile.handle(self, b"")
+
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
@@ -99,6 +142,7 @@ class HostileServer:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
         _bomb()  # made now, so serving it takes no time
+        zeros_gzip()
 
     @property
     def port(self) -> int:
@@ -107,6 +151,10 @@ class HostileServer:
     @property
     def base_url(self) -> str:
         return f"https://127.0.0.1:{self.port}"
+
+    def authority(self, tenant: str) -> str:
+        """The authority a tenant signs in at through this server."""
+        return f"{self.base_url}/{tenant}"
 
     def __enter__(self) -> HostileServer:
         return self
@@ -129,6 +177,9 @@ class HostileServer:
             token = handler.headers.get("authorization", "").startswith("Bearer ")
             self.offhost_hits.append((path, token, len(body)))
             self._send(handler, 200, {"content-type": "application/json"}, b'{"value": []}')
+            return
+        if "/oauth2/" in path or "/.well-known/" in path or path.startswith("/common/discovery"):
+            self._sign_in(handler, body)
             return
         mode = self.mode
         if mode == "redirect_offhost" or (mode == "redirect_writes_offhost" and is_write):
@@ -163,6 +214,38 @@ class HostileServer:
             return
         self._send(handler, upstream.status_code, out, content)
 
+    def _sign_in(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
+        """A discovery or token request: passed on to the emulator, then tampered with as ``sign_in_mode``
+        says when it selects this endpoint."""
+        path = handler.path
+        endpoint = "token" if "/oauth2/" in path else "discovery"
+        mode = self.sign_in_mode or ""
+        selected = mode.startswith(endpoint + "_")
+        if selected and mode.endswith("_redirect_offhost"):
+            self._send(handler, 307, {"location": f"https://localhost:{self.port}/offhost{path}"}, b"")
+            return
+        headers = {k: v for k, v in handler.headers.items() if k.lower() not in ("host", "content-length")}
+        url = self.upstream.base_url + path
+        if handler.command == "GET":
+            upstream = self._forward.get(url, headers=headers)
+        else:
+            upstream = self._forward.post(url, content=body, headers=headers)
+        # The discovery document names the emulator's address; this server's goes in its place.
+        here = f"https://localhost:{self.port}/offhost" if mode == "discovery_offhost_token_endpoint" else ""
+        content = upstream.content.replace(self.upstream.base_url.encode(), self.base_url.encode())
+        if here and endpoint == "discovery":
+            document = json.loads(content)
+            document["token_endpoint"] = here + urlsplit(document["token_endpoint"]).path
+            content = json.dumps(document).encode()
+        out = {"content-type": upstream.headers.get("content-type", "application/json")}
+        if selected and mode.endswith("_gzip_bomb"):
+            out["content-encoding"] = "gzip"
+            self._send(handler, 200, out, zeros_gzip())
+        elif selected and mode.endswith("_drip"):
+            self._drip(handler, upstream.status_code, out, content, interval=SLOW_DRIP)
+        else:
+            self._send(handler, upstream.status_code, out, content)
+
     def _tamper_next(self, mode: str, path: str, page: dict[str, Any]) -> bytes:
         here = self.base_url + path
         if mode == "next_self":
@@ -188,7 +271,13 @@ class HostileServer:
         handler.wfile.write(content)
 
     @staticmethod
-    def _drip(handler: BaseHTTPRequestHandler, status: int, headers: dict[str, str], content: bytes) -> None:
+    def _drip(
+        handler: BaseHTTPRequestHandler,
+        status: int,
+        headers: dict[str, str],
+        content: bytes,
+        interval: float = 0.01,
+    ) -> None:
         head = f"HTTP/1.1 {status} OK\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
         raw = (head + f"content-length: {len(content)}\r\n\r\n").encode() + content
         handler.close_connection = True
@@ -196,6 +285,6 @@ class HostileServer:
             for index in range(len(raw)):
                 handler.wfile.write(raw[index : index + 1])
                 handler.wfile.flush()
-                time.sleep(0.01)
+                time.sleep(interval)
         except OSError:
             pass  # the client hung up: what a deadline does

@@ -32,8 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner
+from hostile_server import zeros_gzip
 from reliability_support import ORG, Repo, exchange_settings, inbound, outbound, tally
 
 from reconciler.cli import cli
@@ -44,8 +46,10 @@ from reconciler.emulator.app import Emulator
 from reconciler.emulator.faults import Fault, Faults
 from reconciler.emulator.server import EmulatorServer
 from reconciler.emulator.store import MemoryStores, State
+from reconciler.emulator.transport import EmulatorTransport
+from reconciler.errors import AuthError
 from reconciler.plan import Change, Plan
-from reconciler.providers.auth import tls_context
+from reconciler.providers.auth import TokenSource, tls_context
 from reconciler.providers.base import Provider
 from reconciler.providers.exchange import open_exchange
 from reconciler.providers.retry import RetryPolicy
@@ -483,3 +487,135 @@ def test_cli_reports_a_failed_write_clearly(bench: Bench) -> None:
         result.output
     )
     assert "not attempted" in result.output and "Run exoform plan to see what remains." in result.output
+
+
+# --------------------------------------------------------------------------------------------------------
+# Sign-in under a misbehaving identity endpoint, in fake time: the emulator in process, its discovery or
+# token answers tampered with, every wait and every byte's delay passed on a FakeClock.
+
+SIGN_IN_BASE = "https://login.exoform.invalid"
+SIGN_IN_SCOPE = "https://outlook.office365.com/.default"
+
+
+class _Drip(httpx.SyncByteStream):
+    """``content`` one byte at a time, ``interval`` seconds of fake time before each."""
+
+    def __init__(self, content: bytes, clock: FakeClock, interval: float) -> None:
+        self.content, self.clock, self.interval = content, clock, interval
+
+    def __iter__(self) -> Iterator[bytes]:
+        for index in range(len(self.content)):
+            self.clock.sleep(self.interval)
+            yield self.content[index : index + 1]
+
+
+class _Counted(httpx.SyncByteStream):
+    """``content`` in 16 KiB chunks, counting the chunks taken (how much of a bomb was read)."""
+
+    def __init__(self, content: bytes) -> None:
+        self.content, self.taken = content, 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for start in range(0, len(self.content), 16 << 10):
+            self.taken += 1
+            yield self.content[start : start + (16 << 10)]
+
+
+class SignInTamper(httpx.BaseTransport):
+    """The emulator in process, with the ``mode`` of :data:`SIGN_IN_FAULTS` on its identity endpoint."""
+
+    def __init__(self, mode: str, clock: FakeClock) -> None:
+        self.mode, self.clock = mode, clock
+        self.inner = EmulatorTransport(Emulator())
+        self.hosts: list[str] = []
+        self.bomb: _Counted | None = None
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.hosts.append(request.url.host)
+        response = self.inner.handle_request(request)
+        endpoint = "token" if request.url.path.endswith("/token") else "discovery"
+        if not self.mode.startswith(endpoint + "_"):
+            return response
+        content = response.read()
+        headers = {"content-type": "application/json"}
+        if self.mode.endswith("_drip"):
+            return httpx.Response(200, headers=headers, stream=_Drip(content, self.clock, 3.0))
+        if self.mode.endswith("_gzip_bomb"):
+            self.bomb = _Counted(zeros_gzip())
+            return httpx.Response(200, headers={**headers, "content-encoding": "gzip"}, stream=self.bomb)
+        return httpx.Response(307, headers={"location": f"https://elsewhere.example{request.url.path}"})
+
+
+def _sign_in(mode: str, retry: RetryPolicy) -> tuple[str, float, SignInTamper]:
+    """Sign in at the tampered emulator: (the error, fake seconds spent, the transport)."""
+    clock = FakeClock()
+    transport = SignInTamper(mode, clock)
+    with httpx.Client(transport=transport, follow_redirects=False) as http:
+        tokens = TokenSource(
+            "t",
+            client_id="exoform-faults",
+            credential=lambda: "emulator",
+            authority=f"{SIGN_IN_BASE}/{ORG}",
+            scope=SIGN_IN_SCOPE,
+            http=http,
+            clock=clock,
+            retry=in_fake_time(retry, clock),
+        )
+        started = clock()
+        with pytest.raises(AuthError) as caught:
+            tokens.token()
+    return str(caught.value), clock() - started, transport
+
+
+#: ``retry_max_seconds: 10`` with the default request deadline, as a tenant's policy has it.
+TEN_SECONDS = RetryPolicy(max_attempts=6, base_delay=0.5, max_delay=2, max_total=10)
+
+
+@pytest.mark.parametrize("endpoint", ["token", "discovery"])
+def test_a_dripping_sign_in_stops_at_retry_max_seconds(endpoint: str) -> None:
+    """One byte every 3 s: the sign-in ends at its 10 s, with no second attempt started past it."""
+    tally("fault scenarios run")
+    message, spent, _ = _sign_in(f"{endpoint}_drip", TEN_SECONDS)
+    assert_clear(message)
+    assert "sent no complete answer in time" in message and "signing in 10 s" in message, message
+    assert "gave up after 1 attempt in" in message, message
+    assert 10 <= spent <= 10 + 3, spent  # cut within one byte's delay of the limit
+    tally("fault scenarios held")
+    tally("fault scenarios stopped with a clear error")
+
+
+def test_a_dripping_sign_in_stops_at_each_request_deadline() -> None:
+    """The request deadline (4 s) cuts each attempt; the attempts stop at retry_max_seconds (30 s)."""
+    tally("fault scenarios run")
+    policy = RetryPolicy(max_attempts=20, base_delay=0.5, max_delay=1, max_total=30, deadline=4)
+    message, spent, _ = _sign_in("token_drip", policy)
+    assert_clear(message)
+    attempts = int(re.search(r"gave up after (\d+) attempts", message).group(1))  # type: ignore[union-attr]
+    assert 4 <= attempts <= 8, message  # 4 s a request (+3 s of the byte in flight), a short wait between
+    assert spent <= 30 + 3, spent
+    tally("fault scenarios held")
+    tally("fault scenarios stopped with a clear error")
+
+
+@pytest.mark.parametrize("endpoint", ["token", "discovery"])
+def test_a_gzip_bomb_at_sign_in_is_refused_at_the_size_cap(endpoint: str) -> None:
+    """1 GiB of zeros in about 1 MB of gzip: refused after 1 MiB of decompressed body, not retried."""
+    tally("fault scenarios run")
+    message, _, transport = _sign_in(f"{endpoint}_gzip_bomb", TEN_SECONDS)
+    assert_clear(message)
+    assert "answered with more than 1024 KiB once decompressed" in message, message
+    assert "gave up" not in message  # refused for good, not retried
+    assert transport.bomb is not None and transport.bomb.taken <= 4  # at most 64 KiB of the 1 MB read
+    tally("fault scenarios held")
+    tally("fault scenarios stopped with a clear error")
+
+
+@pytest.mark.parametrize("endpoint", ["token", "discovery"])
+def test_a_sign_in_redirect_off_the_identity_host_is_refused(endpoint: str) -> None:
+    tally("fault scenarios run")
+    message, _, transport = _sign_in(f"{endpoint}_redirect_offhost", TEN_SECONDS)
+    assert_clear(message)
+    assert "sent exoform to https://elsewhere.example" in message, message
+    assert "elsewhere.example" not in transport.hosts  # nothing, the client secret least of all, went there
+    tally("fault scenarios held")
+    tally("fault scenarios stopped with a clear error")

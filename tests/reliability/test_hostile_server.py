@@ -10,13 +10,14 @@ is unchanged.  A two-tenant run shows that one hostile tenant fails alone.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hostile_server import MODES, HostileServer
+from hostile_server import MODES, SIGN_IN_MODES, HostileServer
 from reliability_support import ORG, Repo, exchange_settings, inbound, tally
 
 from reconciler.desired.config import ExoformConfig, TenantConfig
@@ -65,6 +66,7 @@ class Stage:
 
     def reset(self) -> None:
         self.hostile.mode = None
+        self.hostile.sign_in_mode = None
         self.hostile.offhost_hits.clear()
         self.server.emulator.stores = MemoryStores(self.initial)
 
@@ -179,3 +181,59 @@ def test_one_hostile_tenant_fails_alone(stage: Stage) -> None:
     assert first.plan is None and "'@odata.nextLink' is not a usable URL" in (first.error or "")
     assert second.plan is not None and second.error is None
     tally("fault scenarios held")
+
+
+# --------------------------------------------------------------------------------------------------------
+# Sign-in through the hostile server: discovery and token requests bounded like the API's
+
+
+#: Each sign-in mode, and a fragment of the error the user sees.
+DURING_SIGN_IN = {
+    "token_drip": "sent no complete answer in time",
+    "discovery_drip": "sent no complete answer in time",
+    "token_gzip_bomb": "answered with more than 1024 KiB once decompressed",
+    "discovery_gzip_bomb": "answered with more than 1024 KiB once decompressed",
+    "token_redirect_offhost": "which is not the host signing in started at",
+    "discovery_redirect_offhost": "which is not the host signing in started at",
+    "discovery_offhost_token_endpoint": "which is not the host signing in started at",
+}
+
+
+def test_every_sign_in_mode_is_in_the_matrix() -> None:
+    assert set(SIGN_IN_MODES) == set(DURING_SIGN_IN)
+
+
+def sign_in_opener(tenant: str, settings: TenantConfig, config: ExoformConfig) -> BaseProvider:
+    """The provider with the tenant's own limits from exoform.yaml (retry_max_seconds bounds sign-in)."""
+    return open_exchange(tenant, settings, config, page_size=2)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("mode", sorted(DURING_SIGN_IN))
+def test_hostile_sign_in_during_plan(stage: Stage, mode: str) -> None:
+    """The tenant signs in through the hostile server with ``retry_max_seconds: 1``: a dripping answer
+    stops at that limit, a compression bomb is refused at the size cap, a redirect or a token endpoint off
+    the identity host is refused before anything (the client secret above all) is sent there."""
+    tally("fault scenarios run")
+    stage.reset()
+    settings = {**stage.settings, "authority": stage.hostile.authority(ORG), "retry_max_seconds": 1}
+    stage.repo.set_tenant(settings)
+    config, desired = load_all(stage.repo.config)
+    stage.repo.set_tenant(stage.settings)
+    stage.hostile.sign_in_mode = mode
+    started = time.monotonic()
+    try:
+        [outcome] = plan_tenants(config, desired, opener=sign_in_opener)
+    finally:
+        stage.hostile.sign_in_mode = None
+    elapsed = time.monotonic() - started
+    assert outcome.plan is None, f"planned after a hostile sign-in: {outcome.plan}"
+    assert_clear(outcome.error)
+    assert DURING_SIGN_IN[mode] in (outcome.error or ""), outcome.error
+    # Dripping: cut at retry_max_seconds (1 s), not after the 3 s a byte; the rest: refused at once.
+    assert elapsed < (3.0 if mode.endswith("_drip") else 2.0), elapsed
+    assert stage.hostile.offhost_hits == []
+    assert SECRET_ENV not in (outcome.error or "") and os.environ[SECRET_ENV] not in (outcome.error or "")
+    assert stage.state() == stage.initial
+    tally("fault scenarios held")
+    tally("fault scenarios stopped with a clear error")

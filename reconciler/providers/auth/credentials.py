@@ -1,0 +1,145 @@
+"""The credential a tenant signs in with, from ``auth`` in ``exoform.yaml``: read, checked, never printed.
+
+- a client secret (``client_secret: env:NAME``);
+- a certificate: a PEM file (``certificate.path``) or PEM content from the environment
+  (``certificate.pem: env:NAME``), optionally with an encrypted key (``certificate.passphrase: env:NAME``);
+- workload identity federation (``federated: github``, :mod:`.federated`).
+
+Secrets and files are read when the credential is asked for (:func:`msal_credential`); an unset variable or
+an unreadable file is a :class:`ConfigError` naming the variable or path, never the value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from reconciler.desired.config import AuthSettings, ExoformConfig, resolve_secret
+from reconciler.errors import ConfigError
+from reconciler.providers.auth.federated import GitHubAssertion
+from reconciler.providers.retry import RetryPolicy
+from reconciler.yamlio import MAX_FILE_BYTES, read_bytes
+
+
+@dataclass(frozen=True)
+class CertificateCredential:
+    """A private key with its certificate, parsed and checked up front."""
+
+    private_key_pem: str
+    certificate_pem: str
+    thumbprint_sha1: str
+    thumbprint_sha256: str
+    passphrase: str | None
+
+    def msal_credential(self) -> dict[str, Any]:
+        """The msal ``client_credential`` dict (SHA-1 thumbprint, ``x5t``, as Entra ID shows it)."""
+        credential: dict[str, Any] = {"private_key": self.private_key_pem, "thumbprint": self.thumbprint_sha1}
+        if self.passphrase:
+            credential["passphrase"] = self.passphrase
+        return credential
+
+
+def load_certificate(pem: bytes, passphrase: str | None, source: str) -> CertificateCredential:
+    """Parse PEM holding a private key and its certificate; :class:`ConfigError` naming ``source``."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    blocks = _pem_blocks(pem)
+    keys = [b for b in blocks if b"PRIVATE KEY" in b.split(b"\n", 1)[0]]
+    certs = [b for b in blocks if b.startswith(b"-----BEGIN CERTIFICATE-----")]
+    if not keys:
+        raise ConfigError(f"{source}: no private key found (expected a PEM 'PRIVATE KEY' block)")
+    if not certs:
+        raise ConfigError(f"{source}: no certificate found (expected a PEM 'CERTIFICATE' block)")
+    password = passphrase.encode() if passphrase else None
+    try:
+        key = serialization.load_pem_private_key(keys[0], password=password)
+    except TypeError:
+        if password is None:
+            raise ConfigError(f"{source}: the private key is encrypted; set certificate.passphrase") from None
+        raise ConfigError(
+            f"{source}: the private key is not encrypted; remove certificate.passphrase"
+        ) from None
+    except ValueError:
+        hint = "wrong passphrase or " if password else ""
+        raise ConfigError(f"{source}: cannot read the private key ({hint}not a supported key)") from None
+    certificate = None
+    public = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    for block in certs:
+        candidate = x509.load_pem_x509_certificate(block)
+        spki = candidate.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        if spki == public:
+            certificate = candidate
+            break
+    if certificate is None:
+        raise ConfigError(f"{source}: no certificate in the file matches the private key")
+    return CertificateCredential(
+        private_key_pem=keys[0].decode(),
+        certificate_pem=certificate.public_bytes(serialization.Encoding.PEM).decode(),
+        thumbprint_sha1=certificate.fingerprint(hashes.SHA1()).hex().upper(),  # x5t is SHA-1
+        thumbprint_sha256=certificate.fingerprint(hashes.SHA256()).hex().upper(),
+        passphrase=passphrase,
+    )
+
+
+def _pem_blocks(pem: bytes) -> list[bytes]:
+    blocks: list[bytes] = []
+    current: list[bytes] = []
+    for line in pem.replace(b"\r\n", b"\n").split(b"\n"):
+        stripped = line.strip()
+        if stripped.startswith(b"-----BEGIN "):
+            current = [stripped]
+        elif stripped.startswith(b"-----END ") and current:
+            current.append(stripped)
+            blocks.append(b"\n".join(current) + b"\n")
+            current = []
+        elif current:
+            current.append(stripped)
+    return blocks
+
+
+def msal_credential(
+    tenant: str,
+    auth: AuthSettings,
+    config: ExoformConfig,
+    http: httpx.Client,
+    policy: RetryPolicy | None = None,
+) -> str | dict[str, Any]:
+    """The msal ``client_credential`` for ``auth``; reads secrets and files now (ConfigError if missing).
+
+    ``policy`` bounds the request a federated credential makes (see :class:`GitHubAssertion`)."""
+    try:
+        return _credential(tenant, auth, config, http, policy)
+    except ConfigError as exc:
+        text = str(exc)
+        raise ConfigError(text if text.startswith("tenant ") else f"tenant {tenant}: {text}") from None
+
+
+def _credential(
+    tenant: str, auth: AuthSettings, config: ExoformConfig, http: httpx.Client, policy: RetryPolicy | None
+) -> str | dict[str, Any]:
+    if auth.client_secret is not None:
+        return resolve_secret(auth.client_secret)
+    if auth.certificate is not None:
+        cert = auth.certificate
+        passphrase = resolve_secret(cert.passphrase) if cert.passphrase else None
+        if cert.path is not None:
+            path = config.path(cert.path)
+            data, problems = read_bytes(path, str(path), MAX_FILE_BYTES)
+            if data is None:
+                reason = problems[0].message.removeprefix("cannot read file: ")
+                raise ConfigError(f"tenant {tenant}: certificate {path}: {reason}")
+            pem = data
+            source = f"tenant {tenant}: certificate {path}"
+        else:
+            assert cert.pem is not None
+            pem = resolve_secret(cert.pem).replace("\\n", "\n").encode()
+            source = f"tenant {tenant}: certificate from {cert.pem}"
+        return load_certificate(pem, passphrase, source).msal_credential()
+    return {"client_assertion": GitHubAssertion(tenant, http, policy=policy)}
