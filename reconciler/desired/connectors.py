@@ -28,7 +28,7 @@ from pydantic import ValidationError
 from reconciler.desired.config import ExoformConfig, TenantConfig
 from reconciler.desired.loader import config_location, load_config, select_tenants
 from reconciler.desired.overrides import OVERRIDE_KIND, OWN_KEYS, Override, merge
-from reconciler.desired.variables import Binding, Scope, explained, resolve
+from reconciler.desired.variables import Binding, ExpansionBudget, Scope, explained, resolve
 from reconciler.errors import ConfigError, InputError, Location, Problem, quote
 from reconciler.model import KINDS, MODELS, Connector, did_you_mean, rule_violations
 from reconciler.yamlio import (
@@ -387,6 +387,7 @@ def load_tenant(config: ExoformConfig, tenant: str, files: ParsedFiles | None = 
     origins: dict[Location, str] = {}
     declared: list[_Document] = []
     overrides: list[_Document] = []
+    expansion = ExpansionBudget()
     for index, relative in enumerate(folders):
         folder = config.path(relative)
         if not folder.is_dir():
@@ -402,7 +403,7 @@ def load_tenant(config: ExoformConfig, tenant: str, files: ParsedFiles | None = 
             problems += found
             for document in documents:
                 if document.root is not None:
-                    resolved = resolve(document.root, scope)
+                    resolved = resolve(document.root, scope, expansion)
                     origins.update(resolved.origins)
                     if resolved.problems:
                         problems += resolved.problems
