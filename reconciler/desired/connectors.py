@@ -37,6 +37,7 @@ from reconciler.yamlio import (
     YDocument,
     YMap,
     YScalar,
+    bounded,
     deref,
     display_path,
     parse_file,
@@ -139,7 +140,7 @@ def load_connector_documents(
         problems += found
         if connector is not None:
             loaded.append(connector)
-    return loaded, problems
+    return loaded, bounded(problems)
 
 
 def _load_document(document: YDocument, budget: AliasBudget) -> tuple[LoadedConnector | None, list[Problem]]:
@@ -423,7 +424,7 @@ def load_tenant(config: ExoformConfig, tenant: str, files: ParsedFiles | None = 
             connectors.append(connector)
     problems += cross_check(connectors)
     if problems:
-        raise InputError(explained(problems, origins))
+        raise InputError(bounded(explained(problems, origins)))
     return TenantDesired(tenant, settings, connectors, origins)
 
 
