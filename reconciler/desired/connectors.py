@@ -78,7 +78,8 @@ class TenantDesired:
 
 def find_connector_files(folder: Path) -> tuple[list[Path], list[Problem]]:
     """Every ``*.yaml``/``*.yml`` file under ``folder``, recursively, sorted by path, and a located problem
-    for every subfolder that cannot be listed or is a symbolic link.
+    for every subfolder that cannot be listed or is a symbolic link, and for every file that is a symbolic
+    link (refused unread, wherever it leads: its content never reaches a message).
 
     Files and folders whose name starts with a dot are skipped.  Linked subfolders are not followed (a link
     may lead outside the repository or back into itself) and are errors rather than skipped: connectors
@@ -114,7 +115,17 @@ def find_connector_files(folder: Path) -> tuple[list[Path], list[Problem]]:
         dirnames[:] = kept
         for name in filenames:
             if not name.startswith(".") and name.lower().endswith(YAML_SUFFIXES):
-                found.append(Path(dirpath) / name)
+                path = Path(dirpath) / name
+                if path.is_symlink():
+                    problems.append(
+                        Problem(
+                            Location(display_path(path)),
+                            "is a symbolic link; exoform reads only regular connector files and does not "
+                            "open a link (it could lead to any file): put the file itself here",
+                        )
+                    )
+                else:
+                    found.append(path)
     return sorted(found, key=lambda p: p.relative_to(folder).as_posix()), problems
 
 

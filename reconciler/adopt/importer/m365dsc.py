@@ -48,8 +48,8 @@ _BACKTICK = {
 }
 _WORD = re.compile(r"[A-Za-z_][\w\-.]*")
 _NUMBER = re.compile(r"\d+(?![\w.])")
-_VARIABLE = re.compile(r"\$(?:\{[^}]*\}|[A-Za-z_?][\w]*(?::[A-Za-z_]\w*)?)(?:\.[A-Za-z_]\w*)*")
-_IN_STRING_VARIABLE = re.compile(r"\$(?:\{[^}]*\}|[A-Za-z_?][\w]*(?::[A-Za-z_]\w*)?)")
+_VARIABLE = re.compile(r"\$(?:\{[^{}]*\}|[A-Za-z_?][\w]*(?::[A-Za-z_]\w*)?)(?:\.[A-Za-z_]\w*)*")
+_IN_STRING_VARIABLE = re.compile(r"\$(?:\{[^{}]*\}|[A-Za-z_?][\w]*(?::[A-Za-z_]\w*)?)")
 
 
 class DscSyntaxError(Exception):
@@ -74,13 +74,22 @@ class _Lexer:
     def __init__(self, text: str) -> None:
         self.text = text
         self.i = 0
-        self.line = 1
-        self.line_start = 0
+        #: Where :meth:`_pos` last counted to: an index, its line and the index its line starts at.
+        self.counted = (0, 1, 0)
         self.tokens: list[Token] = []
 
     def _pos(self, index: int) -> tuple[int, int]:
-        line = self.text.count("\n", 0, index) + 1
-        return line, index - (self.text.rfind("\n", 0, index) + 1) + 1
+        """1-based (line, column) of ``index``.  Tokens come in order, so lines are counted on from the
+        previous call: counting from the start each time made lexing quadratic in the file's length."""
+        start, line, line_start = self.counted
+        if index < start:
+            start, line, line_start = 0, 1, 0
+        newlines = self.text.count("\n", start, index)
+        if newlines:
+            line += newlines
+            line_start = self.text.rfind("\n", start, index) + 1
+        self.counted = (index, line, line_start)
+        return line, index - line_start + 1
 
     def error(self, index: int, message: str) -> DscSyntaxError:
         return DscSyntaxError(*self._pos(index), message)
