@@ -83,6 +83,7 @@ DSC_SETTINGS: frozenset[str] = frozenset(
     for p in [
         "Ensure",
         "Credential",
+        "GlobalAdminAccount",
         "ApplicationId",
         "TenantId",
         "CertificateThumbprint",

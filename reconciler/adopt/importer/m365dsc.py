@@ -11,6 +11,7 @@ ignored).  Values (docs/import.md, "Microsoft365DSC"):
 - ``$OrganizationName``, ``$ConfigurationData.NonNodeData.X`` and other references take the value given with
   ``--var NAME=VALUE`` (NAME without ``$``, case-insensitive); otherwise the property is dropped and
   reported as unresolved (the connector is skipped when its ``Identity`` is unresolved).
+- A block's label is a string, a bare word or an unquoted GUID (early exports), or a variable.
 - ``Identity`` is the connector's name.  ``Ensure = "Absent"`` blocks are reported and skipped; DSC's own
   settings (:data:`reconciler.adopt.importer.DSC_SETTINGS`: credentials, ``DependsOn``) are ignored, never
   reported as unresolved whatever they refer to.
@@ -47,6 +48,8 @@ _BACKTICK = {
     "v": "\v",
 }
 _WORD = re.compile(r"[A-Za-z_][\w\-.]*")
+#: An unquoted GUID, as early Microsoft365DSC exports label blocks (``EXOInboundConnector 6f1c...-... {``).
+_GUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}(?![\w\-.])")
 _NUMBER = re.compile(r"\d+(?![\w.])")
 _VARIABLE = re.compile(r"\$(?:\{[^{}]*\}|[A-Za-z_?][\w]*(?::[A-Za-z_]\w*)?)(?:\.[A-Za-z_]\w*)*")
 _IN_STRING_VARIABLE = re.compile(r"\$(?:\{[^{}]*\}|[A-Za-z_?][\w]*(?::[A-Za-z_]\w*)?)")
@@ -137,6 +140,8 @@ class _Lexer:
                 self.add("punct", start, start + 2)
             elif ch in "{}()=,;[]":
                 self.add("punct", start, start + 1)
+            elif (guid := _GUID.match(text, start)) is not None:
+                self.add("word", start, guid.end())
             elif (number := _NUMBER.match(text, start)) is not None:
                 self.add("number", start, number.end())
             elif (word := _WORD.match(text, start)) is not None:

@@ -288,3 +288,49 @@ def test_any_text_gives_connectors_or_located_problems(pieces: list[str]) -> Non
     assert not (found and problems)
     for problem in problems:
         assert problem.location.line >= 1 and problem.location.column >= 1
+
+
+EARLY_EXPORT = """\
+Configuration M365TenantConfig
+{
+    param (
+        [parameter()]
+        [System.Management.Automation.PSCredential]
+        $GlobalAdminAccount
+    )
+    Import-DSCResource -ModuleName Microsoft365DSC
+    Node localhost
+    {
+        EXOInboundConnector 8c1b0e5e-4e3a-4b8f-9d2c-0f6a1b2c3d4e
+        {
+            Identity           = "Partner TLS"
+            ConnectorType      = "Partner"
+            SenderDomains      = @("fabrikam.com")
+            RequireTls         = $True
+            Ensure             = "Present"
+            GlobalAdminAccount = $Credsglobaladmin
+        }
+        EXOOutboundConnector f2a4c6e8-0b1d-4f3a-8c5e-7a9b1c3d5e7f
+        {
+            Identity           = "To partner"
+            ConnectorType      = "Partner"
+            RecipientDomains   = @("fabrikam.com")
+            Ensure             = "Present"
+            GlobalAdminAccount = $Credsglobaladmin
+        }
+    }
+}
+"""
+
+
+def test_an_early_export_with_unquoted_guid_labels_imports_and_ignores_its_credential(tmp_path: Path) -> None:
+    """Early Microsoft365DSC exports label blocks with a bare GUID (one starting with a digit, too) and
+    sign in with ``GlobalAdminAccount``: both import, and the credential is ignored, never reported."""
+    result = read_file(write(tmp_path, EARLY_EXPORT), "early.ps1")
+    assert result.problems == []
+    found = imported(result)
+    assert sorted(found) == [("InboundConnector", "Partner TLS"), ("OutboundConnector", "To partner")]
+    for item in found.values():
+        assert item.connector is not None, item.skipped
+        assert item.dropped == () and item.unknown == ()
+    assert found["InboundConnector", "Partner TLS"].where == "early.ps1:11:9"
