@@ -19,7 +19,16 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).parent
-MODULES = ["plan_cpu", "startup", "memory", "provider_latency", "many_tenants", "apply_latency", "fleet", "parsing"]
+MODULES = [
+    "plan_cpu",
+    "startup",
+    "memory",
+    "provider_latency",
+    "many_tenants",
+    "apply_latency",
+    "fleet",
+    "parsing",
+]
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
 

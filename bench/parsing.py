@@ -77,12 +77,16 @@ def clixml_references(size: int) -> str:
     objs = ['<Obj RefId="r0"><LST>' + "<S>x</S>" * 10 + "</LST></Obj>"]
     for i in range(1, 12):
         objs.append(f'<Obj RefId="r{i}"><LST>' + f'<Ref RefId="r{i - 1}" />' * 10 + "</LST></Obj>")
-    bomb = '<Obj><Props><S N="Name">c</S><Obj N="SenderDomains"><LST>' + "".join(objs) + "</LST></Obj></Props></Obj>"
+    bomb = (
+        '<Obj><Props><S N="Name">c</S><Obj N="SenderDomains"><LST>'
+        + "".join(objs)
+        + "</LST></Obj></Props></Obj>"
+    )
     pad = "<Obj><Props><S N='Comment'>x</S></Props></Obj>"
     return f'<Objs Version="1.1.0.1" {_NS}>' + _fill(pad, size - len(bomb) - 80) + bomb + "</Objs>"
 
 
-def _variables(text: str) -> Any:
+def through_variables(text: str) -> Any:
     from reconciler.desired.variables import Binding, Scope, resolve
     from reconciler.yamlio import parse_text
 
@@ -91,19 +95,19 @@ def _variables(text: str) -> Any:
     return [resolve(d.root, scope) for d in documents if d.root is not None]
 
 
-def _yaml(text: str) -> Any:
+def through_yaml(text: str) -> Any:
     from reconciler.yamlio import parse_text
 
     return parse_text(text, "bench.yaml")
 
 
-def _dsc(text: str) -> Any:
+def through_dsc(text: str) -> Any:
     from reconciler.adopt.importer import m365dsc
 
     return m365dsc.read(text, "bench.ps1", {})
 
 
-def _clixml(text: str) -> Any:
+def through_clixml(text: str) -> Any:
     from reconciler.adopt.importer import clixml
 
     return clixml.read(text, "bench.xml", {})
@@ -111,16 +115,24 @@ def _clixml(text: str) -> Any:
 
 #: name -> (input of a given size in characters, the parser it goes through, bounded by a budget)
 HOSTILE: dict[str, tuple[Callable[[int], str], Callable[[str], Any], bool]] = {
-    "connector file, unclosed ${ (variable scanner)": (unclosed_references, _variables, False),
-    "connector file, ${tenant.name} repeated (variable expansion)": (many_references, _variables, False),
-    "connector file, one long list (YAML reader)": (yaml_items, _yaml, False),
-    "connector file, empty documents (YAML reader, documents per file)": (yaml_documents, _yaml, True),
-    "connector file, duplicate keys (YAML reader, problems per file)": (yaml_duplicate_keys, _yaml, True),
-    "Microsoft365DSC script, plain lines (DSC lexer)": (dsc_plain_lines, _dsc, False),
-    "Microsoft365DSC script, unclosed ${ (DSC lexer)": (dsc_unclosed_variables, _dsc, False),
-    "Microsoft365DSC block, long array (DSC parser)": (dsc_block_values, _dsc, False),
-    "CLIXML, many objects (CLIXML reader)": (clixml_objects, _clixml, False),
-    "CLIXML, nested <Ref> back-references (expansion budget)": (clixml_references, _clixml, True),
+    "connector file, unclosed ${ (variable scanner)": (unclosed_references, through_variables, False),
+    "connector file, ${tenant.name} repeated (variable expansion)": (
+        many_references,
+        through_variables,
+        False,
+    ),
+    "connector file, one long list (YAML reader)": (yaml_items, through_yaml, False),
+    "connector file, empty documents (YAML reader, documents per file)": (yaml_documents, through_yaml, True),
+    "connector file, duplicate keys (YAML reader, problems per file)": (
+        yaml_duplicate_keys,
+        through_yaml,
+        True,
+    ),
+    "Microsoft365DSC script, plain lines (DSC lexer)": (dsc_plain_lines, through_dsc, False),
+    "Microsoft365DSC script, unclosed ${ (DSC lexer)": (dsc_unclosed_variables, through_dsc, False),
+    "Microsoft365DSC block, long array (DSC parser)": (dsc_block_values, through_dsc, False),
+    "CLIXML, many objects (CLIXML reader)": (clixml_objects, through_clixml, False),
+    "CLIXML, nested <Ref> back-references (expansion budget)": (clixml_references, through_clixml, True),
 }
 
 
@@ -131,6 +143,13 @@ def best_time(parse: Callable[[str], Any], text: str, repeat: int) -> float:
         parse(text)
         best = min(best, time.perf_counter() - start)
     return best
+
+
+def growth(parse: Callable[[str], Any], make: Callable[[int], str], size: int, factor: int = 4) -> float:
+    """time(``size`` x ``factor``) / time(``size``), best of three each (the tests' small-size check)."""
+    small = best_time(parse, make(size), 3)
+    large = best_time(parse, make(size * factor), 3)
+    return large / max(small, 1e-4)
 
 
 def run() -> list[dict[str, Any]]:

@@ -118,9 +118,7 @@ def test_a_symlinked_file_outside_the_repository_is_refused_unread(
     secret.write_text("aws_secret_access_key: hunter2-very-secret\n")
     (project / "conn" / "prod" / "creds.yaml").symlink_to(secret)
     [problem] = _problems(project)
-    assert problem.startswith(
-        "conn/prod/creds.yaml:1:1: error: is a symbolic link;"
-    )
+    assert problem.startswith("conn/prod/creds.yaml:1:1: error: is a symbolic link;")
     assert "hunter2" not in problem and "aws_secret" not in problem
 
 

@@ -334,3 +334,32 @@ def test_an_early_export_with_unquoted_guid_labels_imports_and_ignores_its_crede
         assert item.connector is not None, item.skipped
         assert item.dropped == () and item.unknown == ()
     assert found["InboundConnector", "Partner TLS"].where == "early.ps1:11:9"
+
+
+class _CountingText(str):
+    """Text that counts how many characters the lexer's searches for line ends walk over."""
+
+    walked = 0
+
+    def count(self, sub: str, start: Any = None, end: Any = None) -> int:  # type: ignore[override]
+        _CountingText.walked += (len(self) if end is None else end) - (start or 0)
+        return super().count(sub, start, end)
+
+    def rfind(self, sub: str, start: Any = None, end: Any = None) -> int:  # type: ignore[override]
+        _CountingText.walked += (len(self) if end is None else end) - (start or 0)
+        return super().rfind(sub, start, end)
+
+
+@pytest.mark.parametrize("make", ["dsc_plain_lines", "dsc_unclosed_variables", "dsc_block_values"])
+def test_lexing_is_linear_in_the_files_length(make: str) -> None:
+    """A script of plain lines took 35 s at 400 KB: every token counted lines from the start of the file.
+    Counted, not timed: 4x the text walks about 4x the characters (quadratic would be 16x)."""
+    import bench.parsing
+
+    walked = []
+    for size in (8 << 10, 32 << 10):
+        _CountingText.walked = 0
+        m365dsc.read(_CountingText(getattr(bench.parsing, make)(size)), "x.ps1", {})
+        walked.append(_CountingText.walked)
+    assert walked[1] < 6 * walked[0], walked
+    assert bench.parsing.growth(bench.parsing.through_dsc, getattr(bench.parsing, make), 16 << 10) < 10
