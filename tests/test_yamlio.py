@@ -225,9 +225,10 @@ def test_documents_per_file_are_bounded_and_so_is_the_error_output() -> None:
     many = [Problem(Location("a.yaml", i), "bad") for i in range(1, 500)] + [Problem(Location("b.yaml"), "x")]
     shown = bounded(many)
     assert len(shown) == MAX_PROBLEMS + 3
+    hidden = 499 - MAX_PROBLEMS - 1
     assert (
         str(shown[-1])
-        == f"a.yaml:{MAX_PROBLEMS + 2}:1: error: {499 - MAX_PROBLEMS - 1} more problem(s) in this file are not shown"
+        == f"a.yaml:{MAX_PROBLEMS + 2}:1: error: {hidden} more problem(s) in this file are not shown"
     )
 
 

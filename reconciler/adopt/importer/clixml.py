@@ -217,7 +217,7 @@ def read(text: str, display: str, variables: Mapping[str, str]) -> tuple[list[Fo
     found: list[Found] = []
     index = 0
     try:
-        for index, el in enumerate(root):  # noqa: B007 (the index names the object a problem is about)
+        for index, el in enumerate(root):
             if _local(el.tag) != "Obj":
                 continue
             value = reader.obj(el, 0)
