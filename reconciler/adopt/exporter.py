@@ -101,6 +101,8 @@ def schema_path(base_dir: Path) -> Path:
     from reconciler.schema import CONNECTOR_FILE
 
     return base_dir / "schemas" / CONNECTOR_FILE
+
+
 _KIND_PREFIX: dict[Kind, str] = {"InboundConnector": "inbound", "OutboundConnector": "outbound"}
 _IDENTITY = ("kind", "name", "connector_type")
 
