@@ -336,3 +336,17 @@ def test_a_connector_given_where_a_file_is_expected_points_to_export(in_tmp: Pat
         "that PowerShell or Microsoft365DSC wrote; to write a tenant's connector as a file, run exoform "
         "export --tenant t --target 'InboundConnector/From partner'"
     ) in result.output
+
+
+@pytest.mark.timeout(20)
+def test_a_fifo_is_refused_without_blocking(in_tmp: Path) -> None:
+    import os
+
+    repo = Repo(in_tmp, {})
+    os.mkfifo(in_tmp / "pipe.json")
+    result = repo.import_("pipe.json")
+    assert result.exit_code == 1
+    assert (
+        "pipe.json:1:1: error: cannot read file: it is a named pipe (FIFO), not a regular file"
+        in result.output
+    )

@@ -7,7 +7,9 @@ into :class:`Found` objects (PascalCase properties as plain Python values, the k
 :func:`convert` turns one into an :class:`Imported` connector, the same way for every source.
 
 Contracts:
-- :func:`read_file` never raises for bad input: a file that cannot be read at all (not UTF-8/UTF-16, bad
+- :func:`read_file` never raises for bad input and opens files as every reader does
+  (:func:`reconciler.yamlio.read_bytes`: regular files only, never blocking on a FIFO, at most
+  :data:`MAX_IMPORT_BYTES`): a file that cannot be read at all (not UTF-8/UTF-16, bad
   JSON, hostile or broken XML, an unparsable DSC block) gives located :class:`~reconciler.errors.Problem`\\ s
   and no connectors; the caller writes nothing then.
 - Every connector found is reported: imported, or skipped with the reason.  Properties are sorted into
@@ -213,17 +215,11 @@ def read_file(
 
     ``variables`` are the ``--var NAME=VALUE`` values DSC references resolve to (names case-insensitive).
     """
+    from reconciler.yamlio import read_bytes
+
     result = FileResult(path, source)
-    try:
-        size = path.stat().st_size
-        if size > MAX_IMPORT_BYTES:
-            result.problems.append(
-                Problem(Location(display), f"file is {size} bytes; the limit is {MAX_IMPORT_BYTES}")
-            )
-            return result
-        data = path.read_bytes()
-    except OSError as exc:
-        result.problems.append(Problem(Location(display), f"cannot read file: {exc.strerror or exc}"))
+    data, result.problems = read_bytes(path, display, MAX_IMPORT_BYTES)
+    if data is None:
         return result
     text, problem = decode(data, display)
     if text is None:
