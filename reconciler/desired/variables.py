@@ -10,13 +10,13 @@ Contracts:
   list); a reference inside other text is replaced by the variable's text (a list there is an error).
   Every new node carries the reference's mark, so a later validation error is located at the reference.
 - An unknown or undefined reference is a :class:`Problem` at the reference naming the tenant.
+  ``origins`` maps each place a substituted value is reported at (the value, and the top-level key
+  holding it) to a note saying where the value came from and for which tenant.
 - Scanning is linear in the text (an unclosed ``${`` ends the search for references: no later ``}``
   can close anything), and substitution is bounded by an :class:`ExpansionBudget`: at most
   :data:`MAX_EXPANDED_BYTES_PER_FILE` substituted characters per file and
   :data:`MAX_EXPANDED_BYTES_PER_TENANT` per tenant; past either, one problem at the reference that
   crossed it names the file and the limit, and that file resolves no further.
-  ``origins`` maps each place a substituted value is reported at (the value, and the top-level key
-  holding it) to a note saying where the value came from and for which tenant.
 """
 
 from __future__ import annotations
