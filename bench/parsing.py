@@ -9,6 +9,7 @@ tests/adopt/importer/test_m365dsc.py, tests/adopt/importer/test_clixml.py) use t
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -145,11 +146,30 @@ def best_time(parse: Callable[[str], Any], text: str, repeat: int) -> float:
     return best
 
 
-def growth(parse: Callable[[str], Any], make: Callable[[int], str], size: int, factor: int = 4) -> float:
-    """time(``size`` x ``factor``) / time(``size``), best of three each (the tests' small-size check)."""
-    small = best_time(parse, make(size), 3)
-    large = best_time(parse, make(size * factor), 3)
-    return large / max(small, 1e-4)
+def times(
+    parse: Callable[[str], Any], make: Callable[[int], str], size: int, factor: int = 4
+) -> tuple[float, float]:
+    """Best-of-three times at ``size`` and at ``size`` x ``factor`` (the tests' small-size check, which
+    allows for a busy machine: ``large < 10 * small + 0.05``, where a quadratic parser takes 16x)."""
+    return best_time(parse, make(size), 3), best_time(parse, make(size * factor), 3)
+
+
+def calls(parse: Callable[[str], Any], text: str) -> int:
+    """How many Python functions ``parse`` calls on ``text``: an operation count that does not depend on
+    the machine's load (it misses work done inside one C call, such as a regular expression's)."""
+    count = 0
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        nonlocal count
+        if event == "call":
+            count += 1
+
+    sys.setprofile(profile)
+    try:
+        parse(text)
+    finally:
+        sys.setprofile(None)
+    return count
 
 
 def run() -> list[dict[str, Any]]:
