@@ -34,42 +34,19 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from reconciler.errors import Location, Problem
+from reconciler.live import READ_ONLY_PROPERTIES
 from reconciler.model import FIELDS, KINDS, MODELS, PARAMETERS, Connector, Kind, from_live
 
 Source = Literal["json", "clixml", "m365dsc"]
 #: Largest file read: a PowerShell 5.1 UTF-16 export of a few thousand connectors.
 MAX_IMPORT_BYTES = 64 << 20
 
-#: Properties of Get objects that are not desired state: the directory object's own fields, the ones the
-#: service sets (ConnectorSource, validation results), parameters "reserved for internal Microsoft use"
+#: Properties of Get objects that are not desired state: the ones the service sets
+#: (:data:`reconciler.live.READ_ONLY_PROPERTIES`), parameters "reserved for internal Microsoft use"
 #: (docs/import.md, "What is ignored"), and what PowerShell adds to objects from a remote session.
-SERVICE_OWNED: frozenset[str] = frozenset(
+SERVICE_OWNED: frozenset[str] = READ_ONLY_PROPERTIES | frozenset(
     p.lower()
     for p in [
-        "Identity",
-        "Id",
-        "Guid",
-        "ExchangeObjectId",
-        "DistinguishedName",
-        "ObjectCategory",
-        "ObjectClass",
-        "ObjectState",
-        "OrganizationId",
-        "OrganizationalUnitRoot",
-        "OrganizationalUnitRootInternal",
-        "OriginatingServer",
-        "NameHashGuid",
-        "ExchangeVersion",
-        "IsValid",
-        "WhenChanged",
-        "WhenCreated",
-        "WhenChangedUTC",
-        "WhenCreatedUTC",
-        "AdminDisplayName",
-        "ConnectorSource",
-        "IsValidated",
-        "LastValidationTimestamp",
-        "LinkForModifiedConnector",
         "EFTestMode",
         "EFSkipMailGateway",
         "ScanAndDropRecipients",
