@@ -3,10 +3,11 @@
 The ratio is time(1 MiB) / time(64 KiB) (best of a few runs each): linear growth is 16; a quadratic
 parser gives 256.  On a busy machine single timings scatter, so the detail also gives the growth of the
 number of Python function calls, which does not depend on the load (it misses work inside one C call,
-such as a regular expression's, which the times show).  Inputs that hit a budget (documents per file, CLIXML back-references) stop early, so
-their ratio is near 1: the budget, not the input, bounds the work.  ``HOSTILE`` holds the inputs; the
-parsers' tests (tests/desired/test_variables.py, tests/test_yamlio.py,
-tests/adopt/importer/test_m365dsc.py, tests/adopt/importer/test_clixml.py) use them at small sizes.
+such as a regular expression's, which the times show).  Inputs that hit a budget (documents per file,
+CLIXML back-references) stop early, so their ratio is near 1: the budget, not the input, bounds the
+work.  ``HOSTILE`` holds the inputs; the parsers' tests (tests/desired/test_variables.py,
+tests/test_yamlio.py, tests/adopt/importer/test_m365dsc.py, tests/adopt/importer/test_clixml.py) use
+them at small sizes.
 """
 
 from __future__ import annotations
