@@ -150,3 +150,13 @@ def test_a_symlink_loop_is_a_located_error(project: Path) -> None:
     loop.symlink_to(loop)
     [problem] = _problems(project)
     assert problem.startswith("conn/prod/loop.yaml:1:1: error: is a symbolic link;")
+
+
+def test_the_errors_of_one_file_are_bounded(project: Path) -> None:
+    """200,000 empty documents printed 200,001 lines: now the documents limit stops the read and at most
+    100 problems of the file are listed, then how many more there were."""
+    (project / "conn" / "prod" / "empty.yaml").write_text("---\n" * 200_000)
+    problems = [p for p in _problems(project) if p.startswith("conn/prod/empty.yaml")]
+    assert len(problems) == 102
+    assert "error: more than 1000 documents in one file (the limit)" in problems[0]
+    assert problems[-1].endswith("error: 900 more problem(s) in this file are not shown")
