@@ -12,7 +12,6 @@ from typing import Any
 from reconciler.errors import ReadError
 from reconciler.model import Connector, Kind
 
-
 #: The properties of a Get object that the service sets, lower-cased: never desired state, never diffed
 #: nor written (the directory object's own fields, its times, ConnectorSource and validation results).
 #: The one list on the client side (the emulator keeps its own: it implements the service).
