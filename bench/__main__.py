@@ -28,6 +28,7 @@ MODULES = [
     "apply_latency",
     "fleet",
     "traffic",
+    "parsing",
 ]
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 

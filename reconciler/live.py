@@ -12,6 +12,39 @@ from typing import Any
 from reconciler.errors import ReadError
 from reconciler.model import Connector, Kind
 
+#: The properties of a Get object that the service sets, lower-cased: never desired state, never diffed
+#: nor written (the directory object's own fields, its times, ConnectorSource and validation results).
+#: The one list on the client side (the emulator keeps its own: it implements the service).
+READ_ONLY_PROPERTIES: frozenset[str] = frozenset(
+    p.lower()
+    for p in [
+        "Identity",
+        "Id",
+        "Guid",
+        "ExchangeObjectId",
+        "DistinguishedName",
+        "ObjectCategory",
+        "ObjectClass",
+        "ObjectState",
+        "OrganizationId",
+        "OrganizationalUnitRoot",
+        "OrganizationalUnitRootInternal",
+        "OriginatingServer",
+        "NameHashGuid",
+        "ExchangeVersion",
+        "IsValid",
+        "WhenChanged",
+        "WhenCreated",
+        "WhenChangedUTC",
+        "WhenCreatedUTC",
+        "AdminDisplayName",
+        "ConnectorSource",
+        "IsValidated",
+        "LastValidationTimestamp",
+        "LinkForModifiedConnector",
+    ]
+)
+
 
 @dataclass(frozen=True)
 class LiveConnector:

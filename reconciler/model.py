@@ -23,6 +23,7 @@ Contracts:
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -120,9 +121,19 @@ SmtpDaneMode = Annotated[
 #: Multi-valued fields: each entry is canonicalized on its own (so an error names the entry's index), then
 #: the list is sorted and deduplicated, because order never counts as a change.
 _SORTED = AfterValidator(normalize.canon_set)
-SenderDomains = Annotated[
-    list[Annotated[str, AfterValidator(_lenient(normalize.canon_sender_domain))]], _SORTED
-]
+#: A SenderDomains entry with no domain: the service stores an empty entry as ``smtp:;1`` (seen in real
+#: tenants and a vendor's template); a file writes it as ``""``.
+_BLANK_SENDER_DOMAIN = re.compile(r"^\s*(smtp:\s*)?(;\d+)?\s*$", re.IGNORECASE)
+
+
+def _sender_domain(value: str) -> str:
+    """A SenderDomains entry as a plain domain (``smtp:<domain>;1`` accepted); the blank entry is ``""``."""
+    if _BLANK_SENDER_DOMAIN.match(value):
+        return ""
+    return normalize.canon_sender_domain(value)
+
+
+SenderDomains = Annotated[list[Annotated[str, AfterValidator(_lenient(_sender_domain))]], _SORTED]
 RecipientDomains = Annotated[list[Annotated[str, AfterValidator(_lenient(_domain_or_star))]], _SORTED]
 Domains = Annotated[list[Annotated[str, AfterValidator(_lenient(_domain_no_star))]], _SORTED]
 SenderIPs = Annotated[list[Annotated[str, AfterValidator(_lenient(normalize.canon_sender_ip))]], _SORTED]
@@ -289,8 +300,9 @@ class ConnectorBase(BaseModel):
         - A multi-valued property's null is the empty list and a lone string a one-item list; a null
           Comment is the empty comment.
         - SenderDomains reads back as ``smtp:<domain>;1`` (docs/emulator.md, "Cmdlets and their rules"):
-          its blank entry ``smtp:;1`` means no domain and is dropped, and a connector returned without
-          SenderDomains has none (so it reads, and the rules report it, instead of failing to read).
+          its blank entry ``smtp:;1`` is the entry ``""`` (a file writes it so, and it round-trips), and a
+          connector returned without SenderDomains has none (so it reads, and the rules report it,
+          instead of failing to read).
         """
         if not (info.context and info.context.get("live")) or not isinstance(data, Mapping):
             return data
@@ -308,10 +320,7 @@ class ConnectorBase(BaseModel):
                 value = ""
             values[spec.name] = value
         if cls.KIND == "InboundConnector":
-            domains = values.get("sender_domains", [])
-            if isinstance(domains, list):
-                domains = [d for d in domains if not (isinstance(d, str) and d.strip() == "smtp:;1")]
-            values["sender_domains"] = domains
+            values.setdefault("sender_domains", [])
         return values
 
     @model_validator(mode="after")

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 import pytest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from reconciler.errors import Location
+from reconciler.errors import Location, Problem
 from reconciler.yamlio import AliasBudget, YMap, YScalar, parse_file, parse_text, to_python, write_atomic
 from reconciler.yamlio.problems import validation_problems
 
@@ -206,3 +206,37 @@ def test_read_bytes_refuses_a_device_before_reading(tmp_path: Path) -> None:
     assert [str(p) for p in problems] == [
         "zero.yaml:1:1: error: cannot read file: it is a character device, not a regular file"
     ]
+
+
+def test_documents_per_file_are_bounded_and_so_is_the_error_output() -> None:
+    """200,000 empty documents printed 200,001 lines: reading stops at the documents limit with a located
+    problem naming it, and the problems listed for one file stop at the problems limit with a count."""
+    from reconciler.yamlio import MAX_DOCUMENTS, MAX_PROBLEMS, bounded
+
+    documents, problems = parse_text("---\n" * 200_000, "f.yaml")
+    assert len(documents) == MAX_DOCUMENTS
+    assert [str(p) for p in problems] == [
+        f"f.yaml:{MAX_DOCUMENTS + 1}:1: error: more than {MAX_DOCUMENTS} documents in one file (the limit); "
+        "the rest of it was not read: split the file"
+    ]
+    _, problems = parse_text("name: x\n" * 10_000, "f.yaml")
+    assert len(problems) == MAX_PROBLEMS + 1
+    assert problems[-1].message.startswith(f"more than {MAX_PROBLEMS} problems in this file")
+    many = [Problem(Location("a.yaml", i), "bad") for i in range(1, 500)] + [Problem(Location("b.yaml"), "x")]
+    shown = bounded(many)
+    assert len(shown) == MAX_PROBLEMS + 3
+    hidden = 499 - MAX_PROBLEMS - 1
+    assert (
+        str(shown[-1])
+        == f"a.yaml:{MAX_PROBLEMS + 2}:1: error: {hidden} more problem(s) in this file are not shown"
+    )
+
+
+def test_reading_is_linear_in_the_files_length() -> None:
+    """The reader's work grows with the file, not faster: counted in function calls (ruamel's scanner and
+    parser are Python), 4x the text costs about 4x (quadratic would be 16x)."""
+    from bench.parsing import calls, through_yaml, yaml_documents, yaml_items
+
+    for make in (yaml_items, yaml_documents):
+        small, large = calls(through_yaml, make(2 << 10)), calls(through_yaml, make(8 << 10))
+        assert large < 5 * small, (make.__name__, small, large)

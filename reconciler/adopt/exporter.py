@@ -36,13 +36,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import ValidationError
 
 from reconciler.desired.connectors import connector_files
 from reconciler.errors import ExoformError
-from reconciler.live import LiveConnector
 from reconciler.model import FIELDS, KINDS, MODELS, Connector, Kind, rule_violations
 from reconciler.yamlio import (
     AliasBudget,
@@ -58,7 +57,52 @@ if TYPE_CHECKING:
     from ruamel.yaml import YAML
 
 Action = Literal["created", "updated", "unchanged", "skipped"]
+#: The first line of every connector file exoform writes: it points an editor at the connector schema.
 SCHEMA_HEADER = "# yaml-language-server: $schema="
+
+
+class Exportable(Protocol):
+    """What the writer needs of a connector: its model and its ConnectorSource (for the wizard's note).
+    A live connector (:class:`reconciler.live.LiveConnector`) is one; so is :class:`Adopted`."""
+
+    @property
+    def kind(self) -> Kind: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def connector(self) -> Connector: ...
+
+    @property
+    def connector_source(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Adopted:
+    """A connector found outside any tenant (``exoform import``): a model and the ConnectorSource its file
+    gave, and nothing a tenant would have (no Guid, no Get object)."""
+
+    connector: Connector
+    connector_source: str = "Default"
+
+    @property
+    def kind(self) -> Kind:
+        return self.connector.KIND
+
+    @property
+    def name(self) -> str:
+        return self.connector.name
+
+
+def schema_path(base_dir: Path) -> Path:
+    """Where the connector JSON Schema lives in a repository (``exoform schema`` writes it there): the path
+    the header line of every written file points at, relative to the file."""
+    from reconciler.schema import CONNECTOR_FILE
+
+    return base_dir / "schemas" / CONNECTOR_FILE
+
+
 _KIND_PREFIX: dict[Kind, str] = {"InboundConnector": "inbound", "OutboundConnector": "outbound"}
 _IDENTITY = ("kind", "name", "connector_type")
 
@@ -286,7 +330,7 @@ def unwritable_values(kind: Kind, document: dict[str, Any]) -> list[tuple[str, s
     return []
 
 
-def _source_note(live: LiveConnector) -> str | None:
+def _source_note(live: Exportable) -> str | None:
     if live.connector_source.casefold() == "hybridwizard":
         return (
             "created by the Hybrid Configuration Wizard (ConnectorSource HybridWizard): running the wizard "
@@ -312,7 +356,7 @@ def _current_values(kind: Kind, plain: dict[str, Any]) -> dict[str, Any] | None:
     return dict(model.managed_fields())
 
 
-def _update_document(document: _Document, live: LiveConnector, ignore: frozenset[str]) -> bool:
+def _update_document(document: _Document, live: Exportable, ignore: frozenset[str]) -> bool:
     """Make ``document`` declare ``live``'s values, editing its CommentedMap; True when anything changed.
 
     A key the document leaves out stands for the default, so it is added only when the live value is not
@@ -359,14 +403,15 @@ def _add_comment(data: Any, key: str, text: str) -> None:
 
 
 def export_connectors(
-    live: Sequence[LiveConnector],
+    live: Sequence[Exportable],
     folder: Path,
     *,
     schema: Path,
     ignore: frozenset[str] = frozenset(),
     whole_tenant: bool = True,
 ) -> ExportReport:
-    """Write every connector of ``live`` into ``folder`` (created if missing); see the module contracts.
+    """Write every connector of ``live`` (live connectors of a tenant, or :class:`Adopted` ones) into
+    ``folder`` (created if missing); see the module contracts.
 
     ``schema`` is the connector JSON Schema the header line points at; ``ignore`` are the tenant's ignored
     fields.  ``whole_tenant`` False says ``live`` is a selection (``exoform import``): a connector declared
@@ -375,7 +420,7 @@ def export_connectors(
     names that differ only in case: their files would collide on a case-insensitive file system, and the
     tenant could not tell them apart.
     """
-    seen: dict[tuple[Kind, str], LiveConnector] = {}
+    seen: dict[tuple[Kind, str], Exportable] = {}
     for c in live:
         first = seen.setdefault((c.kind, c.name.casefold()), c)
         if first is not c:
@@ -490,7 +535,7 @@ def _free_path(folder: Path, stem: str, existing: _Folder) -> tuple[Path, str | 
     return candidate, f"{display_path(first)} {why}; wrote {candidate.name} instead"
 
 
-def _write_new(path: Path, yaml: Any, header: str, live: LiveConnector, wanted: dict[str, Any]) -> Any:
+def _write_new(path: Path, yaml: Any, header: str, live: Exportable, wanted: dict[str, Any]) -> Any:
     """Write a new file for ``live``; returns the document written."""
     from ruamel.yaml.comments import CommentedMap
 

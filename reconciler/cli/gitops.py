@@ -72,7 +72,7 @@ def export(config_path: Path, tenant: str, targets: tuple[str, ...], out: Path |
       exoform export --tenant contoso --out adopted/contoso
       exoform export --tenant contoso --target 'InboundConnector/From Contoso partner'
     """
-    from reconciler.adopt.exporter import export_connectors
+    from reconciler.adopt.exporter import export_connectors, schema_path
     from reconciler.errors import ExoformError
     from reconciler.model import did_you_mean
     from reconciler.providers.registry import open_provider
@@ -108,7 +108,7 @@ def export(config_path: Path, tenant: str, targets: tuple[str, ...], out: Path |
                 provider.close()
     except ExoformError as exc:
         fail(str(exc))
-    schema = config.base_dir / "schemas" / "connector.schema.json"
+    schema = schema_path(config.base_dir)
     exported = [
         c
         for c in live.connectors

@@ -10,6 +10,7 @@ messages) is escaped before it reaches the terminal.
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -85,10 +86,9 @@ def import_command(
       exoform import inbound.xml outbound.xml --tenant contoso --out adopted/contoso
       exoform import M365TenantConfig.ps1 --tenant contoso --var OrganizationName=contoso.onmicrosoft.com
     """
-    from reconciler.adopt.exporter import export_connectors
+    from reconciler.adopt.exporter import Adopted, export_connectors, schema_path
     from reconciler.adopt.importer import Source, read_file
-    from reconciler.live import LiveConnector
-    from reconciler.model import did_you_mean
+    from reconciler.model import KINDS, did_you_mean
     from reconciler.yamlio import display_path
 
     values = _variables(variables)
@@ -96,6 +96,14 @@ def import_command(
     settings = config.tenants.get(tenant)
     if settings is None:
         fail(f"unknown tenant '{shown(tenant)}'{did_you_mean(tenant, list(config.tenants))}")
+    for path in files:
+        kind, slash, _ = str(path).partition("/")
+        if slash and not path.exists() and kind.casefold() in {k.casefold() for k in KINDS}:
+            fail(
+                f"{shown(str(path))} is not a file but a connector of a tenant: import reads files that "
+                f"PowerShell or Microsoft365DSC wrote; to write a tenant's connector as a file, run "
+                f"exoform export --tenant {shown(tenant)} --target {shlex.quote(shown(str(path)))}"
+            )
     folder = out if out is not None else config.path(settings.folders()[-1])
     wanted = None if source == "auto" else cast("Source", source)
     results = [read_file(path, display_path(path), wanted, values) for path in files]
@@ -107,26 +115,20 @@ def import_command(
         fail(f"{failed} of {len(results)} file(s) could not be read; nothing was written")
 
     chosen, skipped = _select(results)
-    live = [
-        LiveConnector(
-            c.connector.KIND,
-            c.connector.name,
-            "",
-            c.connector,
-            {"ConnectorSource": c.connector_source} if c.connector_source else {},
-        )
+    adopted = [
+        Adopted(c.connector, c.connector_source or "Default")
         for c in chosen.values()
         if c.connector is not None
     ]
-    schema = config.base_dir / "schemas" / "connector.schema.json"
+    schema = schema_path(config.base_dir)
     try:
         report = export_connectors(
-            live, folder, schema=schema, ignore=frozenset(settings.ignore_fields), whole_tenant=False
+            adopted, folder, schema=schema, ignore=frozenset(settings.ignore_fields), whole_tenant=False
         )
     except OSError as exc:
         fail(f"cannot write into {shown(display_path(folder))}: {exc.strerror or exc}")
 
-    incomplete = _print_written(report, chosen)
+    incomplete, whole = _print_written(report, chosen)
     _print_skipped(skipped)
     for note in report.notes:
         click.echo(shown(f"note: {note}"), err=True)
@@ -152,7 +154,13 @@ def import_command(
             shown(f"hint: {display_path(schema)} does not exist yet; run exoform schema to write it."),
             err=True,
         )
-    if not written:
+    if not whole:
+        click.echo(
+            "error: no connector was imported whole and valid"
+            + (" (the files above hold none)" if not written else "; fix the files above, or export again")
+            + ": exoform import failed",
+            err=True,
+        )
         sys.exit(EXIT_ERROR)
 
 
@@ -179,14 +187,14 @@ def _select(results: list[FileResult]) -> tuple[dict[tuple[str, str], Imported],
     return chosen, skipped
 
 
-def _print_written(report: ExportReport, chosen: dict[tuple[str, str], Imported]) -> int:
+def _print_written(report: ExportReport, chosen: dict[tuple[str, str], Imported]) -> tuple[int, int]:
     """Print each written connector with what was left out of it; the number not imported whole or
-    breaking the service's rules."""
+    breaking the service's rules, and the number written whole and valid."""
     from reconciler.adopt.importer import refused_values
     from reconciler.model import rule_violations
     from reconciler.yamlio import display_path
 
-    incomplete = 0
+    incomplete = whole = 0
     for written in report.connectors:
         item = chosen[(written.kind, written.name.casefold())]
         assert item.connector is not None
@@ -204,7 +212,9 @@ def _print_written(report: ExportReport, chosen: dict[tuple[str, str], Imported]
             click.echo(shown(f"          {line}"))
         if item.dropped or refused or rule_violations(item.connector) or written.action == "skipped":
             incomplete += 1
-    return incomplete
+        else:
+            whole += 1
+    return incomplete, whole
 
 
 def _print_skipped(skipped: list[tuple[Imported, str]]) -> None:

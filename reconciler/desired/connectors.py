@@ -29,7 +29,7 @@ from pydantic import ValidationError
 from reconciler.desired.config import ExoformConfig, TenantConfig
 from reconciler.desired.loader import config_location, load_config, select_tenants
 from reconciler.desired.overrides import OVERRIDE_KIND, OWN_KEYS, Override, merge
-from reconciler.desired.variables import Binding, Scope, explained, resolve
+from reconciler.desired.variables import Binding, ExpansionBudget, Scope, explained, resolve
 from reconciler.errors import ConfigError, InputError, Location, Problem, quote
 from reconciler.model import (
     KINDS,
@@ -49,6 +49,7 @@ from reconciler.yamlio import (
     YMap,
     YScalar,
     YSeq,
+    bounded,
     deref,
     display_path,
     parse_file,
@@ -125,7 +126,8 @@ class TenantDesired:
 
 def find_connector_files(folder: Path) -> tuple[list[Path], list[Problem]]:
     """Every ``*.yaml``/``*.yml`` file under ``folder``, recursively, sorted by path, and a located problem
-    for every subfolder that cannot be listed or is a symbolic link.
+    for every subfolder that cannot be listed or is a symbolic link, and for every file that is a symbolic
+    link (refused unread, wherever it leads: its content never reaches a message).
 
     Files and folders whose name starts with a dot are skipped.  Linked subfolders are not followed (a link
     may lead outside the repository or back into itself) and are errors rather than skipped: connectors
@@ -161,7 +163,17 @@ def find_connector_files(folder: Path) -> tuple[list[Path], list[Problem]]:
         dirnames[:] = kept
         for name in filenames:
             if not name.startswith(".") and name.lower().endswith(YAML_SUFFIXES):
-                found.append(Path(dirpath) / name)
+                path = Path(dirpath) / name
+                if path.is_symlink():
+                    problems.append(
+                        Problem(
+                            Location(display_path(path)),
+                            "is a symbolic link; exoform reads only regular connector files and does not "
+                            "open a link (it could lead to any file): put the file itself here",
+                        )
+                    )
+                else:
+                    found.append(path)
     return sorted(found, key=lambda p: p.relative_to(folder).as_posix()), problems
 
 
@@ -187,7 +199,7 @@ def load_connector_documents(
         problems += found
         if isinstance(connector, LoadedConnector):
             loaded.append(connector)
-    return loaded, problems
+    return loaded, bounded(problems)
 
 
 def _load_document(
@@ -549,6 +561,7 @@ def load_tenant(config: ExoformConfig, tenant: str, files: ParsedFiles | None = 
     origins: dict[Location, str] = {}
     declared: list[_Document] = []
     overrides: list[_Document] = []
+    expansion = ExpansionBudget()
     for index, relative in enumerate(folders):
         folder = config.path(relative)
         if not folder.is_dir():
@@ -564,7 +577,7 @@ def load_tenant(config: ExoformConfig, tenant: str, files: ParsedFiles | None = 
             problems += found
             for document in documents:
                 if document.root is not None:
-                    resolved = resolve(document.root, scope)
+                    resolved = resolve(document.root, scope, expansion)
                     origins.update(resolved.origins)
                     if resolved.problems:
                         problems += resolved.problems
@@ -589,7 +602,7 @@ def load_tenant(config: ExoformConfig, tenant: str, files: ParsedFiles | None = 
     problems += cross_check(connectors)
     problems += absent_conflicts(connectors, absent)
     if problems:
-        raise InputError(explained(problems, origins))
+        raise InputError(bounded(explained(problems, origins)))
     return TenantDesired(tenant, settings, connectors, origins, absent)
 
 

@@ -12,6 +12,11 @@ Contracts:
 - An unknown or undefined reference is a :class:`Problem` at the reference naming the tenant.
   ``origins`` maps each place a substituted value is reported at (the value, and the top-level key
   holding it) to a note saying where the value came from and for which tenant.
+- Scanning is linear in the text (an unclosed ``${`` ends the search for references: no later ``}``
+  can close anything), and substitution is bounded by an :class:`ExpansionBudget`: at most
+  :data:`MAX_EXPANDED_BYTES_PER_FILE` substituted characters per file and
+  :data:`MAX_EXPANDED_BYTES_PER_TENANT` per tenant; past either, one problem at the reference that
+  crossed it names the file and the limit, and that file resolves no further.
 """
 
 from __future__ import annotations
@@ -24,7 +29,72 @@ from reconciler.errors import Location, Problem
 from reconciler.model import did_you_mean
 from reconciler.yamlio import YAlias, YEntry, YMap, YNode, YScalar, YSeq
 
-_REFERENCE = re.compile(r"\$\$\{|\$\{([^}]*)\}")
+_OPEN = re.compile(r"\$\$\{|\$\{")
+#: Most characters ``${...}`` substitution may add to one file's values, and to one tenant's (all files).
+MAX_EXPANDED_BYTES_PER_FILE = 1 << 20
+MAX_EXPANDED_BYTES_PER_TENANT = 8 << 20
+
+
+class ExpansionBudget:
+    """Characters substituted so far for one tenant, in total and per file (see the module contracts).
+
+    One budget serves every file of one tenant's load; :func:`resolve` without one uses a fresh budget.
+    """
+
+    def __init__(
+        self, per_file: int = MAX_EXPANDED_BYTES_PER_FILE, per_tenant: int = MAX_EXPANDED_BYTES_PER_TENANT
+    ) -> None:
+        self.per_file = per_file
+        self.per_tenant = per_tenant
+        self.tenant_used = 0
+        self.file_used: dict[str, int] = {}
+        #: Files whose budget ran out (resolving them again reports nothing new).
+        self.exhausted: set[str] = set()
+
+    def spend(self, loc: Location, size: int, tenant: str) -> Problem | None:
+        """Count ``size`` substituted characters at ``loc``; a problem when a limit is crossed."""
+        used = self.file_used.get(loc.path, 0) + size
+        self.file_used[loc.path] = used
+        self.tenant_used += size
+        if used > self.per_file:
+            where, limit = f"in {loc.path}", self.per_file
+        elif self.tenant_used > self.per_tenant:
+            where, limit = "in all the files", self.per_tenant
+        else:
+            return None
+        self.exhausted.add(loc.path)
+        return Problem(
+            loc,
+            f"${{...}} references expand to more than {_size(limit)} of text {where} for tenant {tenant} "
+            "(the limit on substituted text keeps a file from growing out of all proportion): reference a "
+            "variable fewer times, or shorten it",
+        )
+
+
+def _size(limit: int) -> str:
+    return f"{limit >> 20} MiB ({limit:,} characters)" if limit % (1 << 20) == 0 else f"{limit:,} characters"
+
+
+class _OverBudget(Exception):
+    """The expansion budget ran out; the problem is recorded."""
+
+
+def _pieces(text: str) -> tuple[list[tuple[str, str | None]], str]:
+    """``text`` as (literal before, reference) pairs, the reference None for ``$${``, and the literal
+    tail.  Linear: after a ``${`` that no ``}`` closes, the rest is literal (so is reported as unclosed)."""
+    pieces: list[tuple[str, str | None]] = []
+    position = 0
+    while (match := _OPEN.search(text, position)) is not None:
+        if match.group() == "$${":
+            pieces.append((text[position : match.start()], None))
+            position = match.end()
+            continue
+        close = text.find("}", match.end())
+        if close < 0:
+            break
+        pieces.append((text[position : match.start()], text[match.end() : close]))
+        position = close + 1
+    return pieces, text[position:]
 
 
 @dataclass(frozen=True)
@@ -65,8 +135,9 @@ def _scalar_node(loc: Location, value: Any) -> YScalar:
 
 
 class _Resolver:
-    def __init__(self, scope: Scope) -> None:
+    def __init__(self, scope: Scope, budget: ExpansionBudget) -> None:
         self.scope = scope
+        self.budget = budget
         self.problems: list[Problem] = []
         self.origins: dict[Location, str] = {}
         self.notes: list[str] = []
@@ -103,30 +174,36 @@ class _Resolver:
         else:
             self.notes.append(f"${{{reference}}} is {_text(binding.value)!r} for tenant {self.scope.tenant}")
 
+    def spend(self, loc: Location, value: Any) -> None:
+        size = sum(len(_text(v)) + 1 for v in value) if isinstance(value, list) else len(_text(value))
+        problem = self.budget.spend(loc, size, self.scope.tenant)
+        if problem is not None:
+            self.problems.append(problem)
+            raise _OverBudget
+
     def scalar(self, node: YScalar) -> YNode:
         text = node.value
         if not isinstance(text, str) or "${" not in text:
             return node
-        whole = _REFERENCE.fullmatch(text)
-        if whole is not None and whole.group(1) is not None:
-            reference = whole.group(1).strip()
+        pieces, tail = _pieces(text)
+        if len(pieces) == 1 and pieces[0][0] == "" and pieces[0][1] is not None and tail == "":
+            reference = pieces[0][1].strip()
             binding = self.lookup(reference, node.loc)
             if binding is None:
                 return node
+            self.spend(node.loc, binding.value)
             self.note(reference, binding)
             if isinstance(binding.value, list):
                 return YSeq(node.loc, items=[_scalar_node(node.loc, v) for v in binding.value])
             return _scalar_node(node.loc, binding.value)
         parts: list[str] = []
-        end = 0
-        for match in _REFERENCE.finditer(text):
-            self.literal(text[end : match.start()], node.loc)
-            parts.append(text[end : match.start()])
-            end = match.end()
-            if match.group(1) is None:
+        for literal, raw in pieces:
+            self.literal(literal, node.loc)
+            parts.append(literal)
+            if raw is None:
                 parts.append("${")
                 continue
-            reference = match.group(1).strip()
+            reference = raw.strip()
             binding = self.lookup(reference, node.loc)
             if binding is None:
                 continue
@@ -139,10 +216,11 @@ class _Resolver:
                     )
                 )
                 continue
+            self.spend(node.loc, binding.value)
             self.note(reference, binding)
             parts.append(_text(binding.value))
-        self.literal(text[end:], node.loc)
-        parts.append(text[end:])
+        self.literal(tail, node.loc)
+        parts.append(tail)
         value = "".join(parts)
         return YScalar(node.loc, node.anchor, value=value, text=value)
 
@@ -189,10 +267,19 @@ class _Resolver:
         return YEntry(entry.key, entry.key_loc, value)
 
 
-def resolve(root: YNode, scope: Scope) -> Resolved:
-    """``root`` with every reference resolved for ``scope``'s tenant (see the module's contracts)."""
-    resolver = _Resolver(scope)
-    new_root = resolver.node(root)
+def resolve(root: YNode, scope: Scope, budget: ExpansionBudget | None = None) -> Resolved:
+    """``root`` with every reference resolved for ``scope``'s tenant (see the module's contracts).
+
+    ``budget`` is shared by every document of one tenant's load; a file whose budget already ran out is
+    returned unresolved, with no further problem (the first was reported to the same load)."""
+    budget = budget if budget is not None else ExpansionBudget()
+    resolver = _Resolver(scope, budget)
+    if root.loc.path in budget.exhausted or budget.tenant_used > budget.per_tenant:
+        return Resolved(root)
+    try:
+        new_root = resolver.node(root)
+    except _OverBudget:
+        return Resolved(root, resolver.problems, resolver.origins)
     return Resolved(new_root, resolver.problems, resolver.origins)
 
 

@@ -8,7 +8,9 @@ Walking the events lets the reader
 
 - reject what plain configuration never needs, each with a located message: tags (no object
   construction of any kind), merge keys, complex keys, nesting deeper than :data:`MAX_DEPTH`, aliases
-  that expand past :data:`MAX_ALIAS_NODES` nodes per file (the "billion laughs" bomb), files larger than
+  that expand past :data:`MAX_ALIAS_NODES` nodes per file (the "billion laughs" bomb), more than
+  :data:`MAX_DOCUMENTS` documents or :data:`MAX_PROBLEMS` problems in one file (the rest is not read,
+  so neither the time nor the error output grows with a hostile file), files larger than
   the size limit (:data:`MAX_FILE_BYTES` unless the caller sets another) and files that are not UTF-8
   (a UTF-8 byte order mark is accepted); open only regular files, never through a symbolic link loop
   nor (for files found in a folder) a link to outside the repository (:func:`read_bytes`, which every
@@ -23,6 +25,8 @@ Contracts:
 - :func:`parse_file` and :func:`parse_text` never raise for bad input: they return the documents read
   and a list of located :class:`Problem`.  A document with a problem is left out; the documents before
   a syntax error are kept, and so are the problems found before it.
+- Reading is linear in the file's size (ruamel's scanner is, below :data:`MAX_DEPTH` open flow levels;
+  bench/parsing.py measures it).
 - :func:`to_python` expands aliases against an :class:`AliasBudget` and raises :class:`TooBig` (which
   carries its located problem) past the budget or the depth limit.
 """
@@ -46,6 +50,10 @@ MAX_FILE_BYTES = 1 << 20
 MAX_DEPTH = 32
 #: Most nodes that aliases may expand to in one file.  Plain documents do not count against it.
 MAX_ALIAS_NODES = 10_000
+#: Most documents read from one file (a connector file holds one per connector).
+MAX_DOCUMENTS = 1_000
+#: Most problems reported for one file; past it the file is not read further and one line says so.
+MAX_PROBLEMS = 100
 
 _CORE_TAGS = {
     "tag:yaml.org,2002:str": "scalar",
@@ -307,6 +315,7 @@ class _Builder:
         self.resolver = resolver
         self.problems = problems
         self.documents: list[YDocument] = []
+        self.started = 0
         self._reset(Location(display))
 
     def _reset(self, loc: Location) -> None:
@@ -321,7 +330,26 @@ class _Builder:
         from ruamel.yaml import events as ev
 
         for event in events:
+            if len(self.problems) >= MAX_PROBLEMS:
+                self.problems.append(
+                    Problem(
+                        _loc(self.display, event.start_mark),
+                        f"more than {MAX_PROBLEMS} problems in this file; the rest of it was not read "
+                        "(fix these first)",
+                    )
+                )
+                return
             if isinstance(event, ev.DocumentStartEvent):
+                self.started += 1
+                if self.started > MAX_DOCUMENTS:
+                    self.problems.append(
+                        Problem(
+                            _loc(self.display, event.start_mark),
+                            f"more than {MAX_DOCUMENTS} documents in one file (the limit); the rest of it "
+                            "was not read: split the file",
+                        )
+                    )
+                    return
                 self._reset(_loc(self.display, event.start_mark))
             elif isinstance(event, ev.DocumentEndEvent):
                 if not self.abandoned:
@@ -429,6 +457,24 @@ class _Builder:
             )
             return
         parent.entries[key] = YEntry(key, key_loc, node)
+
+
+def bounded(problems: list[Problem], limit: int = MAX_PROBLEMS + 1) -> list[Problem]:
+    """``problems`` with at most ``limit`` per file, in order; each file cut short gets one last problem
+    saying how many more were found (so error output stays bounded however many a file holds)."""
+    kept: list[Problem] = []
+    count: dict[str, int] = {}
+    first_cut: dict[str, Location] = {}
+    for problem in problems:
+        path = problem.location.path
+        count[path] = count.get(path, 0) + 1
+        if count[path] <= limit:
+            kept.append(problem)
+        else:
+            first_cut.setdefault(path, problem.location)
+    for path, where in first_cut.items():
+        kept.append(Problem(where, f"{count[path] - limit} more problem(s) in this file are not shown"))
+    return kept
 
 
 def parse_text(text: str, display: str) -> tuple[list[YDocument], list[Problem]]:

@@ -549,3 +549,25 @@ def test_export_gives_connectors_whose_slugs_collide_files_of_their_own(tmp_path
     report = export_connectors(live, tmp_path, schema=tmp_path / "s.json")
     assert sorted(p.name for p in tmp_path.glob("*.yaml")) == ["relay-a-2.yaml", "relay-a.yaml"]
     assert len({item.path for item in report.connectors}) == 2
+
+
+def test_a_blank_sender_domain_is_exported_validates_and_plans_no_changes(tmp_path: Path) -> None:
+    """The service stores an empty SenderDomains entry as ``smtp:;1`` (a real tenant, a vendor's
+    template): export writes it as ``""``, which validates, plans no change, and applies as the blank."""
+    blank = {"Name": "Vendor template", "ConnectorType": "Partner", "SenderDomains": ["smtp:;1"]}
+    repo = Repo(tmp_path, {"InboundConnector": [blank], "OutboundConnector": []})
+    result = repo.export()
+    assert "1 created" in result.output and "warning" not in result.output
+    text = (repo.dir / "vendor-template.yaml").read_text()
+    assert "sender_domains:\n  - ''\n" in text
+    validate = repo.run("validate")
+    assert validate.exit_code == 0, validate.output
+    repo.assert_no_changes()
+    # Applied to a tenant that does not have it, the file creates the same blank entry.
+    (tmp_path / "state.json").unlink()
+    (tmp_path / "seed.json").write_text(json.dumps({"InboundConnector": [], "OutboundConnector": []}))
+    applied = repo.run("apply", "--auto-approve")
+    assert applied.exit_code == 0, applied.output
+    state = json.loads((tmp_path / "state.json").read_text())
+    assert "smtp:;1" in json.dumps(state)
+    repo.assert_no_changes()

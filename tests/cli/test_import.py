@@ -308,3 +308,45 @@ def test_microsoft365dsc_test_mocks_import_and_the_valid_one_round_trips(in_tmp:
     # The synthetic outbound mock breaks a rule; without it the tenant's inbound connector plans clean.
     (repo.dir / "testoutboundconnector.yaml").unlink()
     repo.assert_no_changes()
+
+
+def test_nothing_written_whole_and_valid_is_a_failure(in_tmp: Path) -> None:
+    """Lists cut short by ConvertTo-Json's default depth: the connector is written with what could be read,
+    but nothing valid came of the import, so it exits 1 (a CI step running it must fail)."""
+    repo = Repo(in_tmp, {})
+    obj = {
+        "Name": "Filter",
+        "ConnectorType": "Partner",
+        "SenderDomains": "System.Object[]",
+        "RequireTls": True,
+    }
+    (in_tmp / "x.json").write_text(json.dumps(obj))
+    result = repo.import_("x.json")
+    assert result.exit_code == 1, result.output
+    assert "not imported: SenderDomains: cut short by ConvertTo-Json" in result.output
+    assert "error: no connector was imported whole and valid; fix the files above" in result.output
+
+
+def test_a_connector_given_where_a_file_is_expected_points_to_export(in_tmp: Path) -> None:
+    repo = Repo(in_tmp, {})
+    result = repo.import_("InboundConnector/From partner")
+    assert result.exit_code == 1
+    assert (
+        "error: InboundConnector/From partner is not a file but a connector of a tenant: import reads files "
+        "that PowerShell or Microsoft365DSC wrote; to write a tenant's connector as a file, run exoform "
+        "export --tenant t --target 'InboundConnector/From partner'"
+    ) in result.output
+
+
+@pytest.mark.timeout(20)
+def test_a_fifo_is_refused_without_blocking(in_tmp: Path) -> None:
+    import os
+
+    repo = Repo(in_tmp, {})
+    os.mkfifo(in_tmp / "pipe.json")
+    result = repo.import_("pipe.json")
+    assert result.exit_code == 1
+    assert (
+        "pipe.json:1:1: error: cannot read file: it is a named pipe (FIFO), not a regular file"
+        in result.output
+    )

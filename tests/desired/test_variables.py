@@ -179,3 +179,53 @@ def test_an_undefined_variable_fails_only_the_tenant_that_lacks_it(fleet: Path) 
     assert str(problem).startswith(
         "shared/filter.yaml:6:35: error: undefined variable 'restrict' for tenant broken"
     )
+
+
+def test_unclosed_references_are_scanned_in_linear_time() -> None:
+    """A connector file of ``${`` never closed (a PR controls it; validate runs in the PR workflow) is
+    scanned in time linear in its length: 4x the text costs well under 16x (a quadratic scan took
+    seconds at 50 KB and over a minute at 200 KB).  The reference is still reported as unclosed."""
+    from bench.parsing import through_variables, times, unclosed_references
+
+    [resolved] = through_variables(unclosed_references(4096))
+    assert [p.message for p in resolved.problems] == [
+        "'${' without a closing '}': write ${vars.NAME}, or $${ for a literal ${"
+    ]
+    small, large = times(through_variables, unclosed_references, 12 << 10)
+    assert large < 10 * small + 0.05, (small, large)
+
+
+def _budget_repo(root: Path, files: int, references: int, value: str) -> Path:
+    (root / "c").mkdir()
+    for i in range(files):
+        text = f"kind: InboundConnector\nname: n{i}\nsender_domains: ['*']\ncomment: "
+        (root / "c" / f"f{i}.yaml").write_text(text + "${vars.big}" * references + "\n")
+    return _config(
+        root, f"tenants:\n  t:\n    provider: local\n    connectors: c\n    vars: {{big: {value}}}\n"
+    )
+
+
+def test_expansion_past_the_per_file_budget_is_one_located_error_naming_the_limit(tmp_path: Path) -> None:
+    """420 KB of references to a long variable made 818 MB (a MemoryError under a memory limit): now a
+    file's references expand to at most 1 MiB, and past it one error names the file, the place and the
+    limit, instead of building the text."""
+    config = _budget_repo(tmp_path, 1, 200, "x" * 8000)
+    with pytest.raises(InputError) as caught:
+        load_all(config)
+    [problem] = caught.value.problems
+    assert str(problem).endswith("f0.yaml:4:10: error: " + problem.message)
+    assert "expand to more than 1 MiB (1,048,576 characters) of text in " in problem.message
+    assert "for tenant t" in problem.message
+
+
+def test_expansion_past_the_per_tenant_budget_is_one_located_error(tmp_path: Path) -> None:
+    """Each file under its own budget, together past the tenant's (8 MiB): one error, at the reference
+    that crossed it."""
+    config = _budget_repo(tmp_path, 10, 110, "x" * 8000)  # 880,000 characters a file
+    with pytest.raises(InputError) as caught:
+        load_all(config)
+    [problem] = [p for p in caught.value.problems if "expand" in p.message]
+    assert problem.location.path.endswith("f9.yaml")
+    assert "expand to more than 8 MiB (8,388,608 characters) of text in all the files for tenant t" in (
+        problem.message
+    )

@@ -335,6 +335,13 @@ HOSTILE: dict[str, tuple[bytes, str | None]] = {
     "merge key": (b"base: &b {connector_type: Partner}\n<<: *b\nkind: InboundConnector\nname: m\n", "merge"),
     "complex key": (b"? [a, b]\n: 1\nkind: InboundConnector\n", "key must be plain text"),
     "many documents": (b"---\n" * 5000, "empty document"),
+    # 200,001 lines of errors before the documents limit; bounded now
+    "200,000 empty documents": (b"---\n" * 200_000, "more than 1000 documents"),
+    # quadratic in the variable scanner before: over a minute at 200 KB
+    "unclosed references": (
+        b"kind: InboundConnector\nname: x\ncomment: " + b"${" * 100_000,
+        "without a closing",
+    ),
     "lone surrogate escape": (b'kind: InboundConnector\nname: "\\ud800"\n', "name"),
 }
 

@@ -7,7 +7,9 @@ into :class:`Found` objects (PascalCase properties as plain Python values, the k
 :func:`convert` turns one into an :class:`Imported` connector, the same way for every source.
 
 Contracts:
-- :func:`read_file` never raises for bad input: a file that cannot be read at all (not UTF-8/UTF-16, bad
+- :func:`read_file` never raises for bad input and opens files as every reader does
+  (:func:`reconciler.yamlio.read_bytes`: regular files only, never blocking on a FIFO, at most
+  :data:`MAX_IMPORT_BYTES`): a file that cannot be read at all (not UTF-8/UTF-16, bad
   JSON, hostile or broken XML, an unparsable DSC block) gives located :class:`~reconciler.errors.Problem`\\ s
   and no connectors; the caller writes nothing then.
 - Every connector found is reported: imported, or skipped with the reason.  Properties are sorted into
@@ -32,42 +34,19 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from reconciler.errors import Location, Problem
+from reconciler.live import READ_ONLY_PROPERTIES
 from reconciler.model import FIELDS, KINDS, MODELS, PARAMETERS, Connector, Kind, from_live
 
 Source = Literal["json", "clixml", "m365dsc"]
 #: Largest file read: a PowerShell 5.1 UTF-16 export of a few thousand connectors.
 MAX_IMPORT_BYTES = 64 << 20
 
-#: Properties of Get objects that are not desired state: the directory object's own fields, the ones the
-#: service sets (ConnectorSource, validation results), parameters "reserved for internal Microsoft use"
+#: Properties of Get objects that are not desired state: the ones the service sets
+#: (:data:`reconciler.live.READ_ONLY_PROPERTIES`), parameters "reserved for internal Microsoft use"
 #: (docs/import.md, "What is ignored"), and what PowerShell adds to objects from a remote session.
-SERVICE_OWNED: frozenset[str] = frozenset(
+SERVICE_OWNED: frozenset[str] = READ_ONLY_PROPERTIES | frozenset(
     p.lower()
     for p in [
-        "Identity",
-        "Id",
-        "Guid",
-        "ExchangeObjectId",
-        "DistinguishedName",
-        "ObjectCategory",
-        "ObjectClass",
-        "ObjectState",
-        "OrganizationId",
-        "OrganizationalUnitRoot",
-        "OrganizationalUnitRootInternal",
-        "OriginatingServer",
-        "NameHashGuid",
-        "ExchangeVersion",
-        "IsValid",
-        "WhenChanged",
-        "WhenCreated",
-        "WhenChangedUTC",
-        "WhenCreatedUTC",
-        "AdminDisplayName",
-        "ConnectorSource",
-        "IsValidated",
-        "LastValidationTimestamp",
-        "LinkForModifiedConnector",
         "EFTestMode",
         "EFSkipMailGateway",
         "ScanAndDropRecipients",
@@ -83,6 +62,7 @@ DSC_SETTINGS: frozenset[str] = frozenset(
     for p in [
         "Ensure",
         "Credential",
+        "GlobalAdminAccount",
         "ApplicationId",
         "TenantId",
         "CertificateThumbprint",
@@ -212,17 +192,11 @@ def read_file(
 
     ``variables`` are the ``--var NAME=VALUE`` values DSC references resolve to (names case-insensitive).
     """
+    from reconciler.yamlio import read_bytes
+
     result = FileResult(path, source)
-    try:
-        size = path.stat().st_size
-        if size > MAX_IMPORT_BYTES:
-            result.problems.append(
-                Problem(Location(display), f"file is {size} bytes; the limit is {MAX_IMPORT_BYTES}")
-            )
-            return result
-        data = path.read_bytes()
-    except OSError as exc:
-        result.problems.append(Problem(Location(display), f"cannot read file: {exc.strerror or exc}"))
+    data, result.problems = read_bytes(path, display, MAX_IMPORT_BYTES)
+    if data is None:
         return result
     text, problem = decode(data, display)
     if text is None:

@@ -13,6 +13,8 @@ Contracts:
 - Parsed with defusedxml with DTDs, entities and external references forbidden: a file that declares any
   (billion laughs, external entities) is refused with one located problem and nothing is read from it.
   ``Export-Clixml`` never writes a DTD.
+- ``<Ref>`` back-references are expanded against a budget of :data:`MAX_EXPANDED_NODES` values per file:
+  past it the file gives one located problem naming the object and the limit, and no connectors.
 - A top-level object is a connector when it looks like one
   (:func:`~reconciler.adopt.importer.looks_like_connector`); its kind comes from its type names
   (``...TenantInboundConnector``) when they name one.
@@ -35,6 +37,9 @@ from reconciler.model import Kind
 
 #: Objects nested deeper than this are not read (a serialization never nests connectors this deep).
 MAX_DEPTH = 64
+#: Most values the connectors of one file expand to, counting every ``<Ref>`` as the object it repeats
+#: (a connector holds a few hundred; nested back-references multiply, like a YAML alias bomb).
+MAX_EXPANDED_NODES = 100_000
 _ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 _INTEGERS = frozenset({"I16", "I32", "I64", "U16", "U32", "U64", "By", "SB"})
 _FLOATS = frozenset({"Db", "Sg", "D"})
@@ -53,6 +58,19 @@ class _Object:
 
 class _TooDeep(Exception):
     pass
+
+
+class _TooMany(Exception):
+    pass
+
+
+def _key(value: Any) -> str:
+    """A dictionary key as text; a collection or object by its kind only (its text could be huge)."""
+    if isinstance(value, list | dict):
+        return f"<{type(value).__name__}>"
+    if isinstance(value, _Object):
+        return value.to_string or "<object>"
+    return str(value)
 
 
 def _local(tag: str) -> str:
@@ -117,7 +135,7 @@ class _Reader:
                 result = [self.value(item, depth) for item in child]
             elif tag == "DCT":
                 result = {
-                    str(self.value(en[0], depth)): self.value(en[1], depth) for en in child if len(en) == 2
+                    _key(self.value(en[0], depth)): self.value(en[1], depth) for en in child if len(en) == 2
                 }
             elif tag in ("Props", "MS"):
                 for prop in child:
@@ -138,15 +156,24 @@ class _Reader:
         return result
 
 
-def _flat(value: Any) -> Any:
-    """A property value as the shared conversion reads it: lists of plain values, objects by their text."""
-    if isinstance(value, list):
-        return [_flat(v) for v in value]
-    if isinstance(value, _Object):
-        return value.to_string
-    if isinstance(value, EnumValue) and value.name is not None and value.number is None:
-        return value.name
-    return value
+class _Flattener:
+    """Property values as the shared conversion reads them: lists of plain values, objects by their text;
+    every value counts against :data:`MAX_EXPANDED_NODES` (a shared ``<Ref>`` counts each time)."""
+
+    def __init__(self) -> None:
+        self.used = 0
+
+    def flat(self, value: Any) -> Any:
+        self.used += 1
+        if self.used > MAX_EXPANDED_NODES:
+            raise _TooMany
+        if isinstance(value, list):
+            return [self.flat(v) for v in value]
+        if isinstance(value, _Object):
+            return value.to_string
+        if isinstance(value, EnumValue) and value.name is not None and value.number is None:
+            return value.name
+        return value
 
 
 def _kind(types: list[str]) -> Kind | None:
@@ -186,7 +213,9 @@ def read(text: str, display: str, variables: Mapping[str, str]) -> tuple[list[Fo
             )
         ]
     reader = _Reader()
+    flattener = _Flattener()
     found: list[Found] = []
+    index = 0
     try:
         for index, el in enumerate(root):
             if _local(el.tag) != "Obj":
@@ -194,9 +223,18 @@ def read(text: str, display: str, variables: Mapping[str, str]) -> tuple[list[Fo
             value = reader.obj(el, 0)
             if not isinstance(value, _Object):
                 continue
-            props = {k: _flat(v) for k, v in value.props.items()}
+            props = {k: flattener.flat(v) for k, v in value.props.items()}
             if looks_like_connector(props):
                 found.append(Found(props, f"{display}: object {index + 1}", _kind(value.types)))
+    except _TooMany:
+        return [], [
+            Problem(
+                Location(display),
+                f"object {index + 1}: <Ref> back-references expand to more than {MAX_EXPANDED_NODES:,} "
+                "values (the limit per file; Export-Clixml of connectors needs a few hundred): nothing was "
+                "read from the file",
+            )
+        ]
     except _TooDeep:
         return [], [Problem(Location(display), f"objects nested deeper than {MAX_DEPTH} levels")]
     except (ValueError, IndexError, OverflowError) as exc:

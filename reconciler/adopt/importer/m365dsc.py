@@ -11,6 +11,7 @@ ignored).  Values (docs/import.md, "Microsoft365DSC"):
 - ``$OrganizationName``, ``$ConfigurationData.NonNodeData.X`` and other references take the value given with
   ``--var NAME=VALUE`` (NAME without ``$``, case-insensitive); otherwise the property is dropped and
   reported as unresolved (the connector is skipped when its ``Identity`` is unresolved).
+- A block's label is a string, a bare word or an unquoted GUID (early exports), or a variable.
 - ``Identity`` is the connector's name.  ``Ensure = "Absent"`` blocks are reported and skipped; DSC's own
   settings (:data:`reconciler.adopt.importer.DSC_SETTINGS`: credentials, ``DependsOn``) are ignored, never
   reported as unresolved whatever they refer to.
@@ -47,9 +48,11 @@ _BACKTICK = {
     "v": "\v",
 }
 _WORD = re.compile(r"[A-Za-z_][\w\-.]*")
+#: An unquoted GUID, as early Microsoft365DSC exports label blocks (``EXOInboundConnector 6f1c...-... {``).
+_GUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}(?![\w\-.])")
 _NUMBER = re.compile(r"\d+(?![\w.])")
-_VARIABLE = re.compile(r"\$(?:\{[^}]*\}|[A-Za-z_?][\w]*(?::[A-Za-z_]\w*)?)(?:\.[A-Za-z_]\w*)*")
-_IN_STRING_VARIABLE = re.compile(r"\$(?:\{[^}]*\}|[A-Za-z_?][\w]*(?::[A-Za-z_]\w*)?)")
+_VARIABLE = re.compile(r"\$(?:\{[^{}]*\}|[A-Za-z_?][\w]*(?::[A-Za-z_]\w*)?)(?:\.[A-Za-z_]\w*)*")
+_IN_STRING_VARIABLE = re.compile(r"\$(?:\{[^{}]*\}|[A-Za-z_?][\w]*(?::[A-Za-z_]\w*)?)")
 
 
 class DscSyntaxError(Exception):
@@ -74,13 +77,22 @@ class _Lexer:
     def __init__(self, text: str) -> None:
         self.text = text
         self.i = 0
-        self.line = 1
-        self.line_start = 0
+        #: Where :meth:`_pos` last counted to: an index, its line and the index its line starts at.
+        self.counted = (0, 1, 0)
         self.tokens: list[Token] = []
 
     def _pos(self, index: int) -> tuple[int, int]:
-        line = self.text.count("\n", 0, index) + 1
-        return line, index - (self.text.rfind("\n", 0, index) + 1) + 1
+        """1-based (line, column) of ``index``.  Tokens come in order, so lines are counted on from the
+        previous call: counting from the start each time made lexing quadratic in the file's length."""
+        start, line, line_start = self.counted
+        if index < start:
+            start, line, line_start = 0, 1, 0
+        newlines = self.text.count("\n", start, index)
+        if newlines:
+            line += newlines
+            line_start = self.text.rfind("\n", start, index) + 1
+        self.counted = (index, line, line_start)
+        return line, index - line_start + 1
 
     def error(self, index: int, message: str) -> DscSyntaxError:
         return DscSyntaxError(*self._pos(index), message)
@@ -128,6 +140,8 @@ class _Lexer:
                 self.add("punct", start, start + 2)
             elif ch in "{}()=,;[]":
                 self.add("punct", start, start + 1)
+            elif (guid := _GUID.match(text, start)) is not None:
+                self.add("word", start, guid.end())
             elif (number := _NUMBER.match(text, start)) is not None:
                 self.add("number", start, number.end())
             elif (word := _WORD.match(text, start)) is not None:

@@ -288,3 +288,79 @@ def test_any_text_gives_connectors_or_located_problems(pieces: list[str]) -> Non
     assert not (found and problems)
     for problem in problems:
         assert problem.location.line >= 1 and problem.location.column >= 1
+
+
+EARLY_EXPORT = """\
+Configuration M365TenantConfig
+{
+    param (
+        [parameter()]
+        [System.Management.Automation.PSCredential]
+        $GlobalAdminAccount
+    )
+    Import-DSCResource -ModuleName Microsoft365DSC
+    Node localhost
+    {
+        EXOInboundConnector 8c1b0e5e-4e3a-4b8f-9d2c-0f6a1b2c3d4e
+        {
+            Identity           = "Partner TLS"
+            ConnectorType      = "Partner"
+            SenderDomains      = @("fabrikam.com")
+            RequireTls         = $True
+            Ensure             = "Present"
+            GlobalAdminAccount = $Credsglobaladmin
+        }
+        EXOOutboundConnector f2a4c6e8-0b1d-4f3a-8c5e-7a9b1c3d5e7f
+        {
+            Identity           = "To partner"
+            ConnectorType      = "Partner"
+            RecipientDomains   = @("fabrikam.com")
+            Ensure             = "Present"
+            GlobalAdminAccount = $Credsglobaladmin
+        }
+    }
+}
+"""
+
+
+def test_an_early_export_with_unquoted_guid_labels_imports_and_ignores_its_credential(tmp_path: Path) -> None:
+    """Early Microsoft365DSC exports label blocks with a bare GUID (one starting with a digit, too) and
+    sign in with ``GlobalAdminAccount``: both import, and the credential is ignored, never reported."""
+    result = read_file(write(tmp_path, EARLY_EXPORT), "early.ps1")
+    assert result.problems == []
+    found = imported(result)
+    assert sorted(found) == [("InboundConnector", "Partner TLS"), ("OutboundConnector", "To partner")]
+    for item in found.values():
+        assert item.connector is not None, item.skipped
+        assert item.dropped == () and item.unknown == ()
+    assert found["InboundConnector", "Partner TLS"].where == "early.ps1:11:9"
+
+
+class _CountingText(str):
+    """Text that counts how many characters the lexer's searches for line ends walk over."""
+
+    walked = 0
+
+    def count(self, sub: str, start: Any = None, end: Any = None) -> int:  # type: ignore[override]
+        _CountingText.walked += (len(self) if end is None else end) - (start or 0)
+        return super().count(sub, start, end)
+
+    def rfind(self, sub: str, start: Any = None, end: Any = None) -> int:  # type: ignore[override]
+        _CountingText.walked += (len(self) if end is None else end) - (start or 0)
+        return super().rfind(sub, start, end)
+
+
+@pytest.mark.parametrize("make", ["dsc_plain_lines", "dsc_unclosed_variables", "dsc_block_values"])
+def test_lexing_is_linear_in_the_files_length(make: str) -> None:
+    """A script of plain lines took 35 s at 400 KB: every token counted lines from the start of the file.
+    Counted, not timed: 4x the text walks about 4x the characters (quadratic would be 16x)."""
+    import bench.parsing
+
+    walked = []
+    for size in (8 << 10, 32 << 10):
+        _CountingText.walked = 0
+        m365dsc.read(_CountingText(getattr(bench.parsing, make)(size)), "x.ps1", {})
+        walked.append(_CountingText.walked)
+    assert walked[1] < 6 * walked[0], walked
+    small, large = bench.parsing.times(bench.parsing.through_dsc, getattr(bench.parsing, make), 16 << 10)
+    assert large < 10 * small + 0.05, (small, large)
