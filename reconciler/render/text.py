@@ -141,14 +141,14 @@ def _names(names: list[str]) -> str:
 def _grouped(plan: Plan) -> list[Text]:
     out: list[Text] = []
     for t in plan.failed:
-        out += failed_text(t.tenant, t.error, target=t.target)
-        out.append(Text())
+        out += [*failed_text(t.tenant, t.error, target=t.target), Text()]
     for reason, names in grouping.unsafe_groups(plan.tenants).items():
         out.append(_styled((f"! UNSAFE PLAN ({_names(names)}): {safe(reason)}; apply needs --force", "warn")))
     for patterns, names in grouping.targets_groups(plan.tenants).items():
         out.append(_styled((f"! {_names(names)}: {targets_note(list(patterns))}", "warn")))
     for g in grouping.change_groups(plan.tenants):
-        out.append(Text())
+        if out and out[-1].plain:
+            out.append(Text())
         out.extend(_group(g))
     unmanaged = grouping.unmanaged_groups(plan.tenants)
     if unmanaged:
