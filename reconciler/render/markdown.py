@@ -205,6 +205,10 @@ def _cells(action: str, fc: FieldChange) -> tuple[str, str]:
     return delta_cells(fc)
 
 
+def _table_row(*cells: str) -> str:
+    return "|" + "|".join(f" {c} " if c else " " for c in cells) + "|"
+
+
 def _title(g: ChangeGroup) -> str:
     title = f"{SYMBOLS[g.action]} {g.action} {g.kind} {code(g.name)}"
     if g.previous_name:
@@ -230,7 +234,7 @@ def _group_block(g: ChangeGroup, multi: bool, level: _Level, cuts: _Cuts) -> str
             before, after = _cells(g.action, fv.values[0][0])
         else:
             before = after = f"*{len(fv.values)} values, per tenant below*"
-        body.append(f"| {ident(fv.field)} | {before} | {after} |")
+        body.append(_table_row(ident(fv.field), before, after))
     for fv in g.varying:
         body += ["", f"Per tenant, {ident(fv.field)}:", "", "| Tenants | Before | After |", "|---|---|---|"]
         values = fv.values
@@ -239,7 +243,7 @@ def _group_block(g: ChangeGroup, multi: bool, level: _Level, cuts: _Cuts) -> str
             values = values[: level.values]
         for fc, names in values:
             before, after = _cells(g.action, fc)
-            body.append(f"| {_names(names, level.names, cuts)} | {before} | {after} |")
+            body.append(_table_row(_names(names, level.names, cuts), before, after))
         if len(values) < len(fv.values):
             hidden = sum(len(names) for _, names in fv.values[len(values) :])
             body.append(f"| *{hidden} more tenant(s): see the full plan* | | |")

@@ -79,7 +79,7 @@ def test_per_tenant_values_are_listed_under_one_block() -> None:
     md = render_markdown(fleet(5))
     assert md.count("~ update OutboundConnector <code>From filter</code>") == 1
     assert "| `smart_hosts` | *5 values, per tenant below* |" in md
-    assert '| <code>tenant-0003</code> |  | + <code>"h3.example.net"</code> |' in md
+    assert '| <code>tenant-0003</code> | | + <code>"h3.example.net"</code> |' in md
 
 
 def test_identical_values_in_a_varying_field_share_a_row() -> None:
