@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from reconciler.cli import cli
 from reconciler.plan import Change, Plan, TenantPlan, Unmanaged
 from reconciler.render import Options, render
 from reconciler.render.markdown import MAX_CHARS, render_markdown
+from reconciler.render.sarif import FINGERPRINT
 from reconciler.render.text import render_text
 
 RELAY = {
@@ -153,3 +158,35 @@ def test_grouped_text_puts_failures_and_unsafe_reasons_first() -> None:
     assert text.index("UNSAFE PLAN") < text.index('+ InboundConnector "Printer relay"')
     assert '? InboundConnector "Portal made" (tenant-0000)' in text
     assert text.rstrip().endswith("1 of 3 tenant(s) failed: the plan is incomplete.")
+
+
+def _fleet_repo(root: Path, tenants: list[str]) -> list[str]:
+    """exoform.yaml with local tenants sharing one connector folder (a relay with a risk: no TLS)."""
+    (root / "shared").mkdir()
+    (root / "shared" / "relay.yaml").write_text(
+        "kind: InboundConnector\nname: Printer relay\nconnector_type: OnPremises\n"
+        "sender_domains: [contoso.com]\nsender_ip_addresses: [203.0.113.10]\nrequire_tls: false\n"
+    )
+    lines = ["tenants:"]
+    for t in tenants:
+        lines += [f"  {t}:", "    provider: local", "    connectors: shared", f"    state: {t}.json"]
+    (root / "exoform.yaml").write_text("\n".join(lines) + "\n")
+    return ["--config", str(root / "exoform.yaml")]
+
+
+def test_plan_and_show_group_the_text_and_sarif_names_each_tenant(tmp_path: Path) -> None:
+    config = _fleet_repo(tmp_path, ["contoso", "fabrikam", "tailspin"])
+    runner = CliRunner()
+    out = str(tmp_path / "plan.json")
+    grouped = runner.invoke(cli, ["plan", "--group", "--fail-on", "never", "--out", out, *config])
+    assert grouped.exit_code == 0, grouped.output
+    assert grouped.stdout.count('+ InboundConnector "Printer relay"') == 1
+    assert "tenants (3): contoso, fabrikam, tailspin" in grouped.stdout
+    shown = runner.invoke(cli, ["show", out, "--group"])
+    assert shown.exit_code == 0 and shown.stdout == grouped.stdout
+    refused = runner.invoke(cli, ["plan", "--group", "--format", "json", *config])
+    assert refused.exit_code != 0 and "--group applies to text" in refused.output
+    sarif = runner.invoke(cli, ["plan", "--format", "sarif", "--fail-on", "never", *config])
+    results = [r for r in json.loads(sarif.stdout)["runs"][0]["results"] if "properties" in r]
+    assert {r["properties"]["tenant"] for r in results} == {"contoso", "fabrikam", "tailspin"}
+    assert len({r["partialFingerprints"][FINGERPRINT] for r in results}) == len(results)
