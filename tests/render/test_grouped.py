@@ -161,11 +161,11 @@ def test_grouped_text_puts_failures_and_unsafe_reasons_first() -> None:
 
 
 def _fleet_repo(root: Path, tenants: list[str]) -> list[str]:
-    """exoform.yaml with local tenants sharing one connector folder (a relay with a risk: no TLS)."""
+    """exoform.yaml with local tenants sharing one connector folder (a connector with risks)."""
     (root / "shared").mkdir()
     (root / "shared" / "relay.yaml").write_text(
-        "kind: InboundConnector\nname: Printer relay\nconnector_type: OnPremises\n"
-        "sender_domains: [contoso.com]\nsender_ip_addresses: [203.0.113.10]\nrequire_tls: false\n"
+        "kind: InboundConnector\nname: Printer relay\nconnector_type: Partner\n"
+        'sender_domains: ["*"]\nrequire_tls: false\n'
     )
     lines = ["tenants:"]
     for t in tenants:
