@@ -28,6 +28,7 @@ MODULES = [
     "apply_latency",
     "fleet",
     "traffic",
+    "pr_comment",
 ]
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
