@@ -190,3 +190,11 @@ def test_plan_and_show_group_the_text_and_sarif_names_each_tenant(tmp_path: Path
     results = [r for r in json.loads(sarif.stdout)["runs"][0]["results"] if "properties" in r]
     assert {r["properties"]["tenant"] for r in results} == {"contoso", "fabrikam", "tailspin"}
     assert len({r["partialFingerprints"][FINGERPRINT] for r in results}) == len(results)
+
+
+def test_failures_too_long_for_one_comment_are_truncated_at_a_line_and_say_so() -> None:
+    plan = Plan([TenantPlan.failed_with(f"t{i}", "local:x", "x" * 200) for i in range(400)])
+    md = render_markdown(plan, max_chars=20_000)
+    assert len(md) <= 20_000
+    assert "**This comment is truncated**: the failures and unsafe reasons above are incomplete" in md
+    assert "> - <code>t0</code>: " + "x" * 200 in md
