@@ -108,7 +108,7 @@ def names_all(names: list[str]) -> str:
 
 
 def names_collapsed(names: list[str]) -> str:
-    """The first :data:`FEW` names and ``and N more`` (every name when there are only one more)."""
+    """The first :data:`FEW` names and ``and N more`` (every name when only one more would be hidden)."""
     if len(names) <= FEW + 1:
         return names_all(names)
     return f"{names_all(names[:FEW])} and {len(names) - FEW} more"
