@@ -29,6 +29,7 @@ MODULES = [
     "fleet",
     "traffic",
     "parsing",
+    "pr_comment",
 ]
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 

@@ -86,6 +86,14 @@ def _options(no_color: bool, **extra: Any) -> Options:
     return Options(color=use_color(no_color), commit=os.environ.get("GITHUB_SHA") or None, **extra)
 
 
+def _check_group(group: bool, fmt: str) -> None:
+    """``--group`` is for text (Markdown is always grouped); JSON and SARIF stay per tenant."""
+    if group and fmt in ("json", "sarif"):
+        raise click.UsageError(
+            f"--group applies to text (Markdown is always grouped); {fmt} stays per tenant"
+        )
+
+
 @click.command()
 @config_option
 @tenant_option
@@ -107,6 +115,11 @@ def _options(no_color: bool, **extra: Any) -> Options:
     "--parallelism", type=click.IntRange(1, 64), default=8, show_default=True, help="Tenants at once."
 )
 @fail_on_option
+@click.option(
+    "--group",
+    is_flag=True,
+    help="text: show each change shared by several tenants once, with its tenants (Markdown always does).",
+)
 def plan(
     config_path: Path,
     tenants: tuple[str, ...],
@@ -117,6 +130,7 @@ def plan(
     no_color: bool,
     parallelism: int,
     fail_on: str,
+    group: bool,
 ) -> None:
     """Show what apply would change in each tenant.
 
@@ -124,6 +138,7 @@ def plan(
     Examples:
       exoform plan
       exoform plan --tenant contoso --out plan.json
+      exoform plan --group                 # a fleet: each shared change once, with its tenants
       exoform plan --format markdown > comment.md
       exoform plan --format sarif > exoform.sarif
       exoform plan --detailed-exitcode   # 0 no changes, 1 error, 2 changes
@@ -133,8 +148,9 @@ def plan(
     from reconciler.render import render
     from reconciler.verdicts import plan_exit, posture_failures
 
+    _check_group(group, fmt)
     the_plan, outcomes, config, desired = _make_plan(config_path, tenants, parallelism, targets)
-    opts = _options(no_color, fail_on=fail_on)
+    opts = _options(no_color, fail_on=fail_on, group=group)
     data = _plan_located(the_plan, config, desired) if fmt == "sarif" else the_plan
     click.echo(render("plan", fmt, data, opts), nl=False, color=opts.color)
     failed = report_failures(outcomes)
@@ -275,7 +291,10 @@ def apply(
     "--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True
 )
 @click.option("--no-color", is_flag=True, help="No colour (also when NO_COLOR is set or not a terminal).")
-def show(plan_file: Path, fmt: str, no_color: bool) -> None:
+@click.option(
+    "--group", is_flag=True, help="text: show each change shared by several tenants once, with its tenants."
+)
+def show(plan_file: Path, fmt: str, no_color: bool, group: bool) -> None:
     """Render a saved plan file (the artifact a CI job uploaded) without reading any tenant.
 
     The file is verified as apply verifies it (digest, format version); an edited or foreign file is an
@@ -285,16 +304,18 @@ def show(plan_file: Path, fmt: str, no_color: bool) -> None:
     \b
     Examples:
       exoform show plan.json
+      exoform show plan.json --group         # each shared change once, with its tenants
       exoform show plan.json --format markdown > comment.md
       EXOFORM_PLAN_KEY=... exoform show plan.json   # verifies a keyed plan
     """
     from reconciler.plan import UNVERIFIED, plan_key, read_plan_to_show
     from reconciler.render import render
 
+    _check_group(group, fmt)
     with user_errors():
         the_plan, verified = read_plan_to_show(plan_file, plan_key())
     banner = None if verified else UNVERIFIED
     if banner and fmt == "json":
         click.echo(f"warning: {banner}", err=True)
-    opts = _options(no_color, banner=banner)
+    opts = _options(no_color, banner=banner, group=group)
     click.echo(render("plan", fmt, the_plan, opts), nl=False, color=opts.color)

@@ -55,7 +55,11 @@ def locate_findings(
                 f"live {finding.kind} '{finding.name}': {message}" if finding.name else f"live: {message}"
             )
         problem = Problem(loc, message, severity=finding.severity, rule=finding.rule)
-        located.append(Located(problem, finding.skipped_reason))
+        located.append(
+            Located(
+                problem, finding.skipped_reason, tenant.tenant, finding.kind, finding.name, finding.source
+            )
+        )
     return located
 
 

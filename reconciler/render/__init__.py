@@ -22,7 +22,7 @@ from reconciler import __version__
 from reconciler.escape import json_text
 from reconciler.plan import Plan
 from reconciler.render import drift, validate
-from reconciler.render.markdown import render_markdown
+from reconciler.render.markdown import MAX_CHARS, render_markdown
 from reconciler.render.sarif import posture_rules, sarif_log
 from reconciler.render.status import status_text
 from reconciler.render.text import render_text
@@ -31,13 +31,17 @@ from reconciler.render.text import render_text
 @dataclass(frozen=True)
 class Options:
     """How to render: ANSI colour, the ``--fail-on`` threshold (drift), the commit to name (Markdown),
-    GitHub Actions annotations (validate text), a banner to put first (``show`` of an unverified plan)."""
+    GitHub Actions annotations (validate text), a banner to put first (``show`` of an unverified plan),
+    whether the plan's text groups the changes shared by several tenants (``--group``; Markdown always
+    does), the Markdown plan's size limit."""
 
     color: bool = False
     fail_on: str = "error"
     commit: str | None = None
     annotate: bool = False
     banner: str | None = None
+    group: bool = False
+    max_chars: int = MAX_CHARS
 
 
 def render_json(plan: Plan) -> str:
@@ -47,9 +51,11 @@ def render_json(plan: Plan) -> str:
 
 _RENDERERS: dict[str, dict[str, Callable[[Any, Options], str]]] = {
     "plan": {
-        "text": lambda plan, o: render_text(plan, color=o.color, banner=o.banner),
+        "text": lambda plan, o: render_text(plan, color=o.color, banner=o.banner, group=o.group),
         "json": lambda plan, o: render_json(plan),
-        "markdown": lambda plan, o: render_markdown(plan, commit=o.commit, banner=o.banner),
+        "markdown": lambda plan, o: render_markdown(
+            plan, max_chars=o.max_chars, commit=o.commit, banner=o.banner
+        ),
         "sarif": lambda located, o: json_text(sarif_log(located, posture_rules(), version=__version__)),
     },
     "drift": {

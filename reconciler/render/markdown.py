@@ -1,31 +1,134 @@
-"""Markdown for a pull-request comment.
+"""Markdown for a pull-request comment, grouped for fleets.
 
-Contract: the result starts with :data:`MARKER` (so CI updates one comment in place); a failure banner
-when any tenant could not be planned (and then never "no changes"); a caution box holding every unsafe
-reason; a warning banner when anything is deleted; a summary table with a row per tenant, failed ones
-included; each change in a ``<details>`` block with a field table (a list field shows the items removed
-and added, in value order; a delete every setting of the connector it removes); the posture risks with
-their severity as a word, live ones marked; and a footer naming the exoform version and the commit the
-plan was made from.  It never exceeds :data:`MAX_CHARS`: when the details do not fit they are cut, the
-summary and the footer are kept, and the comment says what was cut.  Every untrusted text is escaped
-(:mod:`reconciler.escape`).
+Contract: the result starts with :data:`MARKER` (so CI updates one comment in place); then what is never
+cut: a failure box naming every tenant that could not be planned with its error (and then never "no
+changes"), a caution box holding every unsafe reason with its tenants, a warning banner when anything is
+deleted; then a summary table whose rows group the tenants with the same counts (tenants without changes
+are one row, never a section each).  Each change is shown ONCE with the tenants it applies to
+(:mod:`reconciler.render.grouping`): a ``<details>`` block with a field table (a list field shows the items
+removed and added, in value order; a delete every setting of the connector it removes); a field whose
+value differs per tenant (``${vars.NAME}``) says so and lists each value with its tenants.  Then the risks
+(severity as a word, live ones marked) and the unmanaged connectors, each once with its tenants; a footer
+names the exoform version and the commit the plan was made from.  Tenant lists are collapsed after a few
+names ("a, b, c and 37 more"), the full list in a ``<details>``.
+
+It never exceeds ``max_chars`` (default :data:`MAX_CHARS`): when the whole does not fit, the least
+important parts go first: the full names of tenants without changes, then every full tenant list and the
+per-tenant values past the first few, then whole sections from the end (unmanaged, risks, the last
+changes).  The failures, unsafe reasons and the summary are never cut, and the comment then says what was
+left out and where the full plan is.  Every untrusted text is escaped (:mod:`reconciler.escape`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
+from reconciler.diff import FieldChange
 from reconciler.escape import markdown
-from reconciler.plan import SYMBOLS, Change, Plan, TenantPlan
+from reconciler.plan import SYMBOLS, Plan, Unmanaged
 from reconciler.posture.findings import Finding
-from reconciler.render.failed import failed_markdown, quoted
-from reconciler.render.values import cell, code, create_fields, delete_fields, delta_cells, ident
+from reconciler.render import grouping
+from reconciler.render.failed import quoted
+from reconciler.render.grouping import ChangeGroup, Row
+from reconciler.render.values import cell, code, delta_cells, ident
 
 MARKER = "<!-- exoform-plan -->"
 #: GitHub refuses comments over 65,536 characters; stay below with room for the truncation note.
 MAX_CHARS = 65_000
+#: Names shown of a collapsed tenant list ("a, b, c and 37 more").
+FEW = 3
+#: Per-tenant values of a field kept when the comment is too long for all of them.
+FEW_VALUES = 10
 _SEVERITY_ICON = {"error": "🛑", "warning": "⚠️", "info": "💡"}
 
 
-def _summary(plan: Plan, banner: str | None) -> list[str]:
+@dataclass(frozen=True)
+class _Level:
+    """How much detail: full names of unchanged tenants, full tenant lists, per-tenant values kept."""
+
+    unchanged_names: bool = True
+    names: bool = True
+    values: int | None = None
+
+
+#: The detail levels tried in turn, from everything to the least that is still useful: the least
+#: important detail goes first (see the module contract).
+_LEVELS = (
+    _Level(),
+    _Level(unchanged_names=False),
+    *(_Level(unchanged_names=False, values=n) for n in (200, 50)),
+    *(_Level(unchanged_names=False, names=False, values=n) for n in (None, 200, 50, FEW_VALUES)),
+)
+_LEAST = _LEVELS[-1]
+
+
+@dataclass
+class _Cuts:
+    """What a level left out, for the note."""
+
+    unchanged: int = 0
+    names: int = 0
+    values: int = 0
+    sections: list[str] = field(default_factory=list)
+
+    def add(self, other: _Cuts) -> None:
+        self.unchanged += other.unchanged
+        self.names += other.names
+        self.values += other.values
+
+    def note(self) -> str:
+        parts = []
+        if self.unchanged:
+            parts.append(f"the names of {self.unchanged} tenant(s) without changes")
+        if self.names:
+            parts.append(f"{self.names} more tenant name(s) of collapsed lists")
+        if self.values:
+            parts.append(f"{self.values} per-tenant value(s)")
+        if self.sections:
+            shown = self.sections[:10]
+            more = len(self.sections) - len(shown)
+            parts.append(
+                f"{len(self.sections)} section(s) at the end: "
+                + "; ".join(shown)
+                + (f" and {more} more" if more else "")
+            )
+        if not parts:
+            return ""
+        return (
+            "> [!NOTE]\n> Some details were cut to fit GitHub's comment size limit: "
+            + "; ".join(parts)
+            + ".\n> The failures, unsafe reasons and the summary above are complete. The full plan is "
+            "the plan file (the `exoform-plan` artifact in CI): `exoform show plan.json --group`."
+        )
+
+
+def names_all(names: list[str]) -> str:
+    """Every name, in ``<code>``, comma-separated."""
+    return ", ".join(code(n) for n in names)
+
+
+def names_collapsed(names: list[str]) -> str:
+    """The first :data:`FEW` names and ``and N more`` (every name when only one more would be hidden)."""
+    if len(names) <= FEW + 1:
+        return names_all(names)
+    return f"{names_all(names[:FEW])} and {len(names) - FEW} more"
+
+
+def _names(names: list[str], full: bool, cuts: _Cuts, *, unchanged: bool = False) -> str:
+    """A tenant list for one line or cell: collapsed, with the full list in a ``<details>`` when ``full``
+    (else the hidden names are counted in ``cuts``)."""
+    if len(names) <= FEW + 1:
+        return names_all(names)
+    if full:
+        return f"<details><summary>{names_collapsed(names)}</summary>{names_all(names)}</details>"
+    if unchanged:
+        cuts.unchanged += len(names) - FEW
+    else:
+        cuts.names += len(names) - FEW
+    return names_collapsed(names)
+
+
+def _head(plan: Plan, banner: str | None, level: _Level, cuts: _Cuts) -> list[str]:
     lines = [MARKER, "## exoform plan", ""]
     if banner:
         lines += ["> [!WARNING]", f"> **{markdown(banner)}**", ""]
@@ -38,7 +141,7 @@ def _summary(plan: Plan, banner: str | None) -> list[str]:
         ]
         lines += [f"> - {code(t.tenant)}: {quoted(t.error)}" for t in failed]
         lines.append("")
-    targeted = [t for t in plan.tenants if t.targets]
+    targeted = grouping.targets_groups(plan.tenants)
     if targeted:
         lines += [
             "> [!IMPORTANT]",
@@ -46,30 +149,36 @@ def _summary(plan: Plan, banner: str | None) -> list[str]:
             "were not compared.",
             ">",
         ]
-        lines += [f"> - {code(t.tenant)}: {', '.join(code(p) for p in t.targets)}" for t in targeted]
+        lines += [
+            f"> - {_names(names, level.names, cuts)}: {', '.join(code(p) for p in patterns)}"
+            for patterns, names in targeted.items()
+        ]
         lines.append("")
     if plan.unsafe:
         lines += ["> [!CAUTION]", "> **Unsafe plan**: apply will refuse it without `--force`."]
         lines += [f"> - {markdown(r)}" for r in plan.unsafe_reasons]
-        for t in plan.tenants:
-            lines += [f"> - {code(t.tenant)}: {markdown(r)}" for r in t.unsafe_reasons]
+        lines += [
+            f"> - {names_all(names)}: {markdown(r)}"
+            for r, names in grouping.unsafe_groups(plan.tenants).items()
+        ]
         lines.append("")
     deletes = sum(t.count("delete") for t in plan.tenants)
     if deletes:
         lines += ["> [!WARNING]", f"> **{deletes} connector(s) will be deleted.** Mail flow may change.", ""]
-    lines += [
-        "| Tenant | Status | Create | Update | Delete | Unmanaged | Risks | Safe |",
+    return lines
+
+
+def _table(plan: Plan, level: _Level, cuts: _Cuts) -> list[str]:
+    lines = [
+        "| Tenants | Status | Create | Update | Delete | Unmanaged | Risks | Safe |",
         "|---|---|---:|---:|---:|---:|---:|:---:|",
     ]
-    for t in plan.tenants:
-        if t.failed:
-            lines.append(f"| {code(t.tenant)} | **failed** | | | | | | |")
-            continue
-        risks = sum(1 for f in t.findings if not f.skipped)
-        lines.append(
-            f"| {code(t.tenant)} | planned | {t.count('create')} | {t.count('update')} | {t.count('delete')} "
-            f"| {len(t.unmanaged)} | {risks} | {'no' if t.unsafe else 'yes'} |"
-        )
+    for row, names in grouping.row_groups(plan).items():
+        unchanged = not row.failed and not row.changes
+        full = level.unchanged_names if unchanged else level.names
+        who = _names(names, full, cuts, unchanged=unchanged)
+        lines.append(_row(who, row))
+    failed = plan.failed
     if not plan.tenants:
         lines += ["", "No tenants selected."]
     elif failed:
@@ -80,34 +189,71 @@ def _summary(plan: Plan, banner: str | None) -> list[str]:
     return lines
 
 
-def _field_rows(change: Change) -> list[str]:
-    rows = ["| Field | Before | After |", "|---|---|---|"]
-    if change.action == "create":
-        assert change.after is not None
-        rows += [f"| {ident(f)} | | {cell(change.after[f])} |" for f in create_fields(change)]
-    elif change.action == "update":
-        for delta in change.field_changes:
-            before, after = delta_cells(delta)
-            rows.append(f"| {ident(delta.field)} | {before} | {after} |")
-    else:
-        removed = change.before or {}
-        rows += [f"| {ident(f)} | {cell(removed[f])} | |" for f in delete_fields(change)]
-    return rows
-
-
-def _change_block(change: Change) -> str:
-    title = f"{SYMBOLS[change.action]} {change.action} {change.kind} {code(change.name)}"
-    if change.previous_name:
-        title += f" (renamed from {code(change.previous_name)})"
-    rows = _field_rows(change)
-    if change.action == "delete":
-        rows = [f"Deleted: {markdown(change.reason)}" if change.reason else "Deleted.", "", *rows]
-    note = (
-        f"\n\nLive connector last changed {markdown(change.when_changed_utc)}."
-        if change.when_changed_utc
-        else ""
+def _row(who: str, row: Row) -> str:
+    if row.failed:
+        return f"| {who} | **failed** | | | | | | |"
+    return (
+        f"| {who} | planned | {row.create} | {row.update} | {row.delete} | {row.unmanaged} | {row.risks} "
+        f"| {'no' if row.unsafe else 'yes'} |"
     )
-    return f"<details><summary>{title}</summary>\n\n" + "\n".join(rows) + note + "\n\n</details>"
+
+
+def _cells(action: str, fc: FieldChange) -> tuple[str, str]:
+    if action == "create":
+        return "", cell(fc.after)
+    if action == "delete":
+        return cell(fc.before), ""
+    return delta_cells(fc)
+
+
+def _table_row(*cells: str) -> str:
+    return "|" + "|".join(f" {c} " if c else " " for c in cells) + "|"
+
+
+def _title(g: ChangeGroup) -> str:
+    title = f"{SYMBOLS[g.action]} {g.action} {g.kind} {code(g.name)}"
+    if g.previous_name:
+        title += f" (renamed from {code(g.previous_name)})"
+    return title
+
+
+def _group_block(g: ChangeGroup, multi: bool, level: _Level, cuts: _Cuts) -> str:
+    title = _title(g)
+    body: list[str] = []
+    if multi:
+        title += f" · {len(g.tenants)} tenant(s): {names_collapsed(g.tenants)}"
+        if len(g.tenants) > FEW + 1:
+            if level.names:
+                body += [f"Tenants ({len(g.tenants)}): {names_all(g.tenants)}", ""]
+            else:
+                cuts.names += len(g.tenants) - FEW
+    if g.action == "delete":
+        body += [f"Deleted: {markdown(g.reason)}" if g.reason else "Deleted.", ""]
+    body += ["| Field | Before | After |", "|---|---|---|"]
+    for fv in g.fields:
+        if fv.common:
+            before, after = _cells(g.action, fv.values[0][0])
+        else:
+            before = after = f"*{len(fv.values)} values, per tenant below*"
+        body.append(_table_row(ident(fv.field), before, after))
+    for fv in g.varying:
+        body += ["", f"Per tenant, {ident(fv.field)}:", "", "| Tenants | Before | After |", "|---|---|---|"]
+        values = fv.values
+        if level.values is not None and len(values) > level.values:
+            cuts.values += sum(len(names) for _, names in values[level.values :])
+            values = values[: level.values]
+        for fc, names in values:
+            before, after = _cells(g.action, fc)
+            body.append(_table_row(_names(names, level.names, cuts), before, after))
+        if len(values) < len(fv.values):
+            hidden = sum(len(names) for _, names in fv.values[len(values) :])
+            body.append(f"| *{hidden} more tenant(s): see the full plan* | | |")
+    if len(g.changed_utc) == 1:
+        body += ["", f"Live connector last changed {markdown(g.changed_utc[0])}."]
+    elif g.changed_utc:
+        first, last = markdown(g.changed_utc[0]), markdown(g.changed_utc[-1])
+        body += ["", f"Live connectors last changed between {first} and {last}."]
+    return f"<details><summary>{title}</summary>\n\n" + "\n".join(body) + "\n\n</details>"
 
 
 def finding_row(f: Finding) -> str:
@@ -129,19 +275,61 @@ def risks_table(findings: list[Finding]) -> str:
     return "\n".join(rows + [finding_row(f) for f in findings])
 
 
-def _tenant_blocks(t: TenantPlan) -> list[str]:
-    if t.failed:
-        return [failed_markdown(t.tenant, t.error)]
-    blocks = [f"### Tenant {code(t.tenant)}\n\n{t.summary()}."]
-    blocks += [_change_block(c) for c in t.changes]
-    if t.unmanaged:
-        names = ", ".join(
-            f"{u.kind} {code(u.name)}" + (f" ({markdown(u.reason)})" if u.reason else "") for u in t.unmanaged
+def _risks_block(groups: dict[Finding, list[str]], multi: bool, level: _Level, cuts: _Cuts) -> str:
+    if not multi:
+        return risks_table(list(groups))
+    rows = ["#### Risks", "", "| Severity | Rule | Connector | Finding | Tenants |", "|---|---|---|---|---|"]
+    rows += [f"{finding_row(f)} {_names(names, level.names, cuts)} |" for f, names in groups.items()]
+    return "\n".join(rows)
+
+
+def _reason(u: Unmanaged) -> str:
+    return f" ({markdown(u.reason)})" if u.reason else ""
+
+
+def _unmanaged_block(plan: Plan, multi: bool, level: _Level, cuts: _Cuts) -> str:
+    groups = grouping.unmanaged_groups(plan.tenants)
+    if not multi:
+        names = ", ".join(f"{u.kind} {code(u.name)}{_reason(u)}" for u in groups)
+        return f"**Unmanaged** (no file declares them; left alone): {names}"
+    lines = ["#### Unmanaged", "", "No file declares them; left alone.", ""]
+    lines += [
+        f"- {u.kind} {code(u.name)}{_reason(u)}: {_names(names, level.names, cuts)}"
+        for u, names in groups.items()
+    ]
+    return "\n".join(lines)
+
+
+@dataclass
+class _Section:
+    """A cuttable part of the comment, how the note names it when cut, and what it left out itself."""
+
+    label: str
+    text: str
+    cuts: _Cuts
+
+
+def _sections(plan: Plan, groups: list[ChangeGroup], level: _Level) -> list[_Section]:
+    """The cuttable sections, most important first: the changes (``groups``), the risks, the unmanaged
+    connectors."""
+    multi = len(plan.tenants) > 1
+    sections = []
+    for n, g in enumerate(groups):
+        cuts = _Cuts()
+        block = ("### Changes\n\n" if n == 0 else "") + _group_block(g, multi, level, cuts)
+        sections.append(
+            _Section(f"{g.action} {g.kind} {code(g.name)} ({len(g.tenants)} tenant(s))", block, cuts)
         )
-        blocks.append(f"**Unmanaged** (no file declares them; left alone): {names}")
-    if t.findings:
-        blocks.append(risks_table(t.findings))
-    return blocks
+    findings = grouping.finding_groups(plan.tenants)
+    if findings:
+        cuts = _Cuts()
+        sections.append(_Section("the risks", _risks_block(findings, multi, level, cuts), cuts))
+    if any(t.unmanaged for t in plan.tenants):
+        cuts = _Cuts()
+        sections.append(
+            _Section("the unmanaged connectors", _unmanaged_block(plan, multi, level, cuts), cuts)
+        )
+    return sections
 
 
 def footer(version: str, commit: str | None) -> str:
@@ -165,21 +353,50 @@ def fit_blocks(head: str, blocks: list[str], limit: int, *, reserve: int = 300) 
     return kept, len(blocks) - len(kept)
 
 
+#: Room kept for the note when sections are cut.
+_NOTE_RESERVE = 2_000
+
+
 def render_markdown(
     plan: Plan, *, max_chars: int = MAX_CHARS, commit: str | None = None, banner: str | None = None
 ) -> str:
     """The plan as a PR comment of at most ``max_chars`` characters; ``commit`` is the commit the plan
     was made from (the CLI passes ``GITHUB_SHA``), named in the footer with the plan's exoform version;
     ``banner`` a warning box first."""
-    head = "\n".join(_summary(plan, banner)) + "\n"
     tail = "\n\n" + footer(plan.exoform_version, commit) + "\n"
-    blocks = [b for t in plan.tenants for b in _tenant_blocks(t)]
-    body, cut = fit_blocks(head, blocks, max_chars - len(tail))
-    text = head + "\n" + "\n\n".join(body)
-    if cut:
-        text += (
-            f"\n\n> [!NOTE]\n> {cut} more section(s) were cut to fit GitHub's comment size limit; "
-            "the summary above is complete. See the plan artifact (JSON) for every change."
-        )
-    text = text.rstrip("\n") + tail
-    return text if len(text) <= max_chars else text[: max_chars - len(tail)] + tail
+    groups = grouping.change_groups(plan.tenants)
+    for level in _LEVELS:
+        cuts = _Cuts()
+        head = "\n".join(_head(plan, banner, level, cuts) + _table(plan, level, cuts)) + "\n"
+        sections = _sections(plan, groups, level)
+        for section in sections:
+            cuts.add(section.cuts)
+        note = cuts.note()
+        text = head + "\n" + "\n\n".join(s.text for s in sections) + ("\n\n" + note if note else "")
+        text = text.rstrip("\n") + tail
+        if len(text) <= max_chars:
+            return text
+    # Whole sections from the end; the note counts what the kept ones left out.
+    kept, _ = fit_blocks(head, [s.text for s in sections], max_chars - len(tail), reserve=_NOTE_RESERVE)
+    cuts = _Cuts()
+    _head(plan, banner, _LEAST, cuts)
+    _table(plan, _LEAST, cuts)
+    for section in sections[: len(kept)]:
+        cuts.add(section.cuts)
+    cuts.sections = [s.label for s in sections[len(kept) :]]
+    text = (head + "\n" + "\n\n".join(kept)).rstrip("\n") + "\n\n" + cuts.note() + tail
+    if len(text) <= max_chars:
+        return text
+    return _truncated(text, max_chars, tail)
+
+
+def _truncated(text: str, max_chars: int, tail: str) -> str:
+    """The last resort when the parts never cut do not fit on their own (hundreds of failed tenants with
+    long errors): whole lines up to the limit, then a note naming where the rest is."""
+    note = (
+        "\n\n> [!CAUTION]\n> **This comment is truncated**: the failures and unsafe reasons above are "
+        "incomplete. The full plan: `exoform plan` (or `exoform show plan.json`)."
+    )
+    room = max_chars - len(tail) - len(note)
+    cut = text.rfind("\n", 0, room)
+    return text[: max(cut, 0)] + note + tail

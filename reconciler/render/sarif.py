@@ -5,6 +5,12 @@ Contracts:
   (a posture rule id, or :data:`INPUT_RULE` for invalid input), its level (``error``, ``warning``, or
   ``note`` for info), its message and its place (file, line, column; paths relative, ``/``-separated).
   A problem silenced by ``skip_checks`` is a result with an in-source suppression and its reason.
+- A result about a tenant's connector (a plan's findings) names the tenant in its message and in
+  ``properties`` (``tenant``, ``kind``, ``connector``, ``source``), and carries ``partialFingerprints``
+  (:data:`FINGERPRINT`: a hash of the rule, tenant, kind, connector name and source), which stay the same
+  from run to run whatever the file's lines, so GitHub code scanning matches an alert to the one it saw
+  before instead of opening a duplicate.  A result without that identity (invalid input, ``validate``'s
+  problems, listed once for every tenant) carries none, and code scanning fingerprints its location.
 - ``tool.driver.rules`` describes every rule a result names (title, default level, help link), so code
   scanning can show them; a result's ``ruleIndex`` points into that list.
 - The log conforms to the SARIF 2.1.0 JSON schema (tests/fixtures/schemas/sarif-schema-2.1.0.json).
@@ -12,14 +18,18 @@ Contracts:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from reconciler.errors import Problem
+from reconciler.plan import canonical_json
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INPUT_RULE = "EXO-INPUT"
+#: The ``partialFingerprints`` key of exoform's results (versioned: a new scheme gets a new key).
+FINGERPRINT = "exoformFinding/v1"
 _LEVELS = {"error": "error", "warning": "warning", "info": "note"}
 
 
@@ -37,10 +47,20 @@ _INPUT = RuleInfo("Invalid input: a file or a setting that exoform cannot accept
 
 @dataclass(frozen=True)
 class Located:
-    """A problem to report, and why it is suppressed (None when it is not)."""
+    """A problem to report, and why it is suppressed (None when it is not); for a finding in a tenant,
+    the tenant, the connector's kind and name (None for a tenant-wide finding) and the finding's source."""
 
     problem: Problem
     suppressed: str | None = None
+    tenant: str | None = None
+    kind: str | None = None
+    connector: str | None = None
+    source: str = "files"
+
+    def fingerprint(self) -> str:
+        """A stable hash of what the result is about: rule, tenant, kind, connector name and source."""
+        identity = [self.problem.rule or INPUT_RULE, self.tenant, self.kind, self.connector, self.source]
+        return hashlib.sha256(canonical_json(identity).encode()).hexdigest()
 
 
 def _rule_json(rule_id: str, info: RuleInfo) -> dict[str, Any]:
@@ -61,7 +81,7 @@ def _result(item: Located, index: int) -> dict[str, Any]:
         "ruleId": problem.rule or INPUT_RULE,
         "ruleIndex": index,
         "level": _LEVELS.get(problem.severity, "error"),
-        "message": {"text": problem.message},
+        "message": {"text": f"tenant {item.tenant}: {problem.message}" if item.tenant else problem.message},
         "locations": [
             {
                 "physicalLocation": {
@@ -71,6 +91,14 @@ def _result(item: Located, index: int) -> dict[str, Any]:
             }
         ],
     }
+    if item.tenant is not None:
+        result["partialFingerprints"] = {FINGERPRINT: item.fingerprint()}
+        result["properties"] = {
+            "tenant": item.tenant,
+            "kind": item.kind,
+            "connector": item.connector,
+            "source": item.source,
+        }
     if item.suppressed is not None:
         result["suppressions"] = [{"kind": "inSource", "justification": item.suppressed}]
     return result

@@ -4,16 +4,25 @@ Contracts: every selected tenant is shown: a planned one with its changes, a fai
 line and its error (never "no changes"); the last line counts failed tenants.  A delete lists every
 setting of the connector it removes.  Risks show their severity, live ones marked ``(live)``.  Untrusted
 text is escaped (:mod:`reconciler.escape`).
+
+Grouped (``group``, ``exoform plan --group``): the same plan for a fleet, each change once with every
+tenant it applies to (:mod:`reconciler.render.grouping`): failed tenants first, then the unsafe reasons,
+the changes (a field whose value differs per tenant lists each value with its tenants), the unmanaged
+connectors and risks once each with their tenants, a summary line per group of tenants with the same
+counts, and the tenants without changes on one line.  Tenant lists are never shortened here.
 """
 
 from __future__ import annotations
 
 from rich.text import Text
 
+from reconciler.diff import FieldChange
 from reconciler.escape import safe
 from reconciler.plan import SYMBOLS, Change, Plan, TenantPlan
+from reconciler.render import grouping
 from reconciler.render.console import to_text
 from reconciler.render.failed import failed_text
+from reconciler.render.grouping import ChangeGroup
 from reconciler.render.values import create_fields, delete_fields, in_order, show, targets_note
 
 #: The rich style of each part of a plan.
@@ -32,13 +41,16 @@ def _styled(*parts: str | tuple[str, str]) -> Text:
     return Text.assemble(*(p if isinstance(p, str) else (p[0], STYLES[p[1]]) for p in parts))
 
 
-def render_text(plan: Plan, *, color: bool = False, banner: str | None = None) -> str:
+def render_text(plan: Plan, *, color: bool = False, banner: str | None = None, group: bool = False) -> str:
     """The plan as terminal text; ANSI colour only when ``color`` is true; ``banner`` (text exoform
-    composed, escaped) first."""
+    composed, escaped) first; ``group``: each change once with its tenants (see the module contract)."""
     out: list[Text] = [_styled((f"! {safe(banner)}", "warn")), Text()] if banner else []
-    for tplan in plan.tenants:
-        out.extend(_tenant(tplan))
-        out.append(Text())
+    if group:
+        out.extend(_grouped(plan))
+    else:
+        for tplan in plan.tenants:
+            out.extend(_tenant(tplan))
+            out.append(Text())
     if not plan.tenants:
         out.append(Text("No tenants selected."))
     while out and not out[-1].plain:
@@ -123,3 +135,97 @@ def _change(change: Change) -> list[Text]:
     if change.action != "create" and change.when_changed_utc:
         lines.append(_styled((f"      (live connector last changed {safe(change.when_changed_utc)})", "dim")))
     return lines
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(safe(n) for n in names)
+
+
+def _grouped(plan: Plan) -> list[Text]:
+    out: list[Text] = []
+    for t in plan.failed:
+        out += [*failed_text(t.tenant, t.error, target=t.target), Text()]
+    for reason, names in grouping.unsafe_groups(plan.tenants).items():
+        out.append(_styled((f"! UNSAFE PLAN ({_names(names)}): {safe(reason)}; apply needs --force", "warn")))
+    for patterns, names in grouping.targets_groups(plan.tenants).items():
+        out.append(_styled((f"! {_names(names)}: {targets_note(list(patterns))}", "warn")))
+    for g in grouping.change_groups(plan.tenants):
+        if out and out[-1].plain:
+            out.append(Text())
+        out.extend(_group(g))
+    unmanaged = grouping.unmanaged_groups(plan.tenants)
+    if unmanaged:
+        out += [Text(), Text("Unmanaged (no file declares them; left alone under unmanaged: report):")]
+        for u, names in unmanaged.items():
+            out.append(Text(f'    ? {u.kind} "{safe(u.name)}" ({_names(names)})'))
+    findings = grouping.finding_groups(plan.tenants)
+    if findings:
+        out += [Text(), Text("Risks:")]
+        for f, names in findings.items():
+            where = f' {f.kind} "{safe(f.name)}"' if f.name else ""
+            if f.source == "live":
+                where += " (live)"
+            who = f" ({_names(names)})"
+            if f.skipped_reason:
+                out.append(
+                    _styled((f"    skipped {safe(f.rule)}{where}: {safe(f.skipped_reason)}{who}", "dim"))
+                )
+            else:
+                severity = (f.severity, "warn" if f.severity == "error" else "bold")
+                out.append(_styled("    ", severity, f" {safe(f.rule)}{where}: {safe(f.message)}{who}"))
+    out.append(Text())
+    unchanged: list[str] = []
+    by_name = {t.tenant: t for t in plan.tenants}
+    for row, names in grouping.row_groups(plan).items():
+        if row.failed:
+            continue
+        if not row.changes and not row.unmanaged:
+            unchanged += names
+            continue
+        out.append(_styled((f"Plan for {_names(names)}: {by_name[names[0]].summary()}.", "bold")))
+    if unchanged:
+        out.append(Text(f"No changes ({len(unchanged)}): {_names(unchanged)}"))
+    return out
+
+
+def _group(g: ChangeGroup) -> list[Text]:
+    title = _styled("  ", (SYMBOLS[g.action], g.action), f' {g.kind} "{safe(g.name)}"')
+    if g.previous_name:
+        title.append(f' (renamed from "{safe(g.previous_name)}")')
+    if g.reason:
+        title.append(f" ({safe(g.reason)})", STYLES["dim"])
+    lines = [title, _styled((f"      tenants ({len(g.tenants)}): {_names(g.tenants)}", "dim"))]
+    width = max((len(f.field) for f in g.fields), default=0)
+    symbol = {"create": "+", "update": "~", "delete": "-"}[g.action]
+    for fv in g.fields:
+        head = _styled("      ", (symbol, g.action), f" {safe(fv.field):<{width}}")
+        if fv.common:
+            lines.append(head + _value(g.action, fv.values[0][0]))
+            continue
+        lines.append(head + Text(f" differs per tenant ({len(fv.values)} values):"))
+        for fc, names in fv.values:
+            lines.append(Text(f"          {_names(names)}:") + _value(g.action, fc))
+    if len(g.changed_utc) == 1:
+        lines.append(_styled((f"      (live connector last changed {safe(g.changed_utc[0])})", "dim")))
+    elif g.changed_utc:
+        first, last = safe(g.changed_utc[0]), safe(g.changed_utc[-1])
+        lines.append(_styled((f"      (live connectors last changed between {first} and {last})", "dim")))
+    return lines
+
+
+def _value(action: str, fc: FieldChange) -> Text:
+    """One field's change after its name: ``= value`` (create, delete), items added and removed, or
+    ``before -> after``."""
+    if action == "create":
+        return Text(f" = {show(fc.after)}")
+    if action == "delete":
+        return Text(f" = {show(fc.before)}")
+    line = Text()
+    if fc.items:
+        for value in in_order(fc.added):
+            line.append_text(_styled(" ", (f"+{show(value)}", "create")))
+        for value in in_order(fc.removed):
+            line.append_text(_styled(" ", (f"-{show(value)}", "delete")))
+    else:
+        line.append(f" {show(fc.before)} -> {show(fc.after)}")
+    return line

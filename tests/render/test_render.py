@@ -95,7 +95,8 @@ def test_markdown_stays_under_the_limit_and_says_what_was_cut() -> None:
     md = render_markdown(plan_with(*big))
     assert len(md) <= 65_000
     assert "| <code>demo</code> | planned | 600 | 0 | 0 |" in md
-    assert "more section(s) were cut" in md
+    assert "were cut to fit GitHub's comment size limit" in md
+    assert "section(s) at the end: create OutboundConnector <code>c" in md
 
 
 def test_markdown_escapes_table_breaking_values() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import jsonschema
 
 from reconciler.errors import Location, Problem
-from reconciler.render.sarif import Located, RuleInfo, sarif_log
+from reconciler.render.sarif import FINGERPRINT, Located, RuleInfo, sarif_log
 
 SCHEMA = Path(__file__).resolve().parents[1] / "fixtures" / "schemas" / "sarif-schema-2.1.0.json"
 
@@ -35,3 +35,35 @@ def test_an_empty_log_is_valid() -> None:
     log = sarif_log([], {}, version="1.2.3")
     jsonschema.Draft4Validator(json.loads(SCHEMA.read_text())).validate(log)
     assert log["runs"][0]["results"] == []
+
+
+def _finding(tenant: str, line: int, name: str = "To filter") -> Located:
+    problem = Problem(Location("connectors/shared/out.yaml", line, 3), "TLS off", "warning", "EXO-OUT-001")
+    return Located(problem, None, tenant, "OutboundConnector", name)
+
+
+def test_results_name_their_tenant_and_carry_stable_fingerprints() -> None:
+    log = sarif_log([_finding("contoso", 4), _finding("fabrikam", 4)], {}, version="1")
+    jsonschema.Draft4Validator(json.loads(SCHEMA.read_text())).validate(log)
+    contoso, fabrikam = log["runs"][0]["results"]
+    assert contoso["message"]["text"] == "tenant contoso: TLS off"
+    assert contoso["properties"] == {
+        "tenant": "contoso",
+        "kind": "OutboundConnector",
+        "connector": "To filter",
+        "source": "files",
+    }
+    prints = [r["partialFingerprints"][FINGERPRINT] for r in (contoso, fabrikam)]
+    assert prints[0] != prints[1]  # one alert per tenant, not one for the shared file
+    # The next run, after lines were added above the connector: the same alert, not a new one.
+    moved = sarif_log([_finding("contoso", 40)], {}, version="2")["runs"][0]["results"][0]
+    assert moved["partialFingerprints"] == contoso["partialFingerprints"]
+    other = sarif_log([_finding("contoso", 4, "To partner")], {}, version="1")["runs"][0]["results"][0]
+    assert other["partialFingerprints"] != contoso["partialFingerprints"]
+
+
+def test_input_problems_carry_no_tenant_fingerprint() -> None:
+    (result,) = sarif_log([Located(Problem(Location("a.yaml", 1, 1), "bad"))], {}, version="1")["runs"][0][
+        "results"
+    ]
+    assert "partialFingerprints" not in result and "properties" not in result
