@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import logging
+import selectors
 import shutil
 import socket
 import ssl
@@ -63,7 +64,33 @@ class _Server(ThreadingHTTPServer):
         self.threads: set[threading.Thread] = set()
         self.track = threading.Lock()
         self.accepted = 0
+        # serve() waits on the listening socket and on this pair: shutdown() wakes it at once, where
+        # serve_forever() would only notice at its next poll (a tenth of a second for every server stopped).
+        self._wake, self._waker = socket.socketpair()
+        self._stopped = threading.Event()
         super().__init__(address, _Handler)
+
+    def serve(self) -> None:
+        """Accept connections (each served in its own thread) until :meth:`shutdown`."""
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(self.socket, selectors.EVENT_READ)
+                selector.register(self._wake, selectors.EVENT_READ)
+                while not any(key.fileobj is self._wake for key, _ in selector.select()):
+                    self.handle_request()  # the listening socket is readable: accepts without waiting
+        finally:
+            self._stopped.set()
+
+    def shutdown(self) -> None:
+        """Stop :meth:`serve` and wait until it has returned; no poll interval."""
+        with contextlib.suppress(OSError):
+            self._waker.send(b"x")
+        self._stopped.wait()
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._wake.close()
+        self._waker.close()
 
     def get_request(self) -> tuple[Any, Any]:
         sock, address = self.socket.accept()
@@ -233,12 +260,7 @@ class EmulatorServer:
         self.ca_path = str(Path(self._tmp) / "ca.pem")
         ca.cert_pem.write_to_path(self.ca_path)
         self._server = _Server((self.host, self._port), context, self.emulator)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name="exoform-emulator",
-            daemon=True,
-        )
+        self._thread = threading.Thread(target=self._server.serve, name="exoform-emulator", daemon=True)
         self._thread.start()
         return self
 
