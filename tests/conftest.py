@@ -1,4 +1,15 @@
-"""Shared fixtures.
+"""Shared fixtures, and the test tiers.
+
+Every test has exactly one tier (``pytest -m fast`` and so on; see README "Tests"):
+
+- ``fast``: units, contracts, in-process backends (``make check`` runs lint and these);
+- ``e2e``: the CLI in process, providers over TLS (any test using ``make_emulator_server``), a few real
+  subprocesses;
+- ``reliability``: the fault matrix, hostile servers, bad input, crashes;
+- ``long``: long fuzzing and crash trials (``make test-long``); every other tier runs in ``make test``.
+
+The tier comes from where the test lives and what it uses (:func:`tier_of`), unless the test (or its
+class or module) is marked with one itself; two tier marks on one test stop the run.
 
 Emulator fixtures (see docs/emulator.md):
 
@@ -18,6 +29,31 @@ import pytest
 
 from reconciler.emulator.server import EmulatorServer
 from reconciler.emulator.store import MemoryStores
+
+TIERS = ("fast", "e2e", "reliability", "long")
+_TESTS = Path(__file__).parent
+
+
+def tier_of(item: pytest.Item) -> str:
+    """The tier of a test that has no tier mark: from its folder and file, or from what it uses."""
+    parts = item.path.relative_to(_TESTS).parts
+    if parts[0] == "reliability":
+        return "reliability"
+    if parts[0] == "cli" or item.path.stem.endswith("_e2e"):
+        return "e2e"
+    if "make_emulator_server" in getattr(item, "fixturenames", ()):
+        return "e2e"  # a real TLS server on loopback
+    return "fast"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give each test without a tier mark the tier of :func:`tier_of`; refuse a test with two."""
+    for item in items:
+        marked = {m.name for m in item.iter_markers() if m.name in TIERS}
+        if len(marked) > 1:
+            raise pytest.UsageError(f"{item.nodeid}: marked with tiers {sorted(marked)}; a test has one")
+        if not marked:
+            item.add_marker(tier_of(item))
 
 
 @pytest.fixture

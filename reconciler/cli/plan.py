@@ -196,6 +196,7 @@ def apply(
       exoform apply --auto-approve              # CI without a saved plan
       exoform apply --tenant contoso --target 'OutboundConnector/To Mimecast'
     """
+    from reconciler.cli.common import new_session
     from reconciler.plan import plan_key, read_plan
     from reconciler.render import render_text
     from reconciler.workflow import apply_plan, plan_of
@@ -244,7 +245,14 @@ def apply(
                     f"{safe(result.message)}"
                 )
 
-    results = apply_plan(config, the_plan, force=force, parallelism=parallelism, on_result=on_result)
+    results = apply_plan(
+        config,
+        the_plan,
+        force=force,
+        parallelism=parallelism,
+        new_session=new_session(),
+        on_result=on_result,
+    )
     ok = True
     for r in results:
         if r.error:
