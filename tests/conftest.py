@@ -13,9 +13,13 @@ class or module) is marked with one itself; two tier marks on one test stop the 
 
 Emulator fixtures (see docs/emulator.md):
 
-- ``make_emulator_server(**kwargs)``: start an :class:`~reconciler.emulator.server.EmulatorServer` (HTTPS on
-  127.0.0.1, free port) with the given keyword arguments (``stores``, ``config``, ``faults`` or ``emulator``);
-  every server started is stopped at the end of the test.
+- ``make_emulator_server(**kwargs)``: an :class:`~reconciler.emulator.server.EmulatorServer` (HTTPS on
+  127.0.0.1) serving a fresh :class:`~reconciler.emulator.app.Emulator` of the given keyword arguments
+  (``stores``, ``config``, ``faults``, or an ``emulator``).  The first one of a test is the test process's
+  shared server (started once, as starting and stopping a TLS server per test adds up) with the test's own
+  emulator behind it: nothing of another test's emulator is seen.  Any further one in the same test is a
+  server of its own, stopped at the end of the test.  Count connections as a difference
+  (``connections_accepted``): the shared server has served other tests.
 - ``emulator_server``: a started server with fresh in-memory stores and the default (open) config.
 """
 
@@ -27,6 +31,7 @@ from typing import Any
 
 import pytest
 
+from reconciler.emulator.app import Emulator
 from reconciler.emulator.server import EmulatorServer
 from reconciler.emulator.store import MemoryStores
 
@@ -56,19 +61,34 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(tier_of(item))
 
 
+@pytest.fixture(scope="session")
+def shared_emulator_server() -> Iterator[EmulatorServer]:
+    """One TLS emulator server per test process (per xdist worker); see ``make_emulator_server``."""
+    with EmulatorServer(Emulator()) as server:
+        yield server
+
+
 @pytest.fixture
-def make_emulator_server() -> Iterator[Callable[..., EmulatorServer]]:
-    servers: list[EmulatorServer] = []
+def make_emulator_server(shared_emulator_server: EmulatorServer) -> Iterator[Callable[..., EmulatorServer]]:
+    own: list[EmulatorServer] = []
+    shared_used = False
 
     def make(**kwargs: Any) -> EmulatorServer:
+        nonlocal shared_used
         if "emulator" not in kwargs:
             kwargs.setdefault("stores", MemoryStores())
-        server = EmulatorServer(**kwargs).start()
-        servers.append(server)
-        return server
+        emulator = kwargs.pop("emulator", None) or Emulator(**kwargs)
+        if shared_used:
+            server = EmulatorServer(emulator).start()
+            own.append(server)
+            return server
+        shared_used = True
+        shared_emulator_server.emulator = emulator
+        return shared_emulator_server
 
     yield make
-    for server in servers:
+    shared_emulator_server.emulator = Emulator()  # a late request of this test finds nothing of it
+    for server in own:
         server.stop()
 
 

@@ -56,10 +56,10 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, address: tuple[str, int], context: ssl.SSLContext, emulator: Emulator) -> None:
+    def __init__(self, address: tuple[str, int], context: ssl.SSLContext, owner: EmulatorServer) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.context = context
-        self.emulator = emulator
+        self.owner = owner
         self.connections: set[socket.socket] = set()
         self.threads: set[threading.Thread] = set()
         self.track = threading.Lock()
@@ -185,7 +185,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_error(400, "Bad request target or Host header")
             return
         try:
-            response = self.server.emulator.handle(request)
+            response = self.server.owner.emulator.handle(request)
         except ConnectionFault as fault:
             self._break(fault.how)
             return
@@ -221,7 +221,9 @@ class EmulatorServer:
     """An :class:`Emulator` served over HTTPS on loopback; use as a context manager.
 
     ``base_url`` is ``https://127.0.0.1:PORT``, ``authority(tenant)`` the msal authority for a tenant,
-    ``ca_path`` the PEM file of the CA that signed the server certificate.
+    ``ca_path`` the PEM file of the CA that signed the server certificate.  ``emulator`` may be replaced
+    while serving: each request goes to the one set when it arrives (the tests share one server, with an
+    emulator of their own each).
     """
 
     def __init__(
@@ -259,7 +261,7 @@ class EmulatorServer:
         self._tmp = tempfile.mkdtemp(prefix="exoform-emulator-")
         self.ca_path = str(Path(self._tmp) / "ca.pem")
         ca.cert_pem.write_to_path(self.ca_path)
-        self._server = _Server((self.host, self._port), context, self.emulator)
+        self._server = _Server((self.host, self._port), context, self)
         self._thread = threading.Thread(target=self._server.serve, name="exoform-emulator", daemon=True)
         self._thread.start()
         return self
