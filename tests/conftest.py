@@ -1,6 +1,6 @@
 """Shared fixtures, and the test tiers.
 
-Every test has exactly one tier (``pytest -m fast`` and so on; see README "Tests"):
+Every test has exactly one tier (``pytest -m fast`` and so on; see README "Contributing"):
 
 - ``fast``: units, contracts, in-process backends (``make check`` runs lint and these);
 - ``e2e``: the CLI in process, providers over TLS (any test using ``make_emulator_server``), a few real
