@@ -1,10 +1,15 @@
 # The two commands: `make plan` (run exoform against the demo tenant) and `make test`.
+# `make check` is the quick loop while working: lint and the fast tests.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: plan test test-long lint fmt schema bench clean
+.PHONY: plan check test test-long lint fmt schema bench clean tests-fast tests-all
+
+# pytest keeps its rewritten test modules as bytecode: with bytecode switched off (some shells export
+# PYTHONDONTWRITEBYTECODE) every pytest worker and every exoform subprocess compiles them all again.
+unexport PYTHONDONTWRITEBYTECODE
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +20,18 @@ $(STAMP): pyproject.toml
 plan: $(STAMP)
 	$(BIN)/exoform plan
 
-test: lint
+# Lint and the tests run side by side (-j2): lint is mostly one core's work, the tests wait on sockets.
+check: $(STAMP)
+	@$(MAKE) --no-print-directory -j2 --output-sync=target lint tests-fast
+
+# Every tier but long: what CI runs (.ci/run).
+test: $(STAMP)
+	@$(MAKE) --no-print-directory -j2 --output-sync=target lint tests-all
+
+tests-fast: $(STAMP)
+	$(BIN)/pytest -n auto -m fast
+
+tests-all: $(STAMP)
 	$(BIN)/pytest -n auto
 
 test-long: $(STAMP)

@@ -1,8 +1,13 @@
 """Plan and apply across tenants: load, read, plan, check, apply -- one tenant's failure never stops another.
 
+Every command that reaches a tenant runs through here: plan and drift (:func:`plan_tenants`), apply
+(:func:`apply_plan`), export (:func:`read_tenant`) and ``status --validate`` (:func:`validate_outbound`).
+
 Contracts:
 - A run's providers share one :class:`~reconciler.providers.session.Session` (HTTP clients, listing
-  threads, what was learned of each service): the caller's, or one opened and closed by the call.
+  threads, what was learned of each service), made by ``new_session`` when the call starts and closed
+  when it returns: this module is the one place a run's session is opened and closed.  Tests pass a
+  ``new_session`` whose session has a fake clock and sleep, so retries wait no real time.
 - Tenants are planned concurrently (``parallelism``); each outcome holds a plan or the error that
   stopped that tenant (a failed read is an error, never an empty tenant).
 - :func:`plan_of` makes one :class:`~reconciler.plan.Plan` of every outcome: a failed tenant is in it,
@@ -21,13 +26,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from typing import Any
 
 from reconciler.desired.config import ExoformConfig, TenantConfig
 from reconciler.desired.connectors import TenantDesired
-from reconciler.errors import ExoformError, PlanError
-from reconciler.live import LiveState
+from reconciler.errors import ConfigError, ExoformError, PlanError
+from reconciler.live import LiveConnector, LiveState
 from reconciler.plan import Plan, TenantPlan
 from reconciler.posture.findings import Finding
 from reconciler.providers.base import BaseProvider
@@ -39,6 +45,8 @@ from reconciler.reconcile.targeting import Target, select, targeted
 
 #: ``opener(tenant, settings, config)``: a tenant's provider (tests pass their own).
 Opener = Callable[[str, TenantConfig, ExoformConfig], BaseProvider]
+#: Makes a run's session: :class:`Session` itself, or (in tests) one in fake time.
+SessionFactory = Callable[[], Session]
 
 
 @dataclass
@@ -64,15 +72,15 @@ def plan_of(outcomes: Sequence[TenantOutcome]) -> Plan:
 
 
 @contextmanager
-def _opening(opener: Opener | None, session: Session | None, *, write: bool = False) -> Iterator[Opener]:
-    """``opener``, else the registry's on ``session`` (or on a session open for the ``with`` block), with
+def _opening(opener: Opener | None, new_session: SessionFactory, *, write: bool = False) -> Iterator[Opener]:
+    """``opener``, else the registry's on a session of ``new_session`` open for the ``with`` block, with
     the tenants' write identities when ``write``."""
     if opener is not None:
         yield opener
         return
     from reconciler.providers.registry import open_provider
 
-    with Session() if session is None else nullcontext(session) as run:  # the caller's stays open
+    with new_session() as run:
 
         def open_(tenant: str, settings: TenantConfig, config: ExoformConfig) -> BaseProvider:
             return open_provider(tenant, settings, config, session=run, write=write)
@@ -198,7 +206,7 @@ def plan_tenants(
     *,
     parallelism: int = 8,
     opener: Opener | None = None,
-    session: Session | None = None,
+    new_session: SessionFactory = Session,
     on_done: Callable[[TenantOutcome], None] | None = None,
     scope: RunScope = RunScope(),
 ) -> list[TenantOutcome]:
@@ -210,7 +218,7 @@ def plan_tenants(
     ahead of the reads, so a tenant's sign-in overlaps other tenants' reads instead of delaying its own;
     at most ``2 * parallelism`` providers are open at any time.
     """
-    with _opening(opener, session) as open_:
+    with _opening(opener, new_session) as open_:
         return _plan_all(config, desired, max(1, parallelism), open_, on_done, scope)
 
 
@@ -275,7 +283,7 @@ def apply_plan(
     force: bool = False,
     parallelism: int = 8,
     opener: Opener | None = None,
-    session: Session | None = None,
+    new_session: SessionFactory = Session,
     on_result: Callable[[str, ChangeResult], None] | None = None,
     ring: int | None = None,
 ) -> list[TenantApply]:
@@ -283,7 +291,7 @@ def apply_plan(
     identity (``apply_auth``, else ``auth``); planning never uses it.  With ``ring``, only the tenants of
     that ring (their ``ring`` in ``exoform.yaml`` now) are applied, and each is refused while a tenant of
     an earlier ring does not show the plan's changes yet."""
-    with _opening(opener, session, write=True) as open_:
+    with _opening(opener, new_session, write=True) as open_:
         refusal = "" if force else "; ".join(fleet_unsafe_reasons(plan, config.max_tenants_changed))
         if refusal:
             refusal = (
@@ -374,3 +382,51 @@ def _apply_all(
 
     with ThreadPoolExecutor(max_workers=width) as pool:
         return list(pool.map(run, tenants))
+
+
+def read_tenant(
+    config: ExoformConfig, tenant: str, *, opener: Opener | None = None, new_session: SessionFactory = Session
+) -> LiveState:
+    """The live connectors of ``tenant`` (a tenant of ``config``), read with its read identity; raises the
+    :class:`ExoformError` that stopped the read."""
+    with _opening(opener, new_session) as open_:
+        provider = open_(tenant, config.tenants[tenant], config)
+        try:
+            return provider.read()
+        finally:
+            provider.close()
+
+
+def validate_outbound(
+    config: ExoformConfig,
+    tenant: str,
+    name: str,
+    recipients: list[str],
+    *,
+    opener: Opener | None = None,
+    new_session: SessionFactory = Session,
+) -> tuple[LiveConnector, list[dict[str, Any]]]:
+    """Run Validate-OutboundConnector on ``tenant``'s outbound connector ``name`` (case-insensitive), sending
+    test mail to ``recipients``: the live connector and one result per smart host.
+
+    It sends mail, so it is a write: the tenant's write identity signs in.  Raises :class:`ConfigError`
+    when the tenant's provider cannot validate or has no such connector (with a "did you mean" hint), and
+    the provider's error when the read or the validation fails.
+    """
+    from reconciler.model import did_you_mean
+
+    with _opening(opener, new_session, write=True) as open_:
+        provider = open_(tenant, config.tenants[tenant], config)
+        try:
+            if "validate_outbound" not in provider.capabilities:
+                raise ConfigError(f"tenant {tenant}: its provider cannot run Validate-OutboundConnector")
+            state = provider.read()
+            live = state.find("OutboundConnector", name)
+            if live is None:
+                outbound = [c.name for c in state.connectors if c.kind == "OutboundConnector"]
+                raise ConfigError(
+                    f"tenant {tenant} has no outbound connector '{name}'{did_you_mean(name, outbound)}"
+                )
+            return live, provider.validate_outbound(live, recipients)
+        finally:
+            provider.close()

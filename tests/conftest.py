@@ -1,10 +1,25 @@
-"""Shared fixtures.
+"""Shared fixtures, and the test tiers.
+
+Every test has exactly one tier (``pytest -m fast`` and so on; see README "Contributing"):
+
+- ``fast``: units, contracts, in-process backends (``make check`` runs lint and these);
+- ``e2e``: the CLI in process, providers over TLS (any test using ``make_emulator_server``), a few real
+  subprocesses;
+- ``reliability``: the fault matrix, hostile servers, bad input, crashes;
+- ``long``: long fuzzing and crash trials (``make test-long``); every other tier runs in ``make test``.
+
+The tier comes from where the test lives and what it uses (:func:`tier_of`), unless the test (or its
+class or module) is marked with one itself; two tier marks on one test stop the run.
 
 Emulator fixtures (see docs/emulator.md):
 
-- ``make_emulator_server(**kwargs)``: start an :class:`~reconciler.emulator.server.EmulatorServer` (HTTPS on
-  127.0.0.1, free port) with the given keyword arguments (``stores``, ``config``, ``faults`` or ``emulator``);
-  every server started is stopped at the end of the test.
+- ``make_emulator_server(**kwargs)``: an :class:`~reconciler.emulator.server.EmulatorServer` (HTTPS on
+  127.0.0.1) serving a fresh :class:`~reconciler.emulator.app.Emulator` of the given keyword arguments
+  (``stores``, ``config``, ``faults``, or an ``emulator``).  The first one of a test is the test process's
+  shared server (started once, as starting and stopping a TLS server per test adds up) with the test's own
+  emulator behind it: nothing of another test's emulator is seen.  Any further one in the same test is a
+  server of its own, stopped at the end of the test.  Count connections as a difference
+  (``connections_accepted``): the shared server has served other tests.
 - ``emulator_server``: a started server with fresh in-memory stores and the default (open) config.
 """
 
@@ -16,23 +31,66 @@ from typing import Any
 
 import pytest
 
+from reconciler.emulator.app import Emulator
 from reconciler.emulator.server import EmulatorServer
 from reconciler.emulator.store import MemoryStores
 
+TIERS = ("fast", "e2e", "reliability", "long")
+_TESTS = Path(__file__).parent
+
+
+def tier_of(item: pytest.Item) -> str:
+    """The tier of a test that has no tier mark: from its folder and file, or from what it uses."""
+    if not item.path.is_relative_to(_TESTS):
+        return "fast"
+    parts = item.path.relative_to(_TESTS).parts
+    if parts[0] == "reliability":
+        return "reliability"
+    if parts[0] == "cli" or item.path.stem.endswith("_e2e"):
+        return "e2e"
+    if "make_emulator_server" in getattr(item, "fixturenames", ()):
+        return "e2e"  # a real TLS server on loopback
+    return "fast"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give each test without a tier mark the tier of :func:`tier_of`; refuse a test with two."""
+    for item in items:
+        marked = {m.name for m in item.iter_markers() if m.name in TIERS}
+        if len(marked) > 1:
+            raise pytest.UsageError(f"{item.nodeid}: marked with tiers {sorted(marked)}; a test has one")
+        if not marked:
+            item.add_marker(tier_of(item))
+
+
+@pytest.fixture(scope="session")
+def shared_emulator_server() -> Iterator[EmulatorServer]:
+    """One TLS emulator server per test process (per xdist worker); see ``make_emulator_server``."""
+    with EmulatorServer(Emulator()) as server:
+        yield server
+
 
 @pytest.fixture
-def make_emulator_server() -> Iterator[Callable[..., EmulatorServer]]:
-    servers: list[EmulatorServer] = []
+def make_emulator_server(shared_emulator_server: EmulatorServer) -> Iterator[Callable[..., EmulatorServer]]:
+    own: list[EmulatorServer] = []
+    shared_used = False
 
     def make(**kwargs: Any) -> EmulatorServer:
+        nonlocal shared_used
         if "emulator" not in kwargs:
             kwargs.setdefault("stores", MemoryStores())
-        server = EmulatorServer(**kwargs).start()
-        servers.append(server)
-        return server
+        emulator = kwargs.pop("emulator", None) or Emulator(**kwargs)
+        if shared_used:
+            server = EmulatorServer(emulator).start()
+            own.append(server)
+            return server
+        shared_used = True
+        shared_emulator_server.emulator = emulator
+        return shared_emulator_server
 
     yield make
-    for server in servers:
+    shared_emulator_server.emulator = Emulator()  # a late request of this test finds nothing of it
+    for server in own:
         server.stop()
 
 

@@ -190,3 +190,80 @@ def test_outcomes_keep_the_live_state_only_when_asked_even_when_the_plan_is_refu
     assert kept.live is not None and [c.name for c in kept.live.connectors] == ["Legacy"]  # status shows it
     [dropped] = plan_tenants(config, desired, scope=RunScope(keep_live=False))
     assert dropped.live is None
+
+
+class Sessions:
+    """A session factory in fake time that notes each session it made and each one closed."""
+
+    def __init__(self) -> None:
+        self.clock = FakeClock()
+        self.made: list[Session] = []
+        self.closed: list[Session] = []
+
+    def __call__(self) -> Session:
+        sessions = self
+
+        class Noted(Session):
+            def close(self) -> None:
+                super().close()
+                sessions.closed.append(self)
+
+        session = Noted(clock=self.clock, sleep=self.clock.sleep)
+        self.made.append(session)
+        return session
+
+
+def test_a_corrupt_local_state_fails_its_tenant_at_once_never_retried(tmp_path: Path) -> None:
+    config_path = _repo(tmp_path, ["good", "bad"])
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "bad.json").write_text('{"InboundConnector": [')  # truncated: stays corrupt
+    config, desired = load_all(config_path)
+    sessions = Sessions()
+    good, bad = plan_tenants(config, desired, new_session=sessions)
+    assert good.error is None and good.plan is not None
+    assert bad.error is not None and "bad.json:1:" in bad.error and "invalid JSON" in bad.error
+    assert sessions.clock.slept == []  # no backoff: retrying cannot mend the file
+    assert sessions.made == sessions.closed and len(sessions.made) == 1  # the run's one session, closed
+
+
+def test_export_and_status_validate_run_on_the_injected_session_and_close_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from reconciler.cli import cli
+    from reconciler.cli.common import Wiring
+
+    outbound = {"Name": "To filter", "ConnectorType": "Partner", "RecipientDomains": ["*"]}
+    outbound |= {"UseMXRecord": False, "SmartHosts": ["smtp.filter.example.net"]}
+    config = _repo(tmp_path, ["t"])
+    (tmp_path / "seed.json").write_text(json.dumps({**SEED, "OutboundConnector": [outbound]}))
+    monkeypatch.chdir(tmp_path)
+    sessions = Sessions()
+
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(cli, [*args, "--config", str(config)], obj=Wiring(new_session=sessions))
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert "Exported 2 connector(s) of t" in run("export", "--tenant", "t", "--out", "adopted")
+    assert (tmp_path / "adopted").is_dir()
+    assert len(sessions.made) == 1 and sessions.closed == sessions.made
+
+    validated = run("status", "--tenant", "t", "--validate", "to filter", "--recipient", "a@contoso.com")
+    assert 'Validate-OutboundConnector "To filter" in t' in validated
+    assert len(sessions.made) == 2 and sessions.closed == sessions.made
+
+
+def test_validate_names_a_missing_connector_with_a_hint(tmp_path: Path) -> None:
+    from reconciler.errors import ConfigError
+    from reconciler.workflow import validate_outbound
+
+    outbound = {"Name": "To filter", "ConnectorType": "Partner", "RecipientDomains": ["*"]}
+    config_path = _repo(tmp_path, ["t"])
+    (tmp_path / "seed.json").write_text(json.dumps({"OutboundConnector": [outbound]}))
+    config, _ = load_all(config_path)
+    sessions = Sessions()
+    with pytest.raises(ConfigError, match=r"tenant t has no outbound connector 'To filtr'.*To filter"):
+        validate_outbound(config, "t", "To filtr", ["a@contoso.com"], new_session=sessions)
+    assert sessions.closed == sessions.made and len(sessions.made) == 1

@@ -52,6 +52,7 @@ def test_exoform_keeps_only_its_ci_and_release_workflows() -> None:
     assert sorted(p.name for p in WORKFLOWS.iterdir()) == ["ci.yml", "release.yml"]
 
 
+@pytest.mark.e2e  # check-jsonschema and zizmor as subprocesses
 def test_workflows_are_valid_against_the_github_workflow_schema_offline() -> None:
     files = [str(WORKFLOWS / f"{n}.yml") for n in NAMES]
     result = _check_jsonschema("--builtin-schema", "vendor.github-workflows", *files)
@@ -60,6 +61,7 @@ def test_workflows_are_valid_against_the_github_workflow_schema_offline() -> Non
     assert timeouts.returncode == 0, timeouts.stdout + timeouts.stderr
 
 
+@pytest.mark.e2e  # check-jsonschema and zizmor as subprocesses
 def test_the_schema_check_catches_a_broken_workflow(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yml"
     broken.write_text((WORKFLOWS / "ci.yml").read_text().replace("runs-on:", "runs_on:"))
@@ -67,6 +69,7 @@ def test_the_schema_check_catches_a_broken_workflow(tmp_path: Path) -> None:
     assert result.returncode == 1
 
 
+@pytest.mark.e2e  # check-jsonschema and zizmor as subprocesses
 def test_zizmor_offline_finds_nothing_in_exoforms_workflows() -> None:
     result = subprocess.run(
         [str(BIN / "zizmor"), "--offline", "--no-progress", "--format", "json", str(WORKFLOWS)],

@@ -164,6 +164,7 @@ def test_write_atomic_failure_leaves_the_old_file_and_no_temp(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
 
 
+@pytest.mark.e2e  # a fresh interpreter, to see what it imports
 def test_the_emulator_reads_its_files_without_the_clients_model() -> None:
     """The emulator implements the service independently: it may use the reader, never the client's
     model or validation (a bug shared by both sides would hide from every test)."""

@@ -3,6 +3,7 @@
 Contracts: every message printed from here is escaped (:func:`reconciler.escape.safe_lines`), so
 no connector name, file name or service message reaches a terminal or a CI log raw; exit codes are
 :data:`EXIT_OK`, :data:`EXIT_ERROR` (also usage errors, see ``reconciler.cli``) and :data:`EXIT_CHANGES`.
+Commands reach tenants only through :mod:`reconciler.workflow`, with the run's :class:`Wiring`.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -24,8 +26,34 @@ from reconciler.verdicts import EXIT_OK as EXIT_OK
 if TYPE_CHECKING:
     from reconciler.desired.config import ExoformConfig
     from reconciler.desired.connectors import TenantDesired
+    from reconciler.providers.session import Session
     from reconciler.reconcile.targeting import Target
     from reconciler.workflow import TenantOutcome
+
+
+def _session() -> Session:
+    from reconciler.providers.session import Session
+
+    return Session()
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """What a command's run is built from, given as click's context object (``obj``); a command run
+    without one gets the defaults.  In-process tests pass their own, e.g. sessions in fake time::
+
+        CliRunner().invoke(cli, ["plan"], obj=Wiring(new_session=lambda: Session(clock=c, sleep=c.sleep)))
+    """
+
+    #: Makes the run's session (see :mod:`reconciler.workflow`, which opens and closes it).
+    new_session: Callable[[], Session] = _session
+
+
+def new_session() -> Callable[[], Session]:
+    """The session factory of the command being run: its :class:`Wiring`'s, else a plain session."""
+    ctx = click.get_current_context(silent=True)
+    wiring = ctx.find_object(Wiring) if ctx is not None else None
+    return (wiring or Wiring()).new_session
 
 
 def use_color(no_color: bool, stream: Any = None) -> bool:
@@ -154,7 +182,14 @@ def read_tenants(
     with user_errors():
         config, desired = load_all(config_path, list(tenants) or None)
     with tenant_progress(len(desired), label=label) as on_done:
-        outcomes = plan_tenants(config, desired, parallelism=parallelism, on_done=on_done, scope=scope)
+        outcomes = plan_tenants(
+            config,
+            desired,
+            parallelism=parallelism,
+            new_session=new_session(),
+            on_done=on_done,
+            scope=scope,
+        )
     if scope.targets:
         _warn_unmatched(scope.targets, desired, outcomes)
     return config, desired, outcomes

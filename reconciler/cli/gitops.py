@@ -26,6 +26,7 @@ from reconciler.cli.common import (
     fail,
     fail_on_option,
     load_config_or_exit,
+    new_session,
     parallelism_option,
     parse_targets_or_exit,
     read_tenants,
@@ -75,9 +76,8 @@ def export(config_path: Path, tenant: str, targets: tuple[str, ...], out: Path |
     from reconciler.adopt.exporter import export_connectors, schema_path
     from reconciler.errors import ExoformError
     from reconciler.model import did_you_mean
-    from reconciler.providers.registry import open_provider
-    from reconciler.providers.session import Session
     from reconciler.reconcile.targeting import targeted, unmatched
+    from reconciler.workflow import read_tenant
     from reconciler.yamlio import display_path
 
     chosen = parse_targets_or_exit(targets)
@@ -100,12 +100,7 @@ def export(config_path: Path, tenant: str, targets: tuple[str, ...], out: Path |
             )
     shared = _shared_connectors(config, tenant) if out is None else set()
     try:
-        with Session() as session:
-            provider = open_provider(tenant, settings, config, session=session)
-            try:
-                live = provider.read()
-            finally:
-                provider.close()
+        live = read_tenant(config, tenant, new_session=new_session())
     except ExoformError as exc:
         fail(str(exc))
     schema = schema_path(config.base_dir)
@@ -358,12 +353,10 @@ def _validate(
 ) -> None:
     from reconciler.desired.loader import select_tenants
     from reconciler.errors import ConfigError, ExoformError
-    from reconciler.model import did_you_mean
     from reconciler.normalize import canon_email
-    from reconciler.providers.registry import open_provider
-    from reconciler.providers.session import Session
     from reconciler.render.status import validation_json, validation_text
     from reconciler.verdicts import validation_ok
+    from reconciler.workflow import validate_outbound
 
     if not recipients:
         fail("--validate needs at least one --recipient ADDR (the test mail goes there)")
@@ -382,20 +375,7 @@ def _validate(
         )
     tenant = names[0]
     try:
-        with Session() as session:
-            # Validate-OutboundConnector sends mail, so it is a write: the write identity.
-            provider = open_provider(tenant, config.tenants[tenant], config, session=session, write=True)
-            try:
-                if "validate_outbound" not in provider.capabilities:
-                    fail(f"tenant {tenant}: its provider cannot run Validate-OutboundConnector")
-                state = provider.read()
-                live = state.find("OutboundConnector", name)
-                if live is None:
-                    outbound = [c.name for c in state.connectors if c.kind == "OutboundConnector"]
-                    fail(f"tenant {tenant} has no outbound connector '{name}'{did_you_mean(name, outbound)}")
-                results = provider.validate_outbound(live, addresses)
-            finally:
-                provider.close()
+        live, results = validate_outbound(config, tenant, name, addresses, new_session=new_session())
     except ExoformError as exc:
         fail(str(exc))
     ok = validation_ok(results)

@@ -205,6 +205,7 @@ def apply(
       exoform apply --tenant contoso --target 'OutboundConnector/To Mimecast'
       exoform apply plan.json --ring 0 && exoform apply plan.json --ring 1
     """
+    from reconciler.cli.common import new_session
     from reconciler.plan import plan_key, read_plan
     from reconciler.render import render
     from reconciler.verdicts import apply_exit
@@ -257,7 +258,13 @@ def apply(
                 )
 
     results = apply_plan(
-        config, the_plan, force=force, parallelism=parallelism, on_result=on_result, ring=ring
+        config,
+        the_plan,
+        force=force,
+        parallelism=parallelism,
+        new_session=new_session(),
+        on_result=on_result,
+        ring=ring,
     )
     if ring is not None and not results:
         click.echo(f"No tenant of the plan is in ring {ring}.")

@@ -320,9 +320,10 @@ class Emulator:
         except CmdletError as exc:
             return _error(exc)
         except InputError as exc:
+            # Not a 5xx: a corrupt state file stays corrupt, so a client must not retry (and wait) for it.
             return _error(
                 CmdletError(
-                    "System.IO.InvalidDataException", f"The tenant state is unreadable: {exc}", status=500
+                    "System.IO.InvalidDataException", f"The tenant state is unreadable: {exc}", status=400
                 )
             )
 

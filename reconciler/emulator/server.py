@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import logging
+import selectors
 import shutil
 import socket
 import ssl
@@ -54,15 +55,41 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, address: tuple[str, int], context: ssl.SSLContext, emulator: Emulator) -> None:
+    def __init__(self, address: tuple[str, int], context: ssl.SSLContext, owner: EmulatorServer) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.context = context
-        self.emulator = emulator
+        self.owner = owner
         self.connections: set[socket.socket] = set()
         self.threads: set[threading.Thread] = set()
         self.track = threading.Lock()
         self.accepted = 0
+        # serve() waits on the listening socket and on this pair: shutdown() wakes it at once, where
+        # serve_forever() would only notice at its next poll (a tenth of a second for every server stopped).
+        self._wake, self._waker = socket.socketpair()
+        self._stopped = threading.Event()
         super().__init__(address, _Handler)
+
+    def serve(self) -> None:
+        """Accept connections (each served in its own thread) until :meth:`shutdown`."""
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(self.socket, selectors.EVENT_READ)
+                selector.register(self._wake, selectors.EVENT_READ)
+                while not any(key.fileobj is self._wake for key, _ in selector.select()):
+                    self.handle_request()  # the listening socket is readable: accepts without waiting
+        finally:
+            self._stopped.set()
+
+    def shutdown(self) -> None:
+        """Stop :meth:`serve` and wait until it has returned; no poll interval."""
+        with contextlib.suppress(OSError):
+            self._waker.send(b"x")
+        self._stopped.wait()
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._wake.close()
+        self._waker.close()
 
     def get_request(self) -> tuple[Any, Any]:
         sock, address = self.socket.accept()
@@ -157,7 +184,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_error(400, "Bad request target or Host header")
             return
         try:
-            response = self.server.emulator.handle(request)
+            response = self.server.owner.emulator.handle(request)
         except ConnectionFault as fault:
             self._break(fault.how)
             return
@@ -193,7 +220,9 @@ class EmulatorServer:
     """An :class:`Emulator` served over HTTPS on loopback; use as a context manager.
 
     ``base_url`` is ``https://127.0.0.1:PORT``, ``authority(tenant)`` the msal authority for a tenant,
-    ``ca_path`` the PEM file of the CA that signed the server certificate.
+    ``ca_path`` the PEM file of the CA that signed the server certificate.  ``emulator`` may be replaced
+    while serving: each request goes to the one set when it arrives (the tests share one server, with an
+    emulator of their own each).
     """
 
     def __init__(
@@ -233,13 +262,8 @@ class EmulatorServer:
         self._tmp = tempfile.mkdtemp(prefix="exoform-emulator-")
         self.ca_path = str(Path(self._tmp) / "ca.pem")
         ca.cert_pem.write_to_path(self.ca_path)
-        self._server = _Server((self.host, self._port), context, self.emulator)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name="exoform-emulator",
-            daemon=True,
-        )
+        self._server = _Server((self.host, self._port), context, self)
+        self._thread = threading.Thread(target=self._server.serve, name="exoform-emulator", daemon=True)
         self._thread.start()
         return self
 

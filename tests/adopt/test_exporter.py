@@ -23,6 +23,7 @@ from reconciler.desired.connectors import load_connector_documents, load_tenant
 from reconciler.desired.loader import load_config
 from reconciler.live import LiveConnector
 from reconciler.model import from_live
+from tests.wiring import fake_time
 
 #: Get-*Connector objects as tenants hold them: admin-center connectors (ConnectorSource AdminUI), the
 #: hybrid wizard's pair, a test-mode outbound connector, a transport-rule-scoped signature service, an
@@ -132,7 +133,7 @@ class Repo:
         )
 
     def run(self, *args: str) -> Result:
-        return CliRunner().invoke(cli, [*args, "--config", str(self.root / "exoform.yaml")])
+        return CliRunner().invoke(cli, [*args, "--config", str(self.root / "exoform.yaml")], obj=fake_time())
 
     def export(self) -> Result:
         result = self.run("export", "--tenant", "t")

@@ -14,6 +14,7 @@ from click.testing import CliRunner, Result
 from reconciler.cli import cli
 from reconciler.desired.loader import load_config
 from reconciler.providers.registry import open_provider
+from tests.wiring import fake_time
 
 COMMON = {
     "filter-in.yaml": """\
@@ -83,7 +84,7 @@ class Msp:
         path.write_text(text)
 
     def run(self, *args: str) -> Result:
-        return CliRunner().invoke(cli, [*args, "--config", str(self.root / "exoform.yaml")])
+        return CliRunner().invoke(cli, [*args, "--config", str(self.root / "exoform.yaml")], obj=fake_time())
 
     def live(self, tenant: str) -> dict[tuple[str, str], dict[str, Any]]:
         data = json.loads((self.root / "state" / f"{tenant}.json").read_text())

@@ -17,6 +17,7 @@ from reconciler.cli import cli
 from reconciler.desired.loader import load_config
 from reconciler.providers.registry import open_provider
 from reconciler.render.markdown import MAX_CHARS
+from tests.wiring import fake_time
 
 RELAY_IN = """\
 kind: InboundConnector
@@ -92,7 +93,7 @@ class Fleet:
         (root / "exoform.yaml").write_text("\n".join(lines) + "\n")
 
     def run(self, *args: str) -> Result:
-        return CliRunner().invoke(cli, [*args, "--config", str(self.root / "exoform.yaml")])
+        return CliRunner().invoke(cli, [*args, "--config", str(self.root / "exoform.yaml")], obj=fake_time())
 
     def provider(self, tenant: str) -> Any:
         config = load_config(self.root / "exoform.yaml")

@@ -18,6 +18,7 @@ from reconciler.cli import cli
 from reconciler.desired.config import ExoformConfig
 from reconciler.desired.loader import load_config
 from reconciler.providers.registry import open_provider
+from tests.wiring import fake_time
 
 
 class Repo:
@@ -45,7 +46,8 @@ class Repo:
         (self.dir / name).unlink()
 
     def run(self, *args: str, input: str | None = None) -> Result:
-        return CliRunner().invoke(cli, [*args, "--config", str(self.root / "exoform.yaml")], input=input)
+        config = ["--config", str(self.root / "exoform.yaml")]
+        return CliRunner().invoke(cli, [*args, *config], input=input, obj=fake_time())
 
     def live(self) -> dict[tuple[str, str], dict[str, Any]]:
         """The tenant's connectors as the emulator stores them, by (kind, name)."""

@@ -16,6 +16,7 @@ from click.testing import CliRunner, Result
 
 from reconciler import __version__
 from reconciler.cli import cli
+from tests.wiring import fake_time
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMAS = REPO / "schemas"
@@ -83,7 +84,7 @@ class Repo:
 
     def run(self, *args: str, env: dict[str, str] | None = None) -> Result:
         config = ["--config", str(self.root / "exoform.yaml")]
-        return CliRunner(env=env).invoke(cli, [*args, *config])
+        return CliRunner(env=env).invoke(cli, [*args, *config], obj=fake_time())
 
 
 def _schema(name: str) -> dict[str, Any]:

@@ -11,9 +11,12 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 from click.testing import CliRunner
 
 from reconciler.cli import cli
+
+pytestmark = pytest.mark.e2e  # real `exoform emulator serve` processes
 
 
 def _start(*args: str) -> tuple[subprocess.Popen[str], dict[str, str]]:

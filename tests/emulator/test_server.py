@@ -84,17 +84,20 @@ def test_only_loopback_addresses_are_accepted(host: str) -> None:
         EmulatorServer(host=host)
 
 
-def test_stop_closes_idle_keep_alive_connections_and_joins(emulator_server: EmulatorServer) -> None:
-    client = emulator_server.client()
+def test_stop_closes_idle_keep_alive_connections_and_joins() -> None:
+    before = set(threading.enumerate())
+    server = EmulatorServer().start()  # a server of its own: the fixtures' one is shared by other tests
+    client = server.client()
     assert client.get("/_emulator/stats").status_code == 200  # leaves an idle keep-alive connection open
     started = time.monotonic()
-    emulator_server.stop()
+    server.stop()
     assert time.monotonic() - started < 2
-    assert not any(t.name.startswith("exoform-emulator") for t in threading.enumerate())
+    new = set(threading.enumerate()) - before
+    assert not any(t.name.startswith("exoform-emulator") for t in new)
     with pytest.raises(httpx.TransportError):
         client.get("/_emulator/stats")
     client.close()
-    emulator_server.stop()  # idempotent
+    server.stop()  # idempotent
 
 
 def test_a_request_body_over_the_limit_is_refused_with_413(emulator_server: EmulatorServer) -> None:

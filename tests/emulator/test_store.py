@@ -132,6 +132,7 @@ def _hammer(path: str, worker: int, count: int) -> None:
         )
 
 
+@pytest.mark.reliability  # two processes racing on one file
 def test_two_processes_hammering_one_file_lose_no_write(tmp_path: Path) -> None:
     path = str(tmp_path / "state.json")
     context = multiprocessing.get_context("fork")

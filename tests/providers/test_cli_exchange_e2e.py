@@ -19,6 +19,7 @@ from reconciler.emulator.config import AppConfig, EmulatorConfig
 from reconciler.emulator.faults import Faults
 from reconciler.emulator.store import load_seed
 from tests.providers.conftest import TENANT, Rig
+from tests.wiring import fake_time
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -44,7 +45,7 @@ def _project(rig: Rig, root: Path) -> Path:
 
 
 def _run(config: Path, *args: str) -> Result:
-    return CliRunner().invoke(cli, [*args, "--no-color", "--config", str(config)])
+    return CliRunner().invoke(cli, [*args, "--no-color", "--config", str(config)], obj=fake_time())
 
 
 FAULTS = (

@@ -21,6 +21,7 @@ from click.testing import CliRunner, Result
 from reconciler.cli import cli
 from reconciler.emulator.config import EmulatorConfig
 from tests.providers.conftest import TENANT, Rig
+from tests.wiring import fake_time
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 KINDS = ("InboundConnector", "OutboundConnector")
@@ -61,7 +62,7 @@ class Project:
         (root / "exoform.yaml").write_text(f"tenants:\n  t:\n    connectors: connectors\n{tenant_yaml}")
 
     def run(self, *args: str) -> Result:
-        return CliRunner().invoke(cli, [*args, "--config", str(self.root / "exoform.yaml")])
+        return CliRunner().invoke(cli, [*args, "--config", str(self.root / "exoform.yaml")], obj=fake_time())
 
 
 Opener = Callable[[dict[str, Any]], Project]

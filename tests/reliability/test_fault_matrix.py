@@ -56,6 +56,7 @@ from reconciler.providers.retry import RetryPolicy
 from reconciler.providers.session import Session
 from reconciler.workflow import apply_plan, plan_tenants
 from tests.providers.fake import FakeClock, in_fake_time
+from tests.wiring import fake_time
 
 SEED = 8
 KINDS = ("InboundConnector", "OutboundConnector")
@@ -452,12 +453,14 @@ def test_cli_plan_and_apply_ride_out_faults(bench: Bench) -> None:
     plan_file = bench.repo.root / "plan.json"
     bench.emulator.faults = Faults(rules=[Fault.parse("503:count=1")])
     planned = runner.invoke(
-        cli, ["plan", "--out", str(plan_file), "--config", str(bench.repo.config)], env=env
+        cli, ["plan", "--out", str(plan_file), "--config", str(bench.repo.config)], env=env, obj=fake_time()
     )
     assert planned.exit_code == 0, planned.output
     assert bench.emulator.faults.rules[0].fired == 1
     bench.emulator.faults = Faults(rules=[Fault.parse("drop_after_write:count=1")])
-    applied = runner.invoke(cli, ["apply", str(plan_file), "--config", str(bench.repo.config)], env=env)
+    applied = runner.invoke(
+        cli, ["apply", str(plan_file), "--config", str(bench.repo.config)], env=env, obj=fake_time()
+    )
     assert applied.exit_code == 0, applied.output
     assert "Apply for t: 7 applied." in applied.output
     assert bench.emulator.faults.rules[0].fired == 1
@@ -465,7 +468,9 @@ def test_cli_plan_and_apply_ride_out_faults(bench: Bench) -> None:
     for guid, old in before.items():
         if old["Name"].casefold() in UNTOUCHED:
             assert bench.objects()[guid] == old
-    again = runner.invoke(cli, ["plan", "--detailed-exitcode", "--config", str(bench.repo.config)], env=env)
+    again = runner.invoke(
+        cli, ["plan", "--detailed-exitcode", "--config", str(bench.repo.config)], env=env, obj=fake_time()
+    )
     assert again.exit_code == 0, again.output
 
 

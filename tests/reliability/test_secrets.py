@@ -42,6 +42,7 @@ from reliability_support import (
 from reconciler.cli import cli
 from reconciler.emulator.config import AppConfig, EmulatorConfig, FederatedCredential, GitHubConfig
 from reconciler.emulator.server import EmulatorServer
+from tests.wiring import fake_time
 
 CLIENT_SECRET = "exo-secret-" + secrets.token_hex(16)
 PASSPHRASE = "exo-passphrase-" + secrets.token_hex(12)
@@ -140,7 +141,7 @@ class Workspace:
         self.config.write_text(json.dumps({"tenants": tenants}, indent=2))
 
     def run(self, *args: str) -> Result:
-        result = CliRunner().invoke(cli, [*args, "--config", str(self.config)])
+        result = CliRunner().invoke(cli, [*args, "--config", str(self.config)], obj=fake_time())
         if result.exception is not None and not isinstance(result.exception, SystemExit):
             raise result.exception
         return result
