@@ -30,7 +30,9 @@ def _git(root: Path, *args: str) -> str:
         "GIT_CONFIG_NOSYSTEM": "1",
         "PATH": "/usr/bin:/bin:/usr/local/bin",
     }
-    done = subprocess.run(["git", "-C", str(root), *args], env=env, capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        ["git", "-C", str(root), *args], env=env, capture_output=True, text=True, check=True
+    )
     return done.stdout.strip()
 
 
@@ -58,7 +60,9 @@ def pr(tmp_path: Path) -> tuple[Repo, str]:
     repo.write("out.yaml", FILTER_OUT)
     base = _commit(repo, "base")
     assert repo.plan_and_apply().exit_code == 0
-    _change_live(repo, "InboundConnector", "Printer relay", SenderIPAddresses=["203.0.113.10", "198.51.100.7"])
+    _change_live(
+        repo, "InboundConnector", "Printer relay", SenderIPAddresses=["203.0.113.10", "198.51.100.7"]
+    )
     repo.write("out.yaml", FILTER_OUT + "    comment: all mail through the filter\n")
     _commit(repo, "head")
     return repo, base
