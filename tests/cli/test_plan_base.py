@@ -4,6 +4,7 @@ head commit) and a local tenant changed outside exoform between them."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -157,3 +158,32 @@ def test_a_hostile_or_unknown_base_is_refused_with_a_clear_error(pr: tuple[Repo,
     assert f"--base {ref!r}" in result.stderr
     assert "Traceback" not in result.output
     assert not (repo.root / "pwned").exists() and not (repo.root / "x").exists()
+
+
+RECORDING_EXOFORM = """#!/usr/bin/env bash
+if [ "$1" = --version ]; then echo "exoform, version 9.9.9"; exit 0; fi
+printf '%s\\n' "$@" > "$ARGS_LOG"
+printf '<!-- exoform-plan -->\\n## exoform plan\\n'
+"""
+
+
+@pytest.mark.parametrize(("base", "passed"), [("a" * 40, ["--base", "a" * 40]), ("", [])])
+def test_the_generated_pr_workflow_plans_against_the_pull_requests_base(
+    tmp_path: Path, base: str, passed: list[str]
+) -> None:
+    from tests.cli.test_init import _fake_gh, _init, _script, _workflow
+
+    assert _init(tmp_path).exit_code == 0
+    job = _workflow(tmp_path, "plan")["jobs"]["plan"]
+    assert job["env"]["BASE_SHA"] == "${{ github.event.pull_request.base.sha }}"
+    assert job["steps"][0]["with"]["fetch-depth"] == 0  # the base commit is in the checkout
+    env = _fake_gh(tmp_path)
+    fake = Path(env["PATH"].split(os.pathsep)[0]) / "exoform"
+    fake.write_text(RECORDING_EXOFORM)
+    fake.chmod(0o755)
+    env.update(ARGS_LOG=str(tmp_path / "args"), PLAN="true", FORK="false", BASE_SHA=base)
+    result = _script(tmp_path, "plan-comment.sh", "comment.md", env=env)
+    assert result.returncode == 0, result.stderr
+    args = (tmp_path / "args").read_text().splitlines()
+    assert args[:5] == ["plan", "--no-color", "--format", "markdown", "--out"]
+    assert args[6:] == passed
