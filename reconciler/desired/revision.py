@@ -5,9 +5,9 @@ Contracts:
   ``git rev-parse --verify --end-of-options REF^{commit}`` and refused (a :class:`ConfigError` saying
   why) when it starts with ``-`` or is not a commit there, so a ref can never become an option of git.
 - The files at that commit are read without touching the working tree, the index or the repository's
-  metadata: ``git archive`` of the commit into a temporary folder (extracted with tarfile's ``data``
-  filter: no path outside it, no device, no link out), removed afterwards.  Each git command is bounded
-  by :data:`GIT_TIMEOUT` seconds.
+  metadata: its YAML files (and the configuration file), as git stores them (``git ls-tree`` and ``git
+  cat-file``: no ``.gitattributes`` export rule, filter or hook applies), are written into a temporary
+  folder, removed afterwards.  Each git command is bounded by :data:`GIT_TIMEOUT` seconds.
 - Each tenant of the run is, at the base: loaded (a :class:`TenantDesired`), not declared (None: no
   ``exoform.yaml`` at that path, or no such tenant: everything of it comes from the files), or not
   loadable (``problems`` says why; its changes are then left unmarked, a warning, never a failed plan).
@@ -19,13 +19,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tarfile
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from reconciler.desired.connectors import TenantDesired, load_tenant
+from reconciler.desired.connectors import YAML_SUFFIXES, TenantDesired, load_tenant
 from reconciler.desired.loader import load_config
 from reconciler.errors import ConfigError, ExoformError, InputError
 
@@ -47,7 +46,7 @@ class BaseDesired:
     note: str = ""
 
 
-def _git(repo: Path, *args: str, stdout: int | None = subprocess.PIPE) -> subprocess.CompletedProcess[bytes]:
+def _git(repo: Path, *args: str, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     git = shutil.which("git")
     if git is None:
         raise ConfigError("--base needs git, which is not on PATH")
@@ -55,9 +54,8 @@ def _git(repo: Path, *args: str, stdout: int | None = subprocess.PIPE) -> subpro
     try:
         return subprocess.run(
             [git, "-C", str(repo), *args],
-            stdout=stdout,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
+            input=input,
+            capture_output=True,
             env=env,
             timeout=GIT_TIMEOUT,
             check=False,
@@ -92,18 +90,47 @@ def _where(config_path: Path) -> tuple[Path, str]:
     return root, os.fsdecode(prefix.stdout).rstrip("\n") + config_path.name
 
 
-def _extract(repo: Path, commit: str, into: Path) -> None:
-    archive = into / "base.tar"
-    with archive.open("wb") as out:
-        done = _git(repo, "archive", "--format=tar", commit, stdout=out.fileno())
-    if done.returncode != 0:
-        why = done.stderr.decode("utf-8", "replace").strip()
-        raise ConfigError(f"--base: git archive {commit[:12]} failed: {why}")
-    tree = into / "tree"
-    tree.mkdir()
-    with tarfile.open(archive) as tar:
-        tar.extractall(tree, filter="data")
-    archive.unlink()
+def _failed(done: subprocess.CompletedProcess[bytes], what: str) -> ConfigError:
+    why = done.stderr.decode("utf-8", "replace").strip().splitlines()
+    return ConfigError(f"--base: {what} failed: {why[-1] if why else f'exit {done.returncode}'}")
+
+
+def _extract(repo: Path, commit: str, inside: str, into: Path) -> None:
+    """Write the YAML files of ``commit`` (and the configuration file ``inside``) under ``into``, as git
+    stores them: no attribute, filter or checkout hook applies; a link is written as a link (the
+    loader refuses linked connector files, as it does in the working tree)."""
+    listing = _git(repo, "ls-tree", "-r", "-z", "--full-tree", commit)
+    if listing.returncode != 0:
+        raise _failed(listing, f"git ls-tree {commit[:12]}")
+    wanted: list[tuple[bytes, bytes, PurePosixPath]] = []
+    for item in listing.stdout.split(b"\0"):
+        meta, _, raw = item.partition(b"\t")
+        fields = meta.split(b" ")
+        path = PurePosixPath(os.fsdecode(raw))
+        if len(fields) != 3 or fields[1] != b"blob" or path.is_absolute() or ".." in path.parts:
+            continue
+        mode, _, oid = fields
+        if path.name.lower().endswith(YAML_SUFFIXES) or str(path) == inside:
+            wanted.append((mode, oid, path))
+    if not wanted:
+        return
+    blobs = _git(repo, "cat-file", "--batch", input=b"".join(oid + b"\n" for _, oid, _ in wanted))
+    if blobs.returncode != 0:
+        raise _failed(blobs, "git cat-file")
+    data, at = blobs.stdout, 0
+    for mode, oid, path in wanted:
+        end = data.find(b"\n", at)
+        header = data[at:end].split(b" ")
+        if end < 0 or len(header) != 3 or header[0] != oid:
+            raise ConfigError(f"--base: git cat-file gave no {path} at {commit[:12]}")
+        size = int(header[2])
+        content, at = data[end + 1 : end + 1 + size], end + 2 + size
+        target = into.joinpath(*path.parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if mode == b"120000":
+            os.symlink(os.fsdecode(content), target)
+        else:
+            target.write_bytes(content)
 
 
 def load_at(config_path: Path, ref: str, tenants: Sequence[str]) -> BaseDesired:
@@ -112,8 +139,8 @@ def load_at(config_path: Path, ref: str, tenants: Sequence[str]) -> BaseDesired:
     repo, inside = _where(config_path)
     commit = resolve_commit(repo, ref)
     with tempfile.TemporaryDirectory(prefix="exoform-base-") as temp:
-        _extract(repo, commit, Path(temp))
         tree = Path(temp) / "tree"
+        _extract(repo, commit, inside, tree)
 
         def located(text: str) -> str:
             return text.replace(f"{tree}{os.sep}", f"{ref}:").replace(str(tree), f"{ref}:")

@@ -187,3 +187,24 @@ def test_the_generated_pr_workflow_plans_against_the_pull_requests_base(
     args = (tmp_path / "args").read_text().splitlines()
     assert args[:5] == ["plan", "--no-color", "--format", "markdown", "--out"]
     assert args[6:] == passed
+
+
+def test_the_base_is_read_from_git_as_stored_without_touching_the_checkout(tmp_path: Path) -> None:
+    """Export rules in .gitattributes do not hide the base's files, and the working tree, the index and
+    the repository's worktrees stay as they were."""
+    repo = Repo(tmp_path / "repo")
+    _git(repo.root, "init", "-q")
+    (repo.root / ".gitattributes").write_text("connectors/** export-ignore\n*.yaml export-subst\n")
+    _git(repo.root, "add", ".gitattributes")
+    repo.write("relay.yaml", RELAY + "    comment: $Format:%H$\n")
+    base = _commit(repo, "base")
+    assert repo.plan_and_apply().exit_code == 0
+    _change_live(repo, "InboundConnector", "Printer relay", Enabled=False)
+    repo.write("relay.yaml", RELAY + "    comment: $Format:%H$ (unsaved edit)\n")
+    status = _git(repo.root, "status", "--porcelain")
+    result = repo.run("plan", "--base", base, "--format", "json")
+    assert result.exit_code == 0, result.output
+    (change,) = json.loads(result.stdout)["tenants"][0]["changes"]
+    assert (change["cause"], change["fields"]) == ("both", ["comment", "enabled"])
+    assert _git(repo.root, "status", "--porcelain") == status
+    assert len(_git(repo.root, "worktree", "list").splitlines()) == 1
