@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from reconciler.desired.connectors import YAML_SUFFIXES, TenantDesired, load_tenant
+from reconciler.desired.connectors import YAML_SUFFIXES, ParsedFiles, TenantDesired, load_tenant
 from reconciler.desired.loader import load_config
 from reconciler.errors import ConfigError, ExoformError, InputError
 
@@ -154,13 +154,13 @@ def load_at(config_path: Path, ref: str, tenants: Sequence[str]) -> BaseDesired:
         except InputError as exc:
             why = located(str(exc.problems[0]) if exc.problems else str(exc))
             return BaseDesired(ref, commit, problems=dict.fromkeys(tenants, why))
-        base = BaseDesired(ref, commit)
+        base, files = BaseDesired(ref, commit), ParsedFiles()  # a shared folder parsed once
         for name in tenants:
             if name not in config.tenants:
                 base.tenants[name] = None
                 continue
             try:
-                base.tenants[name] = load_tenant(config, name)
+                base.tenants[name] = load_tenant(config, name, files)
             except InputError as exc:
                 first = exc.problems[0] if exc.problems else exc
                 more = f" (and {len(exc.problems) - 1} more problem(s))" if len(exc.problems) > 1 else ""
