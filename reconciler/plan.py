@@ -53,6 +53,10 @@ Action = Literal["create", "update", "delete"]
 ACTIONS: tuple[Action, ...] = ("create", "update", "delete")
 SYMBOLS: dict[Action, str] = {"create": "+", "update": "~", "delete": "-"}
 TenantStatus = Literal["planned", "failed"]
+#: Why a change is in the plan (``exoform plan --base REF``): the files changed between the base and now
+#: (``files``), the live object differs from what the base's files declared, changed outside exoform
+#: (``repair``), or both at once (see :mod:`reconciler.reconcile.cause`).
+Cause = Literal["files", "repair", "both"]
 
 
 def canonical_json(data: Any) -> str:
@@ -122,7 +126,9 @@ class Change:
 
     ``source`` says where the files declare the connector (None for a delete of a connector no file
     declares, under ``unmanaged: delete``); a delete with a ``source`` is one the files declare
-    (``absent: true``), allowed under every ``unmanaged`` policy.
+    (``absent: true``), allowed under every ``unmanaged`` policy.  ``cause`` says whether the change comes
+    from the files, repairs a change made outside exoform, or both (None: planned without ``--base``, or
+    the tenant's files did not load at the base); apply ignores it.
     """
 
     action: Action
@@ -138,6 +144,7 @@ class Change:
     reason: str = ""
     when_changed_utc: str | None = None
     source: Source | None = None
+    cause: Cause | None = None
 
     @property
     def declared_absent(self) -> bool:

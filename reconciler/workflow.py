@@ -32,6 +32,7 @@ from typing import Any
 
 from reconciler.desired.config import ExoformConfig, TenantConfig
 from reconciler.desired.connectors import TenantDesired
+from reconciler.desired.revision import BaseDesired
 from reconciler.errors import ConfigError, ExoformError, PlanError
 from reconciler.live import LiveConnector, LiveState
 from reconciler.plan import Plan, TenantPlan
@@ -39,6 +40,7 @@ from reconciler.posture.findings import Finding
 from reconciler.providers.base import BaseProvider
 from reconciler.providers.session import Session
 from reconciler.reconcile.applier import ApplyReport, ChangeResult, apply_tenant, pending_changes
+from reconciler.reconcile.cause import mark_at_base
 from reconciler.reconcile.planner import plan_tenant, target_of
 from reconciler.reconcile.policy import fleet_unsafe_reasons, ring_split
 from reconciler.reconcile.targeting import Target, select, targeted
@@ -58,6 +60,8 @@ class TenantOutcome:
     live: LiveState | None = None
     error: str | None = None
     target: str = ""
+    #: Why the plan's changes are not marked against ``plan --base`` (its files at the base do not load).
+    base_problem: str | None = None
 
     def tenant_plan(self) -> TenantPlan:
         """The tenant's plan, or a failed one carrying the error."""
@@ -185,6 +189,8 @@ def _read_and_plan(
             for f in posture_findings(desired, live)
             if f.kind is None or f.name is None or targeted(scope.targets, f.kind, f.name)
         ]
+        if scope.base is not None:  # the same read, planned again at the base
+            outcome.base_problem = mark_at_base(scope.base, outcome.plan, live, scope.targets)
     except ExoformError as exc:
         outcome.error = str(exc)
     return outcome
@@ -194,10 +200,12 @@ def _read_and_plan(
 class RunScope:
     """What a run covers and keeps: the ``--target`` patterns (none: every connector), and whether each
     outcome keeps the live state it was planned against (status and export need it; a plan does not, so
-    a 1,000-tenant plan holds only the plans)."""
+    a 1,000-tenant plan holds only the plans); with a ``base`` (``plan --base``), each change is marked
+    with its cause (:mod:`reconciler.reconcile.cause`) from the same read of the tenant."""
 
     targets: tuple[Target, ...] = ()
     keep_live: bool = True
+    base: BaseDesired | None = None
 
 
 def plan_tenants(

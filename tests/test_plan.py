@@ -5,13 +5,23 @@ from __future__ import annotations
 import json
 import re
 import stat
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from reconciler.errors import PlanError
-from reconciler.plan import Change, Plan, TenantPlan, Unmanaged, fingerprint, read_plan, write_plan
+from reconciler.plan import (
+    Change,
+    Plan,
+    TenantPlan,
+    Unmanaged,
+    fingerprint,
+    plan_digest,
+    read_plan,
+    write_plan,
+)
 
 
 def sample_plan() -> Plan:
@@ -201,4 +211,19 @@ def test_a_plan_nested_too_deeply_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "plan.json"
     path.write_text(json.dumps(body))
     with pytest.raises(PlanError, match="nested deeper than 16 levels"):
+        read_plan(path)
+
+
+def test_a_changes_cause_is_kept_in_the_plan_file_and_an_unknown_one_refused(tmp_path: Path) -> None:
+    plan = sample_plan()
+    plan.tenants[0].changes[0] = replace(plan.tenants[0].changes[0], cause="repair")
+    path = tmp_path / "plan.json"
+    write_plan(plan, path)
+    assert read_plan(path).tenants[0].changes[0].cause == "repair"
+    body = json.loads(path.read_text())
+    body["tenants"][0]["changes"][0]["cause"] = "admin center"
+    body.pop("digest")
+    body["digest"] = plan_digest(body)
+    path.write_text(json.dumps(body))
+    with pytest.raises(PlanError, match=r"tenants\.0\.changes\.0\.cause"):
         read_plan(path)

@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -168,9 +168,11 @@ def read_tenants(
     label: str = "Planning tenants",
     targets: tuple[str, ...] = (),
     keep_live: bool = True,
+    base: str | None = None,
 ) -> tuple[ExoformConfig, list[TenantDesired], list[TenantOutcome]]:
     """Load the selected tenants' files, then read and plan each (a progress bar on a terminal), within
-    ``targets`` (``--target``); outcomes keep their live state only with ``keep_live``.
+    ``targets`` (``--target``); outcomes keep their live state only with ``keep_live``; with ``base``
+    (``plan --base REF``) each change is marked with its cause (:func:`reconciler.cli.plan.load_base`).
 
     Exits on bad input; a tenant that cannot be read or planned is an outcome with an error, not an exit.
     """
@@ -181,6 +183,10 @@ def read_tenants(
     scope = RunScope(parse_targets_or_exit(targets), keep_live)
     with user_errors():
         config, desired = load_all(config_path, list(tenants) or None)
+    if base is not None:
+        from reconciler.cli.plan import load_base
+
+        scope = replace(scope, base=load_base(config_path, base, desired))
     with tenant_progress(len(desired), label=label) as on_done:
         outcomes = plan_tenants(
             config,

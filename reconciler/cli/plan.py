@@ -33,6 +33,7 @@ from reconciler.escape import safe
 if TYPE_CHECKING:
     from reconciler.desired.config import ExoformConfig
     from reconciler.desired.connectors import TenantDesired
+    from reconciler.desired.revision import BaseDesired
     from reconciler.plan import Plan
     from reconciler.reconcile.applier import ChangeResult
     from reconciler.render import Options
@@ -52,15 +53,34 @@ def make_plan(
     return plan, outcomes
 
 
+def load_base(config_path: Path, ref: str, desired: list[TenantDesired]) -> BaseDesired:
+    """The desired state of the run's tenants at the git revision ``ref`` (``plan --base``); exits 1 when
+    ``ref`` is refused or git cannot give the files at it."""
+    from reconciler.desired.revision import load_at
+
+    with user_errors():
+        base = load_at(config_path, ref, [d.tenant for d in desired])
+    if base.note:
+        click.echo(f"note: {safe(base.note)}", err=True)
+    return base
+
+
 def _make_plan(
-    config_path: Path, tenants: tuple[str, ...], parallelism: int, targets: tuple[str, ...] = ()
+    config_path: Path,
+    tenants: tuple[str, ...],
+    parallelism: int,
+    targets: tuple[str, ...] = (),
+    base: str | None = None,
 ) -> tuple[Plan, list[TenantOutcome], ExoformConfig, list[TenantDesired]]:
     from reconciler.reconcile.policy import fleet_unsafe_reasons
     from reconciler.workflow import plan_of
 
     config, desired, outcomes = read_tenants(
-        config_path, tenants, parallelism, targets=targets, keep_live=False
+        config_path, tenants, parallelism, targets=targets, keep_live=False, base=base
     )
+    for o in outcomes:
+        if o.base_problem:
+            click.echo(f"warning: {safe(o.base_problem)}", err=True)
     the_plan = plan_of(outcomes)
     the_plan.unsafe_reasons = fleet_unsafe_reasons(the_plan, config.max_tenants_changed)
     return the_plan, outcomes, config, desired
@@ -120,6 +140,13 @@ def _check_group(group: bool, fmt: str) -> None:
     is_flag=True,
     help="text: show each change shared by several tenants once, with its tenants (Markdown always does).",
 )
+@click.option(
+    "--base",
+    "base",
+    metavar="REF",
+    help="A git revision (a PR's base): mark each change as from the files or a repair of a change "
+    "made outside exoform.",
+)
 def plan(
     config_path: Path,
     tenants: tuple[str, ...],
@@ -131,8 +158,13 @@ def plan(
     parallelism: int,
     fail_on: str,
     group: bool,
+    base: str | None,
 ) -> None:
     """Show what apply would change in each tenant.
+
+    With --base REF the files at that git revision are planned too, against the same read of each
+    tenant: a change is marked a repair when the live connector differs from what REF's files declared
+    (someone changed it outside exoform), and both when the files change it as well.
 
     \b
     Examples:
@@ -143,13 +175,14 @@ def plan(
       exoform plan --format sarif > exoform.sarif
       exoform plan --detailed-exitcode   # 0 no changes, 1 error, 2 changes
       exoform plan --tenant contoso --target 'InboundConnector/From Mimecast*'
+      exoform plan --base origin/main --format markdown   # repairs apart from the PR's changes
     """
     from reconciler.plan import plan_key, write_plan
     from reconciler.render import render
     from reconciler.verdicts import plan_exit, posture_failures
 
     _check_group(group, fmt)
-    the_plan, outcomes, config, desired = _make_plan(config_path, tenants, parallelism, targets)
+    the_plan, outcomes, config, desired = _make_plan(config_path, tenants, parallelism, targets, base)
     opts = _options(no_color, fail_on=fail_on, group=group)
     data = _plan_located(the_plan, config, desired) if fmt == "sarif" else the_plan
     click.echo(render("plan", fmt, data, opts), nl=False, color=opts.color)

@@ -2,7 +2,8 @@
 
 Contracts:
 - Two tenants' changes are in one :class:`ChangeGroup` when they have the same action, kind, name,
-  previous name, reason and the same fields shown (:func:`shown_fields`); within a group each field holds
+  previous name, reason, cause (``plan --base``: a repair is never grouped with a change of the files)
+  and the same fields shown (:func:`shown_fields`); within a group each field holds
   its distinct values with the tenants that have each (:class:`FieldValues`).  A change identical in every
   tenant is a group whose every field has one value; a shared connector whose values differ per tenant
   (``${vars.filter_ips}``) is one group whose varying fields list the tenants of each value.
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from reconciler.diff import FieldChange
-from reconciler.plan import Action, Change, Plan, TenantPlan, Unmanaged, canonical_json
+from reconciler.plan import Action, Cause, Change, Plan, TenantPlan, Unmanaged, canonical_json
 from reconciler.posture.findings import Finding
 from reconciler.render.values import create_fields, delete_fields
 
@@ -87,6 +88,8 @@ class ChangeGroup:
     fields: list[FieldValues]
     #: The live connectors' last-changed times (distinct, sorted); empty for a create.
     changed_utc: list[str]
+    #: The changes' cause (``plan --base``), None when not marked.
+    cause: Cause | None = None
 
     @property
     def varying(self) -> list[FieldValues]:
@@ -98,7 +101,7 @@ def change_key(change: Change) -> tuple[Any, ...]:
     """What makes two tenants' changes one group: every part of the change a reader sees but the values
     (and the live object's identity and times, which differ in every tenant)."""
     names = tuple(fc.field for fc in shown_fields(change))
-    return (change.action, change.kind, change.name, change.previous_name, change.reason, names)
+    return (change.action, change.kind, change.name, change.previous_name, change.reason, names, change.cause)
 
 
 def change_groups(tenants: Iterable[TenantPlan]) -> list[ChangeGroup]:
@@ -131,6 +134,7 @@ def _group(items: list[tuple[str, Change]]) -> ChangeGroup:
         tenants=[tenant for tenant, _ in items],
         fields=[FieldValues(f, list(values.values())) for f, values in per_field.items()],
         changed_utc=sorted({c.when_changed_utc for _, c in items if c.when_changed_utc}),
+        cause=first.cause,
     )
 
 

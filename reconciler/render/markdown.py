@@ -12,6 +12,11 @@ value differs per tenant (``${vars.NAME}``) says so and lists each value with it
 names the exoform version and the commit the plan was made from.  Tenant lists are collapsed after a few
 names ("a, b, c and 37 more"), the full list in a ``<details>``.
 
+With ``plan --base`` the changes of the files come under "Changes" and the repairs of changes made
+outside exoform under their own heading, :data:`REPAIRS`, after them; a change of the files that also
+reverts a change made outside exoform (cause ``both``) stays under "Changes", its title marked
+"also changed outside exoform".  Changes not marked (no ``--base``) are all under "Changes".
+
 It never exceeds ``max_chars`` (default :data:`MAX_CHARS`): when the whole does not fit, the least
 important parts go first: the full names of tenants without changes, then every full tenant list and the
 per-tenant values past the first few, then whole sections from the end (unmanaged, risks, the last
@@ -40,6 +45,8 @@ FEW = 3
 #: Per-tenant values of a field kept when the comment is too long for all of them.
 FEW_VALUES = 10
 _SEVERITY_ICON = {"error": "🛑", "warning": "⚠️", "info": "💡"}
+#: The heading of the repairs (``plan --base``).
+REPAIRS = "Repairs of changes made outside exoform"
 
 
 @dataclass(frozen=True)
@@ -220,6 +227,19 @@ def _title(g: ChangeGroup) -> str:
 def _group_block(g: ChangeGroup, multi: bool, level: _Level, cuts: _Cuts) -> str:
     title = _title(g)
     body: list[str] = []
+    if g.cause == "both":
+        title += " · ⚠️ also changed outside exoform"
+        body += [
+            "The files change it, and the live connector was also changed outside exoform since the "
+            "base: applying replaces that change.",
+            "",
+        ]
+    elif g.cause == "repair":
+        body += [
+            "Changed outside exoform: the live tenant differs from what the base's files declare (the "
+            "connector was edited, deleted or created there); applying reverts that.",
+            "",
+        ]
     if multi:
         title += f" · {len(g.tenants)} tenant(s): {names_collapsed(g.tenants)}"
         if len(g.tenants) > FEW + 1:
@@ -314,12 +334,16 @@ def _sections(plan: Plan, groups: list[ChangeGroup], level: _Level) -> list[_Sec
     connectors."""
     multi = len(plan.tenants) > 1
     sections = []
-    for n, g in enumerate(groups):
-        cuts = _Cuts()
-        block = ("### Changes\n\n" if n == 0 else "") + _group_block(g, multi, level, cuts)
-        sections.append(
-            _Section(f"{g.action} {g.kind} {code(g.name)} ({len(g.tenants)} tenant(s))", block, cuts)
-        )
+    files = [g for g in groups if g.cause != "repair"]
+    repairs = [g for g in groups if g.cause == "repair"]
+    for heading, part in (("Changes", files), (REPAIRS, repairs)):
+        for n, g in enumerate(part):
+            cuts = _Cuts()
+            block = (f"### {heading}\n\n" if n == 0 else "") + _group_block(g, multi, level, cuts)
+            what = "repair" if g.cause == "repair" else g.action
+            sections.append(
+                _Section(f"{what} {g.kind} {code(g.name)} ({len(g.tenants)} tenant(s))", block, cuts)
+            )
     findings = grouping.finding_groups(plan.tenants)
     if findings:
         cuts = _Cuts()

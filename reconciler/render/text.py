@@ -10,6 +10,10 @@ tenant it applies to (:mod:`reconciler.render.grouping`): failed tenants first, 
 the changes (a field whose value differs per tenant lists each value with its tenants), the unmanaged
 connectors and risks once each with their tenants, a summary line per group of tenants with the same
 counts, and the tenants without changes on one line.  Tenant lists are never shortened here.
+
+Causes (``plan --base``): a repair of a change made outside exoform is tagged ``(repair: changed outside
+exoform)``, a change of the files that also reverts such a change ``(files + repair: ...)``; a change of
+the files alone is not tagged.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from rich.text import Text
 
 from reconciler.diff import FieldChange
 from reconciler.escape import safe
-from reconciler.plan import SYMBOLS, Change, Plan, TenantPlan
+from reconciler.plan import SYMBOLS, Cause, Change, Plan, TenantPlan
 from reconciler.render import grouping
 from reconciler.render.console import to_text
 from reconciler.render.failed import failed_text
@@ -103,12 +107,21 @@ def _tenant(tplan: TenantPlan) -> list[Text]:
     return lines
 
 
+#: The tag of a change by its cause (``plan --base``); a change of the files alone has none.
+CAUSE_TAGS: dict[Cause | None, str] = {
+    "repair": " (repair: changed outside exoform)",
+    "both": " (files + repair: also changed outside exoform)",
+}
+
+
 def _change(change: Change) -> list[Text]:
     title = _styled("  ", (SYMBOLS[change.action], change.action), f' {change.kind} "{safe(change.name)}"')
     if change.previous_name:
         title.append(f' (renamed from "{safe(change.previous_name)}")')
     if change.reason:
         title.append(f" ({safe(change.reason)})", STYLES["dim"])
+    if change.cause in CAUSE_TAGS:
+        title.append(CAUSE_TAGS[change.cause], STYLES["bold"])
     lines = [title]
     if change.action == "create":
         assert change.after is not None
@@ -194,6 +207,8 @@ def _group(g: ChangeGroup) -> list[Text]:
         title.append(f' (renamed from "{safe(g.previous_name)}")')
     if g.reason:
         title.append(f" ({safe(g.reason)})", STYLES["dim"])
+    if g.cause in CAUSE_TAGS:
+        title.append(CAUSE_TAGS[g.cause], STYLES["bold"])
     lines = [title, _styled((f"      tenants ({len(g.tenants)}): {_names(g.tenants)}", "dim"))]
     width = max((len(f.field) for f in g.fields), default=0)
     symbol = {"create": "+", "update": "~", "delete": "-"}[g.action]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -198,3 +199,29 @@ def test_failures_too_long_for_one_comment_are_truncated_at_a_line_and_say_so() 
     assert len(md) <= 20_000
     assert "**This comment is truncated**: the failures and unsafe reasons above are incomplete" in md
     assert "> - <code>t0</code>: " + "x" * 200 in md
+
+
+def test_repairs_are_grouped_apart_from_the_files_changes_under_their_own_heading() -> None:
+    """``plan --base``: the same update is the PR's in one tenant and a repair in two others."""
+    tls = update("To filter", "tls_settings", "EncryptionOnly", "DomainValidation")
+    plan = Plan(
+        [
+            TenantPlan("a", "local:x", changes=[replace(tls, cause="files")]),
+            TenantPlan("b", "local:x", changes=[replace(tls, cause="repair", when_changed_utc="2026-11-30")]),
+            TenantPlan("c", "local:x", changes=[replace(tls, cause="repair", when_changed_utc="2026-12-01")]),
+        ]
+    )
+    md = render_markdown(plan)
+    changes, repairs = md.split("### Changes", 1)[1].split("### Repairs of changes made outside exoform", 1)
+    assert "1 tenant(s): <code>a</code>" in changes
+    assert "2 tenant(s): <code>b</code>, <code>c</code>" in repairs
+    assert "Live connectors last changed between 2026-11-30 and 2026-12-01." in repairs
+    grouped = render_text(plan, group=True)
+    assert grouped.count('~ OutboundConnector "To filter"') == 2
+    assert (
+        '~ OutboundConnector "To filter" (repair: changed outside exoform)\n      tenants (2): b, c'
+        in grouped
+    )
+    # Without --base nothing is marked: one group, one heading.
+    unmarked = render_markdown(Plan([TenantPlan(t, "local:x", changes=[tls]) for t in "abc"]))
+    assert "Repairs" not in unmarked and unmarked.count("<summary>~ update") == 1

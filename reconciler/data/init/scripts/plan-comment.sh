@@ -3,7 +3,8 @@
 # Written by `exoform init`.  Plans every tenant (when the pull request needs it) and writes the pull
 # request comment to $1; writes `code=0|1` (the plan's exit status) to $GITHUB_OUTPUT.  Always exits 0, so
 # the comment is posted even when the plan failed; the workflow fails the job afterwards.
-#   FORK "true" for a fork, PLAN "true" when a connector file changed (scope.sh), COMMIT_SHA, RUN_URL
+#   FORK "true" for a fork, PLAN "true" when a connector file changed (scope.sh), COMMIT_SHA, RUN_URL,
+#   BASE_SHA the pull request's base commit (plan --base: repairs marked apart from the PR's changes)
 set -uo pipefail
 body=$1
 out=${GITHUB_OUTPUT:-/dev/null}
@@ -34,8 +35,10 @@ elif [ "${PLAN:-true}" != true ]; then
 else
   # The Markdown plan ends with its own footer (exoform version, commit from GITHUB_SHA): name the
   # pull request's head commit there, not the merge commit GitHub sets for pull_request runs.
+  base=()
+  if [ -n "${BASE_SHA:-}" ]; then base=(--base "$BASE_SHA"); fi
   GITHUB_SHA=${COMMIT_SHA:-${GITHUB_SHA:-}} exoform plan --no-color --format markdown --out plan.json \
-    > plan.md 2> plan.err
+    "${base[@]}" > plan.md 2> plan.err
   code=$?
   cat plan.err >&2
   planned=true
