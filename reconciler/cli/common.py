@@ -168,9 +168,11 @@ def read_tenants(
     label: str = "Planning tenants",
     targets: tuple[str, ...] = (),
     keep_live: bool = True,
+    unused: bool = False,
 ) -> tuple[ExoformConfig, list[TenantDesired], list[TenantOutcome]]:
     """Load the selected tenants' files, then read and plan each (a progress bar on a terminal), within
-    ``targets`` (``--target``); outcomes keep their live state only with ``keep_live``.
+    ``targets`` (``--target``); outcomes keep their live state only with ``keep_live``; ``unused`` lists
+    the connectors without traffic of ``traffic: true`` tenants (:class:`~reconciler.workflow.RunScope`).
 
     Exits on bad input; a tenant that cannot be read or planned is an outcome with an error, not an exit.
     """
@@ -178,7 +180,7 @@ def read_tenants(
     from reconciler.desired.connectors import load_all
     from reconciler.workflow import RunScope, plan_tenants
 
-    scope = RunScope(parse_targets_or_exit(targets), keep_live)
+    scope = RunScope(parse_targets_or_exit(targets), keep_live, unused)
     with user_errors():
         config, desired = load_all(config_path, list(tenants) or None)
     with tenant_progress(len(desired), label=label) as on_done:

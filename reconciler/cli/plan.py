@@ -43,23 +43,33 @@ _print_lock = threading.Lock()
 
 
 def make_plan(
-    config_path: Path, tenants: tuple[str, ...], parallelism: int, targets: tuple[str, ...] = ()
+    config_path: Path,
+    tenants: tuple[str, ...],
+    parallelism: int,
+    targets: tuple[str, ...] = (),
+    *,
+    unused: bool = False,
 ) -> tuple[Plan, list[TenantOutcome]]:
     """Load, read and plan the selected tenants within ``targets`` (failed ones in the plan with their
     error); exits on input errors.  Only the plans are kept (not the live objects read), so memory grows
-    with the report, not with the tenants read."""
-    plan, outcomes, _, _ = _make_plan(config_path, tenants, parallelism, targets)
+    with the report, not with the tenants read.  ``unused``: see :func:`read_tenants`."""
+    plan, outcomes, _, _ = _make_plan(config_path, tenants, parallelism, targets, unused=unused)
     return plan, outcomes
 
 
 def _make_plan(
-    config_path: Path, tenants: tuple[str, ...], parallelism: int, targets: tuple[str, ...] = ()
+    config_path: Path,
+    tenants: tuple[str, ...],
+    parallelism: int,
+    targets: tuple[str, ...] = (),
+    *,
+    unused: bool = False,
 ) -> tuple[Plan, list[TenantOutcome], ExoformConfig, list[TenantDesired]]:
     from reconciler.reconcile.policy import fleet_unsafe_reasons
     from reconciler.workflow import plan_of
 
     config, desired, outcomes = read_tenants(
-        config_path, tenants, parallelism, targets=targets, keep_live=False
+        config_path, tenants, parallelism, targets=targets, keep_live=False, unused=unused
     )
     the_plan = plan_of(outcomes)
     the_plan.unsafe_reasons = fleet_unsafe_reasons(the_plan, config.max_tenants_changed)
