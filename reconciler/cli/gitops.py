@@ -315,9 +315,9 @@ def status(
 
     Managed means a file declares it.  Posture findings on the live connectors (those no file gives too)
     are listed under the table, marked live; for a tenant with traffic: true, so are the connectors that
-    carried no mail in its traffic_window (marked traffic; docs/monitoring.md).  With --validate, run Validate-OutboundConnector (it sends
-    test mail through each smart host) and show the result per smart host: exit 0 when every one
-    succeeded.
+    carried no mail in its traffic_window (marked traffic; docs/monitoring.md).  With --validate, run
+    Validate-OutboundConnector (it sends test mail through each smart host) and show the result per smart
+    host: exit 0 when every one succeeded.
 
     \b
     Examples:

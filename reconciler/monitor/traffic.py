@@ -542,9 +542,8 @@ def in_use_summary(report: TenantTraffic, kind: Kind, name: str) -> str:
                 f"{_when(figure.last_seen)} (the trace read was incomplete: {figure.how})"
             )
         return f"traffic unknown {window}: {figure.how.removeprefix('unknown: ')}"
-    if figure.messages == 0:
-        basis = "observed" if figure.method == "observed" else figure.method
-        return f"no traffic {window} ({basis}: {figure.how})"
+    if figure.messages == 0:  # ``how`` starts with the method ("observed: ...", "sampled: ...")
+        return f"no traffic {window} ({figure.how})"
     approx = "" if figure.method == "observed" else "about "
     return (
         f"in use: {approx}{figure.messages:,} message(s) {window}, last at {_when(figure.last_seen)} "

@@ -2,7 +2,8 @@
 
 The catalogue of rules, by what they judge: the engine's own rule (:mod:`.engine`), inbound connectors
 (:mod:`.inbound`), sender IPs within and across connectors (:mod:`.sender_ips`) and outbound connectors
-(:mod:`.outbound`), traffic (:mod:`.usage`, judged on message trace, not on settings); the helpers they share read connectors (:mod:`.facts`).
+(:mod:`.outbound`), and traffic (:mod:`.usage`: judged on message trace, not on settings); the helpers
+they share read connectors (:mod:`.facts`).
 
 Contracts:
 - :func:`check` is pure and deterministic: the same connectors and skips give the same findings, sorted by

@@ -276,7 +276,12 @@ def _markdown_tenant(t: TenantPlan, fail_on: str) -> list[str]:
     if risks:
         blocks.append(risks_table(risks))
     if _traffic(t):
-        rows = ["#### Traffic (not drift)", "", "| Severity | Rule | Connector | Finding |", "|---|---|---|---|"]
+        rows = [
+            "#### Traffic (not drift)",
+            "",
+            "| Severity | Rule | Connector | Finding |",
+            "|---|---|---|---|",
+        ]
         blocks.append("\n".join(rows + [finding_row(f) for f in _traffic(t)]))
     if t.unmanaged:
         names = ", ".join(f"{u.kind} {code(u.name)}" for u in t.unmanaged)

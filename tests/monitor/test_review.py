@@ -28,9 +28,13 @@ SCANNER_OFF = (
     "sender_ip_addresses: [203.0.113.10]\nenabled: false\n"
 )
 PARTNER_NARROWED = (
-    "kind: OutboundConnector\nname: To Partner\nconnector_type: Partner\nrecipient_domains: [other.example]\nuse_mx_record: false\n"
-    "smart_hosts: [relay.fabrikam.com]\n"
+    "kind: OutboundConnector\nname: To Partner\nconnector_type: Partner\n"
+    "recipient_domains: [other.example]\nuse_mx_record: false\nsmart_hosts: [relay.fabrikam.com]\n"
 )
+
+
+#: What ``plan`` asks; status and drift add ``unused=True``.
+PLAN = RunScope(keep_live=False)
 
 
 def _emulator(**seed: int) -> Emulator:
@@ -53,7 +57,7 @@ def _plan(
     files: dict[str, str],
     *,
     settings: str = "    traffic: true\n",
-    scope: RunScope = RunScope(keep_live=False),
+    scope: RunScope = PLAN,
     page_size: int = 1000,
 ) -> TenantPlan:
     folder = root / "connectors"
@@ -198,7 +202,9 @@ def test_a_skip_check_silences_the_finding_with_its_reason(
 ) -> None:
     emulator = _emulator()
     skip = "    skip_checks: [{rule: EXO-USE-001, reason: migrated to the new filter}]\n"
-    plan = _plan(tmp_path, emulator, in_process, {"filter.yaml": DELETE_FILTER}, settings="    traffic: true\n" + skip)
+    plan = _plan(
+        tmp_path, emulator, in_process, {"filter.yaml": DELETE_FILTER}, settings="    traffic: true\n" + skip
+    )
     assert not [f for f in plan.findings if f.rule == "EXO-CFG-001"]
     (finding,) = _usage(plan)
     assert finding.skipped_reason == "migrated to the new filter"
