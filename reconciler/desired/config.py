@@ -159,7 +159,7 @@ class TenantConfig(AllProviderSettings, _TenantTarget):
     )
     traffic_window: Annotated[str, AfterValidator(_traffic_window)] = Field(
         default="48h",
-        pattern=r"^\s*[0-9]+\s*[dhmDHM]\s*$",
+        json_schema_extra={"pattern": r"^\s*[0-9]+\s*[dhmDHM]\s*$"},  # checked by parse_since, its message
         description="The window of traffic: true, ending when the command runs: 2d, 48h, 30m (at most 90d).",
     )
 

@@ -208,3 +208,21 @@ def test_a_skip_check_silences_the_finding_with_its_reason(
     assert not [f for f in plan.findings if f.rule == "EXO-CFG-001"]
     (finding,) = _usage(plan)
     assert finding.skipped_reason == "migrated to the new filter"
+
+
+@pytest.mark.parametrize(
+    ("window", "said"),
+    [("120d", "longer than the 90 days message trace keeps"), ("2x", "not a duration such as 2d")],
+)
+def test_a_bad_traffic_window_is_a_located_error(tmp_path: Path, window: str, said: str) -> None:
+    from reconciler.desired.loader import load_config
+    from reconciler.errors import InputError
+
+    (tmp_path / "c").mkdir()
+    (tmp_path / "exoform.yaml").write_text(
+        f"defaults:\n  traffic: true\ntenants:\n  a:\n    connectors: c\n    traffic_window: {window}\n"
+    )
+    with pytest.raises(InputError) as raised:
+        load_config(tmp_path / "exoform.yaml")
+    assert f"exoform.yaml:6:21: error: tenants.a.traffic_window: '{window}' is" in str(raised.value)
+    assert said in str(raised.value)
