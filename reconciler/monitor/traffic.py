@@ -199,7 +199,10 @@ def measure(
     except ExoformError as exc:
         return _unknown(chosen, base, source, "failed", str(exc))
 
-    groups = _groups(live.connectors, rows, accepted)
+    # Only the directions measured are sampled: a figure reads the groups of its own direction only, so
+    # the budget of a review of one inbound connector is not spent on outbound mail.
+    directions = {c.kind for c in chosen}
+    groups = [g for g in _groups(live.connectors, rows, accepted) if g.direction in directions]
     candidates = len({id(row) for g in groups for row in g.rows})
     through: Through = {}
     failure = _sample(groups, source, through)

@@ -226,3 +226,14 @@ def test_a_bad_traffic_window_is_a_located_error(tmp_path: Path, window: str, sa
         load_config(tmp_path / "exoform.yaml")
     assert f"exoform.yaml:6:21: error: tenants.a.traffic_window: '{window}' is" in str(raised.value)
     assert said in str(raised.value)
+
+
+def test_a_review_reads_the_detail_events_of_the_changed_connectors_direction_only(
+    tmp_path: Path, in_process: Callable[..., ExchangeProvider]
+) -> None:
+    emulator = _emulator()
+    _plan(tmp_path, emulator, in_process, {"filter.yaml": DELETE_FILTER})
+    cmdlets = emulator.stats.snapshot()["cmdlets"]
+    # One summary query; a detail read per inbound candidate: 40 through the filter and 5 from the
+    # internet (the 7 outbound messages to the partner are not read).
+    assert (cmdlets.get("Get-MessageTraceV2"), cmdlets.get("Get-MessageTraceDetailV2")) == (1, 45)
