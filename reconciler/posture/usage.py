@@ -126,13 +126,12 @@ def unused_findings(
     Connectors in ``leave_out`` (kind, casefolded name) are skipped (a change's finding covers them)."""
     from reconciler.monitor.traffic import in_use_summary, window_text
 
-    unused = unused_connector
     if report.status != "complete":
         message = (
             f"Connector traffic {window_text(report)} is unknown: the message trace could not be read "
             f"({report.status}: {report.error or 'no reason given'}); no connector is said to be unused."
         )
-        return [_finding(unused.id, "info", None, None, message, skips, tenant_skips)]
+        return [_finding(unused_connector.id, "info", None, None, message, skips, tenant_skips)]
     found = []
     for figure in report.connectors:
         if figure.messages != 0 or (figure.kind, figure.name.casefold()) in leave_out:
@@ -142,7 +141,9 @@ def unused_findings(
             f"The connector had {summary}. An unused connector is attack surface: a way in (or out) that "
             "nobody watches. Delete it (absent: true) or disable it if it is no longer needed."
         )
-        found.append(_finding(unused.id, "info", figure.kind, figure.name, message, skips, tenant_skips))
+        found.append(
+            _finding(unused_connector.id, "info", figure.kind, figure.name, message, skips, tenant_skips)
+        )
     return found
 
 
