@@ -14,6 +14,9 @@ Contracts:
   with its error, never left out.
 - Posture rules run on the files and on the live connectors; a live finding says so (``source: live``)
   and one the files give too is not repeated (see docs/posture.md).
+- A ``traffic: true`` tenant's message trace is read once, through the provider its connectors were read
+  with, and only when there is something to say (:func:`traffic_findings`); its findings are
+  ``source: traffic`` and a failed read is one of them ("unknown"), never the tenant's error.
 - :func:`apply_plan` applies only tenants the plan names, refusing any whose target (cloud, endpoint and
   organization; or the local state file) is no longer the one the plan was made against, and checks each
   tenant's plan again under the current ``exoform.yaml`` (:func:`reconciler.reconcile.applier.apply_tenant`),
@@ -35,6 +38,7 @@ from reconciler.desired.connectors import TenantDesired
 from reconciler.desired.revision import BaseDesired
 from reconciler.errors import ConfigError, ExoformError, PlanError
 from reconciler.live import LiveConnector, LiveState
+from reconciler.model import Kind, SkipCheck
 from reconciler.plan import Plan, TenantPlan
 from reconciler.posture.findings import Finding
 from reconciler.providers.base import BaseProvider
@@ -164,13 +168,11 @@ def _target(config: ExoformConfig, desired: TenantDesired) -> str:
 def _read_and_plan(
     config: ExoformConfig, desired: TenantDesired, provider: BaseProvider, scope: RunScope
 ) -> TenantOutcome:
-    """Read the tenant through ``provider`` (closed afterwards) and plan it; errors go into the outcome."""
+    """Read the tenant through ``provider`` (closed afterwards) and plan it, with its traffic findings
+    when it sets ``traffic: true`` (:func:`traffic_findings`); errors go into the outcome."""
     outcome = TenantOutcome(desired.tenant, target=_target(config, desired))
     try:
-        try:
-            live = provider.read()
-        finally:
-            provider.close()
+        live = provider.read()
         connectors = [c.connector for c in desired.connectors]
         if scope.keep_live:  # before planning: status shows a tenant whose plan is refused
             outcome.live = select(scope.targets, connectors, live)[1]
@@ -191,9 +193,62 @@ def _read_and_plan(
         ]
         if scope.base is not None:  # the same read, planned again at the base
             outcome.base_problem = mark_at_base(scope.base, outcome.plan, live, scope.targets)
+        if desired.settings.traffic:
+            outcome.plan.findings += traffic_findings(desired, outcome.plan, live, provider, scope)
     except ExoformError as exc:
         outcome.error = str(exc)
+    finally:
+        provider.close()
     return outcome
+
+
+def traffic_findings(
+    desired: TenantDesired, plan: TenantPlan, live: LiveState, provider: BaseProvider, scope: RunScope
+) -> list[Finding]:
+    """The usage findings of a ``traffic: true`` tenant (:mod:`reconciler.posture.usage`), from one
+    message trace read through ``provider`` (within :data:`~reconciler.monitor.traffic.DEFAULT_BUDGET`
+    requests): one per change of ``plan`` that cuts mail off and, with ``scope.unused``, one per targeted
+    connector without traffic.  No request is sent when there is nothing to say (no such change, and not
+    ``scope.unused``).  Never raises for the trace: a read that fails is an "unknown" finding."""
+    from datetime import UTC, datetime
+
+    from reconciler.monitor.traffic import DEFAULT_BUDGET, TenantTraffic, measure, parse_since
+    from reconciler.posture.usage import cut_off, live_name, review_findings, unused_findings
+    from reconciler.providers.trace import RequestBudget
+
+    cutting = [c for c in plan.changes if cut_off(c) is not None]
+    chosen = [c for c in live.connectors if targeted(scope.targets, c.kind, c.name)]
+    if not scope.unused:
+        wanted = {(c.kind, live_name(c).casefold()) for c in cutting}
+        chosen = [c for c in chosen if (c.kind, c.name.casefold()) in wanted]
+    if not chosen:
+        return []
+    end = datetime.now(UTC)
+    start = end - parse_since(desired.settings.traffic_window)
+    if "message_trace" not in provider.capabilities:
+        report = TenantTraffic(
+            tenant=desired.tenant,
+            start=start,
+            end=end,
+            status="failed",
+            error=f"tenant {desired.tenant}: its provider cannot read message trace",
+        )
+    else:
+        reader = provider.message_trace(RequestBudget(DEFAULT_BUDGET))
+        report = measure(desired.tenant, live, reader, start=start, end=end, connectors=chosen)
+    skips: dict[tuple[Kind, str], Sequence[SkipCheck]] = {}
+    for loaded in desired.connectors:
+        c = loaded.connector
+        for name in (c.name, *c.renamed_from):
+            skips[(c.kind, name.casefold())] = c.skip_checks
+    tenant_skips = desired.settings.skip_checks
+    found = review_findings(cutting, report, skips, tenant_skips)
+    if scope.unused:
+        # A change's finding already speaks for its connector; a disabled connector carries no mail anyway.
+        covered = {(c.kind, live_name(c).casefold()) for c in cutting}
+        covered |= {(c.kind, c.name.casefold()) for c in chosen if c.connector.enabled is False}
+        found += unused_findings(report, skips, tenant_skips, covered)
+    return found
 
 
 @dataclass(frozen=True)
@@ -201,11 +256,15 @@ class RunScope:
     """What a run covers and keeps: the ``--target`` patterns (none: every connector), and whether each
     outcome keeps the live state it was planned against (status and export need it; a plan does not, so
     a 1,000-tenant plan holds only the plans); with a ``base`` (``plan --base``), each change is marked
-    with its cause (:mod:`reconciler.reconcile.cause`) from the same read of the tenant."""
+    with its cause (:mod:`reconciler.reconcile.cause`) from the same read of the tenant; ``unused``: whether
+    ``traffic: true`` tenants list their connectors without traffic (a plan reads traffic only for the
+    changes that cut mail off)."""
 
     targets: tuple[Target, ...] = ()
     keep_live: bool = True
     base: BaseDesired | None = None
+    #: List the connectors without traffic of ``traffic: true`` tenants (status and drift).
+    unused: bool = False
 
 
 def plan_tenants(

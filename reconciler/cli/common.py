@@ -169,10 +169,13 @@ def read_tenants(
     targets: tuple[str, ...] = (),
     keep_live: bool = True,
     base: str | None = None,
+    unused: bool = False,
 ) -> tuple[ExoformConfig, list[TenantDesired], list[TenantOutcome]]:
     """Load the selected tenants' files, then read and plan each (a progress bar on a terminal), within
     ``targets`` (``--target``); outcomes keep their live state only with ``keep_live``; with ``base``
-    (``plan --base REF``) each change is marked with its cause (:func:`reconciler.cli.plan.load_base`).
+    (``plan --base REF``) each change is marked with its cause (:func:`reconciler.cli.plan.load_base`);
+    ``unused`` lists the connectors without traffic of ``traffic: true`` tenants
+    (:class:`~reconciler.workflow.RunScope`).
 
     Exits on bad input; a tenant that cannot be read or planned is an outcome with an error, not an exit.
     """
@@ -180,7 +183,7 @@ def read_tenants(
     from reconciler.desired.connectors import load_all
     from reconciler.workflow import RunScope, plan_tenants
 
-    scope = RunScope(parse_targets_or_exit(targets), keep_live)
+    scope = RunScope(parse_targets_or_exit(targets), keep_live, unused=unused)
     with user_errors():
         config, desired = load_all(config_path, list(tenants) or None)
     if base is not None:

@@ -192,7 +192,8 @@ def drift(
 
     Each drifted connector shows the fields (files against tenant) and when it last changed in the
     tenant.  A posture finding on the live connectors at or above --fail-on (default error) is drift
-    too.  Connectors no file declares are listed under unmanaged: report but are not drift.  A tenant
+    too.  Connectors no file declares are listed under unmanaged: report but are not drift; nor are the
+    connectors without mail that a tenant with traffic: true lists (docs/monitoring.md).  A tenant
     that cannot be read is in every format with its error and makes the exit status 1; the others are
     still checked.
 
@@ -206,7 +207,7 @@ def drift(
     from reconciler.render import Options, render
     from reconciler.verdicts import drift_exit
 
-    the_plan, outcomes = make_plan(config_path, tenants, parallelism, targets)
+    the_plan, outcomes = make_plan(config_path, tenants, parallelism, targets, unused=True)
     opts = Options(color=use_color(no_color), fail_on=fail_on)
     click.echo(render("drift", fmt, the_plan, opts), nl=False, color=opts.color)
     report_failures(outcomes)
@@ -313,9 +314,10 @@ def status(
     """Show each live connector: enabled, test mode, validated and when, last changed, managed or not.
 
     Managed means a file declares it.  Posture findings on the live connectors (those no file gives too)
-    are listed under the table, marked live.  With --validate, run Validate-OutboundConnector (it sends
-    test mail through each smart host) and show the result per smart host: exit 0 when every one
-    succeeded.
+    are listed under the table, marked live; for a tenant with traffic: true, so are the connectors that
+    carried no mail in its traffic_window (marked traffic; docs/monitoring.md).  With --validate, run
+    Validate-OutboundConnector (it sends test mail through each smart host) and show the result per smart
+    host: exit 0 when every one succeeded.
 
     \b
     Examples:
@@ -336,7 +338,7 @@ def status(
     from reconciler.verdicts import status_exit
 
     _, desired, outcomes = read_tenants(
-        config_path, tenants, parallelism, label="Reading tenants", targets=targets
+        config_path, tenants, parallelism, label="Reading tenants", targets=targets, unused=True
     )
     doc = status_document(outcomes, desired)
     opts = Options(color=use_color(no_color))

@@ -44,12 +44,17 @@ _print_lock = threading.Lock()
 
 
 def make_plan(
-    config_path: Path, tenants: tuple[str, ...], parallelism: int, targets: tuple[str, ...] = ()
+    config_path: Path,
+    tenants: tuple[str, ...],
+    parallelism: int,
+    targets: tuple[str, ...] = (),
+    *,
+    unused: bool = False,
 ) -> tuple[Plan, list[TenantOutcome]]:
     """Load, read and plan the selected tenants within ``targets`` (failed ones in the plan with their
     error); exits on input errors.  Only the plans are kept (not the live objects read), so memory grows
-    with the report, not with the tenants read."""
-    plan, outcomes, _, _ = _make_plan(config_path, tenants, parallelism, targets)
+    with the report, not with the tenants read.  ``unused``: see :func:`read_tenants`."""
+    plan, outcomes, _, _ = _make_plan(config_path, tenants, parallelism, targets, unused=unused)
     return plan, outcomes
 
 
@@ -71,12 +76,20 @@ def _make_plan(
     parallelism: int,
     targets: tuple[str, ...] = (),
     base: str | None = None,
+    *,
+    unused: bool = False,
 ) -> tuple[Plan, list[TenantOutcome], ExoformConfig, list[TenantDesired]]:
     from reconciler.reconcile.policy import fleet_unsafe_reasons
     from reconciler.workflow import plan_of
 
     config, desired, outcomes = read_tenants(
-        config_path, tenants, parallelism, targets=targets, keep_live=False, base=base
+        config_path,
+        tenants,
+        parallelism,
+        targets=targets,
+        keep_live=False,
+        base=base,
+        unused=unused,
     )
     for o in outcomes:
         if o.base_problem:

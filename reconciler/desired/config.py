@@ -59,6 +59,13 @@ def _known_field(value: str) -> str:
     return value
 
 
+def _traffic_window(value: str) -> str:
+    from reconciler.monitor.traffic import parse_since  # the one parser of windows (also --since)
+
+    parse_since(value)
+    return value
+
+
 FieldList = list[Annotated[str, AfterValidator(_known_field)]]
 #: A variable's name, as ``${vars.NAME}`` refers to it.
 VarName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
@@ -143,6 +150,17 @@ class TenantConfig(AllProviderSettings, _TenantTarget):
     )
     retry_max_seconds: float = Field(
         default=180, gt=0, le=3600, description="Longest time one request may spend retrying, in seconds."
+    )
+    traffic: bool = Field(
+        default=False,
+        description="Read message trace (docs/monitoring.md): plan shows whether each connector it deletes, "
+        "disables or narrows carried mail in the last traffic_window; status and drift list connectors "
+        "without traffic. Needs a message trace role for the read identity and costs trace requests.",
+    )
+    traffic_window: Annotated[str, AfterValidator(_traffic_window)] = Field(
+        default="48h",
+        json_schema_extra={"pattern": r"^\s*[0-9]+\s*[dhmDHM]\s*$"},  # checked by parse_since, its message
+        description="The window of traffic: true, ending when the command runs: 2d, 48h, 30m (at most 90d).",
     )
 
     # A provider's own settings are taken only by that provider: another provider's setting is refused at

@@ -199,7 +199,10 @@ def measure(
     except ExoformError as exc:
         return _unknown(chosen, base, source, "failed", str(exc))
 
-    groups = _groups(live.connectors, rows, accepted)
+    # Only the directions measured are sampled: a figure reads the groups of its own direction only, so
+    # the budget of a review of one inbound connector is not spent on outbound mail.
+    directions = {c.kind for c in chosen}
+    groups = [g for g in _groups(live.connectors, rows, accepted) if g.direction in directions]
     candidates = len({id(row) for g in groups for row in g.rows})
     through: Through = {}
     failure = _sample(groups, source, through)
@@ -542,9 +545,8 @@ def in_use_summary(report: TenantTraffic, kind: Kind, name: str) -> str:
                 f"{_when(figure.last_seen)} (the trace read was incomplete: {figure.how})"
             )
         return f"traffic unknown {window}: {figure.how.removeprefix('unknown: ')}"
-    if figure.messages == 0:
-        basis = "observed" if figure.method == "observed" else figure.method
-        return f"no traffic {window} ({basis}: {figure.how})"
+    if figure.messages == 0:  # ``how`` starts with the method ("observed: ...", "sampled: ...")
+        return f"no traffic {window} ({figure.how})"
     approx = "" if figure.method == "observed" else "about "
     return (
         f"in use: {approx}{figure.messages:,} message(s) {window}, last at {_when(figure.last_seen)} "

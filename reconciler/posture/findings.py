@@ -16,7 +16,7 @@ from reconciler.posture.severity import SEVERITIES, SEVERITY_RANK, Severity, at_
 # Decided in reconciler.verdicts; re-exported for the posture package's public surface.
 from reconciler.verdicts import failing, fails
 
-Source = Literal["files", "live"]
+Source = Literal["files", "live", "traffic"]
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,8 @@ class Finding:
     YAML) to blame so ``validate`` can point at its file:line, or None.  ``skipped_reason`` is set when
     the rule is switched off in YAML for this connector or tenant.  ``source`` says what was checked:
     the connector files (``files``) or the tenant's live connectors (``live``: a connector no file
-    declares, or live values that differ from the files).
+    declares, or live values that differ from the files) or message trace (``traffic``: an observation
+    of mail flow, which never fails a run nor counts as drift; :mod:`reconciler.posture.usage`).
     """
 
     rule: str

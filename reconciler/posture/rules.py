@@ -2,7 +2,8 @@
 
 The catalogue of rules, by what they judge: the engine's own rule (:mod:`.engine`), inbound connectors
 (:mod:`.inbound`), sender IPs within and across connectors (:mod:`.sender_ips`) and outbound connectors
-(:mod:`.outbound`); the helpers they share read connectors (:mod:`.facts`).
+(:mod:`.outbound`), and traffic (:mod:`.usage`: judged on message trace, not on settings); the helpers
+they share read connectors (:mod:`.facts`).
 
 Contracts:
 - :func:`check` is pure and deterministic: the same connectors and skips give the same findings, sorted by
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from reconciler.model import Connector, SkipCheck
-from reconciler.posture import inbound, outbound, sender_ips
+from reconciler.posture import inbound, outbound, sender_ips, usage
 from reconciler.posture.engine import UNKNOWN_RULE, Hit, Rule, config_rule, rule, run
 from reconciler.posture.findings import SEVERITIES, SEVERITY_RANK, Finding, Severity, fails
 
@@ -39,6 +40,8 @@ RULES: tuple[Rule, ...] = (
     outbound.dane_none,
     outbound.mta_sts_none,
     outbound.inactive_route,
+    usage.cuts_off_traffic,
+    usage.unused_connector,
 )
 RULES_BY_ID: dict[str, Rule] = {r.id: r for r in RULES}
 

@@ -14,7 +14,7 @@ Contracts:
   ``EndDate`` set to the last row's ``Received`` (the documented way); a query is never truncated
   silently.
 - Failures raise :class:`TraceError` (a :class:`~reconciler.errors.ReadError`) with the service's message;
-  a refused identity's message names the role message trace needs.
+  a refused identity's message names the roles message trace needs (not those that read connectors).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from reconciler.errors import ReadError
+from reconciler.providers.auth.hints import ROLE_HINT
 from reconciler.providers.invoke import CallFailure, InvokeClient
 
 SUMMARY = "Get-MessageTraceV2"
@@ -172,8 +173,8 @@ class TraceReader:
             message = (
                 failure.message if failure.message.startswith(cmdlet) else f"{cmdlet}: {failure.message}"
             )
-            if failure.auth:
-                message += f"; {TRACE_ROLE_HINT}"
+            if failure.auth:  # the roles that read connectors (View-Only Configuration) do not run trace
+                message = message.replace(f"; {ROLE_HINT}", "") + f"; {TRACE_ROLE_HINT}"
             elif failure.retryable:
                 message += " (gave up after retries)"
             raise TraceError(self.tenant, f"cannot read message trace: {message}") from None

@@ -5,7 +5,8 @@ Contracts:
   (``changed``), one the ``unmanaged: delete`` policy would delete (``unexpected``); and a posture finding
   on the live connectors (``source: live``, not skipped) at or above ``fail_on``: a risk in the tenant
   is drift even when no file is involved (both decided by :mod:`reconciler.verdicts`).  Unmanaged
-  connectors under ``unmanaged: report`` are listed but are not drift.
+  connectors under ``unmanaged: report`` are listed but are not drift, nor are the findings of message
+  trace (``source: traffic``: connectors without mail of ``traffic: true`` tenants), listed apart.
 - Every tenant of the plan is in every format: a failed one with its error (``drift`` null in JSON), and
   no format says "no drift" while a tenant failed.
 - The JSON report is :class:`DriftDocument` dumped, its one definition (``format_version``
@@ -31,7 +32,7 @@ from reconciler.plan import Change, Plan, TenantPlan, TenantStatus, Unmanaged
 from reconciler.posture.findings import Finding
 from reconciler.render.console import to_text
 from reconciler.render.failed import failed_markdown, failed_text
-from reconciler.render.markdown import MAX_CHARS, fit_blocks, risks_table
+from reconciler.render.markdown import MAX_CHARS, finding_row, fit_blocks, risks_table
 from reconciler.render.values import code, delta_cells, ident, in_order, show, targets_note
 from reconciler.verdicts import drifted, has_drift, live_risks
 
@@ -111,6 +112,8 @@ class DriftTenant(_Closed):
     drift: bool | None
     connectors: list[DriftConnector]
     risks: list[Finding]
+    #: What message trace says (``traffic: true``: connectors without mail): shown, never drift.
+    traffic: list[Finding]
     unmanaged: list[Unmanaged]
 
 
@@ -150,6 +153,7 @@ def drift_document(plan: Plan, *, fail_on: str = "error") -> DriftDocument:
                     for c in t.changes
                 ],
                 risks=live_risks(t, fail_on),
+                traffic=_traffic(t),
                 unmanaged=t.unmanaged,
             )
             for t in plan.tenants
@@ -161,6 +165,11 @@ def drift_json(plan: Plan, *, fail_on: str = "error") -> dict[str, Any]:
     """:func:`drift_document` as JSON data."""
     data: dict[str, Any] = drift_document(plan, fail_on=fail_on).model_dump(mode="json")
     return data
+
+
+def _traffic(t: TenantPlan) -> list[Finding]:
+    """``t``'s findings from message trace (``source: traffic``): listed, never drift."""
+    return [f for f in t.findings if f.source == "traffic"]
 
 
 def _field_lines(deltas: Sequence[FieldChange]) -> list[Text]:
@@ -204,6 +213,10 @@ def _tenant_text(t: TenantPlan, fail_on: str) -> list[Text]:
                 "  ", ("!", "bold red"), f" live risk {f.severity} {safe(f.rule)}{where}: {safe(f.message)}"
             )
         )
+    for f in _traffic(t):
+        where = f' {f.kind} "{safe(f.name)}"' if f.name else ""
+        state = f"skipped ({safe(f.skipped_reason)})" if f.skipped_reason else f.severity
+        out.append(Text(f"  ? traffic (not drift) {state} {safe(f.rule)}{where}: {safe(f.message)}"))
     if t.unmanaged:
         names = ", ".join(f'{u.kind} "{safe(u.name)}"' for u in t.unmanaged)
         out.append(Text(f"  Unmanaged (not drift, no file declares them): {names}"))
@@ -262,6 +275,14 @@ def _markdown_tenant(t: TenantPlan, fail_on: str) -> list[str]:
         blocks.append("\n".join(lines).rstrip())
     if risks:
         blocks.append(risks_table(risks))
+    if _traffic(t):
+        rows = [
+            "#### Traffic (not drift)",
+            "",
+            "| Severity | Rule | Connector | Finding |",
+            "|---|---|---|---|",
+        ]
+        blocks.append("\n".join(rows + [finding_row(f) for f in _traffic(t)]))
     if t.unmanaged:
         names = ", ".join(f"{u.kind} {code(u.name)}" for u in t.unmanaged)
         blocks.append(f"Unmanaged (not drift; no file declares them): {names}")

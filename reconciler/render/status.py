@@ -3,7 +3,8 @@ and the result of ``status --validate`` (Validate-OutboundConnector, one result 
 
 Contract: rows are plain data (the JSON form prints them as they are); :func:`status_text` renders them
 as a table whose columns are separated by two spaces, with ``(no connectors)`` under an empty one, then
-the posture risks found in the live connectors (marked live) and a failure line per tenant that could
+the posture risks found in the live connectors (marked live), what message trace says of them (marked
+traffic: connectors without mail, for ``traffic: true`` tenants) and a failure line per tenant that could
 not be read.  :class:`StatusDocument` is the report's one definition: the JSON form is it dumped, and
 schemas/status.schema.json is generated from it.  Whether a validation succeeded is
 :func:`reconciler.verdicts.validation_ok`'s to say.
@@ -170,7 +171,8 @@ def _table(rows: Sequence[StatusRow]) -> Table:
 
 def status_document(outcomes: Sequence[TenantOutcome], desired: Sequence[TenantDesired]) -> StatusDocument:
     """The status report of ``outcomes``: a row per live connector, the findings on each read tenant's
-    live connectors (``source: live``), and every tenant's outcome."""
+    live connectors (``source: live``) and their traffic (``source: traffic``), and every tenant's
+    outcome."""
     return StatusDocument(
         connectors=status_rows(outcomes, desired),
         risks=[
@@ -178,7 +180,7 @@ def status_document(outcomes: Sequence[TenantOutcome], desired: Sequence[TenantD
             for o in outcomes
             if o.plan is not None
             for f in o.plan.findings
-            if f.source == "live"
+            if f.source in ("live", "traffic")
         ],
         tenants=[
             StatusTenant(tenant=o.tenant, status="failed" if o.live is None else "read", error=o.error)
@@ -197,7 +199,9 @@ def status_text(doc: StatusDocument, *, color: bool = False) -> str:
         for f in doc.risks:
             where = f' {f.kind} "{safe(f.name)}"' if f.name else ""
             state = f"skipped ({safe(f.skipped_reason)})" if f.skipped_reason else f.severity
-            items.append(Text(f"  {safe(f.tenant)}: {state} {safe(f.rule)}{where} (live): {safe(f.message)}"))
+            items.append(
+                Text(f"  {safe(f.tenant)}: {state} {safe(f.rule)}{where} ({f.source}): {safe(f.message)}")
+            )
     for failed in doc.errors:
         items.extend(failed_text(failed.tenant, failed.error))
     return to_text(items, color=color)

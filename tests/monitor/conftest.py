@@ -52,16 +52,17 @@ SEED: dict[str, list[dict[str, Any]]] = {
 }
 
 
-def seed_traffic(log: MessageLog, *, filtered: int = 40, partner: int = 7) -> None:
-    """``filtered`` messages in through From Mail Filter (one an hour back from NOW, from two domains),
-    ``partner`` out through To Partner; none through From Scanner; 5 ordinary messages from the internet."""
+def seed_traffic(log: MessageLog, *, filtered: int = 40, partner: int = 7, now: datetime = NOW) -> None:
+    """``filtered`` messages in through From Mail Filter (one an hour back from ``now``, from two
+    domains), ``partner`` out through To Partner; none through From Scanner; 5 ordinary messages from the
+    internet."""
     for i in range(filtered):
         send_through(
             log,
             TENANT,
             sender=f"user{i}@{'woodgrove.example' if i % 4 else 'tailspin.example'}",
             recipients=["ann@contoso.onmicrosoft.com"],
-            received=NOW - timedelta(hours=i + 1),
+            received=now - timedelta(hours=i + 1),
             inbound="From Mail Filter",
             from_ip="198.51.100.25",
         )
@@ -71,7 +72,7 @@ def seed_traffic(log: MessageLog, *, filtered: int = 40, partner: int = 7) -> No
             TENANT,
             sender="ann@contoso.onmicrosoft.com",
             recipients=[f"buyer{i}@fabrikam.com"],
-            received=NOW - timedelta(hours=i + 2, minutes=30),
+            received=now - timedelta(hours=i + 2, minutes=30),
             outbound="To Partner",
         )
     for i in range(5):
@@ -80,7 +81,7 @@ def seed_traffic(log: MessageLog, *, filtered: int = 40, partner: int = 7) -> No
             TENANT,
             sender=f"news{i}@litware.example",
             recipients=["ann@contoso.onmicrosoft.com"],
-            received=NOW - timedelta(hours=i + 3, minutes=10),
+            received=now - timedelta(hours=i + 3, minutes=10),
             from_ip="192.0.2.80",
         )
 
