@@ -64,7 +64,7 @@ def _workflow(root: Path, name: str) -> dict[str, Any]:
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A repository written by ``exoform init`` with two tenants (read-only in the tests that share it)."""
     root = tmp_path_factory.mktemp("generated")
-    result = _init(root, "--tenant", "contoso", "--tenant", "fabrikam")
+    result = _init(root, "--tenant", "contoso", "--tenant", "fabrikam", "--rings", "3", "--sarif")
     assert result.exit_code == 0, result.output
     return root
 
@@ -326,7 +326,9 @@ def test_every_action_is_pinned_to_a_commit_with_its_version(generated: Path) ->
         uses = uses_lines((generated / ".github" / "workflows" / f"{name}.yml").read_text())
         assert uses, name
         for use in uses:
-            assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+", use), f"{name}: {use}"
+            assert re.fullmatch(r"[\w.-]+/[\w.-]+(/[\w.-]+)?@[0-9a-f]{40} # v\d+\.\d+\.\d+", use), (
+                f"{name}: {use}"
+            )
 
 
 def _jobs(root: Path, name: str) -> dict[str, dict[str, Any]]:
@@ -334,15 +336,22 @@ def _jobs(root: Path, name: str) -> dict[str, dict[str, Any]]:
     return jobs
 
 
+RING_JOBS = {"apply-ring-0", "apply-ring-1", "apply-ring-2"}
+
+
 def test_tokens_are_granted_only_to_the_jobs_that_need_them(generated: Path) -> None:
-    signs_in = {"plan": {"plan"}, "apply": {"plan", "apply"}, "drift": {"drift"}}
+    signs_in = {"plan": {"plan"}, "apply": {"plan", *RING_JOBS}, "drift": {"drift"}}
     for name in WORKFLOWS:
         assert _workflow(generated, name)["permissions"] == {}, name
         for job_name, job in _jobs(generated, name).items():
             permissions = job["permissions"]
             assert (permissions.get("id-token") == "write") == (job_name in signs_in[name]), (name, job_name)
             writes = {k for k, v in permissions.items() if v == "write" and k != "id-token"}
-            expected = {("plan", "comment"): {"pull-requests"}, ("drift", "issues"): {"issues"}}
+            expected = {
+                ("plan", "comment"): {"pull-requests"},
+                ("plan", "sarif"): {"security-events"},
+                ("drift", "issues"): {"issues"},
+            }
             assert writes == expected.get((name, job_name), set()), (name, job_name)
             for step in job["steps"]:
                 if str(step.get("uses", "")).startswith("actions/checkout@"):
@@ -355,7 +364,7 @@ def test_only_the_apply_job_is_given_the_write_identity(generated: Path) -> None
             env = job.get("env", {})
             signs_in = job["permissions"].get("id-token") == "write"
             assert ("EXOFORM_READ_CLIENT_ID" in env) == signs_in, (name, job_name)
-            assert ("EXOFORM_WRITE_CLIENT_ID" in env) == ((name, job_name) == ("apply", "apply")), (
+            assert ("EXOFORM_WRITE_CLIENT_ID" in env) == (name == "apply" and job_name in RING_JOBS), (
                 name,
                 job_name,
             )
@@ -384,9 +393,9 @@ def test_plan_always_reports_and_apply_runs_never_overlap(generated: Path) -> No
     # one run at a time: a tenant's plan and apply never overlap another push's
     assert apply["concurrency"] == {"group": "exoform-apply", "cancel-in-progress": False}
     jobs = apply["jobs"]
-    assert jobs["apply"]["environment"] == "exoform-apply"
-    assert jobs["apply"]["strategy"]["matrix"] == "${{ fromJSON(needs.decide.outputs.matrix) }}"
-    assert jobs["apply"]["if"] == "${{ !cancelled() && needs.decide.outputs.any == 'true' }}"
+    assert jobs["apply-ring-0"]["environment"] == "exoform-apply"
+    assert jobs["apply-ring-0"]["strategy"]["matrix"] == "${{ fromJSON(needs.decide.outputs.matrix_0) }}"
+    assert jobs["apply-ring-0"]["if"] == "${{ !cancelled() && needs.decide.outputs.any_0 == 'true' }}"
 
 
 def test_the_plan_key_is_read_only_in_jobs_bound_to_an_environment(generated: Path) -> None:
@@ -395,7 +404,7 @@ def test_the_plan_key_is_read_only_in_jobs_bound_to_an_environment(generated: Pa
     for name in WORKFLOWS:
         for job_name, job in _jobs(generated, name).items():
             if "secrets." in json.dumps(job):
-                assert (name, job_name) in {("apply", "plan"), ("apply", "apply")}, (name, job_name)
+                assert name == "apply" and job_name in {"plan", *RING_JOBS}, (name, job_name)
                 assert job["environment"] in {"exoform-plan", "exoform-apply"}, (name, job_name)
     assert _jobs(generated, "apply")["plan"]["environment"] == "exoform-plan"
     assert _jobs(generated, "apply")["plan"]["env"]["EXOFORM_PLAN_KEY"] == "${{ secrets.EXOFORM_PLAN_KEY }}"
@@ -811,9 +820,11 @@ def test_apply_matrix_holds_only_tenants_whose_saved_plan_has_changes(tmp_path: 
     }
     result = _script(tmp_path, "apply-matrix.sh", "results", env=env)
     assert result.returncode == 0, result.stderr
-    assert output.read_text() == 'matrix={"include":[{"shard":"1-of-1","tenants":["contoso"]}]}\nany=true\n'
+    assert (
+        output.read_text() == 'matrix_0={"include":[{"shard":"1-of-1","tenants":["contoso"]}]}\nany_0=true\n'
+    )
     assert summary.read_text().splitlines() == [
-        "- <code>contoso</code>: changes: apply after approval",
+        "- <code>contoso</code>: changes: apply in ring 0 after approval",
         "- <code>fabrikam</code>: plan failed: not applied",
         "- <code>northwind</code>: no changes: nothing to apply",
         "- <code>cancelled</code>: no plan (cancelled or not run): not applied",
@@ -821,7 +832,7 @@ def test_apply_matrix_holds_only_tenants_whose_saved_plan_has_changes(tmp_path: 
     (results / "contoso").write_text("none\n")
     output.write_text("")
     assert _script(tmp_path, "apply-matrix.sh", "results", env=env).returncode == 0
-    assert output.read_text() == 'matrix={"include":[]}\nany=false\n'
+    assert output.read_text() == 'matrix_0={"include":[]}\nany_0=false\n'
 
 
 FAKE_GH = """#!/usr/bin/env bash
@@ -879,6 +890,12 @@ def _drift_issues(root: Path, results: dict[str, int], open_issues: list[dict[st
     return [[*line.split("\t")[:2], (root / "issues" / line.split("\t")[2]).read_text()] for line in lines]
 
 
+UNCHECKED = (
+    "exoform could not check <code>{}</code> for drift: the error is below. Its drift issue, if any, stays "
+    "open: whether it drifted is unknown until it can be checked. This issue closes by itself once it can.\n\n"
+)
+
+
 def test_drift_issues_are_opened_updated_and_closed_including_removed_tenants(tmp_path: Path) -> None:
     assert _init(tmp_path).exit_code == 0
     results = {"contoso": 2, "fabrikam": 1, "northwind": 0, "woodgrove": 2}
@@ -892,6 +909,11 @@ def test_drift_issues_are_opened_updated_and_closed_including_removed_tenants(tm
     assert _drift_issues(tmp_path, results, open_issues) == [
         ["create", "exoform drift: contoso", "drift of contoso\n"],
         [
+            "create",
+            "exoform: cannot check tenant fabrikam",
+            UNCHECKED.format("fabrikam") + "drift of fabrikam\n",
+        ],
+        [
             "close",
             "7",
             "No drift any more in <code>northwind</code>: the tenant matches the files "
@@ -904,7 +926,7 @@ def test_drift_issues_are_opened_updated_and_closed_including_removed_tenants(tm
             "Tenant <code>retired</code> is no longer in exoform.yaml: closing its drift issue "
             "(https://github.com/acme/mail-flow/actions/runs/42).\n",
         ],
-    ]  # fabrikam could not be checked: its issue stays as it is
+    ]  # fabrikam could not be checked: its drift issue (8) stays as it is
 
 
 def test_unchanged_drift_does_not_edit_the_issue(tmp_path: Path) -> None:
@@ -1008,7 +1030,7 @@ def test_apply_matrix_shards_past_githubs_limit_covering_every_tenant_once(tmp_p
     output = tmp_path / "output"
     env = {"PATH": os.environ["PATH"], "GITHUB_OUTPUT": str(output), "TENANTS": json.dumps({"tenant": names})}
     assert _script(tmp_path, "apply-matrix.sh", "results", env=env).returncode == 0
-    matrix = json.loads(output.read_text().splitlines()[0].removeprefix("matrix="))
+    matrix = json.loads(output.read_text().splitlines()[0].removeprefix("matrix_0="))
     assert len(matrix["include"]) == 256
     assert [t for entry in matrix["include"] for t in entry["tenants"]] == names
 
@@ -1016,7 +1038,9 @@ def test_apply_matrix_shards_past_githubs_limit_covering_every_tenant_once(tmp_p
 def test_apply_plans_and_applies_each_tenant_of_its_shard(generated: Path, tmp_path: Path) -> None:
     jobs = _jobs(generated, "apply")
     plan_step = next(s["run"] for s in jobs["plan"]["steps"] if "apply-plan.sh" in str(s.get("run", "")))
-    apply_step = next(s["run"] for s in jobs["apply"]["steps"] if "exoform apply" in str(s.get("run", "")))
+    apply_step = next(
+        s["run"] for s in jobs["apply-ring-0"]["steps"] if "exoform apply" in str(s.get("run", ""))
+    )
     (tmp_path / ".github" / "exoform").mkdir(parents=True)
     stub = tmp_path / ".github" / "exoform" / "apply-plan.sh"
     stub.write_text('#!/usr/bin/env bash\necho "plan $1 $2 $3" >> log\n[ "$1" != "b c" ]\n')
@@ -1038,8 +1062,8 @@ def test_apply_plans_and_applies_each_tenant_of_its_shard(generated: Path, tmp_p
     assert (tmp_path / "log").read_text().splitlines() == [
         "plan a results plans/a.json",
         "plan b c results plans/b c.json",
-        "exoform apply -- plans/a.json",
-        "exoform apply -- plans/b c.json",
+        "exoform apply --ring 0 -- plans/a.json",
+        "exoform apply --ring 0 -- plans/b c.json",
     ]
 
 
@@ -1120,16 +1144,16 @@ def test_the_worst_names_the_rule_allows_pass_through_every_step_intact(tmp_path
     (tmp_path / "summary").write_text("")
     decided = _script(root, "apply-matrix.sh", "results", env=env)
     assert decided.returncode == 0, decided.stderr
-    matrix = json.loads((tmp_path / "output").read_text().splitlines()[0].removeprefix("matrix="))
+    matrix = json.loads((tmp_path / "output").read_text().splitlines()[0].removeprefix("matrix_0="))
     assert [t for entry in matrix["include"] for t in entry["tenants"]] == WORST
     assert (tmp_path / "summary").read_text().splitlines() == [
-        f"- {shown[name]}: changes: apply after approval" for name in WORST
+        f"- {shown[name]}: changes: apply in ring 0 after approval" for name in WORST
     ]
 
     # the apply job: each saved plan applied, the path after --
-    applied = _step(root, "apply", "apply", "exoform apply", env)
+    applied = _step(root, "apply", "apply-ring-0", "exoform apply", env)
     assert applied.returncode == 0, applied.stderr
-    assert _calls(tmp_path) == [["apply", "--", f"plans/{name}.json"] for name in WORST]
+    assert _calls(tmp_path) == [["apply", "--ring", "0", "--", f"plans/{name}.json"] for name in WORST]
 
     # drift.yml: each name checked exactly, its results in drift/
     checked = _step(root, "drift", "drift", "drift-check.sh", env)
@@ -1168,9 +1192,9 @@ def test_decide_skips_a_name_outside_the_rule_and_never_shows_it(tmp_path: Path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "output").read_text().splitlines()[
         0
-    ] == 'matrix={"include":[{"shard":"1-of-1","tenants":["ok"]}]}'
+    ] == 'matrix_0={"include":[{"shard":"1-of-1","tenants":["ok"]}]}'
     assert (tmp_path / "summary").read_text().splitlines() == [
-        "- <code>ok</code>: changes: apply after approval",
+        "- <code>ok</code>: changes: apply in ring 0 after approval",
         *["- a name that breaks the rule of tenant names: not applied"] * 4,
     ]
 
@@ -1222,10 +1246,10 @@ def test_max_per_job_sets_how_many_tenants_share_a_plan_apply_and_drift_job(tmp_
     for name in names:
         (tmp_path / "results" / name).write_text("changes\n" if name != "t1" else "none\n")
     decide = next(s for s in _jobs(tmp_path, "apply")["decide"]["steps"] if s.get("id") == "decide")
-    env = _stub_env(tmp_path, **decide["env"]) | {"TENANTS": json.dumps({"tenant": names})}
+    env = _stub_env(tmp_path, **decide["env"]) | {"TENANTS": json.dumps({"tenant": names}), "RINGS": "{}"}
     assert env["MAX_PER_JOB"] == "2"
     assert _script(tmp_path, "apply-matrix.sh", "results", env=env).returncode == 0
-    matrix = json.loads((tmp_path / "output").read_text().splitlines()[0].removeprefix("matrix="))
+    matrix = json.loads((tmp_path / "output").read_text().splitlines()[0].removeprefix("matrix_0="))
     assert [e["tenants"] for e in matrix["include"]] == [["t0", "t2"], ["t3", "t4"]]
     # without the option: one tenant per job
     default = render_files([Tenant("a", "a.onmicrosoft.com")])
