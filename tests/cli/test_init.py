@@ -581,7 +581,12 @@ class Repo:
     environment as GitHub Actions gives it (outputs, summary, OIDC request URL)."""
 
     def __init__(
-        self, root: Path, emulator: dict[str, str], tenants: list[str], inproc: Path | None = None
+        self,
+        root: Path,
+        emulator: dict[str, str],
+        tenants: list[str],
+        inproc: Path | None = None,
+        *init_args: str,
     ) -> None:
         self.root = root
         suffix = uuid.uuid4().hex[:8]  # the emulator is shared: each test gets its own organizations
@@ -589,7 +594,7 @@ class Repo:
         for tenant in tenants:
             org = re.sub(r"[^a-z0-9-]", "", tenant.lower())
             args += ["--tenant", tenant, "--organization", f"{org}-{suffix}.onmicrosoft.com"]
-        result = _init(root, *args)
+        result = _init(root, *args, *init_args)
         assert result.exit_code == 0, result.output
         yaml = YAML()
         config_path = root / "exoform.yaml"
@@ -1255,3 +1260,219 @@ def test_max_per_job_sets_how_many_tenants_share_a_plan_apply_and_drift_job(tmp_
     default = render_files([Tenant("a", "a.onmicrosoft.com")])
     assert "exoform tenants --json --shards 256" in default[".github/workflows/apply.yml"]
     assert 'MAX_PER_JOB: "0"' in default[".github/workflows/apply.yml"]
+
+
+# ------------------------------------------------------------------------------------ ring-ordered apply
+
+_EXPRESSION = re.compile(r"\s+|\(|\)|&&|\|\||==|!=|!|'[^']*'|[A-Za-z_][\w.-]*(?:\(\))?")
+
+
+def evaluate(condition: str, context: dict[str, Any]) -> bool:
+    """A job's ``if:`` as GitHub evaluates it, for the expressions the generated workflows use: ``&&``,
+    ``||``, ``!``, ``==``, ``!=``, parentheses, 'strings', ``cancelled()`` (false: the run goes on) and
+    ``needs.JOB.result`` / ``needs.JOB.outputs.NAME`` (an output a job did not set is '')."""
+    text = condition.strip().removeprefix("${{").removesuffix("}}")
+    python: list[str] = []
+    for match in _EXPRESSION.finditer(text):
+        token = match.group(0)
+        if token.isspace():
+            continue
+        if token.startswith("'"):
+            python.append(repr(token[1:-1]))
+        elif token in ("&&", "||", "!"):
+            python.append({"&&": " and ", "||": " or ", "!": " not "}[token])
+        elif token in ("(", ")", "==", "!="):
+            python.append(token)
+        elif token == "cancelled()":
+            python.append("False")
+        else:
+            value: Any = context
+            for part in token.split("."):
+                value = value.get(part, "") if isinstance(value, dict) else ""
+            python.append(repr(value))
+    assert "".join(m.group(0) for m in _EXPRESSION.finditer(text)) == text, f"unparsed: {text}"
+    return bool(eval("".join(python), {"__builtins__": {}}))
+
+
+def run_ring_jobs(root: Path, decided: dict[str, str], apply_job: Any) -> dict[str, str]:
+    """Runs the apply workflow's ring jobs as GitHub would after the decide job wrote ``decided``: each in
+    order, when its ``if:`` holds under its ``needs``, one ``apply_job(ring, tenants)`` call per shard of
+    its matrix (True: the shard succeeded).  Returns each ring job's result."""
+    jobs = _jobs(root, "apply")
+    results: dict[str, str] = {"decide": "success"}
+    for ring in range(len([j for j in jobs if j.startswith("apply-ring-")])):
+        name = f"apply-ring-{ring}"
+        job = jobs[name]
+        needs = [job["needs"]] if isinstance(job["needs"], str) else job["needs"]
+        context = {
+            "needs": {n: {"result": results[n], "outputs": decided if n == "decide" else {}} for n in needs}
+        }
+        if not evaluate(job["if"], context):
+            results[name] = "skipped"
+            continue
+        assert job["strategy"]["matrix"] == f"${{{{ fromJSON(needs.decide.outputs.matrix_{ring}) }}}}"
+        shards = json.loads(decided[f"matrix_{ring}"])["include"]
+        ok = [apply_job(ring, shard["tenants"]) for shard in shards]
+        results[name] = "success" if all(ok) else "failure"
+    return results
+
+
+@pytest.mark.parametrize(
+    ("any0", "result0", "any1", "runs1"),
+    [
+        ("true", "success", "true", True),
+        ("true", "failure", "true", False),  # ring 0 failed: ring 1 waits for the next run
+        ("false", "skipped", "true", True),  # ring 0 had nothing to apply
+        ("true", "skipped", "true", False),  # ring 0 was to apply but did not run (a rejected review)
+        ("true", "success", "false", False),  # nothing to apply in ring 1
+    ],
+)
+def test_a_ring_job_runs_only_after_every_earlier_ring_succeeded_or_had_nothing(
+    generated: Path, any0: str, result0: str, any1: str, runs1: bool
+) -> None:
+    jobs = _jobs(generated, "apply")
+    assert jobs["apply-ring-2"]["needs"] == ["decide", "apply-ring-0", "apply-ring-1"]
+    outputs = {"any_0": any0, "any_1": any1, "any_2": "true"}
+    for result1 in ("success", "failure"):
+        context = {
+            "needs": {
+                "decide": {"result": "success", "outputs": outputs},
+                "apply-ring-0": {"result": result0},
+                "apply-ring-1": {"result": result1 if runs1 else "skipped"},
+            }
+        }
+        assert evaluate(jobs["apply-ring-1"]["if"], context) == runs1
+        # ring 2 runs only when ring 1 succeeded, or had nothing to apply and ring 0 is fine
+        fine0 = result0 == "success" or any0 != "true"
+        expected2 = fine0 and ((runs1 and result1 == "success") or (any1 != "true"))
+        assert evaluate(jobs["apply-ring-2"]["if"], context) == expected2, (result1, context)
+    # the decide job failed: no output at all, no ring applied
+    assert not evaluate(jobs["apply-ring-0"]["if"], {"needs": {"decide": {"result": "failure"}}})
+
+
+def _set_rings(root: Path, rings: dict[str, int]) -> None:
+    yaml = YAML()
+    path = root / "exoform.yaml"
+    config = yaml.load(path.read_text())
+    for tenant, ring in rings.items():
+        config["tenants"][tenant]["ring"] = ring
+    with path.open("w") as stream:
+        yaml.dump(config, stream)
+
+
+def _listing(root: Path, *args: str) -> str:
+    result = CliRunner().invoke(cli, ["tenants", "--json", *args, "--config", str(root / "exoform.yaml")])
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip()
+
+
+@pytest.mark.parametrize("ring0_fails", [True, False])
+def test_ring_1_is_applied_only_after_ring_0_succeeded_against_the_emulator(
+    tmp_path: Path, emulator: dict[str, str], inproc: Path, ring0_fails: bool
+) -> None:
+    repo = Repo(tmp_path, emulator, ["lab", "cust-a", "cust-b"], inproc, "--rings", "2", "--max-per-job", "1")
+    _set_rings(tmp_path, {"lab": 0, "cust-a": 1, "cust-b": 1})
+    for tenant in ("lab", "cust-a", "cust-b"):
+        (tmp_path / "connectors" / tenant / "relay.yaml").write_text(RELAY)
+        assert repo.run("apply-plan.sh", tenant, "results", f"plans/{tenant}.json").returncode == 0
+    if ring0_fails:  # someone applies lab's connector by hand meanwhile: the saved plan is stale
+        assert repo.exoform("apply", "plans/lab.json").returncode == 0
+    decide = next(s for s in _jobs(tmp_path, "apply")["decide"]["steps"] if s.get("id") == "decide")
+    env = {
+        **decide["env"],
+        "TENANTS": _listing(tmp_path),
+        "RINGS": _listing(tmp_path, "--rings"),
+    }
+    assert json.loads(env["RINGS"]) == {"lab": 0, "cust-a": 1, "cust-b": 1}
+    assert repo.run("apply-matrix.sh", "results", **env).returncode == 0
+    decided = repo.outputs()
+    assert [e["tenants"] for e in json.loads(decided["matrix_1"])["include"]] == [["cust-a"], ["cust-b"]]
+
+    applied: list[tuple[int, list[str]]] = []
+
+    def apply_job(ring: int, tenants: list[str]) -> bool:
+        applied.append((ring, tenants))
+        job = _jobs(tmp_path, "apply")[f"apply-ring-{ring}"]
+        script = next(s["run"] for s in job["steps"] if "exoform apply" in str(s.get("run", "")))
+        done = subprocess.run(
+            ["bash", "-e", "-c", script],
+            cwd=tmp_path,
+            env={**repo.env, "SHARD_TENANTS": json.dumps(tenants)},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if ring0_fails:
+            assert "now exists; the plan would create it" in done.stderr
+        return done.returncode == 0
+
+    results = run_ring_jobs(tmp_path, decided, apply_job)
+    if ring0_fails:
+        assert results == {"decide": "success", "apply-ring-0": "failure", "apply-ring-1": "skipped"}
+        assert applied == [(0, ["lab"])]
+    else:
+        assert results == {"decide": "success", "apply-ring-0": "success", "apply-ring-1": "success"}
+        assert applied == [(0, ["lab"]), (1, ["cust-a"]), (1, ["cust-b"])]
+    for tenant in ("cust-a", "cust-b"):  # ring 1's tenants have their connector only when ring 0 succeeded
+        code = repo.run("apply-plan.sh", tenant, "after").returncode
+        assert code == 0
+        assert (tmp_path / "after" / tenant).read_text() == ("changes\n" if ring0_fails else "none\n")
+
+
+def test_decide_splits_the_tenants_by_ring_and_refuses_a_ring_without_a_job(tmp_path: Path) -> None:
+    assert _init(tmp_path, "--rings", "2").exit_code == 0
+    results = tmp_path / "results"
+    results.mkdir()
+    for tenant, outcome in (("a", "changes"), ("b", "changes"), ("c", "none"), ("d", "changes")):
+        (results / tenant).write_text(f"{outcome}\n")
+    env = _stub_env(
+        tmp_path,
+        TENANTS=json.dumps({"tenant": ["a", "b", "c", "d"]}),
+        RINGS=json.dumps({"a": 1, "b": 0, "c": 1, "d": 1}),
+        STAGES="2",
+    )
+    assert _script(tmp_path, "apply-matrix.sh", "results", env=env).returncode == 0
+    assert (tmp_path / "output").read_text().splitlines() == [
+        'matrix_0={"include":[{"shard":"1-of-1","tenants":["b"]}]}',
+        "any_0=true",
+        'matrix_1={"include":[{"shard":"1-of-2","tenants":["a"]},{"shard":"2-of-2","tenants":["d"]}]}',
+        "any_1=true",
+    ]
+    assert "- <code>a</code>: changes: apply in ring 1 after approval" in (tmp_path / "summary").read_text()
+    # a tenant with changes in ring 2, which the workflow has no job for: nothing is applied
+    (tmp_path / "output").write_text("")
+    env["RINGS"] = json.dumps({"a": 2, "b": 0, "c": 5, "d": 1})
+    refused = _script(tmp_path, "apply-matrix.sh", "results", env=env)
+    assert refused.returncode == 1
+    assert "a tenant with changes is in a ring this workflow has no job for: nothing is applied" in (
+        refused.stderr
+    )
+    assert "matrix" not in (tmp_path / "output").read_text()
+    assert (
+        "- <code>a</code>: changes in ring 2, which this workflow has no job for (rings 0 to 1)"
+        in (tmp_path / "summary").read_text()
+    )
+
+
+def test_tenants_rings_lists_each_tenants_ring(tmp_path: Path) -> None:
+    assert _init(tmp_path, "--fleet", "--tenant", "lab", "--tenant", "cust").exit_code == 0
+    _set_rings(tmp_path, {"cust": 2})
+    assert json.loads(_listing(tmp_path, "--rings")) == {"lab": 0, "cust": 2}
+    config = ["--config", str(tmp_path / "exoform.yaml")]
+    text = CliRunner().invoke(cli, ["tenants", "--rings", *config])
+    assert text.stdout == "lab ring 0\ncust ring 2\n"
+    # the matrix of every other listing is as before: no ring in it
+    assert json.loads(_listing(tmp_path)) == {"tenant": ["lab", "cust"]}
+    both = CliRunner().invoke(cli, ["tenants", "--rings", "--shards", "2", *config])
+    assert both.exit_code == 1 and "--rings lists every tenant with its ring" in both.output
+
+
+def test_fleet_init_applies_three_rings_and_a_single_tenant_one(tmp_path: Path) -> None:
+    fleet = render_files([Tenant("a", "a.onmicrosoft.com")], fleet=True)
+    single = render_files([Tenant("a", "a.onmicrosoft.com")])
+    for files, rings in ((fleet, 3), (single, 1)):
+        jobs = YAML(typ="safe").load(files[".github/workflows/apply.yml"])["jobs"]
+        assert [j for j in jobs if j.startswith("apply-ring-")] == [f"apply-ring-{r}" for r in range(rings)]
+        assert jobs["decide"]["steps"][-1]["env"]["STAGES"] == str(rings)
+    refused = _init(tmp_path, "--rings", "0")
+    assert refused.exit_code == 1 and "Invalid value for '--rings'" in refused.output
