@@ -1117,13 +1117,13 @@ def _calls(root: Path) -> list[list[str]]:
 
 
 def _step(
-    root: Path, workflow: str, job: str, needle: str, env: dict[str, str]
+    cwd: Path, workflow: str, job: str, needle: str, env: dict[str, str], root: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Runs the ``run:`` block of the step of ``workflow``'s ``job`` that mentions ``needle``, as GitHub
-    runs it (bash -e)."""
-    steps = _jobs(root, workflow)[job]["steps"]
+    """Runs the ``run:`` block of the step of ``workflow``'s ``job`` (in the repository ``root``, default
+    ``cwd``) that mentions ``needle``, in ``cwd`` as GitHub runs it (bash -e)."""
+    steps = _jobs(root or cwd, workflow)[job]["steps"]
     script = next(s["run"] for s in steps if needle in str(s.get("run", "")))
-    return subprocess.run(["bash", "-e", "-c", script], cwd=root, env=env, capture_output=True, text=True)
+    return subprocess.run(["bash", "-e", "-c", script], cwd=cwd, env=env, capture_output=True, text=True)
 
 
 def test_the_worst_names_the_rule_allows_pass_through_every_step_intact(tmp_path: Path) -> None:
@@ -1476,3 +1476,117 @@ def test_fleet_init_applies_three_rings_and_a_single_tenant_one(tmp_path: Path) 
         assert jobs["decide"]["steps"][-1]["env"]["STAGES"] == str(rings)
     refused = _init(tmp_path, "--rings", "0")
     assert refused.exit_code == 1 and "Invalid value for '--rings'" in refused.output
+
+
+# ------------------------------------------------------------------- tenants that cannot be checked
+
+
+def _actions(root: Path) -> list[list[str]]:
+    return [line.split("\t") for line in (root / "issues" / "actions.tsv").read_text().splitlines()]
+
+
+def test_a_tenant_that_cannot_be_checked_gets_its_own_issue_and_keeps_its_drift_issue(tmp_path: Path) -> None:
+    assert _init(tmp_path).exit_code == 0
+    open_issues = [{"number": 8, "title": "exoform drift: fabrikam", "body": "old drift"}]
+    actions = _drift_issues(tmp_path, {"fabrikam": 1}, open_issues)
+    body = UNCHECKED.format("fabrikam") + "drift of fabrikam\n"
+    assert actions == [["create", "exoform: cannot check tenant fabrikam", body]]  # drift issue 8 not closed
+    assert _actions(tmp_path)[0][3] == "exoform-cannot-check"  # its own label, apart from drift issues
+    # the next night: still failing with the same report, nothing to do; another report, the issue is edited
+    unchecked = {"number": 12, "title": "exoform: cannot check tenant fabrikam", "body": body}
+    assert _drift_issues(tmp_path, {"fabrikam": 1}, [*open_issues, unchecked]) == []
+    unchecked["body"] = "an older error"
+    assert _drift_issues(tmp_path, {"fabrikam": 1}, [*open_issues, unchecked]) == [["edit", "12", body]]
+
+
+@pytest.mark.parametrize("code", [0, 2])
+def test_the_cannot_check_issue_closes_once_the_tenant_is_checked_again(tmp_path: Path, code: int) -> None:
+    assert _init(tmp_path).exit_code == 0
+    open_issues = [
+        {"number": 12, "title": "exoform: cannot check tenant fabrikam", "body": "error"},
+        {"number": 13, "title": "exoform: cannot check tenant retired", "body": "error"},
+    ]
+    actions = _drift_issues(tmp_path, {"fabrikam": code}, open_issues)
+    closing = [
+        "close",
+        "12",
+        "<code>fabrikam</code> can be checked again (by https://github.com/acme/mail-flow/actions/runs/42): "
+        "closing.\n",
+    ]
+    removed = [
+        "close",
+        "13",
+        "Tenant <code>retired</code> is no longer in exoform.yaml: closing its cannot-check issue "
+        "(https://github.com/acme/mail-flow/actions/runs/42).\n",
+    ]
+    drift = [["create", "exoform drift: fabrikam", "drift of fabrikam\n"]] if code == 2 else []
+    assert actions == [*drift, closing, removed]
+
+
+def test_post_issues_labels_a_cannot_check_issue_apart(tmp_path: Path) -> None:
+    assert _init(tmp_path).exit_code == 0
+    issues = tmp_path / "issues"
+    issues.mkdir()
+    (issues / "1.md").write_text("cannot sign in\n")
+    (issues / "actions.tsv").write_text(
+        "create\texoform: cannot check tenant contoso\t1.md\texoform-cannot-check\n"
+    )
+    posted = _script(tmp_path, "post-issues.sh", "issues", env=_fake_gh(tmp_path))
+    assert posted.returncode == 0, posted.stderr
+    assert (tmp_path / "gh.log").read_text().splitlines() == [
+        "label create exoform-drift --color D93F0B --description exoform found drift --force",
+        "label create exoform-cannot-check --color FBCA04 --description exoform could not check a tenant "
+        "--force",
+        "issue create --title exoform: cannot check tenant contoso --label exoform-cannot-check "
+        "--body-file issues/1.md",
+    ]
+
+
+FAKE_GH_ISSUES = """#!/usr/bin/env bash
+printf '%s\\n' "$*" >> "$GH_LOG"
+case "$*" in
+  *"--label exoform-drift "*) echo '[{"number":1,"title":"exoform drift: a","body":"x"}]' ;;
+  *"--label exoform-cannot-check "*) echo '[{"number":2,"title":"exoform: cannot check tenant b","body":"y"}]' ;;
+esac
+"""
+
+
+def test_the_issues_job_lists_open_drift_and_cannot_check_issues(generated: Path, tmp_path: Path) -> None:
+    env = _fake_gh(tmp_path)
+    (Path(env["PATH"].split(os.pathsep)[0]) / "gh").write_text(FAKE_GH_ISSUES)
+    listed = _step(tmp_path, "drift", "issues", "gh issue list", {**os.environ, **env}, root=generated)
+    assert listed.returncode == 0, listed.stderr
+    assert [i["number"] for i in json.loads((tmp_path / "open-issues.json").read_text())] == [1, 2]
+
+
+def test_an_unreachable_tenant_opens_its_issue_and_closes_it_when_reachable_again(
+    tmp_path: Path, emulator: dict[str, str], inproc: Path
+) -> None:
+    repo = Repo(tmp_path, emulator, ["contoso"], inproc)
+    repo.tenant_settings("contoso", client_id=BAD_APP)  # consent revoked: sign-in refused
+    assert repo.run("drift-check.sh", "contoso", "drift").returncode == 1
+    gh = _fake_gh(tmp_path)
+    env = {**repo.env, **gh, "TENANTS": json.dumps({"tenant": ["contoso"]})}
+    (tmp_path / "open-issues.json").write_text("[]")
+    decided = _script(tmp_path, "drift-issues.sh", "drift", "open-issues.json", "issues", env=env)
+    assert decided.returncode == 0, decided.stderr
+    ((action, title, name, label),) = _actions(tmp_path)
+    assert (action, title, label) == (
+        "create",
+        "exoform: cannot check tenant contoso",
+        "exoform-cannot-check",
+    )
+    body = (tmp_path / "issues" / name).read_text()
+    assert body.startswith(UNCHECKED.format("contoso")) and BAD_APP in body  # the error, for the reader
+    assert _script(tmp_path, "post-issues.sh", "issues", env=env).returncode == 0
+    assert "--label exoform-cannot-check" in (tmp_path / "gh.log").read_text()
+
+    repo.tenant_settings("contoso", client_id=READ_APP)  # consent granted again
+    assert repo.run("drift-check.sh", "contoso", "drift").returncode == 0
+    open_issues = [{"number": 5, "title": title, "body": body}]
+    (tmp_path / "open-issues.json").write_text(json.dumps(open_issues))
+    shutil.rmtree(tmp_path / "issues")
+    assert (
+        _script(tmp_path, "drift-issues.sh", "drift", "open-issues.json", "issues", env=env).returncode == 0
+    )
+    assert [a[:2] for a in _actions(tmp_path)] == [["close", "5"]]
