@@ -1590,3 +1590,24 @@ def test_an_unreachable_tenant_opens_its_issue_and_closes_it_when_reachable_agai
         _script(tmp_path, "drift-issues.sh", "drift", "open-issues.json", "issues", env=env).returncode == 0
     )
     assert [a[:2] for a in _actions(tmp_path)] == [["close", "5"]]
+
+
+# ------------------------------------------------------------------------------------------------ SARIF
+
+
+def test_sarif_uploads_the_plans_findings_from_a_job_holding_only_that_right(generated: Path) -> None:
+    plan = _jobs(generated, "plan")
+    sarif = plan["sarif"]
+    assert sarif["permissions"] == {"contents": "read", "security-events": "write"}
+    assert sarif["needs"] == "plan" and "env" not in sarif  # no Exchange identity, no token beyond that
+    assert sarif["if"] == "${{ !cancelled() && needs.plan.outputs.planned == 'true' }}"  # never for a fork
+    upload = next(s for s in sarif["steps"] if str(s.get("uses", "")).startswith("github/codeql-action/"))
+    assert upload["uses"] == ACTIONS["UPLOAD_SARIF"].split(" #")[0]
+    assert upload["with"] == {"sarif_file": "exoform.sarif", "category": "exoform"}
+    made = next(s for s in plan["plan"]["steps"] if "--format sarif" in str(s.get("run", "")))
+    assert made["run"] == "exoform plan --no-color --format sarif --fail-on never > exoform.sarif"
+    assert made["if"] == "${{ !cancelled() && steps.scope.outputs.plan == 'true' }}"
+    assert "security-events" not in json.dumps(plan["plan"]) + json.dumps(plan["comment"])
+    # without --sarif: no such job, step or right
+    default = render_files([Tenant("a", "a.onmicrosoft.com")])[".github/workflows/plan.yml"]
+    assert "sarif" not in default and "security-events" not in default
