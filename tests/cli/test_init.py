@@ -1611,3 +1611,14 @@ def test_sarif_uploads_the_plans_findings_from_a_job_holding_only_that_right(gen
     # without --sarif: no such job, step or right
     default = render_files([Tenant("a", "a.onmicrosoft.com")])[".github/workflows/plan.yml"]
     assert "sarif" not in default and "security-events" not in default
+
+
+def test_the_sarif_step_writes_a_sarif_log_against_the_emulator(
+    tmp_path: Path, emulator: dict[str, str], inproc: Path
+) -> None:
+    repo = Repo(tmp_path, emulator, ["contoso"], inproc, "--sarif")
+    (tmp_path / "connectors" / "contoso" / "relay.yaml").write_text(RELAY)
+    made = _step(tmp_path, "plan", "plan", "--format sarif", repo.env)
+    assert made.returncode == 0, made.stderr
+    log = json.loads((tmp_path / "exoform.sarif").read_text())
+    assert log["version"] == "2.1.0" and log["runs"][0]["tool"]["driver"]["name"] == "exoform"
