@@ -1622,3 +1622,16 @@ def test_the_sarif_step_writes_a_sarif_log_against_the_emulator(
     assert made.returncode == 0, made.stderr
     log = json.loads((tmp_path / "exoform.sarif").read_text())
     assert log["version"] == "2.1.0" and log["runs"][0]["tool"]["driver"]["name"] == "exoform"
+
+
+def test_the_docs_show_actions_pinned_as_init_pins_them_and_no_v_flag() -> None:
+    """README and docs/ agree with what init writes: a workflow example pins each action to the commit
+    of ACTIONS, and no command is shown with a -v flag exoform does not have."""
+    root = Path(__file__).resolve().parents[2]
+    pins = {pin.split("@", 1)[0]: pin for pin in ACTIONS.values()}
+    for path in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        text = path.read_text()
+        for use in uses_lines(text):
+            action = use.split("@", 1)[0]
+            assert pins.get(action) == use, f"{path.name}: {use}"
+        assert not re.search(r"\bexoform -v\b", text), path.name
