@@ -897,7 +897,8 @@ def _drift_issues(root: Path, results: dict[str, int], open_issues: list[dict[st
 
 UNCHECKED = (
     "exoform could not check <code>{}</code> for drift: the error is below. Its drift issue, if any, stays "
-    "open: whether it drifted is unknown until it can be checked. This issue closes by itself once it can.\n\n"
+    "open: whether it drifted is unknown until it can be checked. This issue closes by itself once it "
+    "can.\n\n"
 )
 
 
@@ -1546,7 +1547,8 @@ FAKE_GH_ISSUES = """#!/usr/bin/env bash
 printf '%s\\n' "$*" >> "$GH_LOG"
 case "$*" in
   *"--label exoform-drift "*) echo '[{"number":1,"title":"exoform drift: a","body":"x"}]' ;;
-  *"--label exoform-cannot-check "*) echo '[{"number":2,"title":"exoform: cannot check tenant b","body":"y"}]' ;;
+  *"--label exoform-cannot-check "*)
+    echo '[{"number":2,"title":"exoform: cannot check tenant b","body":"y"}]' ;;
 esac
 """
 
