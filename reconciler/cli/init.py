@@ -268,8 +268,8 @@ def render_files(
 def ring_jobs_text(rings: int) -> str:
     """How the apply workflow's header names its ring jobs."""
     if rings == 1:
-        return "one job, apply-ring-0: give exoform init --rings N for more rings"
-    return f"jobs apply-ring-0 to apply-ring-{rings - 1}"
+        return "apply-ring-0 only (exoform init --rings N writes N)"
+    return f"apply-ring-0 to apply-ring-{rings - 1}"
 
 
 def ring_values(values: dict[str, str], ring: int, rings: int) -> dict[str, str]:
