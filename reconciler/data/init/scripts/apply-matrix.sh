@@ -24,13 +24,17 @@ rings=${RINGS:-"{}"}
 jq -e '.tenant | type == "array"' <<< "$TENANTS" > /dev/null
 jq -e 'type == "object" and all(.[]; type == "number" and . >= 0 and . == floor)' <<< "$rings" > /dev/null
 declare -a apply=() # one list of names a ring, newline-separated
+declare -A ring_of=()
+while IFS= read -r -d '' name && IFS= read -r -d '' ring; do
+  ring_of[$name]=$ring
+done < <(jq -j 'to_entries[] | "\(.key)\u0000\(.value)\u0000"' <<< "$rings")
 unstaged=0
 while IFS= read -r -d '' tenant; do
   if ! [[ $tenant =~ $name_re ]]; then
     printf -- '- a name that breaks the rule of tenant names: not applied\n' | tee -a "$summary"
     continue
   fi
-  ring=$(jq -r --arg t "$tenant" '.[$t] // 0' <<< "$rings")
+  ring=${ring_of[$tenant]:-0}
   outcome="no result"
   if [ -f "$results/$tenant" ]; then read -r outcome < "$results/$tenant" || true; fi
   case $outcome in
