@@ -242,7 +242,7 @@ def render_files(
         for name in ("matrix", "any")
     )
     values["APPLY_JOBS"] = "\n".join(
-        _template("workflows/apply-ring.yml", ring_values(values, r, rings)) for r in range(rings)
+        _template("workflows/apply-ring.yml", ring_values(values, r)) for r in range(rings)
     )
     values["SARIF_JOB"] = _template("workflows/plan-sarif.yml", values) if sarif else ""
     values["SARIF_STEP"] = _template("workflows/plan-sarif-step.yml", values) if sarif else ""
@@ -272,7 +272,7 @@ def ring_jobs_text(rings: int) -> str:
     return f"apply-ring-0 to apply-ring-{rings - 1}"
 
 
-def ring_values(values: dict[str, str], ring: int, rings: int) -> dict[str, str]:
+def ring_values(values: dict[str, str], ring: int) -> dict[str, str]:
     """The placeholders of ring ``ring``'s apply job: it needs the decide job and every earlier ring's
     job, and runs when its ring has a tenant to apply and each earlier ring's job succeeded or had nothing
     to apply (a job skipped for another reason, such as a failed ring before it, stops it)."""
