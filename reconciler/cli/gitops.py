@@ -6,7 +6,8 @@
   ``unmanaged: delete`` policy would delete) or a posture finding on the live connectors at or above
   ``--fail-on``.  Unmanaged connectors under ``unmanaged: report`` are listed but are not drift: nobody
   claimed them.
-- ``tenants`` lists the tenants; ``--json`` gives a GitHub Actions matrix (``{"tenant": [...]}``).
+- ``tenants`` lists the tenants; ``--json`` gives a GitHub Actions matrix (``{"tenant": [...]}``);
+  ``--rings`` each tenant's rollout ring (``{"NAME": RING, ...}`` with ``--json``).
 - ``status`` shows each live connector's health and runs Validate-OutboundConnector on request.
 """
 
@@ -232,8 +233,18 @@ def drift(
     type=click.IntRange(1),
     help="Group the tenants into jobs of at most K tenants (the fewest jobs that hold them).",
 )
+@click.option(
+    "--rings",
+    is_flag=True,
+    help='Show each tenant\'s rollout ring (ring: in exoform.yaml); with --json {"NAME": RING, ...}.',
+)
 def tenants(
-    config_path: Path, tenants: tuple[str, ...], as_json: bool, shards: int | None, max_per_job: int | None
+    config_path: Path,
+    tenants: tuple[str, ...],
+    as_json: bool,
+    shards: int | None,
+    max_per_job: int | None,
+    rings: bool,
 ) -> None:
     """List the tenants of exoform.yaml, one per line; --json for a GitHub Actions matrix.
 
@@ -246,17 +257,29 @@ def tenants(
       matrix: ${{ fromJSON(needs.tenants.outputs.matrix) }}   # from: exoform tenants --json
     Or one job per shard (matrix.args: the shard's --tenant options):
       exoform tenants --json --shards 64
+    Each tenant's ring, for a workflow that applies ring 0 first (the generated apply.yml does):
+      exoform tenants --json --rings        # {"lab":0,"contoso":1}
     """
     from reconciler.desired.loader import select_tenants
     from reconciler.desired.sharding import matrix, shard
     from reconciler.errors import ConfigError
 
+    if rings and (shards or max_per_job):
+        fail("--rings lists every tenant with its ring: it does not group them (--shards, --max-per-job)")
     config = load_config_or_exit(config_path)
     try:
         names = select_tenants(config, list(tenants))
         jobs = shard(names, shards=shards, max_per_job=max_per_job) if shards or max_per_job else None
     except ConfigError as exc:
         fail(str(exc))
+    if rings:
+        ring = {name: config.tenants[name].ring for name in names}
+        if as_json:
+            click.echo(json.dumps(ring, separators=(",", ":")))
+        else:
+            for name in names:
+                click.echo(f"{safe(name)} ring {ring[name]}")
+        return
     if jobs is not None:
         if as_json:
             click.echo(json.dumps(matrix(jobs), separators=(",", ":")))

@@ -35,6 +35,7 @@ ACTIONS: dict[str, str] = {
     "SETUP_PYTHON": "actions/setup-python@5fda3b95a4ea91299a34e894583c3862153e4b97 # v7.0.0",
     "UPLOAD_ARTIFACT": "actions/upload-artifact@bbbca2ddaa5d8feaa63e36b76fdaad77386f024f # v7.0.0",
     "DOWNLOAD_ARTIFACT": "actions/download-artifact@3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c # v8.0.1",
+    "UPLOAD_SARIF": "github/codeql-action/upload-sarif@8aad20d150bbac5944a9f9d289da16a4b0d87c1e # v4.36.2",
 }
 
 #: How long the plan JSON artifacts are kept (stated in the generated README and docs/gitops.md).
@@ -42,6 +43,9 @@ RETENTION_DAYS = 14
 
 READ_CLIENT_ID_VAR = "EXOFORM_READ_CLIENT_ID"
 WRITE_CLIENT_ID_VAR = "EXOFORM_WRITE_CLIENT_ID"
+
+#: How many rollout rings the apply workflow of ``init --fleet`` applies in order (``--rings`` changes it).
+FLEET_RINGS = 3
 
 #: The shared connector folder of ``init --fleet``.
 COMMON_FOLDER = "connectors/common"
@@ -198,11 +202,17 @@ def render_files(
     plan_environment: str = "exoform-plan",
     fleet: bool = False,
     max_per_job: int | None = None,
+    rings: int | None = None,
+    sarif: bool = False,
 ) -> dict[str, str]:
     """Every file ``exoform init`` writes: relative path -> text.  Pure: nothing is written.
 
     ``max_per_job``: the plan, apply and drift jobs of the apply and drift workflows each take at most
-    that many tenants (the fewest jobs that hold them); None: one tenant per job up to GitHub's 256."""
+    that many tenants (the fewest jobs that hold them); None: one tenant per job up to GitHub's 256.
+    ``rings``: how many rollout rings the apply workflow applies in order, one job each (None: 3 with
+    ``fleet``, else 1).  ``sarif``: the plan workflow uploads the plan's findings to code scanning."""
+    if rings is None:
+        rings = FLEET_RINGS if fleet else 1
     spec = pip_spec(install_from)
     if max_per_job is None:
         jobs = "one per tenant; past 256 tenants, GitHub's matrix limit, balanced shards of tenants"
@@ -222,8 +232,20 @@ def render_files(
         "JOBS": jobs,
         "SHARDING": sharding,
         "MAX_PER_JOB": str(max_per_job or 0),
+        "RINGS": str(rings),
+        "RING_JOBS": ring_jobs_text(rings),
         **ACTIONS,
     }
+    values["DECIDE_OUTPUTS"] = "".join(
+        f"      {name}_{r}: ${{{{ steps.decide.outputs.{name}_{r} }}}}\n"
+        for r in range(rings)
+        for name in ("matrix", "any")
+    )
+    values["APPLY_JOBS"] = "\n".join(
+        _template("workflows/apply-ring.yml", ring_values(values, r)) for r in range(rings)
+    )
+    values["SARIF_JOB"] = _template("workflows/plan-sarif.yml", values) if sarif else ""
+    values["SARIF_STEP"] = _template("workflows/plan-sarif-step.yml", values) if sarif else ""
     files = {
         "exoform.yaml": render_config(tenants, fleet=fleet),
         ".gitignore": _template("gitignore", values),
@@ -241,6 +263,29 @@ def render_files(
             per_tenant = dict(values, TENANT=tenant.name, ORGANIZATION=tenant.organization)
             files[f"connectors/{tenant.name}/README.md"] = _template("connectors-README.md", per_tenant)
     return files
+
+
+def ring_jobs_text(rings: int) -> str:
+    """How the apply workflow's header names its ring jobs."""
+    if rings == 1:
+        return "apply-ring-0 only (exoform init --rings N writes N)"
+    return f"apply-ring-0 to apply-ring-{rings - 1}"
+
+
+def ring_values(values: dict[str, str], ring: int) -> dict[str, str]:
+    """The placeholders of ring ``ring``'s apply job: it needs the decide job and every earlier ring's
+    job, and runs when its ring has a tenant to apply and each earlier ring's job succeeded or had nothing
+    to apply (a job skipped for another reason, such as a failed ring before it, stops it)."""
+    earlier = [f"apply-ring-{k}" for k in range(ring)]
+    conditions = ["!cancelled()", f"needs.decide.outputs.any_{ring} == 'true'"]
+    conditions += [
+        f"(needs.apply-ring-{k}.result == 'success' || needs.decide.outputs.any_{k} != 'true')"
+        for k in range(ring)
+    ]
+    before = "ring 0" if ring == 1 else f"rings 0 to {ring - 1}"
+    when = "ring 0 first" if ring == 0 else f"only after {before} succeeded or had nothing to apply"
+    needs = "decide" if ring == 0 else "[" + ", ".join(["decide", *earlier]) + "]"
+    return dict(values, RING=str(ring), RING_NEEDS=needs, RING_IF=" && ".join(conditions), RING_WHEN=when)
 
 
 def _template(name: str, values: dict[str, str]) -> str:
@@ -328,6 +373,17 @@ def write_files(root: Path, files: dict[str, str], force: bool) -> tuple[list[st
     help="Tenants per job of the apply and drift workflows (plan, apply, drift): fewer, larger jobs.  "
     "[default: one tenant per job up to 256]",
 )
+@click.option(
+    "--rings",
+    type=click.IntRange(1, 20),
+    help="Rollout rings the apply workflow applies in order, one job each: ring N only after rings 0 to "
+    f"N-1 succeeded (ring: in exoform.yaml).  [default: {FLEET_RINGS} with --fleet, else 1]",
+)
+@click.option(
+    "--sarif",
+    is_flag=True,
+    help="The plan workflow uploads the plan's posture findings to GitHub code scanning (SARIF).",
+)
 @click.option("--python", default="3.12", show_default=True, help="Python version of the workflows.")
 @click.option(
     "--environment",
@@ -352,6 +408,8 @@ def init(
     environment: str,
     plan_environment: str,
     max_per_job: int | None,
+    rings: int | None,
+    sarif: bool,
     force: bool,
 ) -> None:
     """Write a ready connectors repository into DIRECTORY (default: here).
@@ -365,6 +423,7 @@ def init(
     Examples:
       exoform init mail-flow --tenant contoso --organization contoso.onmicrosoft.com
       exoform init --fleet --tenant contoso --tenant fabrikam --max-per-job 10
+      exoform init --fleet --tenant lab --tenant contoso --rings 2 --sarif
       exoform init --install-from git+https://git.example.com/mirror/exoform@vX.Y.Z --force
     """
     if not names:
@@ -402,6 +461,8 @@ def init(
         plan_environment=plan_environment,
         fleet=fleet,
         max_per_job=max_per_job,
+        rings=rings,
+        sarif=sarif,
     )
     written, skipped = write_files(directory, files, force)
     for relative in written:

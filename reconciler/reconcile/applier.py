@@ -17,7 +17,9 @@ Contracts:
     is allowed under every policy), or (without ``force``) more deletes than ``max_deletes``, more updated
     and deleted connectors than ``max_changes``, or more than ``max_change_fraction`` of the connectors
     the tenant has now.
-  The plan's own ``unsafe_reasons`` are not consulted.
+  The plan's own ``unsafe_reasons`` are not consulted.  A plan refused as stale under a CI system
+  (``GITHUB_ACTIONS``, ``TF_BUILD``, ``GITLAB_CI`` set) also says what to re-run there
+  (:func:`ci_stale_hint`); outside CI the reasons are the same without it.
 - Creates and updates run before deletes, so mail flow never loses a route midway.  Writes go one at a
   time unless ``write_concurrency`` says otherwise.
 - At the first failed write no further write is started; the report lists every change as applied,
@@ -27,8 +29,9 @@ Contracts:
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
@@ -105,6 +108,27 @@ def stale_reasons(tplan: TenantPlan, live: LiveState) -> list[str]:
             if clash is not None and clash.guid != current.guid:
                 reasons.append(f"{change.kind} '{change.name}' now exists; the plan would rename onto it")
     return reasons
+
+
+#: The CI systems a stale plan's refusal names, by the variable each sets in its runs.
+_CI_SYSTEMS = (
+    ("GITHUB_ACTIONS", "GitHub Actions"),
+    ("TF_BUILD", "Azure Pipelines"),
+    ("GITLAB_CI", "GitLab CI"),
+)
+
+
+def ci_stale_hint(environ: Mapping[str, str]) -> str | None:
+    """What to re-run when a CI run's saved plan is stale, or None outside CI (``environ``: the process
+    environment)."""
+    system = next((name for var, name in _CI_SYSTEMS if environ.get(var, "").lower() == "true"), None)
+    if system is None:
+        return None
+    return (
+        f"in {system}: this saved plan is out of date; re-run the plan of this commit (for a pull request, "
+        "its plan workflow or pipeline; after a merge, the whole apply workflow or pipeline, which plans "
+        "again), review the new plan, then approve its apply"
+    )
 
 
 def pending_changes(tplan: TenantPlan, live: LiveState) -> list[str]:
@@ -222,10 +246,13 @@ def apply_tenant(
     if not tplan.changes:
         return report
     live = provider.read()
+    stale = stale_reasons(tplan, live)
+    hint = ci_stale_hint(os.environ) if stale else None
     report.refused = (
         shape_reasons(tplan, live)
         + policy_reasons(tplan, live, settings, force=force)
-        + stale_reasons(tplan, live)
+        + stale
+        + ([hint] if hint else [])
     )
     if report.refused:
         return report

@@ -64,7 +64,7 @@ def _workflow(root: Path, name: str) -> dict[str, Any]:
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A repository written by ``exoform init`` with two tenants (read-only in the tests that share it)."""
     root = tmp_path_factory.mktemp("generated")
-    result = _init(root, "--tenant", "contoso", "--tenant", "fabrikam")
+    result = _init(root, "--tenant", "contoso", "--tenant", "fabrikam", "--rings", "3", "--sarif")
     assert result.exit_code == 0, result.output
     return root
 
@@ -326,7 +326,9 @@ def test_every_action_is_pinned_to_a_commit_with_its_version(generated: Path) ->
         uses = uses_lines((generated / ".github" / "workflows" / f"{name}.yml").read_text())
         assert uses, name
         for use in uses:
-            assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+", use), f"{name}: {use}"
+            assert re.fullmatch(r"[\w.-]+/[\w.-]+(/[\w.-]+)?@[0-9a-f]{40} # v\d+\.\d+\.\d+", use), (
+                f"{name}: {use}"
+            )
 
 
 def _jobs(root: Path, name: str) -> dict[str, dict[str, Any]]:
@@ -334,15 +336,22 @@ def _jobs(root: Path, name: str) -> dict[str, dict[str, Any]]:
     return jobs
 
 
+RING_JOBS = {"apply-ring-0", "apply-ring-1", "apply-ring-2"}
+
+
 def test_tokens_are_granted_only_to_the_jobs_that_need_them(generated: Path) -> None:
-    signs_in = {"plan": {"plan"}, "apply": {"plan", "apply"}, "drift": {"drift"}}
+    signs_in = {"plan": {"plan"}, "apply": {"plan", *RING_JOBS}, "drift": {"drift"}}
     for name in WORKFLOWS:
         assert _workflow(generated, name)["permissions"] == {}, name
         for job_name, job in _jobs(generated, name).items():
             permissions = job["permissions"]
             assert (permissions.get("id-token") == "write") == (job_name in signs_in[name]), (name, job_name)
             writes = {k for k, v in permissions.items() if v == "write" and k != "id-token"}
-            expected = {("plan", "comment"): {"pull-requests"}, ("drift", "issues"): {"issues"}}
+            expected = {
+                ("plan", "comment"): {"pull-requests"},
+                ("plan", "sarif"): {"security-events"},
+                ("drift", "issues"): {"issues"},
+            }
             assert writes == expected.get((name, job_name), set()), (name, job_name)
             for step in job["steps"]:
                 if str(step.get("uses", "")).startswith("actions/checkout@"):
@@ -355,7 +364,7 @@ def test_only_the_apply_job_is_given_the_write_identity(generated: Path) -> None
             env = job.get("env", {})
             signs_in = job["permissions"].get("id-token") == "write"
             assert ("EXOFORM_READ_CLIENT_ID" in env) == signs_in, (name, job_name)
-            assert ("EXOFORM_WRITE_CLIENT_ID" in env) == ((name, job_name) == ("apply", "apply")), (
+            assert ("EXOFORM_WRITE_CLIENT_ID" in env) == (name == "apply" and job_name in RING_JOBS), (
                 name,
                 job_name,
             )
@@ -384,9 +393,9 @@ def test_plan_always_reports_and_apply_runs_never_overlap(generated: Path) -> No
     # one run at a time: a tenant's plan and apply never overlap another push's
     assert apply["concurrency"] == {"group": "exoform-apply", "cancel-in-progress": False}
     jobs = apply["jobs"]
-    assert jobs["apply"]["environment"] == "exoform-apply"
-    assert jobs["apply"]["strategy"]["matrix"] == "${{ fromJSON(needs.decide.outputs.matrix) }}"
-    assert jobs["apply"]["if"] == "${{ !cancelled() && needs.decide.outputs.any == 'true' }}"
+    assert jobs["apply-ring-0"]["environment"] == "exoform-apply"
+    assert jobs["apply-ring-0"]["strategy"]["matrix"] == "${{ fromJSON(needs.decide.outputs.matrix_0) }}"
+    assert jobs["apply-ring-0"]["if"] == "${{ !cancelled() && needs.decide.outputs.any_0 == 'true' }}"
 
 
 def test_the_plan_key_is_read_only_in_jobs_bound_to_an_environment(generated: Path) -> None:
@@ -395,7 +404,7 @@ def test_the_plan_key_is_read_only_in_jobs_bound_to_an_environment(generated: Pa
     for name in WORKFLOWS:
         for job_name, job in _jobs(generated, name).items():
             if "secrets." in json.dumps(job):
-                assert (name, job_name) in {("apply", "plan"), ("apply", "apply")}, (name, job_name)
+                assert name == "apply" and job_name in {"plan", *RING_JOBS}, (name, job_name)
                 assert job["environment"] in {"exoform-plan", "exoform-apply"}, (name, job_name)
     assert _jobs(generated, "apply")["plan"]["environment"] == "exoform-plan"
     assert _jobs(generated, "apply")["plan"]["env"]["EXOFORM_PLAN_KEY"] == "${{ secrets.EXOFORM_PLAN_KEY }}"
@@ -572,7 +581,12 @@ class Repo:
     environment as GitHub Actions gives it (outputs, summary, OIDC request URL)."""
 
     def __init__(
-        self, root: Path, emulator: dict[str, str], tenants: list[str], inproc: Path | None = None
+        self,
+        root: Path,
+        emulator: dict[str, str],
+        tenants: list[str],
+        inproc: Path | None = None,
+        *init_args: str,
     ) -> None:
         self.root = root
         suffix = uuid.uuid4().hex[:8]  # the emulator is shared: each test gets its own organizations
@@ -580,7 +594,7 @@ class Repo:
         for tenant in tenants:
             org = re.sub(r"[^a-z0-9-]", "", tenant.lower())
             args += ["--tenant", tenant, "--organization", f"{org}-{suffix}.onmicrosoft.com"]
-        result = _init(root, *args)
+        result = _init(root, *args, *init_args)
         assert result.exit_code == 0, result.output
         yaml = YAML()
         config_path = root / "exoform.yaml"
@@ -811,9 +825,11 @@ def test_apply_matrix_holds_only_tenants_whose_saved_plan_has_changes(tmp_path: 
     }
     result = _script(tmp_path, "apply-matrix.sh", "results", env=env)
     assert result.returncode == 0, result.stderr
-    assert output.read_text() == 'matrix={"include":[{"shard":"1-of-1","tenants":["contoso"]}]}\nany=true\n'
+    assert (
+        output.read_text() == 'matrix_0={"include":[{"shard":"1-of-1","tenants":["contoso"]}]}\nany_0=true\n'
+    )
     assert summary.read_text().splitlines() == [
-        "- <code>contoso</code>: changes: apply after approval",
+        "- <code>contoso</code>: changes: apply in ring 0 after approval",
         "- <code>fabrikam</code>: plan failed: not applied",
         "- <code>northwind</code>: no changes: nothing to apply",
         "- <code>cancelled</code>: no plan (cancelled or not run): not applied",
@@ -821,7 +837,7 @@ def test_apply_matrix_holds_only_tenants_whose_saved_plan_has_changes(tmp_path: 
     (results / "contoso").write_text("none\n")
     output.write_text("")
     assert _script(tmp_path, "apply-matrix.sh", "results", env=env).returncode == 0
-    assert output.read_text() == 'matrix={"include":[]}\nany=false\n'
+    assert output.read_text() == 'matrix_0={"include":[]}\nany_0=false\n'
 
 
 FAKE_GH = """#!/usr/bin/env bash
@@ -879,6 +895,13 @@ def _drift_issues(root: Path, results: dict[str, int], open_issues: list[dict[st
     return [[*line.split("\t")[:2], (root / "issues" / line.split("\t")[2]).read_text()] for line in lines]
 
 
+UNCHECKED = (
+    "exoform could not check <code>{}</code> for drift: the error is below. Its drift issue, if any, stays "
+    "open: whether it drifted is unknown until it can be checked. This issue closes by itself once it "
+    "can.\n\n"
+)
+
+
 def test_drift_issues_are_opened_updated_and_closed_including_removed_tenants(tmp_path: Path) -> None:
     assert _init(tmp_path).exit_code == 0
     results = {"contoso": 2, "fabrikam": 1, "northwind": 0, "woodgrove": 2}
@@ -892,6 +915,11 @@ def test_drift_issues_are_opened_updated_and_closed_including_removed_tenants(tm
     assert _drift_issues(tmp_path, results, open_issues) == [
         ["create", "exoform drift: contoso", "drift of contoso\n"],
         [
+            "create",
+            "exoform: cannot check tenant fabrikam",
+            UNCHECKED.format("fabrikam") + "drift of fabrikam\n",
+        ],
+        [
             "close",
             "7",
             "No drift any more in <code>northwind</code>: the tenant matches the files "
@@ -904,7 +932,7 @@ def test_drift_issues_are_opened_updated_and_closed_including_removed_tenants(tm
             "Tenant <code>retired</code> is no longer in exoform.yaml: closing its drift issue "
             "(https://github.com/acme/mail-flow/actions/runs/42).\n",
         ],
-    ]  # fabrikam could not be checked: its issue stays as it is
+    ]  # fabrikam could not be checked: its drift issue (8) stays as it is
 
 
 def test_unchanged_drift_does_not_edit_the_issue(tmp_path: Path) -> None:
@@ -1008,7 +1036,7 @@ def test_apply_matrix_shards_past_githubs_limit_covering_every_tenant_once(tmp_p
     output = tmp_path / "output"
     env = {"PATH": os.environ["PATH"], "GITHUB_OUTPUT": str(output), "TENANTS": json.dumps({"tenant": names})}
     assert _script(tmp_path, "apply-matrix.sh", "results", env=env).returncode == 0
-    matrix = json.loads(output.read_text().splitlines()[0].removeprefix("matrix="))
+    matrix = json.loads(output.read_text().splitlines()[0].removeprefix("matrix_0="))
     assert len(matrix["include"]) == 256
     assert [t for entry in matrix["include"] for t in entry["tenants"]] == names
 
@@ -1016,7 +1044,9 @@ def test_apply_matrix_shards_past_githubs_limit_covering_every_tenant_once(tmp_p
 def test_apply_plans_and_applies_each_tenant_of_its_shard(generated: Path, tmp_path: Path) -> None:
     jobs = _jobs(generated, "apply")
     plan_step = next(s["run"] for s in jobs["plan"]["steps"] if "apply-plan.sh" in str(s.get("run", "")))
-    apply_step = next(s["run"] for s in jobs["apply"]["steps"] if "exoform apply" in str(s.get("run", "")))
+    apply_step = next(
+        s["run"] for s in jobs["apply-ring-0"]["steps"] if "exoform apply" in str(s.get("run", ""))
+    )
     (tmp_path / ".github" / "exoform").mkdir(parents=True)
     stub = tmp_path / ".github" / "exoform" / "apply-plan.sh"
     stub.write_text('#!/usr/bin/env bash\necho "plan $1 $2 $3" >> log\n[ "$1" != "b c" ]\n')
@@ -1038,8 +1068,8 @@ def test_apply_plans_and_applies_each_tenant_of_its_shard(generated: Path, tmp_p
     assert (tmp_path / "log").read_text().splitlines() == [
         "plan a results plans/a.json",
         "plan b c results plans/b c.json",
-        "exoform apply -- plans/a.json",
-        "exoform apply -- plans/b c.json",
+        "exoform apply --ring 0 -- plans/a.json",
+        "exoform apply --ring 0 -- plans/b c.json",
     ]
 
 
@@ -1088,13 +1118,13 @@ def _calls(root: Path) -> list[list[str]]:
 
 
 def _step(
-    root: Path, workflow: str, job: str, needle: str, env: dict[str, str]
+    cwd: Path, workflow: str, job: str, needle: str, env: dict[str, str], root: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Runs the ``run:`` block of the step of ``workflow``'s ``job`` that mentions ``needle``, as GitHub
-    runs it (bash -e)."""
-    steps = _jobs(root, workflow)[job]["steps"]
+    """Runs the ``run:`` block of the step of ``workflow``'s ``job`` (in the repository ``root``, default
+    ``cwd``) that mentions ``needle``, in ``cwd`` as GitHub runs it (bash -e)."""
+    steps = _jobs(root or cwd, workflow)[job]["steps"]
     script = next(s["run"] for s in steps if needle in str(s.get("run", "")))
-    return subprocess.run(["bash", "-e", "-c", script], cwd=root, env=env, capture_output=True, text=True)
+    return subprocess.run(["bash", "-e", "-c", script], cwd=cwd, env=env, capture_output=True, text=True)
 
 
 def test_the_worst_names_the_rule_allows_pass_through_every_step_intact(tmp_path: Path) -> None:
@@ -1120,16 +1150,16 @@ def test_the_worst_names_the_rule_allows_pass_through_every_step_intact(tmp_path
     (tmp_path / "summary").write_text("")
     decided = _script(root, "apply-matrix.sh", "results", env=env)
     assert decided.returncode == 0, decided.stderr
-    matrix = json.loads((tmp_path / "output").read_text().splitlines()[0].removeprefix("matrix="))
+    matrix = json.loads((tmp_path / "output").read_text().splitlines()[0].removeprefix("matrix_0="))
     assert [t for entry in matrix["include"] for t in entry["tenants"]] == WORST
     assert (tmp_path / "summary").read_text().splitlines() == [
-        f"- {shown[name]}: changes: apply after approval" for name in WORST
+        f"- {shown[name]}: changes: apply in ring 0 after approval" for name in WORST
     ]
 
     # the apply job: each saved plan applied, the path after --
-    applied = _step(root, "apply", "apply", "exoform apply", env)
+    applied = _step(root, "apply", "apply-ring-0", "exoform apply", env)
     assert applied.returncode == 0, applied.stderr
-    assert _calls(tmp_path) == [["apply", "--", f"plans/{name}.json"] for name in WORST]
+    assert _calls(tmp_path) == [["apply", "--ring", "0", "--", f"plans/{name}.json"] for name in WORST]
 
     # drift.yml: each name checked exactly, its results in drift/
     checked = _step(root, "drift", "drift", "drift-check.sh", env)
@@ -1168,9 +1198,9 @@ def test_decide_skips_a_name_outside_the_rule_and_never_shows_it(tmp_path: Path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "output").read_text().splitlines()[
         0
-    ] == 'matrix={"include":[{"shard":"1-of-1","tenants":["ok"]}]}'
+    ] == 'matrix_0={"include":[{"shard":"1-of-1","tenants":["ok"]}]}'
     assert (tmp_path / "summary").read_text().splitlines() == [
-        "- <code>ok</code>: changes: apply after approval",
+        "- <code>ok</code>: changes: apply in ring 0 after approval",
         *["- a name that breaks the rule of tenant names: not applied"] * 4,
     ]
 
@@ -1222,12 +1252,388 @@ def test_max_per_job_sets_how_many_tenants_share_a_plan_apply_and_drift_job(tmp_
     for name in names:
         (tmp_path / "results" / name).write_text("changes\n" if name != "t1" else "none\n")
     decide = next(s for s in _jobs(tmp_path, "apply")["decide"]["steps"] if s.get("id") == "decide")
-    env = _stub_env(tmp_path, **decide["env"]) | {"TENANTS": json.dumps({"tenant": names})}
+    env = _stub_env(tmp_path, **decide["env"]) | {"TENANTS": json.dumps({"tenant": names}), "RINGS": "{}"}
     assert env["MAX_PER_JOB"] == "2"
     assert _script(tmp_path, "apply-matrix.sh", "results", env=env).returncode == 0
-    matrix = json.loads((tmp_path / "output").read_text().splitlines()[0].removeprefix("matrix="))
+    matrix = json.loads((tmp_path / "output").read_text().splitlines()[0].removeprefix("matrix_0="))
     assert [e["tenants"] for e in matrix["include"]] == [["t0", "t2"], ["t3", "t4"]]
     # without the option: one tenant per job
     default = render_files([Tenant("a", "a.onmicrosoft.com")])
     assert "exoform tenants --json --shards 256" in default[".github/workflows/apply.yml"]
     assert 'MAX_PER_JOB: "0"' in default[".github/workflows/apply.yml"]
+
+
+# ------------------------------------------------------------------------------------ ring-ordered apply
+
+_EXPRESSION = re.compile(r"\s+|\(|\)|&&|\|\||==|!=|!|'[^']*'|[A-Za-z_][\w.-]*(?:\(\))?")
+
+
+def evaluate(condition: str, context: dict[str, Any]) -> bool:
+    """A job's ``if:`` as GitHub evaluates it, for the expressions the generated workflows use: ``&&``,
+    ``||``, ``!``, ``==``, ``!=``, parentheses, 'strings', ``cancelled()`` (false: the run goes on) and
+    ``needs.JOB.result`` / ``needs.JOB.outputs.NAME`` (an output a job did not set is '')."""
+    text = condition.strip().removeprefix("${{").removesuffix("}}")
+    python: list[str] = []
+    for match in _EXPRESSION.finditer(text):
+        token = match.group(0)
+        if token.isspace():
+            continue
+        if token.startswith("'"):
+            python.append(repr(token[1:-1]))
+        elif token in ("&&", "||", "!"):
+            python.append({"&&": " and ", "||": " or ", "!": " not "}[token])
+        elif token in ("(", ")", "==", "!="):
+            python.append(token)
+        elif token == "cancelled()":
+            python.append("False")
+        else:
+            value: Any = context
+            for part in token.split("."):
+                value = value.get(part, "") if isinstance(value, dict) else ""
+            python.append(repr(value))
+    assert "".join(m.group(0) for m in _EXPRESSION.finditer(text)) == text, f"unparsed: {text}"
+    return bool(eval("".join(python), {"__builtins__": {}}))
+
+
+def run_ring_jobs(root: Path, decided: dict[str, str], apply_job: Any) -> dict[str, str]:
+    """Runs the apply workflow's ring jobs as GitHub would after the decide job wrote ``decided``: each in
+    order, when its ``if:`` holds under its ``needs``, one ``apply_job(ring, tenants)`` call per shard of
+    its matrix (True: the shard succeeded).  Returns each ring job's result."""
+    jobs = _jobs(root, "apply")
+    results: dict[str, str] = {"decide": "success"}
+    for ring in range(len([j for j in jobs if j.startswith("apply-ring-")])):
+        name = f"apply-ring-{ring}"
+        job = jobs[name]
+        needs = [job["needs"]] if isinstance(job["needs"], str) else job["needs"]
+        context = {
+            "needs": {n: {"result": results[n], "outputs": decided if n == "decide" else {}} for n in needs}
+        }
+        if not evaluate(job["if"], context):
+            results[name] = "skipped"
+            continue
+        assert job["strategy"]["matrix"] == f"${{{{ fromJSON(needs.decide.outputs.matrix_{ring}) }}}}"
+        shards = json.loads(decided[f"matrix_{ring}"])["include"]
+        ok = [apply_job(ring, shard["tenants"]) for shard in shards]
+        results[name] = "success" if all(ok) else "failure"
+    return results
+
+
+@pytest.mark.parametrize(
+    ("any0", "result0", "any1", "runs1"),
+    [
+        ("true", "success", "true", True),
+        ("true", "failure", "true", False),  # ring 0 failed: ring 1 waits for the next run
+        ("false", "skipped", "true", True),  # ring 0 had nothing to apply
+        ("true", "skipped", "true", False),  # ring 0 was to apply but did not run (a rejected review)
+        ("true", "success", "false", False),  # nothing to apply in ring 1
+    ],
+)
+def test_a_ring_job_runs_only_after_every_earlier_ring_succeeded_or_had_nothing(
+    generated: Path, any0: str, result0: str, any1: str, runs1: bool
+) -> None:
+    jobs = _jobs(generated, "apply")
+    assert jobs["apply-ring-2"]["needs"] == ["decide", "apply-ring-0", "apply-ring-1"]
+    outputs = {"any_0": any0, "any_1": any1, "any_2": "true"}
+    for result1 in ("success", "failure"):
+        context = {
+            "needs": {
+                "decide": {"result": "success", "outputs": outputs},
+                "apply-ring-0": {"result": result0},
+                "apply-ring-1": {"result": result1 if runs1 else "skipped"},
+            }
+        }
+        assert evaluate(jobs["apply-ring-1"]["if"], context) == runs1
+        # ring 2 runs only when ring 1 succeeded, or had nothing to apply and ring 0 is fine
+        fine0 = result0 == "success" or any0 != "true"
+        expected2 = fine0 and ((runs1 and result1 == "success") or (any1 != "true"))
+        assert evaluate(jobs["apply-ring-2"]["if"], context) == expected2, (result1, context)
+    # the decide job failed: no output at all, no ring applied
+    assert not evaluate(jobs["apply-ring-0"]["if"], {"needs": {"decide": {"result": "failure"}}})
+
+
+def _set_rings(root: Path, rings: dict[str, int]) -> None:
+    yaml = YAML()
+    path = root / "exoform.yaml"
+    config = yaml.load(path.read_text())
+    for tenant, ring in rings.items():
+        config["tenants"][tenant]["ring"] = ring
+    with path.open("w") as stream:
+        yaml.dump(config, stream)
+
+
+def _listing(root: Path, *args: str) -> str:
+    result = CliRunner().invoke(cli, ["tenants", "--json", *args, "--config", str(root / "exoform.yaml")])
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip()
+
+
+@pytest.mark.parametrize("ring0_fails", [True, False])
+def test_ring_1_is_applied_only_after_ring_0_succeeded_against_the_emulator(
+    tmp_path: Path, emulator: dict[str, str], inproc: Path, ring0_fails: bool
+) -> None:
+    repo = Repo(tmp_path, emulator, ["lab", "cust-a", "cust-b"], inproc, "--rings", "2", "--max-per-job", "1")
+    _set_rings(tmp_path, {"lab": 0, "cust-a": 1, "cust-b": 1})
+    for tenant in ("lab", "cust-a", "cust-b"):
+        (tmp_path / "connectors" / tenant / "relay.yaml").write_text(RELAY)
+        assert repo.run("apply-plan.sh", tenant, "results", f"plans/{tenant}.json").returncode == 0
+    if ring0_fails:  # someone applies lab's connector by hand meanwhile: the saved plan is stale
+        assert repo.exoform("apply", "plans/lab.json").returncode == 0
+    decide = next(s for s in _jobs(tmp_path, "apply")["decide"]["steps"] if s.get("id") == "decide")
+    env = {
+        **decide["env"],
+        "TENANTS": _listing(tmp_path),
+        "RINGS": _listing(tmp_path, "--rings"),
+    }
+    assert json.loads(env["RINGS"]) == {"lab": 0, "cust-a": 1, "cust-b": 1}
+    assert repo.run("apply-matrix.sh", "results", **env).returncode == 0
+    decided = repo.outputs()
+    assert [e["tenants"] for e in json.loads(decided["matrix_1"])["include"]] == [["cust-a"], ["cust-b"]]
+
+    applied: list[tuple[int, list[str]]] = []
+
+    def apply_job(ring: int, tenants: list[str]) -> bool:
+        applied.append((ring, tenants))
+        job = _jobs(tmp_path, "apply")[f"apply-ring-{ring}"]
+        script = next(s["run"] for s in job["steps"] if "exoform apply" in str(s.get("run", "")))
+        done = subprocess.run(
+            ["bash", "-e", "-c", script],
+            cwd=tmp_path,
+            env={**repo.env, "SHARD_TENANTS": json.dumps(tenants)},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if ring0_fails:
+            assert "now exists; the plan would create it" in done.stderr
+        return done.returncode == 0
+
+    results = run_ring_jobs(tmp_path, decided, apply_job)
+    if ring0_fails:
+        assert results == {"decide": "success", "apply-ring-0": "failure", "apply-ring-1": "skipped"}
+        assert applied == [(0, ["lab"])]
+    else:
+        assert results == {"decide": "success", "apply-ring-0": "success", "apply-ring-1": "success"}
+        assert applied == [(0, ["lab"]), (1, ["cust-a"]), (1, ["cust-b"])]
+    for tenant in ("cust-a", "cust-b"):  # ring 1's tenants have their connector only when ring 0 succeeded
+        code = repo.run("apply-plan.sh", tenant, "after").returncode
+        assert code == 0
+        assert (tmp_path / "after" / tenant).read_text() == ("changes\n" if ring0_fails else "none\n")
+
+
+def test_decide_splits_the_tenants_by_ring_and_refuses_a_ring_without_a_job(tmp_path: Path) -> None:
+    assert _init(tmp_path, "--rings", "2").exit_code == 0
+    results = tmp_path / "results"
+    results.mkdir()
+    for tenant, outcome in (("a", "changes"), ("b", "changes"), ("c", "none"), ("d", "changes")):
+        (results / tenant).write_text(f"{outcome}\n")
+    env = _stub_env(
+        tmp_path,
+        TENANTS=json.dumps({"tenant": ["a", "b", "c", "d"]}),
+        RINGS=json.dumps({"a": 1, "b": 0, "c": 1, "d": 1}),
+        STAGES="2",
+    )
+    assert _script(tmp_path, "apply-matrix.sh", "results", env=env).returncode == 0
+    assert (tmp_path / "output").read_text().splitlines() == [
+        'matrix_0={"include":[{"shard":"1-of-1","tenants":["b"]}]}',
+        "any_0=true",
+        'matrix_1={"include":[{"shard":"1-of-2","tenants":["a"]},{"shard":"2-of-2","tenants":["d"]}]}',
+        "any_1=true",
+    ]
+    assert "- <code>a</code>: changes: apply in ring 1 after approval" in (tmp_path / "summary").read_text()
+    # a tenant with changes in ring 2, which the workflow has no job for: nothing is applied
+    (tmp_path / "output").write_text("")
+    env["RINGS"] = json.dumps({"a": 2, "b": 0, "c": 5, "d": 1})
+    refused = _script(tmp_path, "apply-matrix.sh", "results", env=env)
+    assert refused.returncode == 1
+    assert "a tenant with changes is in a ring this workflow has no job for: nothing is applied" in (
+        refused.stderr
+    )
+    assert "matrix" not in (tmp_path / "output").read_text()
+    assert (
+        "- <code>a</code>: changes in ring 2, which this workflow has no job for (rings 0 to 1)"
+        in (tmp_path / "summary").read_text()
+    )
+
+
+def test_tenants_rings_lists_each_tenants_ring(tmp_path: Path) -> None:
+    assert _init(tmp_path, "--fleet", "--tenant", "lab", "--tenant", "cust").exit_code == 0
+    _set_rings(tmp_path, {"cust": 2})
+    assert json.loads(_listing(tmp_path, "--rings")) == {"lab": 0, "cust": 2}
+    config = ["--config", str(tmp_path / "exoform.yaml")]
+    text = CliRunner().invoke(cli, ["tenants", "--rings", *config])
+    assert text.stdout == "lab ring 0\ncust ring 2\n"
+    # the matrix of every other listing is as before: no ring in it
+    assert json.loads(_listing(tmp_path)) == {"tenant": ["lab", "cust"]}
+    both = CliRunner().invoke(cli, ["tenants", "--rings", "--shards", "2", *config])
+    assert both.exit_code == 1 and "--rings lists every tenant with its ring" in both.output
+
+
+def test_fleet_init_applies_three_rings_and_a_single_tenant_one(tmp_path: Path) -> None:
+    fleet = render_files([Tenant("a", "a.onmicrosoft.com")], fleet=True)
+    single = render_files([Tenant("a", "a.onmicrosoft.com")])
+    for files, rings in ((fleet, 3), (single, 1)):
+        jobs = YAML(typ="safe").load(files[".github/workflows/apply.yml"])["jobs"]
+        assert [j for j in jobs if j.startswith("apply-ring-")] == [f"apply-ring-{r}" for r in range(rings)]
+        assert jobs["decide"]["steps"][-1]["env"]["STAGES"] == str(rings)
+    refused = _init(tmp_path, "--rings", "0")
+    assert refused.exit_code == 1 and "Invalid value for '--rings'" in refused.output
+
+
+# ------------------------------------------------------------------- tenants that cannot be checked
+
+
+def _actions(root: Path) -> list[list[str]]:
+    return [line.split("\t") for line in (root / "issues" / "actions.tsv").read_text().splitlines()]
+
+
+def test_a_tenant_that_cannot_be_checked_gets_its_own_issue_and_keeps_its_drift_issue(tmp_path: Path) -> None:
+    assert _init(tmp_path).exit_code == 0
+    open_issues = [{"number": 8, "title": "exoform drift: fabrikam", "body": "old drift"}]
+    actions = _drift_issues(tmp_path, {"fabrikam": 1}, open_issues)
+    body = UNCHECKED.format("fabrikam") + "drift of fabrikam\n"
+    assert actions == [["create", "exoform: cannot check tenant fabrikam", body]]  # drift issue 8 not closed
+    assert _actions(tmp_path)[0][3] == "exoform-cannot-check"  # its own label, apart from drift issues
+    # the next night: still failing with the same report, nothing to do; another report, the issue is edited
+    unchecked = {"number": 12, "title": "exoform: cannot check tenant fabrikam", "body": body}
+    assert _drift_issues(tmp_path, {"fabrikam": 1}, [*open_issues, unchecked]) == []
+    unchecked["body"] = "an older error"
+    assert _drift_issues(tmp_path, {"fabrikam": 1}, [*open_issues, unchecked]) == [["edit", "12", body]]
+
+
+@pytest.mark.parametrize("code", [0, 2])
+def test_the_cannot_check_issue_closes_once_the_tenant_is_checked_again(tmp_path: Path, code: int) -> None:
+    assert _init(tmp_path).exit_code == 0
+    open_issues = [
+        {"number": 12, "title": "exoform: cannot check tenant fabrikam", "body": "error"},
+        {"number": 13, "title": "exoform: cannot check tenant retired", "body": "error"},
+    ]
+    actions = _drift_issues(tmp_path, {"fabrikam": code}, open_issues)
+    closing = [
+        "close",
+        "12",
+        "<code>fabrikam</code> can be checked again (by https://github.com/acme/mail-flow/actions/runs/42): "
+        "closing.\n",
+    ]
+    removed = [
+        "close",
+        "13",
+        "Tenant <code>retired</code> is no longer in exoform.yaml: closing its cannot-check issue "
+        "(https://github.com/acme/mail-flow/actions/runs/42).\n",
+    ]
+    drift = [["create", "exoform drift: fabrikam", "drift of fabrikam\n"]] if code == 2 else []
+    assert actions == [*drift, closing, removed]
+
+
+def test_post_issues_labels_a_cannot_check_issue_apart(tmp_path: Path) -> None:
+    assert _init(tmp_path).exit_code == 0
+    issues = tmp_path / "issues"
+    issues.mkdir()
+    (issues / "1.md").write_text("cannot sign in\n")
+    (issues / "actions.tsv").write_text(
+        "create\texoform: cannot check tenant contoso\t1.md\texoform-cannot-check\n"
+    )
+    posted = _script(tmp_path, "post-issues.sh", "issues", env=_fake_gh(tmp_path))
+    assert posted.returncode == 0, posted.stderr
+    assert (tmp_path / "gh.log").read_text().splitlines() == [
+        "label create exoform-drift --color D93F0B --description exoform found drift --force",
+        "label create exoform-cannot-check --color FBCA04 --description exoform could not check a tenant "
+        "--force",
+        "issue create --title exoform: cannot check tenant contoso --label exoform-cannot-check "
+        "--body-file issues/1.md",
+    ]
+
+
+FAKE_GH_ISSUES = """#!/usr/bin/env bash
+printf '%s\\n' "$*" >> "$GH_LOG"
+case "$*" in
+  *"--label exoform-drift "*) echo '[{"number":1,"title":"exoform drift: a","body":"x"}]' ;;
+  *"--label exoform-cannot-check "*)
+    echo '[{"number":2,"title":"exoform: cannot check tenant b","body":"y"}]' ;;
+esac
+"""
+
+
+def test_the_issues_job_lists_open_drift_and_cannot_check_issues(generated: Path, tmp_path: Path) -> None:
+    env = _fake_gh(tmp_path)
+    (Path(env["PATH"].split(os.pathsep)[0]) / "gh").write_text(FAKE_GH_ISSUES)
+    listed = _step(tmp_path, "drift", "issues", "gh issue list", {**os.environ, **env}, root=generated)
+    assert listed.returncode == 0, listed.stderr
+    assert [i["number"] for i in json.loads((tmp_path / "open-issues.json").read_text())] == [1, 2]
+
+
+def test_an_unreachable_tenant_opens_its_issue_and_closes_it_when_reachable_again(
+    tmp_path: Path, emulator: dict[str, str], inproc: Path
+) -> None:
+    repo = Repo(tmp_path, emulator, ["contoso"], inproc)
+    repo.tenant_settings("contoso", client_id=BAD_APP)  # consent revoked: sign-in refused
+    assert repo.run("drift-check.sh", "contoso", "drift").returncode == 1
+    gh = _fake_gh(tmp_path)
+    env = {**repo.env, **gh, "TENANTS": json.dumps({"tenant": ["contoso"]})}
+    (tmp_path / "open-issues.json").write_text("[]")
+    decided = _script(tmp_path, "drift-issues.sh", "drift", "open-issues.json", "issues", env=env)
+    assert decided.returncode == 0, decided.stderr
+    ((action, title, name, label),) = _actions(tmp_path)
+    assert (action, title, label) == (
+        "create",
+        "exoform: cannot check tenant contoso",
+        "exoform-cannot-check",
+    )
+    body = (tmp_path / "issues" / name).read_text()
+    assert body.startswith(UNCHECKED.format("contoso")) and BAD_APP in body  # the error, for the reader
+    assert _script(tmp_path, "post-issues.sh", "issues", env=env).returncode == 0
+    assert "--label exoform-cannot-check" in (tmp_path / "gh.log").read_text()
+
+    repo.tenant_settings("contoso", client_id=READ_APP)  # consent granted again
+    assert repo.run("drift-check.sh", "contoso", "drift").returncode == 0
+    open_issues = [{"number": 5, "title": title, "body": body}]
+    (tmp_path / "open-issues.json").write_text(json.dumps(open_issues))
+    shutil.rmtree(tmp_path / "issues")
+    assert (
+        _script(tmp_path, "drift-issues.sh", "drift", "open-issues.json", "issues", env=env).returncode == 0
+    )
+    assert [a[:2] for a in _actions(tmp_path)] == [["close", "5"]]
+
+
+# ------------------------------------------------------------------------------------------------ SARIF
+
+
+def test_sarif_uploads_the_plans_findings_from_a_job_holding_only_that_right(generated: Path) -> None:
+    plan = _jobs(generated, "plan")
+    sarif = plan["sarif"]
+    assert sarif["permissions"] == {"contents": "read", "security-events": "write"}
+    assert sarif["needs"] == "plan" and "env" not in sarif  # no Exchange identity, no token beyond that
+    assert sarif["if"] == "${{ !cancelled() && needs.plan.outputs.planned == 'true' }}"  # never for a fork
+    upload = next(s for s in sarif["steps"] if str(s.get("uses", "")).startswith("github/codeql-action/"))
+    assert upload["uses"] == ACTIONS["UPLOAD_SARIF"].split(" #")[0]
+    assert upload["with"] == {"sarif_file": "exoform.sarif", "category": "exoform"}
+    made = next(s for s in plan["plan"]["steps"] if "--format sarif" in str(s.get("run", "")))
+    assert made["run"] == "exoform plan --no-color --format sarif --fail-on never > exoform.sarif"
+    assert made["if"] == "${{ !cancelled() && steps.scope.outputs.plan == 'true' }}"
+    assert "security-events" not in json.dumps(plan["plan"]) + json.dumps(plan["comment"])
+    # without --sarif: no such job, step or right
+    default = render_files([Tenant("a", "a.onmicrosoft.com")])[".github/workflows/plan.yml"]
+    assert "sarif" not in default and "security-events" not in default
+
+
+def test_the_sarif_step_writes_a_sarif_log_against_the_emulator(
+    tmp_path: Path, emulator: dict[str, str], inproc: Path
+) -> None:
+    repo = Repo(tmp_path, emulator, ["contoso"], inproc, "--sarif")
+    (tmp_path / "connectors" / "contoso" / "relay.yaml").write_text(RELAY)
+    made = _step(tmp_path, "plan", "plan", "--format sarif", repo.env)
+    assert made.returncode == 0, made.stderr
+    log = json.loads((tmp_path / "exoform.sarif").read_text())
+    assert log["version"] == "2.1.0" and log["runs"][0]["tool"]["driver"]["name"] == "exoform"
+
+
+def test_the_docs_show_actions_pinned_as_init_pins_them_and_no_v_flag() -> None:
+    """README and docs/ agree with what init writes: a workflow example pins each action to the commit
+    of ACTIONS, and no command is shown with a -v flag exoform does not have."""
+    root = Path(__file__).resolve().parents[2]
+    pins = {pin.split("@", 1)[0]: pin for pin in ACTIONS.values()}
+    for path in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        text = path.read_text()
+        for use in uses_lines(text):
+            action = use.split("@", 1)[0]
+            assert pins.get(action) == use, f"{path.name}: {use}"
+        assert not re.search(r"\bexoform -v\b", text), path.name

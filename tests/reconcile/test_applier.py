@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 from reconciler.desired.config import TenantConfig
 from reconciler.desired.connectors import AbsentConnector
 from reconciler.errors import Location
@@ -58,7 +60,12 @@ def test_a_plan_whose_connector_changed_since_is_refused_whole() -> None:
     assert provider.names("InboundConnector") == ["Kept"]
 
 
-def test_a_plan_that_creates_a_connector_that_now_exists_is_refused() -> None:
+CI_VARIABLES = ("GITHUB_ACTIONS", "TF_BUILD", "GITLAB_CI")
+
+
+def test_a_plan_that_creates_a_connector_that_now_exists_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in CI_VARIABLES:  # outside CI: the reasons alone
+        monkeypatch.delenv(name, raising=False)
     provider = FakeProvider()
     tplan = _plan(provider, _inbound("New"))
     provider.create(_inbound("New"))
@@ -273,3 +280,37 @@ def test_pending_changes_lists_what_the_tenant_does_not_show_yet() -> None:
     ]
     assert apply_tenant(tplan, provider, SETTINGS).ok
     assert pending_changes(tplan, provider.read()) == []
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "system"),
+    [
+        ("GITHUB_ACTIONS", "true", "GitHub Actions"),
+        ("TF_BUILD", "True", "Azure Pipelines"),
+        ("GITLAB_CI", "true", "GitLab CI"),
+    ],
+)
+def test_a_stale_plan_refused_in_ci_says_what_to_re_run_there(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, system: str
+) -> None:
+    for name in CI_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(variable, value)
+    provider = FakeProvider()
+    tplan = _plan(provider, _inbound("New"))
+    provider.create(_inbound("New"))
+    report = apply_tenant(tplan, provider, SETTINGS)
+    assert report.refused == [
+        "InboundConnector 'New' now exists; the plan would create it",
+        f"in {system}: this saved plan is out of date; re-run the plan of this commit (for a pull request, "
+        "its plan workflow or pipeline; after a merge, the whole apply workflow or pipeline, which plans "
+        "again), review the new plan, then approve its apply",
+    ]
+
+
+def test_a_refusal_that_is_not_stale_gets_no_ci_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    provider = FakeProvider(connectors=[_inbound("Old")])
+    tplan = _plan(provider)  # deletes Old
+    report = apply_tenant(tplan, provider, SETTINGS.model_copy(update={"max_deletes": 0}))
+    assert report.refused and not any("re-run" in reason for reason in report.refused)
