@@ -234,8 +234,9 @@ def _decide(fields: Sequence[_Field], repo: _Repo) -> tuple[_Edits, list[Problem
                 Problem(
                     site,
                     f"{what}: cannot accept the live value: {display_path(path)} is shared with other "
-                    f"tenants and tenant {repo.tenant} has no folder of its own for an override: add one as its last "
-                    f"connectors folder (connectors: [..., connectors/{repo.tenant}]) and run accept again",
+                    f"tenants and tenant {repo.tenant} has no folder of its own for an override: add one as "
+                    f"its last connectors folder (connectors: [..., connectors/{repo.tenant}]) and run "
+                    "accept again",
                 )
             )
         else:
