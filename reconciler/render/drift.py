@@ -18,6 +18,8 @@ Contracts:
 
 from __future__ import annotations
 
+import re
+import shlex
 from collections.abc import Sequence
 from typing import Any, Final, Literal
 
@@ -40,6 +42,7 @@ MARKER = "<!-- exoform-drift -->"
 _STATES = {"create": "missing", "update": "changed", "delete": "unexpected"}
 #: The drift symbol of each plan action: seen from the files, a connector to create is missing.
 _SYMBOLS = {"create": "-", "update": "~", "delete": "+"}
+_GLOB = re.compile(r"([*?\[])")
 
 
 def _headline(change: Change) -> str:
@@ -53,6 +56,59 @@ def _headline(change: Change) -> str:
     if change.previous_name:
         text += f' (the files rename it from "{change.previous_name}")'
     return text
+
+
+def _target(kind: str, name: str) -> str:
+    """``KIND/NAME`` as a ``--target`` matching only this connector, quoted for a POSIX shell."""
+    return shlex.quote(_GLOB.sub(r"[\1]", f"{kind}/{name}"))
+
+
+def accept_command(tenant: str, kind: str, name: str) -> str:
+    """The ``exoform accept`` command of one connector, quoted for a POSIX shell (the name's glob
+    characters escaped, so the target matches only this connector)."""
+    return f"exoform accept --tenant {shlex.quote(tenant)} --target {_target(kind, name)}"
+
+
+def field_origin(change: Change, field_name: str) -> str | None:
+    """Where the files' value of a drifted field comes from: the variable or override its ``source``
+    names, else the connector's document (``FILE:LINE``); None when the change has no source."""
+    if change.source is None:
+        return None
+    return change.source.fields.get(field_name) or f"{change.source.file}:{change.source.line}"
+
+
+def _remedy(t: TenantPlan, change: Change) -> list[tuple[str, bool]]:
+    """What to do about one drifted connector: pieces of text, each a command (True) or not."""
+    if change.action == "create":
+        return [
+            ("Missing from the tenant: ", False),
+            ("exoform apply", True),
+            (f" creates it again; or declare it absent: true (it is declared at {change.source})", False),
+        ]
+    if change.declared_absent:
+        return [
+            ("", False),
+            ("exoform apply", True),
+            (f" deletes it; to keep it, remove the absent: true at {change.source}", False),
+        ]
+    if change.action == "delete":
+        export = (
+            f"exoform export --tenant {shlex.quote(t.tenant)} --target {_target(change.kind, change.name)}"
+        )
+        return [
+            ("", False),
+            ("exoform apply", True),
+            (" deletes it; to keep it, declare it in a folder of this tenant's own (", False),
+            (export, True),
+            (" writes it there)", False),
+        ]
+    return [
+        ("", False),
+        ("exoform apply", True),
+        (" restores the files' values; to keep the tenant's, ", False),
+        (accept_command(t.tenant, change.kind, change.name), True),
+        (" writes them where they come from", False),
+    ]
 
 
 def _counts(tenants: Sequence[TenantPlan], fail_on: str) -> str:
@@ -163,11 +219,15 @@ def drift_json(plan: Plan, *, fail_on: str = "error") -> dict[str, Any]:
     return data
 
 
-def _field_lines(deltas: Sequence[FieldChange]) -> list[Text]:
+def _field_lines(change: Change) -> list[Text]:
+    deltas = change.field_changes
     width = max((len(d.field) for d in deltas), default=0)
     lines = []
     for d in deltas:
         lines.append(Text(f"      {safe(d.field):<{width}}  files: {show(d.after)}"))
+        origin = field_origin(change, d.field)
+        if origin:
+            lines.append(Text(f"      {'':<{width}}  from:  {safe(origin)}", "dim"))
         lines.append(Text(f"      {'':<{width}}  live:  {show(d.before)}"))
         if d.items:
             if d.added:
@@ -196,7 +256,8 @@ def _tenant_text(t: TenantPlan, fail_on: str) -> list[Text]:
         )
         if c.when_changed_utc:
             out.append(Text(f"      last changed in the tenant: {safe(c.when_changed_utc)}", "dim"))
-        out.extend(_field_lines(c.field_changes))
+        out.extend(_field_lines(c))
+        out.append(Text(f"      {safe(''.join(text for text, _ in _remedy(t, c)))}", "dim"))
     for f in risks:
         where = f' {f.kind} "{safe(f.name)}"' if f.name else ""
         out.append(
@@ -207,14 +268,6 @@ def _tenant_text(t: TenantPlan, fail_on: str) -> list[Text]:
     if t.unmanaged:
         names = ", ".join(f'{u.kind} "{safe(u.name)}"' for u in t.unmanaged)
         out.append(Text(f"  Unmanaged (not drift, no file declares them): {names}"))
-    if t.changes:
-        out.append(
-            Text(
-                "  Restore the files' state with exoform plan and exoform apply, or accept the tenant's "
-                f"state with: exoform export --tenant {safe(t.tenant)}",
-                "dim",
-            )
-        )
     return out
 
 
@@ -254,24 +307,31 @@ def _markdown_tenant(t: TenantPlan, fail_on: str) -> list[str]:
         if c.when_changed_utc:
             lines += [f"Last changed in the tenant: **{markdown(c.when_changed_utc)}**", ""]
         deltas = c.field_changes
-        if deltas:
+        if deltas and c.source is not None:
+            lines += ["| Field | Files (desired) | Tenant (live) | Comes from |", "|---|---|---|---|"]
+        elif deltas:
             lines += ["| Field | Files (desired) | Tenant (live) |", "|---|---|---|"]
-            for d in deltas:
-                live, files = delta_cells(d)
-                lines.append(f"| {ident(d.field)} | {files} | {live} |")
+        for d in deltas:
+            live, files = delta_cells(d)
+            origin = field_origin(c, d.field)
+            lines.append(
+                f"| {ident(d.field)} | {files} | {live} |" + (f" {code(origin)} |" if origin else "")
+            )
+        if deltas:
+            lines.append("")
+        lines.append(_markdown_remedy(_remedy(t, c)))
         blocks.append("\n".join(lines).rstrip())
     if risks:
         blocks.append(risks_table(risks))
     if t.unmanaged:
         names = ", ".join(f"{u.kind} {code(u.name)}" for u in t.unmanaged)
         blocks.append(f"Unmanaged (not drift; no file declares them): {names}")
-    if t.changes:
-        blocks.append(
-            "Restore the files' state with `exoform plan` and `exoform apply`, or accept the tenant's "
-            f"state into the files with <code>exoform export --tenant {markdown(t.tenant)}</code> and a "
-            "pull request."
-        )
     return blocks
+
+
+def _markdown_remedy(pieces: list[tuple[str, bool]]) -> str:
+    """:func:`_remedy`'s pieces in Markdown: each command in ``<code>``, every piece escaped."""
+    return "".join(code(text) if command else markdown(text) for text, command in pieces) + "."
 
 
 def drift_markdown(plan: Plan, *, max_chars: int = MAX_CHARS, fail_on: str = "error") -> str:
