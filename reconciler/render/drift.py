@@ -225,9 +225,6 @@ def _field_lines(change: Change) -> list[Text]:
     lines = []
     for d in deltas:
         lines.append(Text(f"      {safe(d.field):<{width}}  files: {show(d.after)}"))
-        origin = field_origin(change, d.field)
-        if origin:
-            lines.append(Text(f"      {'':<{width}}  from:  {safe(origin)}", "dim"))
         lines.append(Text(f"      {'':<{width}}  live:  {show(d.before)}"))
         if d.items:
             if d.added:
@@ -236,6 +233,9 @@ def _field_lines(change: Change) -> list[Text]:
             if d.removed:
                 only = ", ".join(show(v) for v in in_order(d.removed))
                 lines.append(Text(f"      {'':<{width}}  only live:     {only}"))
+        origin = field_origin(change, d.field)
+        if origin:
+            lines.append(Text(f"      {'':<{width}}  from:  {safe(origin)}", "dim"))
     return lines
 
 
