@@ -146,9 +146,7 @@ def test_a_variable_inherited_from_defaults_is_set_on_the_tenant_only(repo: Path
 
 
 def test_a_literal_in_the_tenants_own_file_is_edited_in_place_keeping_comments(repo: Path) -> None:
-    live = live_of(
-        repo, "contoso", {"Scanner relay": {"sender_ip_addresses": ["192.0.2.10", "192.0.2.11"]}}
-    )
+    live = live_of(repo, "contoso", {"Scanner relay": {"sender_ip_addresses": ["192.0.2.10", "192.0.2.11"]}})
     report = run(repo, "contoso", live)
     assert written(report) == [("connectors/contoso/relay.yaml:6", "sender_ip_addresses", "in place")]
     assert (repo / "connectors/contoso/relay.yaml").read_text() == RELAY.replace(

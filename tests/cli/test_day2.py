@@ -23,8 +23,7 @@ from tests.wiring import fake_time
 
 CUSTOMERS = [f"customer-{i:02}" for i in range(1, 39)]
 TENANTS = ["northwind-lab", "contoso", *CUSTOMERS]
-CONFIG = (
-    """\
+CONFIG = """\
 # Northwind: one mail filter in front of every customer
 defaults:
   provider: local
@@ -38,9 +37,7 @@ tenants:
   contoso:
     connectors: [connectors/common, connectors/customers/contoso]
     max_deletes: 1
-"""
-    + "".join(f"  {name}: {{}}\n" for name in CUSTOMERS)
-)
+""" + "".join(f"  {name}: {{}}\n" for name in CUSTOMERS)
 FILTER_IN = """\
 kind: InboundConnector
 name: Inbound from Northwind Mail Filter
