@@ -11,7 +11,11 @@ Contracts:
 - The JSON report is :class:`DriftDocument` dumped, its one definition (``format_version``
   :data:`FORMAT_VERSION`; schemas/drift.schema.json is generated from it).
 - Each differing field shows the files' value against the live one; a list field also shows the items
-  only in the files and only live (:func:`reconciler.diff.field_changes`).
+  only in the files and only live (:func:`reconciler.diff.field_changes`).  Text and Markdown also show
+  where the files' value comes from (:func:`field_origin`: the variable or override the change's
+  ``source`` names, else the connector's file) and what to do about each connector: an update gives
+  its ``exoform accept`` command (:func:`accept_command`, quoted for a shell); a missing connector is
+  re-applied or declared absent; only a connector no file declares points to ``exoform export``.
 - The Markdown body is deterministic (the same drift gives the same text, so a nightly update of an
   unchanged issue is a no-op) and at most :data:`reconciler.render.markdown.MAX_CHARS` characters.
 """
