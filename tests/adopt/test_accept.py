@@ -6,15 +6,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner, Result
 
 from reconciler.adopt.accept import AcceptReport, accept
+from reconciler.cli import cli as main
 from reconciler.desired.connectors import load_tenant
 from reconciler.desired.loader import load_config
 from reconciler.errors import InputError
 from reconciler.live import LiveConnector, LiveState
 from reconciler.plan import Change
+from reconciler.providers.registry import open_provider
 from reconciler.reconcile.planner import plan_tenant
 from reconciler.reconcile.targeting import parse_targets
+from tests.wiring import fake_time
 
 CONFIG = """\
 # Northwind's fleet
@@ -280,3 +284,38 @@ def test_a_target_limits_what_is_accepted(repo: Path) -> None:
     report = run(repo, "contoso", live, targets=("InboundConnector/scanner*",))
     assert [(w.name, w.field) for w in report.written] == [("Scanner relay", "enabled")]
     assert [c.name for c in changes(repo, "contoso", live)] == ["To mail filter"]
+
+
+def cli(repo: Path, *args: str) -> Result:
+    return CliRunner().invoke(main, [*args, "--config", str(repo / "exoform.yaml")], obj=fake_time())
+
+
+def change_live(repo: Path, tenant: str, kind: str, name: str, **fields: Any) -> None:
+    config = load_config(repo / "exoform.yaml")
+    provider = open_provider(tenant, config.tenants[tenant], config)
+    try:
+        provider.update(provider.read().find(kind, name), fields)
+    finally:
+        provider.close()
+
+
+def test_the_command_prints_each_place_and_a_refusal_is_located_and_writes_nothing(repo: Path) -> None:
+    assert cli(repo, "apply", "--auto-approve", "--tenant", "contoso").exit_code == 0
+    change_live(repo, "contoso", "InboundConnector", "Scanner relay", enabled=False)
+    dry = cli(repo, "accept", "--tenant", "contoso", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert dry.output == (
+        'would write connectors/contoso/relay.yaml:9  InboundConnector "Scanner relay" enabled: in place\n'
+        "Dry run: 1 field(s) of 1 connector(s) of contoso; nothing written.\n"
+    )
+    (repo / "connectors/contoso/relay.yaml").write_text(RELAY.replace("floor 2", "${tenant.name}"))
+    change_live(repo, "contoso", "InboundConnector", "Scanner relay", comment="Scanners on floor 3")
+    refused = cli(repo, "accept", "--tenant", "contoso")
+    assert refused.exit_code == 1
+    assert refused.output.startswith(
+        "connectors/contoso/relay.yaml:8:1: error: InboundConnector 'Scanner relay' comment: cannot accept"
+    )
+    assert (repo / "connectors/contoso/relay.yaml").read_text() == RELAY.replace("floor 2", "${tenant.name}")
+    unknown = cli(repo, "accept", "--tenant", "contosso")
+    assert unknown.exit_code == 1
+    assert "unknown tenant 'contosso' (did you mean 'contoso'?)" in unknown.output
