@@ -14,6 +14,7 @@ from reconciler.desired.connectors import load_tenant
 from reconciler.desired.loader import load_config
 from reconciler.errors import InputError
 from reconciler.live import LiveConnector, LiveState
+from reconciler.model import Kind
 from reconciler.plan import Change
 from reconciler.providers.registry import open_provider
 from reconciler.reconcile.planner import plan_tenant
@@ -290,11 +291,13 @@ def cli(repo: Path, *args: str) -> Result:
     return CliRunner().invoke(main, [*args, "--config", str(repo / "exoform.yaml")], obj=fake_time())
 
 
-def change_live(repo: Path, tenant: str, kind: str, name: str, **fields: Any) -> None:
+def change_live(repo: Path, tenant: str, kind: Kind, name: str, **fields: Any) -> None:
     config = load_config(repo / "exoform.yaml")
     provider = open_provider(tenant, config.tenants[tenant], config)
     try:
-        provider.update(provider.read().find(kind, name), fields)
+        found = provider.read().find(kind, name)
+        assert found is not None
+        provider.update(found, fields)
     finally:
         provider.close()
 

@@ -18,6 +18,7 @@ from click.testing import CliRunner, Result
 
 from reconciler.cli import cli
 from reconciler.desired.loader import load_config
+from reconciler.model import Kind
 from reconciler.providers.registry import open_provider
 from tests.wiring import fake_time
 
@@ -97,12 +98,14 @@ class Fleet:
         data = json.loads((self.root / ".exoform" / f"{tenant}.json").read_text())
         return {(k, o["Name"]): o for k in ("InboundConnector", "OutboundConnector") for o in data.get(k, [])}
 
-    def change_live(self, tenant: str, kind: str, name: str, **fields: Any) -> None:
+    def change_live(self, tenant: str, kind: Kind, name: str, **fields: Any) -> None:
         """What an admin does in the admin center: a change no file asked for."""
         config = load_config(self.root / "exoform.yaml")
         provider = open_provider(tenant, config.tenants[tenant], config)
         try:
-            provider.update(provider.read().find(kind, name), fields)
+            found = provider.read().find(kind, name)
+            assert found is not None
+            provider.update(found, fields)
         finally:
             provider.close()
 
