@@ -28,6 +28,7 @@ Contracts:
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -253,7 +254,7 @@ def _decide(fields: Sequence[_Field], repo: _Repo) -> tuple[_Edits, list[Problem
             literal(f, f" (its value comes from {shown}, which exoform cannot invert)")
     uses = _uses(repo) if pending else {}
     for name, items in pending.items():
-        values = {_key(f.value) for f in items}
+        values = {json.dumps(f.value, sort_keys=True) for f in items}
         others = uses.get(name, set()) - {f.key for f in items}
         if len(values) == 1 and not others:
             edits.variables[name] = (items[0].value, items)
@@ -268,13 +269,7 @@ def _decide(fields: Sequence[_Field], repo: _Repo) -> tuple[_Edits, list[Problem
     return edits, problems
 
 
-def _key(value: Any) -> str:
-    return repr(value)
-
-
 def _shown(value: Any) -> str:
-    import json
-
     return json.dumps(value, ensure_ascii=False)
 
 
@@ -331,7 +326,10 @@ def _apply(
         out = _open(path, files)
         for index, f in edited:
             _set(out.documents[index], f.field, f.value)
-            placed.append((path, index, [f.field], f, "in place"))
+            if f.value is None:  # the key is gone: the tenant has no value, as the default
+                placed.append((path, index, [], f, "removed in place (the tenant has no value)"))
+            else:
+                placed.append((path, index, [f.field], f, "in place"))
     if edits.variables:
         config = _open(config_path, files)
         root = config.documents[0]
@@ -408,9 +406,13 @@ def _render(out: _Out) -> str:
 
 
 def _line(text: str, index: int | None, keys: list[str]) -> int:
-    """The 1-based line of the key at ``keys`` in document ``index`` (None: the first) of ``text``."""
+    """The 1-based line of the key at ``keys`` in document ``index`` (None: the first) of ``text``; of
+    the document's first key when ``keys`` is empty."""
     documents = list(make_yaml().load_all(text))
     data = documents[index or 0]
+    if not keys:  # the document itself
+        start: int = data.lc.line
+        return start + 1
     for key in keys[:-1]:
         data = data[key]
     line: int = data.lc.key(keys[-1])[0]

@@ -160,6 +160,17 @@ def test_a_literal_in_the_tenants_own_file_is_edited_in_place_keeping_comments(r
     assert changes(repo, "contoso", live) == []
 
 
+def test_a_value_the_tenant_no_longer_has_is_removed_from_its_own_file(repo: Path) -> None:
+    certificate = "tls_sender_certificate_name: scan.contoso.com\n"
+    (repo / "connectors/contoso/relay.yaml").write_text(RELAY + certificate)
+    live = live_of(repo, "contoso", {"Scanner relay": {"tls_sender_certificate_name": None}})
+    report = run(repo, "contoso", live)
+    how = "removed in place (the tenant has no value)"
+    assert written(report) == [("connectors/contoso/relay.yaml:2", "tls_sender_certificate_name", how)]
+    assert (repo / "connectors/contoso/relay.yaml").read_text() == RELAY
+    assert changes(repo, "contoso", live) == []
+
+
 def test_a_literal_in_a_shared_file_becomes_an_override_in_the_tenants_own_folder(repo: Path) -> None:
     live = live_of(
         repo, "contoso", {"To mail filter": {"tls_settings": "EncryptionOnly", "tls_domain": None}}
