@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import io
 import json
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,7 +53,7 @@ from reconciler.errors import ExoformError, Location, Problem, quote
 from reconciler.live import LiveState
 from reconciler.model import FIELDS, Kind
 from reconciler.plan import Change, TenantPlan
-from reconciler.reconcile.targeting import Target, targeted
+from reconciler.reconcile.targeting import Target, target_argument, targeted
 from reconciler.yamlio import YEntry, YMap, deref, display_path, write_atomic
 
 
@@ -183,8 +184,9 @@ def _fields(desired: TenantDesired, plan: TenantPlan, repo: _Repo, report: Accep
             key = loaded.field_locations.get(name)
             origin = ValueOrigin()
             if key is not None:
-                entry = next(e for _, e in repo.entries(Path(key.path).resolve()) if e.key_loc == key)
-                origin = value_origin(entry.value)
+                entries = repo.entries(Path(key.path).resolve())
+                entry = next((e for _, e in entries if e.key_loc == key), None)
+                origin = value_origin(entry.value) if entry is not None else origin
             found.append(_Field(change, loaded, name, change.before[name], key, origin))
     for u in plan.unmanaged:
         report.notes.append(_undeclared(f"{u.kind} {quote(u.name)}", plan.tenant, u.kind, u.name))
@@ -192,9 +194,10 @@ def _fields(desired: TenantDesired, plan: TenantPlan, repo: _Repo, report: Accep
 
 
 def _undeclared(what: str, tenant: str, kind: str, name: str) -> str:
+    command = f"exoform export --tenant {shlex.quote(tenant)} --target {target_argument(kind, name)}"
     return (
-        f"{what} is live but no file declares it: not accepted (adopting it is export's job: exoform "
-        f"export --tenant {tenant} --target '{kind}/{name}', into a folder of the tenant's own)"
+        f"{what} is live but no file declares it: not accepted (adopting it is export's job: {command}, "
+        "into a folder of the tenant's own)"
     )
 
 

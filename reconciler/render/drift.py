@@ -22,7 +22,6 @@ Contracts:
 
 from __future__ import annotations
 
-import re
 import shlex
 from collections.abc import Sequence
 from typing import Any, Final, Literal
@@ -35,6 +34,7 @@ from reconciler.escape import markdown, safe
 from reconciler.model import Kind
 from reconciler.plan import Change, Plan, TenantPlan, TenantStatus, Unmanaged
 from reconciler.posture.findings import Finding
+from reconciler.reconcile.targeting import target_argument
 from reconciler.render.console import to_text
 from reconciler.render.failed import failed_markdown, failed_text
 from reconciler.render.markdown import MAX_CHARS, fit_blocks, risks_table
@@ -46,7 +46,6 @@ MARKER = "<!-- exoform-drift -->"
 _STATES = {"create": "missing", "update": "changed", "delete": "unexpected"}
 #: The drift symbol of each plan action: seen from the files, a connector to create is missing.
 _SYMBOLS = {"create": "-", "update": "~", "delete": "+"}
-_GLOB = re.compile(r"([*?\[])")
 
 
 def _headline(change: Change) -> str:
@@ -62,15 +61,10 @@ def _headline(change: Change) -> str:
     return text
 
 
-def _target(kind: str, name: str) -> str:
-    """``KIND/NAME`` as a ``--target`` matching only this connector, quoted for a POSIX shell."""
-    return shlex.quote(_GLOB.sub(r"[\1]", f"{kind}/{name}"))
-
-
 def accept_command(tenant: str, kind: str, name: str) -> str:
     """The ``exoform accept`` command of one connector, quoted for a POSIX shell (the name's glob
     characters escaped, so the target matches only this connector)."""
-    return f"exoform accept --tenant {shlex.quote(tenant)} --target {_target(kind, name)}"
+    return f"exoform accept --tenant {shlex.quote(tenant)} --target {target_argument(kind, name)}"
 
 
 def field_origin(change: Change, field_name: str) -> str | None:
@@ -96,9 +90,8 @@ def _remedy(t: TenantPlan, change: Change) -> list[tuple[str, bool]]:
             (f" deletes it; to keep it, remove the absent: true at {change.source}", False),
         ]
     if change.action == "delete":
-        export = (
-            f"exoform export --tenant {shlex.quote(t.tenant)} --target {_target(change.kind, change.name)}"
-        )
+        target = target_argument(change.kind, change.name)
+        export = f"exoform export --tenant {shlex.quote(t.tenant)} --target {target}"
         return [
             ("", False),
             ("exoform apply", True),

@@ -273,7 +273,7 @@ def test_missing_and_undeclared_connectors_are_not_accepted_but_said_so(repo: Pa
         "the tenant: it cannot be accepted; re-apply it (exoform plan, exoform apply), or declare it "
         "absent: true",
         "InboundConnector 'Stray' is live but no file declares it: not accepted (adopting it is export's "
-        "job: exoform export --tenant contoso --target 'InboundConnector/Stray', into a folder of the "
+        "job: exoform export --tenant contoso --target InboundConnector/Stray, into a folder of the "
         "tenant's own)",
     ]
 
