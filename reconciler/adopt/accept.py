@@ -248,7 +248,7 @@ def _decide(fields: Sequence[_Field], repo: _Repo) -> tuple[_Edits, list[Problem
 
     pending: dict[str, list[_Field]] = {}
     for f in fields:
-        if f.origin.variable is not None and not isinstance(f.value, dict) and f.value is not None:
+        if f.origin.variable is not None and f.value is not None:  # a variable cannot be null
             pending.setdefault(f.origin.variable, []).append(f)
         elif f.origin.literal:
             literal(f, "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -28,10 +29,10 @@ def accept(config_path: Path, tenant: str, targets: tuple[str, ...], dry_run: bo
 
     For every field that drifted (of the --target connectors only, when given): a value that is exactly
     ${vars.NAME} sets NAME in the tenant's vars in exoform.yaml (on the tenant, never in defaults:); a
-    literal in a file only this tenant reads is edited in place (comments and key order kept); a literal
-    in a shared folder, or a value another variable use ties to the old one, becomes a kind: Override in
-    the tenant's own (last) folder.  A field in the tenant's own files whose value is an expression
-    (prefix-${vars.x}) is refused, located, and nothing is written.  A connector missing live, declared
+    literal in a file only this tenant reads is edited in place (comments and key order kept); in a
+    shared folder, a literal, an expression (prefix-${vars.x}) or a variable that also fills unchanged
+    fields becomes a kind: Override in the tenant's own (last) folder.  Such an expression or variable in
+    the tenant's own files is refused, located, and nothing is written.  A connector missing live, declared
     absent, or live but in no file is not accepted: it is listed with what to do instead.
 
     \b
@@ -44,6 +45,7 @@ def accept(config_path: Path, tenant: str, targets: tuple[str, ...], dry_run: bo
     from reconciler.errors import ExoformError
     from reconciler.model import did_you_mean
     from reconciler.reconcile.planner import plan_tenant
+    from reconciler.reconcile.targeting import unmatched
     from reconciler.workflow import read_tenant
 
     chosen = parse_targets_or_exit(targets)
@@ -65,6 +67,10 @@ def accept(config_path: Path, tenant: str, targets: tuple[str, ...], dry_run: bo
         )
     except ExoformError as exc:
         fail(str(exc))
+    seen = [(c.kind, c.name) for c in live.connectors]
+    seen += [(c.connector.kind, c.connector.name) for c in desired.connectors]
+    for target in unmatched(chosen, seen):
+        click.echo(f"warning: --target {json.dumps(target.text)} matches no connector of {tenant}", err=True)
     with user_errors():
         report = accept_drift(config, config_path, desired, plan, live, chosen, dry_run=dry_run)
     verb = "would write" if dry_run else "wrote"

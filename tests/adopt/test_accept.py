@@ -330,6 +330,8 @@ def test_the_command_prints_each_place_and_a_refusal_is_located_and_writes_nothi
         "connectors/contoso/relay.yaml:8:1: error: InboundConnector 'Scanner relay' comment: cannot accept"
     )
     assert (repo / "connectors/contoso/relay.yaml").read_text() == RELAY.replace("floor 2", "${tenant.name}")
+    typo = cli(repo, "accept", "--tenant", "contoso", "--target", "InboundConnector/Scaner*", "--dry-run")
+    assert 'warning: --target "InboundConnector/Scaner*" matches no connector of contoso' in typo.output
     unknown = cli(repo, "accept", "--tenant", "contosso")
     assert unknown.exit_code == 1
     assert "unknown tenant 'contosso' (did you mean 'contoso'?)" in unknown.output
