@@ -108,13 +108,16 @@ class Counts(BaseModel):
 class Source:
     """Where a planned change's connector is declared: ``file:line:column`` of its document (of the
     ``absent: true`` that deletes it), the tenant folder it comes from, and each ``kind: Override`` merged
-    into it (or dropping it) as ``file:line:column``."""
+    into it (or dropping it) as ``file:line:column``.  ``fields`` says, for each field whose value the
+    document does not write literally, where the value comes from (``${vars.NAME} is set at
+    exoform.yaml:LINE:COL``, ``the Override at FILE:LINE:COL``); every other field is the document's."""
 
     file: str
     line: int
     column: int = 1
     folder: str | None = None
     overrides: list[str] = field(default_factory=list)
+    fields: dict[str, str] = field(default_factory=dict)
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}"

@@ -16,6 +16,11 @@ from reconciler import __version__
 
 #: command name -> (module, attribute, one-line help shown by ``exoform --help``)
 COMMANDS: dict[str, tuple[str, str, str]] = {
+    "accept": (
+        "reconciler.cli.accept",
+        "accept",
+        "Write a tenant's drifted live values back into the files.",
+    ),
     "validate": ("reconciler.cli.validate", "validate", "Check exoform.yaml and every connector file."),
     "schema": (
         "reconciler.cli.validate",

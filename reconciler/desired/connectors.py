@@ -29,7 +29,14 @@ from pydantic import ValidationError
 from reconciler.desired.config import ExoformConfig, TenantConfig
 from reconciler.desired.loader import config_location, load_config, select_tenants
 from reconciler.desired.overrides import OVERRIDE_KIND, OWN_KEYS, Override, merge
-from reconciler.desired.variables import Binding, ExpansionBudget, Scope, explained, resolve
+from reconciler.desired.variables import (
+    Binding,
+    ExpansionBudget,
+    Scope,
+    explained,
+    field_origins,
+    resolve,
+)
 from reconciler.errors import ConfigError, InputError, Location, Problem, quote
 from reconciler.model import (
     KINDS,
@@ -120,8 +127,14 @@ class TenantDesired:
     absent: list[AbsentConnector] = field(default_factory=list)
 
     def sources(self) -> dict[tuple[str, str], Source]:
-        """Where each declared connector is written, by kind and case-folded name."""
-        return {(c.connector.kind, c.connector.name.casefold()): c.source() for c in self.connectors}
+        """Where each declared connector is written, by kind and case-folded name, with where each of its
+        fields that the document does not write literally gets its value (:func:`field_origins`)."""
+        return {
+            (c.connector.kind, c.connector.name.casefold()): dataclasses.replace(
+                c.source(), fields=field_origins(c.field_locations, c.location, self.origins, self.tenant)
+            )
+            for c in self.connectors
+        }
 
 
 def find_connector_files(folder: Path) -> tuple[list[Path], list[Problem]]:

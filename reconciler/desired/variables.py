@@ -291,3 +291,66 @@ def explained(problems: list[Problem], origins: dict[Location, str]) -> list[Pro
         else p
         for p in problems
     ]
+
+
+@dataclass(frozen=True)
+class ValueOrigin:
+    """How a value written in a file (before resolution) gets its value for a tenant: literally (no
+    reference), from exactly one variable (``${vars.NAME}`` as the whole value: ``variable`` is NAME), or
+    from an expression exoform cannot invert (a reference inside text or list items, ``${tenant...}``)."""
+
+    #: Every reference the value uses, in order (``vars.filter_ips``, ``tenant.name``).
+    references: tuple[str, ...] = ()
+    variable: str | None = None
+
+    @property
+    def literal(self) -> bool:
+        return not self.references
+
+
+def value_origin(node: YNode) -> ValueOrigin:
+    """Where the unresolved value ``node`` (a field's value as the file writes it) gets its value."""
+    found: list[str] = []
+
+    def walk(item: YNode) -> None:
+        if isinstance(item, YAlias):
+            walk(item.target)
+        elif isinstance(item, YScalar) and isinstance(item.value, str) and "${" in item.value:
+            pieces, _ = _pieces(item.value)
+            found.extend(raw.strip() for _, raw in pieces if raw is not None)
+        elif isinstance(item, YSeq):
+            for child in item.items:
+                walk(child)
+        elif isinstance(item, YMap):
+            for entry in item.entries.values():
+                walk(entry.value)
+
+    walk(node)
+    target = node.target if isinstance(node, YAlias) else node
+    if isinstance(target, YScalar) and isinstance(target.value, str):
+        pieces, tail = _pieces(target.value)
+        if len(pieces) == 1 and pieces[0][0] == "" and pieces[0][1] is not None and tail == "":
+            reference = pieces[0][1].strip()
+            if reference.startswith("vars."):
+                return ValueOrigin(tuple(found), reference.removeprefix("vars."))
+    return ValueOrigin(tuple(found))
+
+
+def field_origins(
+    fields: dict[str, Location], document: Location, origins: dict[Location, str], tenant: str
+) -> dict[str, str]:
+    """Where each field of a resolved connector gets its value when its own document does not write it
+    literally, for a plan's change to carry: the references it uses (``${vars.NAME} is set at
+    exoform.yaml:LINE:COL``), or the override that sets it (``the Override at FILE:LINE:COL``).
+
+    ``fields`` are the connector's top-level keys and where each is written (an overridden key is in the
+    override's file), ``document`` where the connector's document starts, ``origins`` the tenant's notes
+    of :class:`Resolved` (keyed by where each substituted key is written)."""
+    found: dict[str, str] = {}
+    for name, loc in fields.items():
+        note = origins.get(loc)
+        if note is not None:
+            found[name] = note.replace(f" for tenant {tenant}", "")
+        elif loc.path != document.path:
+            found[name] = f"the Override at {loc}"
+    return found

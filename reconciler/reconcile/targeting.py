@@ -13,6 +13,8 @@ Contracts:
 
 from __future__ import annotations
 
+import re
+import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -20,6 +22,8 @@ from fnmatch import fnmatchcase
 from reconciler.errors import ConfigError
 from reconciler.live import LiveState
 from reconciler.model import KINDS, Connector
+
+_GLOB = re.compile(r"([*?\[])")
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,12 @@ def parse_target(text: str) -> Target:
     if not any(fnmatchcase(k.casefold(), target.kind) for k in KINDS):
         raise ConfigError(f"--target {text!r}: the kind matches neither {' nor '.join(KINDS)}")
     return target
+
+
+def target_argument(kind: str, name: str) -> str:
+    """``KIND/NAME`` as a ``--target`` argument that matches only this connector, quoted for a POSIX
+    shell (the name's glob characters escaped)."""
+    return shlex.quote(_GLOB.sub(r"[\1]", f"{kind}/{name}"))
 
 
 def parse_targets(texts: Sequence[str]) -> tuple[Target, ...]:

@@ -12,13 +12,18 @@ Contracts:
 - The JSON report is :class:`DriftDocument` dumped, its one definition (``format_version``
   :data:`FORMAT_VERSION`; schemas/drift.schema.json is generated from it).
 - Each differing field shows the files' value against the live one; a list field also shows the items
-  only in the files and only live (:func:`reconciler.diff.field_changes`).
+  only in the files and only live (:func:`reconciler.diff.field_changes`).  Text and Markdown also show
+  where the files' value comes from (:func:`field_origin`: the variable or override the change's
+  ``source`` names, else the connector's file) and what to do about each connector: an update gives
+  its ``exoform accept`` command (:func:`accept_command`, quoted for a shell); a missing connector is
+  re-applied or declared absent; only a connector no file declares points to ``exoform export``.
 - The Markdown body is deterministic (the same drift gives the same text, so a nightly update of an
   unchanged issue is a no-op) and at most :data:`reconciler.render.markdown.MAX_CHARS` characters.
 """
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from typing import Any, Final, Literal
 
@@ -30,6 +35,7 @@ from reconciler.escape import markdown, safe
 from reconciler.model import Kind
 from reconciler.plan import Change, Plan, TenantPlan, TenantStatus, Unmanaged
 from reconciler.posture.findings import Finding
+from reconciler.reconcile.targeting import target_argument
 from reconciler.render.console import to_text
 from reconciler.render.failed import failed_markdown, failed_text
 from reconciler.render.markdown import MAX_CHARS, finding_row, fit_blocks, risks_table
@@ -54,6 +60,53 @@ def _headline(change: Change) -> str:
     if change.previous_name:
         text += f' (the files rename it from "{change.previous_name}")'
     return text
+
+
+def accept_command(tenant: str, kind: str, name: str) -> str:
+    """The ``exoform accept`` command of one connector, quoted for a POSIX shell (the name's glob
+    characters escaped, so the target matches only this connector)."""
+    return f"exoform accept --tenant {shlex.quote(tenant)} --target {target_argument(kind, name)}"
+
+
+def field_origin(change: Change, field_name: str) -> str | None:
+    """Where the files' value of a drifted field comes from: the variable or override its ``source``
+    names, else the connector's document (``FILE:LINE``); None when the change has no source."""
+    if change.source is None:
+        return None
+    return change.source.fields.get(field_name) or f"{change.source.file}:{change.source.line}"
+
+
+def _remedy(t: TenantPlan, change: Change) -> list[tuple[str, bool]]:
+    """What to do about one drifted connector: pieces of text, each a command (True) or not."""
+    if change.action == "create":
+        return [
+            ("Missing from the tenant: ", False),
+            ("exoform apply", True),
+            (f" creates it again; or declare it absent: true (it is declared at {change.source})", False),
+        ]
+    if change.declared_absent:
+        return [
+            ("", False),
+            ("exoform apply", True),
+            (f" deletes it; to keep it, remove the absent: true at {change.source}", False),
+        ]
+    if change.action == "delete":
+        target = target_argument(change.kind, change.name)
+        export = f"exoform export --tenant {shlex.quote(t.tenant)} --target {target}"
+        return [
+            ("", False),
+            ("exoform apply", True),
+            (" deletes it; to keep it, declare it in a folder of this tenant's own (", False),
+            (export, True),
+            (" writes it there)", False),
+        ]
+    return [
+        ("", False),
+        ("exoform apply", True),
+        (" restores the files' values; to keep the tenant's, ", False),
+        (accept_command(t.tenant, change.kind, change.name), True),
+        (" writes them where they come from", False),
+    ]
 
 
 def _counts(tenants: Sequence[TenantPlan], fail_on: str) -> str:
@@ -172,7 +225,8 @@ def _traffic(t: TenantPlan) -> list[Finding]:
     return [f for f in t.findings if f.source == "traffic"]
 
 
-def _field_lines(deltas: Sequence[FieldChange]) -> list[Text]:
+def _field_lines(change: Change) -> list[Text]:
+    deltas = change.field_changes
     width = max((len(d.field) for d in deltas), default=0)
     lines = []
     for d in deltas:
@@ -185,6 +239,9 @@ def _field_lines(deltas: Sequence[FieldChange]) -> list[Text]:
             if d.removed:
                 only = ", ".join(show(v) for v in in_order(d.removed))
                 lines.append(Text(f"      {'':<{width}}  only live:     {only}"))
+        origin = field_origin(change, d.field)
+        if origin:
+            lines.append(Text(f"      {'':<{width}}  from:  {safe(origin)}", "dim"))
     return lines
 
 
@@ -205,7 +262,8 @@ def _tenant_text(t: TenantPlan, fail_on: str) -> list[Text]:
         )
         if c.when_changed_utc:
             out.append(Text(f"      last changed in the tenant: {safe(c.when_changed_utc)}", "dim"))
-        out.extend(_field_lines(c.field_changes))
+        out.extend(_field_lines(c))
+        out.append(Text(f"      {safe(''.join(text for text, _ in _remedy(t, c)))}", "dim"))
     for f in risks:
         where = f' {f.kind} "{safe(f.name)}"' if f.name else ""
         out.append(
@@ -220,14 +278,6 @@ def _tenant_text(t: TenantPlan, fail_on: str) -> list[Text]:
     if t.unmanaged:
         names = ", ".join(f'{u.kind} "{safe(u.name)}"' for u in t.unmanaged)
         out.append(Text(f"  Unmanaged (not drift, no file declares them): {names}"))
-    if t.changes:
-        out.append(
-            Text(
-                "  Restore the files' state with exoform plan and exoform apply, or accept the tenant's "
-                f"state with: exoform export --tenant {safe(t.tenant)}",
-                "dim",
-            )
-        )
     return out
 
 
@@ -267,11 +317,19 @@ def _markdown_tenant(t: TenantPlan, fail_on: str) -> list[str]:
         if c.when_changed_utc:
             lines += [f"Last changed in the tenant: **{markdown(c.when_changed_utc)}**", ""]
         deltas = c.field_changes
-        if deltas:
+        if deltas and c.source is not None:
+            lines += ["| Field | Files (desired) | Tenant (live) | Comes from |", "|---|---|---|---|"]
+        elif deltas:
             lines += ["| Field | Files (desired) | Tenant (live) |", "|---|---|---|"]
-            for d in deltas:
-                live, files = delta_cells(d)
-                lines.append(f"| {ident(d.field)} | {files} | {live} |")
+        for d in deltas:
+            live, files = delta_cells(d)
+            origin = field_origin(c, d.field)
+            lines.append(
+                f"| {ident(d.field)} | {files} | {live} |" + (f" {code(origin)} |" if origin else "")
+            )
+        if deltas:
+            lines.append("")
+        lines.append(_markdown_remedy(_remedy(t, c)))
         blocks.append("\n".join(lines).rstrip())
     if risks:
         blocks.append(risks_table(risks))
@@ -286,13 +344,12 @@ def _markdown_tenant(t: TenantPlan, fail_on: str) -> list[str]:
     if t.unmanaged:
         names = ", ".join(f"{u.kind} {code(u.name)}" for u in t.unmanaged)
         blocks.append(f"Unmanaged (not drift; no file declares them): {names}")
-    if t.changes:
-        blocks.append(
-            "Restore the files' state with `exoform plan` and `exoform apply`, or accept the tenant's "
-            f"state into the files with <code>exoform export --tenant {markdown(t.tenant)}</code> and a "
-            "pull request."
-        )
     return blocks
+
+
+def _markdown_remedy(pieces: list[tuple[str, bool]]) -> str:
+    """:func:`_remedy`'s pieces in Markdown: each command in ``<code>``, every piece escaped."""
+    return "".join(code(text) if command else markdown(text) for text, command in pieces) + "."
 
 
 def drift_markdown(plan: Plan, *, max_chars: int = MAX_CHARS, fail_on: str = "error") -> str:

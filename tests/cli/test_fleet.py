@@ -301,6 +301,7 @@ def test_an_absent_override_drops_a_shared_connector_for_one_customer(msp: Msp) 
         "column": 1,
         "folder": "connectors/contoso",
         "overrides": [f"{where}:1"],
+        "fields": {},
     }
     text = CliRunner().invoke(cli, ["show", "plan.json"])
     assert (
@@ -325,6 +326,7 @@ def test_changes_carry_the_file_folder_and_overrides_of_their_connector(msp: Msp
         "column": 1,
         "folder": "connectors/common",
         "overrides": ["connectors/contoso/route.yaml:1:1"],
+        "fields": {"recipient_domains": "the Override at connectors/contoso/route.yaml:3:1"},
     }
     assert changes["From mail filter"]["source"]["overrides"] == []
 

@@ -485,11 +485,11 @@ def test_a_local_tenant_without_state_names_its_real_state_file(tmp_path: Path) 
     assert f"Tenant lab (local:{state})" in result.stdout
 
 
-def test_drift_text_names_the_tenant_in_its_export_hint(tmp_path: Path) -> None:
+def test_drift_text_names_the_tenant_in_its_accept_hint(tmp_path: Path) -> None:
     repo = Repo(tmp_path, ["contoso"], live=[dict(RELAY_LIVE, Comment="hand edit")])
     result = repo.run("drift")
     assert result.exit_code == 2
-    assert "exoform export --tenant contoso" in result.stdout
+    assert "exoform accept --tenant contoso --target 'InboundConnector/Printer relay'" in result.stdout
     assert "--tenant NAME" not in repo.run("drift", "--format", "markdown").stdout
 
 
