@@ -114,15 +114,20 @@ CAUSE_TAGS: dict[Cause | None, str] = {
 }
 
 
+def _title(c: Change | ChangeGroup) -> Text:
+    """The headline of a change, or of a group of equal changes: action, kind, name, rename, reason, cause."""
+    title = _styled("  ", (SYMBOLS[c.action], c.action), f' {c.kind} "{safe(c.name)}"')
+    if c.previous_name:
+        title.append(f' (renamed from "{safe(c.previous_name)}")')
+    if c.reason:
+        title.append(f" ({safe(c.reason)})", STYLES["dim"])
+    if c.cause in CAUSE_TAGS:
+        title.append(CAUSE_TAGS[c.cause], STYLES["bold"])
+    return title
+
+
 def _change(change: Change) -> list[Text]:
-    title = _styled("  ", (SYMBOLS[change.action], change.action), f' {change.kind} "{safe(change.name)}"')
-    if change.previous_name:
-        title.append(f' (renamed from "{safe(change.previous_name)}")')
-    if change.reason:
-        title.append(f" ({safe(change.reason)})", STYLES["dim"])
-    if change.cause in CAUSE_TAGS:
-        title.append(CAUSE_TAGS[change.cause], STYLES["bold"])
-    lines = [title]
+    lines = [_title(change)]
     if change.action == "create":
         assert change.after is not None
         width = max((len(f) for f in create_fields(change)), default=0)
@@ -202,14 +207,7 @@ def _grouped(plan: Plan) -> list[Text]:
 
 
 def _group(g: ChangeGroup) -> list[Text]:
-    title = _styled("  ", (SYMBOLS[g.action], g.action), f' {g.kind} "{safe(g.name)}"')
-    if g.previous_name:
-        title.append(f' (renamed from "{safe(g.previous_name)}")')
-    if g.reason:
-        title.append(f" ({safe(g.reason)})", STYLES["dim"])
-    if g.cause in CAUSE_TAGS:
-        title.append(CAUSE_TAGS[g.cause], STYLES["bold"])
-    lines = [title, _styled((f"      tenants ({len(g.tenants)}): {_names(g.tenants)}", "dim"))]
+    lines = [_title(g), _styled((f"      tenants ({len(g.tenants)}): {_names(g.tenants)}", "dim"))]
     width = max((len(f.field) for f in g.fields), default=0)
     symbol = {"create": "+", "update": "~", "delete": "-"}[g.action]
     for fv in g.fields:
