@@ -116,7 +116,13 @@ def export(config_path: Path, tenant: str, targets: tuple[str, ...], out: Path |
     for target in unmatched(chosen, ((c.kind, c.name) for c in live.connectors)):
         click.echo(f"warning: --target {json.dumps(target.text)} matches no connector of {tenant}", err=True)
     try:
-        report = export_connectors(exported, folder, schema=schema, ignore=frozenset(settings.ignore_fields))
+        report = export_connectors(
+            exported,
+            folder,
+            schema=schema,
+            ignore=frozenset(settings.ignore_fields),
+            whole_tenant=not chosen,  # a targeted export says nothing of the connectors it was not asked for
+        )
     except OSError as exc:
         fail(f"cannot write into {display_path(folder)}: {exc.strerror or exc}")
     for item in report.connectors:

@@ -260,6 +260,11 @@ def test_in_place_update_keeps_comments_order_and_other_documents(repo: Repo) ->
     plan = repo.run("plan", "--detailed-exitcode", "--fail-on", "never")
     assert plan.exit_code == 2, plan.output  # only the connector the tenant does not have
     assert "Plan for t: 1 to create, 0 to update, 0 to delete." in plan.output
+    # A targeted export writes only the connectors it names: the files' other connectors are neither
+    # "missing from the tenant" nor touched.
+    targeted = repo.run("export", "--tenant", "t", "--target", "OutboundConnector/Proofpoint*")
+    assert targeted.exit_code == 0, targeted.output
+    assert "does not have" not in targeted.output
 
 
 def test_a_file_declaring_another_connector_is_never_overwritten(repo: Repo) -> None:
