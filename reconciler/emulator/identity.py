@@ -533,7 +533,6 @@ class Identity:
             ),
         }
 
-
     # -- Azure Pipelines and GitLab CI stand-ins ---------------------------------------------------
 
     def azure_devops_token(self, authorization: str | None, connection: str | None) -> dict[str, Any]:
@@ -579,7 +578,9 @@ class Identity:
             "ref_type": "branch",
             "user_login": project or "gitlab",
         }
-        return {"value": jwt.encode(claims, self._rsa_key("gitlab"), algorithm="RS256", headers={"kid": "gl"})}
+        return {
+            "value": jwt.encode(claims, self._rsa_key("gitlab"), algorithm="RS256", headers={"kid": "gl"})
+        }
 
 
 def _consented(app: AppConfig, info: TenantInfo) -> bool:
