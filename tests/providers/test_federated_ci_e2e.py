@@ -4,6 +4,7 @@ set, never a secret."""
 
 from __future__ import annotations
 
+import re
 import ssl
 from collections.abc import Callable
 
@@ -119,7 +120,9 @@ def test_gitlab_without_the_id_token_names_the_id_tokens_entry(
 ) -> None:
     rig = make_rig(config=_config())
     monkeypatch.delenv("EXOFORM_ID_TOKEN", raising=False)
-    with pytest.raises(AuthError, match="id_tokens: EXOFORM_ID_TOKEN: {aud: api://AzureADTokenExchange}"):
+    with pytest.raises(
+        AuthError, match=re.escape("id_tokens: EXOFORM_ID_TOKEN: {aud: api://AzureADTokenExchange}")
+    ):
         rig.provider({"client_id": CLIENT_ID, "federated": "gitlab"}).read()
 
 
