@@ -70,7 +70,7 @@ _CI_SCRIPTS = (
     "plan-tenants.sh",
     "apply-tenants.sh",
     "drift-tenants.sh",
-    "exoform_ci.py",
+    "hosting.py",
 )
 #: CI system -> (folder of its scripts, its pipeline files: written path -> template, the paths a pull or
 #: merge request must touch to need a plan, what it calls a pull request).

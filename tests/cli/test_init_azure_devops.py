@@ -86,7 +86,7 @@ def test_init_writes_the_three_pipelines_and_their_scripts(generated: Path) -> N
         ".azure-pipelines/apply.yml",
         ".azure-pipelines/drift.yml",
         f"{FOLDER}/pr-plan.sh",
-        f"{FOLDER}/exoform_ci.py",
+        f"{FOLDER}/hosting.py",
         "README.md",
         "exoform.yaml",
     ):
@@ -208,7 +208,7 @@ def test_pr_plan_comment_shows_the_plan_and_the_failing_tenant_then_is_posted_on
     assert ":x: **The plan failed** (exit 1)" in body and "fabrikam" in body.split("The plan failed", 1)[1]
     assert f"exoform {__version__} · commit {SHA}" in body
 
-    posted = repo.run("exoform_ci.py", "ado-comment", "comment.md")
+    posted = repo.run("hosting.py", "ado-comment", "comment.md")
     assert posted.returncode == 0, posted.stderr
     assert posted.stdout == "Posted the plan comment.\n"
     (write,) = host.writes()
@@ -224,7 +224,7 @@ def test_pr_plan_comment_shows_the_plan_and_the_failing_tenant_then_is_posted_on
             {"id": 8, "comments": [{"id": 1, "content": "<!-- exoform-plan -->\nold"}]},
         ]
     }
-    again = repo.run("exoform_ci.py", "ado-comment", "comment.md")
+    again = repo.run("hosting.py", "ado-comment", "comment.md")
     assert again.returncode == 0, again.stderr
     assert host.writes()[1] == ("PATCH", f"{THREADS}/8/comments/1", {"content": body})
 
@@ -243,7 +243,7 @@ def test_fork_pr_is_validated_only_and_nothing_is_posted(
     assert (tmp_path / "comment.md.scope").read_text() == "fork\n"
     assert "No plan was made: this pull request comes from a fork" in (tmp_path / "comment.md").read_text()
     assert not (tmp_path / "plan.json").exists()  # nothing signed in
-    posted = repo.run("exoform_ci.py", "ado-comment", "comment.md", SYSTEM_ACCESSTOKEN="")
+    posted = repo.run("hosting.py", "ado-comment", "comment.md", SYSTEM_ACCESSTOKEN="")
     assert posted.returncode == 0, posted.stderr
     assert "from a fork" in posted.stdout and host.calls == []
 
@@ -259,7 +259,7 @@ def test_a_pr_without_connector_changes_plans_nothing_and_only_refreshes_an_old_
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "comment.md.scope").read_text() == "none\n"
     assert "No plan needed" in (tmp_path / "comment.md").read_text()
-    quiet = repo.run("exoform_ci.py", "ado-comment", "comment.md")
+    quiet = repo.run("hosting.py", "ado-comment", "comment.md")
     assert quiet.stdout == "No plan comment to update: none posted.\n" and host.writes() == []
 
 
@@ -333,7 +333,7 @@ def test_drift_opens_updates_and_closes_one_work_item_per_tenant(
             {"id": 9, "fields": {"System.Title": "exoform drift: `retired`<b>", "System.Description": "x"}},
         ]
     }
-    posted = repo.run("exoform_ci.py", "ado-work-items", "drift")
+    posted = repo.run("hosting.py", "ado-work-items", "drift")
     assert posted.returncode == 0, posted.stderr
     query = host.calls[0].body["query"]
     assert "[System.Tags] CONTAINS 'exoform-drift'" in query and "<> 'Done'" in query

@@ -92,7 +92,7 @@ def _repo(
 
 
 def test_init_writes_the_pipeline_and_its_scripts(generated: Path) -> None:
-    for relative in (".gitlab-ci.yml", f"{FOLDER}/pr-plan.sh", f"{FOLDER}/exoform_ci.py", "README.md"):
+    for relative in (".gitlab-ci.yml", f"{FOLDER}/pr-plan.sh", f"{FOLDER}/hosting.py", "README.md"):
         assert (generated / relative).is_file(), relative
     assert not (generated / ".github").exists() and not (generated / ".azure-pipelines").exists()
     config = YAML(typ="safe").load((generated / "exoform.yaml").read_text())
@@ -156,13 +156,13 @@ def test_the_merge_request_job_posts_the_note_even_after_a_failed_plan(
 ) -> None:
     root = tmp_path / "repo"
     (root / FOLDER).mkdir(parents=True)
-    for script in ("pr-plan.sh", "exoform_ci.py"):
+    for script in ("pr-plan.sh", "hosting.py"):
         (root / FOLDER / script).write_text(STUB.format(python=sys.executable))
         (root / FOLDER / script).chmod(0o755)
-    (root / FOLDER / "exoform_ci.py").write_text(STUB.format(python=sys.executable))
+    (root / FOLDER / "hosting.py").write_text(STUB.format(python=sys.executable))
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (bin_dir / "python3").symlink_to(root / FOLDER / "exoform_ci.py")  # `python3 exoform_ci.py ...` logs
+    (bin_dir / "python3").symlink_to(root / FOLDER / "hosting.py")  # `python3 hosting.py ...` logs
     script = "\n".join(_ci(generated)["exoform-plan-mr"]["script"])
     env = {
         "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
@@ -176,7 +176,7 @@ def test_the_merge_request_job_posts_the_note_even_after_a_failed_plan(
     assert done.returncode == plan_exit, done.stderr
     assert (tmp_path / "log").read_text().splitlines() == [
         f"pr-plan.sh comment.md FORK={fork}",
-        f"python3 .gitlab/exoform/exoform_ci.py gitlab-note comment.md FORK={fork}",
+        f"python3 .gitlab/exoform/hosting.py gitlab-note comment.md FORK={fork}",
     ]
 
 
@@ -198,7 +198,7 @@ def test_mr_plan_note_shows_the_failing_tenant_and_is_kept_as_one_note(
     assert ":x: **The plan failed** (exit 1)" in body and "fabrikam" in body.split("The plan failed", 1)[1]
     assert f"exoform {__version__} · commit {SHA}" in body
 
-    posted = repo.run("exoform_ci.py", "gitlab-note", "comment.md")
+    posted = repo.run("hosting.py", "gitlab-note", "comment.md")
     assert posted.returncode == 0, posted.stderr
     assert host.writes() == [("POST", f"{API}/merge_requests/5/notes", {"body": body})]
     assert host.calls[0].headers["private-token"] == "glpat-exoform"
@@ -208,7 +208,7 @@ def test_mr_plan_note_shows_the_failing_tenant_and_is_kept_as_one_note(
     host.answers[f"{notes}?page=1"] = [{"id": 3, "body": "looks good"}]
     host.next_page[f"{notes}?page=1"] = "2"
     host.answers[f"{notes}?page=2"] = [{"id": 11, "body": "<!-- exoform-plan -->\nold"}]
-    again = repo.run("exoform_ci.py", "gitlab-note", "comment.md")
+    again = repo.run("hosting.py", "gitlab-note", "comment.md")
     assert again.returncode == 0, again.stderr
     assert host.writes()[1] == ("PUT", f"{API}/merge_requests/5/notes/11", {"body": body})
 
@@ -224,7 +224,7 @@ def test_fork_mr_is_validated_only_and_the_note_is_skipped_without_a_token(
     assert result.returncode == 0, result.stderr
     assert "No plan was made: this merge request comes from a fork" in (tmp_path / "comment.md").read_text()
     assert not (tmp_path / "plan.json").exists()
-    skipped = repo.run("exoform_ci.py", "gitlab-note", "comment.md", EXOFORM_GITLAB_TOKEN="")
+    skipped = repo.run("hosting.py", "gitlab-note", "comment.md", EXOFORM_GITLAB_TOKEN="")
     assert skipped.returncode == 0 and "the plan note is skipped" in skipped.stdout
     assert host.calls == []
 
@@ -279,7 +279,7 @@ def test_drift_opens_updates_and_closes_one_issue_per_tenant(
         {"iid": 9, "title": "exoform drift: retired", "description": "old"},
         {"iid": 10, "title": "exoform drift: woodgrove", "description": woodgrove},  # unchanged: no edit
     ]
-    posted = repo.run("exoform_ci.py", "gitlab-issues", "drift", RUN_URL="RUN")
+    posted = repo.run("hosting.py", "gitlab-issues", "drift", RUN_URL="RUN")
     assert posted.returncode == 0, posted.stderr
     assert host.calls[0].query == {
         "state": ["opened"],

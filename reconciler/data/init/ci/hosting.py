@@ -4,10 +4,10 @@
 # per tenant.  Python's standard library only (the job has Python for exoform); TLS is always verified.
 """exoform's pipeline helpers for Azure DevOps and GitLab (the scripts ``exoform init --ci`` writes).
 
-    exoform_ci.py ado-comment BODY          # the plan comment of an Azure Repos pull request (a thread)
-    exoform_ci.py ado-work-items DRIFT      # one work item per drifted tenant
-    exoform_ci.py gitlab-note BODY          # the plan note of a GitLab merge request
-    exoform_ci.py gitlab-issues DRIFT       # one issue per drifted tenant
+    hosting.py ado-comment BODY          # the plan comment of an Azure Repos pull request (a thread)
+    hosting.py ado-work-items DRIFT      # one work item per drifted tenant
+    hosting.py gitlab-note BODY          # the plan note of a GitLab merge request
+    hosting.py gitlab-issues DRIFT       # one issue per drifted tenant
 
 ``BODY.scope`` (from pr-plan.sh) says what BODY is: ``plan`` (post or update it), ``none`` (no plan was
 needed: only replace an earlier comment, which would be stale) or ``fork`` (nothing is posted: a fork's
@@ -321,7 +321,7 @@ COMMANDS = {
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[0] not in COMMANDS:
-        sys.stderr.write(f"usage: exoform_ci.py {{{'|'.join(COMMANDS)}}} PATH\n")
+        sys.stderr.write(f"usage: hosting.py {{{'|'.join(COMMANDS)}}} PATH\n")
         return 2
     try:
         COMMANDS[argv[0]](Path(argv[1]))
