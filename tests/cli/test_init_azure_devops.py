@@ -5,6 +5,7 @@ with Azure DevOps' REST API (pull request threads, work items) played by a loopb
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -274,6 +275,40 @@ def test_an_empty_plan_is_a_clean_comment(
     assert result.returncode == 0, result.stderr
     body = (tmp_path / "comment.md").read_text()
     assert "| <code>contoso</code> | planned | 0 | 0 | 0 |" in body and "failed" not in body
+
+
+def test_a_pr_whose_commits_cannot_be_compared_is_planned(
+    tmp_path: Path, ci_emulator: dict[str, str], inproc: Path, host: Host
+) -> None:
+    repo = _repo(tmp_path, ci_emulator, ["contoso"], inproc, host)  # no git history at all
+    (tmp_path / "connectors" / "contoso" / "relay.yaml").write_text(RELAY)
+    result = repo.run("pr-plan.sh", "comment.md", FORK="False")
+    assert result.returncode == 0, result.stderr
+    assert "git diff failed: cannot tell whether a plan is needed, so planning" in result.stderr
+    assert "| <code>contoso</code> | planned | 1 | 0 | 0 |" in (tmp_path / "comment.md").read_text()
+
+
+@pytest.mark.parametrize(("any_changes", "output"), [("true", True), ("false", False)])
+def test_the_decide_step_sets_only_any_and_only_when_a_plan_has_changes(
+    generated: Path, tmp_path: Path, any_changes: str, output: bool
+) -> None:
+    steps = _pipeline(generated, "apply")["stages"][0]["jobs"][0]["steps"]
+    decide = next(s for s in steps if s.get("name") == "decide")
+    (tmp_path / "exoform-plans").mkdir()
+    (tmp_path / "exoform-plans" / "any").write_text(f"{any_changes}\n")
+    done = subprocess.run(
+        ["bash", "-e", "-c", decide["script"]], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ("##vso[task.setvariable variable=any;isOutput=true]true\n" if output else "")
+
+
+def test_github_stays_the_default_and_its_output_is_unchanged() -> None:
+    tenants = [Tenant("contoso", "contoso.onmicrosoft.com")]
+    default = render_files(tenants)
+    assert render_files(tenants, ci="github") == default
+    assert ".github/workflows/plan.yml" in default and not any(".azure-pipelines" in p for p in default)
+    assert "federated: github" in default["exoform.yaml"] and "azure-devops" not in default["exoform.yaml"]
 
 
 def test_apply_plans_every_tenant_then_applies_only_saved_plans_with_changes(

@@ -144,8 +144,8 @@ def test_apply_is_manual_in_the_protected_environment_after_the_plan(generated: 
 STUB = """#!{python} -IS
 import os, sys
 with open(os.environ["STUB_LOG"], "a") as log:
-    fork = "FORK=" + os.environ.get("FORK", "")
-    log.write(" ".join([os.path.basename(sys.argv[0]), *sys.argv[1:], fork]) + "\\n")
+    seen = [k + "=" + os.environ.get(k, "") for k in ("FORK", "BASE")]
+    log.write(" ".join([os.path.basename(sys.argv[0]), *sys.argv[1:], *seen]) + "\\n")
 sys.exit(int(os.environ.get("STUB_EXIT", "0")) if sys.argv[0].endswith(".sh") else 0)
 """
 
@@ -159,7 +159,6 @@ def test_the_merge_request_job_posts_the_note_even_after_a_failed_plan(
     for script in ("pr-plan.sh", "hosting.py"):
         (root / FOLDER / script).write_text(STUB.format(python=sys.executable))
         (root / FOLDER / script).chmod(0o755)
-    (root / FOLDER / "hosting.py").write_text(STUB.format(python=sys.executable))
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "python3").symlink_to(root / FOLDER / "hosting.py")  # `python3 hosting.py ...` logs
@@ -171,12 +170,13 @@ def test_the_merge_request_job_posts_the_note_even_after_a_failed_plan(
         "CI_MERGE_REQUEST_SOURCE_PROJECT_ID": source,
         "CI_MERGE_REQUEST_PROJECT_ID": "42",
         "CI_COMMIT_SHA": SHA,
+        "CI_MERGE_REQUEST_DIFF_BASE_SHA": "base-sha",  # the merge request's base: what it is compared with
     }
     done = subprocess.run(["bash", "-e", "-c", script], cwd=root, env=env, capture_output=True, text=True)
     assert done.returncode == plan_exit, done.stderr
     assert (tmp_path / "log").read_text().splitlines() == [
-        f"pr-plan.sh comment.md FORK={fork}",
-        f"python3 .gitlab/exoform/hosting.py gitlab-note comment.md FORK={fork}",
+        f"pr-plan.sh comment.md FORK={fork} BASE=base-sha",
+        f"python3 .gitlab/exoform/hosting.py gitlab-note comment.md FORK={fork} BASE=base-sha",
     ]
 
 

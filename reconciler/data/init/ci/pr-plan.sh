@@ -5,7 +5,8 @@
 # to $1 and what it is to $1.scope: `plan`, `none` (no plan needed) or `fork` (validated only: a fork's
 # pipeline gets no sign-in token).  Exits 1 when the files are invalid or the plan failed (after writing).
 #   FORK        "true" (any case) for a @@REQUEST@@ from a fork
-#   BASE, HEAD  the commits to compare (default: HEAD^1 and HEAD, the merge commit and its base)
+#   BASE, HEAD  the commits to compare (default: HEAD^1 and HEAD, the merge commit and its base); when
+#               they cannot be compared, every tenant is planned
 #   COMMIT_SHA, RUN_URL  named in the footer
 set -uo pipefail
 set -f # nothing is a glob
@@ -46,9 +47,9 @@ if [ "${fork,,}" = true ]; then # Azure Pipelines says True
 else
   needs_plan
   case $? in
-    0) scope=plan ;;
     1) scope=none ;;
-    *) echo "error: git diff failed: cannot tell whether a plan is needed" >&2; exit 1 ;;
+    0) scope=plan ;;
+    *) scope=plan; echo "warning: git diff failed: cannot tell whether a plan is needed, so planning" >&2 ;;
   esac
 fi
 printf '%s\n' "$scope" > "$body.scope"
