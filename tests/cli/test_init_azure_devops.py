@@ -288,6 +288,36 @@ def test_a_pr_whose_commits_cannot_be_compared_is_planned(
     assert "| <code>contoso</code> | planned | 1 | 0 | 0 |" in (tmp_path / "comment.md").read_text()
 
 
+FAKE_EXOFORM = """#!/usr/bin/env bash
+if [ "$1" = --version ]; then echo "exoform, version 9.9.9"; exit 0; fi
+if [ "$1" = validate ]; then exit 0; fi
+printf '<!-- exoform-plan -->\\n## exoform plan\\n'
+for i in $(seq 1 2000); do printf '| `connector-%04d` | \xe2\x9c\x85 changed |\\n' "$i"; done
+echo "error: tenant fabrikam: token request failed" >&2
+exit 1
+"""
+
+
+def test_a_plan_too_long_for_a_comment_is_cut_and_keeps_the_failure_and_the_footer(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    assert init(root, "--ci", "azure-devops").exit_code == 0
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "exoform").write_text(FAKE_EXOFORM)
+    (bin_dir / "exoform").chmod(0o755)
+    repo = CiRepo.__new__(CiRepo)
+    repo.root, repo.folder = root, FOLDER
+    repo.env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "COMMIT_SHA": SHA, "EXOFORM_PATHS": "/"}
+    result = repo.run("pr-plan.sh", "comment.md")  # no git history: every tenant is planned
+    assert result.returncode == 1
+    body = (root / "comment.md").read_text(encoding="utf-8")  # still valid UTF-8 after the cut
+    assert len(body) <= 65_536
+    assert "| `connector-0001` |" in body and "| `connector-2000` |" not in body
+    assert "*(The plan was cut to fit in a comment: `exoform plan` shows all of it.)*" in body
+    assert "error: tenant fabrikam: token request failed" in body
+    assert body.endswith(f"<sub>exoform 9.9.9 · commit {SHA}</sub>\n")
+
+
 @pytest.mark.parametrize(("any_changes", "output"), [("true", True), ("false", False)])
 def test_the_decide_step_sets_only_any_and_only_when_a_plan_has_changes(
     generated: Path, tmp_path: Path, any_changes: str, output: bool

@@ -71,9 +71,12 @@ case $scope in
     } > "$body"
     ;;
   plan)
-    exoform plan --no-color --format markdown --out plan.json 2>&1 > plan.md | tee plan.err | defuse >&2
+    # The Markdown plan ends with its own footer (exoform version, and the commit it reads from GITHUB_SHA)
+    GITHUB_SHA=${COMMIT_SHA:-} exoform plan --no-color --format markdown --out plan.json 2>&1 > plan.md |
+      tee plan.err | defuse >&2
     code=${PIPESTATUS[0]}
-    [ -s plan.md ] || printf '%s\n## exoform plan\n' "$marker" > plan.md
+    planned=true
+    [ -s plan.md ] || { printf '%s\n## exoform plan\n' "$marker" > plan.md; planned=false; }
     {
       if [ "$code" != 0 ]; then
         printf '\n:x: **The plan failed** (exit %s): nothing can be applied from this run.\n\n```\n' "$code"
@@ -86,10 +89,16 @@ case $scope in
     if [ "$(wc -c < plan.md)" -gt "$room" ]; then
       head -c $((room - 200)) plan.md | iconv -f utf-8 -t utf-8 -c
       printf '\n\n*(The plan was cut to fit in a comment: `exoform plan` shows all of it.)*\n'
+      planned=false # its own footer was cut with it
     else
       cat plan.md
     fi > "$body"
-    cat plan.tail plan.footer >> "$body"
+    cat plan.tail >> "$body"
+    if [ "$planned" = true ]; then
+      if [ -n "${RUN_URL:-}" ]; then printf '\n<sub>[run log](%s)</sub>\n' "$RUN_URL" >> "$body"; fi
+    else
+      cat plan.footer >> "$body"
+    fi
     rm -f plan.tail plan.footer plan.err
     ;;
 esac
