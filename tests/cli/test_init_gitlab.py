@@ -308,3 +308,27 @@ def test_drift_opens_updates_and_closes_one_issue_per_tenant(
         ("PUT", f"{API}/issues/9", {"state_event": "close"}),
     ]  # fabrikam could not be checked: its issue stays as it is
     assert "Tenant fabrikam could not be checked (1)" in posted.stdout
+
+
+def test_an_unreachable_api_fails_the_step_naming_the_request_never_the_token(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    assert init(root, "--ci", "gitlab").exit_code == 0
+    (root / "comment.md").write_text("<!-- exoform-plan -->\nplan\n")
+    env = {
+        "PATH": os.environ["PATH"],
+        "CI_API_V4_URL": "http://127.0.0.1:9/api/v4",  # nothing listens there
+        "CI_PROJECT_ID": "42",
+        "CI_MERGE_REQUEST_IID": "5",
+        "EXOFORM_GITLAB_TOKEN": "glpat-secret-value",
+    }
+    done = subprocess.run(
+        [sys.executable, str(root / FOLDER / "hosting.py"), "gitlab-note", "comment.md"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: GET http://127.0.0.1:9/api/v4/projects/42/merge_requests/5/notes: ")
+    assert "glpat-secret-value" not in done.stdout + done.stderr
