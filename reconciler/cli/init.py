@@ -1,5 +1,10 @@
 """``exoform init``: write a ready connectors repository (config, workflows, hooks, docs).
 
+``--ci`` chooses the CI system: ``github`` (the default: ``.github/workflows``), ``azure-devops``
+(``.azure-pipelines/``) or ``gitlab`` (``.gitlab-ci.yml``); each gets the same three jobs (plan of a
+pull/merge request with its comment, gated apply of the saved plan, nightly drift with one item per tenant)
+and signs in with its own workload identity federation (``federated: CI`` in ``exoform.yaml``).
+
 The files come from the templates in ``reconciler/data/init/``; ``@@NAME@@`` placeholders are filled in
 (GitHub's own ``${{ }}`` expressions pass through untouched).  The workflows and the pre-commit hook
 install the exoform version that wrote them (:func:`pip_spec`: the package index by default, a git tag or
@@ -62,6 +67,32 @@ _SCRIPTS = (
 )
 #: What a git URL or a wheel path may hold: it is written into YAML and shell lines, so no quote, space,
 #: ``$`` or other shell or YAML character.
+#: The scripts ``--ci azure-devops`` and ``--ci gitlab`` share (``reconciler/data/init/ci/``).
+_CI_SCRIPTS = (
+    "lib.sh",
+    "pr-plan.sh",
+    "plan-tenants.sh",
+    "apply-tenants.sh",
+    "drift-tenants.sh",
+    "hosting.py",
+)
+#: CI system -> (folder of its scripts, its pipeline files: written path -> template, the paths a pull or
+#: merge request must touch to need a plan, what it calls a pull request).
+CI_SYSTEMS: dict[str, tuple[str, dict[str, str], str, str]] = {
+    "azure-devops": (
+        ".azure-pipelines/exoform",
+        {f".azure-pipelines/{n}.yml": f"azure-devops/{n}.yml" for n in ("plan", "apply", "drift")},
+        "exoform.yaml connectors/ .azure-pipelines/",
+        "pull request",
+    ),
+    "gitlab": (
+        ".gitlab/exoform",
+        {".gitlab-ci.yml": "gitlab/gitlab-ci.yml"},
+        "exoform.yaml connectors/ .gitlab-ci.yml .gitlab/exoform/",
+        "merge request",
+    ),
+}
+CI_CHOICES = ("github", *CI_SYSTEMS)
 _SPEC_CHARS = re.compile(r"[A-Za-z0-9._~/:@+=-]+")
 _ORGANIZATION = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*(\.[A-Za-z0-9][A-Za-z0-9-]*)+")
 _ENVIRONMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
@@ -127,9 +158,9 @@ def pip_spec(install_from: str, version: str = __version__) -> str:
     return f"./{wheel.as_posix()}"
 
 
-def render_config(tenants: list[Tenant], *, fleet: bool = False) -> str:
+def render_config(tenants: list[Tenant], *, fleet: bool = False, ci: str = "github") -> str:
     """``exoform.yaml`` for ``tenants``: ``auth`` is the read app and ``apply_auth`` the write app, both
-    ``client_id: env:NAME`` from the repository variables the workflows pass on.
+    ``client_id: env:NAME`` from the variables the workflows pass on, and ``federated: CI``.
 
     With ``fleet`` the settings every tenant shares are written once under ``defaults:`` (with the shared
     folder :data:`COMMON_FOLDER`), and each tenant holds only its organization."""
@@ -137,10 +168,10 @@ def render_config(tenants: list[Tenant], *, fleet: bool = False) -> str:
         "provider: exchange",
         "auth:                       # the read-only app: plan, drift, status, export",
         f"  client_id: env:{READ_CLIENT_ID_VAR}",
-        "  federated: github",
+        f"  federated: {ci}",
         "apply_auth:                 # the write app: apply only",
         f"  client_id: env:{WRITE_CLIENT_ID_VAR}",
-        "  federated: github",
+        f"  federated: {ci}",
         "unmanaged: report           # connectors no file declares are listed, never touched",
         "max_deletes: 1              # a plan deleting more is unsafe: apply refuses it",
     ]
@@ -204,8 +235,12 @@ def render_files(
     max_per_job: int | None = None,
     rings: int | None = None,
     sarif: bool = False,
+    ci: str = "github",
 ) -> dict[str, str]:
     """Every file ``exoform init`` writes: relative path -> text.  Pure: nothing is written.
+
+    ``ci``: one of :data:`CI_CHOICES`; ``plan_environment`` and ``max_per_job`` are GitHub's only (the
+    Azure DevOps and GitLab jobs take every tenant in turn).
 
     ``max_per_job``: the plan, apply and drift jobs of the apply and drift workflows each take at most
     that many tenants (the fewest jobs that hold them); None: one tenant per job up to GitHub's 256.
@@ -247,15 +282,24 @@ def render_files(
     values["SARIF_JOB"] = _template("workflows/plan-sarif.yml", values) if sarif else ""
     values["SARIF_STEP"] = _template("workflows/plan-sarif-step.yml", values) if sarif else ""
     files = {
-        "exoform.yaml": render_config(tenants, fleet=fleet),
+        "exoform.yaml": render_config(tenants, fleet=fleet, ci=ci),
         ".gitignore": _template("gitignore", values),
         ".pre-commit-config.yaml": render_precommit(spec),
-        "README.md": _template("README.md", values),
     }
-    for name in ("plan", "apply", "drift"):
-        files[f".github/workflows/{name}.yml"] = _template(f"workflows/{name}.yml", values)
-    for script in _SCRIPTS:
-        files[f".github/exoform/{script}"] = _template(f"scripts/{script}", values)
+    if ci == "github":
+        files["README.md"] = _template("README.md", values)
+        for name in ("plan", "apply", "drift"):
+            files[f".github/workflows/{name}.yml"] = _template(f"workflows/{name}.yml", values)
+        for script in _SCRIPTS:
+            files[f".github/exoform/{script}"] = _template(f"scripts/{script}", values)
+    else:
+        folder, pipelines, paths, request = CI_SYSTEMS[ci]
+        values |= {"CI_PATHS": paths, "REQUEST": request}
+        files["README.md"] = _template(f"{ci}/README.md", values)
+        for written, template in pipelines.items():
+            files[written] = _template(template, values)
+        for script in _CI_SCRIPTS:
+            files[f"{folder}/{script}"] = _template(f"ci/{script}", values)
     if fleet:
         files[f"{COMMON_FOLDER}/README.md"] = _template("common-README.md", values)
     else:
@@ -306,7 +350,7 @@ def _first_link(root: Path, relative: str) -> Path | None:
 
 def write_files(root: Path, files: dict[str, str], force: bool) -> tuple[list[str], list[str]]:
     """Write ``files`` under ``root``; returns (written, skipped).  An existing file is skipped unless
-    ``force``; scripts under ``.github/exoform/`` are made executable.
+    ``force``; scripts (``*.sh`` but the sourced ``lib.sh``, ``*.py``) are made executable.
 
     A symbolic link on the way to a file (the file itself or a folder above it) is refused before
     anything is written (:class:`click.ClickException` naming every link); with ``force`` the link is
@@ -329,12 +373,13 @@ def write_files(root: Path, files: dict[str, str], force: bool) -> tuple[list[st
             skipped.append(relative)
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
-        mode = 0o755 if relative.endswith(".sh") else 0o644
+        executable = relative.endswith((".sh", ".py")) and not relative.endswith("/lib.sh")
+        mode = 0o755 if executable else 0o644
         # O_NOFOLLOW: a link that appeared since the check above is refused, never followed.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
         with os.fdopen(fd, "w", encoding="utf-8") as stream:
             stream.write(text)
-        if relative.endswith(".sh"):
+        if executable:
             path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
         written.append(relative)
     return written, skipped
@@ -384,12 +429,21 @@ def write_files(root: Path, files: dict[str, str], force: bool) -> tuple[list[st
     is_flag=True,
     help="The plan workflow uploads the plan's posture findings to GitHub code scanning (SARIF).",
 )
+@click.option(
+    "--ci",
+    type=click.Choice(CI_CHOICES),
+    default="github",
+    show_default=True,
+    help="The CI system whose pipelines to write: GitHub Actions (.github/workflows), Azure Pipelines "
+    "(.azure-pipelines/) or GitLab CI (.gitlab-ci.yml).",
+)
 @click.option("--python", default="3.12", show_default=True, help="Python version of the workflows.")
 @click.option(
     "--environment",
     default="exoform-apply",
     show_default=True,
-    help="GitHub Environment that guards apply (required reviewers).",
+    help="Environment that guards apply (GitHub: required reviewers; Azure DevOps: approvals; GitLab: a "
+    "protected environment).",
 )
 @click.option(
     "--plan-environment",
@@ -410,13 +464,16 @@ def init(
     max_per_job: int | None,
     rings: int | None,
     sarif: bool,
+    ci: str,
     force: bool,
 ) -> None:
     """Write a ready connectors repository into DIRECTORY (default: here).
 
     Writes exoform.yaml, connectors/NAME/ (with --fleet: defaults and connectors/common/),
-    .github/workflows/{plan,apply,drift}.yml with their scripts in .github/exoform/,
-    .pre-commit-config.yaml, .gitignore and a README.md with the two app registrations.
+    .github/workflows/{plan,apply,drift}.yml with their scripts in .github/exoform/
+    (--ci azure-devops: .azure-pipelines/{plan,apply,drift}.yml and .azure-pipelines/exoform/;
+    --ci gitlab: .gitlab-ci.yml and .gitlab/exoform/), .pre-commit-config.yaml, .gitignore and a
+    README.md with the two app registrations.
     Existing files are kept unless --force; a symbolic link is never written through.
 
     \b
@@ -424,6 +481,8 @@ def init(
       exoform init mail-flow --tenant contoso --organization contoso.onmicrosoft.com
       exoform init --fleet --tenant contoso --tenant fabrikam --max-per-job 10
       exoform init --fleet --tenant lab --tenant contoso --rings 2 --sarif
+      exoform init --ci azure-devops --tenant contoso
+      exoform init --ci gitlab --fleet --tenant contoso --tenant fabrikam
       exoform init --install-from git+https://git.example.com/mirror/exoform@vX.Y.Z --force
     """
     if not names:
@@ -452,6 +511,16 @@ def init(
     ]:
         if not pattern.fullmatch(given):
             raise click.BadParameter(f"{quote(given)}: expected {expected}", param_hint=hint)
+    if max_per_job is not None and ci != "github":
+        raise click.BadParameter(
+            f"GitHub's matrix only: the {ci} jobs take every tenant in turn", param_hint="'--max-per-job'"
+        )
+    if rings is not None and rings > 1 and ci != "github":
+        raise click.BadParameter(
+            f"GitHub only: the {ci} apply job applies every tenant of the plan", param_hint="'--rings'"
+        )
+    if sarif and ci != "github":
+        raise click.BadParameter("GitHub code scanning only", param_hint="'--sarif'")
     tenants = [Tenant(n, o) for n, o in zip(names, organizations, strict=True)]
     files = render_files(
         tenants,
@@ -463,6 +532,7 @@ def init(
         max_per_job=max_per_job,
         rings=rings,
         sarif=sarif,
+        ci=ci,
     )
     written, skipped = write_files(directory, files, force)
     for relative in written:

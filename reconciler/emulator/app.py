@@ -14,6 +14,8 @@ GET      ``/common/discovery/instance``                   msal's instance discov
 POST     ``/{tenant}/oauth2/v2.0/token``                   client-credentials tokens
 GET      ``/{tenant}/discovery/v2.0/keys``                 the key that signs access tokens
 GET      ``/_github/oidc/token?audience=...``             GitHub Actions OIDC stand-in
+POST     ``/_azure_devops/oidctoken``                       Azure Pipelines OIDC stand-in
+GET      ``/_gitlab/id_token?aud=...``                    GitLab CI ID token stand-in
 GET      ``/_emulator/stats``                             request and fault counters (JSON)
 =======  ===============================================  ==========================================
 
@@ -142,6 +144,10 @@ class Emulator:
             return _json(200, self.identity.jwks())
         if method == "GET" and lower == ["_github", "oidc", "token"]:
             return self._github(request)
+        if method == "POST" and lower == ["_azure_devops", "oidctoken"]:
+            return self._azure_devops(request)
+        if method == "GET" and lower == ["_gitlab", "id_token"]:
+            return _json(200, self.identity.gitlab_token(request.url.params.get("aud")))
         if method == "GET" and lower == ["_emulator", "stats"]:
             return _json(200, self.stats.snapshot())
         return httpx.Response(
@@ -223,6 +229,15 @@ class Emulator:
         try:
             body = self.identity.github_token(
                 request.headers.get("authorization"), request.url.params.get("audience")
+            )
+        except AuthFailure as exc:
+            return _json(exc.status, {"message": exc.reason})
+        return _json(200, body)
+
+    def _azure_devops(self, request: httpx.Request) -> httpx.Response:
+        try:
+            body = self.identity.azure_devops_token(
+                request.headers.get("authorization"), request.url.params.get("serviceConnectionId")
             )
         except AuthFailure as exc:
             return _json(exc.status, {"message": exc.reason})

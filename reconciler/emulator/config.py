@@ -21,6 +21,8 @@ from reconciler.errors import InputError, Location, Problem
 
 OPEN_SECRET = "emulator"
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
+#: Azure DevOps issues a service connection's federated token as ``https://vstoken.dev.azure.com/{org id}``.
+AZURE_DEVOPS_ISSUER_PREFIX = "https://vstoken.dev.azure.com/"
 FEDERATION_AUDIENCE = "api://AzureADTokenExchange"
 MANAGE_AS_APP = "Exchange.ManageAsApp"
 #: Entra role template ids carried in a token's ``wids`` claim: the role the app's service principal holds.
@@ -98,6 +100,35 @@ class GitHubConfig(_Model):
     repository: str = "exoform/demo"
 
 
+class AzureDevOpsConfig(_Model):
+    """The Azure Pipelines OIDC stand-in served under ``POST /_azure_devops/oidctoken`` (what
+    ``SYSTEM_OIDCREQUESTURI`` names in a job): a service connection's federated token."""
+
+    access_token: str = Field(default=OPEN_SECRET, description="System.AccessToken the caller must present.")
+    organization_id: str = Field(
+        default="00000000-0000-0000-0000-0000000000ad", description="Organization id: the token's issuer."
+    )
+    connections: dict[str, str] = Field(
+        default_factory=lambda: {"exoform-read": "sc://acme/mail-flow/exoform-read"},
+        description="Service connection id -> the subject (sc://ORG/PROJECT/NAME) of its tokens.",
+    )
+
+    @property
+    def issuer(self) -> str:
+        return f"{AZURE_DEVOPS_ISSUER_PREFIX}{self.organization_id}"
+
+
+class GitLabConfig(_Model):
+    """The GitLab ID token stand-in served under ``GET /_gitlab/id_token?aud=...``: what GitLab puts in
+    the variable of a job's ``id_tokens:`` entry (a test or demo fills the variable from it)."""
+
+    issuer: str = Field(default="https://gitlab.example.com", description="The GitLab instance (iss).")
+    subject: str = Field(
+        default="project_path:acme/mail-flow:ref_type:branch:ref:main", description="sub claim of tokens."
+    )
+    project_path: str = "acme/mail-flow"
+
+
 class FaultsConfig(_Model):
     """Faults switched on from the start (see :mod:`reconciler.emulator.faults` for the spec syntax)."""
 
@@ -118,6 +149,8 @@ class EmulatorConfig(_Model):
         default=1000, gt=0, description="Page size when the client sends no Prefer header."
     )
     github: GitHubConfig = GitHubConfig()
+    azure_devops: AzureDevOpsConfig = AzureDevOpsConfig()
+    gitlab: GitLabConfig = GitLabConfig()
     federated_issuers: dict[str, str] = Field(
         default_factory=dict,
         description="Extra federated issuers: issuer -> PEM public key or certificate verifying its tokens.",

@@ -5,7 +5,11 @@
   client assertion (signature checked against the app's registered certificate, audience = this token
   endpoint, expiry), or with a federated assertion (GitHub OIDC style: a registered issuer, subject and
   audience ``api://AzureADTokenExchange``).
-- ``/_github/oidc/token``: a GitHub Actions OIDC stand-in whose issuer is trusted for federation.
+- ``/_github/oidc/token``: a GitHub Actions OIDC stand-in whose issuer is trusted for federation;
+  ``/_azure_devops/oidctoken`` (Azure Pipelines' ``SYSTEM_OIDCREQUESTURI``: a service connection's token,
+  issuer ``https://vstoken.dev.azure.com/{org id}``, subject ``sc://ORG/PROJECT/CONNECTION``) and
+  ``/_gitlab/id_token`` (a GitLab CI ID token: issuer the instance, subject ``project_path:...``), whose
+  issuers are trusted the same way.
 
 Issued access tokens are JWTs with ``aud`` (the resource), ``tid``, ``appid``, ``roles`` and ``exp``,
 signed with HS256 and a random secret of the emulator; :meth:`Identity.verify` checks them for the API (a
@@ -352,6 +356,10 @@ class Identity:
     def _federated_key(self, issuer: str) -> PublicKeyTypes | None:
         if issuer == GITHUB_ISSUER:
             return self._rsa_key("github").public_key()
+        if issuer == self.config.azure_devops.issuer:
+            return self._rsa_key("azure-devops").public_key()
+        if issuer == self.config.gitlab.issuer:
+            return self._rsa_key("gitlab").public_key()
         pem = self.config.federated_issuers.get(issuer)
         if pem is None:
             return None
@@ -523,6 +531,55 @@ class Identity:
             "value": jwt.encode(
                 claims, self._rsa_key("github"), algorithm="RS256", headers={"kid": "github"}
             ),
+        }
+
+    # -- Azure Pipelines and GitLab CI stand-ins ---------------------------------------------------
+
+    def azure_devops_token(self, authorization: str | None, connection: str | None) -> dict[str, Any]:
+        """``{"oidcToken": <JWT>}`` as Azure DevOps' oidctoken call answers for service connection
+        ``connection``; AuthFailure (401 bad System.AccessToken, 404 unknown connection) if refused."""
+        ado = self.config.azure_devops
+        if not authorization or not _same(
+            authorization.removeprefix("Bearer ").removeprefix("bearer "), ado.access_token
+        ):
+            raise AuthFailure(401, "bad System.AccessToken")
+        subject = ado.connections.get(connection or "")
+        if subject is None:
+            raise AuthFailure(404, "no such service connection, or the pipeline may not use it")
+        now = int(time.time())
+        claims = {
+            "jti": str(uuid.uuid4()),
+            "sub": subject,
+            "aud": FEDERATION_AUDIENCE,
+            "iss": ado.issuer,
+            "iat": now,
+            "nbf": now,
+            "exp": now + 600,
+        }
+        token = jwt.encode(claims, self._rsa_key("azure-devops"), algorithm="RS256", headers={"kid": "ado"})
+        return {"oidcToken": token}
+
+    def gitlab_token(self, audience: str | None) -> dict[str, Any]:
+        """``{"value": <JWT>}``: the ID token GitLab would put in a job's ``id_tokens:`` variable."""
+        gitlab = self.config.gitlab
+        now = int(time.time())
+        namespace, _, project = gitlab.project_path.rpartition("/")
+        claims = {
+            "jti": str(uuid.uuid4()),
+            "sub": gitlab.subject,
+            "aud": audience or gitlab.issuer,
+            "iss": gitlab.issuer,
+            "iat": now,
+            "nbf": now,
+            "exp": now + 3600,
+            "namespace_path": namespace,
+            "project_path": gitlab.project_path,
+            "ref": gitlab.subject.rpartition(":ref:")[2] or "main",
+            "ref_type": "branch",
+            "user_login": project or "gitlab",
+        }
+        return {
+            "value": jwt.encode(claims, self._rsa_key("gitlab"), algorithm="RS256", headers={"kid": "gl"})
         }
 
 

@@ -107,8 +107,11 @@ class AuthSettings(BaseModel):
     )
     client_secret: SecretRef | None = Field(default=None, description="env:NAME of a client secret.")
     certificate: CertificateAuth | None = Field(default=None, description="A certificate credential.")
-    federated: Literal["github"] | None = Field(
-        default=None, description="github: GitHub Actions OIDC workload identity federation (no secret)."
+    federated: Literal["github", "azure-devops", "gitlab"] | None = Field(
+        default=None,
+        description="Workload identity federation of a CI system (no secret): github (GitHub Actions OIDC), "
+        "azure-devops (a service connection's token, EXOFORM_SERVICE_CONNECTION_ID) or gitlab (the job's "
+        "id_tokens entry EXOFORM_ID_TOKEN).",
     )
 
     @model_validator(mode="after")

@@ -471,7 +471,8 @@ def test_config_that_is_not_a_mapping(run: Run) -> None:
         ),
         (
             "      federated: s3cr3t\n",
-            "exoform.yaml:7:18: error: tenants.prod.auth.federated: expected 'github'",
+            "exoform.yaml:7:18: error: tenants.prod.auth.federated: "
+            "expected 'github', 'azure-devops' or 'gitlab'",
         ),
     ],
 )

@@ -56,7 +56,10 @@ def test_defaults() -> None:
             {**EXCHANGE, "auth": {"client_id": "a", "client_secret": "env:S", "federated": "github"}},
             "exactly one of client_secret, certificate or federated",
         ),
-        ({**EXCHANGE, "auth": {"client_id": "a", "federated": "gitlab"}}, "Input should be 'github'"),
+        (
+            {**EXCHANGE, "auth": {"client_id": "a", "federated": "jenkins"}},
+            "Input should be 'github', 'azure-devops' or 'gitlab'",
+        ),
         ({**EXCHANGE, "auth": {"client_id": "a", "certificate": {"path": "k.pem"}}}, None),
         (
             {**EXCHANGE, "auth": {"client_id": "a", "certificate": {"pem": "env:P", "passphrase": "env:Q"}}},

@@ -3,7 +3,7 @@
 - a client secret (``client_secret: env:NAME``);
 - a certificate: a PEM file (``certificate.path``) or PEM content from the environment
   (``certificate.pem: env:NAME``), optionally with an encrypted key (``certificate.passphrase: env:NAME``);
-- workload identity federation (``federated: github``, :mod:`.federated`).
+- workload identity federation (``federated: github``, ``azure-devops`` or ``gitlab``, :mod:`.federated`).
 
 Secrets and files are read when the credential is asked for (:func:`msal_credential`); an unset variable or
 an unreadable file is a :class:`ConfigError` naming the variable or path, never the value.
@@ -18,7 +18,7 @@ import httpx
 
 from reconciler.desired.config import AuthSettings, ExoformConfig, resolve_secret
 from reconciler.errors import ConfigError
-from reconciler.providers.auth.federated import GitHubAssertion
+from reconciler.providers.auth.federated import ci_assertion
 from reconciler.providers.retry import RetryPolicy
 from reconciler.yamlio import MAX_FILE_BYTES, read_bytes
 
@@ -113,7 +113,7 @@ def msal_credential(
 ) -> str | dict[str, Any]:
     """The msal ``client_credential`` for ``auth``; reads secrets and files now (ConfigError if missing).
 
-    ``policy`` bounds the request a federated credential makes (see :class:`GitHubAssertion`)."""
+    ``policy`` bounds the request a federated credential makes (see :mod:`.federated`)."""
     try:
         return _credential(tenant, auth, config, http, policy)
     except ConfigError as exc:
@@ -142,4 +142,5 @@ def _credential(
             pem = resolve_secret(cert.pem).replace("\\n", "\n").encode()
             source = f"tenant {tenant}: certificate from {cert.pem}"
         return load_certificate(pem, passphrase, source).msal_credential()
-    return {"client_assertion": GitHubAssertion(tenant, http, policy=policy)}
+    assert auth.federated is not None
+    return {"client_assertion": ci_assertion(auth.federated, tenant, http, policy)}

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2016  # the backticks are Markdown, not command substitution
+# Written by `exoform init`.  The @@REQUEST@@ job: validates the files (security posture included), plans
+# every tenant with the READ-ONLY app when the @@REQUEST@@ touches a connector file, and writes the comment
+# to $1 and what it is to $1.scope: `plan`, `none` (no plan needed) or `fork` (validated only: a fork's
+# pipeline gets no sign-in token).  Exits 1 when the files are invalid or the plan failed (after writing).
+#   FORK        "true" (any case) for a @@REQUEST@@ from a fork
+#   BASE, HEAD  the commits to compare (default: HEAD^1 and HEAD, the merge commit and its base); when
+#               they cannot be compared, every tenant is planned
+#   COMMIT_SHA, RUN_URL  named in the footer
+set -uo pipefail
+set -f # nothing is a glob
+# shellcheck source=lib.sh
+source "$(dirname -- "$0")/lib.sh"
+body=$1
+paths=${EXOFORM_PATHS:-"@@CI_PATHS@@"}
+marker="<!-- exoform-plan -->"
+limit=65000
+version=$(exoform_version)
+footer() {
+  printf '\n---\n<sub>exoform %s · commit %s' "$version" "${COMMIT_SHA:-unknown}"
+  if [ -n "${RUN_URL:-}" ]; then printf ' · [run log](%s)' "$RUN_URL"; fi
+  printf '</sub>\n'
+}
+needs_plan() { # does the @@REQUEST@@ change a file under one of $paths?
+  local changed file prefix prefixes
+  read -r -a prefixes <<< "$paths"
+  changed=$(mktemp)
+  git diff -z --name-only "${BASE:-HEAD^1}" "${HEAD:-HEAD}" -- > "$changed" || { rm -f -- "$changed"; return 2; }
+  while IFS= read -r -d '' file; do
+    for prefix in "${prefixes[@]}"; do
+      if [ "$file" = "$prefix" ] || { [ "${prefix%/}" != "$prefix" ] && [ "${file#"$prefix"}" != "$file" ]; }; then
+        rm -f -- "$changed"
+        return 0
+      fi
+    done
+  done < "$changed"
+  rm -f -- "$changed"
+  return 1
+}
+exoform validate 2>&1 | defuse
+valid=${PIPESTATUS[0]}
+code=0
+fork=${FORK:-false}
+if [ "${fork,,}" = true ]; then # Azure Pipelines says True
+  scope=fork
+else
+  needs_plan
+  case $? in
+    1) scope=none ;;
+    0) scope=plan ;;
+    *) scope=plan; echo "warning: git diff failed: cannot tell whether a plan is needed, so planning" >&2 ;;
+  esac
+fi
+printf '%s\n' "$scope" > "$body.scope"
+case $scope in
+  fork)
+    {
+      printf '%s\n## exoform plan\n\n' "$marker"
+      printf ':information_source: No plan was made: this @@REQUEST@@ comes from a fork. A pipeline of a\n'
+      printf 'fork gets no token to sign in to Exchange Online, so the files were validated and checked for\n'
+      printf 'security posture only. A maintainer can push the branch to this repository to get a plan.\n'
+      footer
+    } > "$body"
+    ;;
+  none)
+    {
+      printf '%s\n## exoform plan\n\n' "$marker"
+      printf ':white_check_mark: No plan needed: this @@REQUEST@@ changes no connector file and not exoform.yaml.\n'
+      footer
+    } > "$body"
+    ;;
+  plan)
+    # The Markdown plan ends with its own footer (exoform version, and the commit it reads from GITHUB_SHA)
+    GITHUB_SHA=${COMMIT_SHA:-} exoform plan --no-color --format markdown --out plan.json 2>&1 > plan.md |
+      tee plan.err | defuse >&2
+    code=${PIPESTATUS[0]}
+    planned=true
+    [ -s plan.md ] || { printf '%s\n## exoform plan\n' "$marker" > plan.md; planned=false; }
+    {
+      if [ "$code" != 0 ]; then
+        printf '\n:x: **The plan failed** (exit %s): nothing can be applied from this run.\n\n```\n' "$code"
+        grep -v '^$' plan.err | tail -n 10 | cut -c1-300
+        printf '```\n'
+      fi
+    } > plan.tail
+    footer > plan.footer
+    room=$((limit - $(wc -c < plan.tail) - $(wc -c < plan.footer)))
+    if [ "$(wc -c < plan.md)" -gt "$room" ]; then
+      head -c $((room - 200)) plan.md | iconv -f utf-8 -t utf-8 -c
+      printf '\n\n*(The plan was cut to fit in a comment: `exoform plan` shows all of it.)*\n'
+      planned=false # its own footer was cut with it
+    else
+      cat plan.md
+    fi > "$body"
+    cat plan.tail >> "$body"
+    if [ "$planned" = true ]; then
+      if [ -n "${RUN_URL:-}" ]; then printf '\n<sub>[run log](%s)</sub>\n' "$RUN_URL" >> "$body"; fi
+    else
+      cat plan.footer >> "$body"
+    fi
+    rm -f plan.tail plan.footer plan.err
+    ;;
+esac
+if [ "$valid" != 0 ] || [ "$code" != 0 ]; then exit 1; fi
