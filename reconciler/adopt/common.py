@@ -1,0 +1,548 @@
+"""Several live tenants -> one shared connector set plus what each tenant keeps: ``export --common DIR``.
+
+The derivation (:func:`derive`) is pure; :func:`write_common` writes what it decided.
+
+Contracts:
+- A live connector is matched across tenants by kind and case-insensitive name.  It is **shared** (one
+  document in the shared folder) when it is new to the folder and a strict majority of the selected
+  tenants, and at least two, hold it; or when the shared folder declares it already.  Each selected
+  tenant without it (new ones only) gets an Override ``absent: true`` in its own folder, which keeps it
+  out of that tenant: the absent tenants never outnumber the sharing ones, and their plan stays empty.
+- A connector stays per tenant (written by :func:`reconciler.adopt.exporter.export_connectors` into the
+  tenant's own folder, with the reason in the report) when its ``connector_type`` differs between tenants
+  (they are different connectors), when a tenant's value of a differing field is unset (a variable cannot
+  unset a field), when a tenant's copy cannot be written back or breaks the service's rules, when the
+  Hybrid Configuration Wizard made it, or when another folder of a tenant already declares it.
+- Of a shared connector, a field equal in every sharing tenant is a literal (left out at its default);
+  a field that differs is ``${vars.NAME}``, NAME read from the connector's name and the field
+  (``inbound_from_mimecast_sender_ip_addresses``), prefixed with the kind, then numbered, when taken.
+  Its most common value (ties: the first tenant in file order) goes into ``defaults.vars`` and every
+  tenant with another value sets its own in ``tenants.NAME.vars``: so every tenant, even an absent one,
+  defines every variable the folder references.  The name's case is the most common one (names are
+  case-insensitive: no plan change).  Fields a tenant ignores (``ignore_fields``) do not count for it.
+- A field of a connector the shared folder declares already is kept as written when it gives every
+  sharing tenant its live value (a reference such as ``${tenant.name}`` stays); only the others are
+  derived again.  So a second run over unchanged tenants writes nothing.
+- :func:`write_common` edits ``exoform.yaml`` with ruamel round trip (comments and order kept) and
+  replaces every file atomically; it writes nothing before every check passed.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reconciler.adopt.exporter import (
+    Exportable,
+    ExportReport,
+    document_values,
+    export_connectors,
+    make_yaml,
+    schema_reference,
+    slugify,
+    unwritable_values,
+)
+from reconciler.errors import ExoformError
+from reconciler.model import FIELDS, MODELS, Kind, rule_violations
+from reconciler.yamlio import display_path, write_atomic
+
+Key = tuple[str, str]
+_KIND_PREFIX: dict[str, str] = {"InboundConnector": "inbound", "OutboundConnector": "outbound"}
+#: Longest connector part of a derived variable name (the field name follows it).
+_MAX_STEM = 40
+
+
+@dataclass(frozen=True)
+class TenantInput:
+    """What the derivation needs of one selected tenant."""
+
+    tenant: str
+    live: Sequence[Exportable]
+    #: The tenant's ``ignore_fields``.
+    ignore: frozenset[str] = frozenset()
+    #: Connectors its folders other than the shared and its own declare: never shared, never exported.
+    elsewhere: frozenset[Key] = frozenset()
+    #: Resolved managed fields of each connector the shared folder declares, as this tenant loads it.
+    declared: Mapping[Key, Mapping[str, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class SharedConnector:
+    """One connector of the shared folder: its document (references in place) and who shares it."""
+
+    kind: Kind
+    name: str
+    tenants: list[str]
+    #: The document to write (new connectors), or the fields to set in the existing document.
+    document: dict[str, Any]
+    #: field -> variable name, for the fields that differ.
+    variables: dict[str, str] = field(default_factory=dict)
+    #: Selected tenants without it that get an Override ``absent: true``.
+    absent: list[str] = field(default_factory=list)
+    #: True when the shared folder declares it already (then ``document`` holds only fields to change).
+    existing: bool = False
+
+
+@dataclass
+class Derivation:
+    """What :func:`derive` decided."""
+
+    shared: list[SharedConnector] = field(default_factory=list)
+    #: variable -> tenant -> value (every sharing tenant's value).
+    values: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: tenant -> the live connectors written into its own folder.
+    own: dict[str, list[Exportable]] = field(default_factory=dict)
+    #: (kind, name, why) of connectors held by two or more tenants and left per tenant.
+    unshared: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def default_of(self, variable: str, order: Sequence[str]) -> Any:
+        """The value ``defaults.vars`` gets: the most common one, ties to the first tenant in ``order``."""
+        values = self.values[variable]
+        counts = Counter(_frozen(v) for v in values.values())
+        first = {t: i for i, t in enumerate(order)}
+        best = max(
+            values.items(), key=lambda item: (counts[_frozen(item[1])], -first.get(item[0], len(first)))
+        )
+        return best[1]
+
+
+def _frozen(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _expressible(value: Any) -> bool:
+    """Whether ``value`` can be a variable's value (exoform.yaml's ``vars``: scalars or lists of them)."""
+    scalar = (str, bool, int, float)
+    return isinstance(value, scalar) or (
+        isinstance(value, list) and all(isinstance(v, scalar) for v in value)
+    )
+
+
+def _why_not_shared(copies: Mapping[str, Exportable], tenants: Mapping[str, TenantInput]) -> str | None:
+    for tenant, c in copies.items():
+        if c.connector_source.casefold() == "hybridwizard":
+            return f"made by the Hybrid Configuration Wizard in {tenant}"
+        if unwritable_values(c.kind, document_values(c.connector, tenants[tenant].ignore)):
+            return f"{tenant}'s copy cannot be written back (see its own report)"
+        if rule_violations(c.connector):
+            return f"{tenant}'s copy breaks the service's rules"
+    types = {c.connector.connector_type for c in copies.values()}
+    if len(types) > 1:
+        return "its connector_type differs between tenants: they are different connectors"
+    return None
+
+
+def var_stem(name: str) -> str:
+    """The connector part of a variable name: lower case letters, digits and single underscores."""
+    stem = slugify(name).replace("-", "_")[:_MAX_STEM].strip("_") or "connector"
+    return stem if not stem[0].isdigit() else f"c_{stem}"
+
+
+def derive(
+    tenants: Sequence[TenantInput],
+    existing: frozenset[Key] = frozenset(),
+    taken: frozenset[str] = frozenset(),
+) -> Derivation:
+    """Decide the shared set of ``tenants`` (in file order; see the module contracts).
+
+    ``existing`` are the connectors the shared folder declares now; ``taken`` the variable names already
+    set anywhere in exoform.yaml (a derived name never reuses one).
+    """
+    by_name = {t.tenant: t for t in tenants}
+    order = [t.tenant for t in tenants]
+    groups: dict[Key, dict[str, Exportable]] = {}
+    for t in tenants:
+        for c in t.live:
+            found: Key = (c.kind, c.name.casefold())
+            if found not in t.elsewhere:
+                groups.setdefault(found, {})[t.tenant] = c
+    result = Derivation()
+    used = set(taken)
+    shared_keys: set[Key] = set()
+    for key in sorted(groups):
+        copies = groups[key]
+        is_existing = key in existing
+        if not is_existing and not (len(copies) >= 2 and 2 * len(copies) > len(tenants)):
+            continue
+        first = next(iter(copies.values()))
+        blocked = [t.tenant for t in tenants if key in t.elsewhere]
+        why = (
+            f"another folder of {', '.join(blocked)} declares it"
+            if blocked
+            else _why_not_shared(copies, by_name)
+        )
+        shared = None if why else _share(key, copies, by_name, is_existing, used, result)
+        if shared is None:
+            if why and (is_existing or len(copies) >= 2):
+                result.unshared.append((first.kind, first.name, why))
+            continue
+        if not is_existing:
+            shared.absent = [t for t in order if t not in copies and key not in by_name[t].elsewhere]
+        result.shared.append(shared)
+        shared_keys.add(key)
+    for t in tenants:
+        result.own[t.tenant] = [
+            c
+            for c in t.live
+            if (c.kind, c.name.casefold()) not in shared_keys
+            and (c.kind, c.name.casefold()) not in t.elsewhere
+        ]
+    return result
+
+
+def _share(
+    key: Key,
+    copies: Mapping[str, Exportable],
+    tenants: Mapping[str, TenantInput],
+    is_existing: bool,
+    used: set[str],
+    result: Derivation,
+) -> SharedConnector | None:
+    """The shared connector of ``copies``, or None (with the reason recorded) when a field cannot be one."""
+    kind: Kind = next(iter(copies.values())).kind
+    names = Counter(c.name for c in copies.values())
+    name = max(names, key=lambda n: (names[n], -list(names).index(n)))
+    document: dict[str, Any] = {}
+    if not is_existing:
+        document = {
+            "kind": kind,
+            "name": name,
+            "connector_type": next(iter(copies.values())).connector.connector_type,
+        }
+    differing: dict[str, dict[str, Any]] = {}
+    for spec_name, spec in FIELDS[kind].items():
+        if spec_name in ("name", "connector_type") or spec.service_owned:
+            continue
+        values = {
+            t: c.connector.managed_fields()[spec_name]
+            for t, c in copies.items()
+            if spec_name not in tenants[t].ignore
+        }
+        if not values:
+            continue
+        if is_existing and all(
+            key in tenants[t].declared and tenants[t].declared[key].get(spec_name) == v
+            for t, v in values.items()
+        ):
+            continue  # the document already gives every tenant its value
+        distinct = {_frozen(v) for v in values.values()}
+        if len(distinct) == 1:
+            value = next(iter(values.values()))
+            required = MODELS[kind].model_fields[spec_name].is_required()
+            if is_existing or required or value != spec.default:
+                document[spec_name] = value
+            continue
+        unset = [t for t, v in values.items() if not _expressible(v)]
+        if unset:
+            result.unshared.append(
+                (
+                    kind,
+                    name,
+                    f"{spec_name} is unset in {', '.join(unset)} and set in others: a variable cannot "
+                    "unset a field",
+                )
+            )
+            return None
+        differing[spec_name] = values
+    variables: dict[str, str] = {}
+    for spec_name, values in differing.items():
+        variable = _variable_name(kind, name, spec_name, used)
+        used.add(variable)
+        variables[spec_name] = variable
+        document[spec_name] = f"${{vars.{variable}}}"
+        result.values[variable] = dict(values)
+    return SharedConnector(
+        kind, name, sorted(copies, key=list(tenants).index), document, variables, existing=is_existing
+    )
+
+
+def _variable_name(kind: str, name: str, field_name: str, used: set[str]) -> str:
+    """``<connector>_<field>``; with the kind in front when taken; then ``_2``, ``_3``, ... (deterministic:
+    connectors are derived in (kind, name) order)."""
+    plain = f"{var_stem(name)}_{field_name}"
+    if plain not in used:
+        return plain
+    prefixed = f"{_KIND_PREFIX[kind]}_{plain}"
+    candidate, n = prefixed, 2
+    while candidate in used:
+        candidate = f"{prefixed}_{n}"
+        n += 1
+    return candidate
+
+
+# --------------------------------------------------------------------------------------------------------
+# Where the files go
+
+
+def safe_folder(base_dir: Path, relative: str, what: str) -> Path:
+    """``base_dir/relative`` (absolute) when ``relative`` is a relative path that stays inside ``base_dir``
+    and no part of it is a symbolic link; else :class:`ExoformError` naming ``what``."""
+    raw = Path(relative)
+    if raw.is_absolute() or relative.strip() == "":
+        raise ExoformError(
+            f"{what} {relative!r}: give a folder relative to exoform.yaml, inside the repository"
+        )
+    base = base_dir.resolve()
+    path = base
+    for part in raw.parts:
+        if part in ("", "."):
+            continue
+        if part == "..":
+            raise ExoformError(
+                f"{what} {relative!r}: '..' is not allowed; give a folder inside the repository"
+            )
+        path = path / part
+        if path.is_symlink():
+            raise ExoformError(
+                f"{what} {relative!r}: {display_path(path)} is a symbolic link; it is not followed"
+            )
+        if path.exists() and not path.is_dir():
+            raise ExoformError(f"{what} {relative!r}: {display_path(path)} is not a folder")
+    return path
+
+
+def inside(base_dir: Path, folder: Path, what: str) -> Path:
+    """``folder`` when it lies inside ``base_dir`` through no symbolic link; else :class:`ExoformError`."""
+    base = base_dir.resolve()
+    absolute = folder if folder.is_absolute() else base / folder
+    try:
+        relative = absolute.relative_to(base)
+    except ValueError:
+        raise ExoformError(
+            f"{what} {display_path(folder)} is outside the repository (the folder of exoform.yaml): "
+            "export --common writes only inside it"
+        ) from None
+    return safe_folder(base, relative.as_posix() or ".", what)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Writing
+
+
+@dataclass
+class Written:
+    """What :func:`write_common` did."""
+
+    #: (kind, name, path, action) of each shared connector.
+    shared: list[tuple[str, str, Path, str]] = field(default_factory=list)
+    #: (tenant, kind, name, path) of each Override ``absent: true`` written.
+    absent: list[tuple[str, str, str, Path]] = field(default_factory=list)
+    #: tenant -> the report of its own folder's export.
+    own: dict[str, ExportReport] = field(default_factory=dict)
+    #: Lines saying what changed in exoform.yaml.
+    config: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TenantLayout:
+    """Where one tenant's files go, and its ``connectors`` afterwards."""
+
+    #: The tenant's own folder (absolute): its connectors kept per tenant and its absent overrides.
+    own: Path
+    #: The tenant's ``connectors`` to write (relative to exoform.yaml), or None to leave it as it is.
+    folders: list[str] | None
+
+
+def tenant_folders(
+    current: Sequence[str],
+    resolved: Sequence[Path],
+    common: tuple[str, Path],
+    own: tuple[str, Path],
+    needs_own: bool,
+) -> list[str] | None:
+    """The tenant's folder list with the shared folder in it (before its own folder) and its own folder
+    last when it needs one; None when ``current`` is that list already.  ``common`` and ``own`` are
+    (as written in exoform.yaml, absolute)."""
+    folders = list(current)
+    paths = list(resolved)
+    if own[1] not in paths and needs_own:
+        folders.append(own[0])
+        paths.append(own[1])
+    if common[1] not in paths:
+        at = paths.index(own[1]) if own[1] in paths else len(paths)
+        folders.insert(at, common[0])
+    return None if folders == list(current) else folders
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+def _flow(items: list[Any]) -> Any:
+    from ruamel.yaml.comments import CommentedSeq
+
+    seq = CommentedSeq(items)
+    seq.fa.set_flow_style()
+    return seq
+
+
+def write_common(
+    config_file: Path,
+    derivation: Derivation,
+    order: Sequence[str],
+    common: Path,
+    layouts: Mapping[str, TenantLayout],
+    ignore: Mapping[str, frozenset[str]],
+    schema: Path,
+) -> Written:
+    """Write ``derivation``: the shared documents into ``common``, each tenant's own connectors (and
+    absent overrides) into its own folder, the variables and folder lists into ``config_file``.  Raises
+    ``OSError`` when a file cannot be written."""
+    written = Written()
+    common.mkdir(parents=True, exist_ok=True)
+    written.shared = _write_shared(common, derivation.shared, schema)
+    for tenant in order:
+        mine = derivation.own.get(tenant, [])
+        place = layouts[tenant]
+        if mine or place.own.is_dir():
+            written.own[tenant] = export_connectors(mine, place.own, schema=schema, ignore=ignore[tenant])
+    for s in derivation.shared:
+        for tenant in s.absent:
+            path = _write_absent(layouts[tenant].own, tenant, s, schema)
+            written.absent.append((tenant, s.kind, s.name, path))
+    written.config = _edit_config(config_file, derivation, order, layouts)
+    return written
+
+
+def _write_shared(
+    folder: Path, shared: Sequence[SharedConnector], schema: Path
+) -> list[tuple[str, str, Path, str]]:
+    from reconciler.adopt.exporter import _File, _Folder, _free_path, _yaml_value
+
+    existing = _Folder(folder)
+    yaml = make_yaml()
+    header = schema_reference(schema, folder)
+    done: list[tuple[str, str, Path, str]] = []
+    for s in shared:
+        declared = existing.declared.get((s.kind, s.name.casefold()))
+        if declared is not None:
+            changed = False
+            for key, value in s.document.items():
+                spec = FIELDS[s.kind][key]
+                required = MODELS[s.kind].model_fields[key].is_required()
+                if value == spec.default and not required:
+                    if key in declared.data:
+                        del declared.data[key]
+                        changed = True
+                elif key not in declared.data or _plain(declared.data[key]) != value:
+                    declared.data[key] = _yaml_value(value)
+                    changed = True
+            if changed:
+                existing.files[declared.path].dirty = True
+            done.append((s.kind, s.name, declared.path, "updated" if changed else "unchanged"))
+            continue
+        stem = slugify(s.name)
+        if any(o is not s and o.kind != s.kind and slugify(o.name) == stem for o in shared):
+            stem = f"{_KIND_PREFIX[s.kind]}-{stem}"
+        path, _ = _free_path(folder, stem, existing)
+        from ruamel.yaml.comments import CommentedMap
+
+        data = CommentedMap((k, _yaml_value(v)) for k, v in s.document.items())
+        lines = [
+            header,
+            f"# Shared by {len(s.tenants)} tenant(s) (exoform export --common): {', '.join(s.tenants)}.",
+        ]
+        if s.variables:
+            lines.append(
+                "# ${vars.NAME}: each tenant's value is in exoform.yaml (defaults.vars, tenants.NAME.vars)."
+            )
+        buffer = io.StringIO()
+        yaml.dump(data, buffer)
+        write_atomic(path, "\n".join(lines) + "\n" + buffer.getvalue())
+        existing.files[path] = _File(path, [data], [s.document])
+        existing.taken.add(path.name.casefold())
+        done.append((s.kind, s.name, path, "created"))
+    for file in existing.files.values():
+        if file.dirty:
+            buffer = io.StringIO()
+            yaml.dump_all(file.documents, buffer)
+            write_atomic(file.path, buffer.getvalue())
+    return done
+
+
+def _write_absent(folder: Path, tenant: str, s: SharedConnector, schema: Path) -> Path:
+    from ruamel.yaml.comments import CommentedMap
+
+    from reconciler.adopt.exporter import _Folder, _free_path
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path, _ = _free_path(folder, f"absent-{slugify(s.name)}", _Folder(folder))
+    data = CommentedMap(
+        [
+            ("kind", "Override"),
+            ("target", CommentedMap([("kind", s.kind), ("name", s.name)])),
+            ("absent", True),
+        ]
+    )
+    lines = [
+        schema_reference(schema, folder),
+        f"# exoform export --common: {tenant} had no {s.kind} of this name when the shared set was made;",
+        f"# this keeps the shared connector out of {tenant}. Delete this file to give it to {tenant}.",
+    ]
+    buffer = io.StringIO()
+    make_yaml().dump(data, buffer)
+    write_atomic(path, "\n".join(lines) + "\n" + buffer.getvalue())
+    return path
+
+
+def _edit_config(
+    config_file: Path, derivation: Derivation, order: Sequence[str], layouts: Mapping[str, TenantLayout]
+) -> list[str]:
+    """Set the variables and folder lists in exoform.yaml (ruamel round trip); lines saying what changed."""
+    from ruamel.yaml.comments import CommentedMap
+
+    yaml = make_yaml()
+    text = config_file.read_text(encoding="utf-8")
+    root = yaml.load(text)
+    tenants = root["tenants"]
+    said: list[str] = []
+
+    def tenant_map(name: str) -> Any:
+        if tenants.get(name) is None:
+            tenants[name] = CommentedMap()
+        return tenants[name]
+
+    for tenant in order:
+        folders = layouts[tenant].folders
+        if folders is not None:
+            tenant_map(tenant)["connectors"] = _flow(folders)
+            said.append(f"tenants.{tenant}.connectors: [{', '.join(folders)}]")
+    if derivation.values:
+        if root.get("defaults") is None:
+            at = list(root).index("tenants")
+            root.insert(at, "defaults", CommentedMap())
+        defaults = root["defaults"]
+        if defaults.get("vars") is None:
+            defaults["vars"] = CommentedMap()
+        dvars = defaults["vars"]
+        for variable, values in derivation.values.items():
+            if variable not in dvars:
+                default = derivation.default_of(variable, order)
+                dvars[variable] = _flow(list(default)) if isinstance(default, list) else default
+                said.append(f"defaults.vars.{variable} (the most common value)")
+            default = _plain(dvars[variable])
+            for tenant in order:
+                if tenant not in values:
+                    continue
+                value = values[tenant]
+                own = tenant_map(tenant).get("vars")
+                effective = _plain(own[variable]) if own is not None and variable in own else default
+                if effective == value:
+                    continue
+                if own is None:
+                    tenant_map(tenant)["vars"] = own = CommentedMap()
+                own[variable] = _flow(list(value)) if isinstance(value, list) else value
+                said.append(f"tenants.{tenant}.vars.{variable}")
+    if said:
+        buffer = io.StringIO()
+        yaml.dump(root, buffer)
+        write_atomic(config_file, buffer.getvalue())
+    return said
