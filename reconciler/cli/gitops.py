@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -49,14 +50,34 @@ if TYPE_CHECKING:
 
 @click.command()
 @config_option
-@click.option("--tenant", required=True, help="The tenant to export (its name in exoform.yaml).")
+@click.option(
+    "--tenant",
+    "tenant_args",
+    required=True,
+    multiple=True,
+    help="The tenant to export (its name in exoform.yaml); with --common, names or globs (repeatable).",
+)
 @target_option
 @click.option(
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
     help="Folder to write into. Default: the tenant's connectors folder (its last one, with several).",
 )
-def export(config_path: Path, tenant: str, targets: tuple[str, ...], out: Path | None) -> None:
+@click.option(
+    "--common",
+    metavar="DIR",
+    help="Export several tenants into one shared set in DIR (relative to exoform.yaml) plus per-tenant "
+    "vars and folders.",
+)
+@parallelism_option
+def export(
+    config_path: Path,
+    tenant_args: tuple[str, ...],
+    targets: tuple[str, ...],
+    out: Path | None,
+    common: str | None,
+    parallelism: int,
+) -> None:
     """Write a tenant's live connectors as YAML files, so a plan right after shows no change.
 
     Files already in the folder that declare a live connector are updated in place (comments and key
@@ -72,7 +93,26 @@ def export(config_path: Path, tenant: str, targets: tuple[str, ...], out: Path |
       exoform export --tenant contoso
       exoform export --tenant contoso --out adopted/contoso
       exoform export --tenant contoso --target 'InboundConnector/From Contoso partner'
+      exoform export --tenant 'customer-*' --common connectors/common --parallelism 16
+
+    With --common DIR, every selected tenant is read (a tenant that cannot be read stops the export,
+    nothing written): connectors most of them hold (by kind and case-insensitive name) become one file
+    in DIR, with ${vars.NAME} in the fields whose values differ and each tenant's value in exoform.yaml;
+    the rest is exported into each tenant's own folder (see docs/fleet.md).
     """
+    if common is not None:
+        if targets or out is not None:
+            fail(
+                "--common exports whole tenants into DIR and their own folders: --target and --out do "
+                "not apply"
+            )
+        _export_common(config_path, tenant_args, common, parallelism)
+        return
+    if len(tenant_args) > 1:
+        fail(
+            "export writes one tenant: give one --tenant, or --common DIR to export several into a shared set"
+        )
+    tenant = tenant_args[0]
     from reconciler.adopt.exporter import export_connectors, schema_path
     from reconciler.errors import ExoformError
     from reconciler.model import did_you_mean
@@ -141,6 +181,184 @@ def export(config_path: Path, tenant: str, targets: tuple[str, ...], out: Path |
     if not schema.is_file():
         click.echo(
             f"hint: {display_path(schema)} does not exist yet; run exoform schema to write it.", err=True
+        )
+
+
+def _export_common(config_path: Path, patterns: tuple[str, ...], common: str, parallelism: int) -> None:
+    """``export --common``: read the selected tenants, derive the shared set, write it, report it."""
+    from reconciler.adopt.common import (
+        TenantInput,
+        TenantLayout,
+        derive,
+        inside,
+        safe_folder,
+        tenant_folders,
+        write_common,
+    )
+    from reconciler.adopt.exporter import _Folder, schema_path
+    from reconciler.desired.connectors import load_all
+    from reconciler.desired.loader import select_tenants
+    from reconciler.errors import ConfigError, ExoformError, InputError
+    from reconciler.yamlio import display_path
+
+    config = load_config_or_exit(config_path)
+    base = config.base_dir.resolve()
+    try:
+        common_path = safe_folder(base, common, "--common")
+        names = select_tenants(config, list(patterns))
+    except (ConfigError, ExoformError) as exc:
+        fail(str(exc))
+    if len(names) < 2:
+        fail(
+            f"--common derives a shared set from two or more tenants; {', '.join(patterns)} selects "
+            f"{len(names)}"
+        )
+    users = {n: {config.path(f) for f in t.folders()} for n, t in config.tenants.items()}
+    outside = [n for n in config.tenants if n not in names and common_path in users[n]]
+    if outside:
+        fail(
+            f"{display_path(common_path)} is also a connectors folder of {', '.join(outside[:5])}, which "
+            "--tenant does not select: the shared set would change their connectors too; select them as well"
+        )
+    _, desired, outcomes = read_tenants(config_path, tuple(names), parallelism, label="Reading tenants")
+    if report_failures(outcomes):
+        fail("nothing was written: export --common needs every selected tenant (leave a failing one out)")
+    existing = frozenset(_Folder(common_path).declared) if common_path.is_dir() else frozenset()
+    inputs: list[TenantInput] = []
+    own: dict[str, tuple[str, Path]] = {}
+    own_declared: dict[str, dict[tuple[str, str], str]] = {}
+    for d, outcome in zip(desired, outcomes, strict=True):
+        settings = config.tenants[d.tenant]
+        last = settings.folders()[-1]
+        last_path = config.path(last)
+        if last_path != common_path and not any(last_path in users[n] for n in users if n != d.tenant):
+            own[d.tenant] = (last, last_path)
+        else:
+            relative = (Path(common).parent / d.tenant).as_posix()
+            try:
+                own[d.tenant] = (relative, safe_folder(base, relative, f"the folder of tenant {d.tenant}"))
+            except ExoformError as exc:
+                fail(str(exc))
+        mine = own[d.tenant][1]
+        shared_fields: dict[tuple[str, str], Mapping[str, Any]] = {}
+        elsewhere: set[tuple[str, str]] = set()
+        own_declared[d.tenant] = {}
+        for lc in d.connectors:
+            key = (lc.connector.kind, lc.connector.name.casefold())
+            folder = config.path(lc.folder or ".")
+            if folder == common_path:
+                shared_fields[key] = lc.connector.managed_fields()
+            elif folder == mine:
+                own_declared[d.tenant][key] = str(lc.location)
+            else:
+                elsewhere.add(key)
+        assert outcome.live is not None
+        inputs.append(
+            TenantInput(
+                d.tenant,
+                outcome.live.connectors,
+                frozenset(settings.ignore_fields),
+                frozenset(elsewhere),
+                shared_fields,
+            )
+        )
+    taken = frozenset(v for t in config.tenants.values() for v in t.vars)
+    derivation = derive(inputs, existing, taken)
+    moved = [
+        f"{where}: declares {s.kind} '{s.name}', which moves into the shared set"
+        for s in derivation.shared
+        if not s.existing
+        for t in s.tenants
+        if (where := own_declared[t].get((s.kind, s.name.casefold())))
+    ]
+    if moved:
+        for line in moved:
+            echo_error(line)
+        fail(
+            "nothing was written: remove those documents from the tenants' own folders (they were exported "
+            "per tenant before), then run export --common again"
+        )
+    layouts = {}
+    for t in names:
+        settings = config.tenants[t]
+        needs = bool(derivation.own[t]) or any(t in s.absent for s in derivation.shared)
+        try:
+            if needs or own[t][1].is_dir():
+                inside(base, own[t][1], f"the folder of tenant {t}")
+        except ExoformError as exc:
+            fail(str(exc))
+        folders = tenant_folders(
+            settings.folders(),
+            [config.path(f) for f in settings.folders()],
+            (common, common_path),
+            own[t],
+            needs,
+        )
+        layouts[t] = TenantLayout(own[t][1], folders)
+    schema = schema_path(config.base_dir)
+    try:
+        written = write_common(
+            config_path,
+            derivation,
+            names,
+            common_path,
+            layouts,
+            {t: frozenset(config.tenants[t].ignore_fields) for t in names},
+            schema,
+        )
+    except OSError as exc:
+        fail(f"cannot write the shared set: {exc.strerror or exc} ({exc.filename or ''})")
+    _report_common(derivation, written, names, common_path)
+    if all(r.round_trip for r in written.own.values()):
+        try:  # a safety net: what was written must load for every tenant
+            load_all(config_path, names)
+        except (InputError, ConfigError) as exc:
+            for problem in getattr(exc, "problems", []) or [exc]:
+                echo_error(str(problem))
+            fail("the files were written but do not validate (see above): please report this as a bug")
+
+
+def _report_common(derivation: Any, written: Any, names: list[str], common_path: Path) -> None:
+    from reconciler.yamlio import display_path
+
+    variables = {s.kind + s.name: s.variables for s in derivation.shared}
+    absent: dict[tuple[str, str], list[str]] = {}
+    for tenant, kind, name, path in written.absent:
+        absent.setdefault((kind, name), []).append(f"{tenant} ({display_path(path)})")
+    for kind, name, path, action in written.shared:
+        shared = next(s for s in derivation.shared if s.kind == kind and s.name == name)
+        click.echo(f'shared    {safe(display_path(path))}  {kind} "{safe(name)}"  ({action})')
+        click.echo(f"          tenants: {', '.join(shared.tenants)}")
+        for field_name, variable in variables[kind + name].items():
+            click.echo(f"          {field_name}: ${{vars.{variable}}}")
+        if (kind, name) in absent:
+            click.echo(f"          absent (Override absent: true): {safe(', '.join(absent[(kind, name)]))}")
+    for kind, name, why in derivation.unshared:
+        click.echo(f'per tenant {kind} "{safe(name)}": not shared: {safe(why)}')
+    for tenant in names:
+        report = written.own.get(tenant)
+        if report is None:
+            continue
+        for item in report.connectors:
+            where = display_path(item.path) if item.path else "-"
+            click.echo(f'{item.action:<9} {safe(where)}  {item.kind} "{safe(item.name)}"  ({tenant})')
+            for note in item.notes:
+                click.echo(f"          note: {safe(note)}")
+        for note in report.notes:
+            click.echo(f"note: {safe(note)}", err=True)
+    for line in written.config:
+        click.echo(f"set       exoform.yaml {safe(line)}")
+    left = sum(len(r.connectors) for r in written.own.values())
+    click.echo(
+        f"Shared {len(written.shared)} connector(s) of {len(names)} tenant(s) in {display_path(common_path)} "
+        f"({len(derivation.values)} variable(s)); {left} connector(s) left per tenant; "
+        f"{len(written.config)} setting(s) of exoform.yaml written."
+    )
+    if any(not r.round_trip for r in written.own.values()):
+        click.echo(
+            "warning: some connectors break the service's rules or were skipped (see the notes): "
+            "exoform validate reports them until they are fixed.",
+            err=True,
         )
 
 
