@@ -15,7 +15,9 @@ Contracts:
   Hybrid Configuration Wizard made it, or when another folder of a tenant already declares it.
 - Of a shared connector, a field equal in every sharing tenant is a literal (left out at its default);
   a field that differs is ``${vars.NAME}``, NAME read from the connector's name and the field
-  (``inbound_from_mimecast_sender_ip_addresses``), prefixed with the kind, then numbered, when taken.
+  (``inbound_from_mimecast_sender_ip_addresses``), prefixed with the kind, then numbered, when taken;
+  but a text that holds each tenant's name where the others hold theirs is one literal with
+  ``${tenant.name}`` (``Filter for ${tenant.name}``).  A literal ``${`` is written ``$${``.
   Its most common value (ties: the first tenant in file order) goes into ``defaults.vars`` and every
   tenant with another value sets its own in ``tenants.NAME.vars``: so every tenant, even an absent one,
   defines every variable the folder references.  The name's case is the most common one (names are
@@ -234,7 +236,11 @@ def _share(
             value = next(iter(values.values()))
             required = MODELS[kind].model_fields[spec_name].is_required()
             if is_existing or required or value != spec.default:
-                document[spec_name] = value
+                document[spec_name] = _literal(value)
+            continue
+        template = _tenant_template(values)
+        if template is not None:
+            document[spec_name] = template
             continue
         unset = [t for t, v in values.items() if not _expressible(v)]
         if unset:
@@ -248,6 +254,7 @@ def _share(
             )
             return None
         differing[spec_name] = values
+        document[spec_name] = None  # keeps the field's place; the reference is filled in below
     variables: dict[str, str] = {}
     for spec_name, values in differing.items():
         variable = _variable_name(kind, name, spec_name, used)
@@ -258,6 +265,23 @@ def _share(
     return SharedConnector(
         kind, name, sorted(copies, key=list(tenants).index), document, variables, existing=is_existing
     )
+
+
+def _literal(value: Any) -> Any:
+    """``value`` as a literal in a connector file: ``${`` in text written ``$${`` (else it would read as a
+    reference)."""
+    if isinstance(value, list):
+        return [_literal(v) for v in value]
+    return value.replace("${", "$${") if isinstance(value, str) else value
+
+
+def _tenant_template(values: Mapping[str, Any]) -> str | None:
+    """One text that ``${tenant.name}`` turns into every tenant's value (``Filter for ${tenant.name}``),
+    or None.  Each value must hold its tenant's name; the template resolves back to it exactly."""
+    if not all(isinstance(v, str) and t in v for t, v in values.items()):
+        return None
+    templates = {_literal(v).replace(t, "${tenant.name}") for t, v in values.items()}
+    return templates.pop() if len(templates) == 1 else None
 
 
 def _variable_name(kind: str, name: str, field_name: str, used: set[str]) -> str:
@@ -506,8 +530,10 @@ def _edit_config(
     said: list[str] = []
 
     def tenant_map(name: str) -> Any:
+        """The tenant's mapping, made block style (a flow one would grow past any line length)."""
         if tenants.get(name) is None:
             tenants[name] = CommentedMap()
+        tenants[name].fa.set_block_style()
         return tenants[name]
 
     for tenant in order:
