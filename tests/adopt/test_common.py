@@ -149,9 +149,7 @@ def test_ignored_fields_do_not_count_for_the_tenant_that_ignores_them() -> None:
     assert shared.document["comment"] == "x" and shared.variables == {}
 
 
-def test_a_connector_the_shared_folder_declares_keeps_the_fields_that_already_give_every_tenant_its_value() -> (
-    None
-):
+def test_a_declared_shared_connector_keeps_the_fields_that_already_give_each_tenant_its_value() -> None:
     a, b = (
         conn(IN, "Filter", comment="Filter for a"),
         conn(IN, "Filter", comment="Filter for b", enabled=False),
