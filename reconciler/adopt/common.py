@@ -12,7 +12,9 @@ Contracts:
   tenant's own folder, with the reason in the report) when its ``connector_type`` differs between tenants
   (they are different connectors), when a tenant's value of a differing field is unset (a variable cannot
   unset a field), when a tenant's copy cannot be written back or breaks the service's rules, when the
-  Hybrid Configuration Wizard made it, or when another folder of a tenant already declares it.
+  Hybrid Configuration Wizard made it, or when another folder of a tenant already declares it.  One
+  the shared folder declares already is then left as written there (the plan shows the difference),
+  never written per tenant as well.
 - Of a shared connector, a field equal in every sharing tenant is a literal (left out at its default);
   a field that differs is ``${vars.NAME}``, NAME read from the connector's name and the field
   (``inbound_from_mimecast_sender_ip_addresses``), prefixed with the kind, then numbered, when taken;
@@ -181,18 +183,18 @@ def derive(
         if shared is None:
             if why and (is_existing or len(copies) >= 2):
                 result.unshared.append((first.kind, first.name, why))
+            if is_existing and result.unshared and result.unshared[-1][:2] == (first.kind, first.name):
+                kind, name, reason = result.unshared.pop()
+                result.unshared.append((kind, name, f"left as the shared folder declares it: {reason}"))
             continue
         if not is_existing:
             shared.absent = [t for t in order if t not in copies and key not in by_name[t].elsewhere]
         result.shared.append(shared)
         shared_keys.add(key)
+    # A connector the shared folder declares is never written per tenant too: it would be declared twice.
+    kept = shared_keys | existing
     for t in tenants:
-        result.own[t.tenant] = [
-            c
-            for c in t.live
-            if (c.kind, c.name.casefold()) not in shared_keys
-            and (c.kind, c.name.casefold()) not in t.elsewhere
-        ]
+        result.own[t.tenant] = [c for c in t.live if (c.kind, c.name.casefold()) not in kept | t.elsewhere]
     return result
 
 

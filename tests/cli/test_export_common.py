@@ -11,6 +11,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from reconciler.cli import cli
+from reconciler.desired.loader import load_config
+from reconciler.providers.registry import open_provider
 from tests.wiring import fake_time
 
 FILTER_IN = "From Mail Filter"
@@ -109,6 +111,17 @@ class Repo:
     def run(self, *args: str) -> Result:
         return CliRunner().invoke(cli, [*args, "--config", str(self.root / "exoform.yaml")], obj=fake_time())
 
+    def change_live(self, tenant: str, kind: str, name: str, **fields: Any) -> None:
+        """Change a live connector the way the admin center would (through the tenant's provider)."""
+        config = load_config(self.root / "exoform.yaml")
+        provider = open_provider(tenant, config.tenants[tenant], config)
+        try:
+            found = provider.read().find(kind, name)
+            assert found is not None
+            provider.update(found, fields)
+        finally:
+            provider.close()
+
     def files(self) -> dict[str, str]:
         return {
             p.relative_to(self.root).as_posix(): p.read_text()
@@ -184,3 +197,97 @@ def test_five_tenants_become_one_shared_set_and_every_tenant_plans_no_changes(re
     assert repo.files() == before
     assert again.output.count("(unchanged)") == 2
     assert "0 setting(s) of exoform.yaml written" in again.output
+
+
+def test_a_tenant_that_cannot_be_read_stops_the_export_with_nothing_written(repo: Repo) -> None:
+    repo.write("state/fabrikam.json", "{not json")
+    before = repo.files()
+    result = repo.run("export", *SELECT, "--common", "connectors/common")
+    assert result.exit_code == 1
+    assert "error: tenant fabrikam" in result.stderr or "fabrikam" in result.stderr
+    assert "nothing was written: export --common needs every selected tenant" in result.stderr
+    assert repo.files() == before
+
+
+@pytest.mark.parametrize(
+    ("common", "why"),
+    [
+        ("/tmp/common", "give a folder relative to exoform.yaml"),
+        ("../common", "'..' is not allowed"),
+        ("linked/common", "is a symbolic link; it is not followed"),
+        ("connectors/lab", "is also a connectors folder of lab, which --tenant does not select"),
+    ],
+)
+def test_the_shared_folder_is_checked_before_anything_is_read_or_written(
+    repo: Repo, tmp_path: Path, common: str, why: str
+) -> None:
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    outside.mkdir()
+    (repo.root / "linked").symlink_to(outside)
+    before = repo.files()
+    result = repo.run("export", *SELECT, "--common", common)
+    assert result.exit_code == 1
+    assert why in result.stderr
+    assert repo.files() == before
+    assert list(outside.iterdir()) == []
+    assert not (repo.root / "state").exists()  # no tenant was read
+
+
+def test_connectors_exported_per_tenant_before_must_leave_the_tenants_folders_first(repo: Repo) -> None:
+    repo.write(
+        "exoform.yaml",
+        CONFIG.replace(
+            "connectors: [connectors/common]", "connectors: [connectors/common]\n  max_deletes: 0"
+        ),
+    )
+    config = repo.read("exoform.yaml").replace(
+        "contoso: {state: state/contoso.json, seed: seeds/contoso.json}",
+        "contoso: {state: state/contoso.json, seed: seeds/contoso.json, connectors: [connectors/contoso]}",
+    )
+    repo.write("exoform.yaml", config)
+    repo.write("connectors/contoso/README.md", "Contoso.\n")
+    assert repo.run("export", "--tenant", "contoso").exit_code == 0  # the per-tenant export of before
+    before = repo.files()
+    result = repo.run("export", *SELECT, "--common", "connectors/common")
+    assert result.exit_code == 1
+    assert (
+        "error: connectors/contoso/from-mail-filter.yaml:2:1: declares InboundConnector 'From Mail Filter', "
+        "which moves into the shared set"
+    ) in result.stderr
+    assert "nothing was written" in result.stderr
+    assert repo.files() == before
+
+
+def test_a_hand_edited_shared_file_is_kept_where_it_already_gives_each_tenant_its_value(repo: Repo) -> None:
+    assert repo.run("export", *SELECT, "--common", "connectors/common").exit_code == 0
+    path = "connectors/common/to-mail-filter.yaml"
+    edited = repo.read(path).replace(
+        "use_mx_record: false", "use_mx_record: false   # deliver through the filter, never by MX"
+    )
+    repo.write(path, edited)
+    result = repo.run("export", *SELECT, "--common", "connectors/common")
+    assert result.exit_code == 0, result.output
+    assert repo.read(path) == edited
+    # A tenant whose live value changed: only that field of the shared file is derived again.
+    repo.change_live("tailspin", "OutboundConnector", FILTER_OUT, enabled=False)
+    result = repo.run("export", *SELECT, "--common", "connectors/common")
+    assert result.exit_code == 0, result.output
+    text = repo.read(path)
+    assert "use_mx_record: false   # deliver through the filter, never by MX\n" in text
+    assert "enabled: ${vars.to_mail_filter_enabled}\n" in text
+    for tenant in CUSTOMERS:
+        assert repo.run("plan", "--tenant", tenant, "--detailed-exitcode").exit_code == 0
+    # A change no shared document can hold (breaking the service's rules) leaves the file as it is,
+    # reported, and writes no second copy into the tenants' folders.
+    state = repo.read("state/tailspin.json")
+    assert '"UseMXRecord": false' in state  # the service no longer allows this; an older one did
+    repo.write("state/tailspin.json", state.replace('"UseMXRecord": false', '"UseMXRecord": true'))
+    result = repo.run("export", *SELECT, "--common", "connectors/common")
+    assert result.exit_code == 0, result.output
+    assert (
+        'per tenant OutboundConnector "To Mail Filter": not shared: left as the shared folder declares it: '
+        "tailspin's copy breaks the service's rules"
+    ) in result.output
+    assert repo.read(path) == text
+    assert not (repo.root / "connectors" / "contoso").exists()
+    assert sorted(p.name for p in (repo.root / "connectors" / "tailspin").iterdir()) == ["scanner-relay.yaml"]
