@@ -41,6 +41,7 @@ from reconciler.desired.sharding import MATRIX_LIMIT
 from reconciler.escape import safe
 
 if TYPE_CHECKING:
+    from reconciler.adopt.common import Derivation, Written
     from reconciler.desired.config import ExoformConfig
 
 
@@ -318,7 +319,9 @@ def _export_common(config_path: Path, patterns: tuple[str, ...], common: str, pa
             fail("the files were written but do not validate (see above): please report this as a bug")
 
 
-def _report_common(derivation: Any, written: Any, names: list[str], common_path: Path) -> None:
+def _report_common(derivation: Derivation, written: Written, names: list[str], common_path: Path) -> None:
+    """Print what was shared (with whom, which fields became variables, who got an absent override),
+    what was left per tenant and why, and what changed in exoform.yaml."""
     from reconciler.yamlio import display_path
 
     variables = {s.kind + s.name: s.variables for s in derivation.shared}

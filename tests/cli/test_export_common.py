@@ -291,3 +291,36 @@ def test_a_hand_edited_shared_file_is_kept_where_it_already_gives_each_tenant_it
     assert repo.read(path) == text
     assert not (repo.root / "connectors" / "contoso").exists()
     assert sorted(p.name for p in (repo.root / "connectors" / "tailspin").iterdir()) == ["scanner-relay.yaml"]
+
+
+def test_tenants_with_folders_of_their_own_get_the_shared_folder_first(repo: Repo) -> None:
+    lines = ["defaults:", "  provider: local", "tenants:"]
+    for tenant in CUSTOMERS:
+        lines.append(f"  {tenant}:")
+        lines.append(f"    state: state/{tenant}.json")
+        lines.append(f"    seed: seeds/{tenant}.json")
+        lines.append(f"    connectors: connectors/{tenant}   # {tenant}'s own")
+        repo.write(f"connectors/{tenant}/README.md", f"{tenant}\n")
+    repo.write("exoform.yaml", "\n".join(lines) + "\n")
+    result = repo.run("export", "--tenant", "*", "--common", "shared/mail-filter")
+    assert result.exit_code == 0, result.output
+    config = repo.read("exoform.yaml")
+    for tenant in CUSTOMERS:
+        [line] = [x for x in config.splitlines() if f"connectors/{tenant}" in x]
+        assert line.startswith(f"    connectors: [shared/mail-filter, connectors/{tenant}]")
+        assert line.endswith(f"# {tenant}'s own")  # the comment is kept
+    assert (repo.root / "shared" / "mail-filter" / "from-mail-filter.yaml").is_file()
+    assert (repo.root / "connectors" / "northwind" / "absent-to-mail-filter.yaml").is_file()
+    assert repo.run("validate").exit_code == 0
+    assert repo.run("plan", "--detailed-exitcode").exit_code == 0
+
+
+def test_export_common_needs_two_tenants_and_plain_export_one(repo: Repo) -> None:
+    one = repo.run("export", "--tenant", "contoso", "--common", "connectors/common")
+    assert one.exit_code == 1
+    assert "--common derives a shared set from two or more tenants; contoso selects 1" in one.stderr
+    two = repo.run("export", "--tenant", "contoso", "--tenant", "fabrikam")
+    assert two.exit_code == 1
+    assert "give one --tenant, or --common DIR to export several into a shared set" in two.stderr
+    target = repo.run("export", *SELECT, "--common", "connectors/common", "--target", "*/x")
+    assert target.exit_code == 1 and "--target and --out do not apply" in target.stderr
