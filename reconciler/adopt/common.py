@@ -6,8 +6,10 @@ Contracts:
 - A live connector is matched across tenants by kind and case-insensitive name.  It is **shared** (one
   document in the shared folder) when it is new to the folder and a strict majority of the selected
   tenants, and at least two, hold it; or when the shared folder declares it already.  Each selected
-  tenant without it (new ones only) gets an Override ``absent: true`` in its own folder, which keeps it
-  out of that tenant: the absent tenants never outnumber the sharing ones, and their plan stays empty.
+  tenant without it gets an Override ``absent: true`` in its own folder, which keeps it out of that
+  tenant (the absent tenants never outnumber the sharing ones, and their plan stays empty); but not a
+  tenant that lists the shared folder already and gets the connector from it: its plan creates it,
+  before and after the export (reported as ``missing``).
 - A connector stays per tenant (written by :func:`reconciler.adopt.exporter.export_connectors` into the
   tenant's own folder, with the reason in the report) when its ``connector_type`` differs between tenants
   (they are different connectors), when a tenant's value of a differing field is unset (a variable cannot
@@ -72,6 +74,8 @@ class TenantInput:
     elsewhere: frozenset[Key] = frozenset()
     #: Resolved managed fields of each connector the shared folder declares, as this tenant loads it.
     declared: Mapping[Key, Mapping[str, Any]] = field(default_factory=dict)
+    #: Whether the tenant's folders include the shared folder already.
+    lists_common: bool = False
 
 
 @dataclass
@@ -89,6 +93,9 @@ class SharedConnector:
     absent: list[str] = field(default_factory=list)
     #: True when the shared folder declares it already (then ``document`` holds only fields to change).
     existing: bool = False
+    #: Selected tenants that list the shared folder, get it from there and do not hold it: a plan
+    #: creates it there (before and after this export).
+    missing: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -187,8 +194,11 @@ def derive(
                 kind, name, reason = result.unshared.pop()
                 result.unshared.append((kind, name, f"left as the shared folder declares it: {reason}"))
             continue
-        if not is_existing:
-            shared.absent = [t for t in order if t not in copies and key not in by_name[t].elsewhere]
+        without = [t for t in order if t not in copies and key not in by_name[t].elsewhere]
+        # A tenant new to the shared folder keeps its tenant as it is; one that lists the folder already
+        # and lacks the connector is a rollout under way (its plan created it before this export too).
+        shared.absent = [t for t in without if not (is_existing and by_name[t].lists_common)]
+        shared.missing = [t for t in without if is_existing and key in by_name[t].declared]
         result.shared.append(shared)
         shared_keys.add(key)
     # A connector the shared folder declares is never written per tenant too: it would be declared twice.

@@ -224,7 +224,8 @@ def _export_common(config_path: Path, patterns: tuple[str, ...], common: str, pa
     _, desired, outcomes = read_tenants(config_path, tuple(names), parallelism, label="Reading tenants")
     if report_failures(outcomes):
         fail("nothing was written: export --common needs every selected tenant (leave a failing one out)")
-    existing = frozenset(_Folder(common_path).declared) if common_path.is_dir() else frozenset()
+    in_common = _Folder(common_path).declared if common_path.is_dir() else {}
+    existing = frozenset(in_common)
     inputs: list[TenantInput] = []
     own: dict[str, tuple[str, Path]] = {}
     own_declared: dict[str, dict[tuple[str, str], str]] = {}
@@ -240,6 +241,13 @@ def _export_common(config_path: Path, patterns: tuple[str, ...], common: str, pa
                 own[d.tenant] = (relative, safe_folder(base, relative, f"the folder of tenant {d.tenant}"))
             except ExoformError as exc:
                 fail(str(exc))
+            taken_by = [n for n in users if n != d.tenant and own[d.tenant][1] in users[n]]
+            if own[d.tenant][1] == common_path or taken_by:
+                fail(
+                    f"tenant {d.tenant} needs a folder of its own and {relative} is "
+                    f"{'the shared folder' if not taken_by else 'a folder of ' + taken_by[0]}: give "
+                    f"{d.tenant} a folder of its own as its last connectors folder first"
+                )
         mine = own[d.tenant][1]
         shared_fields: dict[tuple[str, str], Mapping[str, Any]] = {}
         elsewhere: set[tuple[str, str]] = set()
@@ -261,6 +269,7 @@ def _export_common(config_path: Path, patterns: tuple[str, ...], common: str, pa
                 frozenset(settings.ignore_fields),
                 frozenset(elsewhere),
                 shared_fields,
+                common_path in {config.path(f) for f in settings.folders()},
             )
         )
     taken = frozenset(v for t in config.tenants.values() for v in t.vars)
@@ -310,6 +319,15 @@ def _export_common(config_path: Path, patterns: tuple[str, ...], common: str, pa
     except OSError as exc:
         fail(f"cannot write the shared set: {exc.strerror or exc} ({exc.filename or ''})")
     _report_common(derivation, written, names, common_path)
+    held = {(c.kind, c.name.casefold()) for t in inputs for c in t.live}
+    for (kind, _), document in sorted(in_common.items(), key=lambda i: (str(i[1].path), i[0])):
+        if (kind, _) not in held:
+            name = safe(str(document.plain.get("name")))
+            click.echo(
+                f"note: {safe(display_path(document.path))} declares {kind} '{name}', which no selected "
+                "tenant has (a plan creates it where the folder is listed)",
+                err=True,
+            )
     if all(r.round_trip for r in written.own.values()):
         try:  # a safety net: what was written must load for every tenant
             load_all(config_path, names)

@@ -156,11 +156,17 @@ def test_a_declared_shared_connector_keeps_the_fields_that_already_give_each_ten
     )
     declared_a = {(IN, "filter"): dict(conn(IN, "Filter", comment="Filter for a").connector.managed_fields())}
     declared_b = {(IN, "filter"): dict(conn(IN, "Filter", comment="Filter for b").connector.managed_fields())}
-    tenants = [inp("a", a, declared=declared_a), inp("b", b, declared=declared_b), inp("c")]
+    tenants = [
+        inp("a", a, declared=declared_a, lists_common=True),
+        inp("b", b, declared=declared_b, lists_common=True),
+        inp("c", declared={(IN, "filter"): {}}, lists_common=True),  # a rollout under way
+        inp("d"),  # new to the shared folder
+    ]
     [shared] = derive(tenants, existing=frozenset({(IN, "filter")})).shared
     # comment resolves right already (a ${tenant.name} template, say): kept; enabled differs: a variable.
-    assert shared.existing and shared.absent == []
+    assert shared.existing
     assert shared.document == {"enabled": "${vars.filter_enabled}"}
+    assert (shared.absent, shared.missing) == (["d"], ["c"])
 
 
 def test_the_shared_folder_goes_before_the_tenants_own_and_an_unchanged_list_is_left_alone(
