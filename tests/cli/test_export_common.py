@@ -294,7 +294,7 @@ def test_a_hand_edited_shared_file_is_kept_where_it_already_gives_each_tenant_it
 
 
 def test_tenants_with_folders_of_their_own_get_the_shared_folder_first(repo: Repo) -> None:
-    lines = ["defaults:", "  provider: local", "tenants:"]
+    lines = ["# provider: local (the default) for every tenant", "tenants:"]
     for tenant in CUSTOMERS:
         lines.append(f"  {tenant}:")
         lines.append(f"    state: state/{tenant}.json")
@@ -309,6 +309,8 @@ def test_tenants_with_folders_of_their_own_get_the_shared_folder_first(repo: Rep
         [line] = [x for x in config.splitlines() if f"connectors/{tenant}" in x]
         assert line.startswith(f"    connectors: [shared/mail-filter, connectors/{tenant}]")
         assert line.endswith(f"# {tenant}'s own")  # the comment is kept
+    # No defaults: block before: one is made, before the tenants, for the variables' common values.
+    assert config.startswith("# provider: local (the default) for every tenant\ndefaults:\n  vars:\n")
     assert (repo.root / "shared" / "mail-filter" / "from-mail-filter.yaml").is_file()
     assert (repo.root / "connectors" / "northwind" / "absent-to-mail-filter.yaml").is_file()
     assert repo.run("validate").exit_code == 0
@@ -324,3 +326,21 @@ def test_export_common_needs_two_tenants_and_plain_export_one(repo: Repo) -> Non
     assert "give one --tenant, or --common DIR to export several into a shared set" in two.stderr
     target = repo.run("export", *SELECT, "--common", "connectors/common", "--target", "*/x")
     assert target.exit_code == 1 and "--target and --out do not apply" in target.stderr
+
+
+def test_a_value_no_file_can_hold_keeps_the_connector_per_tenant_and_is_reported(repo: Repo) -> None:
+    live = json.loads(repo.read("seeds/contoso.json"))
+    live["InboundConnector"][0]["EFSkipIPs"] = ["10.1.2.0/24"]  # private: an older service let it in
+    repo.write("seeds/contoso.json", json.dumps(live))
+    result = repo.run("export", *SELECT, "--common", "connectors/common")
+    assert result.exit_code == 0, result.output
+    assert (
+        'per tenant InboundConnector "From Mail Filter": not shared: contoso\'s copy cannot be written back'
+    ) in result.output
+    assert 'skipped   -  InboundConnector "From Mail Filter"  (contoso)' in result.output
+    assert "ef_skip_ips: '10.1.2.0/24' cannot be written back" in result.output
+    assert "warning: some connectors break the service's rules or were skipped" in result.stderr
+    assert not (repo.root / "connectors" / "common" / "from-mail-filter.yaml").exists()
+    assert (repo.root / "connectors" / "fabrikam" / "from-mail-filter.yaml").is_file()
+    for tenant in ["fabrikam", "litware", "northwind", "tailspin"]:
+        assert repo.run("plan", "--tenant", tenant, "--detailed-exitcode").exit_code == 0
