@@ -1,6 +1,8 @@
 """``exoform export``, ``exoform drift``, ``exoform tenants`` and ``exoform status``: GitOps in practice.
 
-- ``export`` adopts a tenant: its live connectors become YAML files (see :mod:`reconciler.adopt.exporter`).
+- ``export`` adopts a tenant: its live connectors become YAML files (see :mod:`reconciler.adopt.exporter`);
+  with ``--common DIR`` several tenants become one shared set plus per-tenant vars and folders
+  (:mod:`reconciler.adopt.common`): a tenant that cannot be read stops it before anything is written.
 - ``drift`` plans every selected tenant and reports what differs: exit 0 none, 2 drift, 1 error.
   Drift is a change in the plan (a connector whose fields differ, one declared but missing, one the
   ``unmanaged: delete`` policy would delete) or a posture finding on the live connectors at or above
