@@ -91,17 +91,17 @@ def export(
     connector a colleague made in the admin center.  A tenant with several folders exports into its last
     one (its own), leaving out the connectors its earlier (shared) folders declare.
 
+    With --common DIR, every selected tenant is read (a tenant that cannot be read stops the export,
+    nothing written): connectors most of them hold (by kind and case-insensitive name) become one file
+    in DIR, with ${vars.NAME} in the fields whose values differ and each tenant's value in exoform.yaml;
+    the rest is exported into each tenant's own folder (see docs/fleet.md).
+
     \b
     Examples:
       exoform export --tenant contoso
       exoform export --tenant contoso --out adopted/contoso
       exoform export --tenant contoso --target 'InboundConnector/From Contoso partner'
       exoform export --tenant 'customer-*' --common connectors/common --parallelism 16
-
-    With --common DIR, every selected tenant is read (a tenant that cannot be read stops the export,
-    nothing written): connectors most of them hold (by kind and case-insensitive name) become one file
-    in DIR, with ${vars.NAME} in the fields whose values differ and each tenant's value in exoform.yaml;
-    the rest is exported into each tenant's own folder (see docs/fleet.md).
     """
     if common is not None:
         if targets or out is not None:
