@@ -28,7 +28,8 @@ Contracts:
   case-insensitive: no plan change).  Fields a tenant ignores (``ignore_fields``) do not count for it.
 - A field of a connector the shared folder declares already is kept as written when it gives every
   sharing tenant its live value (a reference such as ``${tenant.name}`` stays); only the others are
-  derived again.  So a second run over unchanged tenants writes nothing.
+  derived again, a field that is ``${vars.NAME}`` keeping NAME (the tenants' values are updated).  So
+  a second run over unchanged tenants writes nothing.
 - :func:`write_common` edits ``exoform.yaml`` with ruamel round trip (comments and order kept) and
   replaces every file atomically; it writes nothing before every check passed.
 """
@@ -36,10 +37,12 @@ Contracts:
 from __future__ import annotations
 
 import io
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from reconciler.adopt.exporter import (
@@ -157,11 +160,13 @@ def derive(
     tenants: Sequence[TenantInput],
     existing: frozenset[Key] = frozenset(),
     taken: frozenset[str] = frozenset(),
+    references: Mapping[tuple[Key, str], str] = MappingProxyType({}),
 ) -> Derivation:
     """Decide the shared set of ``tenants`` (in file order; see the module contracts).
 
     ``existing`` are the connectors the shared folder declares now; ``taken`` the variable names already
-    set anywhere in exoform.yaml (a derived name never reuses one).
+    set anywhere in exoform.yaml (a derived name never reuses one); ``references`` the variable a field
+    of an existing document is now (:func:`whole_references`): a field derived again keeps it.
     """
     by_name = {t.tenant: t for t in tenants}
     order = [t.tenant for t in tenants]
@@ -186,7 +191,7 @@ def derive(
             if blocked
             else _why_not_shared(copies, by_name)
         )
-        shared = None if why else _share(key, copies, by_name, is_existing, used, result)
+        shared = None if why else _share(key, copies, by_name, is_existing, used, result, references)
         if shared is None:
             if why and (is_existing or len(copies) >= 2):
                 result.unshared.append((first.kind, first.name, why))
@@ -215,6 +220,7 @@ def _share(
     is_existing: bool,
     used: set[str],
     result: Derivation,
+    references: Mapping[tuple[Key, str], str],
 ) -> SharedConnector | None:
     """The shared connector of ``copies``, or None (with the reason recorded) when a field cannot be one."""
     kind: Kind = next(iter(copies.values())).kind
@@ -269,7 +275,9 @@ def _share(
         document[spec_name] = None  # keeps the field's place; the reference is filled in below
     variables: dict[str, str] = {}
     for spec_name, values in differing.items():
-        variable = _variable_name(kind, name, spec_name, used)
+        variable = references.get((key, spec_name), "")
+        if not variable or result.values.get(variable, values) != values:
+            variable = _variable_name(kind, name, spec_name, used)
         used.add(variable)
         variables[spec_name] = variable
         document[spec_name] = f"${{vars.{variable}}}"
@@ -277,6 +285,21 @@ def _share(
     return SharedConnector(
         kind, name, sorted(copies, key=list(tenants).index), document, variables, existing=is_existing
     )
+
+
+_WHOLE_REFERENCE = re.compile(r"\$\{\s*vars\.([A-Za-z_][A-Za-z0-9_]*)\s*\}")
+
+
+def whole_references(documents: Mapping[Key, Mapping[str, Any]]) -> dict[tuple[Key, str], str]:
+    """(connector, field) -> NAME for each field of ``documents`` (plain connector documents) whose value
+    is exactly ``${vars.NAME}``."""
+    found: dict[tuple[Key, str], str] = {}
+    for key, document in documents.items():
+        for name, value in document.items():
+            match = _WHOLE_REFERENCE.fullmatch(value) if isinstance(value, str) else None
+            if match:
+                found[(key, str(name))] = match.group(1)
+    return found
 
 
 def _literal(value: Any) -> Any:

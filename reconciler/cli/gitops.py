@@ -196,6 +196,7 @@ def _export_common(config_path: Path, patterns: tuple[str, ...], common: str, pa
         inside,
         safe_folder,
         tenant_folders,
+        whole_references,
         write_common,
     )
     from reconciler.adopt.exporter import _Folder, schema_path
@@ -275,7 +276,8 @@ def _export_common(config_path: Path, patterns: tuple[str, ...], common: str, pa
             )
         )
     taken = frozenset(v for t in config.tenants.values() for v in t.vars)
-    derivation = derive(inputs, existing, taken)
+    plain = {key: document.plain for key, document in in_common.items()}
+    derivation = derive(inputs, existing, taken, whole_references(plain))
     moved = [
         f"{where}: declares {s.kind} '{s.name}', which moves into the shared set"
         for s in derivation.shared

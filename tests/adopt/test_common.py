@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.adopt.common import TenantInput, derive, safe_folder, tenant_folders
+from reconciler.adopt.common import TenantInput, derive, safe_folder, tenant_folders, whole_references
 from reconciler.adopt.exporter import Adopted
 from reconciler.errors import ExoformError
 from reconciler.model import MODELS
@@ -202,3 +202,28 @@ def test_the_shared_folder_stays_inside_the_repository(tmp_path: Path, relative:
     assert (
         safe_folder(tmp_path, "connectors/common", "--common") == tmp_path.resolve() / "connectors" / "common"
     )
+
+
+def test_a_field_derived_again_keeps_the_variable_the_shared_file_names() -> None:
+    key = (IN, "filter")
+    references = whole_references({key: {"name": "Filter", "sender_ip_addresses": "${vars.filter_ips}"}})
+    assert references == {(key, "sender_ip_addresses"): "filter_ips"}
+    tenants = [
+        inp("a", conn(IN, "Filter", sender_ip_addresses=["192.0.2.0/26"], ef_skip_ips=["192.0.2.0/26"])),
+        inp("b", conn(IN, "Filter", sender_ip_addresses=["192.0.2.64/26"], ef_skip_ips=["192.0.2.64/26"])),
+    ]
+    references[(key, "ef_skip_ips")] = "filter_ips"  # one variable for two fields, as docs/fleet.md does
+    result = derive(
+        tenants, existing=frozenset({key}), taken=frozenset({"filter_ips"}), references=references
+    )
+    [shared] = result.shared
+    assert shared.variables == {"sender_ip_addresses": "filter_ips", "ef_skip_ips": "filter_ips"}
+    assert result.values == {"filter_ips": {"a": ["192.0.2.0/26"], "b": ["192.0.2.64/26"]}}
+    # Two fields naming one variable whose values now differ: the second gets a name of its own.
+    tenants[1] = inp(
+        "b", conn(IN, "Filter", sender_ip_addresses=["192.0.2.64/26"], ef_skip_ips=["192.0.2.128/26"])
+    )
+    [shared] = derive(
+        tenants, existing=frozenset({key}), taken=frozenset({"filter_ips"}), references=references
+    ).shared
+    assert shared.variables == {"sender_ip_addresses": "filter_ips", "ef_skip_ips": "filter_ef_skip_ips"}

@@ -270,11 +270,19 @@ def test_a_hand_edited_shared_file_is_kept_where_it_already_gives_each_tenant_it
     assert repo.read(path) == edited
     # A tenant whose live value changed: only that field of the shared file is derived again.
     repo.change_live("tailspin", "OutboundConnector", FILTER_OUT, enabled=False)
+    # A variable's value changed: the variable keeps its name, the tenant's value is updated.
+    repo.change_live("fabrikam", "InboundConnector", FILTER_IN, sender_ip_addresses=["192.0.2.0/26"])
+    shared_in = repo.read("connectors/common/from-mail-filter.yaml")
     result = repo.run("export", *SELECT, "--common", "connectors/common")
     assert result.exit_code == 0, result.output
     text = repo.read(path)
     assert "use_mx_record: false   # deliver through the filter, never by MX\n" in text
     assert "enabled: ${vars.to_mail_filter_enabled}\n" in text
+    assert repo.read("connectors/common/from-mail-filter.yaml") == shared_in
+    config = repo.read("exoform.yaml")
+    assert "      from_mail_filter_sender_ip_addresses: [192.0.2.0/26]\n" in config
+    assert "192.0.2.0/25" in config  # northwind's, unchanged
+    assert "sender_ip_addresses_2" not in config and "inbound_from" not in config
     for tenant in CUSTOMERS:
         assert repo.run("plan", "--tenant", tenant, "--detailed-exitcode").exit_code == 0
     # A change no shared document can hold (breaking the service's rules) leaves the file as it is,
