@@ -61,6 +61,8 @@ from reconciler.yamlio import display_path, write_atomic
 
 Key = tuple[str, str]
 _KIND_PREFIX: dict[str, str] = {"InboundConnector": "inbound", "OutboundConnector": "outbound"}
+#: A new shared file's header names its tenants up to this many (else only how many).
+_NAMED_IN_HEADER = 8
 #: Longest connector part of a derived variable name (the field name follows it).
 _MAX_STEM = 40
 
@@ -505,9 +507,10 @@ def _write_shared(
         from ruamel.yaml.comments import CommentedMap
 
         data = CommentedMap((k, _yaml_value(v)) for k, v in s.document.items())
+        shown = ": " + ", ".join(s.tenants) if len(s.tenants) <= _NAMED_IN_HEADER else ""
         lines = [
             header,
-            f"# Shared by {len(s.tenants)} tenant(s) (exoform export --common): {', '.join(s.tenants)}.",
+            f"# Shared by {len(s.tenants)} tenant(s) when exported (exoform export --common){shown}.",
         ]
         if s.variables:
             lines.append(

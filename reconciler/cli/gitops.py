@@ -275,6 +275,15 @@ def _export_common(config_path: Path, patterns: tuple[str, ...], common: str, pa
                 common_path in {config.path(f) for f in settings.folders()},
             )
         )
+    for item in inputs:
+        seen: dict[tuple[str, str], str] = {}
+        for c in item.live:
+            other = seen.setdefault((c.kind, c.name.casefold()), c.name)
+            if other != c.name:
+                fail(
+                    f"tenant {item.tenant}: {c.kind} {other!r} and {c.name!r} differ only in case; nothing "
+                    "was written (their files would collide)"
+                )
     taken = frozenset(v for t in config.tenants.values() for v in t.vars)
     plain = {key: document.plain for key, document in in_common.items()}
     derivation = derive(inputs, existing, taken, whole_references(plain))
@@ -322,6 +331,8 @@ def _export_common(config_path: Path, patterns: tuple[str, ...], common: str, pa
         )
     except OSError as exc:
         fail(f"cannot write the shared set: {exc.strerror or exc} ({exc.filename or ''})")
+    except ExoformError as exc:
+        fail(str(exc))
     _report_common(derivation, written, names, common_path)
     held = {(c.kind, c.name.casefold()) for t in inputs for c in t.live}
     for (kind, _), document in sorted(in_common.items(), key=lambda i: (str(i[1].path), i[0])):
