@@ -22,16 +22,17 @@ Contracts:
   (``inbound_from_mimecast_sender_ip_addresses``), prefixed with the kind, then numbered, when taken;
   but a text that holds each tenant's name where the others hold theirs is one literal with
   ``${tenant.name}`` (``Filter for ${tenant.name}``).  A literal ``${`` is written ``$${``.
-  Its most common value (ties: the first tenant in file order) goes into ``defaults.vars`` and every
-  tenant with another value sets its own in ``tenants.NAME.vars``: so every tenant, even an absent one,
-  defines every variable the folder references.  The name's case is the most common one (names are
+  A variable's most common value (ties: the first tenant in file order) goes into ``defaults.vars`` and
+  every tenant with another value sets its own in ``tenants.NAME.vars``: so every tenant, even an
+  absent one, defines every variable the folder references.  The name's case is the most common one (names are
   case-insensitive: no plan change).  Fields a tenant ignores (``ignore_fields``) do not count for it.
 - A field of a connector the shared folder declares already is kept as written when it gives every
   sharing tenant its live value (a reference such as ``${tenant.name}`` stays); only the others are
   derived again, a field that is ``${vars.NAME}`` keeping NAME (the tenants' values are updated).  So
   a second run over unchanged tenants writes nothing.
 - :func:`write_common` edits ``exoform.yaml`` with ruamel round trip (comments and order kept) and
-  replaces every file atomically; it writes nothing before every check passed.
+  replaces every file atomically.  Its caller checks everything that can refuse the export (folders,
+  a connector that would be declared twice) before calling it, so a refusal writes nothing.
 """
 
 from __future__ import annotations
@@ -211,7 +212,8 @@ def derive(
     # A connector the shared folder declares is never written per tenant too: it would be declared twice.
     kept = shared_keys | existing
     for t in tenants:
-        result.own[t.tenant] = [c for c in t.live if (c.kind, c.name.casefold()) not in kept | t.elsewhere]
+        leave = kept | t.elsewhere
+        result.own[t.tenant] = [c for c in t.live if (c.kind, c.name.casefold()) not in leave]
     return result
 
 

@@ -231,6 +231,7 @@ def _export_common(config_path: Path, patterns: tuple[str, ...], common: str, pa
     existing = frozenset(in_common)
     inputs: list[TenantInput] = []
     own: dict[str, tuple[str, Path]] = {}
+    #: tenant -> (kind, casefolded name) -> where its folders other than DIR declare the connector.
     own_declared: dict[str, dict[tuple[str, str], str]] = {}
     for d, outcome in zip(desired, outcomes, strict=True):
         settings = config.tenants[d.tenant]
@@ -260,10 +261,10 @@ def _export_common(config_path: Path, patterns: tuple[str, ...], common: str, pa
             folder = config.path(lc.folder or ".")
             if folder == common_path:
                 shared_fields[key] = lc.connector.managed_fields()
-            elif folder == mine:
-                own_declared[d.tenant][key] = str(lc.location)
             else:
-                elsewhere.add(key)
+                own_declared[d.tenant][key] = str(lc.location)
+                if folder != mine:
+                    elsewhere.add(key)
         assert outcome.live is not None
         inputs.append(
             TenantInput(
@@ -287,12 +288,21 @@ def _export_common(config_path: Path, patterns: tuple[str, ...], common: str, pa
     taken = frozenset(v for t in config.tenants.values() for v in t.vars)
     plain = {key: document.plain for key, document in in_common.items()}
     derivation = derive(inputs, existing, taken, whole_references(plain))
+    # A connector must not end up declared twice for a tenant: once in DIR and once in its other folders.
     moved = [
         f"{where}: declares {s.kind} '{s.name}', which moves into the shared set"
         for s in derivation.shared
         if not s.existing
         for t in s.tenants
         if (where := own_declared[t].get((s.kind, s.name.casefold())))
+    ]
+    moved += [
+        f"{where}: declares {kind} '{document.plain.get('name')}', which {display_path(document.path)} "
+        f"declares too (tenant {item.tenant} is about to list {display_path(common_path)})"
+        for item in inputs
+        if not item.lists_common
+        for (kind, name), document in in_common.items()
+        if (where := own_declared[item.tenant].get((kind, name)))
     ]
     if moved:
         for line in moved:

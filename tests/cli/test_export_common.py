@@ -352,3 +352,24 @@ def test_a_value_no_file_can_hold_keeps_the_connector_per_tenant_and_is_reported
     assert (repo.root / "connectors" / "fabrikam" / "from-mail-filter.yaml").is_file()
     for tenant in ["fabrikam", "litware", "northwind", "tailspin"]:
         assert repo.run("plan", "--tenant", tenant, "--detailed-exitcode").exit_code == 0
+
+
+def test_a_tenant_joining_the_shared_set_must_not_declare_its_connectors_twice(repo: Repo) -> None:
+    lines = ["tenants:"]
+    for tenant in CUSTOMERS:
+        lines += [f"  {tenant}:", f"    state: state/{tenant}.json", f"    seed: seeds/{tenant}.json"]
+        lines.append(f"    connectors: connectors/{tenant}")
+        repo.write(f"connectors/{tenant}/README.md", f"{tenant}\n")
+    repo.write("exoform.yaml", "\n".join(lines) + "\n")
+    assert repo.run("export", "--tenant", "contoso").exit_code == 0
+    others = ("--tenant", "[flnt]*", "--common", "connectors/common")
+    assert repo.run("export", *others).exit_code == 0
+    before = repo.files()
+    result = repo.run("export", "--tenant", "*", "--common", "connectors/common")
+    assert result.exit_code == 1
+    assert (
+        "error: connectors/contoso/from-mail-filter.yaml:2:1: declares InboundConnector 'From Mail Filter', "
+        "which connectors/common/from-mail-filter.yaml declares too (tenant contoso is about to list "
+        "connectors/common)"
+    ) in result.stderr
+    assert repo.files() == before
