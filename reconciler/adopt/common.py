@@ -44,7 +44,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.adopt.exporter import (
     Exportable,
@@ -59,6 +59,11 @@ from reconciler.adopt.exporter import (
 from reconciler.errors import ExoformError
 from reconciler.model import FIELDS, MODELS, Kind, rule_violations
 from reconciler.yamlio import display_path, write_atomic
+
+if TYPE_CHECKING:
+    from reconciler.desired.config import ExoformConfig
+    from reconciler.desired.connectors import TenantDesired
+    from reconciler.live import LiveState
 
 Key = tuple[str, str]
 _KIND_PREFIX: dict[str, str] = {"InboundConnector": "inbound", "OutboundConnector": "outbound"}
@@ -382,6 +387,158 @@ def inside(base_dir: Path, folder: Path, what: str) -> Path:
     return safe_folder(base, relative.as_posix() or ".", what)
 
 
+def check_common(config: ExoformConfig, names: Sequence[str], common: str) -> Path:
+    """The shared folder ``common`` (absolute) for the selected tenants ``names``, before any tenant is
+    read; :class:`ExoformError` when it is not a safe folder (:func:`safe_folder`), fewer than two tenants
+    are selected, or a tenant not selected lists it (the shared set would change its connectors too)."""
+    path = safe_folder(config.base_dir, common, "--common")
+    if len(names) < 2:
+        raise ExoformError(
+            f"--common derives a shared set from two or more tenants; --tenant selects {len(names)}"
+        )
+    outside = [
+        n
+        for n, t in config.tenants.items()
+        if n not in names and path in {config.path(f) for f in t.folders()}
+    ]
+    if outside:
+        raise ExoformError(
+            f"{display_path(path)} is also a connectors folder of {', '.join(outside[:5])}, which "
+            "--tenant does not select: the shared set would change their connectors too; select them as well"
+        )
+    return path
+
+
+@dataclass
+class CommonExport:
+    """Everything :func:`write_common` writes, decided and checked."""
+
+    common: Path
+    derivation: Derivation
+    layouts: dict[str, TenantLayout]
+    #: The tenants, in file order, and the fields each ignores.
+    ignore: dict[str, frozenset[str]]
+    #: Notes for the report: connectors the shared folder declares that no selected tenant holds.
+    notes: list[str] = field(default_factory=list)
+
+
+def _own_folder(config: ExoformConfig, tenant: str, common: str, common_path: Path) -> tuple[str, Path]:
+    """The tenant's own folder: its last folder when no other tenant uses it (and it is not the shared
+    one), else ``<parent of DIR>/<tenant>``, as (written in exoform.yaml, absolute)."""
+    users = {n: {config.path(f) for f in t.folders()} for n, t in config.tenants.items() if n != tenant}
+    last = config.tenants[tenant].folders()[-1]
+    if config.path(last) != common_path and not any(config.path(last) in u for u in users.values()):
+        return last, config.path(last)
+    relative = (Path(common).parent / tenant).as_posix()
+    path = safe_folder(config.base_dir, relative, f"the folder of tenant {tenant}")
+    taken_by = [n for n, u in users.items() if path in u]
+    if path == common_path or taken_by:
+        what = "the shared folder" if not taken_by else f"a folder of {taken_by[0]}"
+        raise ExoformError(
+            f"tenant {tenant} needs a folder of its own and {relative} is {what}: give {tenant} a folder of "
+            "its own as its last connectors folder first"
+        )
+    return relative, path
+
+
+def prepare(
+    config: ExoformConfig,
+    common: str,
+    common_path: Path,
+    tenants: Sequence[tuple[TenantDesired, LiveState]],
+) -> CommonExport:
+    """Derive the shared set of ``tenants`` (each tenant's files as loaded and its live state, in file
+    order) and check it can be written; raises :class:`ExoformError` (one line per problem) when a
+    connector would be declared twice for a tenant, names differ only in case, or a folder to write is
+    outside the repository."""
+    from reconciler.adopt.exporter import _Folder
+
+    in_common = _Folder(common_path).declared if common_path.is_dir() else {}
+    inputs: list[TenantInput] = []
+    own: dict[str, tuple[str, Path]] = {}
+    #: tenant -> (kind, casefolded name) -> where its folders other than DIR declare the connector.
+    declared_at: dict[str, dict[Key, str]] = {}
+    problems: list[str] = []
+    for desired, live in tenants:
+        tenant = desired.tenant
+        own[tenant] = _own_folder(config, tenant, common, common_path)
+        resolved: dict[Key, Mapping[str, Any]] = {}
+        elsewhere: set[Key] = set()
+        declared_at[tenant] = {}
+        for lc in desired.connectors:
+            key: Key = (lc.connector.kind, lc.connector.name.casefold())
+            folder = config.path(lc.folder or ".")
+            if folder == common_path:
+                resolved[key] = lc.connector.managed_fields()
+                continue
+            declared_at[tenant][key] = str(lc.location)
+            if folder != own[tenant][1]:
+                elsewhere.add(key)
+        seen: dict[Key, str] = {}
+        for c in live.connectors:
+            other = seen.setdefault((c.kind, c.name.casefold()), c.name)
+            if other != c.name:
+                problems.append(f"tenant {tenant}: {c.kind} {other!r} and {c.name!r} differ only in case")
+        settings = config.tenants[tenant]
+        inputs.append(
+            TenantInput(
+                tenant,
+                live.connectors,
+                frozenset(settings.ignore_fields),
+                frozenset(elsewhere),
+                resolved,
+                common_path in {config.path(f) for f in settings.folders()},
+            )
+        )
+    taken = frozenset(v for t in config.tenants.values() for v in t.vars)
+    references = whole_references({key: document.plain for key, document in in_common.items()})
+    derivation = derive(inputs, frozenset(in_common), taken, references)
+    # A connector must not end up declared twice for a tenant: in DIR and in another of its folders.
+    for s in derivation.shared:
+        for tenant in s.tenants if not s.existing else []:
+            if where := declared_at[tenant].get((s.kind, s.name.casefold())):
+                problems.append(f"{where}: declares {s.kind} '{s.name}', which moves into the shared set")
+    for item in inputs:
+        for key, document in in_common.items() if not item.lists_common else []:
+            if where := declared_at[item.tenant].get(key):
+                problems.append(
+                    f"{where}: declares {key[0]} '{document.plain.get('name')}', which "
+                    f"{display_path(document.path)} declares too (tenant {item.tenant} is about to list "
+                    f"{display_path(common_path)})"
+                )
+    layouts: dict[str, TenantLayout] = {}
+    for item in inputs:
+        tenant, settings = item.tenant, config.tenants[item.tenant]
+        needs = bool(derivation.own[tenant]) or any(tenant in s.absent for s in derivation.shared)
+        if needs or own[tenant][1].is_dir():
+            try:
+                inside(config.base_dir, own[tenant][1], f"the folder of tenant {tenant}")
+            except ExoformError as exc:
+                problems.append(str(exc))
+        folders = tenant_folders(
+            settings.folders(),
+            [config.path(f) for f in settings.folders()],
+            (common, common_path),
+            own[tenant],
+            needs,
+        )
+        layouts[tenant] = TenantLayout(own[tenant][1], folders)
+    if problems:
+        hint = ""
+        if any(": declares " in p for p in problems):
+            hint = ": remove each document named from the tenant's folder (it was exported per tenant before)"
+        raise ExoformError("\n".join([*problems, f"nothing was written{hint}"]))
+    held = {(c.kind, c.name.casefold()) for t in inputs for c in t.live}
+    notes = [
+        f"{display_path(document.path)} declares {kind} '{document.plain.get('name')}', which no selected "
+        "tenant has (a plan creates it where the folder is listed)"
+        for (kind, name), document in sorted(in_common.items(), key=lambda i: (str(i[1].path), i[0]))
+        if (kind, name) not in held
+    ]
+    ignore = {item.tenant: item.ignore for item in inputs}
+    return CommonExport(common_path, derivation, layouts, ignore, notes)
+
+
 # --------------------------------------------------------------------------------------------------------
 # Writing
 
@@ -447,18 +604,13 @@ def _flow(items: list[Any]) -> Any:
     return seq
 
 
-def write_common(
-    config_file: Path,
-    derivation: Derivation,
-    order: Sequence[str],
-    common: Path,
-    layouts: Mapping[str, TenantLayout],
-    ignore: Mapping[str, frozenset[str]],
-    schema: Path,
-) -> Written:
-    """Write ``derivation``: the shared documents into ``common``, each tenant's own connectors (and
-    absent overrides) into its own folder, the variables and folder lists into ``config_file``.  Raises
-    ``OSError`` when a file cannot be written."""
+def write_common(config_file: Path, export: CommonExport, schema: Path) -> Written:
+    """Write ``export`` (made by :func:`prepare`): the shared documents into its folder, each tenant's own
+    connectors (and absent overrides) into its own folder, the variables and folder lists into
+    ``config_file``.  Raises ``OSError`` when a file cannot be written."""
+    derivation, common, layouts = export.derivation, export.common, export.layouts
+    order = list(export.ignore)
+    ignore = export.ignore
     written = Written()
     common.mkdir(parents=True, exist_ok=True)
     written.shared = _write_shared(common, derivation.shared, schema)

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -43,7 +42,7 @@ from reconciler.desired.sharding import MATRIX_LIMIT
 from reconciler.escape import safe
 
 if TYPE_CHECKING:
-    from reconciler.adopt.common import Derivation, Written
+    from reconciler.adopt.common import CommonExport, Written
     from reconciler.desired.config import ExoformConfig
 
 
@@ -189,170 +188,31 @@ def export(
 
 def _export_common(config_path: Path, patterns: tuple[str, ...], common: str, parallelism: int) -> None:
     """``export --common``: read the selected tenants, derive the shared set, write it, report it."""
-    from reconciler.adopt.common import (
-        TenantInput,
-        TenantLayout,
-        derive,
-        inside,
-        safe_folder,
-        tenant_folders,
-        whole_references,
-        write_common,
-    )
-    from reconciler.adopt.exporter import _Folder, schema_path
+    from reconciler.adopt.common import check_common, prepare, write_common
+    from reconciler.adopt.exporter import schema_path
     from reconciler.desired.connectors import load_all
     from reconciler.desired.loader import select_tenants
     from reconciler.errors import ConfigError, ExoformError, InputError
-    from reconciler.yamlio import display_path
 
     config = load_config_or_exit(config_path)
-    base = config.base_dir.resolve()
     try:
-        common_path = safe_folder(base, common, "--common")
         names = select_tenants(config, list(patterns))
-    except (ConfigError, ExoformError) as exc:
+        common_path = check_common(config, names, common)
+    except ExoformError as exc:
         fail(str(exc))
-    if len(names) < 2:
-        fail(
-            f"--common derives a shared set from two or more tenants; {', '.join(patterns)} selects "
-            f"{len(names)}"
-        )
-    users = {n: {config.path(f) for f in t.folders()} for n, t in config.tenants.items()}
-    outside = [n for n in config.tenants if n not in names and common_path in users[n]]
-    if outside:
-        fail(
-            f"{display_path(common_path)} is also a connectors folder of {', '.join(outside[:5])}, which "
-            "--tenant does not select: the shared set would change their connectors too; select them as well"
-        )
     _, desired, outcomes = read_tenants(config_path, tuple(names), parallelism, label="Reading tenants")
     if report_failures(outcomes):
         fail("nothing was written: export --common needs every selected tenant (leave a failing one out)")
-    in_common = _Folder(common_path).declared if common_path.is_dir() else {}
-    existing = frozenset(in_common)
-    inputs: list[TenantInput] = []
-    own: dict[str, tuple[str, Path]] = {}
-    #: tenant -> (kind, casefolded name) -> where its folders other than DIR declare the connector.
-    own_declared: dict[str, dict[tuple[str, str], str]] = {}
-    for d, outcome in zip(desired, outcomes, strict=True):
-        settings = config.tenants[d.tenant]
-        last = settings.folders()[-1]
-        last_path = config.path(last)
-        if last_path != common_path and not any(last_path in users[n] for n in users if n != d.tenant):
-            own[d.tenant] = (last, last_path)
-        else:
-            relative = (Path(common).parent / d.tenant).as_posix()
-            try:
-                own[d.tenant] = (relative, safe_folder(base, relative, f"the folder of tenant {d.tenant}"))
-            except ExoformError as exc:
-                fail(str(exc))
-            taken_by = [n for n in users if n != d.tenant and own[d.tenant][1] in users[n]]
-            if own[d.tenant][1] == common_path or taken_by:
-                fail(
-                    f"tenant {d.tenant} needs a folder of its own and {relative} is "
-                    f"{'the shared folder' if not taken_by else 'a folder of ' + taken_by[0]}: give "
-                    f"{d.tenant} a folder of its own as its last connectors folder first"
-                )
-        mine = own[d.tenant][1]
-        shared_fields: dict[tuple[str, str], Mapping[str, Any]] = {}
-        elsewhere: set[tuple[str, str]] = set()
-        own_declared[d.tenant] = {}
-        for lc in d.connectors:
-            key = (lc.connector.kind, lc.connector.name.casefold())
-            folder = config.path(lc.folder or ".")
-            if folder == common_path:
-                shared_fields[key] = lc.connector.managed_fields()
-            else:
-                own_declared[d.tenant][key] = str(lc.location)
-                if folder != mine:
-                    elsewhere.add(key)
-        assert outcome.live is not None
-        inputs.append(
-            TenantInput(
-                d.tenant,
-                outcome.live.connectors,
-                frozenset(settings.ignore_fields),
-                frozenset(elsewhere),
-                shared_fields,
-                common_path in {config.path(f) for f in settings.folders()},
-            )
-        )
-    for item in inputs:
-        seen: dict[tuple[str, str], str] = {}
-        for c in item.live:
-            other = seen.setdefault((c.kind, c.name.casefold()), c.name)
-            if other != c.name:
-                fail(
-                    f"tenant {item.tenant}: {c.kind} {other!r} and {c.name!r} differ only in case; nothing "
-                    "was written (their files would collide)"
-                )
-    taken = frozenset(v for t in config.tenants.values() for v in t.vars)
-    plain = {key: document.plain for key, document in in_common.items()}
-    derivation = derive(inputs, existing, taken, whole_references(plain))
-    # A connector must not end up declared twice for a tenant: once in DIR and once in its other folders.
-    moved = [
-        f"{where}: declares {s.kind} '{s.name}', which moves into the shared set"
-        for s in derivation.shared
-        if not s.existing
-        for t in s.tenants
-        if (where := own_declared[t].get((s.kind, s.name.casefold())))
-    ]
-    moved += [
-        f"{where}: declares {kind} '{document.plain.get('name')}', which {display_path(document.path)} "
-        f"declares too (tenant {item.tenant} is about to list {display_path(common_path)})"
-        for item in inputs
-        if not item.lists_common
-        for (kind, name), document in in_common.items()
-        if (where := own_declared[item.tenant].get((kind, name)))
-    ]
-    if moved:
-        for line in moved:
-            echo_error(line)
-        fail(
-            "nothing was written: remove those documents from the tenants' own folders (they were exported "
-            "per tenant before), then run export --common again"
-        )
-    layouts = {}
-    for t in names:
-        settings = config.tenants[t]
-        needs = bool(derivation.own[t]) or any(t in s.absent for s in derivation.shared)
-        try:
-            if needs or own[t][1].is_dir():
-                inside(base, own[t][1], f"the folder of tenant {t}")
-        except ExoformError as exc:
-            fail(str(exc))
-        folders = tenant_folders(
-            settings.folders(),
-            [config.path(f) for f in settings.folders()],
-            (common, common_path),
-            own[t],
-            needs,
-        )
-        layouts[t] = TenantLayout(own[t][1], folders)
+    tenants = [(d, o.live) for d, o in zip(desired, outcomes, strict=True) if o.live is not None]
     schema = schema_path(config.base_dir)
     try:
-        written = write_common(
-            config_path,
-            derivation,
-            names,
-            common_path,
-            layouts,
-            {t: frozenset(config.tenants[t].ignore_fields) for t in names},
-            schema,
-        )
+        export = prepare(config, common, common_path, tenants)
+        written = write_common(config_path, export, schema)
     except OSError as exc:
         fail(f"cannot write the shared set: {exc.strerror or exc} ({exc.filename or ''})")
     except ExoformError as exc:
         fail(str(exc))
-    _report_common(derivation, written, names, common_path)
-    held = {(c.kind, c.name.casefold()) for t in inputs for c in t.live}
-    for (kind, _), document in sorted(in_common.items(), key=lambda i: (str(i[1].path), i[0])):
-        if (kind, _) not in held:
-            name = safe(str(document.plain.get("name")))
-            click.echo(
-                f"note: {safe(display_path(document.path))} declares {kind} '{name}', which no selected "
-                "tenant has (a plan creates it where the folder is listed)",
-                err=True,
-            )
+    _report_common(export, written)
     if all(r.round_trip for r in written.own.values()):
         try:  # a safety net: what was written must load for every tenant
             load_all(config_path, names)
@@ -362,11 +222,12 @@ def _export_common(config_path: Path, patterns: tuple[str, ...], common: str, pa
             fail("the files were written but do not validate (see above): please report this as a bug")
 
 
-def _report_common(derivation: Derivation, written: Written, names: list[str], common_path: Path) -> None:
+def _report_common(export: CommonExport, written: Written) -> None:
     """Print what was shared (with whom, which fields became variables, who got an absent override),
     what was left per tenant and why, and what changed in exoform.yaml."""
     from reconciler.yamlio import display_path
 
+    derivation, names, common_path = export.derivation, list(export.ignore), export.common
     variables = {s.kind + s.name: s.variables for s in derivation.shared}
     absent: dict[tuple[str, str], list[str]] = {}
     for tenant, kind, name, path in written.absent:
@@ -394,6 +255,8 @@ def _report_common(derivation: Derivation, written: Written, names: list[str], c
             click.echo(f"note: {safe(note)}", err=True)
     for line in written.config:
         click.echo(f"set       exoform.yaml {safe(line)}")
+    for note in export.notes:
+        click.echo(f"note: {safe(note)}", err=True)
     left = sum(len(r.connectors) for r in written.own.values())
     click.echo(
         f"Shared {len(written.shared)} connector(s) of {len(names)} tenant(s) in {display_path(common_path)} "

@@ -328,7 +328,7 @@ def test_tenants_with_folders_of_their_own_get_the_shared_folder_first(repo: Rep
 def test_export_common_needs_two_tenants_and_plain_export_one(repo: Repo) -> None:
     one = repo.run("export", "--tenant", "contoso", "--common", "connectors/common")
     assert one.exit_code == 1
-    assert "--common derives a shared set from two or more tenants; contoso selects 1" in one.stderr
+    assert "--common derives a shared set from two or more tenants; --tenant selects 1" in one.stderr
     two = repo.run("export", "--tenant", "contoso", "--tenant", "fabrikam")
     assert two.exit_code == 1
     assert "give one --tenant, or --common DIR to export several into a shared set" in two.stderr
