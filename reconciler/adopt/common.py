@@ -30,9 +30,13 @@ Contracts:
   sharing tenant its live value (a reference such as ``${tenant.name}`` stays); only the others are
   derived again, a field that is ``${vars.NAME}`` keeping NAME (the tenants' values are updated).  So
   a second run over unchanged tenants writes nothing.
+- Refusals come before any write: :func:`check_common` (before any tenant is read) refuses a shared
+  folder that is absolute, holds ``..`` or goes through a symbolic link, fewer than two tenants, and a
+  shared folder a tenant not selected lists; :func:`prepare` refuses, one line per problem, a connector
+  that would be declared twice for a tenant (in the shared folder and in another of its folders), names
+  of one tenant that differ only in case, and a folder to write outside the repository.
 - :func:`write_common` edits ``exoform.yaml`` with ruamel round trip (comments and order kept) and
-  replaces every file atomically.  Its caller checks everything that can refuse the export (folders,
-  a connector that would be declared twice) before calling it, so a refusal writes nothing.
+  replaces every file atomically.
 """
 
 from __future__ import annotations

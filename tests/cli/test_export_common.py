@@ -204,7 +204,8 @@ def test_a_tenant_that_cannot_be_read_stops_the_export_with_nothing_written(repo
     before = repo.files()
     result = repo.run("export", *SELECT, "--common", "connectors/common")
     assert result.exit_code == 1
-    assert "error: tenant fabrikam" in result.stderr or "fabrikam" in result.stderr
+    assert "error: tenant fabrikam: the local state cannot be used:" in result.stderr
+    assert "1 of 5 tenant(s) failed." in result.stderr
     assert "nothing was written: export --common needs every selected tenant" in result.stderr
     assert repo.files() == before
 
