@@ -738,9 +738,10 @@ def _edit_config(
             tenant_map(tenant)["connectors"] = _flow(folders)
             said.append(f"tenants.{tenant}.connectors: [{', '.join(folders)}]")
     if derivation.values:
-        if root.get("defaults") is None:
-            at = list(root).index("tenants")
-            root.insert(at, "defaults", CommentedMap())
+        if "defaults" in root and root["defaults"] is None:  # `defaults:` written empty
+            root["defaults"] = CommentedMap()
+        elif "defaults" not in root:
+            root.insert(list(root).index("tenants"), "defaults", CommentedMap())
         defaults = root["defaults"]
         if defaults.get("vars") is None:
             defaults["vars"] = CommentedMap()
