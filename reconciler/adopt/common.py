@@ -52,6 +52,7 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.adopt.exporter import (
     Exportable,
+    _plain,
     ExportReport,
     document_values,
     export_connectors,
@@ -590,14 +591,6 @@ def tenant_folders(
         at = paths.index(own[1]) if own[1] in paths else len(paths)
         folders.insert(at, common[0])
     return None if folders == list(current) else folders
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    return value
 
 
 def _flow(items: list[Any]) -> Any:
