@@ -52,8 +52,8 @@ from typing import TYPE_CHECKING, Any
 
 from reconciler.adopt.exporter import (
     Exportable,
-    _plain,
     ExportReport,
+    _plain,
     document_values,
     export_connectors,
     make_yaml,
