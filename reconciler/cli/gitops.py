@@ -1,6 +1,8 @@
 """``exoform export``, ``exoform drift``, ``exoform tenants`` and ``exoform status``: GitOps in practice.
 
-- ``export`` adopts a tenant: its live connectors become YAML files (see :mod:`reconciler.adopt.exporter`).
+- ``export`` adopts a tenant: its live connectors become YAML files (see :mod:`reconciler.adopt.exporter`);
+  with ``--common DIR`` several tenants become one shared set plus per-tenant vars and folders
+  (:mod:`reconciler.adopt.common`): a tenant that cannot be read stops it before anything is written.
 - ``drift`` plans every selected tenant and reports what differs: exit 0 none, 2 drift, 1 error.
   Drift is a change in the plan (a connector whose fields differ, one declared but missing, one the
   ``unmanaged: delete`` policy would delete) or a posture finding on the live connectors at or above
@@ -41,6 +43,7 @@ from reconciler.desired.sharding import MATRIX_LIMIT
 from reconciler.escape import safe
 
 if TYPE_CHECKING:
+    from reconciler.adopt.common import CommonExport, Written
     from reconciler.desired.config import ExoformConfig
 
 
@@ -50,14 +53,34 @@ if TYPE_CHECKING:
 
 @click.command()
 @config_option
-@click.option("--tenant", required=True, help="The tenant to export (its name in exoform.yaml).")
+@click.option(
+    "--tenant",
+    "tenant_args",
+    required=True,
+    multiple=True,
+    help="The tenant to export (its name in exoform.yaml); with --common, names or globs (repeatable).",
+)
 @target_option
 @click.option(
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
     help="Folder to write into. Default: the tenant's connectors folder (its last one, with several).",
 )
-def export(config_path: Path, tenant: str, targets: tuple[str, ...], out: Path | None) -> None:
+@click.option(
+    "--common",
+    metavar="DIR",
+    help="Export several tenants into one shared set in DIR (relative to exoform.yaml) plus per-tenant "
+    "vars and folders.",
+)
+@parallelism_option
+def export(
+    config_path: Path,
+    tenant_args: tuple[str, ...],
+    targets: tuple[str, ...],
+    out: Path | None,
+    common: str | None,
+    parallelism: int,
+) -> None:
     """Write a tenant's live connectors as YAML files, so a plan right after shows no change.
 
     Files already in the folder that declare a live connector are updated in place (comments and key
@@ -68,12 +91,31 @@ def export(config_path: Path, tenant: str, targets: tuple[str, ...], out: Path |
     connector a colleague made in the admin center.  A tenant with several folders exports into its last
     one (its own), leaving out the connectors its earlier (shared) folders declare.
 
+    With --common DIR, every selected tenant is read (a tenant that cannot be read stops the export,
+    nothing written): connectors most of them hold (by kind and case-insensitive name) become one file
+    in DIR, with ${vars.NAME} in the fields whose values differ and each tenant's value in exoform.yaml;
+    the rest is exported into each tenant's own folder (see docs/fleet.md).
+
     \b
     Examples:
       exoform export --tenant contoso
       exoform export --tenant contoso --out adopted/contoso
       exoform export --tenant contoso --target 'InboundConnector/From Contoso partner'
+      exoform export --tenant 'customer-*' --common connectors/common --parallelism 16
     """
+    if common is not None:
+        if targets or out is not None:
+            fail(
+                "--common exports whole tenants into DIR and their own folders: --target and --out do "
+                "not apply"
+            )
+        _export_common(config_path, tenant_args, common, parallelism)
+        return
+    if len(tenant_args) > 1:
+        fail(
+            "export writes one tenant: give one --tenant, or --common DIR to export several into a shared set"
+        )
+    tenant = tenant_args[0]
     from reconciler.adopt.exporter import export_connectors, schema_path
     from reconciler.errors import ExoformError
     from reconciler.model import did_you_mean
@@ -148,6 +190,91 @@ def export(config_path: Path, tenant: str, targets: tuple[str, ...], out: Path |
     if not schema.is_file():
         click.echo(
             f"hint: {display_path(schema)} does not exist yet; run exoform schema to write it.", err=True
+        )
+
+
+def _export_common(config_path: Path, patterns: tuple[str, ...], common: str, parallelism: int) -> None:
+    """``export --common``: read the selected tenants, derive the shared set, write it, report it."""
+    from reconciler.adopt.common import check_common, prepare, write_common
+    from reconciler.adopt.exporter import schema_path
+    from reconciler.desired.connectors import load_all
+    from reconciler.desired.loader import select_tenants
+    from reconciler.errors import ConfigError, ExoformError, InputError
+
+    config = load_config_or_exit(config_path)
+    try:
+        names = select_tenants(config, list(patterns))
+        common_path = check_common(config, names, common)
+    except ExoformError as exc:
+        fail(str(exc))
+    _, desired, outcomes = read_tenants(config_path, tuple(names), parallelism, label="Reading tenants")
+    if report_failures(outcomes):
+        fail("nothing was written: export --common needs every selected tenant (leave a failing one out)")
+    tenants = [(d, o.live) for d, o in zip(desired, outcomes, strict=True) if o.live is not None]
+    schema = schema_path(config.base_dir)
+    try:
+        export = prepare(config, common, common_path, tenants)
+        written = write_common(config_path, export, schema)
+    except OSError as exc:
+        fail(f"cannot write the shared set: {exc.strerror or exc} ({exc.filename or ''})")
+    except ExoformError as exc:
+        fail(str(exc))
+    _report_common(export, written)
+    if all(r.round_trip for r in written.own.values()):
+        try:  # a safety net: what was written must load for every tenant
+            load_all(config_path, names)
+        except (InputError, ConfigError) as exc:
+            for problem in getattr(exc, "problems", []) or [exc]:
+                echo_error(str(problem))
+            fail("the files were written but do not validate (see above): please report this as a bug")
+
+
+def _report_common(export: CommonExport, written: Written) -> None:
+    """Print what was shared (with whom, which fields became variables, who got an absent override),
+    what was left per tenant and why, and what changed in exoform.yaml."""
+    from reconciler.yamlio import display_path
+
+    derivation, names, common_path = export.derivation, list(export.ignore), export.common
+    variables = {s.kind + s.name: s.variables for s in derivation.shared}
+    absent: dict[tuple[str, str], list[str]] = {}
+    for tenant, kind, name, path in written.absent:
+        absent.setdefault((kind, name), []).append(f"{tenant} ({display_path(path)})")
+    for kind, name, path, action in written.shared:
+        shared = next(s for s in derivation.shared if s.kind == kind and s.name == name)
+        click.echo(f'shared    {safe(display_path(path))}  {kind} "{safe(name)}"  ({action})')
+        click.echo(f"          tenants: {', '.join(shared.tenants)}")
+        for field_name, variable in variables[kind + name].items():
+            click.echo(f"          {field_name}: ${{vars.{variable}}}")
+        if (kind, name) in absent:
+            click.echo(f"          absent (Override absent: true): {safe(', '.join(absent[(kind, name)]))}")
+    for kind, name, why in derivation.unshared:
+        click.echo(f'per tenant {kind} "{safe(name)}": not shared: {safe(why)}')
+    for tenant in names:
+        report = written.own.get(tenant)
+        if report is None:
+            continue
+        for item in report.connectors:
+            where = display_path(item.path) if item.path else "-"
+            click.echo(f'{item.action:<9} {safe(where)}  {item.kind} "{safe(item.name)}"  ({tenant})')
+            for note in item.notes:
+                click.echo(f"          note: {safe(note)}")
+        for note in report.notes:
+            click.echo(f"note: {safe(note)}", err=True)
+    for line in written.config:
+        click.echo(f"set       exoform.yaml {safe(line)}")
+    for note in export.notes:
+        click.echo(f"note: {safe(note)}", err=True)
+    left = sum(len(r.connectors) for r in written.own.values())
+    click.echo(
+        f"Shared {len(written.shared)} connector(s) of {len(names)} tenant(s) in {display_path(common_path)} "
+        f"({len(derivation.values)} variable(s)); {left} connector(s) left per tenant; "
+        f"{len(written.config)} setting(s) of exoform.yaml written."
+    )
+    if any(not r.round_trip for r in written.own.values()):
+        click.echo(
+            "warning: some connectors break the service's rules or were skipped (see the notes): "
+            "exoform validate reports them until they are fixed.",
+            err=True,
         )
 
 
