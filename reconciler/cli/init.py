@@ -101,10 +101,36 @@ _PYTHON = re.compile(r"3\.\d+")
 
 @dataclass(frozen=True)
 class Tenant:
-    """One tenant to declare: its name in exoform.yaml and its ``*.onmicrosoft.com`` organization."""
+    """One tenant to declare: its name in exoform.yaml, its ``*.onmicrosoft.com`` organization and, when
+    the user keeps one app registration pair per customer, its own read and write client ids."""
 
     name: str
     organization: str
+    client_ids: tuple[str, str] | None = None
+
+
+#: An application (client) id: written into exoform.yaml as it is.
+_CLIENT_ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def parse_client_ids(given: tuple[str, ...], names: tuple[str, ...]) -> dict[str, tuple[str, str]]:
+    """``--client-ids TENANT=READ_ID,WRITE_ID`` values by tenant; :class:`click.BadParameter` for a value
+    that is not of that form, names no ``--tenant``, or repeats one."""
+    found: dict[str, tuple[str, str]] = {}
+    for value in given:
+        tenant, _, ids = value.partition("=")
+        read_id, _, write_id = ids.partition(",")
+        if not (_CLIENT_ID.fullmatch(read_id) and _CLIENT_ID.fullmatch(write_id)):
+            raise click.BadParameter(
+                f"{quote(value)}: expected TENANT=READ_CLIENT_ID,WRITE_CLIENT_ID (two GUIDs)",
+                param_hint="'--client-ids'",
+            )
+        if tenant not in names:
+            raise click.BadParameter(f"{quote(tenant)} is not a --tenant", param_hint="'--client-ids'")
+        if tenant in found:
+            raise click.BadParameter(f"{quote(tenant)} is given twice", param_hint="'--client-ids'")
+        found[tenant] = (read_id.lower(), write_id.lower())
+    return found
 
 
 def pip_spec(install_from: str, version: str = __version__) -> str:
@@ -185,14 +211,31 @@ def render_config(tenants: list[Tenant], *, fleet: bool = False, ci: str = "gith
         lines += ["tenants:"]
         for tenant in tenants:
             lines += [f"  {tenant.name}:", f"    organization: {tenant.organization}"]
+            lines += [f"    {line}" for line in _own_apps(tenant, ci)]
     else:
         lines += ["tenants:"]
         for tenant in tenants:
             lines += [f"  {tenant.name}:"]
             lines += [f"    {line}" for line in shared[:1]]
             lines += [f"    organization: {tenant.organization}", f"    connectors: connectors/{tenant.name}"]
-            lines += [f"    {line}" for line in shared[1:]]
+            own = _own_apps(tenant, ci)
+            lines += [f"    {line}" for line in (own + shared[7:] if own else shared[1:])]
     return "\n".join(lines) + "\n"
+
+
+def _own_apps(tenant: Tenant, ci: str) -> list[str]:
+    """The ``auth`` and ``apply_auth`` of a tenant with its own app registrations (``--client-ids``)."""
+    if tenant.client_ids is None:
+        return []
+    read_id, write_id = tenant.client_ids
+    return [
+        "auth:                       # this customer's own read-only app",
+        f"  client_id: {read_id}",
+        f"  federated: {ci}",
+        "apply_auth:                 # this customer's own write app",
+        f"  client_id: {write_id}",
+        f"  federated: {ci}",
+    ]
 
 
 def render_precommit(spec: str) -> str:
@@ -400,6 +443,14 @@ def write_files(root: Path, files: dict[str, str], force: bool) -> tuple[list[st
     help="The tenant's *.onmicrosoft.com name, one per --tenant.",
 )
 @click.option(
+    "--client-ids",
+    "client_ids",
+    multiple=True,
+    metavar="TENANT=READ_ID,WRITE_ID",
+    help="A tenant's own read and write app (client) ids, for one app pair per customer (repeatable); "
+    "other tenants use the shared apps of EXOFORM_READ_CLIENT_ID and EXOFORM_WRITE_CLIENT_ID.",
+)
+@click.option(
     "--fleet",
     is_flag=True,
     help=f"Write the shared settings once under defaults: and one shared folder, {COMMON_FOLDER}/.",
@@ -456,6 +507,7 @@ def init(
     directory: Path,
     names: tuple[str, ...],
     organizations: tuple[str, ...],
+    client_ids: tuple[str, ...],
     fleet: bool,
     install_from: str,
     python: str,
@@ -482,6 +534,7 @@ def init(
       exoform init --fleet --tenant contoso --tenant fabrikam --max-per-job 10
       exoform init --fleet --tenant lab --tenant contoso --rings 2 --sarif
       exoform init --ci azure-devops --tenant contoso
+      exoform init --fleet --tenant contoso --client-ids contoso=READ_GUID,WRITE_GUID
       exoform init --ci gitlab --fleet --tenant contoso --tenant fabrikam
       exoform init --install-from git+https://git.example.com/mirror/exoform@vX.Y.Z --force
     """
@@ -521,7 +574,8 @@ def init(
         )
     if sarif and ci != "github":
         raise click.BadParameter("GitHub code scanning only", param_hint="'--sarif'")
-    tenants = [Tenant(n, o) for n, o in zip(names, organizations, strict=True)]
+    own = parse_client_ids(client_ids, names)
+    tenants = [Tenant(n, o, own.get(n)) for n, o in zip(names, organizations, strict=True)]
     files = render_files(
         tenants,
         install_from=install_from,

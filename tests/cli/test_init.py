@@ -185,6 +185,43 @@ def test_fleet_init_writes_the_shared_settings_once(tmp_path: Path, monkeypatch:
     assert validate.exit_code == 0, validate.output
 
 
+@pytest.mark.parametrize("fleet", [True, False])
+def test_client_ids_give_one_customer_its_own_apps(tmp_path: Path, fleet: bool) -> None:
+    """An MSP with one app pair per customer: that tenant signs in with its own ids, the others with the
+    shared apps of the workflow variables."""
+    from reconciler.desired.loader import load_config
+
+    own_read, own_write = "11111111-2222-3333-4444-555555555555", "66666666-7777-8888-9999-AAAAAAAAAAAA"
+    args = ["--tenant", "contoso", "--tenant", "fabrikam", "--client-ids", f"fabrikam={own_read},{own_write}"]
+    result = _init(tmp_path, *(["--fleet"] if fleet else []), *args)
+    assert result.exit_code == 0, result.output
+    config = load_config(tmp_path / "exoform.yaml")
+    fabrikam, contoso = config.tenants["fabrikam"], config.tenants["contoso"]
+    assert fabrikam.auth is not None and fabrikam.apply_auth is not None
+    assert (fabrikam.auth.client_id, fabrikam.apply_auth.client_id) == (own_read, own_write.lower())
+    assert fabrikam.auth.federated == "github" and fabrikam.max_deletes == 1
+    assert contoso.auth is not None and contoso.auth.client_id == "env:EXOFORM_READ_CLIENT_ID"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("fabrikam=not-a-guid,x", "expected TENANT=READ_CLIENT_ID,WRITE_CLIENT_ID"),
+        (
+            "nobody=11111111-2222-3333-4444-555555555555,11111111-2222-3333-4444-555555555555",
+            "not a --tenant",
+        ),
+    ],
+)
+def test_client_ids_are_refused_unless_two_guids_of_a_tenant(
+    tmp_path: Path, value: str, message: str
+) -> None:
+    result = _init(tmp_path, "--tenant", "fabrikam", "--client-ids", value)
+    assert result.exit_code == 1, result.output
+    assert "Invalid value for '--client-ids'" in result.output and message in result.output
+    assert not (tmp_path / "exoform.yaml").exists()
+
+
 def test_readme_explains_the_two_app_registrations_and_their_federated_credentials(generated: Path) -> None:
     readme = (generated / "README.md").read_text()
     assert "`repo:OWNER/REPO:pull_request`, `repo:OWNER/REPO:environment:exoform-plan`" in readme
