@@ -288,3 +288,29 @@ def test_the_release_build_installs_into_a_fresh_venv_and_init_names_its_version
         assert data["env"]["EXOFORM_PIP"] == f"exoform=={__version__}"
     hooks = _load(work / "repo" / ".pre-commit-config.yaml")
     assert hooks["repos"][0]["hooks"][0]["additional_dependencies"] == [f"exoform=={__version__}"]
+
+    # every CI system's files, written by the installed wheel: valid under the published schema, pinned to
+    # this version, and naming no URL but the identity providers' own issuers (the README's set-up tables)
+    from tests.cli.ci_support import check_jsonschema
+
+    issuers = {"https://token.actions.githubusercontent.com", "https://gitlab.com"}
+    schemas = {
+        "github": ("vendor.github-workflows", ".github/workflows/*.yml"),
+        "azure-devops": ("vendor.azure-pipelines", ".azure-pipelines/*.yml"),
+        "gitlab": ("vendor.gitlab-ci", ".gitlab-ci.yml"),
+    }
+    for ci, (schema, pattern) in schemas.items():
+        repo = work / f"repo-{ci}"
+        made = subprocess.run(
+            [str(venv / "bin" / "exoform"), "init", str(repo), "--fleet", "--tenant", "contoso", "--ci", ci],
+            cwd=work, env=env, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        files = sorted(str(p) for p in repo.glob(pattern))
+        assert files, ci
+        checked = check_jsonschema("--builtin-schema", schema, *files)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        text = "\n".join(p.read_text() for p in repo.rglob("*") if p.is_file())
+        assert f"exoform=={__version__}" in text, ci
+        urls = set(re.findall(r"https?://[^\s\"'`)<>|]+", text))
+        assert {u for u in urls if not u.startswith("https://vstoken.dev.azure.com/")} <= issuers, urls
