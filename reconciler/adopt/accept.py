@@ -36,14 +36,14 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.adopt.exporter import (
-    _Folder,
-    _free_path,
-    _read_file,
-    _yaml_value,
+    Folder,
+    free_path,
     make_yaml,
+    read_file,
     schema_path,
     schema_reference,
     slugify,
+    yaml_value,
 )
 from reconciler.desired.config import ExoformConfig
 from reconciler.desired.connectors import LoadedConnector, ParsedFiles, TenantDesired, find_connector_files
@@ -280,7 +280,7 @@ def _styled(value: Any, old: Any) -> Any:
     """``value`` for ruamel, a list in flow style when the value it replaces was one."""
     from ruamel.yaml.comments import CommentedSeq
 
-    new = _yaml_value(value)
+    new = yaml_value(value)
     if isinstance(new, list) and isinstance(old, CommentedSeq) and old.fa.flow_style():
         seq = CommentedSeq(new)
         seq.fa.set_flow_style()
@@ -302,7 +302,7 @@ class _Out:
 def _open(path: Path, files: dict[Path, _Out]) -> _Out:
     out = files.get(path)
     if out is None:
-        read = _read_file(path, make_yaml())
+        read = read_file(path, make_yaml())
         if isinstance(read, str):
             raise ExoformError(f"{display_path(path)}: cannot edit it: {read}")
         out = files[path] = _Out(path, read.documents, path.read_text(encoding="utf-8"))
@@ -364,7 +364,7 @@ def _overrides(
     placed: list[tuple[Path, int | None, list[str], _Field, str]] = []
     existing: dict[tuple[str, str], tuple[Path, int]] = {}
     own.mkdir(parents=True, exist_ok=True)
-    folder = _Folder(own)
+    folder = Folder(own)
     for path, read in sorted(folder.files.items()):
         for index, plain in enumerate(read.plain):
             target = plain.get("target") if isinstance(plain, dict) else None
@@ -387,7 +387,7 @@ def _overrides(
             target = CommentedMap([("kind", kind), ("name", first.name)])
             target.fa.set_flow_style()
             document = CommentedMap([("kind", OVERRIDE_KIND), ("target", target)])
-            path, _ = _free_path(own, f"override-{slugify(first.name)}", folder)
+            path, _ = free_path(own, f"override-{slugify(first.name)}", folder)
             folder.taken.add(path.name.casefold())
             header = schema_reference(schema_path(base_dir), own)
             files[path] = _Out(path, [document], None, header=header)

@@ -53,10 +53,10 @@ from typing import TYPE_CHECKING, Any
 from reconciler.adopt.exporter import (
     Exportable,
     ExportReport,
-    _plain,
     document_values,
     export_connectors,
     make_yaml,
+    plain_value,
     schema_reference,
     slugify,
     unwritable_values,
@@ -456,9 +456,9 @@ def prepare(
     order) and check it can be written; raises :class:`ExoformError` (one line per problem) when a
     connector would be declared twice for a tenant, names differ only in case, or a folder to write is
     outside the repository."""
-    from reconciler.adopt.exporter import _Folder
+    from reconciler.adopt.exporter import Folder
 
-    in_common = _Folder(common_path).declared if common_path.is_dir() else {}
+    in_common = Folder(common_path).declared if common_path.is_dir() else {}
     inputs: list[TenantInput] = []
     own: dict[str, tuple[str, Path]] = {}
     #: tenant -> (kind, casefolded name) -> where its folders other than DIR declare the connector.
@@ -627,9 +627,9 @@ def write_common(config_file: Path, export: CommonExport, schema: Path) -> Writt
 def _write_shared(
     folder: Path, shared: Sequence[SharedConnector], schema: Path
 ) -> list[tuple[str, str, Path, str]]:
-    from reconciler.adopt.exporter import _File, _Folder, _free_path, _yaml_value
+    from reconciler.adopt.exporter import Folder, YamlFile, free_path, yaml_value
 
-    existing = _Folder(folder)
+    existing = Folder(folder)
     yaml = make_yaml()
     header = schema_reference(schema, folder)
     done: list[tuple[str, str, Path, str]] = []
@@ -644,8 +644,8 @@ def _write_shared(
                     if key in declared.data:
                         del declared.data[key]
                         changed = True
-                elif key not in declared.data or _plain(declared.data[key]) != value:
-                    declared.data[key] = _yaml_value(value)
+                elif key not in declared.data or plain_value(declared.data[key]) != value:
+                    declared.data[key] = yaml_value(value)
                     changed = True
             if changed:
                 existing.files[declared.path].dirty = True
@@ -654,10 +654,10 @@ def _write_shared(
         stem = slugify(s.name)
         if any(o is not s and o.kind != s.kind and slugify(o.name) == stem for o in shared):
             stem = f"{_KIND_PREFIX[s.kind]}-{stem}"
-        path, _ = _free_path(folder, stem, existing)
+        path, _ = free_path(folder, stem, existing)
         from ruamel.yaml.comments import CommentedMap
 
-        data = CommentedMap((k, _yaml_value(v)) for k, v in s.document.items())
+        data = CommentedMap((k, yaml_value(v)) for k, v in s.document.items())
         shown = ": " + ", ".join(s.tenants) if len(s.tenants) <= _NAMED_IN_HEADER else ""
         lines = [
             header,
@@ -670,7 +670,7 @@ def _write_shared(
         buffer = io.StringIO()
         yaml.dump(data, buffer)
         write_atomic(path, "\n".join(lines) + "\n" + buffer.getvalue())
-        existing.files[path] = _File(path, [data], [s.document])
+        existing.files[path] = YamlFile(path, [data], [s.document])
         existing.taken.add(path.name.casefold())
         done.append((s.kind, s.name, path, "created"))
     for file in existing.files.values():
@@ -684,10 +684,10 @@ def _write_shared(
 def _write_absent(folder: Path, tenant: str, s: SharedConnector, schema: Path) -> Path:
     from ruamel.yaml.comments import CommentedMap
 
-    from reconciler.adopt.exporter import _Folder, _free_path
+    from reconciler.adopt.exporter import Folder, free_path
 
     folder.mkdir(parents=True, exist_ok=True)
-    path, _ = _free_path(folder, f"absent-{slugify(s.name)}", _Folder(folder))
+    path, _ = free_path(folder, f"absent-{slugify(s.name)}", Folder(folder))
     data = CommentedMap(
         [
             ("kind", "Override"),
@@ -744,13 +744,13 @@ def _edit_config(
                 default = derivation.default_of(variable, order)
                 dvars[variable] = _flow(list(default)) if isinstance(default, list) else default
                 said.append(f"defaults.vars.{variable} (the most common value)")
-            default = _plain(dvars[variable])
+            default = plain_value(dvars[variable])
             for tenant in order:
                 if tenant not in values:
                     continue
                 value = values[tenant]
                 own = tenant_map(tenant).get("vars")
-                effective = _plain(own[variable]) if own is not None and variable in own else default
+                effective = plain_value(own[variable]) if own is not None and variable in own else default
                 if effective == value:
                     continue
                 if own is None:

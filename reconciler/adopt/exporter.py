@@ -181,7 +181,7 @@ def document_values(connector: Connector, ignore: frozenset[str] = frozenset()) 
     values = connector.managed_fields()
     doc: dict[str, Any] = {
         "kind": kind,
-        "name": _yaml_value(values["name"]),
+        "name": yaml_value(values["name"]),
         "connector_type": values["connector_type"],
     }
     for name, spec in specs.items():
@@ -192,15 +192,15 @@ def document_values(connector: Connector, ignore: frozenset[str] = frozenset()) 
             continue
         value = values[name]
         if required or value != spec.default:
-            doc[name] = _yaml_value(value)
+            doc[name] = yaml_value(value)
     return doc
 
 
-def _yaml_value(value: Any) -> Any:
+def yaml_value(value: Any) -> Any:
     """``value`` ready for ruamel: lists copied, and text holding line separators or control characters
     double-quoted, so YAML escapes them instead of reading them back as line breaks."""
     if isinstance(value, list):
-        return [_yaml_value(v) for v in value]
+        return [yaml_value(v) for v in value]
     if isinstance(value, str) and any(
         ch in "\x85\u2028\u2029" or (not ch.isprintable() and ch not in "\n\t") for ch in value
     ):
@@ -228,7 +228,7 @@ class _Document:
 
 
 @dataclass
-class _File:
+class YamlFile:
     path: Path
     #: ruamel CommentedMaps (what is written back) and the same documents as plain data.
     documents: list[Any]
@@ -236,13 +236,13 @@ class _File:
     dirty: bool = False
 
 
-class _Folder:
+class Folder:
     """The connector files already in the export folder: checked and read by the one YAML reader, and
     loaded with ruamel round-trip for editing."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.files: dict[Path, _File] = {}
+        self.files: dict[Path, YamlFile] = {}
         self.declared: dict[tuple[str, str], _Document] = {}
         self.renamed: dict[tuple[str, str], _Document] = {}
         self.unreadable: dict[Path, str] = {}
@@ -252,7 +252,7 @@ class _Folder:
         yaml = make_yaml()
         for path in connector_files(folder):
             self.taken.add(path.name.casefold())
-            read = _read_file(path, yaml)
+            read = read_file(path, yaml)
             if isinstance(read, str):
                 self.unreadable[path] = read
                 continue
@@ -280,7 +280,7 @@ class _Folder:
         return found
 
 
-def _read_file(path: Path, yaml: YAML) -> _File | str:
+def read_file(path: Path, yaml: YAML) -> YamlFile | str:
     """The file's documents, or why it is left alone: the first problem the YAML reader finds in it."""
     display = display_path(path)
     text, problems = read_text(path, display)
@@ -292,7 +292,7 @@ def _read_file(path: Path, yaml: YAML) -> _File | str:
         except TooBig as exc:
             problems.append(exc.problem)
         if not problems:
-            return _File(path, list(yaml.load_all(text)), plain)
+            return YamlFile(path, list(yaml.load_all(text)), plain)
     where = problems[0].location
     return f"line {where.line}, column {where.column}: {problems[0].message}"
 
@@ -339,11 +339,11 @@ def _source_note(live: Exportable) -> str | None:
     return None
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [plain_value(v) for v in value]
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain_value(v) for k, v in value.items()}
     return value
 
 
@@ -384,8 +384,8 @@ def _update_document(document: _Document, live: Exportable, ignore: frozenset[st
                 del data[name]
                 changed = True
             continue
-        new_value = _yaml_value(target)
-        if name in data and _plain(data[name]) == target:
+        new_value = yaml_value(target)
+        if name in data and plain_value(data[name]) == target:
             continue
         data[name] = new_value
         changed = True
@@ -429,7 +429,7 @@ def export_connectors(
                 "exported (their files would collide)"
             )
     folder.mkdir(parents=True, exist_ok=True)
-    existing = _Folder(folder)
+    existing = Folder(folder)
     report = ExportReport()
     for path, why in sorted(existing.unreadable.items()):
         report.notes.append(f"{display_path(path)}: left untouched, it cannot be read as YAML ({why})")
@@ -493,10 +493,10 @@ def export_connectors(
         stem = slugify(c.name)
         if len(slug_kinds[stem]) > 1:
             stem = f"{_KIND_PREFIX[c.kind]}-{stem}"
-        path, taken_note = _free_path(folder, stem, existing)
+        path, taken_note = free_path(folder, stem, existing)
         if taken_note:
             notes.insert(0, taken_note)
-        existing.files[path] = _File(path, [_write_new(path, yaml, header, c, wanted)], [wanted])
+        existing.files[path] = YamlFile(path, [_write_new(path, yaml, header, c, wanted)], [wanted])
         existing.taken.add(path.name.casefold())
         report.connectors.append(ExportedConnector(c.kind, c.name, path, "created", tuple(notes)))
 
@@ -514,7 +514,7 @@ def export_connectors(
     return report
 
 
-def _free_path(folder: Path, stem: str, existing: _Folder) -> tuple[Path, str | None]:
+def free_path(folder: Path, stem: str, existing: Folder) -> tuple[Path, str | None]:
     """``<stem>.yaml``, or the first ``<stem>-N.yaml`` not taken, with a note saying why."""
     first = folder / f"{stem}.yaml"
     if first.name.casefold() not in existing.taken and not first.exists():
