@@ -43,6 +43,7 @@ from reconciler.desired.config import ExoformConfig, TenantConfig
 from reconciler.desired.connectors import TenantDesired, load_all
 from reconciler.emulator import faults as faults_module
 from reconciler.emulator.app import Emulator
+from reconciler.emulator.config import AppConfig, EmulatorConfig, FederatedCredential
 from reconciler.emulator.faults import Fault, Faults
 from reconciler.emulator.server import EmulatorServer
 from reconciler.emulator.store import MemoryStores, State
@@ -538,7 +539,8 @@ class SignInTamper(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         self.hosts.append(request.url.host)
         response = self.inner.handle_request(request)
-        endpoint = "token" if request.url.path.endswith("/token") else "discovery"
+        path = request.url.path
+        endpoint = "github" if "/_github/" in path else "token" if path.endswith("/token") else "discovery"
         if not self.mode.startswith(endpoint + "_"):
             return response
         content = response.read()
@@ -718,5 +720,61 @@ def test_a_write_whose_verifying_read_is_throttled_stops_within_retry_max_second
     assert "Set-InboundConnector 'In 0' (with its retries and verifying reads) ran out of time" in message
     assert "retry_max_seconds: 10 s bounds it whole" in message, message
     assert [rule.fired for rule in emulator.faults.rules] == [2, 1, 1]
+    tally("fault scenarios held")
+    tally("fault scenarios stopped with a clear error")
+
+
+class _InProcessSession(Session):
+    """A session whose client (every trust store's) serves requests from ``transport`` in this process."""
+
+    def __init__(self, transport: httpx.BaseTransport, clock: FakeClock) -> None:
+        super().__init__(clock=clock, sleep=clock.sleep)
+        self._in_process = httpx.Client(transport=transport, follow_redirects=False)
+
+    def http(self, ca_bundle: Path | None = None) -> httpx.Client:
+        return self._in_process
+
+
+def test_a_dripping_github_oidc_token_stops_within_the_tenants_limits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``federated: github`` with the job's OIDC token dripped one byte every 3 s: each request ends at the
+    tenant's request deadline (4 s, within one byte's delay), on the tenant's clock, and no attempt starts
+    past its retry_max_seconds (20 s).  (With a policy of its own, the fetch ran on the real clock and the
+    dripped token arrived whole.)"""
+    tally("fault scenarios run")
+    app = AppConfig(client_id="exoform-faults", federated=(FederatedCredential(subject="repo:o/r:ref:x"),))
+    clock = FakeClock()
+    transport = SignInTamper("github_drip", clock)
+    transport.inner = EmulatorTransport(
+        Emulator(config=EmulatorConfig.model_validate({"apps": [app.model_dump()]}))
+    )
+    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_URL", f"{SIGN_IN_BASE}/_github/oidc/token")
+    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "emulator")
+    values = {
+        "connectors": "c",
+        "provider": "exchange",
+        "organization": ORG,
+        "endpoint": SIGN_IN_BASE,
+        "authority": f"{SIGN_IN_BASE}/{ORG}",
+        "auth": {"client_id": "exoform-faults", "federated": "github"},
+    }
+    config = ExoformConfig.model_validate({"tenants": {"t": values}})
+    policy = RetryPolicy(max_attempts=20, base_delay=0.5, max_delay=1, max_total=20, deadline=4)
+    session = _InProcessSession(transport, clock)
+    provider = open_exchange(
+        "t", config.tenants["t"], config, session=session, policy=in_fake_time(policy, clock)
+    )
+    started = clock()
+    with pytest.raises(AuthError) as caught:
+        provider.sign_in()
+    provider.close()
+    session.close()
+    message = str(caught.value)
+    assert_clear(message)
+    assert "cannot fetch the GitHub OIDC token" in message and "limits: 20 attempts, 20 s" in message, message
+    attempts = int(re.search(r"gave up after (\d+) attempts", message).group(1))  # type: ignore[union-attr]
+    assert 2 <= attempts <= 4, message  # 4 s a request (+3 s of the byte in flight), a short wait between
+    assert clock() - started <= 20 + 4 + 3, clock() - started
     tally("fault scenarios held")
     tally("fault scenarios stopped with a clear error")
