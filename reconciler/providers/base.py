@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self, TypeVar
 
 from reconciler.errors import AuthError, ExoformError, ReadError, WriteError
 from reconciler.live import LiveConnector, LiveState
@@ -55,6 +55,17 @@ class AttemptFailure(Exception):
         self.auth = auth
         self.code = code
         self.exception_type = exception_type
+
+    def final(self, note: str) -> Self:
+        """This failure, ``note`` added, as the last of an operation whose time ran out: not retryable."""
+        return type(self)(
+            self.message + note,
+            unknown_outcome=self.unknown_outcome,
+            not_found=self.not_found,
+            auth=self.auth,
+            code=self.code,
+            exception_type=self.exception_type,
+        )
 
 
 #: What a provider can do beyond reading and writing connectors (declared in ``capabilities``).
@@ -296,8 +307,7 @@ class BaseProvider(ABC):
             if uncertain and resolve():
                 return None
             if failure.retryable and out_of_time(retrying, self.policy):
-                failure.message += f"; {budget.ran_out()}"
-                failure.retryable = False
+                failure = failure.final(f"; {budget.ran_out()}")
             raise self._write_error(operation, connector, failure) from None
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -250,8 +250,7 @@ class InvokeClient:
                     return fn()
         except CallFailure as failure:
             if failure.retryable and out_of_time(retrying, self.policy):
-                failure.message += f" on page {page}; {budget.ran_out()}"
-                failure.retryable = False
+                raise failure.final(f" on page {page}; {budget.ran_out()}") from None
             raise
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
