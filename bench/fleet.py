@@ -182,11 +182,13 @@ def measure(
             if warm[0].error:
                 raise RuntimeError(warm[0].error)
             before = server.stats()
+            load_before = os.getloadavg()[0]
             client_cpu = time.process_time()
             start = time.perf_counter()
             outcomes = plan_tenants(config, desired[1:], parallelism=parallelism, scope=scope)
             wall = time.perf_counter() - start
             client_cpu = time.process_time() - client_cpu
+            load_after = os.getloadavg()[0]
             after = server.stats()
             peak_mb = _peak_mb()
         finally:
@@ -210,12 +212,14 @@ def measure(
             f"{per_tenant_ms:.1f} ms per tenant planned, {load_cpu / tenants * 1000:.2f} ms per tenant "
             f"loaded (load wall "
             f"{load_wall:.2f} s); {invokes / tenants:g} InvokeCommand calls per tenant; {changes} change(s) "
-            f"planned; {os.cpu_count()} CPU(s)"
+            f"planned; {os.cpu_count()} CPU(s), load average {load_before:.1f} before and {load_after:.1f} "
+            "after (CPU per tenant rises on a busy machine)"
         ),
         "wall_seconds": round(wall, 3),
         "ideal_seconds": round(ideal, 3),
         "peak_memory_mb": round(peak_mb, 1),
         "client_cpu_ms_per_tenant": round(per_tenant_ms, 2),
+        "load_average": [round(load_before, 2), round(load_after, 2)],
         "load_cpu_ms_per_tenant": round(load_cpu / tenants * 1000, 3),
         "load_wall_seconds": round(load_wall, 3),
         "tenants": tenants,

@@ -149,7 +149,11 @@ class TenantConfig(AllProviderSettings, _TenantTarget):
         default=6, ge=1, le=20, description="Attempts per request on throttling, 5xx and network errors."
     )
     retry_max_seconds: float = Field(
-        default=180, gt=0, le=3600, description="Longest time one request may spend retrying, in seconds."
+        default=180,
+        gt=0,
+        le=3600,
+        description="Longest time one listing (every page), or one write with its verifying reads, may take, "
+        "retries included, in seconds.",
     )
     traffic: bool = Field(
         default=False,

@@ -12,14 +12,12 @@ from __future__ import annotations
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
-
-from tenacity import Retrying
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self, TypeVar
 
 from reconciler.errors import AuthError, ExoformError, ReadError, WriteError
 from reconciler.live import LiveConnector, LiveState
 from reconciler.model import FIELDS, Connector, Kind
-from reconciler.providers.retry import RetryPolicy, controller, log_retries
+from reconciler.providers.retry import Budget, RetryPolicy, controller, log_retries, out_of_time
 
 if TYPE_CHECKING:
     from reconciler.providers.trace import RequestBudget, TraceReader
@@ -58,6 +56,17 @@ class AttemptFailure(Exception):
         self.code = code
         self.exception_type = exception_type
 
+    def final(self, note: str) -> Self:
+        """This failure, ``note`` added, as the last of an operation whose time ran out: not retryable."""
+        return type(self)(
+            self.message + note,
+            unknown_outcome=self.unknown_outcome,
+            not_found=self.not_found,
+            auth=self.auth,
+            code=self.code,
+            exception_type=self.exception_type,
+        )
+
 
 #: What a provider can do beyond reading and writing connectors (declared in ``capabilities``).
 Capability = Literal["validate_outbound", "message_trace"]
@@ -72,8 +81,10 @@ class BaseProvider(ABC):
     - :meth:`create`, :meth:`update` and :meth:`delete` retry what the subclass classifies as retryable
       (within ``policy``); an attempt whose outcome is unknown is resolved by re-reading the connector
       before any retry or report, so a create never runs twice; a delete of a connector that is gone
-      after an earlier attempt counts as done.  Failures raise :class:`WriteError` carrying the
-      service's message (:class:`AuthError` for refused credentials).
+      after an earlier attempt counts as done.  One write -- its attempts, waits and the reads that
+      verify it -- takes at most ``policy.max_total`` seconds (one :class:`Budget`, handed to every hook).
+      Failures raise :class:`WriteError` carrying the service's message (:class:`AuthError` for refused
+      credentials).
     - Nothing a provider raises or logs contains a secret or a token.
 
     Subclasses implement :meth:`read`, :meth:`_list` and one attempt of each write (``_create_once``,
@@ -119,10 +130,11 @@ class BaseProvider(ABC):
         kind: Kind = connector.KIND
         fields = [name for name in FIELDS[kind] if name not in skip_fields]
         operation = self._operation("create", kind)
+        budget = self._budget(operation, connector.name)
         created: list[LiveConnector] = []
 
         def applied() -> bool:
-            match = self._find(kind, name=connector.name)
+            match = self._find(kind, budget, name=connector.name)
             if match is None:
                 return False
             differs = [f for f in fields if not _same(f, getattr(match.connector, f), getattr(connector, f))]
@@ -137,13 +149,15 @@ class BaseProvider(ABC):
             created.append(match)
             return True
 
-        answer = self._write(operation, connector.name, lambda: self._create_once(connector, fields), applied)
+        answer = self._write(
+            operation, connector.name, budget, lambda: self._create_once(connector, fields, budget), applied
+        )
         if created:
             return created[0]
         if answer is not None:
             return answer
         try:  # the service answered without the object: find it by name
-            match = self._find(kind, name=connector.name)
+            match = self._find(kind, budget, name=connector.name)
         except ReadError as exc:
             raise WriteError(
                 self.tenant, operation, connector.name, f"created, but cannot be read back: {exc}"
@@ -175,41 +189,48 @@ class BaseProvider(ABC):
                 )
         if not changes:
             return
+        budget = self._budget(operation, live.name)
 
         def applied() -> bool:
-            match = self._find(kind, guid=live.guid)
+            match = self._find(kind, budget, guid=live.guid)
             if match is None:
                 raise WriteError(self.tenant, operation, live.name, "the connector no longer exists")
             return all(_same(n, getattr(match.connector, n), v) for n, v in changes.items())
 
-        self._write(operation, live.name, lambda: self._update_once(live, changes), applied)
+        self._write(operation, live.name, budget, lambda: self._update_once(live, changes, budget), applied)
 
     def delete(self, live: LiveConnector) -> None:
         """Delete ``live``; gone after an attempt of unknown outcome counts as done."""
 
-        def applied() -> bool:
-            return self._find(live.kind, guid=live.guid) is None
-
         operation = self._operation("delete", live.kind)
-        self._write(operation, live.name, lambda: self._delete_once(live), applied, gone_is_done=True)
+        budget = self._budget(operation, live.name)
+
+        def applied() -> bool:
+            return self._find(live.kind, budget, guid=live.guid) is None
+
+        self._write(
+            operation, live.name, budget, lambda: self._delete_once(live, budget), applied, gone_is_done=True
+        )
 
     # -- hooks --------------------------------------------------------------------------------------------
 
+    # Each hook runs within ``budget``, the time left to the write it serves: its requests end by then.
+
     @abstractmethod
-    def _list(self, kind: Kind) -> list[LiveConnector]:
+    def _list(self, kind: Kind, budget: Budget) -> list[LiveConnector]:
         """Every connector of ``kind``, or :class:`ReadError` (resolves writes of unknown outcome)."""
 
     @abstractmethod
-    def _create_once(self, connector: Connector, fields: list[str]) -> LiveConnector | None:
+    def _create_once(self, connector: Connector, fields: list[str], budget: Budget) -> LiveConnector | None:
         """One attempt to create ``connector`` with ``fields``: the created connector when the answer holds
         it, else None (it is then looked up by name).  Raises :class:`AttemptFailure`."""
 
     @abstractmethod
-    def _update_once(self, live: LiveConnector, changes: dict[str, Any]) -> None:
+    def _update_once(self, live: LiveConnector, changes: dict[str, Any], budget: Budget) -> None:
         """One attempt to set ``changes`` on ``live``.  Raises :class:`AttemptFailure`."""
 
     @abstractmethod
-    def _delete_once(self, live: LiveConnector) -> None:
+    def _delete_once(self, live: LiveConnector, budget: Budget) -> None:
         """One attempt to delete ``live``.  Raises :class:`AttemptFailure` (``not_found`` when gone)."""
 
     def _operation(self, action: Literal["create", "update", "delete"], kind: Kind) -> str:
@@ -218,36 +239,40 @@ class BaseProvider(ABC):
 
     # -- the write protocol -------------------------------------------------------------------------------
 
-    def _find(self, kind: Kind, *, name: str | None = None, guid: str | None = None) -> LiveConnector | None:
-        for live in self._list(kind):
+    def _budget(self, operation: str, connector: str) -> Budget:
+        """The time one write may take, verification included."""
+        return self.policy.budget(f"{operation} '{connector}' (with its retries and verifying reads)")
+
+    def _find(
+        self, kind: Kind, budget: Budget, *, name: str | None = None, guid: str | None = None
+    ) -> LiveConnector | None:
+        for live in self._list(kind, budget):
             if guid is not None and live.guid.lower() == guid.lower():
                 return live
             if name is not None and live.name.casefold() == name.casefold():
                 return live
         return None
 
-    def _retrying(self) -> Retrying:
-        """A tenacity controller with this provider's policy, retrying retryable :class:`AttemptFailure`."""
-
-        return controller(
-            self.policy,
-            lambda e: isinstance(e, AttemptFailure) and e.retryable,
-            log_retries(self._log, self.tenant),
-            last_attempt_at_deadline=True,
-        )
-
     def _write(
         self,
         operation: str,
         connector: str,
+        budget: Budget,
         attempt_once: Callable[[], T],
         applied: Callable[[], bool],
         *,
         gone_is_done: bool = False,
     ) -> T | None:
-        """Run a write with retries; an unknown outcome is resolved by ``applied()`` before trying again.
-        Returns the last attempt's answer, or None when the write turned out to have been applied."""
+        """Run a write with retries within ``budget``; an unknown outcome is resolved by ``applied()``
+        before trying again.  Returns the last attempt's answer, or None when the write turned out to have
+        been applied."""
         uncertain = False
+        retrying = controller(
+            self.policy,
+            lambda e: isinstance(e, AttemptFailure) and e.retryable,
+            log_retries(self._log, self.tenant),
+            budget,
+        )
 
         def resolve() -> bool:
             try:
@@ -262,7 +287,7 @@ class BaseProvider(ABC):
                 ) from None
 
         try:
-            for attempt in self._retrying():
+            for attempt in retrying:
                 with attempt:
                     if uncertain:
                         if resolve():
@@ -281,6 +306,8 @@ class BaseProvider(ABC):
         except AttemptFailure as failure:
             if uncertain and resolve():
                 return None
+            if failure.retryable and out_of_time(retrying, self.policy):
+                failure = failure.final(f"; {budget.ran_out()}")
             raise self._write_error(operation, connector, failure) from None
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -8,6 +8,12 @@ before the request's deadline: a request that carries the extension ``DEADLINE``
 wherever the bytes are, response body included (it is read in the same thread as the request).  A request
 without the extension has no deadline (msal's token requests keep their own timeouts).
 
+Each thread has a connection pool of its own (:class:`_Lane`): a thread sends one request at a time, so
+its pool holds a connection or two and finding one costs nothing.  One pool shared by every thread is
+scanned whole on each request and on each response's close (quadratically in its idle connections,
+httpcore 1.0), and at parallelism 32 that scan was the largest client CPU cost of a tenant
+(``bench/fleet.py``).  Connections are still reused across tenants: a thread serves tenant after tenant.
+
 Contract: the deadline belongs to the thread that sends the request (the protocol client is synchronous),
 kept on the transport, never in module state.
 """
@@ -26,8 +32,11 @@ import httpx
 DEADLINE = "exoform.deadline"
 
 
-class _Deadlines(threading.local):
+class _Lane(threading.local):
+    """One thread's part of the transport: the deadline of its request and its connection pool."""
+
     deadline: float | None = None
+    pool: httpcore.ConnectionPool | None = None
 
     def bound(self, timeout: float | None, error: type[Exception]) -> float | None:
         """``timeout`` shortened to the time left; ``error`` when none is left."""
@@ -40,7 +49,7 @@ class _Deadlines(threading.local):
 
 
 class _Stream(httpcore.NetworkStream):
-    def __init__(self, inner: httpcore.NetworkStream, deadlines: _Deadlines) -> None:
+    def __init__(self, inner: httpcore.NetworkStream, deadlines: _Lane) -> None:
         self._inner = inner
         self._deadlines = deadlines
 
@@ -64,7 +73,7 @@ class _Stream(httpcore.NetworkStream):
 
 
 class _Backend(httpcore.SyncBackend):
-    def __init__(self, deadlines: _Deadlines) -> None:
+    def __init__(self, deadlines: _Lane) -> None:
         self._deadlines = deadlines
 
     def connect_tcp(
@@ -112,25 +121,39 @@ class _ResponseStream(httpx.SyncByteStream):
 
 
 class DeadlineTransport(httpx.BaseTransport):
-    """An HTTP/1.1 transport (TLS verified with ``context``) honouring :data:`DEADLINE`.
+    """An HTTP/1.1 transport (TLS verified with ``context``) honouring :data:`DEADLINE`, with a connection
+    pool per thread, each within ``limits``.
 
-    Built on public interfaces only: an ``httpcore.ConnectionPool`` given the deadline-bounded network
+    Built on public interfaces only: ``httpcore.ConnectionPool`` given the deadline-bounded network
     backend (httpcore's ``network_backend`` parameter), behind httpx's transport interface.
     """
 
     def __init__(self, context: ssl.SSLContext, limits: httpx.Limits) -> None:
-        self.deadlines = _Deadlines()
-        self.pool = httpcore.ConnectionPool(
-            ssl_context=context,
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=_Backend(self.deadlines),
-        )
+        self._context = context
+        self._limits = limits
+        self._lane = _Lane()
+        self._lock = threading.Lock()
+        self._pools: list[httpcore.ConnectionPool] = []
+
+    def _pool(self) -> httpcore.ConnectionPool:
+        """This thread's pool, made on its first request."""
+        pool = self._lane.pool
+        if pool is None:
+            pool = httpcore.ConnectionPool(
+                ssl_context=self._context,
+                max_connections=self._limits.max_connections,
+                max_keepalive_connections=self._limits.max_keepalive_connections,
+                keepalive_expiry=self._limits.keepalive_expiry,
+                network_backend=_Backend(self._lane),
+            )
+            with self._lock:
+                self._pools.append(pool)
+            self._lane.pool = pool
+        return pool
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         deadline = request.extensions.get(DEADLINE)
-        self.deadlines.deadline = float(deadline) if isinstance(deadline, int | float) else None
+        self._lane.deadline = float(deadline) if isinstance(deadline, int | float) else None
         assert isinstance(request.stream, httpx.SyncByteStream)
         core_request = httpcore.Request(
             method=request.method,
@@ -145,7 +168,7 @@ class DeadlineTransport(httpx.BaseTransport):
             extensions=request.extensions,
         )
         try:
-            response = self.pool.handle_request(core_request)
+            response = self._pool().handle_request(core_request)
         except _HTTPCORE_ERRORS as exc:
             raise _httpx_error(exc)(str(exc)) from exc
         except httpcore.UnsupportedProtocol as exc:
@@ -159,4 +182,7 @@ class DeadlineTransport(httpx.BaseTransport):
         )
 
     def close(self) -> None:
-        self.pool.close()
+        with self._lock:
+            pools, self._pools = self._pools, []
+        for pool in pools:
+            pool.close()

@@ -29,7 +29,7 @@ from reconciler.model import FIELDS, Connector, Kind, from_live
 from reconciler.providers.auth import Endpoints, TokenSource, msal_credential, resolve_endpoints
 from reconciler.providers.base import BaseProvider, Capability
 from reconciler.providers.invoke import CallFailure, InvokeClient
-from reconciler.providers.retry import RetryPolicy, retry_policy
+from reconciler.providers.retry import Budget, RetryPolicy, retry_policy
 from reconciler.providers.session import Session
 
 if TYPE_CHECKING:
@@ -149,16 +149,19 @@ class ExchangeProvider(BaseProvider):
         jobs.append(("OutboundConnector", _WITH_TEST_MODE))
         return jobs
 
-    def _list_raw(self, kind: Kind, params: dict[str, Any]) -> list[dict[str, Any]]:
-        """One listing, every page.  When the service refuses a property of ``$select`` because it does not
-        know it (an older or smaller service), the whole listing runs again without it, from the first
-        page, and the service's ignorance is remembered for the session: never a partial read."""
+    def _list_raw(
+        self, kind: Kind, params: dict[str, Any], budget: Budget | None = None
+    ) -> list[dict[str, Any]]:
+        """One listing, every page, within ``budget`` (by default the listing's own).  When the service
+        refuses a property of ``$select`` because it does not know it (an older or smaller service), the
+        whole listing runs again without it, from the first page, and the service's ignorance is
+        remembered for the session: never a partial read."""
         cmdlet = f"Get-{kind}"
         while True:
             unknown = self.session.unknown_properties(self.client.api_base)
             select = [p for p in _SELECT[kind] if p not in unknown]
             try:
-                return self.client.call(cmdlet, dict(params), select=",".join(select))
+                return self.client.call(cmdlet, dict(params), select=",".join(select), budget=budget)
             except CallFailure as failure:
                 refused = _refused_property(failure, select)
                 if refused is None:
@@ -216,10 +219,10 @@ class ExchangeProvider(BaseProvider):
             ) from None
         return LiveConnector(kind, name, guid, connector, obj)
 
-    def _list(self, kind: Kind) -> list[LiveConnector]:
+    def _list(self, kind: Kind, budget: Budget) -> list[LiveConnector]:
         objects: list[dict[str, Any]] = []
         for params in _LISTINGS[kind]:
-            objects.extend(self._list_raw(kind, params))
+            objects.extend(self._list_raw(kind, params, budget))
         found: dict[str, LiveConnector] = {}
         for obj in objects:
             live = self._live(kind, obj)
@@ -268,7 +271,7 @@ class ExchangeProvider(BaseProvider):
     def _operation(self, action: Literal["create", "update", "delete"], kind: Kind) -> str:
         return f"{_CMDLET_VERB[action]}-{kind}"
 
-    def _create_once(self, connector: Connector, fields: list[str]) -> LiveConnector | None:
+    def _create_once(self, connector: Connector, fields: list[str], budget: Budget) -> LiveConnector | None:
         kind: Kind = connector.KIND
         specs = FIELDS[kind]
         params = {
@@ -277,7 +280,7 @@ class ExchangeProvider(BaseProvider):
             if (value := getattr(connector, name)) is not None
             and (name in ("name", "connector_type") or value != specs[name].default)
         }
-        objects = self.client.call_once(f"New-{kind}", params, write=True)
+        objects = self.client.call_once(f"New-{kind}", params, write=True, budget=budget)
         for obj in objects:
             if (
                 isinstance(obj.get("Guid"), str)
@@ -286,14 +289,15 @@ class ExchangeProvider(BaseProvider):
                 return self._live(kind, obj)
         return None
 
-    def _update_once(self, live: LiveConnector, changes: dict[str, Any]) -> None:
+    def _update_once(self, live: LiveConnector, changes: dict[str, Any], budget: Budget) -> None:
         specs = FIELDS[live.kind]
         params: dict[str, Any] = {"Identity": live.guid}
         params.update({specs[name].parameter: _wire(value) for name, value in changes.items()})
-        self.client.call_once(f"Set-{live.kind}", params, write=True)
+        self.client.call_once(f"Set-{live.kind}", params, write=True, budget=budget)
 
-    def _delete_once(self, live: LiveConnector) -> None:
-        self.client.call_once(f"Remove-{live.kind}", {"Identity": live.guid, "Confirm": False}, write=True)
+    def _delete_once(self, live: LiveConnector, budget: Budget) -> None:
+        params = {"Identity": live.guid, "Confirm": False}
+        self.client.call_once(f"Remove-{live.kind}", params, write=True, budget=budget)
 
     def close(self) -> None:
         """Close what this provider opened for itself; idempotent."""
@@ -347,7 +351,7 @@ def open_exchange(
         policy=policy,
         endpoints=endpoints,
         client_id=client_id,
-        credential=lambda: msal_credential(tenant, auth, config, http),
+        credential=lambda: msal_credential(tenant, auth, config, http, policy),
         page_size=page_size,
         identity=f"{identity} (client id {client_id})",
     )

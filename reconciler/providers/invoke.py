@@ -4,7 +4,8 @@
 (docs/exchange-provider.md, "How it talks to the service"), pages through ``@odata.nextLink`` (at most
 :data:`MAX_PAGES`, never a page twice), follows regional redirects by hand and only within the service's
 hosts (the configured endpoint's host and its subdomains: a redirect elsewhere is a hard error, nothing is
-sent there), bounds every request by a total deadline and its decompressed size,
+sent there), bounds every request by a total deadline and its decompressed size and every listing, all its
+pages and retries, by the policy's ``max_total`` (``retry_max_seconds``),
 retries reads on throttling and transient faults, caps a tenant's concurrent reads and writes, and
 classifies every failure as a :class:`CallFailure` (retryable, outcome unknown, not found, refused
 credentials) for the provider to act on.
@@ -38,7 +39,14 @@ from tenacity import Retrying
 from reconciler.providers.auth import ROLE_HINT, WRITE_ROLE_HINT, TokenSource, tls_failure
 from reconciler.providers.base import AttemptFailure
 from reconciler.providers.deadline import DEADLINE
-from reconciler.providers.retry import RetryPolicy, controller, log_retries, parse_retry_after
+from reconciler.providers.retry import (
+    Budget,
+    RetryPolicy,
+    controller,
+    log_retries,
+    out_of_time,
+    parse_retry_after,
+)
 
 # Retries are logged under the provider's name, which users filter --log-level debug output by.
 log = logging.getLogger("reconciler.providers.exchange")
@@ -176,15 +184,22 @@ class InvokeClient:
     # -- public -------------------------------------------------------------------------------------------
 
     def call(
-        self, cmdlet: str, parameters: dict[str, Any], *, select: str | None = None
+        self,
+        cmdlet: str,
+        parameters: dict[str, Any],
+        *,
+        select: str | None = None,
+        budget: Budget | None = None,
     ) -> list[dict[str, Any]]:
         """A read-only cmdlet's output objects, every page of them; raises :class:`CallFailure`.
 
         Pages are fetched one after the other (each page's link is only known from the previous one); a
-        failed page is retried on its own by the policy, never skipped.  ``select`` (comma-separated
-        property names) asks the service for only those properties (``$select``); the next-page links
-        the service hands out carry it on.
+        failed page is retried on its own by the policy, never skipped.  The whole listing, every page
+        and retry, ends within ``budget`` (by default its own: ``max_total`` from now), else fails saying
+        so.  ``select`` (comma-separated property names) asks the service for only those properties
+        (``$select``); the next-page links the service hands out carry it on.
         """
+        budget = budget or self.policy.budget(f"the {cmdlet} listing")
         body = {"CmdletInput": {"CmdletName": cmdlet, "Parameters": parameters}}
         objects: list[dict[str, Any]] = []
         url: str | None = self._invoke_url + (f"?$select={select}" if select else "")
@@ -198,34 +213,45 @@ class InvokeClient:
             if len(seen) >= MAX_PAGES:
                 raise CallFailure(f"{cmdlet}: more than {MAX_PAGES} pages; the listing cannot be completed")
             seen.add(url)
-            page, url = self._with_retries(functools.partial(self._post, url, body, cmdlet, write=False))
+            post = functools.partial(self._post, url, body, cmdlet, write=False, budget=budget)
+            page, url = self._with_retries(post, budget, len(seen))
             objects.extend(page)
         return objects
 
-    def call_once(self, cmdlet: str, parameters: dict[str, Any], *, write: bool) -> list[dict[str, Any]]:
-        """One attempt of ``cmdlet`` (first page only for writes, which have no pages)."""
+    def call_once(
+        self, cmdlet: str, parameters: dict[str, Any], *, write: bool, budget: Budget | None = None
+    ) -> list[dict[str, Any]]:
+        """One attempt of ``cmdlet`` (first page only for writes, which have no pages), ending within
+        ``budget`` when given (the write it is an attempt of)."""
         body = {"CmdletInput": {"CmdletName": cmdlet, "Parameters": parameters}}
-        objects, _ = self._post(self._invoke_url, body, cmdlet, write=write)
+        objects, _ = self._post(self._invoke_url, body, cmdlet, write=write, budget=budget)
         return objects
 
-    def retrying(self) -> Retrying:
-        """A tenacity controller with this client's policy, retrying retryable :class:`CallFailure`."""
+    def retrying(self, budget: Budget | None = None) -> Retrying:
+        """A tenacity controller with this client's policy, retrying retryable :class:`CallFailure`, until
+        the end of ``budget`` (or ``max_total`` from now)."""
 
         return controller(
             self.policy,
             lambda e: isinstance(e, CallFailure) and e.retryable,
             log_retries(log, self.tenant),
-            last_attempt_at_deadline=True,
+            budget,
         )
 
     # -- internals ----------------------------------------------------------------------------------------
 
     def _with_retries(
-        self, fn: Callable[[], tuple[list[dict[str, Any]], str | None]]
+        self, fn: Callable[[], tuple[list[dict[str, Any]], str | None]], budget: Budget, page: int
     ) -> tuple[list[dict[str, Any]], str | None]:
-        for attempt in self.retrying():
-            with attempt:
-                return fn()
+        retrying = self.retrying(budget)
+        try:
+            for attempt in retrying:
+                with attempt:
+                    return fn()
+        except CallFailure as failure:
+            if failure.retryable and out_of_time(retrying, self.policy):
+                raise failure.final(f" on page {page}; {budget.ran_out()}") from None
+            raise
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
     @contextmanager
@@ -242,9 +268,10 @@ class InvokeClient:
         )
 
     def _post(
-        self, url: str, body: dict[str, Any], cmdlet: str, *, write: bool
+        self, url: str, body: dict[str, Any], cmdlet: str, *, write: bool, budget: Budget | None
     ) -> tuple[list[dict[str, Any]], str | None]:
-        """One POST (plus redirects and one token refresh): the page's objects and the next page's URL."""
+        """One POST (plus redirects and one token refresh): the page's objects and the next page's URL;
+        its requests end within ``budget`` when given."""
         refreshed = False
         redirects = 0
         original = url
@@ -260,7 +287,7 @@ class InvokeClient:
                 "Accept": "application/json",
             }
             headers["Authorization"] = f"Bearer {token}"
-            response = self._send(url, body, headers, cmdlet, write=write)
+            response = self._send(url, body, headers, cmdlet, write=write, budget=budget)
             status = response.status_code
             if status in (301, 302, 303, 307, 308) and "location" in response.headers:
                 redirects += 1
@@ -279,12 +306,25 @@ class InvokeClient:
             return self._interpret(response, cmdlet, write=write)
 
     def _send(
-        self, url: str, body: dict[str, Any], headers: dict[str, str], cmdlet: str, *, write: bool
+        self,
+        url: str,
+        body: dict[str, Any],
+        headers: dict[str, str],
+        cmdlet: str,
+        *,
+        write: bool,
+        budget: Budget | None,
     ) -> httpx.Response:
-        """One request, its response read whole: within the policy's total ``deadline`` and at most
-        :data:`MAX_RESPONSE_BYTES` once decompressed; every failure is a :class:`CallFailure`."""
-        deadline = time.monotonic() + self.policy.deadline
+        """One request, its response read whole: within the policy's total ``deadline`` and the end of
+        ``budget``, and at most :data:`MAX_RESPONSE_BYTES` once decompressed; every failure is a
+        :class:`CallFailure`.  Once ``budget`` has run out nothing is sent."""
         with self._slot(write):
+            if budget is not None and budget.left() <= 0:
+                raise CallFailure(f"{cmdlet}: {budget.ran_out()}")
+            deadline = (
+                time.monotonic() + self.policy.deadline if budget is None else budget.request_deadline()
+            )
+            allowed = deadline - time.monotonic()
             with self._url_lock:
                 self.requests += 1
             try:
@@ -317,9 +357,7 @@ class InvokeClient:
             except httpx.TransportError as exc:
                 # Sent, or partly sent: the service may have carried it out.
                 late = time.monotonic() >= deadline
-                why = (
-                    f"no complete response within {self.policy.deadline:g} s" if late else type(exc).__name__
-                )
+                why = f"no complete response within {allowed:.3g} s" if late else type(exc).__name__
                 raise CallFailure(
                     f"{cmdlet}: connection to {_origin(url)} failed before the response arrived ({why})",
                     retryable=True,

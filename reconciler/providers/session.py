@@ -6,8 +6,9 @@ two sessions (two runs, two tests) never see each other's clients, threads or kn
 
 Contracts:
 - One ``httpx.Client`` per trust store (``ca_bundle``), shared by every tenant that trusts the same CAs, so
-  keep-alive connections are reused across tenants.  Its requests honour a total deadline when they carry
-  one (:mod:`reconciler.providers.deadline`).  It always verifies TLS, never follows redirects (the
+  keep-alive connections are reused across tenants (each thread keeps its own: the next tenant a thread
+  serves reuses them).  Its requests honour a total deadline when they carry one
+  (:mod:`reconciler.providers.deadline`).  It always verifies TLS, never follows redirects (the
   protocol client follows them itself) and keeps no cookies: the InvokeCommand protocol needs none, and a
   shared jar would send one tenant's cookies with another tenant's requests.  Everything that belongs to a
   tenant (its token, ``X-AnchorMailbox``) travels in that request's own headers.
@@ -142,9 +143,14 @@ class Session:
             client.close()
 
 
+#: Keep-alive connections one thread keeps (its pool's, :mod:`.deadline`): a thread sends one request at a
+#: time, to the identity host or the service's (a redirect may add a regional host).
+KEEPALIVE_PER_THREAD = 4
+
+
 def _client(context: ssl.SSLContext) -> httpx.Client:
     # No cap on connections: each tenant's protocol client caps its own concurrent requests, and the
     # number of tenants at once is the caller's parallelism; a cap would make tenants queue instead.
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=KEEPALIVE_PER_THREAD)
     transport = DeadlineTransport(context, limits)
     return httpx.Client(transport=transport, follow_redirects=False, cookies=_no_cookies())

@@ -19,7 +19,7 @@ from reconciler.errors import ReadError
 from reconciler.live import LiveConnector, LiveState
 from reconciler.model import FIELDS, MODELS, Connector, Kind
 from reconciler.providers.base import AttemptFailure, BaseProvider
-from reconciler.providers.retry import RetryPolicy
+from reconciler.providers.retry import Budget, RetryPolicy
 
 Action = Literal["create", "update", "delete", "list"]
 
@@ -98,14 +98,16 @@ class FakeProvider(BaseProvider):
     def close(self) -> None:
         self.closed = True
 
-    def _list(self, kind: Kind) -> list[LiveConnector]:
+    # The fake's calls take no time, so the write's budget is only passed along.
+
+    def _list(self, kind: Kind, budget: Budget | None = None) -> list[LiveConnector]:
         fault = self._take("list")
         if fault is not None:
             raise ReadError(self.tenant, f"cannot read the connectors: {fault.failure.message}")
         with self._lock:
             return [live for live in self._store.values() if live.kind == kind]
 
-    def _create_once(self, connector: Connector, fields: list[str]) -> LiveConnector | None:
+    def _create_once(self, connector: Connector, fields: list[str], budget: Budget) -> LiveConnector | None:
         self.attempts.append(("create", connector.name))
         fault = self._take("create")
         if fault is not None and not fault.carried_out:
@@ -118,7 +120,7 @@ class FakeProvider(BaseProvider):
             raise fault.failure
         return live
 
-    def _update_once(self, live: LiveConnector, changes: dict[str, Any]) -> None:
+    def _update_once(self, live: LiveConnector, changes: dict[str, Any], budget: Budget) -> None:
         self.attempts.append(("update", live.name))
         fault = self._take("update")
         if fault is not None and not fault.carried_out:
@@ -134,7 +136,7 @@ class FakeProvider(BaseProvider):
         if fault is not None:
             raise fault.failure
 
-    def _delete_once(self, live: LiveConnector) -> None:
+    def _delete_once(self, live: LiveConnector, budget: Budget) -> None:
         self.attempts.append(("delete", live.name))
         fault = self._take("delete")
         if fault is not None and not fault.carried_out:

@@ -43,15 +43,16 @@ from reconciler.desired.config import ExoformConfig, TenantConfig
 from reconciler.desired.connectors import TenantDesired, load_all
 from reconciler.emulator import faults as faults_module
 from reconciler.emulator.app import Emulator
+from reconciler.emulator.config import AppConfig, EmulatorConfig, FederatedCredential
 from reconciler.emulator.faults import Fault, Faults
 from reconciler.emulator.server import EmulatorServer
 from reconciler.emulator.store import MemoryStores, State
 from reconciler.emulator.transport import EmulatorTransport
-from reconciler.errors import AuthError
+from reconciler.errors import AuthError, ReadError, WriteError
 from reconciler.plan import Change, Plan
-from reconciler.providers.auth import TokenSource, tls_context
+from reconciler.providers.auth import Endpoints, TokenSource, tls_context
 from reconciler.providers.base import Provider
-from reconciler.providers.exchange import open_exchange
+from reconciler.providers.exchange import ExchangeProvider, build_invoke_client, open_exchange
 from reconciler.providers.retry import RetryPolicy
 from reconciler.providers.session import Session
 from reconciler.workflow import apply_plan, plan_tenants
@@ -538,7 +539,8 @@ class SignInTamper(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         self.hosts.append(request.url.host)
         response = self.inner.handle_request(request)
-        endpoint = "token" if request.url.path.endswith("/token") else "discovery"
+        path = request.url.path
+        endpoint = "github" if "/_github/" in path else "token" if path.endswith("/token") else "discovery"
         if not self.mode.startswith(endpoint + "_"):
             return response
         content = response.read()
@@ -622,5 +624,157 @@ def test_a_sign_in_redirect_off_the_identity_host_is_refused(endpoint: str) -> N
     assert_clear(message)
     assert "sent exoform to https://elsewhere.example" in message, message
     assert "elsewhere.example" not in transport.hosts  # nothing, the client secret least of all, went there
+    tally("fault scenarios held")
+    tally("fault scenarios stopped with a clear error")
+
+
+# --------------------------------------------------------------------------------------------------------
+# retry_max_seconds bounds a whole operation -- a listing of every page, a write with its verifying read --
+# not each request: the emulator in process, every wait passed on a FakeClock.
+
+#: ``retry_max_seconds: 10``, attempts to spare and Retry-After honoured in full, so time is what stops.
+TEN_SECONDS_WHOLE = RetryPolicy(max_attempts=6, base_delay=0.5, max_delay=2, max_total=10, retry_after_cap=60)
+
+
+def _in_process(emulator: Emulator, clock: FakeClock, page_size: int) -> Provider:
+    """The Exchange provider over ``emulator`` in this process, its retry waits in fake time."""
+    http = httpx.Client(transport=EmulatorTransport(emulator), follow_redirects=False)
+    session = Session(clock=clock, sleep=clock.sleep)
+    base = "https://exo.exoform.invalid"
+    client = build_invoke_client(
+        "t",
+        TenantConfig.model_validate({"connectors": "c", "provider": "local"}),
+        http=http,
+        session=session,
+        policy=in_fake_time(TEN_SECONDS_WHOLE, clock),
+        endpoints=Endpoints(
+            api_base=base, scope=SIGN_IN_SCOPE, authority=f"{base}/{ORG}", tenant_segment=ORG
+        ),
+        client_id="exoform-faults",
+        credential=lambda: "emulator",
+        page_size=page_size,
+    )
+    return ExchangeProvider("t", client, session, owned=(http, session))
+
+
+def _inbound_seed(count: int) -> State:
+    return {
+        "InboundConnector": [
+            {"Name": f"In {i}", "ConnectorType": "Partner", "SenderDomains": [f"in{i}.example.com"]}
+            for i in range(count)
+        ]
+    }
+
+
+def test_a_listing_throttled_on_every_page_stops_at_retry_max_seconds() -> None:
+    """Ten pages, each throttled once with Retry-After 3 s: 30 s of waiting in all, though no page alone
+    comes near the limit.  The listing stops within its 10 s, saying what ran out and what to raise."""
+    tally("fault scenarios run")
+    emulator = Emulator(stores=MemoryStores(_inbound_seed(10)))
+    emulator.faults = Faults(
+        rules=[
+            Fault.parse(f"429:cmdlet=Get-InboundConnector,page={p},count=1,retry_after=3")
+            for p in range(1, 11)
+        ]
+    )
+    clock = FakeClock()
+    provider = _in_process(emulator, clock, page_size=1)
+    provider.sign_in()
+    started = clock()
+    with pytest.raises(ReadError) as caught:
+        provider.read()
+    provider.close()
+    assert clock() - started <= 10
+    message = str(caught.value)
+    assert_clear(message)
+    assert "HTTP 429" in message and "on page 4;" in message, message
+    assert "the Get-InboundConnector listing ran out of time after 9.0 s" in message, message
+    assert "retry_max_seconds: 10 s bounds it whole" in message and "raise it in exoform.yaml" in message
+    assert sum(rule.fired for rule in emulator.faults.rules) == 4  # pages 5 to 10 were never asked for
+    tally("fault scenarios held")
+    tally("fault scenarios stopped with a clear error")
+
+
+def test_a_write_whose_verifying_read_is_throttled_stops_within_retry_max_seconds() -> None:
+    """An update throttled twice (8 s of Retry-After), then its answer lost: the read that would tell
+    whether it was carried out is throttled too, and is given only what is left of the write's 10 s."""
+    tally("fault scenarios run")
+    emulator = Emulator(stores=MemoryStores(_inbound_seed(1)))
+    clock = FakeClock()
+    provider = _in_process(emulator, clock, page_size=1000)
+    [live] = provider.read().connectors
+    emulator.faults = Faults(
+        rules=[
+            Fault.parse("429:cmdlet=Set-InboundConnector,count=2,retry_after=4"),
+            Fault.parse("drop_after_write:cmdlet=Set-InboundConnector,count=1"),
+            Fault.parse("429:cmdlet=Get-InboundConnector,retry_after=4"),
+        ]
+    )
+    started = clock()
+    with pytest.raises(WriteError) as caught:
+        provider.update(live, {"comment": "v2"})
+    provider.close()
+    assert clock() - started <= 10
+    message = str(caught.value)
+    assert "Set-InboundConnector 'In 0' failed: the outcome is unknown" in message, message
+    assert "Set-InboundConnector 'In 0' (with its retries and verifying reads) ran out of time" in message
+    assert "retry_max_seconds: 10 s bounds it whole" in message, message
+    assert [rule.fired for rule in emulator.faults.rules] == [2, 1, 1]
+    tally("fault scenarios held")
+    tally("fault scenarios stopped with a clear error")
+
+
+class _InProcessSession(Session):
+    """A session whose client (every trust store's) serves requests from ``transport`` in this process."""
+
+    def __init__(self, transport: httpx.BaseTransport, clock: FakeClock) -> None:
+        super().__init__(clock=clock, sleep=clock.sleep)
+        self._in_process = httpx.Client(transport=transport, follow_redirects=False)
+
+    def http(self, ca_bundle: Path | None = None) -> httpx.Client:
+        return self._in_process
+
+
+def test_a_dripping_github_oidc_token_stops_within_the_tenants_limits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``federated: github`` with the job's OIDC token dripped one byte every 3 s: each request ends at the
+    tenant's request deadline (4 s, within one byte's delay), on the tenant's clock, and no attempt starts
+    past its retry_max_seconds (20 s).  (With a policy of its own, the fetch ran on the real clock and the
+    dripped token arrived whole.)"""
+    tally("fault scenarios run")
+    app = AppConfig(client_id="exoform-faults", federated=(FederatedCredential(subject="repo:o/r:ref:x"),))
+    clock = FakeClock()
+    transport = SignInTamper("github_drip", clock)
+    transport.inner = EmulatorTransport(
+        Emulator(config=EmulatorConfig.model_validate({"apps": [app.model_dump()]}))
+    )
+    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_URL", f"{SIGN_IN_BASE}/_github/oidc/token")
+    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "emulator")
+    values = {
+        "connectors": "c",
+        "provider": "exchange",
+        "organization": ORG,
+        "endpoint": SIGN_IN_BASE,
+        "authority": f"{SIGN_IN_BASE}/{ORG}",
+        "auth": {"client_id": "exoform-faults", "federated": "github"},
+    }
+    config = ExoformConfig.model_validate({"tenants": {"t": values}})
+    policy = RetryPolicy(max_attempts=20, base_delay=0.5, max_delay=1, max_total=20, deadline=4)
+    session = _InProcessSession(transport, clock)
+    provider = open_exchange(
+        "t", config.tenants["t"], config, session=session, policy=in_fake_time(policy, clock)
+    )
+    started = clock()
+    with pytest.raises(AuthError) as caught:
+        provider.sign_in()
+    provider.close()
+    session.close()
+    message = str(caught.value)
+    assert_clear(message)
+    assert "cannot fetch the GitHub OIDC token" in message and "limits: 20 attempts, 20 s" in message, message
+    attempts = int(re.search(r"gave up after (\d+) attempts", message).group(1))  # type: ignore[union-attr]
+    assert 2 <= attempts <= 4, message  # 4 s a request (+3 s of the byte in flight), a short wait between
+    assert clock() - started <= 20 + 4 + 3, clock() - started
     tally("fault scenarios held")
     tally("fault scenarios stopped with a clear error")

@@ -156,9 +156,7 @@ class TokenSource:
                 state.upcoming_sleep,
             )
 
-        retrying = controller(
-            limits, lambda e: isinstance(e, TransientSignIn), before_sleep, last_attempt_at_deadline=False
-        )
+        retrying = controller(limits, lambda e: isinstance(e, TransientSignIn), before_sleep)
         self._http.limit = started + limits.max_total
         try:
             for attempt in retrying:
