@@ -685,8 +685,9 @@ class Repo:
         return dict(line.split("=", 1) for line in self.output.read_text().splitlines() if "=" in line)
 
     def exoform(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """``exoform ARGS`` as the scripts would find it on PATH: the in-process one when given."""
         return subprocess.run(
-            [str(BIN / "exoform"), *args],
+            [shutil.which("exoform", path=self.env["PATH"]) or "exoform", *args],
             cwd=self.root,
             env=self.env,
             capture_output=True,
