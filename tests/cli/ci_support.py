@@ -63,6 +63,16 @@ def check_jsonschema(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def failed_files(result: subprocess.CompletedProcess[str]) -> set[str]:
+    """The files that ``check-jsonschema -o json`` found invalid or could not parse: one run checks the
+    files that must pass and the broken one that must fail, so each test pays one start-up."""
+    assert result.returncode in (0, 1), result.stdout + result.stderr
+    verdict = json.loads(result.stdout)
+    failed = {e["filename"] for e in verdict["errors"] + verdict["parse_errors"]}
+    assert (result.returncode == 1) == bool(failed), result.stdout
+    return failed
+
+
 @pytest.fixture(scope="module")
 def ci_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """``exoform emulator serve`` whose read app (Global Reader) and write app trust the Azure DevOps
