@@ -4,6 +4,8 @@ for the hosting service's REST API that records every call."""
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import os
 import re
@@ -43,6 +45,18 @@ connector_type: OnPremises
 sender_domains: [contoso.com]
 sender_ip_addresses: [203.0.113.10]
 """
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(text: str) -> Any:
+    return YAML(typ="safe").load(text)
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    """The YAML file at ``path`` (safe loader), parsed once per distinct text: tests read the same generated
+    workflow many times.  Each caller gets its own copy, free to change."""
+    data: dict[str, Any] = copy.deepcopy(_parsed(path.read_text()))
+    return data
 
 
 def init(root: Path, *args: str) -> Result:

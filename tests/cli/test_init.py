@@ -35,6 +35,7 @@ from reconciler.cli import COMMANDS, cli
 from reconciler.cli.init import ACTIONS, RETENTION_DAYS, Tenant, render_files
 from reconciler.desired.config import TENANT_NAME_RE
 from reconciler.escape import markdown
+from tests.cli.ci_support import load_yaml
 
 BIN = Path(sys.executable).parent
 READ_APP = "11111111-2222-3333-4444-555555555555"
@@ -56,8 +57,7 @@ def _init(root: Path, *args: str) -> click.testing.Result:
 
 
 def _workflow(root: Path, name: str) -> dict[str, Any]:
-    data: dict[str, Any] = YAML(typ="safe").load((root / ".github" / "workflows" / f"{name}.yml").read_text())
-    return data
+    return load_yaml(root / ".github" / "workflows" / f"{name}.yml")
 
 
 @pytest.fixture(scope="module")

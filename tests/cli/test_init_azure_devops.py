@@ -30,6 +30,7 @@ from tests.cli.ci_support import (
     failed_files,
     host,
     init,
+    load_yaml,
     stub_calls,
     stub_env,
 )
@@ -43,8 +44,7 @@ THREADS = "/acme/proj-id/_apis/git/repositories/repo-id/pullRequests/5/threads"
 
 
 def _pipeline(root: Path, name: str) -> dict[str, Any]:
-    data: dict[str, Any] = YAML(typ="safe").load((root / ".azure-pipelines" / f"{name}.yml").read_text())
-    return data
+    return load_yaml(root / ".azure-pipelines" / f"{name}.yml")
 
 
 @pytest.fixture(scope="module")

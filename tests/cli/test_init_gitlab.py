@@ -30,6 +30,7 @@ from tests.cli.ci_support import (
     failed_files,
     host,
     init,
+    load_yaml,
 )
 from tests.cli.test_init import inproc
 
@@ -43,8 +44,7 @@ REMOVED = "no longer in exoform.yaml"
 
 
 def _ci(root: Path) -> dict[str, Any]:
-    data: dict[str, Any] = YAML(typ="safe").load((root / ".gitlab-ci.yml").read_text())
-    return data
+    return load_yaml(root / ".gitlab-ci.yml")
 
 
 @pytest.fixture(scope="module")
