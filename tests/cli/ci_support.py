@@ -87,23 +87,27 @@ def failed_files(result: subprocess.CompletedProcess[str]) -> set[str]:
     return failed
 
 
-@pytest.fixture(scope="module")
-def ci_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """``exoform emulator serve`` whose read app (Global Reader) and write app trust the Azure DevOps
-    service connection of each and the GitLab ID token of the default branch."""
-    folder = tmp_path_factory.mktemp("ci-emulator")
+GITHUB_SUBJECT = "repo:acme/mail-flow:pull_request"
+
+
+def serve_emulator(folder: Path) -> Iterator[dict[str, str]]:
+    """``exoform emulator serve`` (a real subprocess) whose read app (Global Reader) and write app trust
+    the GitHub OIDC stand-in's subject, the Azure DevOps service connection of each and the GitLab ID token
+    of the default branch; yields its printed address (``base``) and CA bundle (``ca``)."""
     config = {
         "apps": [
             {
                 "client_id": app,
                 "read_only": app == READ_APP,
                 "federated": [
+                    {"subject": GITHUB_SUBJECT},  # the default issuer: the GitHub OIDC stand-in
                     {"issuer": f"https://vstoken.dev.azure.com/{ORG_ID}", "subject": ADO_SUBJECTS[app]},
                     {"issuer": GITLAB_ISSUER, "subject": GITLAB_SUBJECT},
                 ],
             }
             for app in (READ_APP, WRITE_APP)
         ],
+        "github": {"request_token": "emulator", "subject": GITHUB_SUBJECT},
         "azure_devops": {
             "access_token": "pipeline-token",
             "organization_id": ORG_ID,
@@ -136,6 +140,12 @@ def ci_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     finally:
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def ci_emulator(shared_emulator: dict[str, str]) -> dict[str, str]:
+    """The session's emulator (tests/cli/conftest.py): each test signs in to organizations of its own."""
+    return shared_emulator
 
 
 @dataclass

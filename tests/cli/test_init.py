@@ -13,7 +13,6 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -40,7 +39,6 @@ from tests.cli.ci_support import load_yaml
 BIN = Path(sys.executable).parent
 READ_APP = "11111111-2222-3333-4444-555555555555"
 WRITE_APP = "22222222-2222-3333-4444-555555555555"
-SUBJECT = "repo:acme/mail-flow:pull_request"
 SHA = "0123456789abcdef0123456789abcdef01234567"
 RELAY = """\
 kind: InboundConnector
@@ -517,37 +515,10 @@ def test_split_identities_config_is_accepted(tmp_path: Path, monkeypatch: pytest
 
 
 @pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """``exoform emulator serve`` with the read app (Global Reader: it cannot write) and the write app,
-    both trusting the GitHub OIDC stand-in's subject."""
-    folder = tmp_path_factory.mktemp("emulator")
-    config = folder / "emulator.yaml"
-    apps = "".join(
-        f"  - client_id: {app}\n    federated:\n      - subject: {SUBJECT}\n    read_only: {read_only}\n"
-        for app, read_only in ((READ_APP, "true"), (WRITE_APP, "false"))
-    )
-    config.write_text(f"apps:\n{apps}github:\n  request_token: emulator\n  subject: {SUBJECT}\n")
-    process = subprocess.Popen(
-        [str(BIN / "exoform"), "emulator", "serve", "--config", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert process.stdout is not None
-    printed: dict[str, str] = {}
-    for line in process.stdout:
-        if line.startswith("Exchange Online emulator listening on "):
-            printed["base"] = line.rsplit(" ", 1)[1].strip()
-        elif line.startswith("  CA bundle:"):
-            printed["ca"] = line.split(":", 1)[1].strip()
-        if line.startswith("Press Ctrl-C"):
-            break
-    try:
-        yield printed
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=10)
+def emulator(shared_emulator: dict[str, str]) -> dict[str, str]:
+    """``exoform emulator serve`` (tests/cli/conftest.py) with the read app (Global Reader: it cannot
+    write) and the write app, both trusting the GitHub OIDC stand-in's subject."""
+    return shared_emulator
 
 
 INPROC_CLIENT = """#!{python} -IS
