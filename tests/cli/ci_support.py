@@ -4,6 +4,8 @@ for the hosting service's REST API that records every call."""
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import os
 import re
@@ -45,6 +47,18 @@ sender_ip_addresses: [203.0.113.10]
 """
 
 
+@functools.lru_cache(maxsize=64)
+def _parsed(text: str) -> Any:
+    return YAML(typ="safe").load(text)
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    """The YAML file at ``path`` (safe loader), parsed once per distinct text: tests read the same generated
+    workflow many times.  Each caller gets its own copy, free to change."""
+    data: dict[str, Any] = copy.deepcopy(_parsed(path.read_text()))
+    return data
+
+
 def init(root: Path, *args: str) -> Result:
     return CliRunner().invoke(cli, ["init", str(root), *args])
 
@@ -63,23 +77,37 @@ def check_jsonschema(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture(scope="module")
-def ci_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """``exoform emulator serve`` whose read app (Global Reader) and write app trust the Azure DevOps
-    service connection of each and the GitLab ID token of the default branch."""
-    folder = tmp_path_factory.mktemp("ci-emulator")
+def failed_files(result: subprocess.CompletedProcess[str]) -> set[str]:
+    """The files that ``check-jsonschema -o json`` found invalid or could not parse: one run checks the
+    files that must pass and the broken one that must fail, so each test pays one start-up."""
+    assert result.returncode in (0, 1), result.stdout + result.stderr
+    verdict = json.loads(result.stdout)
+    failed = {e["filename"] for e in verdict["errors"] + verdict["parse_errors"]}
+    assert (result.returncode == 1) == bool(failed), result.stdout
+    return failed
+
+
+GITHUB_SUBJECT = "repo:acme/mail-flow:pull_request"
+
+
+def serve_emulator(folder: Path) -> Iterator[dict[str, str]]:
+    """``exoform emulator serve`` (a real subprocess) whose read app (Global Reader) and write app trust
+    the GitHub OIDC stand-in's subject, the Azure DevOps service connection of each and the GitLab ID token
+    of the default branch; yields its printed address (``base``) and CA bundle (``ca``)."""
     config = {
         "apps": [
             {
                 "client_id": app,
                 "read_only": app == READ_APP,
                 "federated": [
+                    {"subject": GITHUB_SUBJECT},  # the default issuer: the GitHub OIDC stand-in
                     {"issuer": f"https://vstoken.dev.azure.com/{ORG_ID}", "subject": ADO_SUBJECTS[app]},
                     {"issuer": GITLAB_ISSUER, "subject": GITLAB_SUBJECT},
                 ],
             }
             for app in (READ_APP, WRITE_APP)
         ],
+        "github": {"request_token": "emulator", "subject": GITHUB_SUBJECT},
         "azure_devops": {
             "access_token": "pipeline-token",
             "organization_id": ORG_ID,
@@ -112,6 +140,12 @@ def ci_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     finally:
         process.send_signal(signal.SIGTERM)
         process.communicate(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def ci_emulator(shared_emulator: dict[str, str]) -> dict[str, str]:
+    """The session's emulator (tests/cli/conftest.py): each test signs in to organizations of its own."""
+    return shared_emulator
 
 
 @dataclass
@@ -173,7 +207,8 @@ def host() -> Iterator[Host]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     state.base = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # a short poll: shutdown() waits for the loop to look at its flag (0.5 s by default, per test)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     try:
         yield state

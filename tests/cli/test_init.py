@@ -13,7 +13,6 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -35,11 +34,11 @@ from reconciler.cli import COMMANDS, cli
 from reconciler.cli.init import ACTIONS, RETENTION_DAYS, Tenant, render_files
 from reconciler.desired.config import TENANT_NAME_RE
 from reconciler.escape import markdown
+from tests.cli.ci_support import load_yaml
 
 BIN = Path(sys.executable).parent
 READ_APP = "11111111-2222-3333-4444-555555555555"
 WRITE_APP = "22222222-2222-3333-4444-555555555555"
-SUBJECT = "repo:acme/mail-flow:pull_request"
 SHA = "0123456789abcdef0123456789abcdef01234567"
 RELAY = """\
 kind: InboundConnector
@@ -56,8 +55,7 @@ def _init(root: Path, *args: str) -> click.testing.Result:
 
 
 def _workflow(root: Path, name: str) -> dict[str, Any]:
-    data: dict[str, Any] = YAML(typ="safe").load((root / ".github" / "workflows" / f"{name}.yml").read_text())
-    return data
+    return load_yaml(root / ".github" / "workflows" / f"{name}.yml")
 
 
 @pytest.fixture(scope="module")
@@ -517,37 +515,10 @@ def test_split_identities_config_is_accepted(tmp_path: Path, monkeypatch: pytest
 
 
 @pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """``exoform emulator serve`` with the read app (Global Reader: it cannot write) and the write app,
-    both trusting the GitHub OIDC stand-in's subject."""
-    folder = tmp_path_factory.mktemp("emulator")
-    config = folder / "emulator.yaml"
-    apps = "".join(
-        f"  - client_id: {app}\n    federated:\n      - subject: {SUBJECT}\n    read_only: {read_only}\n"
-        for app, read_only in ((READ_APP, "true"), (WRITE_APP, "false"))
-    )
-    config.write_text(f"apps:\n{apps}github:\n  request_token: emulator\n  subject: {SUBJECT}\n")
-    process = subprocess.Popen(
-        [str(BIN / "exoform"), "emulator", "serve", "--config", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert process.stdout is not None
-    printed: dict[str, str] = {}
-    for line in process.stdout:
-        if line.startswith("Exchange Online emulator listening on "):
-            printed["base"] = line.rsplit(" ", 1)[1].strip()
-        elif line.startswith("  CA bundle:"):
-            printed["ca"] = line.split(":", 1)[1].strip()
-        if line.startswith("Press Ctrl-C"):
-            break
-    try:
-        yield printed
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=10)
+def emulator(shared_emulator: dict[str, str]) -> dict[str, str]:
+    """``exoform emulator serve`` (tests/cli/conftest.py) with the read app (Global Reader: it cannot
+    write) and the write app, both trusting the GitHub OIDC stand-in's subject."""
+    return shared_emulator
 
 
 INPROC_CLIENT = """#!{python} -IS
@@ -685,8 +656,9 @@ class Repo:
         return dict(line.split("=", 1) for line in self.output.read_text().splitlines() if "=" in line)
 
     def exoform(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """``exoform ARGS`` as the scripts would find it on PATH: the in-process one when given."""
         return subprocess.run(
-            [str(BIN / "exoform"), *args],
+            [shutil.which("exoform", path=self.env["PATH"]) or "exoform", *args],
             cwd=self.root,
             env=self.env,
             capture_output=True,

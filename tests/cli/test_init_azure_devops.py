@@ -27,8 +27,10 @@ from tests.cli.ci_support import (
     check_jsonschema,
     ci_emulator,
     commit_all,
+    failed_files,
     host,
     init,
+    load_yaml,
     stub_calls,
     stub_env,
 )
@@ -42,8 +44,7 @@ THREADS = "/acme/proj-id/_apis/git/repositories/repo-id/pullRequests/5/threads"
 
 
 def _pipeline(root: Path, name: str) -> dict[str, Any]:
-    data: dict[str, Any] = YAML(typ="safe").load((root / ".azure-pipelines" / f"{name}.yml").read_text())
-    return data
+    return load_yaml(root / ".azure-pipelines" / f"{name}.yml")
 
 
 @pytest.fixture(scope="module")
@@ -107,14 +108,13 @@ def test_init_writes_the_three_pipelines_and_their_scripts(generated: Path) -> N
 
 def test_pipelines_are_valid_against_the_azure_pipelines_schema(generated: Path, tmp_path: Path) -> None:
     files = [str(generated / ".azure-pipelines" / f"{n}.yml") for n in PIPELINES]
-    result = check_jsonschema("--builtin-schema", "vendor.azure-pipelines", *files)
-    assert result.returncode == 0, result.stdout + result.stderr
-    # the schema does catch a broken pipeline (a mistyped key of a deployment job)
+    # the schema does catch a broken pipeline (a mistyped key of a deployment job): checked in the same run
     broken = tmp_path / "apply.yml"
     broken.write_text(
         (generated / ".azure-pipelines" / "apply.yml").read_text().replace("runOnce:", "runonce:")
     )
-    assert check_jsonschema("--builtin-schema", "vendor.azure-pipelines", str(broken)).returncode == 1
+    result = check_jsonschema("-o", "json", "--builtin-schema", "vendor.azure-pipelines", *files, str(broken))
+    assert failed_files(result) == {str(broken)}, result.stdout
 
 
 @pytest.mark.parametrize(
