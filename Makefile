@@ -4,9 +4,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# One pytest worker more than there are cores: part of the suite waits on sockets and subprocesses, and
-# the extra worker runs meanwhile (on 2 cores: 64 s with 3 workers, 82 s with 2, 75 s with 6).
-WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 
 .PHONY: plan check test test-long lint fmt schema bench clean tests-fast tests-all
 
@@ -32,10 +29,10 @@ test: $(STAMP)
 	@$(MAKE) --no-print-directory -j2 --output-sync=target lint tests-all
 
 tests-fast: $(STAMP)
-	$(BIN)/pytest -n $(WORKERS) -m fast
+	$(BIN)/pytest -n auto -m fast
 
 tests-all: $(STAMP)
-	$(BIN)/pytest -n $(WORKERS)
+	$(BIN)/pytest -n auto
 
 test-long: $(STAMP)
 	$(BIN)/pytest -m long -o addopts='-q -p no:cacheprovider --import-mode=importlib'
