@@ -63,6 +63,27 @@ def init(root: Path, *args: str) -> Result:
     return CliRunner().invoke(cli, ["init", str(root), *args])
 
 
+def init_at_emulator(root: Path, emulator: dict[str, str], tenants: list[str], *init_args: str) -> None:
+    """``exoform init`` into ``root`` for ``tenants``, each then pointed at ``emulator`` (its endpoint,
+    authority and CA) under an organization of its own: the emulator is shared between tests."""
+    suffix = uuid.uuid4().hex[:8]
+    args: list[str] = []
+    for tenant in tenants:
+        org = re.sub(r"[^a-z0-9-]", "", tenant.lower())
+        args += ["--tenant", tenant, "--organization", f"{org}-{suffix}.onmicrosoft.com"]
+    result = init(root, *args, *init_args)
+    assert result.exit_code == 0, result.output
+    yaml = YAML()
+    path = root / "exoform.yaml"
+    config = yaml.load(path.read_text())
+    for settings in config["tenants"].values():
+        settings["endpoint"] = emulator["base"]
+        settings["authority"] = f"{emulator['base']}/{settings['organization']}"
+        settings["ca_bundle"] = emulator["ca"]
+    with path.open("w") as stream:
+        yaml.dump(config, stream)
+
+
 def check_jsonschema(*args: str) -> subprocess.CompletedProcess[str]:
     """check-jsonschema offline (a proxy that answers nothing): the built-in schemas are vendored.  Python's
     regular expressions: the default engine (regress) cannot compile some of the vendored schemas'
@@ -234,22 +255,7 @@ class CiRepo:
     ) -> None:
         self.root = root
         self.folder = folder
-        suffix = uuid.uuid4().hex[:8]  # the emulator is shared: each test gets its own organizations
-        args = ["--ci", ci]
-        for tenant in tenants:
-            org = re.sub(r"[^a-z0-9-]", "", tenant.lower())
-            args += ["--tenant", tenant, "--organization", f"{org}-{suffix}.onmicrosoft.com"]
-        result = init(root, *args)
-        assert result.exit_code == 0, result.output
-        yaml = YAML()
-        path = root / "exoform.yaml"
-        config = yaml.load(path.read_text())
-        for settings in config["tenants"].values():
-            settings["endpoint"] = emulator["base"]
-            settings["authority"] = f"{emulator['base']}/{settings['organization']}"
-            settings["ca_bundle"] = emulator["ca"]
-        with path.open("w") as stream:
-            yaml.dump(config, stream)
+        init_at_emulator(root, emulator, tenants, "--ci", ci)
         first = f"{inproc}{os.pathsep}" if inproc else ""
         self.env = {
             "EXOFORM_INPROC": str(inproc / "cli.sock") if inproc else "",

@@ -19,7 +19,6 @@ import sys
 import threading
 import tomllib
 import traceback
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,7 @@ from reconciler.cli import COMMANDS, cli
 from reconciler.cli.init import ACTIONS, RETENTION_DAYS, Tenant, render_files
 from reconciler.desired.config import TENANT_NAME_RE
 from reconciler.escape import markdown
-from tests.cli.ci_support import load_yaml
+from tests.cli.ci_support import init, init_at_emulator, load_yaml
 
 BIN = Path(sys.executable).parent
 READ_APP = "11111111-2222-3333-4444-555555555555"
@@ -50,10 +49,6 @@ sender_ip_addresses: [203.0.113.10]
 WORKFLOWS = ("plan", "apply", "drift")
 
 
-def _init(root: Path, *args: str) -> click.testing.Result:
-    return CliRunner().invoke(cli, ["init", str(root), *args])
-
-
 def _workflow(root: Path, name: str) -> dict[str, Any]:
     return load_yaml(root / ".github" / "workflows" / f"{name}.yml")
 
@@ -62,7 +57,7 @@ def _workflow(root: Path, name: str) -> dict[str, Any]:
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A repository written by ``exoform init`` with two tenants (read-only in the tests that share it)."""
     root = tmp_path_factory.mktemp("generated")
-    result = _init(root, "--tenant", "contoso", "--tenant", "fabrikam", "--rings", "3", "--sarif")
+    result = init(root, "--tenant", "contoso", "--tenant", "fabrikam", "--rings", "3", "--sarif")
     assert result.exit_code == 0, result.output
     return root
 
@@ -71,7 +66,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_init_writes_a_ready_repository_and_never_overwrites_without_force(tmp_path: Path) -> None:
-    result = _init(tmp_path, "--tenant", "contoso", "--organization", "contoso.onmicrosoft.com")
+    result = init(tmp_path, "--tenant", "contoso", "--organization", "contoso.onmicrosoft.com")
     assert result.exit_code == 0, result.output
     for relative in (
         "exoform.yaml",
@@ -91,25 +86,25 @@ def test_init_writes_a_ready_repository_and_never_overwrites_without_force(tmp_p
     assert validate.exit_code == 0, validate.output
 
     (tmp_path / "README.md").write_text("# mine\n")
-    again = _init(tmp_path, "--tenant", "contoso")
+    again = init(tmp_path, "--tenant", "contoso")
     assert again.exit_code == 0
     assert "skipped README.md (exists; --force overwrites it)" in again.output
     assert "0 file(s) written" in again.output
     assert (tmp_path / "README.md").read_text() == "# mine\n"
-    forced = _init(tmp_path, "--tenant", "contoso", "--force")
+    forced = init(tmp_path, "--tenant", "contoso", "--force")
     assert "wrote README.md" in forced.output
     assert "App registrations (two identities)" in (tmp_path / "README.md").read_text()
 
 
 def test_init_refuses_mismatched_tenants_and_organizations(tmp_path: Path) -> None:
-    result = _init(tmp_path, "--tenant", "a", "--tenant", "b", "--organization", "a.onmicrosoft.com")
+    result = init(tmp_path, "--tenant", "a", "--tenant", "b", "--organization", "a.onmicrosoft.com")
     assert result.exit_code == 1  # a usage error: 2 means changes or drift
     assert "one --organization per --tenant" in result.output
     assert not (tmp_path / "exoform.yaml").exists()
 
 
 def test_init_refuses_a_tenant_name_the_workflows_could_not_carry(tmp_path: Path) -> None:
-    result = _init(tmp_path, "--tenant", "a b")
+    result = init(tmp_path, "--tenant", "a b")
     assert result.exit_code == 1
     assert "Invalid value for '--tenant': tenant name 'a b': use letters, digits" in result.output
     assert not (tmp_path / "exoform.yaml").exists()
@@ -120,7 +115,7 @@ def test_init_refuses_a_tenant_name_the_workflows_could_not_carry(tmp_path: Path
     [("--organization", "x.onmicrosoft.com\nauth: {}"), ("--environment", "a: b"), ("--python", "3.12'")],
 )
 def test_init_refuses_values_it_would_write_unquoted(tmp_path: Path, option: str, value: str) -> None:
-    result = _init(tmp_path, option, value)
+    result = init(tmp_path, option, value)
     assert result.exit_code == 1
     assert f"Invalid value for '{option}'" in result.output
     assert not (tmp_path / "exoform.yaml").exists()
@@ -131,13 +126,13 @@ def test_init_never_writes_through_a_dangling_link(tmp_path: Path) -> None:
     root.mkdir()
     outside.mkdir()
     (root / "README.md").symlink_to(outside / "stolen.md")  # dangling: its target does not exist
-    result = _init(root)
+    result = init(root)
     assert result.exit_code == 1
     assert f"{root / 'README.md'}: a symbolic link where exoform init writes; nothing was written" in (
         result.output
     )
     assert not (root / "exoform.yaml").exists() and list(outside.iterdir()) == []
-    forced = _init(root, "--force")
+    forced = init(root, "--force")
     assert forced.exit_code == 0, forced.output
     assert not (root / "README.md").is_symlink() and (root / "README.md").read_text().startswith("# Mail")
     assert list(outside.iterdir()) == []  # the link was replaced, its target never written
@@ -149,11 +144,11 @@ def test_init_never_writes_into_a_linked_workflows_folder(tmp_path: Path) -> Non
     outside.mkdir()
     (outside / "plan.yml").write_text("theirs\n")
     (root / ".github" / "workflows").symlink_to(outside, target_is_directory=True)
-    result = _init(root)
+    result = init(root)
     assert result.exit_code == 1
     assert f"{root / '.github' / 'workflows'}: a symbolic link" in result.output
     assert not (root / "exoform.yaml").exists()
-    assert _init(root, "--force").exit_code == 0
+    assert init(root, "--force").exit_code == 0
     assert not (root / ".github" / "workflows").is_symlink()
     assert (root / ".github" / "workflows" / "plan.yml").read_text().startswith("# Written by `exoform init`")
     assert [p.name for p in outside.iterdir()] == ["plan.yml"]
@@ -163,7 +158,7 @@ def test_init_never_writes_into_a_linked_workflows_folder(tmp_path: Path) -> Non
 def test_fleet_init_writes_the_shared_settings_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from reconciler.desired.loader import load_config
 
-    result = _init(tmp_path, "--fleet", "--tenant", "contoso", "--tenant", "fabrikam", "--tenant", "a_b-1")
+    result = init(tmp_path, "--fleet", "--tenant", "contoso", "--tenant", "fabrikam", "--tenant", "a_b-1")
     assert result.exit_code == 0, result.output
     assert "wrote connectors/common/README.md" in result.output
     assert not (tmp_path / "connectors" / "contoso").exists()
@@ -191,7 +186,7 @@ def test_client_ids_give_one_customer_its_own_apps(tmp_path: Path, fleet: bool) 
 
     own_read, own_write = "11111111-2222-3333-4444-555555555555", "66666666-7777-8888-9999-AAAAAAAAAAAA"
     args = ["--tenant", "contoso", "--tenant", "fabrikam", "--client-ids", f"fabrikam={own_read},{own_write}"]
-    result = _init(tmp_path, *(["--fleet"] if fleet else []), *args)
+    result = init(tmp_path, *(["--fleet"] if fleet else []), *args)
     assert result.exit_code == 0, result.output
     config = load_config(tmp_path / "exoform.yaml")
     fabrikam, contoso = config.tenants["fabrikam"], config.tenants["contoso"]
@@ -214,7 +209,7 @@ def test_client_ids_give_one_customer_its_own_apps(tmp_path: Path, fleet: bool) 
 def test_client_ids_are_refused_unless_two_guids_of_a_tenant(
     tmp_path: Path, value: str, message: str
 ) -> None:
-    result = _init(tmp_path, "--tenant", "fabrikam", "--client-ids", value)
+    result = init(tmp_path, "--tenant", "fabrikam", "--client-ids", value)
     assert result.exit_code == 1, result.output
     assert "Invalid value for '--client-ids'" in result.output and message in result.output
     assert not (tmp_path / "exoform.yaml").exists()
@@ -262,7 +257,7 @@ def test_workflows_and_hook_install_the_version_that_wrote_them(install_from: st
 
 
 def test_default_install_is_the_package_index_at_this_version(tmp_path: Path) -> None:
-    result = _init(tmp_path)
+    result = init(tmp_path)
     assert result.exit_code == 0, result.output
     for name in WORKFLOWS:
         assert _workflow(tmp_path, name)["env"]["EXOFORM_PIP"] == f"exoform=={__version__}"
@@ -291,7 +286,7 @@ def test_default_install_is_the_package_index_at_this_version(tmp_path: Path) ->
     ],
 )
 def test_install_from_is_refused_with_what_is_wrong(tmp_path: Path, install_from: str, says: str) -> None:
-    result = _init(tmp_path, "--install-from", install_from)
+    result = init(tmp_path, "--install-from", install_from)
     assert result.exit_code == 1, result.output
     assert "Invalid value for '--install-from'" in result.output and says in result.output
     assert not (tmp_path / "exoform.yaml").exists()
@@ -597,22 +592,7 @@ class Repo:
         *init_args: str,
     ) -> None:
         self.root = root
-        suffix = uuid.uuid4().hex[:8]  # the emulator is shared: each test gets its own organizations
-        args: list[str] = []
-        for tenant in tenants:
-            org = re.sub(r"[^a-z0-9-]", "", tenant.lower())
-            args += ["--tenant", tenant, "--organization", f"{org}-{suffix}.onmicrosoft.com"]
-        result = _init(root, *args, *init_args)
-        assert result.exit_code == 0, result.output
-        yaml = YAML()
-        config_path = root / "exoform.yaml"
-        config = yaml.load(config_path.read_text())
-        for settings in config["tenants"].values():
-            settings["endpoint"] = emulator["base"]
-            settings["authority"] = f"{emulator['base']}/{settings['organization']}"
-            settings["ca_bundle"] = emulator["ca"]
-        with config_path.open("w") as stream:
-            yaml.dump(config, stream)
+        init_at_emulator(root, emulator, tenants, *init_args)
         self.output = root / "github-output"
         self.summary = root / "github-summary"
         first = f"{inproc}{os.pathsep}" if inproc else ""  # the in-process exoform, else the real one
@@ -820,7 +800,7 @@ def test_apply_as_the_read_app_is_refused_naming_the_identity_and_role(
 
 
 def test_apply_matrix_holds_only_tenants_whose_saved_plan_has_changes(tmp_path: Path) -> None:
-    assert _init(tmp_path).exit_code == 0
+    assert init(tmp_path).exit_code == 0
     results = tmp_path / "results"
     results.mkdir()
     for tenant, outcome in (("contoso", "changes"), ("fabrikam", "failed"), ("northwind", "none")):
@@ -912,7 +892,7 @@ UNCHECKED = (
 
 
 def test_drift_issues_are_opened_updated_and_closed_including_removed_tenants(tmp_path: Path) -> None:
-    assert _init(tmp_path).exit_code == 0
+    assert init(tmp_path).exit_code == 0
     results = {"contoso": 2, "fabrikam": 1, "northwind": 0, "woodgrove": 2}
     open_issues = [
         {"number": 7, "title": "exoform drift: northwind", "body": "old drift"},
@@ -945,13 +925,13 @@ def test_drift_issues_are_opened_updated_and_closed_including_removed_tenants(tm
 
 
 def test_unchanged_drift_does_not_edit_the_issue(tmp_path: Path) -> None:
-    assert _init(tmp_path).exit_code == 0
+    assert init(tmp_path).exit_code == 0
     issue = {"number": 3, "title": "exoform drift: contoso", "body": "drift of contoso\n"}
     assert _drift_issues(tmp_path, {"contoso": 2}, [issue]) == []
 
 
 def test_post_issues_carries_out_the_actions_with_gh(tmp_path: Path) -> None:
-    assert _init(tmp_path).exit_code == 0
+    assert init(tmp_path).exit_code == 0
     issues = tmp_path / "issues"
     issues.mkdir()
     (issues / "1.md").write_text("drift of contoso\n")
@@ -969,7 +949,7 @@ def test_post_issues_carries_out_the_actions_with_gh(tmp_path: Path) -> None:
 def test_post_comment_updates_the_one_plan_comment(tmp_path: Path) -> None:
     root = tmp_path / "repo"
     root.mkdir()
-    assert _init(root).exit_code == 0
+    assert init(root).exit_code == 0
     (root / "comment.md").write_text("<!-- exoform-plan -->\nplan\n")
     env = {**_fake_gh(tmp_path), "GITHUB_REPOSITORY": "acme/mail-flow", "PR_NUMBER": "5"}
     first = _script(root, "post-comment.sh", "comment.md", env=env)
@@ -1001,7 +981,7 @@ exit 1
 
 
 def test_a_plan_too_long_for_a_comment_is_cut_and_keeps_the_failure_and_the_footer(tmp_path: Path) -> None:
-    assert _init(tmp_path).exit_code == 0
+    assert init(tmp_path).exit_code == 0
     env = _fake_gh(tmp_path)
     fake = Path(env["PATH"].split(os.pathsep)[0]) / "exoform"
     fake.write_text(FAKE_EXOFORM)
@@ -1036,7 +1016,7 @@ def test_drift_runs_one_job_per_shard_checking_each_of_its_tenants(generated: Pa
 
 
 def test_apply_matrix_shards_past_githubs_limit_covering_every_tenant_once(tmp_path: Path) -> None:
-    assert _init(tmp_path).exit_code == 0
+    assert init(tmp_path).exit_code == 0
     results = tmp_path / "results"
     results.mkdir()
     names = [f"customer-{i:03d}" for i in range(300)]
@@ -1140,7 +1120,7 @@ def test_the_worst_names_the_rule_allows_pass_through_every_step_intact(tmp_path
     root = tmp_path / "repo"
     root.mkdir()
     args = [a for name in WORST for a in ("--tenant", name)]
-    assert _init(root, *args).exit_code == 0
+    assert init(root, *args).exit_code == 0
     assert all(TENANT_NAME_RE.fullmatch(name) for name in WORST)
     shown = {name: f"<code>{markdown(name)}</code>" for name in WORST}
     env = _stub_env(tmp_path, SHARD_TENANTS=json.dumps(WORST), TENANTS=json.dumps({"tenant": WORST}))
@@ -1198,7 +1178,7 @@ def test_scripts_refuse_a_name_outside_the_rule_without_running_exoform(
 
 
 def test_decide_skips_a_name_outside_the_rule_and_never_shows_it(tmp_path: Path) -> None:
-    assert _init(tmp_path).exit_code == 0
+    assert init(tmp_path).exit_code == 0
     (tmp_path / "results").mkdir()
     (tmp_path / "results" / "ok").write_text("changes\n")
     names = ["ok", "-x", "a b", "`@here`", "../results/ok"]
@@ -1215,7 +1195,7 @@ def test_decide_skips_a_name_outside_the_rule_and_never_shows_it(tmp_path: Path)
 
 
 def test_drift_issue_comments_escape_names_even_from_hostile_titles(tmp_path: Path) -> None:
-    assert _init(tmp_path).exit_code == 0
+    assert init(tmp_path).exit_code == 0
     open_issues = [
         {"number": 4, "title": "exoform drift: a_b-1", "body": "old"},
         {"number": 5, "title": "exoform drift: `x` @here <img src=x>|*y*\n::error::z", "body": "old"},
@@ -1240,7 +1220,7 @@ def test_drift_issue_comments_escape_names_even_from_hostile_titles(tmp_path: Pa
 
 def test_max_per_job_sets_how_many_tenants_share_a_plan_apply_and_drift_job(tmp_path: Path) -> None:
     names = [f"t{i}" for i in range(5)]
-    assert _init(tmp_path, *[a for n in names for a in ("--tenant", n)], "--max-per-job", "2").exit_code == 0
+    assert init(tmp_path, *[a for n in names for a in ("--tenant", n)], "--max-per-job", "2").exit_code == 0
     for workflow, job in (("apply", "plan"), ("drift", "drift")):
         step = next(s for s in _jobs(tmp_path, workflow)["tenants"]["steps"] if s.get("id") == "tenants")
         assert "exoform tenants --json --max-per-job 2" in step["run"]
@@ -1430,7 +1410,7 @@ def test_ring_1_is_applied_only_after_ring_0_succeeded_against_the_emulator(
 
 
 def test_decide_splits_the_tenants_by_ring_and_refuses_a_ring_without_a_job(tmp_path: Path) -> None:
-    assert _init(tmp_path, "--rings", "2").exit_code == 0
+    assert init(tmp_path, "--rings", "2").exit_code == 0
     results = tmp_path / "results"
     results.mkdir()
     for tenant, outcome in (("a", "changes"), ("b", "changes"), ("c", "none"), ("d", "changes")):
@@ -1465,7 +1445,7 @@ def test_decide_splits_the_tenants_by_ring_and_refuses_a_ring_without_a_job(tmp_
 
 
 def test_tenants_rings_lists_each_tenants_ring(tmp_path: Path) -> None:
-    assert _init(tmp_path, "--fleet", "--tenant", "lab", "--tenant", "cust").exit_code == 0
+    assert init(tmp_path, "--fleet", "--tenant", "lab", "--tenant", "cust").exit_code == 0
     _set_rings(tmp_path, {"cust": 2})
     assert json.loads(_listing(tmp_path, "--rings")) == {"lab": 0, "cust": 2}
     config = ["--config", str(tmp_path / "exoform.yaml")]
@@ -1484,7 +1464,7 @@ def test_fleet_init_applies_three_rings_and_a_single_tenant_one(tmp_path: Path) 
         jobs = YAML(typ="safe").load(files[".github/workflows/apply.yml"])["jobs"]
         assert [j for j in jobs if j.startswith("apply-ring-")] == [f"apply-ring-{r}" for r in range(rings)]
         assert jobs["decide"]["steps"][-1]["env"]["STAGES"] == str(rings)
-    refused = _init(tmp_path, "--rings", "0")
+    refused = init(tmp_path, "--rings", "0")
     assert refused.exit_code == 1 and "Invalid value for '--rings'" in refused.output
 
 
@@ -1496,7 +1476,7 @@ def _actions(root: Path) -> list[list[str]]:
 
 
 def test_a_tenant_that_cannot_be_checked_gets_its_own_issue_and_keeps_its_drift_issue(tmp_path: Path) -> None:
-    assert _init(tmp_path).exit_code == 0
+    assert init(tmp_path).exit_code == 0
     open_issues = [{"number": 8, "title": "exoform drift: fabrikam", "body": "old drift"}]
     actions = _drift_issues(tmp_path, {"fabrikam": 1}, open_issues)
     body = UNCHECKED.format("fabrikam") + "drift of fabrikam\n"
@@ -1511,7 +1491,7 @@ def test_a_tenant_that_cannot_be_checked_gets_its_own_issue_and_keeps_its_drift_
 
 @pytest.mark.parametrize("code", [0, 2])
 def test_the_cannot_check_issue_closes_once_the_tenant_is_checked_again(tmp_path: Path, code: int) -> None:
-    assert _init(tmp_path).exit_code == 0
+    assert init(tmp_path).exit_code == 0
     open_issues = [
         {"number": 12, "title": "exoform: cannot check tenant fabrikam", "body": "error"},
         {"number": 13, "title": "exoform: cannot check tenant retired", "body": "error"},
@@ -1534,7 +1514,7 @@ def test_the_cannot_check_issue_closes_once_the_tenant_is_checked_again(tmp_path
 
 
 def test_post_issues_labels_a_cannot_check_issue_apart(tmp_path: Path) -> None:
-    assert _init(tmp_path).exit_code == 0
+    assert init(tmp_path).exit_code == 0
     issues = tmp_path / "issues"
     issues.mkdir()
     (issues / "1.md").write_text("cannot sign in\n")
