@@ -74,9 +74,12 @@ class TenantOutcome:
         return TenantPlan.failed_with(self.tenant, self.target, self.error or "the tenant was not planned")
 
 
-def plan_of(outcomes: Sequence[TenantOutcome]) -> Plan:
-    """The plan of every outcome, in order: planned tenants and failed ones (with their error)."""
-    return Plan([o.tenant_plan() for o in outcomes])
+def plan_of(outcomes: Sequence[TenantOutcome], max_tenants_changed: int | None = None) -> Plan:
+    """The plan of every outcome, in order: planned tenants and failed ones (with their error), unsafe as a
+    whole when it changes more than ``max_tenants_changed`` tenants (None: no limit)."""
+    plan = Plan([o.tenant_plan() for o in outcomes])
+    plan.unsafe_reasons = fleet_unsafe_reasons(plan, max_tenants_changed)
+    return plan
 
 
 @contextmanager

@@ -79,7 +79,6 @@ def _make_plan(
     *,
     unused: bool = False,
 ) -> tuple[Plan, list[TenantOutcome], ExoformConfig, list[TenantDesired]]:
-    from reconciler.reconcile.policy import fleet_unsafe_reasons
     from reconciler.workflow import plan_of
 
     config, desired, outcomes = read_tenants(
@@ -94,8 +93,7 @@ def _make_plan(
     for o in outcomes:
         if o.base_problem:
             click.echo(f"warning: {safe(o.base_problem)}", err=True)
-    the_plan = plan_of(outcomes)
-    the_plan.unsafe_reasons = fleet_unsafe_reasons(the_plan, config.max_tenants_changed)
+    the_plan = plan_of(outcomes, config.max_tenants_changed)
     return the_plan, outcomes, config, desired
 
 
