@@ -45,12 +45,6 @@ class FieldChange:
     added: tuple[Any, ...] = ()
     removed: tuple[Any, ...] = ()
 
-    def to_json(self) -> dict[str, Any]:
-        """The change as the JSON plan carries it: items added and removed, or before and after."""
-        if self.items:
-            return {"field": self.field, "added": list(self.added), "removed": list(self.removed)}
-        return {"field": self.field, "before": self.before, "after": self.after}
-
 
 def field_changes(
     before: Mapping[str, Any] | None, after: Mapping[str, Any] | None, fields: Sequence[str]

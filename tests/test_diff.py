@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import TypeAdapter
+
 from reconciler.diff import FieldChange, changed_fields, field_changes
+from reconciler.plan import Change
 
 
 def domains(count: int) -> list[str]:
     return [f"d{i:02d}.contoso.com" for i in range(count)]
+
+
+def as_json(before: dict[str, Any], after: dict[str, Any], field: str) -> Any:
+    """How ``field`` changes from ``before`` to ``after`` as the JSON plan carries it: an update dumped by
+    the plan's own definition."""
+    change = Change("update", "OutboundConnector", "x", [field], before, after)
+    (only,) = TypeAdapter(Change).dump_python(change, mode="json", by_alias=True)["field_changes"]
+    return only
 
 
 def test_one_item_changed_in_a_60_item_list_is_one_added_and_one_removed() -> None:
@@ -16,7 +29,7 @@ def test_one_item_changed_in_a_60_item_list_is_one_added_and_one_removed() -> No
     assert delta.items
     assert delta.added == ("new.contoso.com",)
     assert delta.removed == ("d07.contoso.com",)
-    assert delta.to_json() == {
+    assert as_json(before, after, "recipient_domains") == {
         "field": "recipient_domains",
         "added": ["new.contoso.com"],
         "removed": ["d07.contoso.com"],
@@ -33,17 +46,19 @@ def test_a_list_replaced_item_for_item_shows_every_item_added_and_removed() -> N
 
 
 def test_scalars_and_absent_values_show_before_and_after() -> None:
-    changes = field_changes(
-        {"tls_settings": "EncryptionOnly", "enabled": True},
-        {"tls_settings": "CertificateValidation", "enabled": False, "tls_domain": "mail.contoso.com"},
-        ["tls_settings", "enabled", "tls_domain"],
-    )
+    before = {"tls_settings": "EncryptionOnly", "enabled": True}
+    after = {"tls_settings": "CertificateValidation", "enabled": False, "tls_domain": "mail.contoso.com"}
+    changes = field_changes(before, after, ["tls_settings", "enabled", "tls_domain"])
     assert changes == [
         FieldChange("tls_settings", "EncryptionOnly", "CertificateValidation"),
         FieldChange("enabled", True, False),
         FieldChange("tls_domain", None, "mail.contoso.com"),
     ]
-    assert changes[2].to_json() == {"field": "tls_domain", "before": None, "after": "mail.contoso.com"}
+    assert as_json(before, after, "tls_domain") == {
+        "field": "tls_domain",
+        "before": None,
+        "after": "mail.contoso.com",
+    }
 
 
 def test_unchanged_fields_are_not_reported() -> None:

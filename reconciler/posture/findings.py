@@ -46,19 +46,5 @@ class Finding:
         """True when the rule is switched off for this finding; it is shown but never fails a run."""
         return self.skipped_reason is not None
 
-    def to_json(self) -> dict[str, str | None]:
-        """The finding as the JSON plan carries it (every field, ``None`` as null)."""
-        return {
-            "rule": self.rule,
-            "severity": self.severity,
-            "kind": self.kind,
-            "name": self.name,
-            "message": self.message,
-            "reference": self.reference,
-            "field": self.field,
-            "skipped_reason": self.skipped_reason,
-            "source": self.source,
-        }
-
 
 __all__ = ["SEVERITIES", "SEVERITY_RANK", "Finding", "Severity", "at_or_above", "failing", "fails"]
