@@ -171,9 +171,10 @@ printf '<!-- exoform-plan -->\\n## exoform plan\\n'
 def test_the_generated_pr_workflow_plans_against_the_pull_requests_base(
     tmp_path: Path, base: str, passed: list[str]
 ) -> None:
-    from tests.cli.test_init import _fake_gh, _init, _script, _workflow
+    from tests.cli.ci_support import init
+    from tests.cli.test_init import _fake_gh, _script, _workflow
 
-    assert _init(tmp_path).exit_code == 0
+    assert init(tmp_path).exit_code == 0
     job = _workflow(tmp_path, "plan")["jobs"]["plan"]
     assert job["env"]["BASE_SHA"] == "${{ github.event.pull_request.base.sha }}"
     assert job["steps"][0]["with"]["fetch-depth"] == 0  # the base commit is in the checkout
