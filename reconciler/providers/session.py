@@ -56,12 +56,8 @@ class Session:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         reader_threads: int = MAX_READER_THREADS,
-        tls: Callable[[Path | None], ssl.SSLContext] = tls_context,
     ) -> None:
         self.clock = clock
-        #: Builds the verifying TLS context of a trust store (tests share one across sessions: building
-        #: one loads the system store, tens of milliseconds).
-        self._tls = tls
         self.sleep = sleep
         #: Default retry limits measured and waited with this session's clock and sleep.
         self.retry = RetryPolicy(clock=clock, sleep=sleep)
@@ -90,7 +86,7 @@ class Session:
                 raise RuntimeError("the session is closed")
             client = self._clients.get(key)
             if client is None:
-                client = _client(self._tls(ca_bundle))
+                client = _client(tls_context(ca_bundle))
                 self._clients[key] = client
             return client
 

@@ -16,7 +16,7 @@ from reconciler.emulator.faults import Faults
 from reconciler.emulator.store import MemoryStores
 from reconciler.emulator.trace import MessageLog, send_through
 from tests.monitor.conftest import SEED
-from tests.providers.conftest import TENANT, Rig, make_rig, shared_tls  # noqa: F401  (fixtures)
+from tests.providers.conftest import TENANT, Rig, make_rig  # noqa: F401  (fixtures)
 
 
 def _rig(make_rig: Callable[..., Rig], messages: int) -> Rig:  # noqa: F811

@@ -17,7 +17,7 @@ from reconciler.emulator.faults import Faults
 from reconciler.emulator.store import MemoryStores
 from reconciler.emulator.trace import MessageLog
 from tests.monitor.conftest import SEED, seed_traffic
-from tests.providers.conftest import TENANT, Rig, make_rig, shared_tls  # noqa: F401  (fixtures)
+from tests.providers.conftest import TENANT, Rig, make_rig  # noqa: F401  (fixtures)
 from tests.wiring import fake_time
 
 

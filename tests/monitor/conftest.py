@@ -19,7 +19,7 @@ from reconciler.providers.exchange import ExchangeProvider
 from reconciler.providers.invoke import InvokeClient
 from reconciler.providers.retry import RetryPolicy
 from reconciler.providers.session import Session
-from tests.providers.conftest import make_rig, shared_tls  # noqa: F401  (fixtures: the TLS rig)
+from tests.providers.conftest import make_rig  # noqa: F401  (fixtures: the TLS rig)
 
 TENANT = "contoso.onmicrosoft.com"
 BASE = "https://local.exoform.invalid"

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import functools
-import ssl
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +18,6 @@ from reconciler.desired.config import ExoformConfig, TenantConfig
 from reconciler.emulator.config import OPEN_SECRET
 from reconciler.emulator.server import EmulatorServer
 from reconciler.emulator.store import MemoryStores
-from reconciler.providers.auth import tls_context
 from reconciler.providers.exchange import ExchangeProvider, open_exchange
 from reconciler.providers.retry import RetryPolicy
 from reconciler.providers.session import Session
@@ -140,19 +137,11 @@ class Rig:
             provider.close()
 
 
-@pytest.fixture(scope="session")
-def shared_tls() -> Callable[[Path | None], ssl.SSLContext]:
-    """One verifying TLS context per trust store for the whole test run (building one loads the system
-    store, ~50 ms); each test still has its own session, clients and connections."""
-    return functools.cache(tls_context)
-
-
 @pytest.fixture
 def make_rig(
     make_emulator_server: Callable[..., EmulatorServer],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    shared_tls: Callable[[Path | None], ssl.SSLContext],
 ) -> Iterator[Callable[..., Rig]]:
     """``make_rig(config=..., faults=..., seed=...)``: a server (EmulatorServer's arguments) and settings."""
     rigs: list[Rig] = []
@@ -163,7 +152,7 @@ def make_rig(
         rigs.append(rig)
         return rig
 
-    with Session(tls=shared_tls) as session:
+    with Session() as session:
         yield make
         for rig in rigs:
             rig.close()

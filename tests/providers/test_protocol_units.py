@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import ssl
 import time
 from pathlib import Path
 
@@ -104,6 +105,28 @@ def test_unreadable_ca_bundle_names_the_file(tmp_path: Path) -> None:
     bad.write_text("not a certificate")
     with pytest.raises(ConfigError, match=r"ca_bundle .*ca\.pem"):
         tls_context(bad)
+
+
+def test_a_trust_store_is_loaded_once_and_an_edited_bundle_is_trusted_at_once(tmp_path: Path) -> None:
+    trustme = pytest.importorskip("trustme")
+    bundle = tmp_path / "ca.pem"
+
+    def organizations(context: ssl.SSLContext) -> set[str]:
+        return {
+            v
+            for cert in context.get_ca_certs()
+            for rdn in cert["subject"]
+            for k, v in rdn
+            if k == "organizationName"
+        }
+
+    trustme.CA(organization_name="First CA").cert_pem.write_to_path(str(bundle))
+    first = tls_context(bundle)
+    assert tls_context(bundle) is first  # the system store is not loaded again for the same trust
+    trustme.CA(organization_name="Second CA").cert_pem.write_to_path(str(bundle))
+    second = tls_context(bundle)
+    assert "Second CA" in organizations(second) and "First CA" not in organizations(second)
+    assert second.verify_mode == ssl.CERT_REQUIRED and second.check_hostname
 
 
 def test_certificate_problems_are_named(pem_files: dict[str, bytes]) -> None:

@@ -23,7 +23,6 @@ code path, shorter waits).  Two scenarios also run through the CLI with the defa
 
 from __future__ import annotations
 
-import functools
 import os
 import random
 import re
@@ -50,7 +49,7 @@ from reconciler.emulator.store import MemoryStores, State
 from reconciler.emulator.transport import EmulatorTransport
 from reconciler.errors import AuthError, ReadError, WriteError
 from reconciler.plan import Change, Plan
-from reconciler.providers.auth import Endpoints, TokenSource, tls_context
+from reconciler.providers.auth import Endpoints, TokenSource
 from reconciler.providers.base import Provider
 from reconciler.providers.exchange import ExchangeProvider, build_invoke_client, open_exchange
 from reconciler.providers.retry import RetryPolicy
@@ -98,8 +97,6 @@ class Bench:
     """One emulator server for the module; each scenario starts the tenant from the same state."""
 
     def __init__(self, root: Path, server: EmulatorServer) -> None:
-        #: One TLS context for the module's sessions (building one loads the system trust store).
-        self.tls = functools.cache(tls_context)
         self.sessions: list[Session] = []
         self.server = server
         self.emulator: Emulator = server.emulator
@@ -133,7 +130,7 @@ class Bench:
         over between scenarios), its retry waits (Retry-After, backoff) passed in fake time: the faults are
         real, the waits between attempts are not."""
         clock = FakeClock()
-        session = Session(clock=clock, sleep=clock.sleep, tls=self.tls)
+        session = Session(clock=clock, sleep=clock.sleep)
         self.sessions.append(session)
         policy = in_fake_time(FAST, clock)
         return open_exchange(tenant, settings, config, session=session, policy=policy, page_size=PAGE_SIZE)
@@ -286,17 +283,17 @@ def check_tenant(
     for guid, old in before.items():
         if old["Name"].casefold() in UNTOUCHED:
             assert now.get(guid) == old, f"{old['Name']} was changed though the plan does not name it"
-    fresh = {key_of(c) for c in bench.plan(bench.config, bench.desired).tenants[0].changes}
+    rest = bench.plan(bench.config, bench.desired)
+    fresh = {key_of(c) for c in rest.tenants[0].changes}
     planned = {key_of(c) for c in plan.tenants[0].changes}
     assert fresh <= planned, f"the tenant moved outside the plan: {sorted(fresh - planned)}"
     assert not (fresh & applied), f"reported applied but not done: {sorted(fresh & applied)}"
     missing = (planned - applied - unknown) - fresh
     assert not missing, f"done but not reported applied: {sorted(missing)}"
-    rest = bench.plan(bench.config, bench.desired)
     if rest.has_changes:
         [done] = apply_plan(bench.config, rest, opener=bench.opener)
         assert done.report is not None and done.report.ok, done.error or done.report
-    assert not bench.plan(bench.config, bench.desired).has_changes, "no convergence after the faults"
+        assert not bench.plan(bench.config, bench.desired).has_changes, "no convergence after the faults"
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ it sits in an exception's chain, into a message that says what to do.
 
 from __future__ import annotations
 
+import functools
 import ssl
 from pathlib import Path
 
@@ -14,18 +15,27 @@ from reconciler.yamlio import MAX_FILE_BYTES, read_bytes
 
 
 def tls_context(ca_bundle: Path | None = None) -> ssl.SSLContext:
-    """A new verifying TLS context: the system trust store, plus the CAs of ``ca_bundle`` when given.
+    """A verifying TLS context: the system trust store, plus the CAs of ``ca_bundle`` when given.
 
-    Loading the system store costs tens of milliseconds, so a :class:`~reconciler.providers.session.Session`
-    builds one per trust store and run.  An unreadable bundle raises :class:`ConfigError`.
+    The same trust (no bundle, or a bundle of the same bytes at the same path) gives the same context for
+    the life of the process: loading the system store costs tens of milliseconds, and a context is safe to
+    share between clients and threads.  The bundle is read on every call, so an edited bundle gives a new
+    context.  An unreadable bundle raises :class:`ConfigError`.
     """
+    if ca_bundle is None:
+        return _context(None, None)
+    data, problems = read_bytes(ca_bundle, str(ca_bundle), MAX_FILE_BYTES)  # a regular file, bounded
+    if data is None:
+        raise ConfigError(f"ca_bundle {ca_bundle}: {problems[0].message}")
+    return _context(str(ca_bundle), data.decode("latin-1"))
+
+
+@functools.lru_cache(maxsize=16)
+def _context(ca_bundle: str | None, cadata: str | None) -> ssl.SSLContext:
     context = ssl.create_default_context()
-    if ca_bundle is not None:
-        data, problems = read_bytes(ca_bundle, str(ca_bundle), MAX_FILE_BYTES)  # a regular file, bounded
-        if data is None:
-            raise ConfigError(f"ca_bundle {ca_bundle}: {problems[0].message}")
+    if cadata is not None:
         try:
-            context.load_verify_locations(cadata=data.decode("latin-1"))
+            context.load_verify_locations(cadata=cadata)
         except (ValueError, ssl.SSLError) as exc:
             raise ConfigError(f"ca_bundle {ca_bundle}: cannot load CA certificates ({exc})") from None
     return context
