@@ -29,10 +29,10 @@ test: $(STAMP)
 	@$(MAKE) --no-print-directory -j2 --output-sync=target lint tests-all
 
 tests-fast: $(STAMP)
-	$(BIN)/pytest -n auto -m fast
+	$(BIN)/pytest -n auto --dist worksteal -m fast
 
 tests-all: $(STAMP)
-	$(BIN)/pytest -n auto
+	$(BIN)/pytest -n auto --dist worksteal
 
 test-long: $(STAMP)
 	$(BIN)/pytest -m long -o addopts='-q -p no:cacheprovider --import-mode=importlib'

@@ -18,9 +18,14 @@ from reconciler.escape import markdown, safe
 from reconciler.model import FIELDS
 from reconciler.plan import Change
 
+#: What an IP address, CIDR block or range can be written with: anything else (a domain name) is text.
+_ADDRESS = re.compile(r"[0-9A-Fa-f.:/-]+")
+
 
 def _order_key(value: Any) -> tuple[int, int, int, str]:
     text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    if not _ADDRESS.fullmatch(text):
+        return (1, 0, 0, text.casefold())
     start, _, end = text.partition("-")
     try:
         network = ipaddress.ip_network(start, strict=False)

@@ -487,7 +487,7 @@ def parse_text(text: str, display: str) -> tuple[list[YDocument], list[Problem]]
     from ruamel.yaml.reader import ReaderError
 
     problems: list[Problem] = []
-    yaml = YAML(typ="rt")
+    yaml = YAML(typ="safe", pure=True)  # events only: the round-trip scanner's comment keeping is not needed
     builder = _Builder(display, problems, yaml.resolver)
     try:
         builder.feed(iter(yaml.parse(text)))
