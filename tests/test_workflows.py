@@ -24,7 +24,7 @@ from ruamel.yaml import YAML
 
 from reconciler.cli import cli
 from reconciler.cli.init import ACTIONS
-from tests.cli.ci_support import failed_files
+from tests.cli.ci_support import check_jsonschema, failed_files
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -41,14 +41,6 @@ def _workflow(name: str) -> dict[str, Any]:
     return data
 
 
-def _check_jsonschema(*args: str) -> subprocess.CompletedProcess[str]:
-    exe = BIN / "check-jsonschema"
-    env = dict(os.environ, HTTPS_PROXY="http://127.0.0.1:9", HTTP_PROXY="http://127.0.0.1:9")
-    return subprocess.run(
-        [str(exe), *args], capture_output=True, text=True, timeout=120, env=env, check=False
-    )
-
-
 def test_exoform_keeps_only_its_ci_and_release_workflows() -> None:
     assert sorted(p.name for p in WORKFLOWS.iterdir()) == ["ci.yml", "release.yml"]
 
@@ -60,7 +52,7 @@ def schema_check(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, set[str
     broken = tmp_path_factory.mktemp("broken") / "broken.yml"
     broken.write_text((WORKFLOWS / "ci.yml").read_text().replace("runs-on:", "runs_on:"))
     files = [str(WORKFLOWS / f"{n}.yml") for n in NAMES]
-    result = _check_jsonschema(
+    result = check_jsonschema(
         "-o", "json", "--builtin-schema", "vendor.github-workflows", *files, str(broken)
     )
     return str(broken), failed_files(result)
@@ -73,7 +65,7 @@ def test_workflows_are_valid_against_the_github_workflow_schema_offline(
     broken, failed = schema_check
     assert failed - {broken} == set()
     files = [str(WORKFLOWS / f"{n}.yml") for n in NAMES]
-    timeouts = _check_jsonschema("--builtin-schema", "custom.github-workflows-require-timeout", *files)
+    timeouts = check_jsonschema("--builtin-schema", "custom.github-workflows-require-timeout", *files)
     assert timeouts.returncode == 0, timeouts.stdout + timeouts.stderr
 
 
@@ -305,7 +297,6 @@ def test_the_release_build_installs_into_a_fresh_venv_and_init_names_its_version
 
     # every CI system's files, written by the installed wheel: valid under the published schema, pinned to
     # this version, and naming no URL but the identity providers' own issuers (the README's set-up tables)
-    from tests.cli.ci_support import check_jsonschema
 
     issuers = {"https://token.actions.githubusercontent.com", "https://gitlab.com"}
     schemas = {

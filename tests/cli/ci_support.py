@@ -85,17 +85,18 @@ def init_at_emulator(root: Path, emulator: dict[str, str], tenants: list[str], *
 
 
 def check_jsonschema(*args: str) -> subprocess.CompletedProcess[str]:
-    """check-jsonschema offline (a proxy that answers nothing): the built-in schemas are vendored.  Python's
-    regular expressions: the default engine (regress) cannot compile some of the vendored schemas'
-    patterns."""
-    env = dict(os.environ, HTTPS_PROXY="http://127.0.0.1:9", HTTP_PROXY="http://127.0.0.1:9")
-    return subprocess.run(
-        [str(BIN / "check-jsonschema"), "--regex-variant", "python", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
+    """``check-jsonschema ARGS`` (its own command line, run in this process: its imports are paid once per
+    test process, not once per check), offline: a proxy that answers nothing, as the built-in schemas are
+    vendored.  Python's regular expressions: the default engine (regress) cannot compile some of the
+    vendored schemas' patterns."""
+    from check_jsonschema.cli.main_command import main
+
+    argv = ["--regex-variant", "python", *args]
+    offline = {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"}
+    result = CliRunner().invoke(main, argv, env=offline, prog_name="check-jsonschema")
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return subprocess.CompletedProcess(argv, result.exit_code, result.stdout, result.stderr)
 
 
 def failed_files(result: subprocess.CompletedProcess[str]) -> set[str]:

@@ -33,7 +33,7 @@ from reconciler.cli import COMMANDS, cli
 from reconciler.cli.init import ACTIONS, RETENTION_DAYS, Tenant, render_files
 from reconciler.desired.config import TENANT_NAME_RE
 from reconciler.escape import markdown
-from tests.cli.ci_support import init, init_at_emulator, load_yaml
+from tests.cli.ci_support import check_jsonschema, init, init_at_emulator, load_yaml
 
 BIN = Path(sys.executable).parent
 READ_APP = "11111111-2222-3333-4444-555555555555"
@@ -304,18 +304,11 @@ def test_no_placeholder_source_remains_in_what_init_writes(generated: Path) -> N
 # -------------------------------------------------------------------------------------------- workflows
 
 
-def _check_jsonschema(*args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, HTTPS_PROXY="http://127.0.0.1:9", HTTP_PROXY="http://127.0.0.1:9")
-    return subprocess.run(
-        [str(BIN / "check-jsonschema"), *args], capture_output=True, text=True, env=env, check=False
-    )
-
-
 def test_generated_workflows_are_valid_against_the_github_workflow_schema(generated: Path) -> None:
     files = [str(generated / ".github" / "workflows" / f"{n}.yml") for n in WORKFLOWS]
-    result = _check_jsonschema("--builtin-schema", "vendor.github-workflows", *files)
+    result = check_jsonschema("--builtin-schema", "vendor.github-workflows", *files)
     assert result.returncode == 0, result.stdout + result.stderr
-    timeouts = _check_jsonschema("--builtin-schema", "custom.github-workflows-require-timeout", *files)
+    timeouts = check_jsonschema("--builtin-schema", "custom.github-workflows-require-timeout", *files)
     assert timeouts.returncode == 0, timeouts.stdout + timeouts.stderr
 
 
