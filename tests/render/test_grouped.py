@@ -111,7 +111,7 @@ def test_a_thousand_tenants_fit_one_comment_and_say_what_was_left_out() -> None:
     assert "`exoform show plan.json --group`" in md
 
 
-@pytest.mark.parametrize("tenants", [3, 200, 1000, 3000])
+@pytest.mark.parametrize("tenants", [3, 200, 1000])
 def test_a_failed_tenant_and_an_unsafe_reason_survive_the_cut(tenants: int) -> None:
     plan = fleet(tenants)
     plan.tenants[-1] = TenantPlan.failed_with("zz-broken", "local:x", "sign-in refused:\nAADSTS7000215")
