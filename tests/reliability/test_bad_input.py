@@ -388,15 +388,18 @@ def test_hostile_connector_file_through_cli(tmp_path: Path, case: str) -> None:
     assert re.search(r"bad\.yaml:\d+:\d+: error: ", result.output), result.output
 
 
-@pytest.mark.parametrize("case", ["billion laughs", "UTF-16 with BOM", "NUL byte"])
-def test_hostile_connector_file_through_the_real_entry_point(tmp_path: Path, case: str) -> None:
-    """The same through ``python -m reconciler`` in a subprocess: what a user's terminal shows."""
+def test_hostile_connector_files_through_the_real_entry_point(tmp_path: Path) -> None:
+    """The same through ``python -m reconciler`` in a subprocess, what a user's terminal shows: one run
+    over a folder holding each kind of hostile file reports every one of them, located, and no traceback."""
     repo = Repo(tmp_path)
-    (repo.dir / "bad.yaml").write_bytes(HOSTILE[case][0])
+    cases = {"laughs.yaml": "billion laughs", "utf16.yaml": "UTF-16 with BOM", "nul.yaml": "NUL byte"}
+    for name, case in cases.items():
+        (repo.dir / name).write_bytes(HOSTILE[case][0])
     result = repo.exoform("validate")
     assert result.code == 1, result
     assert "Traceback" not in result.text, result
-    assert re.search(r"bad\.yaml:\d+:\d+: error: ", result.text), result
+    for name in cases:
+        assert re.search(rf"{re.escape(name)}:\d+:\d+: error: ", result.text), (name, result)
 
 
 def test_deep_flow_nesting_is_refused_quickly(tmp_path: Path) -> None:
