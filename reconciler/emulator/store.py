@@ -105,6 +105,10 @@ class MemoryStore(Store):
         with self._lock:
             return Snapshot(self._version, self._state)
 
+    def read(self) -> State:
+        """A copy of the committed state (no transaction: reading is not a change, so the version stays)."""
+        return copy.deepcopy(self.snapshot().state)
+
 
 class JsonFileStore(Store):
     """State in a JSON file, shared safely by threads and processes.
