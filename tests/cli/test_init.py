@@ -923,6 +923,25 @@ def test_unchanged_drift_does_not_edit_the_issue(tmp_path: Path) -> None:
     assert _drift_issues(tmp_path, {"contoso": 2}, [issue]) == []
 
 
+def test_drift_issues_match_titles_exactly_and_a_nul_in_a_title_aliases_no_tenant(tmp_path: Path) -> None:
+    assert init(tmp_path).exit_code == 0
+    open_issues = [
+        {"number": 3, "title": "exoform drift: contoso\u0000x", "body": "old"},  # not contoso's title
+        {"number": 4, "title": "exoform drift: fabrikam", "body": "first"},
+        {"number": 6, "title": "exoform drift: fabrikam", "body": "second"},  # the first of a title wins
+        {"number": 7, "title": "exoform drift: Fabrikam", "body": "old"},  # titles match case and all
+        {"number": "8", "title": "exoform drift: woodgrove", "body": "old"},  # not an issue number
+    ]
+    actions = _drift_issues(tmp_path, {"contoso": 2, "fabrikam": 2, "woodgrove": 2}, open_issues)
+    assert [a[:2] for a in actions] == [
+        ["create", "exoform drift: contoso"],
+        ["edit", "4"],
+        ["create", "exoform drift: woodgrove"],
+        ["close", "3"],
+        ["close", "7"],
+    ]
+
+
 def test_post_issues_carries_out_the_actions_with_gh(tmp_path: Path) -> None:
     assert init(tmp_path).exit_code == 0
     issues = tmp_path / "issues"

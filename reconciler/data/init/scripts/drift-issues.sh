@@ -19,8 +19,16 @@ out=$3
 name_re='^@@TENANT_NAME_RE@@$'
 # A name as literal Markdown: every character that could format, link or mention is a character reference.
 md='def md: "<code>" + gsub("(?<c>[&<>|`*_\\[\\]\\\\~#@\r\n\t])"; "&#\(.c | explode[0]);") + "</code>";'
+# The open issues' numbers by exact title, read in one pass (jq costs a start-up per call, and a fleet's
+# nightly run asks for every tenant's); the first issue of a title wins.  A title holding a NUL cannot be
+# a shell string, so it is no tenant's title and is left out (it cannot alias one).
+declare -A open_by_title=()
+while IFS= read -r -d '' title && IFS= read -r -d '' number; do
+  [ -n "${open_by_title[$title]+set}" ] || open_by_title[$title]=$number
+done < <(jq -j '.[] | select((.number | type == "number") and (.title | type == "string") and .title != "")
+  | select(.title | explode | any(.[]; . == 0) | not) | .title, "\u0000", (.number | tostring), "\u0000"' "$issues")
 # open_number TITLE: the number of the open issue titled exactly TITLE, or nothing
-open_number() { jq -r --arg t "$1" '[.[] | select(.title == $t)][0].number // empty' "$issues"; }
+open_number() { printf '%s' "${open_by_title[$1]-}"; }
 # cannot_check TENANT N: open or update the tenant's cannot-check issue with its report of the failure
 cannot_check() {
   local number body="$out/$2-unchecked.md"
@@ -57,7 +65,7 @@ while IFS= read -r -d '' tenant; do
     continue
   fi
   title="$prefix$tenant"
-  number=$(jq -r --arg t "$title" '[.[] | select(.title == $t)][0].number // empty' "$issues")
+  number=$(open_number "$title")
   code=$(cat -- "$results/$tenant.code" 2> /dev/null || echo missing)
   n=$((n + 1))
   case $code in
