@@ -33,7 +33,15 @@ from reconciler.cli import COMMANDS, cli
 from reconciler.cli.init import ACTIONS, RETENTION_DAYS, Tenant, render_files
 from reconciler.desired.config import TENANT_NAME_RE
 from reconciler.escape import markdown
-from tests.cli.ci_support import check_jsonschema, init, init_at_emulator, load_yaml
+from tests.cli.ci_support import (
+    WORST,
+    check_jsonschema,
+    init,
+    init_at_emulator,
+    load_yaml,
+    stub_calls,
+    stub_env,
+)
 
 BIN = Path(sys.executable).parent
 READ_APP = "11111111-2222-3333-4444-555555555555"
@@ -1076,46 +1084,14 @@ def test_apply_plans_and_applies_each_tenant_of_its_shard(generated: Path, tmp_p
 
 # ------------------------------------------------------------- the worst tenant names the rule allows
 
-WORST = ["_x", "a.b", "a_b-1", "A..b", "9"]
-
-STUB_EXOFORM = """#!{python} -IS
-import json, os, sys
-args = sys.argv[1:]
-with open(os.environ["STUB_LOG"], "a") as log:
-    log.write(json.dumps(args) + "\\n")
-if args == ["--version"]:
-    print("exoform, version 9.9.9")
-    sys.exit(0)
-if args[0] in ("plan", "drift"):
-    tenant = next(a.split("=", 1)[1] for a in args if a.startswith("--tenant="))
-    if "--out" in args:
-        with open(args[args.index("--out") + 1], "w") as out:
-            out.write(json.dumps({{"tenant": tenant}}))
-    print(f"report of {{tenant}}")
-    sys.exit(2)
-"""
-
 
 def _stub_env(root: Path, **extra: str) -> dict[str, str]:
-    """An environment whose ``exoform`` records its arguments (one JSON list a line in ``stub.log``)."""
-    bin_dir = root / "stub-bin"
-    bin_dir.mkdir(exist_ok=True)
-    (bin_dir / "exoform").write_text(STUB_EXOFORM.format(python=sys.executable))
-    (bin_dir / "exoform").chmod(0o755)
-    return {
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-        "STUB_LOG": str(root / "stub.log"),
+    """:func:`stub_env`'s recording ``exoform``, with the GitHub Actions outputs and ``extra``."""
+    return stub_env(root, []) | {
         "GITHUB_OUTPUT": str(root / "output"),
         "GITHUB_STEP_SUMMARY": str(root / "summary"),
         **extra,
     }
-
-
-def _calls(root: Path) -> list[list[str]]:
-    log = root / "stub.log"
-    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-    log.unlink(missing_ok=True)
-    return calls
 
 
 def _step(
@@ -1140,7 +1116,7 @@ def test_the_worst_names_the_rule_allows_pass_through_every_step_intact(tmp_path
     # apply.yml, plan job: each name planned exactly (a literal --tenant=NAME), recorded in its own file
     planned = _step(root, "apply", "plan", "apply-plan.sh", env)
     assert planned.returncode == 0, planned.stderr
-    assert [call[:2] for call in _calls(tmp_path)] == [["plan", f"--tenant={name}"] for name in WORST]
+    assert [call[:2] for call in stub_calls(tmp_path)] == [["plan", f"--tenant={name}"] for name in WORST]
     for name in WORST:
         assert (root / "results" / name).read_text() == "changes\n"
         assert json.loads((root / "plans" / f"{name}.json").read_text()) == {"tenant": name}
@@ -1160,12 +1136,14 @@ def test_the_worst_names_the_rule_allows_pass_through_every_step_intact(tmp_path
     # the apply job: each saved plan applied, the path after --
     applied = _step(root, "apply", "apply-ring-0", "exoform apply", env)
     assert applied.returncode == 0, applied.stderr
-    assert _calls(tmp_path) == [["apply", "--ring", "0", "--", f"plans/{name}.json"] for name in WORST]
+    assert stub_calls(tmp_path) == [["apply", "--ring", "0", "--", f"plans/{name}.json"] for name in WORST]
 
     # drift.yml: each name checked exactly, its results in drift/
     checked = _step(root, "drift", "drift", "drift-check.sh", env)
     assert checked.returncode == 0, checked.stderr
-    assert [c[:2] for c in _calls(tmp_path) if c[0] == "drift"] == [["drift", f"--tenant={n}"] for n in WORST]
+    assert [c[:2] for c in stub_calls(tmp_path) if c[0] == "drift"] == [
+        ["drift", f"--tenant={n}"] for n in WORST
+    ]
     assert sorted(p.name for p in (root / "drift").iterdir()) == sorted(
         f"{name}.{ext}" for name in WORST for ext in ("code", "md")
     )
@@ -1184,7 +1162,7 @@ def test_scripts_refuse_a_name_outside_the_rule_without_running_exoform(
     result = _script(root, script, name, "out", env=_stub_env(tmp_path))
     assert result.returncode == 1
     assert result.stderr == f"::error::{script}: not a tenant name (letters, digits, '.', '_', '-')\n"
-    assert _calls(tmp_path) == []
+    assert stub_calls(tmp_path) == []
     assert sorted(p.name for p in root.iterdir()) == [".github"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["repo", "stub-bin"]
 
