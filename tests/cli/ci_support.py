@@ -26,6 +26,7 @@ from click.testing import CliRunner, Result
 from ruamel.yaml import YAML
 
 from reconciler.cli import cli
+from tests.serving import start_serve
 
 BIN = Path(sys.executable).parent
 READ_APP = "11111111-2222-3333-4444-555555555555"
@@ -141,22 +142,8 @@ def serve_emulator(folder: Path) -> Iterator[dict[str, str]]:
         "gitlab": {"issuer": GITLAB_ISSUER, "subject": GITLAB_SUBJECT},
     }
     (folder / "emulator.yaml").write_text(json.dumps(config))
-    process = subprocess.Popen(
-        [str(BIN / "exoform"), "emulator", "serve", "--config", str(folder / "emulator.yaml")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert process.stdout is not None
-    printed: dict[str, str] = {}
-    for line in process.stdout:
-        if line.startswith("Exchange Online emulator listening on "):
-            printed["base"] = line.rsplit(" ", 1)[1].strip()
-        elif line.startswith("  CA bundle:"):
-            printed["ca"] = line.split(":", 1)[1].strip()
-        if line.startswith("Press Ctrl-C"):
-            break
+    process, banner = start_serve("--config", str(folder / "emulator.yaml"))
+    printed = {"base": banner["base"], "ca": banner["CA bundle"]}
     try:
         yield printed
     finally:

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import ssl
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -15,34 +12,14 @@ import pytest
 from click.testing import CliRunner
 
 from reconciler.cli import cli
+from tests.serving import start_serve
 
 pytestmark = pytest.mark.e2e  # real `exoform emulator serve` processes
 
 
-def _start(*args: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "emulator", "serve", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert process.stdout is not None
-    printed: dict[str, str] = {}
-    for line in process.stdout:
-        if line.startswith("Exchange Online emulator listening on "):
-            printed["base"] = line.rsplit(" ", 1)[1].strip()
-        elif ":" in line and line.startswith("  "):
-            key, _, value = line.strip().partition(":")
-            printed[key] = value.strip()
-        if line.startswith("Press Ctrl-C"):
-            return process, printed
-    raise AssertionError(f"the emulator did not start: {printed}")
-
-
 def test_serve_prints_where_it_listens_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
     state = tmp_path / "state.json"
-    process, printed = _start("--state", str(state), "--latency-ms", "1")
+    process, printed = start_serve("--state", str(state), "--latency-ms", "1")
     try:
         base = printed["base"]
         assert base.startswith("https://127.0.0.1:")
@@ -74,7 +51,7 @@ def test_serve_prints_where_it_listens_serves_and_stops_on_sigterm(tmp_path: Pat
 
 
 def test_serve_older_service_refuses_mta_sts_mode() -> None:
-    process, printed = _start("--older-service")
+    process, printed = start_serve("--older-service")
     try:
         assert printed["service"] == "older: no MtaStsMode, SmtpDaneMode"
         with httpx.Client(
