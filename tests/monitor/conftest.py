@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import pytest
 
+import bench.traffic
 from reconciler.emulator.app import Emulator
 from reconciler.emulator.config import OPEN_SECRET
 from reconciler.emulator.store import MemoryStores
@@ -21,35 +21,13 @@ from reconciler.providers.retry import RetryPolicy
 from reconciler.providers.session import Session
 from tests.providers.conftest import make_rig  # noqa: F401  (fixtures: the TLS rig)
 
+#: The tenant the benchmark measures too: two inbound connectors and one outbound.
+SEED = bench.traffic.SEED
+
 TENANT = "contoso.onmicrosoft.com"
 BASE = "https://local.exoform.invalid"
 NOW = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
 FAST = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.02, max_total=5, retry_after_cap=0.05)
-
-SEED: dict[str, list[dict[str, Any]]] = {
-    "InboundConnector": [
-        {
-            "Name": "From Mail Filter",
-            "SenderDomains": ["*"],
-            "SenderIPAddresses": ["198.51.100.0/24"],
-            "RestrictDomainsToIPAddresses": True,
-        },
-        {
-            "Name": "From Scanner",
-            "ConnectorType": "OnPremises",
-            "SenderDomains": ["*"],
-            "SenderIPAddresses": ["203.0.113.10"],
-        },
-    ],
-    "OutboundConnector": [
-        {
-            "Name": "To Partner",
-            "RecipientDomains": ["fabrikam.com"],
-            "UseMXRecord": False,
-            "SmartHosts": ["relay.fabrikam.com"],
-        }
-    ],
-}
 
 
 def seed_traffic(log: MessageLog, *, filtered: int = 40, partner: int = 7, now: datetime = NOW) -> None:
