@@ -16,6 +16,7 @@ from reconciler.desired.connectors import connector_files
 from reconciler.model import FIELDS
 from reconciler.schema import CONFIG_FILE, CONNECTOR_FILE, rendered, stale_files
 from reconciler.yamlio import AliasBudget, parse_file, to_python
+from tests.schema_check import check
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMAS = REPO / "schemas"
@@ -70,9 +71,8 @@ def _documents(path: Path) -> list[Any]:
 @pytest.mark.parametrize("path", connector_files(REPO / "connectors" / "demo"), ids=lambda p: p.name)
 def test_demo_files_validate_against_the_schema_and_name_it(path: Path) -> None:
     text = path.read_text()
-    schema = _connector_schema()
     for document in _documents(path):
-        jsonschema.validate(document, schema)
+        check(document, CONNECTOR_FILE)
     first = HEADER.match(text.splitlines()[0])
     assert first, f"{path.name} must start with the yaml-language-server line"
     assert (path.parent / first.group("path")).resolve() == SCHEMAS / CONNECTOR_FILE
@@ -82,28 +82,25 @@ def test_demo_files_validate_against_the_schema_and_name_it(path: Path) -> None:
     "path", connector_files(REPO / "connectors" / "fleet"), ids=lambda p: p.relative_to(REPO).as_posix()
 )
 def test_fleet_files_with_variables_and_overrides_validate_against_the_schema(path: Path) -> None:
-    schema = _connector_schema()
     for document in _documents(path):
-        jsonschema.validate(document, schema)
+        check(document, CONNECTOR_FILE)
     first = HEADER.match(path.read_text().splitlines()[0])
     assert first and (path.parent / first.group("path")).resolve() == SCHEMAS / CONNECTOR_FILE
 
 
 def test_a_reference_is_accepted_for_every_field_but_not_a_wrong_literal() -> None:
-    schema = _connector_schema()
     base = {"kind": "InboundConnector", "name": "x", "connector_type": "Partner", "sender_domains": ["*"]}
-    jsonschema.validate(base | {"sender_ip_addresses": "${vars.ips}", "enabled": "${vars.on}"}, schema)
+    check(base | {"sender_ip_addresses": "${vars.ips}", "enabled": "${vars.on}"}, CONNECTOR_FILE)
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(base | {"enabled": "${vars.on} and more"}, schema)
+        check(base | {"enabled": "${vars.on} and more"}, CONNECTOR_FILE)
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({"kind": "Override", "target": {"kind": "Inbound", "name": "x"}}, schema)
+        check({"kind": "Override", "target": {"kind": "Inbound", "name": "x"}}, CONNECTOR_FILE)
 
 
 def test_demo_config_validates_against_the_schema() -> None:
     path = REPO / "exoform.yaml"
-    schema = json.loads((SCHEMAS / CONFIG_FILE).read_text())
     (document,) = _documents(path)
-    jsonschema.validate(document, schema)
+    check(document, CONFIG_FILE)
     first = HEADER.match(path.read_text().splitlines()[0])
     assert first and (REPO / first.group("path")).resolve() == SCHEMAS / CONFIG_FILE
 
@@ -131,15 +128,10 @@ def test_demo_config_validates_against_the_schema() -> None:
 )
 def test_schema_rejects_what_the_models_reject(document: dict[str, Any]) -> None:
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(document, _connector_schema())
+        check(document, CONNECTOR_FILE)
 
 
 # ------------------------------------------------------------- report schemas, from their one definition
-
-
-def _report_schema(name: str) -> dict[str, Any]:
-    schema: dict[str, Any] = json.loads((SCHEMAS / name).read_text())
-    return schema
 
 
 def _every_kind_of_plan() -> Any:
@@ -200,10 +192,10 @@ def test_every_report_the_tool_emits_matches_its_published_schema() -> None:
 
     plan = _every_kind_of_plan()
     data = plan.to_json()
-    jsonschema.validate(data, _report_schema("plan.schema.json"))
-    jsonschema.validate(data | {"digest": "sha256:0"}, _report_schema("plan.schema.json"))
+    check(data, "plan.schema.json")
+    check(data | {"digest": "sha256:0"}, "plan.schema.json")
     for fail_on in ("error", "info", "never"):
-        jsonschema.validate(drift_json(plan, fail_on=fail_on), _report_schema("drift.schema.json"))
+        check(drift_json(plan, fail_on=fail_on), "drift.schema.json")
     obj = {"Name": "hosts", "ConnectorType": "Partner", "SmartHosts": ["a"], "IsValidated": True}
     live = LiveConnector("OutboundConnector", "hosts", "g", from_live("OutboundConnector", obj), obj)
     outcomes = [
@@ -212,7 +204,7 @@ def test_every_report_the_tool_emits_matches_its_published_schema() -> None:
     ]
     status = status_document(outcomes, []).model_dump(mode="json")
     assert status["risks"] and status["errors"] and status["connectors"]
-    jsonschema.validate(status, _report_schema("status.schema.json"))
+    check(status, "status.schema.json")
 
 
 @pytest.mark.parametrize("name", ["plan.schema.json", "drift.schema.json", "status.schema.json"])
@@ -226,11 +218,10 @@ def test_report_schemas_are_closed_and_name_their_format_version(name: str) -> N
         "drift.schema.json": drift_json(plan),
         "status.schema.json": StatusDocument(connectors=[], risks=[], tenants=[], errors=[]).model_dump(),
     }[name]
-    schema = _report_schema(name)
-    jsonschema.validate(document, schema)
+    check(document, name)
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(document | {"unexpected": 1}, schema)
+        check(document | {"unexpected": 1}, name)
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(document | {"format_version": 2}, schema)
+        check(document | {"format_version": 2}, name)
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({k: v for k, v in document.items() if k != "tenants"}, schema)
+        check({k: v for k, v in document.items() if k != "tenants"}, name)

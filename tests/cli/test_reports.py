@@ -10,17 +10,13 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 from click.testing import CliRunner, Result
 
 from reconciler import __version__
 from reconciler.cli import cli
+from tests.schema_check import SARIF, check
 from tests.wiring import fake_time
-
-REPO = Path(__file__).resolve().parents[2]
-SCHEMAS = REPO / "schemas"
-SARIF_SCHEMA = REPO / "tests" / "fixtures" / "schemas" / "sarif-schema-2.1.0.json"
 
 RELAY = """\
 kind: InboundConnector
@@ -87,11 +83,6 @@ class Repo:
         return CliRunner(env=env).invoke(cli, [*args, *config], obj=fake_time())
 
 
-def _schema(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((SCHEMAS / name).read_text())
-    return data
-
-
 # ---------------------------------------------------------------------------------- failed tenants
 
 
@@ -109,7 +100,7 @@ def test_a_failed_tenant_is_in_every_plan_format_and_never_no_changes(tmp_path: 
     assert by_name["bad"]["status"] == "failed" and "tenant bad" in by_name["bad"]["error"]
     assert by_name["good"]["status"] == "planned" and by_name["good"]["error"] is None
     assert data["failed"] == 1
-    jsonschema.validate(data, _schema("plan.schema.json"))
+    check(data, "plan.schema.json")
 
     md = repo.run("plan", "--format", "markdown").stdout
     banner = md.split("| Tenant |", 1)[0]
@@ -140,14 +131,14 @@ def test_every_tenant_failed_is_reported_as_failures_not_as_nothing(tmp_path: Pa
     drift_json = json.loads(repo.run("drift", "--format", "json").stdout)
     assert [t["status"] for t in drift_json["tenants"]] == ["failed", "failed"]
     assert drift_json["drift"] is False and drift_json["errors"] == 2
-    jsonschema.validate(drift_json, _schema("drift.schema.json"))
+    check(drift_json, "drift.schema.json")
 
     status = repo.run("status")
     assert status.exit_code == 1
     assert "a: FAILED: tenant a:" in status.stdout
     status_json = json.loads(repo.run("status", "--format", "json").stdout)
     assert [t["status"] for t in status_json["tenants"]] == ["failed", "failed"]
-    jsonschema.validate(status_json, _schema("status.schema.json"))
+    check(status_json, "status.schema.json")
 
 
 def test_no_plan_file_is_written_when_a_tenant_failed(tmp_path: Path) -> None:
@@ -268,7 +259,7 @@ def test_an_out_of_band_open_connector_is_a_risk_in_plan_drift_and_status(tmp_pa
     assert "`EXO-IN-001` | InboundConnector <code>Partner catch-all</code> (live)" in drift_md.stdout
     drift_json = json.loads(repo.run("drift", "--format", "json").stdout)
     assert drift_json["drift"] is True and drift_json["tenants"][0]["risks"]
-    jsonschema.validate(drift_json, _schema("drift.schema.json"))
+    check(drift_json, "drift.schema.json")
     assert repo.run("drift", "--fail-on", "never").exit_code == 0
 
     status = repo.run("status")
@@ -276,7 +267,7 @@ def test_an_out_of_band_open_connector_is_a_risk_in_plan_drift_and_status(tmp_pa
     assert 'error EXO-IN-001 InboundConnector "Partner catch-all" (live)' in status.stdout
     status_json = json.loads(repo.run("status", "--format", "json").stdout)
     assert {r["rule"] for r in status_json["risks"]} >= {"EXO-IN-001"}
-    jsonschema.validate(status_json, _schema("status.schema.json"))
+    check(status_json, "status.schema.json")
 
 
 def test_a_live_finding_equal_to_the_files_one_is_shown_once(tmp_path: Path) -> None:
@@ -371,17 +362,13 @@ def test_show_renders_a_saved_plan_without_reading_any_tenant(tmp_path: Path) ->
     md = CliRunner().invoke(cli, ["show", str(plan_file), "--format", "markdown"])
     assert md.stdout.startswith("<!-- exoform-plan -->") and "Printer relay" in md.stdout
     as_json = json.loads(CliRunner().invoke(cli, ["show", str(plan_file), "--format", "json"]).stdout)
-    jsonschema.validate(as_json, _schema("plan.schema.json"))
+    check(as_json, "plan.schema.json")
     plan_file.write_text(plan_file.read_text().replace("Printer relay", "Printer relaY"))
     edited = CliRunner().invoke(cli, ["show", str(plan_file)])
     assert edited.exit_code == 1 and "edited after it was made" in edited.stderr
 
 
 # ------------------------------------------------------------------------------------------ SARIF
-
-
-def _sarif_validator() -> jsonschema.Draft4Validator:
-    return jsonschema.Draft4Validator(json.loads(SARIF_SCHEMA.read_text()))
 
 
 def test_validate_sarif_conforms_and_locates_problems(tmp_path: Path) -> None:
@@ -396,7 +383,7 @@ def test_validate_sarif_conforms_and_locates_problems(tmp_path: Path) -> None:
     result = repo.run("validate", "--format", "sarif")
     assert result.exit_code == 1
     log = json.loads(result.stdout)
-    _sarif_validator().validate(log)
+    check(log, SARIF)
     (run,) = log["runs"]
     (res,) = run["results"]
     assert res["ruleId"] == "EXO-INPUT" and res["level"] == "error"
@@ -406,7 +393,7 @@ def test_validate_sarif_conforms_and_locates_problems(tmp_path: Path) -> None:
 
     fixed = Repo(tmp_path / "b", ["t"], files={"partner.yaml": partner.replace("Partnr", "Partner")})
     posture = json.loads(fixed.run("validate", "--format", "sarif").stdout)
-    _sarif_validator().validate(posture)
+    check(posture, SARIF)
     rules = {r["id"]: r for r in posture["runs"][0]["tool"]["driver"]["rules"]}
     assert {"EXO-IN-001", "EXO-IN-002"} <= set(rules)
     assert rules["EXO-IN-001"]["defaultConfiguration"]["level"] == "error"
@@ -431,7 +418,7 @@ def test_plan_sarif_conforms_and_locates_files_and_live_findings(tmp_path: Path)
     result = repo.run("plan", "--format", "sarif", "--fail-on", "never")
     assert result.exit_code == 0, result.output
     log = json.loads(result.stdout)
-    _sarif_validator().validate(log)
+    check(log, SARIF)
     results = log["runs"][0]["results"]
     files = [r for r in results if r["ruleId"] == "EXO-IN-002" and "live" not in r["message"]["text"]]
     assert files[0]["locations"][0]["physicalLocation"]["region"]["startLine"] == 4
@@ -501,9 +488,9 @@ def test_plan_json_with_changes_findings_and_a_rename_matches_its_schema(tmp_pat
     repo = Repo(tmp_path, ["t"], live=[dict(RELAY_LIVE, Comment="x"), OPEN_LIVE], files={"r.yaml": renamed})
     data = json.loads(repo.run("plan", "--format", "json").stdout)
     assert data["tenants"][0]["changes"] and data["tenants"][0]["findings"]
-    jsonschema.validate(data, _schema("plan.schema.json"))
+    check(data, "plan.schema.json")
     repo.run("plan", "--out", str(tmp_path / "plan.json"))
-    jsonschema.validate(json.loads((tmp_path / "plan.json").read_text()), _schema("plan.schema.json"))
+    check(json.loads((tmp_path / "plan.json").read_text()), "plan.schema.json")
 
 
 def test_a_declined_interactive_apply_exits_1_and_changes_nothing(
@@ -604,7 +591,7 @@ def test_show_of_a_hostile_plan_prints_nothing_raw_in_any_format(tmp_path: Path)
         assert "evil" in result.stdout
     as_json = CliRunner().invoke(cli, ["show", str(plan_file), "--format", "json"]).stdout
     assert json.loads(as_json)["tenants"][0]["tenant"] == EVIL  # escaped for the terminal, not changed
-    jsonschema.validate(json.loads(as_json), _schema("plan.schema.json"))
+    check(json.loads(as_json), "plan.schema.json")
 
 
 @pytest.mark.parametrize(
