@@ -17,8 +17,11 @@ over it (target <= 1.15).  Peak memory is the client process's peak resident set
 interpreter, every import, the config, the loaded connectors, the plans; target <= 250 MB).  CPU per
 tenant is the client's CPU time over the plan divided by the tenants (and the same for loading).
 
+Every tenant signs in with the same application, as an MSP's multi-tenant app does: once with its client
+secret, once with its certificate (a 2,048-bit RSA key, each tenant's client assertion signed with it).
+
 Run: ``.venv/bin/python -m bench fleet`` (JSON on stdout), or ``python bench/fleet.py [--tenants N]
-[--parallelism P] [--latency-ms L]``.
+[--parallelism P] [--latency-ms L] [--credential secret|certificate]``.
 """
 
 from __future__ import annotations
@@ -123,7 +126,43 @@ def _materialize(state_dir: Path, seed: Path, names: list[str]) -> None:
             invoke(info, store, "Set-OutboundConnector", parameters)
 
 
-def _write_repo(root: Path, base_url: str, ca_path: str, names: list[str]) -> Path:
+def _certificate(root: Path) -> Path:
+    """An app certificate with its key (``app.pem``) and the emulator config trusting it
+    (``emulator.json``, which is returned)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = datetime.datetime.now(datetime.UTC)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "exoform-bench")])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    (root / "app.pem").write_bytes(key_pem + cert_pem)
+    config = {"apps": [{"client_id": "exoform-bench", "certificates": [cert_pem.decode()]}]}
+    (root / "emulator.json").write_text(json.dumps(config))
+    return root / "emulator.json"
+
+
+def _write_repo(
+    root: Path, base_url: str, ca_path: str, names: list[str], credential: str = "secret"
+) -> Path:
+    secret = f"    client_secret: env:{SECRET_ENV}"
     lines = [
         "defaults:",
         "  provider: exchange",
@@ -132,7 +171,7 @@ def _write_repo(root: Path, base_url: str, ca_path: str, names: list[str]) -> Pa
         f"  ca_bundle: {ca_path}",
         "  auth:",
         "    client_id: exoform-bench",
-        f"    client_secret: env:{SECRET_ENV}",
+        secret if credential == "secret" else "    certificate: {path: app.pem}",
         "tenants:",
     ]
     for index, name in enumerate(names):
@@ -154,7 +193,10 @@ def _peak_mb() -> float:
 
 
 def measure(
-    tenants: int = TENANTS, latency_ms: float = LATENCY_MS, parallelism: int = PARALLELISM
+    tenants: int = TENANTS,
+    latency_ms: float = LATENCY_MS,
+    parallelism: int = PARALLELISM,
+    credential: str = "secret",
 ) -> dict[str, Any]:
     """One run; the result in the shape ``bench/__main__.py`` collects."""
     from bench.many_tenants import _invoke_count, _Server
@@ -169,9 +211,10 @@ def measure(
         names = ["warmup", *(f"customer-{i:04d}" for i in range(tenants))]
         _materialize(root / "state", root / "seed.json", names)
         _write_shared(root / "shared")
-        server = _Server(root / "state", root / "seed.json", latency_ms)
+        app = () if credential == "secret" else ("--config", str(_certificate(root)))
+        server = _Server(root / "state", root / "seed.json", latency_ms, *app)
         try:
-            config_path = _write_repo(root, server.base_url, server.ca_path, names)
+            config_path = _write_repo(root, server.base_url, server.ca_path, names, credential)
             load_cpu = time.process_time()
             load_start = time.perf_counter()
             config, desired = load_all(config_path)
@@ -203,7 +246,8 @@ def measure(
     per_tenant_ms = client_cpu / tenants * 1000
     return {
         "name": f"fleet: plan {tenants} tenants x {CONNECTORS} connectors from one shared set with "
-        f"per-tenant variables, {latency_ms:g} ms latency, parallelism {parallelism} (wall / ideal)",
+        f"per-tenant variables, {latency_ms:g} ms latency, parallelism {parallelism}, signed in with "
+        f"the app's {credential} (wall / ideal)",
         "ratio": round(ratio, 2),
         "target": f"<= {TARGET_RATIO}; peak memory <= {TARGET_MB} MB",
         "detail": (
@@ -225,6 +269,7 @@ def measure(
         "tenants": tenants,
         "latency_ms": latency_ms,
         "parallelism": parallelism,
+        "credential": credential,
         "invoke_calls": invokes,
         "ok": ratio <= TARGET_RATIO and peak_mb <= TARGET_MB,
     }
@@ -232,7 +277,7 @@ def measure(
 
 def run() -> list[dict[str, Any]]:
     """The benchmark as ``python -m bench`` runs it."""
-    return [measure()]
+    return [measure(), measure(credential="certificate")]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -240,8 +285,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tenants", type=int, default=TENANTS)
     parser.add_argument("--latency-ms", type=float, default=LATENCY_MS)
     parser.add_argument("--parallelism", type=int, default=PARALLELISM)
+    parser.add_argument("--credential", choices=["secret", "certificate"], default="secret")
     args = parser.parse_args(argv)
-    result = measure(args.tenants, args.latency_ms, args.parallelism)
+    result = measure(args.tenants, args.latency_ms, args.parallelism, args.credential)
     print(json.dumps(result, indent=2))
     return 0 if result["ok"] else 1
 

@@ -112,7 +112,7 @@ def _materialize(state_dir: Path, seed: Path, names: list[str]) -> None:
 class _Server:
     """``exoform emulator serve`` in a child process; stopped (SIGTERM, then SIGKILL) on exit."""
 
-    def __init__(self, state_dir: Path, seed: Path, latency_ms: float) -> None:
+    def __init__(self, state_dir: Path, seed: Path, latency_ms: float, *args: str) -> None:
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -126,6 +126,7 @@ class _Server:
                 str(seed),
                 "--latency-ms",
                 str(latency_ms),
+                *args,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -142,7 +142,22 @@ def test_certificate_problems_are_named(pem_files: dict[str, bytes]) -> None:
         load_certificate(pem_files["mismatch"], None, "cert.pem")
     good = load_certificate(pem_files["encrypted"], "s3cret", "cert.pem")
     assert len(good.thumbprint_sha1) == 40
-    assert good.msal_credential()["passphrase"] == "s3cret"
+    assert "passphrase" not in good.msal_credential()  # msal gets the decrypted key
+    assert "PRIVATE" not in repr(good)
+
+
+def test_a_certificate_is_parsed_once_for_every_tenant_that_signs_in_with_it(
+    pem_files: dict[str, bytes],
+) -> None:
+    """Checking an RSA key costs tens of milliseconds: a fleet signing in with one application's
+    certificate parses it once, and the cache never lets a wrong passphrase through."""
+    first = load_certificate(pem_files["encrypted"], "s3cret", "tenant a: cert.pem")
+    assert load_certificate(pem_files["encrypted"], "s3cret", "tenant b: cert.pem") is first
+    with pytest.raises(
+        ConfigError, match=r"^tenant c: cert\.pem: cannot read the private key \(wrong passphrase"
+    ):
+        load_certificate(pem_files["encrypted"], "nope", "tenant c: cert.pem")
+    assert load_certificate(pem_files["plain"], None, "tenant d: cert.pem") is not first
 
 
 ENTRA_CHALLENGE = (
