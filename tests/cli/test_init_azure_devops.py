@@ -5,6 +5,7 @@ with Azure DevOps' REST API (pull request threads, work items) played by a loopb
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from ruamel.yaml import YAML
 from reconciler import __version__
 from reconciler.cli.init import Tenant, render_files
 from reconciler.desired.config import TENANT_NAME_RE
+from reconciler.render.markdown import REPAIRS
 from tests.cli.ci_support import (
     BAD_APP,
     READ_CONNECTION,
@@ -228,6 +230,39 @@ def test_pr_plan_comment_shows_the_plan_and_the_failing_tenant_then_is_posted_on
     again = repo.run("hosting.py", "ado-comment", "comment.md")
     assert again.returncode == 0, again.stderr
     assert host.writes()[1] == ("PATCH", f"{THREADS}/8/comments/1", {"content": body})
+
+
+def test_pr_plan_tells_repairs_apart_from_the_pull_requests_changes(
+    tmp_path: Path, ci_emulator: dict[str, str], inproc: Path, host: Host
+) -> None:
+    """The plan is made with ``--base`` (the merge commit's first parent): a connector changed outside
+    exoform since the base is listed as a repair, the connector the pull request adds as its change."""
+    repo = _repo(tmp_path, ci_emulator, ["contoso"], inproc, host)
+    relay = tmp_path / "connectors" / "contoso" / "relay.yaml"
+    write = {"EXOFORM_SERVICE_CONNECTION_ID": WRITE_CONNECTION}
+    for text in (RELAY, RELAY.replace("203.0.113.10", "203.0.113.99")):  # the second: outside exoform
+        relay.write_text(text)
+        assert repo.run("plan-tenants.sh", "plans").returncode == 0
+        assert repo.run("apply-tenants.sh", "plans", **write).returncode == 0
+        shutil.rmtree(tmp_path / "plans")
+    relay.write_text(RELAY)
+    commit_all(tmp_path, "init")
+    scanner = RELAY.replace("Printer", "Scanner").replace("203.0.113.10", "203.0.113.11")
+    (tmp_path / "connectors" / "contoso" / "scanner.yaml").write_text(scanner)
+    commit_all(tmp_path, "a connector")
+
+    result = repo.run("pr-plan.sh", "comment.md", FORK="False")
+    assert result.returncode == 0, result.stderr
+    changes, repairs = (tmp_path / "comment.md").read_text().split(f"### {REPAIRS}", 1)
+    assert "Scanner relay" in changes and "Printer relay" not in changes
+    assert "InboundConnector <code>Printer relay</code>" in repairs and "Scanner relay" not in repairs
+
+    # a base the clone does not hold: planned all the same, without telling repairs apart
+    unknown = repo.run("pr-plan.sh", "comment.md", FORK="False", BASE="0" * 40)
+    assert unknown.returncode == 0, unknown.stderr
+    assert "warning: the base commit is not in this clone" in unknown.stderr
+    body = (tmp_path / "comment.md").read_text()
+    assert REPAIRS not in body and "Printer relay" in body and "Scanner relay" in body
 
 
 def test_fork_pr_is_validated_only_and_nothing_is_posted(

@@ -6,7 +6,8 @@
 # pipeline gets no sign-in token).  Exits 1 when the files are invalid or the plan failed (after writing).
 #   FORK        "true" (any case) for a @@REQUEST@@ from a fork
 #   BASE, HEAD  the commits to compare (default: HEAD^1 and HEAD, the merge commit and its base); when
-#               they cannot be compared, every tenant is planned
+#               they cannot be compared, every tenant is planned.  The plan is made with --base BASE, so
+#               repairs of changes made outside exoform are told apart from the @@REQUEST@@'s changes
 #   COMMIT_SHA, RUN_URL  named in the footer
 set -uo pipefail
 set -f # nothing is a glob
@@ -71,9 +72,15 @@ case $scope in
     } > "$body"
     ;;
   plan)
+    base=()
+    if git rev-parse -q --verify --end-of-options "${BASE:-HEAD^1}^{commit}" > /dev/null 2>&1; then
+      base=(--base "${BASE:-HEAD^1}")
+    else
+      echo "warning: the base commit is not in this clone: repairs are not told apart from the changes" >&2
+    fi
     # The Markdown plan ends with its own footer (exoform version, and the commit it reads from GITHUB_SHA)
-    GITHUB_SHA=${COMMIT_SHA:-} exoform plan --no-color --format markdown --out plan.json 2>&1 > plan.md |
-      tee plan.err | defuse >&2
+    GITHUB_SHA=${COMMIT_SHA:-} exoform plan --no-color --format markdown --out plan.json "${base[@]}" \
+      2>&1 > plan.md | tee plan.err | defuse >&2
     code=${PIPESTATUS[0]}
     planned=true
     [ -s plan.md ] || { printf '%s\n## exoform plan\n' "$marker" > plan.md; planned=false; }
