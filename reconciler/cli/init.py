@@ -324,6 +324,9 @@ def render_files(
     )
     values["SARIF_JOB"] = _template("workflows/plan-sarif.yml", values) if sarif else ""
     values["SARIF_STEP"] = _template("workflows/plan-sarif-step.yml", values) if sarif else ""
+    # the plan writes the findings too, from its one read of each tenant
+    values["SARIF_ENV"] = "          SARIF: exoform.sarif\n" if sarif else ""
+    values["SARIF_OUTPUT"] = "      sarif: ${{ steps.sarif.outputs.artifact-id }}\n" if sarif else ""
     files = {
         "exoform.yaml": render_config(tenants, fleet=fleet, ci=ci),
         ".gitignore": _template("gitignore", values),

@@ -133,6 +133,12 @@ def _check_group(group: bool, fmt: str) -> None:
     "--out", "out", type=click.Path(path_type=Path, dir_okay=False), help="Save the plan (JSON) here."
 )
 @click.option(
+    "--sarif",
+    "sarif_out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also save the posture findings as SARIF 2.1.0 here, from the same read of each tenant.",
+)
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(["text", "json", "markdown", "sarif"]),
@@ -163,6 +169,7 @@ def plan(
     tenants: tuple[str, ...],
     targets: tuple[str, ...],
     out: Path | None,
+    sarif_out: Path | None,
     fmt: str,
     detailed_exitcode: bool,
     no_color: bool,
@@ -184,6 +191,7 @@ def plan(
       exoform plan --group                 # a fleet: each shared change once, with its tenants
       exoform plan --format markdown > comment.md
       exoform plan --format sarif > exoform.sarif
+      exoform plan --format markdown --sarif exoform.sarif   # both from one read of each tenant
       exoform plan --detailed-exitcode   # 0 no changes, 1 error, 2 changes
       exoform plan --tenant contoso --target 'InboundConnector/From Mimecast*'
       exoform plan --base origin/main --format markdown   # repairs apart from the PR's changes
@@ -191,6 +199,7 @@ def plan(
     from reconciler.plan import plan_key, write_plan
     from reconciler.render import render
     from reconciler.verdicts import plan_exit, posture_failures
+    from reconciler.yamlio import write_atomic
 
     _check_group(group, fmt)
     the_plan, outcomes, config, desired = _make_plan(config_path, tenants, parallelism, targets, base)
@@ -204,6 +213,16 @@ def plan(
         else:
             write_plan(the_plan, out, plan_key())
             click.echo(f"Plan saved to {out}. Apply it with: exoform apply {out}", err=True)
+    if sarif_out is not None:
+        # A log missing a failed tenant's findings would close their alerts in code scanning.
+        if failed:
+            click.echo(
+                f"error: no SARIF log written to {sarif_out}: not every tenant could be planned", err=True
+            )
+        else:
+            sarif = render("plan", "sarif", _plan_located(the_plan, config, desired), opts)
+            write_atomic(sarif_out, sarif)
+            click.echo(f"SARIF log saved to {sarif_out}.", err=True)
     hits = posture_failures(the_plan, fail_on)
     if hits:
         click.echo(f"error: {len(hits)} posture finding(s) at or above {fail_on} (--fail-on)", err=True)

@@ -1581,13 +1581,19 @@ def test_sarif_uploads_the_plans_findings_from_a_job_holding_only_that_right(gen
     sarif = plan["sarif"]
     assert sarif["permissions"] == {"contents": "read", "security-events": "write"}
     assert sarif["needs"] == "plan" and "env" not in sarif  # no Exchange identity, no token beyond that
-    assert sarif["if"] == "${{ !cancelled() && needs.plan.outputs.planned == 'true' }}"  # never for a fork
+    # only when every tenant was planned: the plan job uploaded a log (never for a fork)
+    assert sarif["if"] == "${{ !cancelled() && needs.plan.outputs.sarif != '' }}"
+    assert plan["plan"]["outputs"]["sarif"] == "${{ steps.sarif.outputs.artifact-id }}"
     upload = next(s for s in sarif["steps"] if str(s.get("uses", "")).startswith("github/codeql-action/"))
     assert upload["uses"] == ACTIONS["UPLOAD_SARIF"].split(" #")[0]
     assert upload["with"] == {"sarif_file": "exoform.sarif", "category": "exoform"}
-    made = next(s for s in plan["plan"]["steps"] if "--format sarif" in str(s.get("run", "")))
-    assert made["run"] == "exoform plan --no-color --format sarif --fail-on never > exoform.sarif"
-    assert made["if"] == "${{ !cancelled() && steps.scope.outputs.plan == 'true' }}"
+    # the log comes from the plan step's one read of each tenant: no second plan
+    planning = [s for s in plan["plan"]["steps"] if "exoform plan" in str(s.get("run", ""))]
+    assert planning == []
+    made = next(s for s in plan["plan"]["steps"] if s.get("id") == "plan")
+    assert made["env"]["SARIF"] == "exoform.sarif"
+    kept = next(s for s in plan["plan"]["steps"] if s.get("id") == "sarif")
+    assert kept["with"]["path"] == "exoform.sarif"
     assert "security-events" not in json.dumps(plan["plan"]) + json.dumps(plan["comment"])
     # without --sarif: no such job, step or right
     default = render_files([Tenant("a", "a.onmicrosoft.com")])[".github/workflows/plan.yml"]
@@ -1599,8 +1605,11 @@ def test_the_sarif_step_writes_a_sarif_log_against_the_emulator(
 ) -> None:
     repo = Repo(tmp_path, emulator, ["contoso"], inproc, "--sarif")
     (tmp_path / "connectors" / "contoso" / "relay.yaml").write_text(RELAY)
-    made = _step(tmp_path, "plan", "plan", "--format sarif", repo.env)
+    env = {**repo.env, "PLAN": "true", "SARIF": "exoform.sarif", "GITHUB_OUTPUT": str(tmp_path / "out")}
+    made = _step(tmp_path, "plan", "plan", "plan-comment.sh", env)
     assert made.returncode == 0, made.stderr
+    assert "code=0" in (tmp_path / "out").read_text()
+    assert "Printer relay" in (tmp_path / "comment.md").read_text()
     log = json.loads((tmp_path / "exoform.sarif").read_text())
     assert log["version"] == "2.1.0" and log["runs"][0]["tool"]["driver"]["name"] == "exoform"
 

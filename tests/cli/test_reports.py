@@ -430,6 +430,26 @@ def test_plan_sarif_conforms_and_locates_files_and_live_findings(tmp_path: Path)
     )
 
 
+def test_plan_saves_the_sarif_log_beside_the_plan_and_never_a_partial_one(tmp_path: Path) -> None:
+    """``--sarif FILE``: the log ``--format sarif`` prints, from the same read as the Markdown plan; not
+    written when a tenant failed (a log missing its findings would close their alerts)."""
+    repo = Repo(tmp_path, ["t"], live=[RELAY_LIVE, dict(OPEN_LIVE, Name="Other")])
+    sarif = tmp_path / "exoform.sarif"
+    both = repo.run("plan", "--format", "markdown", "--sarif", str(sarif), "--fail-on", "never")
+    assert both.exit_code == 0, both.output
+    assert both.stdout.startswith("<!-- exoform-plan -->") and f"SARIF log saved to {sarif}." in both.stderr
+    alone = repo.run("plan", "--format", "sarif", "--fail-on", "never")
+    assert json.loads(sarif.read_text()) == json.loads(alone.stdout)
+    assert "live InboundConnector 'Other'" in sarif.read_text()
+
+    sarif.unlink()
+    partial = Repo(tmp_path / "partial", ["good", "bad"], broken=("bad",))
+    failed = partial.run("plan", "--format", "markdown", "--sarif", str(sarif), "--fail-on", "never")
+    assert failed.exit_code == 1
+    assert f"error: no SARIF log written to {sarif}: not every tenant could be planned" in failed.stderr
+    assert not sarif.exists()
+
+
 # ---------------------------------------------------------------------------- options and colour
 
 

@@ -4,7 +4,8 @@
 # request comment to $1; writes `code=0|1` (the plan's exit status) to $GITHUB_OUTPUT.  Always exits 0, so
 # the comment is posted even when the plan failed; the workflow fails the job afterwards.
 #   FORK "true" for a fork, PLAN "true" when a connector file changed (scope.sh), COMMIT_SHA, RUN_URL,
-#   BASE_SHA the pull request's base commit (plan --base: repairs marked apart from the PR's changes)
+#   BASE_SHA the pull request's base commit (plan --base: repairs marked apart from the PR's changes),
+#   SARIF    where to save the posture findings as SARIF too (plan --sarif), when set
 set -uo pipefail
 body=$1
 out=${GITHUB_OUTPUT:-/dev/null}
@@ -35,10 +36,11 @@ elif [ "${PLAN:-true}" != true ]; then
 else
   # The Markdown plan ends with its own footer (exoform version, commit from GITHUB_SHA): name the
   # pull request's head commit there, not the merge commit GitHub sets for pull_request runs.
-  base=()
-  if [ -n "${BASE_SHA:-}" ]; then base=(--base "$BASE_SHA"); fi
+  args=()
+  if [ -n "${BASE_SHA:-}" ]; then args+=(--base "$BASE_SHA"); fi
+  if [ -n "${SARIF:-}" ]; then args+=(--sarif "$SARIF"); fi
   GITHUB_SHA=${COMMIT_SHA:-${GITHUB_SHA:-}} exoform plan --no-color --format markdown --out plan.json \
-    "${base[@]}" > plan.md 2> plan.err
+    "${args[@]}" > plan.md 2> plan.err
   code=$?
   cat plan.err >&2
   planned=true
