@@ -18,6 +18,8 @@ Contracts:
 - ``before``/``after`` are the connector's normalized managed fields (``None`` where the connector is
   absent); ``fields`` names the fields that change; ``fingerprint`` identifies the live object the change
   was planned against (:func:`fingerprint`), so apply can refuse a plan the world has moved past.
+- ``base`` names the git revision (as given, and its commit) that ``plan --base`` marked each change's
+  ``cause`` against; ``null`` without ``--base`` (and in plan files written before it existed).
 - ``targets`` (per tenant) lists the ``--target`` patterns a targeted plan was limited to; empty otherwise.
   ``field_changes`` (updates only) says how each field changes (:func:`reconciler.diff.field_changes`);
   it is derived from ``before``/``after`` and ignored when a plan file is read.
@@ -244,6 +246,14 @@ class TenantPlan:
         return text
 
 
+@dataclass(frozen=True)
+class Base:
+    """The git revision ``plan --base`` told the changes' causes by: as given, and the commit it named."""
+
+    ref: str
+    commit: str
+
+
 @dataclass
 class Plan:
     """A plan for one or more tenants."""
@@ -253,6 +263,8 @@ class Plan:
     format_version: int = FORMAT_VERSION
     #: Why the run as a whole is unsafe (``max_tenants_changed``); each tenant's own are on the tenant.
     unsafe_reasons: list[str] = field(default_factory=list)
+    #: The revision each change's ``cause`` is against (``plan --base``); None without it.
+    base: Base | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -39,7 +39,7 @@ from reconciler.desired.revision import BaseDesired
 from reconciler.errors import ConfigError, ExoformError, PlanError
 from reconciler.live import LiveConnector, LiveState
 from reconciler.model import Kind, SkipCheck
-from reconciler.plan import Plan, TenantPlan
+from reconciler.plan import Base, Plan, TenantPlan
 from reconciler.posture.findings import Finding
 from reconciler.providers.base import BaseProvider
 from reconciler.providers.session import Session
@@ -74,10 +74,13 @@ class TenantOutcome:
         return TenantPlan.failed_with(self.tenant, self.target, self.error or "the tenant was not planned")
 
 
-def plan_of(outcomes: Sequence[TenantOutcome], max_tenants_changed: int | None = None) -> Plan:
+def plan_of(
+    outcomes: Sequence[TenantOutcome], max_tenants_changed: int | None = None, base: Base | None = None
+) -> Plan:
     """The plan of every outcome, in order: planned tenants and failed ones (with their error), unsafe as a
-    whole when it changes more than ``max_tenants_changed`` tenants (None: no limit)."""
-    plan = Plan([o.tenant_plan() for o in outcomes])
+    whole when it changes more than ``max_tenants_changed`` tenants (None: no limit); ``base``: the
+    revision the changes' causes were marked against (``plan --base``)."""
+    plan = Plan([o.tenant_plan() for o in outcomes], base=base)
     plan.unsafe_reasons = fleet_unsafe_reasons(plan, max_tenants_changed)
     return plan
 

@@ -26,6 +26,7 @@ from reconciler.verdicts import EXIT_OK as EXIT_OK
 if TYPE_CHECKING:
     from reconciler.desired.config import ExoformConfig
     from reconciler.desired.connectors import TenantDesired
+    from reconciler.plan import Base
     from reconciler.providers.session import Session
     from reconciler.reconcile.targeting import Target
     from reconciler.workflow import TenantOutcome
@@ -170,10 +171,11 @@ def read_tenants(
     keep_live: bool = True,
     base: str | None = None,
     unused: bool = False,
-) -> tuple[ExoformConfig, list[TenantDesired], list[TenantOutcome]]:
+) -> tuple[ExoformConfig, list[TenantDesired], list[TenantOutcome], Base | None]:
     """Load the selected tenants' files, then read and plan each (a progress bar on a terminal), within
     ``targets`` (``--target``); outcomes keep their live state only with ``keep_live``; with ``base``
-    (``plan --base REF``) each change is marked with its cause (:func:`reconciler.cli.plan.load_base`);
+    (``plan --base REF``) each change is marked with its cause (:func:`reconciler.cli.plan.load_base`),
+    and the revision it named is returned last (None without ``base``);
     ``unused`` lists the connectors without traffic of ``traffic: true`` tenants
     (:class:`~reconciler.workflow.RunScope`).
 
@@ -181,6 +183,7 @@ def read_tenants(
     """
     from reconciler.cli.progress import tenant_progress
     from reconciler.desired.connectors import load_all
+    from reconciler.plan import Base
     from reconciler.workflow import RunScope, plan_tenants
 
     scope = RunScope(parse_targets_or_exit(targets), keep_live, unused=unused)
@@ -201,7 +204,8 @@ def read_tenants(
         )
     if scope.targets:
         _warn_unmatched(scope.targets, desired, outcomes)
-    return config, desired, outcomes
+    marked = Base(scope.base.ref, scope.base.commit) if scope.base is not None else None
+    return config, desired, outcomes, marked
 
 
 def _warn_unmatched(

@@ -207,7 +207,7 @@ def _export_common(config_path: Path, patterns: tuple[str, ...], common: str, pa
         common_path = check_common(config, names, common)
     except ExoformError as exc:
         fail(str(exc))
-    _, desired, outcomes = read_tenants(config_path, tuple(names), parallelism, label="Reading tenants")
+    _, desired, outcomes, _ = read_tenants(config_path, tuple(names), parallelism, label="Reading tenants")
     if report_failures(outcomes):
         fail("nothing was written: export --common needs every selected tenant (leave a failing one out)")
     tenants = [(d, o.live) for d, o in zip(desired, outcomes, strict=True) if o.live is not None]
@@ -493,7 +493,7 @@ def status(
     from reconciler.render.status import status_document
     from reconciler.verdicts import status_exit
 
-    _, desired, outcomes = read_tenants(
+    _, desired, outcomes, _ = read_tenants(
         config_path, tenants, parallelism, label="Reading tenants", targets=targets, unused=True
     )
     doc = status_document(outcomes, desired)

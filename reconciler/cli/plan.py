@@ -81,7 +81,7 @@ def _make_plan(
 ) -> tuple[Plan, list[TenantOutcome], ExoformConfig, list[TenantDesired]]:
     from reconciler.workflow import plan_of
 
-    config, desired, outcomes = read_tenants(
+    config, desired, outcomes, marked = read_tenants(
         config_path,
         tenants,
         parallelism,
@@ -93,7 +93,7 @@ def _make_plan(
     for o in outcomes:
         if o.base_problem:
             click.echo(f"warning: {safe(o.base_problem)}", err=True)
-    the_plan = plan_of(outcomes, config.max_tenants_changed)
+    the_plan = plan_of(outcomes, config.max_tenants_changed, marked)
     return the_plan, outcomes, config, desired
 
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from reconciler.diff import FieldChange
 from reconciler.escape import markdown
-from reconciler.plan import SYMBOLS, Plan, Unmanaged
+from reconciler.plan import SYMBOLS, Base, Plan, Unmanaged
 from reconciler.posture.findings import Finding
 from reconciler.render import grouping
 from reconciler.render.failed import quoted
@@ -172,7 +172,13 @@ def _head(plan: Plan, banner: str | None, level: _Level, cuts: _Cuts) -> list[st
     deletes = sum(t.count("delete") for t in plan.tenants)
     if deletes:
         lines += ["> [!WARNING]", f"> **{deletes} connector(s) will be deleted.** Mail flow may change.", ""]
+    if plan.base is not None:
+        lines += [f"Changes and repairs told apart against the files at {_revision(plan.base)}.", ""]
     return lines
+
+
+def _revision(base: Base) -> str:
+    return f"{code(base.ref)} (commit {code(base.commit[:12])})"
 
 
 def _table(plan: Plan, level: _Level, cuts: _Cuts) -> list[str]:

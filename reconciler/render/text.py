@@ -49,6 +49,9 @@ def render_text(plan: Plan, *, color: bool = False, banner: str | None = None, g
     """The plan as terminal text; ANSI colour only when ``color`` is true; ``banner`` (text exoform
     composed, escaped) first; ``group``: each change once with its tenants (see the module contract)."""
     out: list[Text] = [_styled((f"! {safe(banner)}", "warn")), Text()] if banner else []
+    if plan.base is not None:
+        where = f"{safe(plan.base.ref)} (commit {safe(plan.base.commit[:12])})"
+        out += [_styled((f"Changes and repairs told apart against the files at {where}.", "dim")), Text()]
     if group:
         out.extend(_grouped(plan))
     else:

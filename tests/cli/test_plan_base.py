@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from reconciler.cli import cli
 from reconciler.providers.exchange import ExchangeProvider
 from reconciler.render.markdown import REPAIRS
 from tests.cli.test_plan_apply import FILTER_OUT, RELAY, Repo
@@ -91,6 +93,23 @@ def test_plan_base_marks_the_files_change_and_the_repair_in_every_format(pr: tup
 
     unmarked = json.loads(repo.run("plan", "--format", "json").stdout)  # no --base: no cause
     assert {c["cause"] for c in unmarked["tenants"][0]["changes"]} == {None}
+    assert unmarked["base"] is None
+
+
+def test_the_plan_names_the_revision_its_causes_are_against(pr: tuple[Repo, str], tmp_path: Path) -> None:
+    """A reviewer (and a saved plan) can tell which files repairs were judged against: the revision as
+    given and the commit it named, in every format and after ``show``."""
+    repo, base = pr
+    _git(repo.root, "tag", "v1", base)
+    said = f"Changes and repairs told apart against the files at v1 (commit {base[:12]})."
+    assert said in repo.run("plan", "--base", "v1", "--no-color").output.splitlines()
+    md = repo.run("plan", "--base", "v1", "--format", "markdown").stdout
+    assert f"at <code>v1</code> (commit <code>{base[:12]}</code>)." in md
+    saved = tmp_path / "plan.json"
+    assert repo.run("plan", "--base", "v1", "--out", str(saved)).exit_code == 0
+    assert json.loads(saved.read_text())["base"] == {"ref": "v1", "commit": base}
+    shown = CliRunner().invoke(cli, ["show", str(saved), "--no-color"])
+    assert shown.exit_code == 0 and said in shown.output.splitlines()
 
 
 def test_a_field_edited_by_the_pr_and_outside_exoform_is_both(pr: tuple[Repo, str]) -> None:
