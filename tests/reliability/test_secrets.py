@@ -10,7 +10,6 @@ token, and every token the emulator issued or received (access tokens, client as
 
 from __future__ import annotations
 
-import datetime
 import logging
 import os
 import re
@@ -24,10 +23,7 @@ from typing import Any
 import pytest
 import trustme
 from click.testing import CliRunner, Result
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 from reliability_support import (
     ORG,
     REPO_ROOT,
@@ -39,6 +35,7 @@ from reliability_support import (
     tally,
 )
 
+from bench.certificate import self_signed
 from reconciler.cli import cli
 from reconciler.emulator.config import AppConfig, EmulatorConfig, FederatedCredential, GitHubConfig
 from reconciler.emulator.server import EmulatorServer
@@ -58,19 +55,7 @@ class Certificate:
 
 
 def make_certificate() -> Certificate:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "exoform-secrets-test")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=7))
-        .sign(key, hashes.SHA256())
-    )
+    key, cert = self_signed("exoform-secrets-test", days=7)
     encrypted = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
