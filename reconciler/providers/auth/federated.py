@@ -24,7 +24,6 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 import httpx
-import jwt
 
 from reconciler.errors import AuthError
 from reconciler.providers.auth.transport import (
@@ -85,6 +84,8 @@ class _CachedAssertion:
         raise NotImplementedError
 
     def _expiry(self, value: str) -> float:
+        import jwt  # only a federated sign-in reads a JWT: every other run starts without PyJWT
+
         try:
             claims = jwt.decode(value, options={"verify_signature": False})
             return float(claims["exp"])
