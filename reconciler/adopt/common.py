@@ -21,7 +21,8 @@ Contracts:
   a field that differs is ``${vars.NAME}``, NAME read from the connector's name and the field
   (``inbound_from_mimecast_sender_ip_addresses``), prefixed with the kind, then numbered, when taken;
   but a text that holds each tenant's name where the others hold theirs is one literal with
-  ``${tenant.name}`` (``Filter for ${tenant.name}``).  A literal ``${`` is written ``$${``.
+  ``${tenant.name}`` (``Filter for ${tenant.name}``), and one that holds each tenant's organization
+  instead, one with ``${tenant.organization}``.  A literal ``${`` is written ``$${``.
   A variable's most common value (ties: the first tenant in file order) goes into ``defaults.vars`` and
   every tenant with another value sets its own in ``tenants.NAME.vars``: so every tenant, even an
   absent one, defines every variable the folder references.  The name's case is the most common one (names are
@@ -92,6 +93,8 @@ class TenantInput:
     declared: Mapping[Key, Mapping[str, Any]] = field(default_factory=dict)
     #: Whether the tenant's folders include the shared folder already.
     lists_common: bool = False
+    #: The tenant's ``organization`` (what ``${tenant.organization}`` gives it), if it has one.
+    organization: str | None = None
 
 
 @dataclass
@@ -270,7 +273,7 @@ def _share(
             if is_existing or required or value != spec.default:
                 document[spec_name] = _literal(value)
             continue
-        template = _tenant_template(values)
+        template = _tenant_template(values, {t: tenants[t].organization for t in values})
         if template is not None:
             document[spec_name] = template
             continue
@@ -324,13 +327,19 @@ def _literal(value: Any) -> Any:
     return value.replace("${", "$${") if isinstance(value, str) else value
 
 
-def _tenant_template(values: Mapping[str, Any]) -> str | None:
+def _tenant_template(values: Mapping[str, Any], organizations: Mapping[str, str | None]) -> str | None:
     """One text that ``${tenant.name}`` turns into every tenant's value (``Filter for ${tenant.name}``),
-    or None.  Each value must hold its tenant's name; the template resolves back to it exactly."""
-    if not all(isinstance(v, str) and t in v for t, v in values.items()):
-        return None
-    templates = {_literal(v).replace(t, "${tenant.name}") for t, v in values.items()}
-    return templates.pop() if len(templates) == 1 else None
+    else one that ``${tenant.organization}`` does, or None.  Each value must hold its tenant's name (or
+    organization); the template resolves back to it exactly."""
+    names = {t: t for t in values}
+    orgs = {t: o for t, o in organizations.items() if o}
+    for reference, of in (("${tenant.name}", names), ("${tenant.organization}", orgs)):
+        if not all(isinstance(v, str) and t in of and of[t] in v for t, v in values.items()):
+            continue
+        templates: set[str] = {_literal(v).replace(of[t], reference) for t, v in values.items()}
+        if len(templates) == 1:
+            return templates.pop()
+    return None
 
 
 def _variable_name(kind: str, name: str, field_name: str, used: set[str]) -> str:
@@ -493,6 +502,7 @@ def prepare(
                 frozenset(elsewhere),
                 resolved,
                 common_path in {config.path(f) for f in settings.folders()},
+                settings.organization,
             )
         )
     taken = frozenset(v for t in config.tenants.values() for v in t.vars)

@@ -89,6 +89,43 @@ def test_a_text_holding_each_tenants_name_is_one_literal_and_a_literal_dollar_br
     assert shared.variables == {}
 
 
+def test_a_text_holding_each_tenants_organization_is_one_literal_with_tenant_organization() -> None:
+    """An MSP names its tenants its own way: a comment holding each customer's organization is still one
+    literal; a tenant with no organization makes it a variable."""
+    tenants = [
+        inp(
+            "cust-01",
+            conn(IN, "Filter", comment="Filter for contoso.onmicrosoft.com"),
+            organization="contoso.onmicrosoft.com",
+        ),
+        inp(
+            "cust-02",
+            conn(IN, "Filter", comment="Filter for fabrikam.onmicrosoft.com"),
+            organization="fabrikam.onmicrosoft.com",
+        ),
+    ]
+    [shared] = derive(tenants).shared
+    assert shared.document["comment"] == "Filter for ${tenant.organization}"
+    assert shared.variables == {}
+    # the name wins where both would do (it needs no organization)
+    named = [
+        inp(
+            "contoso",
+            conn(IN, "Filter", comment="for contoso.onmicrosoft.com"),
+            organization="contoso.onmicrosoft.com",
+        ),
+        inp(
+            "fabrikam",
+            conn(IN, "Filter", comment="for fabrikam.onmicrosoft.com"),
+            organization="fabrikam.onmicrosoft.com",
+        ),
+    ]
+    assert derive(named).shared[0].document["comment"] == "for ${tenant.name}.onmicrosoft.com"
+    tenants[1] = inp("cust-02", conn(IN, "Filter", comment="Filter for fabrikam.onmicrosoft.com"))
+    [shared] = derive(tenants).shared
+    assert shared.document["comment"] == "${vars.filter_comment}"
+
+
 def test_variable_names_avoid_taken_ones_then_take_the_kind_then_a_number() -> None:
     tenants = [
         inp("a", conn(IN, "Filter", comment="one"), conn(OUT, "Filter", comment="one")),
