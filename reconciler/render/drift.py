@@ -127,20 +127,26 @@ def _is_none(value: Any) -> bool:
 
 
 class DriftField(_Closed):
-    """A field that differs: the files' value against the live one; for a list field, also the items
-    only in the files and only live (left out for other fields)."""
+    """A field that differs: the files' value against the live one, and where the files' value comes
+    from (:func:`field_origin`; null when unknown); for a list field, also the items only in the files
+    and only live (left out for other fields)."""
 
     field: str
     desired: Any
     live: Any
+    origin: str | None
     only_in_files: list[Any] | None = Field(default=None, exclude_if=_is_none)
     only_live: list[Any] | None = Field(default=None, exclude_if=_is_none)
 
     @classmethod
-    def of(cls, delta: FieldChange) -> DriftField:
+    def of(cls, change: Change, delta: FieldChange) -> DriftField:
         items = {"only_in_files": in_order(delta.added), "only_live": in_order(delta.removed)}
         return cls(
-            field=delta.field, desired=delta.after, live=delta.before, **(items if delta.items else {})
+            field=delta.field,
+            desired=delta.after,
+            live=delta.before,
+            origin=field_origin(change, delta.field),
+            **(items if delta.items else {}),
         )
 
 
@@ -201,7 +207,7 @@ def drift_document(plan: Plan, *, fail_on: str = "error") -> DriftDocument:
                         name=c.name,
                         state=_STATES[c.action],
                         when_changed_utc=c.when_changed_utc,
-                        fields=[DriftField.of(d) for d in c.field_changes],
+                        fields=[DriftField.of(c, d) for d in c.field_changes],
                     )
                     for c in t.changes
                 ],

@@ -156,9 +156,9 @@ def test_drift_exits_2_with_fields_desired_against_live_and_when_changed(fleet: 
     (drifted,) = tenant["connectors"]
     assert drifted["state"] == "changed"
     assert drifted["when_changed_utc"] == when
-    assert {"field": "tls_settings", "desired": "CertificateValidation", "live": "EncryptionOnly"} in (
-        drifted["fields"]
-    )
+    tls = next(f for f in drifted["fields"] if f["field"] == "tls_settings")
+    assert (tls["desired"], tls["live"]) == ("CertificateValidation", "EncryptionOnly")
+    assert tls["origin"].endswith("connectors/contoso/filter.yaml:1"), tls  # the document that sets it
     assert tenant["unmanaged"] == [
         {
             "kind": "OutboundConnector",
