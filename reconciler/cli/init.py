@@ -338,6 +338,7 @@ def render_files(
             files[f".github/workflows/{name}.yml"] = _template(f"workflows/{name}.yml", values)
         for script in _SCRIPTS:
             files[f".github/exoform/{script}"] = _template(f"scripts/{script}", values)
+        files[".github/exoform/comment.sh"] = _template("shared/comment.sh", values)
     else:
         folder, pipelines, paths, request = CI_SYSTEMS[ci]
         values |= {"CI_PATHS": paths, "REQUEST": request}
@@ -346,6 +347,7 @@ def render_files(
             files[written] = _template(template, values)
         for script in _CI_SCRIPTS:
             files[f"{folder}/{script}"] = _template(f"ci/{script}", values)
+        files[f"{folder}/comment.sh"] = _template("shared/comment.sh", values)
     if fleet:
         files[f"{COMMON_FOLDER}/README.md"] = _template("common-README.md", values)
     else:
@@ -419,7 +421,7 @@ def write_files(root: Path, files: dict[str, str], force: bool) -> tuple[list[st
             skipped.append(relative)
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
-        executable = relative.endswith((".sh", ".py")) and not relative.endswith("/lib.sh")
+        executable = relative.endswith((".sh", ".py")) and not relative.endswith(("/lib.sh", "/comment.sh"))
         mode = 0o755 if executable else 0o644
         # O_NOFOLLOW: a link that appeared since the check above is refused, never followed.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)

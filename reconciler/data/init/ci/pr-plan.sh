@@ -1,5 +1,4 @@
 #!/usr/bin/env bash
-# shellcheck disable=SC2016  # the backticks are Markdown, not command substitution
 # Written by `exoform init`.  The @@REQUEST@@ job: validates the files (security posture included), plans
 # every tenant with the READ-ONLY app when the @@REQUEST@@ touches a connector file, and writes the comment
 # to $1 and what it is to $1.scope: `plan`, `none` (no plan needed) or `fork` (validated only: a fork's
@@ -18,11 +17,8 @@ paths=${EXOFORM_PATHS:-"@@CI_PATHS@@"}
 marker="<!-- exoform-plan -->"
 limit=65000
 version=$(exoform_version)
-footer() {
-  printf '\n---\n<sub>exoform %s · commit %s' "$version" "${COMMIT_SHA:-unknown}"
-  if [ -n "${RUN_URL:-}" ]; then printf ' · [run log](%s)' "$RUN_URL"; fi
-  printf '</sub>\n'
-}
+# shellcheck source=comment.sh
+source "$(dirname -- "$0")/comment.sh"
 needs_plan() { # does the @@REQUEST@@ change a file under one of $paths?
   local changed file prefix prefixes
   read -r -a prefixes <<< "$paths"
@@ -82,31 +78,8 @@ case $scope in
     GITHUB_SHA=${COMMIT_SHA:-} exoform plan --no-color --format markdown --out plan.json "${base[@]}" \
       2>&1 > plan.md | tee plan.err | defuse >&2
     code=${PIPESTATUS[0]}
-    planned=true
-    [ -s plan.md ] || { printf '%s\n## exoform plan\n' "$marker" > plan.md; planned=false; }
-    {
-      if [ "$code" != 0 ]; then
-        printf '\n:x: **The plan failed** (exit %s): nothing can be applied from this run.\n\n```\n' "$code"
-        grep -v '^$' plan.err | tail -n 10 | cut -c1-300
-        printf '```\n'
-      fi
-    } > plan.tail
-    footer > plan.footer
-    room=$((limit - $(wc -c < plan.tail) - $(wc -c < plan.footer)))
-    if [ "$(wc -c < plan.md)" -gt "$room" ]; then
-      head -c $((room - 200)) plan.md | iconv -f utf-8 -t utf-8 -c
-      printf '\n\n*(The plan was cut to fit in a comment: `exoform plan` shows all of it.)*\n'
-      planned=false # its own footer was cut with it
-    else
-      cat plan.md
-    fi > "$body"
-    cat plan.tail >> "$body"
-    if [ "$planned" = true ]; then
-      if [ -n "${RUN_URL:-}" ]; then printf '\n<sub>[run log](%s)</sub>\n' "$RUN_URL" >> "$body"; fi
-    else
-      cat plan.footer >> "$body"
-    fi
-    rm -f plan.tail plan.footer plan.err
+    plan_comment "$body" "$code"
+    rm -f plan.err
     ;;
 esac
 if [ "$valid" != 0 ] || [ "$code" != 0 ]; then exit 1; fi

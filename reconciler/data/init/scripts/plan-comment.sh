@@ -1,5 +1,4 @@
 #!/usr/bin/env bash
-# shellcheck disable=SC2016  # the backticks are Markdown, not command substitution
 # Written by `exoform init`.  Plans every tenant (when the pull request needs it) and writes the pull
 # request comment to $1; writes `code=0|1` (the plan's exit status) to $GITHUB_OUTPUT.  Always exits 0, so
 # the comment is posted even when the plan failed; the workflow fails the job afterwards.
@@ -12,11 +11,8 @@ out=${GITHUB_OUTPUT:-/dev/null}
 version=$(exoform --version | sed -n 's/^exoform, version //p')
 marker="<!-- exoform-plan -->"
 limit=65000
-footer() {
-  printf '\n---\n<sub>exoform %s · commit %s' "$version" "${COMMIT_SHA:-unknown}"
-  if [ -n "${RUN_URL:-}" ]; then printf ' · [run log](%s)' "$RUN_URL"; fi
-  printf '</sub>\n'
-}
+# shellcheck source=comment.sh
+source "$(dirname -- "$0")/comment.sh"
 code=0
 if [ "${FORK:-false}" = true ]; then
   {
@@ -43,32 +39,7 @@ else
     "${args[@]}" > plan.md 2> plan.err
   code=$?
   cat plan.err >&2
-  planned=true
-  [ -s plan.md ] || { printf '%s\n## exoform plan\n' "$marker" > plan.md; planned=false; }
-  {
-    if [ "$code" != 0 ]; then
-      printf '\n:x: **The plan failed** (exit %s): nothing can be applied from this run.\n\n```\n' "$code"
-      grep -v '^$' plan.err | tail -n 10 | cut -c1-300
-      printf '```\n'
-    fi
-  } > plan.tail
-  footer > plan.footer
-  # GitHub refuses a comment over 65,536 characters: cut the plan (bytes >= characters), never the tail
-  room=$((limit - $(wc -c < plan.tail) - $(wc -c < plan.footer)))
-  if [ "$(wc -c < plan.md)" -gt "$room" ]; then
-    head -c $((room - 200)) plan.md | iconv -f utf-8 -t utf-8 -c
-    printf '\n\n*(The plan was cut to fit in a comment: `exoform plan` shows all of it.)*\n'
-    planned=false  # its own footer (version, commit) was cut with it
-  else
-    cat plan.md
-  fi > "$body"
-  cat plan.tail >> "$body"
-  if [ "$planned" = true ]; then
-    if [ -n "${RUN_URL:-}" ]; then printf '\n<sub>[run log](%s)</sub>\n' "$RUN_URL" >> "$body"; fi
-  else
-    cat plan.footer >> "$body"
-  fi
-  rm -f plan.tail plan.footer
+  plan_comment "$body" "$code"
 fi
 echo "code=$code" >> "$out"
 exit 0
