@@ -89,38 +89,33 @@ def test_a_text_holding_each_tenants_name_is_one_literal_and_a_literal_dollar_br
     assert shared.variables == {}
 
 
+def _customers(*names: str, comment: str = "Filter for {org}") -> list[TenantInput]:
+    """Tenants named ``name`` whose organization is ``ORG.onmicrosoft.com`` (``name=ORG``, else the name
+    itself), each holding the filter with ``comment`` (``{org}``: its organization)."""
+    tenants = []
+    for name in names:
+        tenant, _, org = name.partition("=")
+        organization = f"{org or tenant}.onmicrosoft.com"
+        tenants.append(
+            inp(
+                tenant,
+                conn(IN, "Filter", comment=comment.format(org=organization)),
+                organization=organization,
+            )
+        )
+    return tenants
+
+
 def test_a_text_holding_each_tenants_organization_is_one_literal_with_tenant_organization() -> None:
     """An MSP names its tenants its own way: a comment holding each customer's organization is still one
     literal; a tenant with no organization makes it a variable."""
-    tenants = [
-        inp(
-            "cust-01",
-            conn(IN, "Filter", comment="Filter for contoso.onmicrosoft.com"),
-            organization="contoso.onmicrosoft.com",
-        ),
-        inp(
-            "cust-02",
-            conn(IN, "Filter", comment="Filter for fabrikam.onmicrosoft.com"),
-            organization="fabrikam.onmicrosoft.com",
-        ),
-    ]
+    tenants = _customers("cust-01=contoso", "cust-02=fabrikam")
     [shared] = derive(tenants).shared
     assert shared.document["comment"] == "Filter for ${tenant.organization}"
     assert shared.variables == {}
     # the name wins where both would do (it needs no organization)
-    named = [
-        inp(
-            "contoso",
-            conn(IN, "Filter", comment="for contoso.onmicrosoft.com"),
-            organization="contoso.onmicrosoft.com",
-        ),
-        inp(
-            "fabrikam",
-            conn(IN, "Filter", comment="for fabrikam.onmicrosoft.com"),
-            organization="fabrikam.onmicrosoft.com",
-        ),
-    ]
-    assert derive(named).shared[0].document["comment"] == "for ${tenant.name}.onmicrosoft.com"
+    [named] = derive(_customers("contoso", "fabrikam", comment="for {org}")).shared
+    assert named.document["comment"] == "for ${tenant.name}.onmicrosoft.com"
     tenants[1] = inp("cust-02", conn(IN, "Filter", comment="Filter for fabrikam.onmicrosoft.com"))
     [shared] = derive(tenants).shared
     assert shared.document["comment"] == "${vars.filter_comment}"
