@@ -36,6 +36,9 @@ Contracts:
   shared folder a tenant not selected lists; :func:`prepare` refuses, one line per problem, a connector
   that would be declared twice for a tenant (in the shared folder and in another of its folders), names
   of one tenant that differ only in case, and a folder to write outside the repository.
+- A targeted export (``--target``, :func:`prepare`'s ``picked``) derives the picked connectors only and
+  leaves every other connector, live or in the shared folder, and every other variable as it is; every
+  selected tenant must list the shared folder already.
 - :func:`write_common` edits ``exoform.yaml`` with ruamel round trip (comments and order kept) and
   replaces every file atomically.
 """
@@ -45,7 +48,7 @@ from __future__ import annotations
 import io
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -434,6 +437,8 @@ class CommonExport:
     ignore: dict[str, frozenset[str]]
     #: Notes for the report: connectors the shared folder declares that no selected tenant holds.
     notes: list[str] = field(default_factory=list)
+    #: False for a ``--target`` export: the tenants' other connectors were not looked at.
+    whole_tenant: bool = True
 
 
 def _own_folder(config: ExoformConfig, tenant: str, common: str, common_path: Path) -> tuple[str, Path]:
@@ -460,14 +465,21 @@ def prepare(
     common: str,
     common_path: Path,
     tenants: Sequence[tuple[TenantDesired, LiveState]],
+    picked: Callable[[str, str], bool] | None = None,
 ) -> CommonExport:
     """Derive the shared set of ``tenants`` (each tenant's files as loaded and its live state, in file
     order) and check it can be written; raises :class:`ExoformError` (one line per problem) when a
     connector would be declared twice for a tenant, names differ only in case, or a folder to write is
-    outside the repository."""
+    outside the repository.
+
+    ``picked(kind, name)`` (``--target``) limits the export to the connectors it picks: only they are
+    shared, exported per tenant or declared absent, and every other connector, live or in DIR, is left as
+    it is.  Every selected tenant must list DIR already (one joining it would get DIR's other connectors
+    unreviewed)."""
     from reconciler.adopt.exporter import Folder
 
     in_common = Folder(common_path).declared if common_path.is_dir() else {}
+    chosen = picked or (lambda kind, name: True)
     inputs: list[TenantInput] = []
     own: dict[str, tuple[str, Path]] = {}
     #: tenant -> (kind, casefolded name) -> where its folders other than DIR declare the connector.
@@ -494,10 +506,15 @@ def prepare(
             if other != c.name:
                 problems.append(f"tenant {tenant}: {c.kind} {other!r} and {c.name!r} differ only in case")
         settings = config.tenants[tenant]
+        if picked is not None and common_path not in {config.path(f) for f in settings.folders()}:
+            problems.append(
+                f"tenant {tenant} does not list {common} yet: --target adds to a shared set its tenants "
+                "list already; bring the tenant in with export --common without --target"
+            )
         inputs.append(
             TenantInput(
                 tenant,
-                live.connectors,
+                [c for c in live.connectors if chosen(c.kind, c.name)],
                 frozenset(settings.ignore_fields),
                 frozenset(elsewhere),
                 resolved,
@@ -507,7 +524,8 @@ def prepare(
         )
     taken = frozenset(v for t in config.tenants.values() for v in t.vars)
     references = whole_references({key: document.plain for key, document in in_common.items()})
-    derivation = derive(inputs, frozenset(in_common), taken, references)
+    existing = frozenset(k for k, d in in_common.items() if chosen(k[0], str(d.plain.get("name", k[1]))))
+    derivation = derive(inputs, existing, taken, references)
     # A connector must not end up declared twice for a tenant: in DIR and in another of its folders.
     for s in derivation.shared:
         for tenant in s.tenants if not s.existing else []:
@@ -543,7 +561,7 @@ def prepare(
         if any(": declares " in p for p in problems):
             hint = ": remove each document named from the tenant's folder (it was exported per tenant before)"
         raise ExoformError("\n".join([*problems, f"nothing was written{hint}"]))
-    held = {(c.kind, c.name.casefold()) for t in inputs for c in t.live}
+    held = {(c.kind, c.name.casefold()) for _, live in tenants for c in live.connectors}
     notes = [
         f"{display_path(document.path)} declares {kind} '{document.plain.get('name')}', which no selected "
         "tenant has (a plan creates it where the folder is listed)"
@@ -551,7 +569,7 @@ def prepare(
         if (kind, name) not in held
     ]
     ignore = {item.tenant: item.ignore for item in inputs}
-    return CommonExport(common_path, derivation, layouts, ignore, notes)
+    return CommonExport(common_path, derivation, layouts, ignore, notes, whole_tenant=picked is None)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -625,7 +643,9 @@ def write_common(config_file: Path, export: CommonExport, schema: Path) -> Writt
         mine = derivation.own.get(tenant, [])
         place = layouts[tenant]
         if mine or place.own.is_dir():
-            written.own[tenant] = export_connectors(mine, place.own, schema=schema, ignore=ignore[tenant])
+            written.own[tenant] = export_connectors(
+                mine, place.own, schema=schema, ignore=ignore[tenant], whole_tenant=export.whole_tenant
+            )
     for s in derivation.shared:
         for tenant in s.absent:
             path = _write_absent(layouts[tenant].own, tenant, s, schema)

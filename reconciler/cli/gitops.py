@@ -94,7 +94,9 @@ def export(
     With --common DIR, every selected tenant is read (a tenant that cannot be read stops the export,
     nothing written): connectors most of them hold (by kind and case-insensitive name) become one file
     in DIR, with ${vars.NAME} in the fields whose values differ and each tenant's value in exoform.yaml;
-    the rest is exported into each tenant's own folder (see docs/fleet.md).
+    the rest is exported into each tenant's own folder (see docs/fleet.md).  With --target as well, only
+    the matching connectors are (a new one added to a shared set its tenants list already); every other
+    connector and file is left as it is.
 
     \b
     Examples:
@@ -102,14 +104,12 @@ def export(
       exoform export --tenant contoso --out adopted/contoso
       exoform export --tenant contoso --target 'InboundConnector/From Contoso partner'
       exoform export --tenant 'customer-*' --common connectors/common --parallelism 16
+      exoform export --tenant 'customer-*' --common connectors/common --target '*/From Mimecast'
     """
     if common is not None:
-        if targets or out is not None:
-            fail(
-                "--common exports whole tenants into DIR and their own folders: --target and --out do "
-                "not apply"
-            )
-        _export_common(config_path, tenant_args, common, parallelism)
+        if out is not None:
+            fail("--common exports into DIR and each tenant's own folder: --out does not apply")
+        _export_common(config_path, tenant_args, common, parallelism, targets)
         return
     if len(tenant_args) > 1:
         fail(
@@ -193,14 +193,19 @@ def export(
         )
 
 
-def _export_common(config_path: Path, patterns: tuple[str, ...], common: str, parallelism: int) -> None:
-    """``export --common``: read the selected tenants, derive the shared set, write it, report it."""
+def _export_common(
+    config_path: Path, patterns: tuple[str, ...], common: str, parallelism: int, targets: tuple[str, ...]
+) -> None:
+    """``export --common``: read the selected tenants, derive the shared set (of the ``--target``
+    connectors only, when given), write it, report it."""
     from reconciler.adopt.common import check_common, prepare, write_common
     from reconciler.adopt.exporter import schema_path
     from reconciler.desired.connectors import load_all
     from reconciler.desired.loader import select_tenants
     from reconciler.errors import ConfigError, ExoformError, InputError
+    from reconciler.reconcile.targeting import targeted, unmatched
 
+    chosen = parse_targets_or_exit(targets)
     config = load_config_or_exit(config_path)
     try:
         names = select_tenants(config, list(patterns))
@@ -211,9 +216,14 @@ def _export_common(config_path: Path, patterns: tuple[str, ...], common: str, pa
     if report_failures(outcomes):
         fail("nothing was written: export --common needs every selected tenant (leave a failing one out)")
     tenants = [(d, o.live) for d, o in zip(desired, outcomes, strict=True) if o.live is not None]
+    for target in unmatched(chosen, ((c.kind, c.name) for _, live in tenants for c in live.connectors)):
+        click.echo(
+            f"warning: --target {json.dumps(target.text)} matches no connector of these tenants", err=True
+        )
     schema = schema_path(config.base_dir)
+    picked = (lambda kind, name: targeted(chosen, kind, name)) if chosen else None
     try:
-        export = prepare(config, common, common_path, tenants)
+        export = prepare(config, common, common_path, tenants, picked)
         written = write_common(config_path, export, schema)
     except OSError as exc:
         fail(f"cannot write the shared set: {exc.strerror or exc} ({exc.filename or ''})")

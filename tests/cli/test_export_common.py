@@ -12,6 +12,7 @@ from click.testing import CliRunner, Result
 
 from reconciler.cli import cli
 from reconciler.desired.loader import load_config
+from reconciler.model import InboundConnector
 from reconciler.providers.registry import open_provider
 from tests.wiring import fake_time
 
@@ -119,6 +120,15 @@ class Repo:
             found = provider.read().find(kind, name)
             assert found is not None
             provider.update(found, fields)
+        finally:
+            provider.close()
+
+    def add_live(self, tenant: str, **fields: Any) -> None:
+        """Create an inbound connector the way the admin center would."""
+        config = load_config(self.root / "exoform.yaml")
+        provider = open_provider(tenant, config.tenants[tenant], config)
+        try:
+            provider.create(InboundConnector.model_validate(fields))
         finally:
             provider.close()
 
@@ -333,8 +343,52 @@ def test_export_common_needs_two_tenants_and_plain_export_one(repo: Repo) -> Non
     two = repo.run("export", "--tenant", "contoso", "--tenant", "fabrikam")
     assert two.exit_code == 1
     assert "give one --tenant, or --common DIR to export several into a shared set" in two.stderr
-    target = repo.run("export", *SELECT, "--common", "connectors/common", "--target", "*/x")
-    assert target.exit_code == 1 and "--target and --out do not apply" in target.stderr
+    out = repo.run("export", *SELECT, "--common", "connectors/common", "--out", "x")
+    assert out.exit_code == 1 and "--out does not apply" in out.stderr
+
+
+def test_a_targeted_shared_export_adds_one_connector_and_leaves_every_other_as_it_is(repo: Repo) -> None:
+    """Day 2: a relay three of five customers got in the admin center joins the shared set alone; a
+    customer's drift on another shared connector is not folded into the files on the way."""
+    assert repo.run("export", *SELECT, "--common", "connectors/common").exit_code == 0
+    relay = {"name": "Printer relay", "connector_type": "OnPremises", "sender_domains": ["*"]}
+    for tenant, ip in (("contoso", "203.0.113.7"), ("fabrikam", "203.0.113.8"), ("litware", "203.0.113.9")):
+        repo.add_live(tenant, **relay, sender_ip_addresses=[ip])
+    repo.change_live("tailspin", "OutboundConnector", FILTER_OUT, enabled=False)  # drift, not to adopt
+    before = repo.files()
+
+    result = repo.run(
+        "export", *SELECT, "--common", "connectors/common", "--target", "InboundConnector/printer*"
+    )
+    assert result.exit_code == 0, result.output
+    after = repo.files()
+    changed = {path for path in after if before.get(path) != after[path]}
+    assert changed == {
+        "connectors/common/printer-relay.yaml",
+        "connectors/northwind/absent-printer-relay.yaml",
+        "connectors/tailspin/absent-printer-relay.yaml",
+        "exoform.yaml",
+    }, changed
+    assert (
+        "sender_ip_addresses: ${vars.printer_relay_sender_ip_addresses}"
+        in after["connectors/common/printer-relay.yaml"]
+    )
+    assert "enabled" not in after["connectors/common/to-mail-filter.yaml"]  # tailspin's drift left alone
+    plan = repo.run("plan", "--detailed-exitcode", "--tenant", "contoso", "--tenant", "northwind")
+    assert plan.exit_code == 0, plan.output  # the relay declared where it is, absent where it is not
+
+    stray = repo.run("export", *SELECT, "--common", "connectors/common", "--target", "*/nothing-like-it")
+    assert (
+        stray.exit_code == 0 and 'warning: --target "*/nothing-like-it" matches no connector' in stray.stderr
+    )
+    assert repo.files() == after
+
+    joining = repo.run(
+        "export", *SELECT, "--tenant", "lab", "--common", "connectors/common", "--target", "*/x"
+    )
+    assert joining.exit_code == 1
+    assert "tenant lab does not list connectors/common yet: --target adds to a shared set" in joining.stderr
+    assert repo.files() == after
 
 
 def test_a_value_no_file_can_hold_keeps_the_connector_per_tenant_and_is_reported(repo: Repo) -> None:
