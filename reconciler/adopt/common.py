@@ -506,7 +506,8 @@ def prepare(
             if other != c.name:
                 problems.append(f"tenant {tenant}: {c.kind} {other!r} and {c.name!r} differ only in case")
         settings = config.tenants[tenant]
-        if picked is not None and common_path not in {config.path(f) for f in settings.folders()}:
+        lists_common = common_path in {config.path(f) for f in settings.folders()}
+        if picked is not None and not lists_common:
             problems.append(
                 f"tenant {tenant} does not list {common} yet: --target adds to a shared set its tenants "
                 "list already; bring the tenant in with export --common without --target"
@@ -518,7 +519,7 @@ def prepare(
                 frozenset(settings.ignore_fields),
                 frozenset(elsewhere),
                 resolved,
-                common_path in {config.path(f) for f in settings.folders()},
+                lists_common,
                 settings.organization,
             )
         )
