@@ -351,7 +351,7 @@ def open_exchange(
         policy=policy,
         endpoints=endpoints,
         client_id=client_id,
-        credential=lambda: msal_credential(tenant, auth, config, http, policy),
+        credential=lambda: msal_credential(tenant, auth, config, http, policy, session.ci_tokens),
         page_size=page_size,
         identity=f"{identity} (client id {client_id})",
     )

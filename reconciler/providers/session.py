@@ -32,7 +32,7 @@ from typing import Any, Self, TypeVar
 
 import httpx
 
-from reconciler.providers.auth import tls_context
+from reconciler.providers.auth import TokenShelf, tls_context
 from reconciler.providers.deadline import DeadlineTransport
 from reconciler.providers.retry import RetryPolicy
 
@@ -67,6 +67,8 @@ class Session:
         self._readers: ThreadPoolExecutor | None = None
         self._flag_lists_all: set[str] = set()
         self._unknown_properties: dict[str, set[str]] = {}
+        #: The CI tokens of ``federated:`` sign-ins, shared by the run's tenants.
+        self.ci_tokens = TokenShelf()
         self._closed = False
 
     def __enter__(self) -> Self:

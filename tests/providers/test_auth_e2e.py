@@ -20,7 +20,7 @@ from reconciler.providers.auth import TokenSource, tls_context
 from reconciler.providers.exchange import open_exchange
 from reconciler.providers.retry import RetryPolicy
 from reconciler.providers.session import Session
-from tests.providers.conftest import TENANT, Rig
+from tests.providers.conftest import FAST, TENANT, Rig
 from tests.providers.fake import FakeClock
 
 CLIENT_ID = "11111111-aaaa-bbbb-cccc-222222222222"
@@ -127,6 +127,21 @@ def test_github_federation(make_rig: Callable[..., Rig], monkeypatch: pytest.Mon
     )
     monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "emulator")
     _works(rig, {"client_id": CLIENT_ID, "federated": "github"})
+
+
+def test_the_tenants_of_one_run_share_the_jobs_oidc_token(
+    make_rig: Callable[..., Rig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job signing in to many tenants asks GitHub for its OIDC token once; a new run asks again."""
+    rig = make_rig(config=_emulator_with(_github_app()))
+    _in_actions(rig, monkeypatch, request_token="emulator")
+    for _ in range(3):  # three tenants of one run (one session)
+        rig.provider({"client_id": CLIENT_ID, "federated": "github"}).read()
+    assert rig.server.emulator.stats.snapshot()["identity"]["github"] == 1
+    settings, config = rig.settings({"client_id": CLIENT_ID, "federated": "github"})
+    with Session() as another_run:
+        open_exchange("contoso", settings, config, session=another_run, policy=FAST).read()
+    assert rig.server.emulator.stats.snapshot()["identity"]["github"] == 2
 
 
 def test_github_federation_outside_actions_says_what_is_missing(

@@ -20,7 +20,7 @@ import httpx
 
 from reconciler.desired.config import AuthSettings, ExoformConfig, resolve_secret
 from reconciler.errors import ConfigError
-from reconciler.providers.auth.federated import ci_assertion
+from reconciler.providers.auth.federated import TokenShelf, ci_assertion
 from reconciler.providers.retry import RetryPolicy
 from reconciler.yamlio import MAX_FILE_BYTES, read_bytes
 
@@ -120,19 +120,26 @@ def msal_credential(
     config: ExoformConfig,
     http: httpx.Client,
     policy: RetryPolicy | None = None,
+    shelf: TokenShelf | None = None,
 ) -> str | dict[str, Any]:
     """The msal ``client_credential`` for ``auth``; reads secrets and files now (ConfigError if missing).
 
-    ``policy`` bounds the request a federated credential makes (see :mod:`.federated`)."""
+    ``policy`` bounds the request a federated credential makes, and ``shelf`` (the run's) keeps its token
+    for the run's other tenants (see :mod:`.federated`)."""
     try:
-        return _credential(tenant, auth, config, http, policy)
+        return _credential(tenant, auth, config, http, policy, shelf)
     except ConfigError as exc:
         text = str(exc)
         raise ConfigError(text if text.startswith("tenant ") else f"tenant {tenant}: {text}") from None
 
 
 def _credential(
-    tenant: str, auth: AuthSettings, config: ExoformConfig, http: httpx.Client, policy: RetryPolicy | None
+    tenant: str,
+    auth: AuthSettings,
+    config: ExoformConfig,
+    http: httpx.Client,
+    policy: RetryPolicy | None,
+    shelf: TokenShelf | None,
 ) -> str | dict[str, Any]:
     if auth.client_secret is not None:
         return resolve_secret(auth.client_secret)
@@ -153,4 +160,4 @@ def _credential(
             source = f"tenant {tenant}: certificate from {cert.pem}"
         return load_certificate(pem, passphrase, source).msal_credential()
     assert auth.federated is not None
-    return {"client_assertion": ci_assertion(auth.federated, tenant, http, policy)}
+    return {"client_assertion": ci_assertion(auth.federated, tenant, http, policy, shelf)}

@@ -12,7 +12,9 @@
   the GitLab instance's URL and its subject ``project_path:GROUP/PROJECT:ref_type:TYPE:ref:NAME``.
 
 A fetched token goes through a :class:`~.transport.SignInHttp` bound to the token URL's host (its
-deadline, size cap, no redirect elsewhere) and is reused until a minute before it expires.
+deadline, size cap, no redirect elsewhere) and is reused until a minute before it expires, by every
+tenant of the run that asks for the same token (a :class:`TokenShelf` of the run's session): a job
+signing in to 256 tenants asks its CI for the token once, not 256 times.
 """
 
 from __future__ import annotations
@@ -49,11 +51,31 @@ AZURE_DEVOPS_CONNECTION_VARIABLE = "EXOFORM_SERVICE_CONNECTION_ID"
 AZURE_DEVOPS_API_VERSION = "7.1"
 
 
+class TokenShelf:
+    """CI tokens by what was asked for them (the CI system, the URL, the job's credential, the service
+    connection): each valid until a minute before it expires.  Thread-safe; one per run."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tokens: dict[tuple[str | None, ...], tuple[str, float]] = {}
+
+    def get(self, key: tuple[str | None, ...], now: float) -> str | None:
+        """The token kept for ``key``, or None when there is none or it expires within a minute."""
+        with self._lock:
+            kept = self._tokens.get(key)
+        return kept[0] if kept is not None and now < kept[1] - 60 else None
+
+    def put(self, key: tuple[str | None, ...], token: str, expires_at: float) -> None:
+        with self._lock:
+            self._tokens[key] = (token, expires_at)
+
+
 class _CachedAssertion:
-    """A CI token as a client assertion, fetched on demand and reused until a minute before it expires.
+    """A CI token as a client assertion, fetched on demand and kept on ``shelf`` (the run's; one of its
+    own by default) until a minute before it expires.
 
     ``policy`` bounds the request (its deadline and clock); the sign-in's own retries decide whether a
-    failure is tried again."""
+    failure is tried again.  A failure is never kept: the next call asks again."""
 
     #: How the CI system is named in errors.
     what = "the CI OIDC token"
@@ -64,21 +86,27 @@ class _CachedAssertion:
         http: httpx.Client,
         clock: Callable[[], float] = time.time,
         policy: RetryPolicy | None = None,
+        shelf: TokenShelf | None = None,
     ) -> None:
         self._tenant = tenant
         self._http = http
         self._clock = clock
         self._policy = policy or RetryPolicy(deadline=30.0, timeout=30.0)
+        self._shelf = shelf or TokenShelf()
         self._lock = threading.Lock()
-        self._value: str | None = None
-        self._expires_at = 0.0
 
     def __call__(self) -> str:
+        key = (type(self).__name__, *self._asked())
         with self._lock:
-            if self._value is None or self._clock() >= self._expires_at - 60:
+            value = self._shelf.get(key, self._clock())
+            if value is None:
                 value = self._fetch()
-                self._value, self._expires_at = value, self._expiry(value)
-            return self._value
+                self._shelf.put(key, value, self._expiry(value))
+            return value
+
+    def _asked(self) -> tuple[str | None, ...]:
+        """What the token is asked with (read from the job's environment): the same for the same token."""
+        raise NotImplementedError
 
     def _fetch(self) -> str:
         raise NotImplementedError
@@ -129,6 +157,11 @@ class GitHubAssertion(_CachedAssertion):
 
     what = "the GitHub OIDC token"
 
+    def _asked(self) -> tuple[str | None, ...]:
+        return os.environ.get("ACTIONS_ID_TOKEN_REQUEST_URL"), os.environ.get(
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN"
+        )
+
     def _fetch(self) -> str:
         url = os.environ.get("ACTIONS_ID_TOKEN_REQUEST_URL")
         bearer = os.environ.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
@@ -153,6 +186,12 @@ class AzureDevOpsAssertion(_CachedAssertion):
     ``SYSTEM_OIDCREQUESTURI`` with ``SYSTEM_ACCESSTOKEN`` for ``EXOFORM_SERVICE_CONNECTION_ID``."""
 
     what = "the Azure DevOps OIDC token"
+
+    def _asked(self) -> tuple[str | None, ...]:
+        return tuple(
+            os.environ.get(name)
+            for name in ("SYSTEM_OIDCREQUESTURI", "SYSTEM_ACCESSTOKEN", AZURE_DEVOPS_CONNECTION_VARIABLE)
+        )
 
     def _fetch(self) -> str:
         url = os.environ.get("SYSTEM_OIDCREQUESTURI")
@@ -194,6 +233,9 @@ class GitLabAssertion(_CachedAssertion):
 
     what = "the GitLab ID token"
 
+    def _asked(self) -> tuple[str | None, ...]:
+        return (os.environ.get(GITLAB_TOKEN_VARIABLE),)
+
     def _fetch(self) -> str:
         value = os.environ.get(GITLAB_TOKEN_VARIABLE)
         if not value:
@@ -212,12 +254,16 @@ class GitLabAssertion(_CachedAssertion):
 
 
 def ci_assertion(
-    ci: FederatedCI, tenant: str, http: httpx.Client, policy: RetryPolicy | None = None
+    ci: FederatedCI,
+    tenant: str,
+    http: httpx.Client,
+    policy: RetryPolicy | None = None,
+    shelf: TokenShelf | None = None,
 ) -> _CachedAssertion:
-    """The client assertion of ``federated: CI``."""
+    """The client assertion of ``federated: CI``, its token kept on ``shelf`` (the run's)."""
     kinds: dict[str, type[_CachedAssertion]] = {
         "github": GitHubAssertion,
         "azure-devops": AzureDevOpsAssertion,
         "gitlab": GitLabAssertion,
     }
-    return kinds[ci](tenant, http, policy=policy)
+    return kinds[ci](tenant, http, policy=policy, shelf=shelf)
