@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -207,26 +208,37 @@ def plan(
     data = _plan_located(the_plan, config, desired) if fmt == "sarif" else the_plan
     click.echo(render("plan", fmt, data, opts), nl=False, color=opts.color)
     failed = report_failures(outcomes)
+    saved = True
     if out is not None:
-        if failed:
-            click.echo(f"error: no plan file written to {out}: not every tenant could be planned", err=True)
-        else:
-            write_plan(the_plan, out, plan_key())
-            click.echo(f"Plan saved to {out}. Apply it with: exoform apply {out}", err=True)
+        where = safe(str(out))
+        done = f"Plan saved to {where}. Apply it with: exoform apply {where}"
+        saved &= _save(out, "plan file", failed, lambda: write_plan(the_plan, out, plan_key()), done)
     if sarif_out is not None:
         # A log missing a failed tenant's findings would close their alerts in code scanning.
-        if failed:
-            click.echo(
-                f"error: no SARIF log written to {sarif_out}: not every tenant could be planned", err=True
-            )
-        else:
-            sarif = render("plan", "sarif", _plan_located(the_plan, config, desired), opts)
-            write_atomic(sarif_out, sarif)
-            click.echo(f"SARIF log saved to {sarif_out}.", err=True)
+        located = _plan_located(the_plan, config, desired)
+        text = render("plan", "sarif", located, opts)
+        done = f"SARIF log saved to {safe(str(sarif_out))}."
+        saved &= _save(sarif_out, "SARIF log", failed, lambda: write_atomic(sarif_out, text), done)
     hits = posture_failures(the_plan, fail_on)
     if hits:
         click.echo(f"error: {len(hits)} posture finding(s) at or above {fail_on} (--fail-on)", err=True)
-    sys.exit(plan_exit(the_plan, fail_on, detailed=detailed_exitcode))
+    sys.exit(plan_exit(the_plan, fail_on, detailed=detailed_exitcode) if saved else EXIT_ERROR)
+
+
+def _save(path: Path, what: str, failed: bool, write: Callable[[], object], done: str) -> bool:
+    """Write ``what`` to ``path`` with ``write`` and say ``done``, but not when a tenant ``failed``; an
+    error line, never a traceback, when it cannot be written.  True when it was written."""
+    where = safe(str(path))
+    if failed:
+        click.echo(f"error: no {what} written to {where}: not every tenant could be planned", err=True)
+        return False
+    try:
+        write()
+    except OSError as exc:
+        click.echo(f"error: cannot write the {what} to {where}: {exc.strerror or exc}", err=True)
+        return False
+    click.echo(done, err=True)
+    return True
 
 
 @click.command()

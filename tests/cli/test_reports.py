@@ -450,6 +450,22 @@ def test_plan_saves_the_sarif_log_beside_the_plan_and_never_a_partial_one(tmp_pa
     assert not sarif.exists()
 
 
+def test_a_plan_or_sarif_file_that_cannot_be_written_is_an_error_never_a_traceback(tmp_path: Path) -> None:
+    repo = Repo(tmp_path, ["t"])
+    missing = tmp_path / "no-such-folder"
+    result = repo.run(
+        "plan", "--out", str(missing / "plan.json"), "--sarif", str(missing / "x.sarif"), "--fail-on", "never"
+    )
+    assert result.exit_code == 1  # the plan has no changes: only the failed writes fail it
+    assert f"error: cannot write the plan file to {missing / 'plan.json'}: No such file or directory" in (
+        result.stderr
+    )
+    assert f"error: cannot write the SARIF log to {missing / 'x.sarif'}: No such file or directory" in (
+        result.stderr
+    )
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
 # ---------------------------------------------------------------------------- options and colour
 
 
