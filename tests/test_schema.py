@@ -46,6 +46,16 @@ def test_schema_command_writes_and_checks(tmp_path: Path) -> None:
     assert runner.invoke(cli, ["schema", "--out", str(out), "--check"]).exit_code == 0
 
 
+def test_a_folder_that_cannot_be_made_is_an_error_naming_it_never_a_traceback(tmp_path: Path) -> None:
+    """Any command: a file or folder the user named that cannot be written is one located error line."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = CliRunner().invoke(cli, ["schema", "--out", str(blocker / "schemas")])
+    assert result.exit_code == 1
+    assert result.stderr == f"error: {blocker / 'schemas'}: Not a directory\n"
+    assert isinstance(result.exception, SystemExit)
+
+
 def _connector_schema() -> dict[str, Any]:
     schema: dict[str, Any] = json.loads((SCHEMAS / CONNECTOR_FILE).read_text())
     return schema

@@ -67,6 +67,14 @@ class LazyGroup(click.Group):
         except click.UsageError as exc:
             exc.exit_code = 1  # type: ignore[misc]  # click reads it from the instance
             raise
+        except OSError as exc:
+            if exc.filename is None:
+                raise  # not a file the user named: a bug, whose traceback says where
+            from reconciler.cli.common import echo_error
+
+            # A file or folder the user named that cannot be read or written: said, never a traceback.
+            echo_error(f"{exc.filename}: {exc.strerror or exc}")
+            ctx.exit(1)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
