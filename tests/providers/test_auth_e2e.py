@@ -380,13 +380,15 @@ def test_sign_in_stops_within_its_time_limit(rig: Rig) -> None:
     with rig.server.client() as http, pytest.raises(AuthError) as caught:
         _token_source(rig, http, patient).token()
     assert time.monotonic() - started < 1.0
-    found = re.search(
-        r"cannot reach the authority .*gave up after (\d+) attempts in 0\.\d s", str(caught.value)
-    )
+    # The last attempt ends with the reset, or, on a slow machine, is cut at the time limit while the
+    # emulator is still answering it (it may not have counted it yet).
+    last = r"(cannot reach the authority|sent no complete answer in time)"
+    found = re.search(last + r" .*gave up after (\d+) attempts in 0\.\d s", str(caught.value))
     assert found is not None, str(caught.value)
-    # Waits of 0.1-0.2 s within 0.7 s: a handful of attempts, every one of them reached the emulator.
-    assert 3 <= int(found.group(1)) <= 8
-    assert _identity(rig)[0]["discovery"] == int(found.group(1))
+    attempts = int(found.group(2))
+    # Waits of 0.1-0.2 s within 0.7 s: a handful of attempts, each of them sent to the emulator.
+    assert 3 <= attempts <= 8
+    assert _identity(rig)[0]["discovery"] in (attempts - 1, attempts)
 
 
 def test_a_retry_after_beyond_the_time_limit_is_not_waited_for(rig: Rig) -> None:
