@@ -205,7 +205,9 @@ def plan(
     _check_group(group, fmt)
     the_plan, outcomes, config, desired = _make_plan(config_path, tenants, parallelism, targets, base)
     opts = _options(no_color, fail_on=fail_on, group=group)
-    data = _plan_located(the_plan, config, desired) if fmt == "sarif" else the_plan
+    sarif = fmt == "sarif" or sarif_out is not None
+    located = _plan_located(the_plan, config, desired) if sarif else []
+    data = located if fmt == "sarif" else the_plan
     click.echo(render("plan", fmt, data, opts), nl=False, color=opts.color)
     failed = report_failures(outcomes)
     saved = True
@@ -215,10 +217,9 @@ def plan(
         saved &= _save(out, "plan file", failed, lambda: write_plan(the_plan, out, plan_key()), done)
     if sarif_out is not None:
         # A log missing a failed tenant's findings would close their alerts in code scanning.
-        located = _plan_located(the_plan, config, desired)
-        text = render("plan", "sarif", located, opts)
         done = f"SARIF log saved to {safe(str(sarif_out))}."
-        saved &= _save(sarif_out, "SARIF log", failed, lambda: write_atomic(sarif_out, text), done)
+        log = lambda: write_atomic(sarif_out, render("plan", "sarif", located, opts))  # noqa: E731
+        saved &= _save(sarif_out, "SARIF log", failed, log, done)
     hits = posture_failures(the_plan, fail_on)
     if hits:
         click.echo(f"error: {len(hits)} posture finding(s) at or above {fail_on} (--fail-on)", err=True)

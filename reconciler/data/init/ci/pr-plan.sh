@@ -17,13 +17,14 @@ paths=${EXOFORM_PATHS:-"@@CI_PATHS@@"}
 marker="<!-- exoform-plan -->"
 limit=65000
 version=$(exoform_version)
+base=${BASE:-HEAD^1}
 # shellcheck source=comment.sh
 source "$(dirname -- "$0")/comment.sh"
 needs_plan() { # does the @@REQUEST@@ change a file under one of $paths?
   local changed file prefix prefixes
   read -r -a prefixes <<< "$paths"
   changed=$(mktemp)
-  git diff -z --name-only "${BASE:-HEAD^1}" "${HEAD:-HEAD}" -- > "$changed" || { rm -f -- "$changed"; return 2; }
+  git diff -z --name-only "$base" "${HEAD:-HEAD}" -- > "$changed" || { rm -f -- "$changed"; return 2; }
   while IFS= read -r -d '' file; do
     for prefix in "${prefixes[@]}"; do
       if [ "$file" = "$prefix" ] || { [ "${prefix%/}" != "$prefix" ] && [ "${file#"$prefix"}" != "$file" ]; }; then
@@ -68,14 +69,14 @@ case $scope in
     } > "$body"
     ;;
   plan)
-    base=()
-    if git rev-parse -q --verify --end-of-options "${BASE:-HEAD^1}^{commit}" > /dev/null 2>&1; then
-      base=(--base "${BASE:-HEAD^1}")
+    args=()
+    if git rev-parse -q --verify --end-of-options "$base^{commit}" > /dev/null 2>&1; then
+      args=(--base "$base")
     else
       echo "warning: the base commit is not in this clone: repairs are not told apart from the changes" >&2
     fi
     # The Markdown plan ends with its own footer (exoform version, and the commit it reads from GITHUB_SHA)
-    GITHUB_SHA=${COMMIT_SHA:-} exoform plan --no-color --format markdown --out plan.json "${base[@]}" \
+    GITHUB_SHA=${COMMIT_SHA:-} exoform plan --no-color --format markdown --out plan.json "${args[@]}" \
       2>&1 > plan.md | tee plan.err | defuse >&2
     code=${PIPESTATUS[0]}
     plan_comment "$body" "$code"
