@@ -747,6 +747,10 @@ def test_scope_plans_only_pull_requests_that_touch_connector_files(
     assert repo.run("scope.sh", FORK="false").returncode == 0
     assert repo.outputs() == {"plan": "true"}
 
+    # a base that reads like an option is a revision, never an option: git writes no file, the step fails
+    hostile = repo.run("scope.sh", FORK="false", BASE="--output=pwned")
+    assert hostile.returncode != 0 and not (tmp_path / "pwned").exists()
+
 
 BAD_APP = "99999999-0000-0000-0000-000000000000"  # not registered: the tenant's sign-in fails
 

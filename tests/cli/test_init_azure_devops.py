@@ -264,6 +264,12 @@ def test_pr_plan_tells_repairs_apart_from_the_pull_requests_changes(
     body = (tmp_path / "comment.md").read_text()
     assert REPAIRS not in body and "Printer relay" in body and "Scanner relay" in body
 
+    # a base that reads like an option is a revision, never an option: git writes no file
+    hostile = repo.run("pr-plan.sh", "comment.md", FORK="False", BASE="--output=pwned")
+    assert hostile.returncode == 0, hostile.stderr
+    assert "git diff failed" in hostile.stderr and not (tmp_path / "pwned").exists()
+    assert "Scanner relay" in (tmp_path / "comment.md").read_text()
+
 
 def test_fork_pr_is_validated_only_and_nothing_is_posted(
     tmp_path: Path, ci_emulator: dict[str, str], inproc: Path, host: Host

@@ -24,7 +24,7 @@ needs_plan() { # does the @@REQUEST@@ change a file under one of $paths?
   local changed file prefix prefixes
   read -r -a prefixes <<< "$paths"
   changed=$(mktemp)
-  git diff -z --name-only "$base" "${HEAD:-HEAD}" -- > "$changed" || { rm -f -- "$changed"; return 2; }
+  git diff -z --name-only --end-of-options "$base" "${HEAD:-HEAD}" -- > "$changed" || { rm -f -- "$changed"; return 2; }
   while IFS= read -r -d '' file; do
     for prefix in "${prefixes[@]}"; do
       if [ "$file" = "$prefix" ] || { [ "${prefix%/}" != "$prefix" ] && [ "${file#"$prefix"}" != "$file" ]; }; then

@@ -17,7 +17,7 @@ fi
 read -r -a prefixes <<< "$paths"
 changed=$(mktemp)
 trap 'rm -f -- "$changed"' EXIT
-git diff -z --name-only "${BASE:-HEAD^1}" "${HEAD:-HEAD}" -- > "$changed" # a failed diff fails the step
+git diff -z --name-only --end-of-options "${BASE:-HEAD^1}" "${HEAD:-HEAD}" -- > "$changed" # a failed diff fails the step
 while IFS= read -r -d '' file; do
   for prefix in "${prefixes[@]}"; do
     if [ "$file" = "$prefix" ] || { [ "${prefix%/}" != "$prefix" ] && [ "${file#"$prefix"}" != "$file" ]; }; then
