@@ -17,11 +17,13 @@ over it (target <= 1.15).  Peak memory is the client process's peak resident set
 interpreter, every import, the config, the loaded connectors, the plans; target <= 250 MB).  CPU per
 tenant is the client's CPU time over the plan divided by the tenants (and the same for loading).
 
-Every tenant signs in with the same application, as an MSP's multi-tenant app does: once with its client
-secret, once with its certificate (a 2,048-bit RSA key, each tenant's client assertion signed with it).
+The floor under that CPU is measured in the same run (``bare_cpu_ms_per_tenant``): the same four HTTPS
+requests per tenant (OpenID discovery, the token, the two listings with the same ``$select``) sent with
+bare httpx (the certificate run signs each tenant's client assertion with PyJWT, as msal does), one
+keep-alive client per thread, at the same parallelism, with no msal, retries, models, planning or posture.
+``cpu_vs_bare`` is exoform's CPU per tenant over it: a ratio that holds when the machine is busy, where
+milliseconds per tenant do not.
 
-Run: ``.venv/bin/python -m bench fleet`` (JSON on stdout), or ``python bench/fleet.py [--tenants N]
-[--parallelism P] [--latency-ms L] [--credential secret|certificate]``.
 """
 
 from __future__ import annotations
@@ -33,7 +35,10 @@ import os
 import resource
 import sys
 import tempfile
+import threading
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -171,6 +176,83 @@ def _write_repo(
     return path
 
 
+def _bare_credential(key_pem: bytes | None) -> Any:
+    """The token request's credential fields for a token endpoint: the client secret, or (``key_pem``
+    given) a client assertion signed with the app's key, as msal makes one."""
+    if key_pem is None:
+        return lambda token_url: {"client_secret": os.environ[SECRET_ENV]}
+    import jwt
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    key = load_pem_private_key(key_pem, password=None)  # once per run, as exoform's cache does
+
+    def assertion(token_url: str) -> dict[str, str]:
+        now = int(time.time())
+        claims = {"aud": token_url, "iss": "exoform-bench", "sub": "exoform-bench", "jti": str(uuid.uuid4())}
+        signed = jwt.encode({**claims, "nbf": now, "exp": now + 600}, key, algorithm="RS256")  # type: ignore[arg-type]
+        return {
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": signed,
+        }
+
+    return assertion
+
+
+def _bare_cpu_ms(
+    base_url: str, ca_path: str, names: list[str], parallelism: int, key_pem: bytes | None
+) -> float:
+    """Client CPU per tenant, in ms, of the four requests a tenant's plan makes, sent with bare httpx
+    (signed in with the client secret, or with a client assertion signed with ``key_pem``)."""
+    import ssl
+
+    import httpx
+
+    from reconciler.providers.exchange import _SELECT
+    from reconciler.providers.invoke import ANCHOR_MAILBOX
+
+    context = ssl.create_default_context(cafile=ca_path)
+    credential = _bare_credential(key_pem)
+    local = threading.local()
+    clients: list[httpx.Client] = []
+
+    def tenant(name: str) -> None:
+        client: httpx.Client | None = getattr(local, "client", None)
+        if client is None:
+            client = local.client = httpx.Client(verify=context)
+            clients.append(client)
+        org = f"{name}.onmicrosoft.com"
+        discovery = client.get(f"{base_url}/{org}/v2.0/.well-known/openid-configuration")
+        token_url = discovery.json()["token_endpoint"]
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": "exoform-bench",
+            "scope": "https://outlook.office365.com/.default",
+            **credential(token_url),
+        }
+        token = client.post(token_url, data=form).json()["access_token"]
+        for kind in ("InboundConnector", "OutboundConnector"):
+            response = client.post(
+                f"{base_url}/adminapi/beta/{org}/InvokeCommand?$select={','.join(_SELECT[kind])}",
+                json={"CmdletInput": {"CmdletName": f"Get-{kind}", "Parameters": {}}},
+                headers={
+                    "Authorization": f"Bearer {token}",
+                    "X-AnchorMailbox": ANCHOR_MAILBOX + org,
+                    "client-request-id": str(uuid.uuid4()),
+                },
+            )
+            if len(response.json()["value"]) == 0:
+                raise RuntimeError(f"{name}: the bare {kind} listing is empty")
+
+    with ThreadPoolExecutor(parallelism) as pool:
+        list(pool.map(tenant, names[:parallelism]))  # each thread's connection, as exoform's warm-up
+        cpu = time.process_time()
+        list(pool.map(tenant, names))
+        cpu = time.process_time() - cpu
+    for client in clients:
+        client.close()
+    return cpu / len(names) * 1000
+
+
 def _peak_mb() -> float:
     """The process's peak resident set so far, in MB (Linux reports kilobytes, macOS bytes)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -219,6 +301,8 @@ def measure(
             load_after = os.getloadavg()[0]
             after = server.stats()
             peak_mb = _peak_mb()
+            key_pem = None if credential == "secret" else (root / "app.pem").read_bytes()
+            bare_ms = _bare_cpu_ms(server.base_url, server.ca_path, names[1:], parallelism, key_pem)
         finally:
             server.stop()
     errors = [o.error for o in outcomes if o.error]
@@ -238,7 +322,8 @@ def measure(
         "detail": (
             f"wall {wall:.2f} s, ideal {ideal:.2f} s = ceil({tenants}/{parallelism}) x 1 round trip x "
             f"{latency_ms:g} ms; peak memory {peak_mb:.0f} MB (client RSS); client CPU "
-            f"{per_tenant_ms:.1f} ms per tenant planned, {load_cpu / tenants * 1000:.2f} ms per tenant "
+            f"{per_tenant_ms:.1f} ms per tenant planned ({per_tenant_ms / bare_ms:.2f}x the {bare_ms:.1f} ms "
+            f"bare httpx spends on the same requests), {load_cpu / tenants * 1000:.2f} ms per tenant "
             f"loaded (load wall "
             f"{load_wall:.2f} s); {invokes / tenants:g} InvokeCommand calls per tenant; {changes} change(s) "
             f"planned; {os.cpu_count()} CPU(s), load average {load_before:.1f} before and {load_after:.1f} "
@@ -248,6 +333,8 @@ def measure(
         "ideal_seconds": round(ideal, 3),
         "peak_memory_mb": round(peak_mb, 1),
         "client_cpu_ms_per_tenant": round(per_tenant_ms, 2),
+        "bare_cpu_ms_per_tenant": round(bare_ms, 2),
+        "cpu_vs_bare": round(per_tenant_ms / bare_ms, 2),
         "load_average": [round(load_before, 2), round(load_after, 2)],
         "load_cpu_ms_per_tenant": round(load_cpu / tenants * 1000, 3),
         "load_wall_seconds": round(load_wall, 3),
