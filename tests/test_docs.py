@@ -92,3 +92,31 @@ def test_a_changed_default_is_caught() -> None:
     definition = _definition("InboundConnector")
     definition["properties"]["require_tls"]["default"] = False
     assert documented_table("InboundConnector") != expected_table(definition)
+
+
+def _layout() -> str:
+    """The README's layout table (between ``### Layout`` and ``### Contributing``)."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    return text.split("### Layout", 1)[1].split("### Contributing", 1)[0]
+
+
+def test_the_readme_layout_names_every_part_of_the_package() -> None:
+    """Every folder and top-level module of ``reconciler/`` has its place in the README's layout table, and
+    so does every module of the folders that hold the architecture's layers."""
+    layout = _layout()
+    package = REPO / "reconciler"
+    missing = [
+        entry.name
+        for entry in package.iterdir()
+        if not entry.name.startswith("_")
+        and (entry.is_dir() or entry.suffix == ".py")
+        and f"reconciler/{entry.name}{'/' if entry.is_dir() else ''}" not in layout
+        and f"`{entry.name}`" not in layout
+    ]
+    missing += [
+        f"{folder}/{module.name}"
+        for folder in ("desired", "reconcile", "adopt", "posture", "providers", "monitor")
+        for module in (package / folder).glob("[!_]*.py")
+        if f"`{module.stem}`" not in layout and f"`{module.name}`" not in layout
+    ]
+    assert not missing, f"README.md's layout table does not name: {', '.join(sorted(missing))}"
