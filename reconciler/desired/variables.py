@@ -111,8 +111,6 @@ class Scope:
 
     tenant: str
     bindings: dict[str, Binding]
-    #: Where to tell the user to define a missing variable (the tenant in exoform.yaml).
-    tenant_location: Location | None = None
 
 
 @dataclass

@@ -344,7 +344,3 @@ def _same(field: str, live_value: Any, wanted: Any) -> bool:
     if field == "name" and isinstance(live_value, str) and isinstance(wanted, str):
         return live_value.casefold() == wanted.casefold()
     return bool(live_value == wanted)
-
-
-#: The name planner, applier and workflow type providers by.
-Provider = BaseProvider

@@ -51,7 +51,7 @@ from reconciler.emulator.transport import EmulatorTransport
 from reconciler.errors import AuthError, ReadError, WriteError
 from reconciler.plan import Change, Plan
 from reconciler.providers.auth import Endpoints, TokenSource
-from reconciler.providers.base import Provider
+from reconciler.providers.base import BaseProvider
 from reconciler.providers.exchange import ExchangeProvider, build_invoke_client, open_exchange
 from reconciler.providers.retry import RetryPolicy
 from reconciler.providers.session import Session
@@ -129,7 +129,7 @@ class Bench:
         self.expected = {key_of(c) for c in clean.tenants[0].changes}
         assert sorted(a for a, *_ in self.expected) == ["create"] * 3 + ["delete"] + ["update"] * 3
 
-    def opener(self, tenant: str, settings: TenantConfig, config: ExoformConfig) -> Provider:
+    def opener(self, tenant: str, settings: TenantConfig, config: ExoformConfig) -> BaseProvider:
         """The real Exchange provider with small pages, in a session of its own (nothing learned carries
         over between scenarios), its retry waits (Retry-After, backoff) passed in fake time: the faults are
         real, the waits between attempts are not."""
@@ -645,7 +645,7 @@ def test_a_sign_in_redirect_off_the_identity_host_is_refused(endpoint: str) -> N
 TEN_SECONDS_WHOLE = RetryPolicy(max_attempts=6, base_delay=0.5, max_delay=2, max_total=10, retry_after_cap=60)
 
 
-def _in_process(emulator: Emulator, clock: FakeClock, page_size: int) -> Provider:
+def _in_process(emulator: Emulator, clock: FakeClock, page_size: int) -> BaseProvider:
     """The Exchange provider over ``emulator`` in this process, its retry waits in fake time."""
     http = httpx.Client(transport=EmulatorTransport(emulator), follow_redirects=False)
     session = Session(clock=clock, sleep=clock.sleep)
