@@ -241,31 +241,6 @@ OUTBOUND_DEFAULTS: dict[str, Any] = {
 
 DEFAULTS = {INBOUND: INBOUND_DEFAULTS, OUTBOUND: OUTBOUND_DEFAULTS}
 
-#: the generic directory-object properties every connector carries (read-only)
-READ_ONLY = (
-    "AdminDisplayName",
-    "ExchangeVersion",
-    "Name",
-    "DistinguishedName",
-    "Identity",
-    "ObjectCategory",
-    "ObjectClass",
-    "WhenChanged",
-    "WhenCreated",
-    "WhenChangedUTC",
-    "WhenCreatedUTC",
-    "ExchangeObjectId",
-    "OrganizationalUnitRoot",
-    "OrganizationId",
-    "Id",
-    "Guid",
-    "OriginatingServer",
-    "IsValid",
-    "ObjectState",
-    "NameHashGuid",
-    "OrganizationalUnitRootInternal",
-)
-
 OBJECT_CLASS = {
     INBOUND: ["top", "msExchSMTPInboundConnector"],
     OUTBOUND: ["top", "msExchSMTPOutboundConnector"],

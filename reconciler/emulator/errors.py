@@ -30,7 +30,6 @@ ALREADY_EXISTS = "Microsoft.Exchange.Data.Directory.ADObjectAlreadyExistsExcepti
 CONNECTOR_EXISTS = (
     "Microsoft.Exchange.Management.SystemConfigurationTasks.Error{kind}ConnectorAlreadyExistsException"
 )
-TASK_ARGUMENT = "Microsoft.Exchange.Configuration.Tasks.TaskArgumentException"
 COMMAND_NOT_FOUND = "System.Management.Automation.CommandNotFoundException"
 
 _HTTP_CODES = {

@@ -140,7 +140,6 @@ class Identity:
         #: a second, and most emulators never need one.
         self._rsa_keys: dict[str, rsa.RSAPrivateKey] = {}
         self._generation = 0
-        self.issued = 0
 
     def _rsa_key(self, purpose: str) -> rsa.RSAPrivateKey:
         with self._lock:
@@ -428,7 +427,6 @@ class Identity:
         lifetime = self.config.token_lifetime_seconds
         with self._lock:
             generation = self._generation
-            self.issued += 1
         object_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{info.tenant_id}/{client_id.casefold()}"))
         claims = {
             "aud": resource,
