@@ -83,13 +83,6 @@ class Repo:
         for path in self.dir.iterdir():
             path.unlink()
 
-    def state_connectors(self) -> list[dict[str, Any]]:
-        """Every connector in the local provider's state file (InboundConnector and OutboundConnector)."""
-        data = json.loads(self.state.read_text(encoding="utf-8"))
-        return [
-            {**obj, "_kind": kind} for kind in ("InboundConnector", "OutboundConnector") for obj in data[kind]
-        ]
-
     def exoform(self, *args: str, env: dict[str, str] | None = None, timeout: float = 60) -> Run:
         """Run ``exoform ARGS --config exoform.yaml`` in a subprocess (the real entry point)."""
         return run_exoform([*args, "--config", str(self.config)], cwd=self.root, env=env, timeout=timeout)
