@@ -43,3 +43,15 @@ def test_fleet_benchmark_tenants_share_one_folder_with_their_own_values(tmp_path
     }
     assert ips == {"a": ["198.51.0.10", "198.51.0.11"], "b": ["198.51.1.10", "198.51.1.11"]}
     assert all(len(d.connectors) == 5 for d in desired)
+
+
+@pytest.mark.long
+@pytest.mark.parametrize("credential", ["secret", "certificate"])
+def test_fleet_benchmark_runs_and_its_bare_floor_signs_in_the_same_way(credential: str) -> None:
+    """A small fleet run end to end: exoform plans every tenant, and the bare-httpx floor signs in with
+    the same credential and reads the same listings (it raises on an empty one)."""
+    from bench.fleet import measure
+
+    result = measure(tenants=4, latency_ms=0, parallelism=2, credential=credential)
+    assert result["tenants"] == 4 and result["credential"] == credential
+    assert result["bare_cpu_ms_per_tenant"] > 0 and result["cpu_vs_bare"] > 0
