@@ -24,6 +24,11 @@ keep-alive client per thread, at the same parallelism, with no msal, retries, mo
 ``cpu_vs_bare`` is exoform's CPU per tenant over it: a ratio that holds when the machine is busy, where
 milliseconds per tenant do not.
 
+Every tenant signs in with the same application, as an MSP's multi-tenant app does: once with its client
+secret, once with its certificate (a 2,048-bit RSA key, each tenant's client assertion signed with it).
+
+Run: ``.venv/bin/python -m bench fleet`` (JSON on stdout), or ``python bench/fleet.py [--tenants N]
+[--parallelism P] [--latency-ms L] [--credential secret|certificate]``.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -176,7 +182,7 @@ def _write_repo(
     return path
 
 
-def _bare_credential(key_pem: bytes | None) -> Any:
+def _bare_credential(key_pem: bytes | None) -> Callable[[str], dict[str, str]]:
     """The token request's credential fields for a token endpoint: the client secret, or (``key_pem``
     given) a client assertion signed with the app's key, as msal makes one."""
     if key_pem is None:
