@@ -44,6 +44,7 @@ from reconciler.escape import safe
 
 if TYPE_CHECKING:
     from reconciler.adopt.common import CommonExport, Written
+    from reconciler.adopt.exporter import ExportReport
     from reconciler.desired.config import ExoformConfig
 
 
@@ -154,7 +155,9 @@ def export(
     ]
     for c in live.connectors:
         if (c.kind, c.name.casefold()) in shared and targeted(chosen, c.kind, c.name):
-            click.echo(f'note: {c.kind} "{c.name}" is declared in a shared folder of {tenant}: not exported')
+            click.echo(
+                f'note: {c.kind} "{safe(c.name)}" is declared in a shared folder of {tenant}: not exported'
+            )
     for target in unmatched(chosen, ((c.kind, c.name) for c in live.connectors)):
         click.echo(f"warning: --target {json.dumps(target.text)} matches no connector of {tenant}", err=True)
     try:
@@ -167,13 +170,7 @@ def export(
         )
     except OSError as exc:
         fail(f"cannot write into {display_path(folder)}: {exc.strerror or exc}")
-    for item in report.connectors:
-        where = display_path(item.path) if item.path else "-"
-        click.echo(f'{item.action:<9} {safe(where)}  {item.kind} "{safe(item.name)}"')
-        for note in item.notes:
-            click.echo(f"          note: {safe(note)}")
-    for note in report.notes:
-        click.echo(f"note: {safe(note)}", err=True)
+    _echo_written(report)
     counts = ", ".join(
         f"{report.count(a)} {a}" for a in ("created", "updated", "unchanged", "skipped") if report.count(a)
     )
@@ -182,11 +179,7 @@ def export(
         f"{counts or 'nothing to export'}."
     )
     if not report.round_trip:
-        click.echo(
-            "warning: some connectors break the service's rules or were skipped (see the notes): "
-            "exoform validate reports them until they are fixed.",
-            err=True,
-        )
+        click.echo(_NOT_ROUND_TRIP, err=True)
     if not schema.is_file():
         click.echo(
             f"hint: {display_path(schema)} does not exist yet; run exoform schema to write it.", err=True
@@ -239,6 +232,25 @@ def _export_common(
             fail("the files were written but do not validate (see above): please report this as a bug")
 
 
+_NOT_ROUND_TRIP = (
+    "warning: some connectors break the service's rules or were skipped (see the notes): "
+    "exoform validate reports them until they are fixed."
+)
+
+
+def _echo_written(report: ExportReport, suffix: str = "") -> None:
+    """Each connector file an export wrote (or skipped), with its notes; ``suffix`` ends each line."""
+    from reconciler.yamlio import display_path
+
+    for item in report.connectors:
+        where = display_path(item.path) if item.path else "-"
+        click.echo(f'{item.action:<9} {safe(where)}  {item.kind} "{safe(item.name)}"{suffix}')
+        for note in item.notes:
+            click.echo(f"          note: {safe(note)}")
+    for note in report.notes:
+        click.echo(f"note: {safe(note)}", err=True)
+
+
 def _report_common(export: CommonExport, written: Written) -> None:
     """Print what was shared (with whom, which fields became variables, who got an absent override),
     what was left per tenant and why, and what changed in exoform.yaml."""
@@ -261,15 +273,8 @@ def _report_common(export: CommonExport, written: Written) -> None:
         click.echo(f'per tenant {kind} "{safe(name)}": not shared: {safe(why)}')
     for tenant in names:
         report = written.own.get(tenant)
-        if report is None:
-            continue
-        for item in report.connectors:
-            where = display_path(item.path) if item.path else "-"
-            click.echo(f'{item.action:<9} {safe(where)}  {item.kind} "{safe(item.name)}"  ({tenant})')
-            for note in item.notes:
-                click.echo(f"          note: {safe(note)}")
-        for note in report.notes:
-            click.echo(f"note: {safe(note)}", err=True)
+        if report is not None:
+            _echo_written(report, f"  ({tenant})")
     for line in written.config:
         click.echo(f"set       exoform.yaml {safe(line)}")
     for note in export.notes:
@@ -281,11 +286,7 @@ def _report_common(export: CommonExport, written: Written) -> None:
         f"{len(written.config)} setting(s) of exoform.yaml written."
     )
     if any(not r.round_trip for r in written.own.values()):
-        click.echo(
-            "warning: some connectors break the service's rules or were skipped (see the notes): "
-            "exoform validate reports them until they are fixed.",
-            err=True,
-        )
+        click.echo(_NOT_ROUND_TRIP, err=True)
 
 
 def _shared_connectors(config: ExoformConfig, tenant: str) -> set[tuple[str, str]]:
