@@ -46,6 +46,14 @@ def test_schema_command_writes_and_checks(tmp_path: Path) -> None:
     assert runner.invoke(cli, ["schema", "--out", str(out), "--check"]).exit_code == 0
 
 
+def test_a_folder_name_with_a_control_character_is_printed_escaped(tmp_path: Path) -> None:
+    out = tmp_path / "s\x1b[2Jcleared"
+    runner = CliRunner()
+    for args in (["--check"], []):
+        result = runner.invoke(cli, ["schema", "--out", str(out), *args])
+        assert "\x1b" not in result.output and "s\\x1b[2Jcleared" in result.output
+
+
 def test_a_folder_that_cannot_be_made_is_an_error_naming_it_never_a_traceback(tmp_path: Path) -> None:
     """Any command: a file or folder the user named that cannot be written is one located error line."""
     blocker = tmp_path / "a-file"

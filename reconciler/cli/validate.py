@@ -176,10 +176,10 @@ def schema(out: Path, check: bool) -> None:
     if check:
         stale = schemas.stale_files(out)
         for path in stale:
-            click.echo(f"{path}: out of date; run exoform schema")
+            click.echo(f"{safe(str(path))}: out of date; run exoform schema")
         if stale:
             raise SystemExit(1)
         click.echo("schemas up to date")
         return
     for path in schemas.write_schemas(out):
-        click.echo(f"wrote {path}")
+        click.echo(f"wrote {safe(str(path))}")
